@@ -1,0 +1,27 @@
+/**
+ * Every default shardis applies, in one place. Docs (docs/configuration.md)
+ * and option JSDoc quote these values; nothing else hard-codes them.
+ */
+export const DEFAULTS = Object.freeze({
+  commandTimeoutMs: 1000,
+  lazyConnect: false,
+  weight: 1,
+  strategy: "slots" as const,
+  ketamaHashTag: false as const,
+  /** Hash tag delimiters of the slot strategy; fixed by the Redis Cluster spec. */
+  slotHashTag: "{}",
+  redis: Object.freeze({
+    connectTimeout: 1000,
+  }),
+  reconnect: Object.freeze({
+    /** First delay before reconnecting to a node, in ms. */
+    baseDelayMs: 50,
+    /** Upper bound of the reconnect delay, in ms. */
+    maxDelayMs: 2000,
+  }),
+  /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
+  quitTimeoutMs: 2000,
+});
+
+/** setTimeout's largest delay; longer deadlines would fire at once. */
+export const MAX_TIMEOUT_MS = 2_147_483_647;

@@ -1,0 +1,235 @@
+/**
+ * The one place options are validated and defaults applied. resolveOptions()
+ * collects every problem before throwing a single ConfigError, so a user
+ * fixes a config in one pass; it never opens a connection and never mutates
+ * its input. The result is deeply frozen.
+ */
+import { ConfigError } from "../errors.js";
+import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
+import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
+import { describe, formatAddress, parseAddress } from "./address.js";
+import type { Address, RedisConnectionOptions, SlotRange } from "./types.js";
+
+export interface ResolvedShard {
+  readonly name: string;
+  readonly index: number;
+  readonly master: Address;
+  readonly weight: number;
+}
+
+export type ResolvedSharding =
+  | { readonly strategy: "slots"; readonly ranges: ReadonlyArray<readonly SlotRange[]> }
+  | { readonly strategy: "ketama"; readonly hashTag: string | false };
+
+export interface ResolvedOptions {
+  readonly shards: readonly ResolvedShard[];
+  readonly sharding: ResolvedSharding;
+  readonly redis: Readonly<RedisConnectionOptions>;
+  readonly commandTimeoutMs: number;
+  readonly lazyConnect: boolean;
+}
+
+const TOP_LEVEL = ["shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect"];
+const SHARD_FIELDS = ["name", "master", "weight"];
+const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+type Check = (value: unknown) => string | undefined;
+
+const isString: Check = (v) => (typeof v === "string" ? undefined : "must be a string");
+const isBoolean: Check = (v) => (typeof v === "boolean" ? undefined : `must be true or false (got ${describe(v)})`);
+const intRange =
+  (min: number, max: number): Check =>
+  (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= min && v <= max
+      ? undefined
+      : `must be an integer from ${min} to ${max} (got ${describe(v)})`;
+const oneOf =
+  (...allowed: unknown[]): Check =>
+  (v) =>
+    allowed.includes(v) ? undefined : `must be one of ${allowed.join(", ")} (got ${describe(v)})`;
+
+/** ioredis options a user may set; values of secrets are never echoed. */
+const REDIS_FIELDS: Record<string, Check> = {
+  username: isString,
+  password: isString,
+  tls: (v) => (typeof v === "boolean" || (typeof v === "object" && v !== null) ? undefined : "must be true, false or tls options"),
+  db: intRange(0, 1_000_000),
+  connectTimeout: intRange(1, MAX_TIMEOUT_MS),
+  keepAlive: intRange(0, MAX_TIMEOUT_MS),
+  noDelay: isBoolean,
+  connectionName: isString,
+  protocol: oneOf(2, 3),
+  enableReadyCheck: isBoolean,
+  disableClientInfo: isBoolean,
+  family: oneOf(0, 4, 6),
+  stringNumbers: isBoolean,
+};
+
+/** ioredis options shardis sets itself, with what to use instead. */
+const MANAGED_REDIS_FIELDS: Record<string, string> = {
+  host: "give addresses in shards[].master",
+  port: "give addresses in shards[].master",
+  enableAutoPipelining: "shardis pipelines every node itself",
+  enableOfflineQueue: "shardis queues commands itself, bounded by commandTimeoutMs",
+  lazyConnect: "use the top-level lazyConnect option",
+  commandTimeout: "use the top-level commandTimeoutMs option",
+  retryStrategy: "shardis reconnects with capped, jittered backoff",
+  maxRetriesPerRequest: "commands are bounded by commandTimeoutMs",
+  autoResendUnfulfilledCommands: "shardis never re-sends a command silently",
+  keyPrefix: "key prefixes are not supported; prefix keys in your code",
+  sentinels: "Sentinel support is configured per shard, not in redis",
+};
+
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const problems: string[] = [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ConfigError([`options must be an object (got ${describe(input)})`]);
+  }
+  const options = input as Record<string, unknown>;
+  unknownKeys(options, TOP_LEVEL, "option", problems);
+
+  const shards = resolveShards(options.shards, problems);
+  const sharding = resolveSharding(options.sharding, shards, problems);
+  const redis = resolveRedis(options.redis, problems);
+  const commandTimeoutMs = resolveTimeout(options.commandTimeoutMs, problems);
+  const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
+  if (typeof lazyConnect !== "boolean") problems.push(`lazyConnect ${isBoolean(lazyConnect)}`);
+
+  if (problems.length || !sharding) throw new ConfigError(problems);
+  return deepFreeze({ shards, sharding, redis, commandTimeoutMs, lazyConnect: lazyConnect as boolean });
+}
+
+function resolveShards(value: unknown, problems: string[]): ResolvedShard[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push(`shards must be a non-empty array (got ${describe(value)})`);
+    return [];
+  }
+  const shards: ResolvedShard[] = [];
+  const names = new Map<string, number>();
+  const addresses = new Map<string, number>();
+  value.forEach((entry: unknown, index) => {
+    const where = `shards[${index}]`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      problems.push(`${where} must be an object { name, master } (got ${describe(entry)})`);
+      return;
+    }
+    const shard = entry as Record<string, unknown>;
+    unknownKeys(shard, SHARD_FIELDS, `field in ${where}`, problems);
+    const name = shard.name;
+    let ok = true;
+    if (typeof name !== "string" || !NAME_RE.test(name)) {
+      problems.push(`${where}.name must be 1-64 letters, digits, '_', '.' or '-' (got ${describe(name)})`);
+      ok = false;
+    } else if (names.has(name)) {
+      problems.push(`${where}.name '${name}' duplicates shards[${names.get(name)}].name`);
+      ok = false;
+    } else {
+      names.set(name, index);
+    }
+    const parsed = parseAddress(shard.master);
+    if (!parsed.ok) {
+      problems.push(`${where}.master ${parsed.problem}`);
+      ok = false;
+    } else {
+      const key = formatAddress(parsed.address);
+      if (addresses.has(key)) {
+        problems.push(`${where}.master ${key} duplicates shards[${addresses.get(key)}].master`);
+        ok = false;
+      } else {
+        addresses.set(key, index);
+      }
+    }
+    const weight = shard.weight ?? DEFAULTS.weight;
+    if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0) {
+      problems.push(`${where}.weight must be a number greater than 0 (got ${describe(shard.weight)})`);
+      ok = false;
+    }
+    if (ok && parsed.ok) {
+      shards.push({ name: name as string, index: shards.length, master: parsed.address, weight: weight as number });
+    }
+  });
+  return shards;
+}
+
+function resolveSharding(
+  value: unknown,
+  shards: ResolvedShard[],
+  problems: string[],
+): ResolvedSharding | undefined {
+  const sharding = (value ?? {}) as Record<string, unknown>;
+  if (typeof sharding !== "object" || Array.isArray(sharding)) {
+    problems.push(`sharding must be an object (got ${describe(value)})`);
+    return undefined;
+  }
+  const strategy = sharding.strategy ?? DEFAULTS.strategy;
+  if (strategy === "slots") {
+    unknownKeys(sharding, ["strategy", "slots"], "field in sharding (strategy slots)", problems);
+    if (sharding.slots === undefined) {
+      return { strategy, ranges: defaultSlotRanges(shards.map((s) => s.weight)).map((r) => [r]) };
+    }
+    const checked = checkSlotMap(sharding.slots, shards.map((s) => s.name));
+    problems.push(...checked.problems);
+    return checked.ranges ? { strategy, ranges: checked.ranges } : undefined;
+  }
+  if (strategy === "ketama") {
+    unknownKeys(sharding, ["strategy", "hashTag"], "field in sharding (strategy ketama)", problems);
+    const hashTag = sharding.hashTag ?? DEFAULTS.ketamaHashTag;
+    if (hashTag !== false && (typeof hashTag !== "string" || !/^[\x21-\x7e]{2}$/.test(hashTag))) {
+      problems.push(`sharding.hashTag must be false or two printable ASCII characters such as "{}" (got ${describe(hashTag)})`);
+      return undefined;
+    }
+    return { strategy, hashTag: hashTag as string | false };
+  }
+  problems.push(`sharding.strategy must be "slots" or "ketama" (got ${describe(strategy)})`);
+  return undefined;
+}
+
+function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {
+  if (value === undefined) return { ...DEFAULTS.redis };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push(`redis must be an object of connection options (got ${describe(value)})`);
+    return {};
+  }
+  const redis: Record<string, unknown> = { ...DEFAULTS.redis };
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const managed = MANAGED_REDIS_FIELDS[key];
+    const check = REDIS_FIELDS[key];
+    if (managed) problems.push(`redis.${key} is managed by shardis: ${managed}`);
+    else if (!check) problems.push(`unknown option 'redis.${key}'`);
+    else {
+      const problem = check(v);
+      if (problem) problems.push(`redis.${key} ${problem}`);
+      else if (key !== "tls") redis[key] = v;
+      else if (v !== false) redis.tls = tlsOption(v);
+    }
+  }
+  return redis as RedisConnectionOptions;
+}
+
+/** A shallow, frozen copy: nested values (certificates) belong to the caller. */
+function tlsOption(value: unknown): object {
+  return Object.freeze(value === true ? {} : { ...(value as object) });
+}
+
+function resolveTimeout(value: unknown, problems: string[]): number {
+  const timeout = value ?? DEFAULTS.commandTimeoutMs;
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_MS) {
+    problems.push(`commandTimeoutMs must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (got ${describe(value)})`);
+    return DEFAULTS.commandTimeoutMs;
+  }
+  return timeout;
+}
+
+function unknownKeys(object: Record<string, unknown>, known: string[], what: string, problems: string[]): void {
+  for (const key of Object.keys(object)) if (!known.includes(key)) problems.push(`unknown ${what} '${key}'`);
+}
+
+/** Freezes what resolveOptions built; caller-owned values (tls, buffers) are left as they are. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

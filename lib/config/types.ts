@@ -1,0 +1,106 @@
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
+
+/** "host:port", "[v6]:port" or an object. */
+export type AddressInput = string | { host: string; port: number };
+
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ShardConfig {
+  /**
+   * Stable identity of the shard. Placement is keyed by name, never by
+   * address, so moving a shard to a new host never moves its keys.
+   * Letters, digits, `_`, `.` and `-`, at most 64 characters.
+   */
+  name: string;
+  /** The shard's master node. */
+  master: AddressInput;
+  /**
+   * Relative share of the keyspace: ketama points, or the size of the shard's
+   * slot range in the default slot map.
+   * @default 1
+   */
+  weight?: number;
+}
+
+export type SlotRange = readonly [start: number, end: number];
+
+export interface SlotShardingOptions {
+  /** CRC16 hash slots (0..16383) with `{hash tags}`, identical to Redis Cluster. */
+  strategy?: "slots";
+  /**
+   * Explicit owner of every slot, as inclusive ranges per shard name. Must
+   * cover 0..16383 exactly once.
+   * @default contiguous ranges in shard order, sized by weight; with equal
+   *   weights the split `redis-cli --cluster create` makes.
+   */
+  slots?: Record<string, readonly SlotRange[]>;
+}
+
+export interface KetamaShardingOptions {
+  /** md5 ketama, placement identical to twemproxy `hash: md5`, `distribution: ketama`. */
+  strategy: "ketama";
+  /**
+   * Two characters that delimit the hashed part of a key, as twemproxy's
+   * `hash_tag`. `false` hashes the whole key, like a pool without `hash_tag`.
+   * @default false
+   */
+  hashTag?: string | false;
+}
+
+export type ShardingOptions = SlotShardingOptions | KetamaShardingOptions;
+
+/** ioredis connection options applied to every node connection. */
+export interface RedisConnectionOptions {
+  username?: string;
+  password?: string;
+  /** `true` for TLS with Node's defaults, or tls.connect() options. */
+  tls?: boolean | TlsConnectionOptions;
+  /** @default 0 */
+  db?: number;
+  /**
+   * Milliseconds to establish a connection before it counts as failed.
+   * @default 1000
+   */
+  connectTimeout?: number;
+  /** @default 30000 (ioredis) */
+  keepAlive?: number;
+  /** @default true */
+  noDelay?: boolean;
+  connectionName?: string;
+  /**
+   * RESP version. Use 2 for proxies such as twemproxy.
+   * @default 3 (ioredis)
+   */
+  protocol?: 2 | 3;
+  /** Wait for the node to finish loading its dataset before sending. @default true */
+  enableReadyCheck?: boolean;
+  /** Skip CLIENT SETINFO on connect (proxies reject it). @default false */
+  disableClientInfo?: boolean;
+  /** IP family for DNS lookups. @default 0 (either) */
+  family?: 0 | 4 | 6;
+  /** Return integers as strings. @default false */
+  stringNumbers?: boolean;
+}
+
+export interface ShardedClientOptions {
+  /** The shards, in order. At least one. */
+  shards: ShardConfig[];
+  /** @default { strategy: "slots" } */
+  sharding?: ShardingOptions;
+  /** Connection options for every node. */
+  redis?: RedisConnectionOptions;
+  /**
+   * Deadline of every command in milliseconds, counting time spent queued
+   * while its node connects or reconnects.
+   * @default 1000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Open node connections on first use instead of in the constructor.
+   * @default false
+   */
+  lazyConnect?: boolean;
+}

@@ -1,0 +1,176 @@
+/**
+ * Every error shardis raises is a ShardisError with a stable `code`; callers
+ * branch on `code` or `instanceof`, never on message text. Replies that Redis
+ * itself sends (WRONGTYPE, NOSCRIPT, ...) pass through unchanged as ioredis
+ * ReplyErrors: they are the server's answer, not a shardis failure.
+ */
+
+export type ShardisErrorCode =
+  | "ERR_SHARDIS_CONFIG"
+  | "ERR_SHARDIS_INVALID_ARGUMENT"
+  | "ERR_SHARDIS_CROSS_SHARD"
+  | "ERR_SHARDIS_KEYLESS_COMMAND"
+  | "ERR_SHARDIS_UNKNOWN_COMMAND"
+  | "ERR_SHARDIS_UNSUPPORTED_COMMAND"
+  | "ERR_SHARDIS_UNKNOWN_SHARD"
+  | "ERR_SHARDIS_CLIENT_CLOSED"
+  | "ERR_SHARDIS_CONNECTION"
+  | "ERR_SHARDIS_TIMEOUT"
+  | "ERR_SHARDIS_AUTH"
+  | "ERR_SHARDIS_PARTIAL_FAILURE";
+
+export class ShardisError extends Error {
+  readonly code: ShardisErrorCode;
+
+  constructor(code: ShardisErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The options given to the constructor are invalid; `problems` lists each one. */
+export class ConfigError extends ShardisError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    super("ERR_SHARDIS_CONFIG", `invalid shardis options (${count}):\n  - ${problems.join("\n  - ")}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** A call was made with an argument shardis cannot use (wrong type, out of range). */
+export class InvalidArgumentError extends ShardisError {
+  constructor(message: string) {
+    super("ERR_SHARDIS_INVALID_ARGUMENT", message);
+  }
+}
+
+/** A multi-key command whose keys live on more than one shard and cannot be split. */
+export class CrossShardError extends ShardisError {
+  readonly command: string;
+  readonly shards: readonly string[];
+
+  constructor(command: string, shards: readonly string[], hint: string) {
+    super(
+      "ERR_SHARDIS_CROSS_SHARD",
+      `${command.toUpperCase()} keys span shards ${shards.join(", ")}; ${hint}`,
+    );
+    this.command = command;
+    this.shards = Object.freeze([...shards]);
+  }
+}
+
+/** A command with no key (PING, INFO, FLUSHDB, ...) has no shard to go to. */
+export class KeylessCommandError extends ShardisError {
+  readonly command: string;
+
+  constructor(command: string) {
+    super(
+      "ERR_SHARDIS_KEYLESS_COMMAND",
+      `${command.toUpperCase()} has no key to route by; send it to one shard with ` +
+        `client.shard(name).${command.toLowerCase()}(...)`,
+    );
+    this.command = command;
+  }
+}
+
+/** A command name the bundled command table does not know, so its keys cannot be found. */
+export class UnknownCommandError extends ShardisError {
+  readonly command: string;
+
+  constructor(command: string) {
+    super(
+      "ERR_SHARDIS_UNKNOWN_COMMAND",
+      `unknown command ${JSON.stringify(command)}: shardis cannot tell which arguments are keys; ` +
+        `send it to one shard with client.shard(name).call(...)`,
+    );
+    this.command = command;
+  }
+}
+
+/** A command that would break the shared connection (SELECT, SUBSCRIBE, QUIT, ...). */
+export class UnsupportedCommandError extends ShardisError {
+  readonly command: string;
+
+  constructor(command: string, reason: string) {
+    super("ERR_SHARDIS_UNSUPPORTED_COMMAND", `${command.toUpperCase()} is not supported here: ${reason}`);
+    this.command = command;
+  }
+}
+
+export class UnknownShardError extends ShardisError {
+  readonly shard: string;
+
+  constructor(shard: string, known: readonly string[]) {
+    super("ERR_SHARDIS_UNKNOWN_SHARD", `no shard named ${JSON.stringify(shard)} (shards: ${known.join(", ")})`);
+    this.shard = shard;
+  }
+}
+
+/** The client was closed with quit(); it accepts no more commands. */
+export class ClientClosedError extends ShardisError {
+  constructor() {
+    super("ERR_SHARDIS_CLIENT_CLOSED", "the client is closed (quit() was called)");
+  }
+}
+
+/** Base for failures tied to one node; the message always names shard and address. */
+export abstract class NodeError extends ShardisError {
+  readonly shard: string;
+  readonly node: string;
+
+  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown) {
+    super(code, `shard ${shard} (${node}): ${detail}`, cause === undefined ? undefined : { cause });
+    this.shard = shard;
+    this.node = node;
+  }
+}
+
+/** The connection to the node failed or was lost; for a command in flight, it may or may not have run. */
+export class ConnectionError extends NodeError {
+  constructor(shard: string, node: string, detail: string, cause?: unknown) {
+    super("ERR_SHARDIS_CONNECTION", shard, node, detail, cause);
+  }
+}
+
+/** No reply arrived before the command's deadline (time spent queued counts). */
+export class TimeoutError extends NodeError {
+  readonly timeoutMs: number;
+
+  constructor(shard: string, node: string, timeoutMs: number, detail: string, cause?: unknown) {
+    super("ERR_SHARDIS_TIMEOUT", shard, node, `no reply within ${timeoutMs} ms (${detail})`, cause);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The node refused the configured credentials. The message never contains them. */
+export class AuthenticationError extends NodeError {
+  constructor(shard: string, node: string, serverMessage: string) {
+    super("ERR_SHARDIS_AUTH", shard, node, `authentication failed: ${serverMessage}`);
+  }
+}
+
+/** A command split across shards failed on some of them; the others did run. */
+export class PartialFailureError extends ShardisError {
+  readonly command: string;
+  readonly failures: ReadonlyArray<{ shard: string; error: Error }>;
+  readonly succeeded: readonly string[];
+
+  constructor(command: string, failures: Array<{ shard: string; error: Error }>, succeeded: string[]) {
+    const failed = failures.map((f) => `${f.shard}: ${f.error.message}`).join("; ");
+    const ran = succeeded.length ? `; it ran on ${succeeded.join(", ")}` : "";
+    super(
+      "ERR_SHARDIS_PARTIAL_FAILURE",
+      `${command.toUpperCase()} failed on ${failures.length} shard(s) (${failed})${ran}`,
+      { cause: failures[0]?.error },
+    );
+    this.command = command;
+    this.failures = Object.freeze([...failures]);
+    this.succeeded = Object.freeze([...succeeded]);
+  }
+}

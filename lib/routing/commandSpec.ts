@@ -1,0 +1,83 @@
+/**
+ * What routing needs to know about a command, derived once per command name
+ * from the metadata that ships with ioredis (@ioredis/commands): where its
+ * keys are, whether it may be split across shards and how replies combine.
+ */
+import { createRequire } from "node:module";
+import { getKeyIndexes } from "@ioredis/commands";
+
+interface RawSpec {
+  flags: string[];
+  keyStart: number;
+  keyStop: number;
+  step: number;
+  requestPolicy?: string;
+  responsePolicy?: string;
+  subcommands?: Record<string, RawSpec>;
+}
+
+// The per-command policies are only in the JSON table, not the package's API.
+const TABLE = createRequire(import.meta.url)("@ioredis/commands/built/commands.json") as Record<string, RawSpec>;
+
+/** How the replies of a split command's parts become one reply. */
+export type Reduction = "byKey" | "sum" | "allOk";
+
+export interface SplitRule {
+  /** Arguments per key: 1 for MGET/DEL, 2 for MSET (key, value). */
+  readonly step: number;
+  readonly reduce: Reduction;
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly known: boolean;
+  /** Argument index of the key for commands that always have exactly one key there; else -1. */
+  readonly singleKeyIndex: number;
+  readonly readOnly: boolean;
+  readonly blocking: boolean;
+  /** Set when keys on several shards may be split into one command per shard. */
+  readonly split: SplitRule | undefined;
+}
+
+const REDUCTIONS: Record<string, Reduction> = { agg_sum: "sum", all_succeeded: "allOk" };
+const cache = new Map<string, CommandSpec>();
+
+export function commandSpec(name: string): CommandSpec {
+  let spec = cache.get(name);
+  if (!spec) cache.set(name, (spec = build(name)));
+  return spec;
+}
+
+function build(name: string): CommandSpec {
+  const raw = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
+  if (!raw) return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined };
+  const movable = raw.flags.includes("movablekeys");
+  const fixedSingleKey = !movable && !raw.subcommands && raw.step > 0 && raw.keyStart > 0 && raw.keyStop === raw.keyStart;
+  return {
+    name,
+    known: true,
+    singleKeyIndex: fixedSingleKey ? raw.keyStart - 1 : -1,
+    readOnly: raw.flags.includes("readonly"),
+    blocking: raw.flags.includes("blocking"),
+    split: splitRule(raw, movable),
+  };
+}
+
+/** Only "multi_shard" commands whose arguments are all key groups can be split generically. */
+function splitRule(raw: RawSpec, movable: boolean): SplitRule | undefined {
+  if (raw.requestPolicy !== "multi_shard" || movable || raw.keyStart !== 1 || raw.keyStop !== -1) return undefined;
+  if (raw.responsePolicy === undefined) return { step: raw.step, reduce: "byKey" };
+  const reduce = REDUCTIONS[raw.responsePolicy];
+  return reduce ? { step: raw.step, reduce } : undefined;
+}
+
+/**
+ * Argument indexes of the keys in this call. SORT's BY/GET patterns come back
+ * as [index, length] pairs and are skipped: they name keys by pattern, which
+ * the server resolves on the sorted key's own node.
+ */
+export function keyIndexes(spec: CommandSpec, args: ReadonlyArray<string | Buffer>): number[] {
+  if (spec.singleKeyIndex >= 0) return spec.singleKeyIndex < args.length ? [spec.singleKeyIndex] : [];
+  const found = getKeyIndexes(spec.name, args as Array<string | Buffer>, { parseExternalKey: true }) as unknown[];
+  return found.filter((i): i is number => typeof i === "number" && i < args.length);
+}

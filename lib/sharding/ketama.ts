@@ -1,0 +1,84 @@
+/**
+ * twemproxy's ketama (nc_ketama.c) with `hash: md5`: each shard gets
+ * 160 * weight share points named "<shard name>-<i>", and a key goes to the
+ * first point at or after md5(key). Placement matches a nutcracker pool whose
+ * servers are named by shard name, so a fleet can move over with a warm cache.
+ */
+import HashRing from "hashring";
+import { md5First32 } from "./md5.js";
+
+const POINTS_PER_SERVER = 160;
+const POINTS_PER_HASH = 4;
+
+export interface Continuum {
+  /** Sorted point values. */
+  readonly values: Uint32Array;
+  /** Shard index owning each point. */
+  readonly owners: Uint16Array;
+}
+
+/**
+ * Points per shard exactly as twemproxy computes them, in float32. hashring's
+ * own count uses doubles and differs (7 equal shards: 156 points each instead
+ * of 160), so we hand it the counts and let it generate the md5 points.
+ */
+export function twemproxyPointCount(weight: number, totalWeight: number, shardCount: number): number {
+  const f = Math.fround;
+  const pct = f(f(weight) / f(totalWeight));
+  const perServer = f(f(f(pct * POINTS_PER_SERVER) / 4) * f(shardCount));
+  return Math.floor(f(perServer + 0.0000000001)) * POINTS_PER_HASH;
+}
+
+export function buildContinuum(shards: ReadonlyArray<{ name: string; weight: number }>): Continuum {
+  const total = shards.reduce((sum, s) => sum + s.weight, 0);
+  const servers: Record<string, { weight: number; vnodes: number }> = {};
+  for (const shard of shards) {
+    servers[shard.name] = {
+      weight: shard.weight,
+      vnodes: twemproxyPointCount(shard.weight, total, shards.length) / POINTS_PER_HASH,
+    };
+  }
+  // "vnode count" 0 makes hashring use each server's vnodes verbatim.
+  const ring = new HashRing(servers, "md5", { "vnode count": 0, replicas: POINTS_PER_HASH });
+  // @types/hashring mistypes points(); it returns { serverName: number[] }.
+  const points = ring.points(shards.map((s) => s.name)) as unknown as Record<string, number[]>;
+  const pairs: Array<[number, number]> = [];
+  shards.forEach((shard, index) => {
+    for (const value of points[shard.name] ?? []) pairs.push([value, index]);
+  });
+  pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return {
+    values: Uint32Array.from(pairs, (p) => p[0]),
+    owners: Uint16Array.from(pairs, (p) => p[1]),
+  };
+}
+
+/** Index of the first point >= hash, wrapping to 0 (ketama_dispatch). */
+export function pointFor(values: Uint32Array, hash: number): number {
+  let left = 0;
+  let right = values.length;
+  while (left < right) {
+    const middle = (left + right) >>> 1;
+    if (values[middle]! < hash) left = middle + 1;
+    else right = middle;
+  }
+  return right === values.length ? 0 : right;
+}
+
+/** twemproxy hash_md5: the first four digest bytes, little-endian. */
+export function md5Hash(key: string | Buffer): number {
+  return md5First32(key);
+}
+
+/** The part of a key that is hashed, twemproxy's hash_tag rule. */
+export function hashTagged(key: string | Buffer, tag: string | false): string | Buffer {
+  if (tag === false) return key;
+  if (typeof key === "string") {
+    const open = key.indexOf(tag[0]!);
+    const close = open === -1 ? -1 : key.indexOf(tag[1]!, open + 1);
+    return close > open + 1 ? key.slice(open + 1, close) : key;
+  }
+  const open = key.indexOf(tag.charCodeAt(0));
+  const close = open === -1 ? -1 : key.indexOf(tag.charCodeAt(1), open + 1);
+  return close > open + 1 ? key.subarray(open + 1, close) : key;
+}

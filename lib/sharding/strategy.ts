@@ -1,0 +1,41 @@
+import { keySlot } from "./keySlot.js";
+import { slotOwnerTable } from "./slotMap.js";
+import { buildContinuum, hashTagged, md5Hash, pointFor } from "./ketama.js";
+import type { SlotRange } from "../config/types.js";
+
+/** Maps a key to the index of the shard that owns it. Pure, no I/O. */
+export interface ShardingStrategy {
+  readonly kind: "slots" | "ketama";
+  shardIndexOf(key: string | Buffer): number;
+}
+
+export class SlotStrategy implements ShardingStrategy {
+  readonly kind = "slots";
+  /** slot -> shard index */
+  readonly owners: Uint16Array;
+
+  constructor(rangesByShard: ReadonlyArray<readonly SlotRange[]>) {
+    this.owners = slotOwnerTable(rangesByShard);
+  }
+
+  shardIndexOf(key: string | Buffer): number {
+    return this.owners[keySlot(key)]!;
+  }
+}
+
+export class KetamaStrategy implements ShardingStrategy {
+  readonly kind = "ketama";
+  private readonly values: Uint32Array;
+  private readonly owners: Uint16Array;
+
+  constructor(
+    shards: ReadonlyArray<{ name: string; weight: number }>,
+    private readonly hashTag: string | false,
+  ) {
+    ({ values: this.values, owners: this.owners } = buildContinuum(shards));
+  }
+
+  shardIndexOf(key: string | Buffer): number {
+    return this.owners[pointFor(this.values, md5Hash(hashTagged(key, this.hashTag)))]!;
+  }
+}

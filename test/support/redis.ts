@@ -1,0 +1,158 @@
+/**
+ * Real redis-server instances for tests. Local binaries by default; with
+ * SHARDIS_TEST_BACKEND=containers (or when redis-server is missing) and a
+ * reachable Docker engine, testcontainers runs them instead.
+ */
+import { Redis, type RedisOptions } from "ioredis";
+import { freePort, hasBinary, HOST, launch, requireBinary, tempDir, waitForReply, type ManagedProcess } from "./processes.js";
+
+export interface RedisServerOptions {
+  /** Extra redis-server arguments, e.g. ["--maxmemory", "1mb"]. */
+  args?: string[];
+  password?: string;
+  /** Start with cluster-enabled yes (for CLUSTER KEYSLOT and cluster tests). */
+  cluster?: boolean;
+}
+
+export interface RedisServer {
+  readonly host: string;
+  readonly port: number;
+  /** "127.0.0.1:port" */
+  readonly address: string;
+  /** A raw ioredis client to this server, closed by stop(). */
+  client(options?: RedisOptions): Redis;
+  /** Sends a signal to the server process (SIGKILL, SIGSTOP, SIGCONT). */
+  signal(signal: NodeJS.Signals): void;
+  /** Starts the server again on the same port (after stop or SIGKILL). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  readonly pid: number;
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  if (await useContainers()) return startRedisContainer(options);
+  requireBinary("redis-server");
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startLocal(port, options);
+    } catch (error) {
+      // Another process may have taken the port between probe and bind.
+      if (attempt >= 5) throw error;
+    }
+  }
+}
+
+async function startLocal(port: number, options: RedisServerOptions): Promise<RedisServer> {
+  const dir = tempDir(`redis-${port}`);
+  const args = [
+    "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+    "--dir", dir.path, "--logfile", "", "--daemonize", "no", "--protected-mode", "no",
+    ...(options.password ? ["--requirepass", options.password] : []),
+    ...(options.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] : []),
+    ...(options.args ?? []),
+  ];
+  const clients = new Set<Redis>();
+  let proc: ManagedProcess = await spawnReady(port, args, dir.path, options.password);
+  const server: RedisServer = {
+    host: HOST,
+    port,
+    address: `${HOST}:${port}`,
+    get pid() {
+      return proc.pid;
+    },
+    client(clientOptions) {
+      const client = new Redis({ host: HOST, port, password: options.password, lazyConnect: false, ...clientOptions });
+      client.on("error", () => undefined); // tests assert on replies, not on reconnect noise
+      clients.add(client);
+      return client;
+    },
+    signal: (signal) => proc.signal(signal),
+    async restart() {
+      await proc.stop();
+      proc = await spawnReady(port, args, dir.path, options.password);
+    },
+    async stop() {
+      for (const client of clients) client.disconnect();
+      clients.clear();
+      await proc.stop();
+      dir.remove();
+    },
+  };
+  return server;
+}
+
+async function spawnReady(port: number, args: string[], cwd: string, password?: string): Promise<ManagedProcess> {
+  const proc = launch("redis-server", args, cwd);
+  const probe = password ? `AUTH ${password}\r\nPING\r\n` : "PING\r\n";
+  try {
+    await waitForReply(port, probe, /\+PONG/, proc);
+  } catch (error) {
+    await proc.stop(100);
+    throw error;
+  }
+  return proc;
+}
+
+let containers: Promise<boolean> | undefined;
+
+/** Containers only when asked for, or when there is no local binary; and only if Docker answers. */
+function useContainers(): Promise<boolean> {
+  containers ??= (async () => {
+    const asked = process.env.SHARDIS_TEST_BACKEND === "containers";
+    if (!asked && hasBinary("redis-server")) return false;
+    try {
+      const { getContainerRuntimeClient } = await import("testcontainers");
+      await getContainerRuntimeClient();
+      return true;
+    } catch {
+      if (asked) throw new Error("SHARDIS_TEST_BACKEND=containers but no container runtime is reachable");
+      return false;
+    }
+  })();
+  return containers;
+}
+
+async function startRedisContainer(options: RedisServerOptions): Promise<RedisServer> {
+  const { RedisContainer } = await import("@testcontainers/redis");
+  let container = new RedisContainer("redis:7.0").withCommand([
+    "redis-server", "--save", "", "--appendonly", "no",
+    ...(options.cluster ? ["--cluster-enabled", "yes"] : []),
+    ...(options.args ?? []),
+  ]);
+  if (options.password) container = container.withPassword(options.password);
+  const running = await container.start();
+  const port = running.getPort();
+  const host = running.getHost();
+  const clients = new Set<Redis>();
+  const unsupported = (what: string) => {
+    throw new Error(`${what} needs local redis-server processes (SHARDIS_TEST_BACKEND=local)`);
+  };
+  return {
+    host,
+    port,
+    address: `${host}:${port}`,
+    pid: -1,
+    client(clientOptions) {
+      const client = new Redis({ host, port, password: options.password, ...clientOptions });
+      client.on("error", () => undefined);
+      clients.add(client);
+      return client;
+    },
+    signal: () => unsupported("signals"),
+    restart: async () => unsupported("restart"),
+    async stop() {
+      for (const client of clients) client.disconnect();
+      await running.stop();
+    },
+  };
+}
+
+/** Starts n servers in parallel. */
+export function startRedisMany(n: number, options: RedisServerOptions = {}): Promise<RedisServer[]> {
+  return Promise.all(Array.from({ length: n }, () => startRedis(options)));
+}
+
+export async function stopAll(servers: Array<RedisServer | undefined>): Promise<void> {
+  await Promise.all(servers.map((s) => s?.stop()));
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { resolveOptions } from "../../lib/config/resolve.js";
+import { ConfigError, ShardisError } from "../../lib/errors.js";
+
+function problemsOf(options: unknown): string[] {
+  try {
+    resolveOptions(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(ShardisError);
+    expect((error as ConfigError).code).toBe("ERR_SHARDIS_CONFIG");
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error("expected a ConfigError");
+}
+
+const two = [
+  { name: "s0", master: "127.0.0.1:7000" },
+  { name: "s1", master: { host: "127.0.0.1", port: 7001 } },
+];
+
+describe("resolveOptions", () => {
+  it("applies defaults and freezes the result", () => {
+    const resolved = resolveOptions({ shards: two });
+    expect(resolved.commandTimeoutMs).toBe(1000);
+    expect(resolved.lazyConnect).toBe(false);
+    expect(resolved.redis.connectTimeout).toBe(1000);
+    expect(resolved.sharding).toEqual({ strategy: "slots", ranges: [[[0, 8191]], [[8192, 16383]]] });
+    expect(resolved.shards.map((s) => [s.name, s.master.host, s.master.port, s.weight])).toEqual([
+      ["s0", "127.0.0.1", 7000, 1],
+      ["s1", "127.0.0.1", 7001, 1],
+    ]);
+    expect(Object.isFrozen(resolved)).toBe(true);
+    expect(Object.isFrozen(resolved.shards[0])).toBe(true);
+  });
+
+  it("never mutates the caller's options", () => {
+    const tls = { rejectUnauthorized: false };
+    const options = { shards: structuredClone(two), redis: { tls } };
+    const before = JSON.stringify(options);
+    resolveOptions(options);
+    expect(JSON.stringify(options)).toBe(before);
+    expect(Object.isFrozen(tls)).toBe(false);
+  });
+
+  it("parses IPv6 addresses in brackets", () => {
+    const resolved = resolveOptions({ shards: [{ name: "a", master: "[::1]:7000" }] });
+    expect(resolved.shards[0]!.master).toEqual({ host: "::1", port: 7000 });
+  });
+
+  it.each([
+    [{ shards: [] }, "shards must be a non-empty array (got an array)"],
+    [{}, "shards must be a non-empty array (got undefined)"],
+    [{ shards: [{ name: "s0", master: "127.0.0.1:7000" }, { name: "s0", master: "127.0.0.1:7001" }] }, "shards[1].name 's0' duplicates shards[0].name"],
+    [{ shards: [{ name: "a", master: "127.0.0.1:7000" }, { name: "b", master: { host: "127.0.0.1", port: 7000 } }] }, "shards[1].master 127.0.0.1:7000 duplicates shards[0].master"],
+    [{ shards: [{ name: "a", master: "127.0.0.1:abc" }] }, 'shards[0].master port must be an integer from 1 to 65535 (got "abc")'],
+    [{ shards: [{ name: "a", master: "127.0.0.1:70000" }] }, "shards[0].master port must be an integer from 1 to 65535 (got 70000)"],
+    [{ shards: [{ name: "a", master: "localhost" }] }, 'shards[0].master "localhost" has no port (expected "host:port")'],
+    [{ shards: [{ name: "a", master: ":7000" }] }, 'shards[0].master host must be a non-empty string without spaces (got "")'],
+    [{ shards: [{ name: "a", master: { host: "h", port: 1, tls: true } }] }, "shards[0].master unknown field(s) 'tls'"],
+    [{ shards: [{ name: "a", master: 7000 }] }, 'shards[0].master must be "host:port" or { host, port } (got 7000)'],
+    [{ shards: [{ name: "a b", master: "h:1" }] }, `shards[0].name must be 1-64 letters, digits, '_', '.' or '-' (got "a b")`],
+    [{ shards: [{ name: "a", master: "h:1", weight: 0 }] }, "shards[0].weight must be a number greater than 0 (got 0)"],
+    [{ shards: [{ name: "a", master: "h:1", weight: -2 }] }, "shards[0].weight must be a number greater than 0 (got -2)"],
+    [{ shards: [{ name: "a", master: "h:1", weight: "2" }] }, 'shards[0].weight must be a number greater than 0 (got "2")'],
+    [{ shards: [{ name: "a", master: "h:1", weight: Number.NaN }] }, "shards[0].weight must be a number greater than 0 (got NaN)"],
+    [{ shards: [{ name: "a", master: "h:1", role: "x" }] }, "unknown field in shards[0] 'role'"],
+    [{ shards: two, sharding: { strategy: "modula" } }, 'sharding.strategy must be "slots" or "ketama" (got "modula")'],
+    [{ shards: two, sharding: { strategy: "ketama", slots: {} } }, "unknown field in sharding (strategy ketama) 'slots'"],
+    [{ shards: two, sharding: { strategy: "ketama", hashTag: "{" } }, 'sharding.hashTag must be false or two printable ASCII characters such as "{}" (got "{")'],
+    [{ shards: two, sharding: { slots: { s0: [[0, 100]], s1: [[50, 16383]] } } }, "slots 50-100 are assigned to both s0 and s1"],
+    [{ shards: two, sharding: { slots: { s0: [[0, 100]], s1: [[200, 16383]] } } }, "slots 101-199 are not assigned to any shard"],
+    [{ shards: two, sharding: { slots: { s0: [[0, 8191]], s1: [[8192, 16384]] } } }, "sharding.slots.s1[0] must be [start, end] with integers from 0 to 16383"],
+    [{ shards: two, commandTimeoutMs: 0 }, "commandTimeoutMs must be a number of milliseconds from 1 to 2147483647 (got 0)"],
+    [{ shards: two, commandTimeoutMs: -5 }, "commandTimeoutMs must be a number of milliseconds from 1 to 2147483647 (got -5)"],
+    [{ shards: two, lazyConnect: "yes" }, 'lazyConnect must be true or false (got "yes")'],
+    [{ shards: two, retries: 3 }, "unknown option 'retries'"],
+    [{ shards: two, redis: { pasword: "x" } }, "unknown option 'redis.pasword'"],
+    [{ shards: two, redis: { db: -1 } }, "redis.db must be an integer from 0 to 1000000 (got -1)"],
+    [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
+    [{ shards: two, redis: { enableOfflineQueue: true } }, "redis.enableOfflineQueue is managed by shardis: shardis queues commands itself, bounded by commandTimeoutMs"],
+    [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
+  ])("rejects %j", (options, problem) => {
+    expect(problemsOf(options)).toContain(problem);
+  });
+
+  it("lists every problem in one error", () => {
+    const problems = problemsOf({
+      shards: [{ name: "s0", master: "h:0" }, { name: "s0", master: "h:1", weight: 0 }],
+      sharding: { strategy: "nope" },
+      commandTimeoutMs: "fast",
+      bogus: 1,
+    });
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+    try {
+      resolveOptions({ shards: [{ name: "s0", master: "h:0" }], bogus: 1 });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/invalid shardis options \(2 problems\):\n {2}- unknown option 'bogus'\n {2}- shards\[0\]\.master port/);
+    }
+  });
+
+  it("rejects options that are not an object", () => {
+    expect(problemsOf(null)).toEqual(["options must be an object (got null)"]);
+    expect(problemsOf("s0:7000")).toEqual(['options must be an object (got "s0:7000")']);
+  });
+
+  it("never echoes a password, even a malformed one", () => {
+    const secret = "hunter2-very-secret";
+    expect(() => resolveOptions({ shards: two, redis: { password: 12345, username: secret } })).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        resolveOptions({ shards: two, redis: { password: [secret] } });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toContain("redis.password must be a string");
+    expect(message).not.toContain(secret);
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Child processes (redis-server, nutcracker) are started per file; forks isolate them cleanly.
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // An unhandled rejection or error anywhere fails the run.
+    dangerouslyIgnoreUnhandledErrors: false,
+  },
+});
