@@ -7,7 +7,7 @@ import { DEFAULTS } from "../config/defaults.js";
  */
 export function reconnectDelay(
   attempt: number,
-  { baseDelayMs, maxDelayMs } = DEFAULTS.reconnect,
+  { baseDelayMs, maxDelayMs }: { baseDelayMs: number; maxDelayMs: number } = DEFAULTS.reconnect,
   random: () => number = Math.random,
 ): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 30));

@@ -23,7 +23,9 @@ export interface RedisServer {
   client(options?: RedisOptions): Redis;
   /** Sends a signal to the server process (SIGKILL, SIGSTOP, SIGCONT). */
   signal(signal: NodeJS.Signals): void;
-  /** Starts the server again on the same port (after stop or SIGKILL). */
+  /** Stops the process but keeps the port and data dir, for restart(). */
+  halt(): Promise<void>;
+  /** Starts the server again on the same port (after halt or SIGKILL). */
   restart(): Promise<void>;
   stop(): Promise<void>;
   readonly pid: number;
@@ -68,6 +70,7 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
       return client;
     },
     signal: (signal) => proc.signal(signal),
+    halt: () => proc.stop(),
     async restart() {
       await proc.stop();
       proc = await spawnReady(port, args, dir.path, options.password);
@@ -140,6 +143,7 @@ async function startRedisContainer(options: RedisServerOptions): Promise<RedisSe
       return client;
     },
     signal: () => unsupported("signals"),
+    halt: async () => unsupported("halt"),
     restart: async () => unsupported("restart"),
     async stop() {
       for (const client of clients) client.disconnect();

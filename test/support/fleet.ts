@@ -1,0 +1,52 @@
+/** A set of real redis-servers plus ShardedClients pointed at them, cleaned up together. */
+import { ShardedClient } from "../../lib/index.js";
+import type { ShardedClientOptions } from "../../lib/index.js";
+import { startRedisMany, stopAll, type RedisServer, type RedisServerOptions } from "./redis.js";
+
+export interface Fleet {
+  readonly servers: RedisServer[];
+  /** Shard configs s0..sN-1 for the servers. */
+  readonly shards: Array<{ name: string; master: string }>;
+  /** A client over the fleet; quit by stop(). */
+  client(options?: Partial<ShardedClientOptions>): ShardedClient;
+  /** Raw ioredis client of shard i (for assertions that bypass shardis). */
+  raw(i: number): ReturnType<RedisServer["client"]>;
+  flushAll(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startFleet(n: number, serverOptions: RedisServerOptions = {}): Promise<Fleet> {
+  const servers = await startRedisMany(n, serverOptions);
+  const shards = servers.map((s, i) => ({ name: `s${i}`, master: s.address }));
+  const clients: ShardedClient[] = [];
+  const raws = servers.map((s) => s.client());
+  return {
+    servers,
+    shards,
+    client(options = {}) {
+      const client = new ShardedClient({ shards, ...options });
+      clients.push(client);
+      return client;
+    },
+    raw: (i) => raws[i]!,
+    flushAll: async () => {
+      await Promise.all(raws.map((r) => r.flushall()));
+    },
+    async stop() {
+      await Promise.allSettled(clients.map((c) => c.quit()));
+      await stopAll(servers);
+    },
+  };
+}
+
+/** Collects unhandled rejections during a test file, so tests can assert there were none. */
+export function watchUnhandled(): { readonly errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const onRejection = (reason: unknown) => errors.push(reason);
+  process.on("unhandledRejection", onRejection);
+  return { errors, stop: () => process.off("unhandledRejection", onRejection) };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DeadlineTracker, type Deadlined } from "../../lib/node/deadlines.js";
+
+class Item implements Deadlined {
+  done = false;
+  constructor(
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly id: string,
+  ) {}
+  isDone() {
+    return this.done;
+  }
+}
+
+describe("DeadlineTracker", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] }));
+  afterEach(() => vi.useRealTimers());
+
+  const item = (timeoutMs: number, id: string) => new Item(performance.now() + timeoutMs, timeoutMs, id);
+
+  it("expires entries at their deadline, in order, and skips finished ones", () => {
+    const expired: string[] = [];
+    const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
+    const a = item(100, "a");
+    tracker.add(a);
+    vi.advanceTimersByTime(10);
+    const b = item(100, "b");
+    tracker.add(b);
+    b.done = true;
+    vi.advanceTimersByTime(89);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["a"]);
+    vi.advanceTimersByTime(1000);
+    expect(expired).toEqual(["a"]);
+    expect(tracker.size).toBe(0);
+  });
+
+  it("handles several timeout values with one timer", () => {
+    const expired: string[] = [];
+    const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
+    tracker.add(item(1000, "slow"));
+    tracker.add(item(50, "fast"));
+    tracker.add(item(500, "mid"));
+    vi.advanceTimersByTime(50);
+    expect(expired).toEqual(["fast"]);
+    vi.advanceTimersByTime(450);
+    expect(expired).toEqual(["fast", "mid"]);
+    vi.advanceTimersByTime(500);
+    expect(expired).toEqual(["fast", "mid", "slow"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("prunes finished heads and lists what is pending", () => {
+    const tracker = new DeadlineTracker<Item>(() => undefined);
+    const items = [item(100, "a"), item(100, "b"), item(100, "c")];
+    items.forEach((i) => tracker.add(i));
+    items[0]!.done = true;
+    items[2]!.done = true;
+    tracker.prune();
+    expect(tracker.size).toBe(2);
+    expect(tracker.pending().map((i) => i.id)).toEqual(["b"]);
+    tracker.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
