@@ -65,6 +65,28 @@ export function pointFor(values: Uint32Array, hash: number): number {
   return right === values.length ? 0 : right;
 }
 
+/** Hash bits that pick a bucket: 4096 buckets of 2^20 hash values each. */
+export const BUCKET_SHIFT = 20;
+
+/**
+ * Owner per bucket of the hash space, or -1 for the few buckets that contain
+ * a point. For a hash in a bucket without points, the first point at or after
+ * it is the first point after the bucket, so one table read replaces the
+ * binary search for about nine in ten keys (a few hundred points over 4096
+ * buckets); the search's chain of dependent reads is what costs on a busy,
+ * cache-cold hot path.
+ */
+export function bucketTable(values: Uint32Array, owners: Uint16Array): Int32Array {
+  const table = new Int32Array(2 ** (32 - BUCKET_SHIFT));
+  for (let bucket = 0; bucket < table.length; bucket++) {
+    const start = bucket * 2 ** BUCKET_SHIFT;
+    const first = pointFor(values, start);
+    const inside = values[first]! >= start && values[first]! < start + 2 ** BUCKET_SHIFT;
+    table[bucket] = inside ? -1 : owners[first]!;
+  }
+  return table;
+}
+
 /** twemproxy hash_md5: the first four digest bytes, little-endian. */
 export function md5Hash(key: string | Buffer): number {
   return md5First32(key);

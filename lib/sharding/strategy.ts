@@ -1,6 +1,6 @@
 import { keySlot } from "./keySlot.js";
 import { slotOwnerTable } from "./slotMap.js";
-import { buildContinuum, hashTagged, md5Hash, pointFor } from "./ketama.js";
+import { buildContinuum, bucketTable, hashTagged, md5Hash, pointFor, BUCKET_SHIFT } from "./ketama.js";
 import type { SlotRange } from "../config/types.js";
 
 /** Maps a key to the index of the shard that owns it. Pure, no I/O. */
@@ -27,15 +27,19 @@ export class KetamaStrategy implements ShardingStrategy {
   readonly kind = "ketama";
   private readonly values: Uint32Array;
   private readonly owners: Uint16Array;
+  private readonly buckets: Int32Array;
 
   constructor(
     shards: ReadonlyArray<{ name: string; weight: number }>,
     private readonly hashTag: string | false,
   ) {
     ({ values: this.values, owners: this.owners } = buildContinuum(shards));
+    this.buckets = bucketTable(this.values, this.owners);
   }
 
   shardIndexOf(key: string | Buffer): number {
-    return this.owners[pointFor(this.values, md5Hash(hashTagged(key, this.hashTag)))]!;
+    const hash = md5Hash(hashTagged(key, this.hashTag));
+    const owner = this.buckets[hash >>> BUCKET_SHIFT]!;
+    return owner >= 0 ? owner : this.owners[pointFor(this.values, hash)]!;
   }
 }

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { buildContinuum, hashTagged, pointFor, twemproxyPointCount } from "../../lib/sharding/ketama.js";
+import { BUCKET_SHIFT, bucketTable, buildContinuum, hashTagged, pointFor, twemproxyPointCount } from "../../lib/sharding/ketama.js";
 import { md5First32 } from "../../lib/sharding/md5.js";
+import { instantiateMd5 } from "../../lib/sharding/md5Wasm.js";
 import { KetamaStrategy } from "../../lib/sharding/strategy.js";
 
 const nativeFirst32 = (data: string | Buffer) => createHash("md5").update(data).digest().readUInt32LE(0);
@@ -42,6 +43,18 @@ describe("continuum", () => {
     expect(pointFor(values, 31)).toBe(0);
   });
 
+  it("answers from the bucket table exactly as the binary search would", () => {
+    const { values, owners } = buildContinuum([1, 2, 3, 4, 5].map((w, i) => ({ name: `n${i}`, weight: w })));
+    const table = bucketTable(values, owners);
+    expect(table.filter((owner) => owner === -1).length).toBeLessThan(values.length + 1);
+    const hashes = [0, 2 ** 32 - 1, ...values, ...Array.from(values, (v) => v + 1), ...Array.from(values, (v) => v - 1)];
+    for (let i = 1; i <= 20000; i++) hashes.push(Math.imul(i, 2654435761)); // spread over the whole ring
+    for (const h of hashes.map((x) => x >>> 0)) {
+      const fromTable = table[h >>> BUCKET_SHIFT]!;
+      expect(fromTable >= 0 ? fromTable : owners[pointFor(values, h)]).toBe(owners[pointFor(values, h)]);
+    }
+  });
+
   it("keys placement by shard name, not address", () => {
     const a = new KetamaStrategy([{ name: "s0", weight: 1 }, { name: "s1", weight: 1 }], false);
     const b = new KetamaStrategy([{ name: "s0", weight: 1 }, { name: "s1", weight: 1 }], false);
@@ -58,6 +71,16 @@ describe("continuum", () => {
 });
 
 describe("md5First32", () => {
+  it("runs on the WebAssembly block function here, not the node:crypto fallback", () => {
+    const module = instantiateMd5()!;
+    expect(module).toBeDefined();
+    // md5("abc") = 900150983cd24fb0..., so the first word is 0x98500190 little-endian.
+    const memory = new Uint8Array(module.memory.buffer);
+    memory.fill(0xee, 0, 128); // padding must overwrite whatever the last key left
+    memory.set([0x61, 0x62, 0x63]);
+    expect(module.digest(3) >>> 0).toBe(0x98500190);
+  });
+
   it("equals node:crypto for any bytes and strings", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 700 }), (bytes) => {
