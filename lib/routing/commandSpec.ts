@@ -43,14 +43,17 @@ const REDUCTIONS: Record<string, Reduction> = { agg_sum: "sum", all_succeeded: "
 const cache = new Map<string, CommandSpec>();
 
 export function commandSpec(name: string): CommandSpec {
-  let spec = cache.get(name);
-  if (!spec) cache.set(name, (spec = build(name)));
+  const cached = cache.get(name);
+  if (cached) return cached;
+  const raw = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
+  // Unknown names are not cached: they come from call() and could grow the cache without bound.
+  if (!raw) return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined };
+  const spec = build(name, raw);
+  cache.set(name, spec);
   return spec;
 }
 
-function build(name: string): CommandSpec {
-  const raw = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
-  if (!raw) return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined };
+function build(name: string, raw: RawSpec): CommandSpec {
   const movable = raw.flags.includes("movablekeys");
   const fixedSingleKey = !movable && !raw.subcommands && raw.step > 0 && raw.keyStart > 0 && raw.keyStop === raw.keyStart;
   return {
