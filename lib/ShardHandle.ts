@@ -1,32 +1,65 @@
 /**
  * client.shard(name): one shard's master, for keyless commands (PING, INFO,
  * DBSIZE, FLUSHDB, SCAN, ...). Commands go unrouted through the same shared,
- * auto-pipelined connection and deadlines as routed ones.
+ * auto-pipelined connection and deadlines as routed ones; blocking ones
+ * (WAIT, ...) through the shard's pool.
  */
 import { inspect } from "node:util";
+import type { Readable } from "node:stream";
 import type { RedisCommander } from "ioredis";
 import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "./commands/install.js";
+import type { Executor } from "./exec/Executor.js";
+import { ShardedTransaction } from "./pipeline/Transaction.js";
+import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
+import { ClientClosedError } from "./errors.js";
 
-/** Sends a command to this shard's current master. */
-export type ShardSender = (name: string, args: unknown[], encoding: Encoding) => Promise<unknown>;
-
-export interface ShardHandle extends Omit<RedisCommander, "quit"> {}
+export interface ShardHandle extends Omit<RedisCommander, "quit" | "multi"> {}
 
 export class ShardHandle implements Dispatcher {
   constructor(
-    /** The shard's name. */
-    readonly name: string,
-    private readonly sender: ShardSender,
-    private readonly masterAddress: () => string,
+    private readonly executor: Executor,
+    private readonly index: number,
   ) {}
+
+  /** The shard's name. */
+  get name(): string {
+    return this.executor.shardName(this.index);
+  }
 
   /** "host:port" of the shard's master right now. */
   get master(): string {
-    return this.masterAddress();
+    return this.executor.nodes.master(this.index).id;
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
-    return this.sender(name, args, encoding);
+    return this.executor.runUnrouted(this.index, name, args, encoding);
+  }
+
+  /** A MULTI/EXEC block on this shard; keys are not checked against the shard. */
+  multi(): ShardedTransaction {
+    return new ShardedTransaction({
+      checkOpen: () => {
+        if (this.executor.closed) throw new ClientClosedError();
+      },
+      shardOf: () => this.index,
+      node: () => this.executor.nodes.master(this.index),
+      timeoutMs: this.executor.defaults.timeoutMs,
+    });
+  }
+
+  /** This shard's keys, as arrays, like ioredis's scanStream. */
+  scanStream(options: ScanStreamOptions = {}): Readable {
+    return scanStream([this.scanner<string>("utf8")], options);
+  }
+
+  scanBufferStream(options: ScanStreamOptions = {}): Readable {
+    return scanStream([this.scanner<Buffer>(null)], options);
+  }
+
+  /** @internal one SCAN call on this shard */
+  scanner<K>(encoding: Encoding) {
+    return (cursor: string, args: Array<string | number>) =>
+      this.executor.runUnrouted(this.index, "scan", [cursor, ...args], encoding) as Promise<[string, K[]]>;
   }
 
   [inspect.custom](): string {
@@ -34,4 +67,4 @@ export class ShardHandle implements Dispatcher {
   }
 }
 
-installCommands(ShardHandle, new Set(["quit"]));
+installCommands(ShardHandle, new Set(["quit", "multi"]));

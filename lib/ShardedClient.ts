@@ -1,30 +1,42 @@
 /**
  * The facade applications use: every Redis command as a method, routed by
- * its keys to the shard that owns them. It delegates: options to
- * config/resolve, placement to sharding/, routing to routing/, I/O to node/.
+ * its keys to the shard that owns them, plus pipelines, transactions,
+ * scripts, pub/sub and scans. It holds no logic of its own: options go to
+ * config/resolve, execution to exec/Executor, pub/sub to pubsub/PubSub.
  */
 import { EventEmitter } from "node:events";
+import type { Readable } from "node:stream";
 import { inspect } from "node:util";
-import { Command, type RedisCommander } from "ioredis";
-import { resolveOptions, type ResolvedOptions } from "./config/resolve.js";
+import type { RedisCommander, RedisKey } from "ioredis";
+import { resolveOptions } from "./config/resolve.js";
 import type { ShardedClientOptions } from "./config/types.js";
-import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "./commands/install.js";
+import {
+  DISPATCH,
+  installCommands,
+  popCallback,
+  QUEUE,
+  withCallback,
+  type Callback,
+  type Dispatcher,
+  type Encoding,
+} from "./commands/install.js";
 import {
   ClientClosedError,
+  CrossShardError,
   InvalidArgumentError,
-  PartialFailureError,
+  KeylessCommandError,
   UnknownShardError,
-  UnsupportedCommandError,
 } from "./errors.js";
+import { Executor } from "./exec/Executor.js";
 import type { NodeClient, NodeEvents } from "./node/NodeClient.js";
-import { NodeSet } from "./node/NodeSet.js";
-import { commandSpec, type CommandSpec } from "./routing/commandSpec.js";
-import { Router, SPLIT, type Args } from "./routing/plan.js";
-import { reduceReplies } from "./routing/reduce.js";
-import { refusal } from "./routing/refusals.js";
+import { ShardedPipeline, type PipelineOptions } from "./pipeline/Pipeline.js";
+import { ShardedTransaction } from "./pipeline/Transaction.js";
+import { DedicatedConnection } from "./pool/DedicatedConnection.js";
+import { PubSub, type MessageHandler, type PatternHandler } from "./pubsub/PubSub.js";
+import { SPLIT, type Args } from "./routing/plan.js";
+import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
+import { Script, type ScriptDefinition } from "./scripts/Script.js";
 import { ShardHandle } from "./ShardHandle.js";
-import { createStrategy, colocateHint } from "./sharding/create.js";
-import type { ShardingStrategy } from "./sharding/strategy.js";
 import { staticTopology, type TopologySnapshot } from "./topology/Topology.js";
 
 export interface NodeEvent {
@@ -40,29 +52,33 @@ export interface ShardisEvents {
   "node:down": [NodeEvent & { readonly error: Error | undefined }];
   /** A connection-level error (refused, reset, authentication). Secrets are stripped. */
   "node:error": [NodeEvent & { readonly error: Error }];
+  /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
+  "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
 }
 
-export interface ShardedClient extends Omit<RedisCommander, "quit"> {}
+/** Where withConnection() borrows a connection: a shard name, a key, or either made explicit. */
+export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
+
+type Omitted = "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe";
+
+export interface ShardedClient extends Omit<RedisCommander, Omitted> {}
 
 export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher {
-  readonly #options: ResolvedOptions;
-  readonly #strategy: ShardingStrategy;
-  readonly #router: Router;
-  readonly #nodes: NodeSet;
+  readonly #executor: Executor;
+  readonly #pubsub: PubSub;
   readonly #topology: TopologySnapshot;
   readonly #handles = new Map<string, ShardHandle>();
-  #closing: Promise<void> | undefined;
+  readonly #scripts = new Map<string, Script>();
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
   constructor(options: ShardedClientOptions) {
     super();
-    this.#options = resolveOptions(options);
-    const shards = this.#options.shards;
-    this.#strategy = createStrategy(this.#options);
-    this.#router = new Router(this.#strategy, shards.map((s) => s.name), colocateHint(this.#options.sharding));
-    this.#topology = staticTopology(shards);
-    this.#nodes = new NodeSet(shards, this.#options.redis, this.#nodeEvents());
-    if (!this.#options.lazyConnect) this.#nodes.connect();
+    const resolved = resolveOptions(options);
+    const events = this.#nodeEvents();
+    this.#executor = new Executor(resolved, events);
+    this.#pubsub = new PubSub(this.#executor, events, (error, channel) => this.emit("pubsub:error", { channel, error }));
+    this.#topology = staticTopology(resolved.shards);
+    if (!resolved.lazyConnect) this.#executor.nodes.connect();
   }
 
   /** Name of the shard that owns key. */
@@ -70,20 +86,17 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     if (typeof key !== "string" && !Buffer.isBuffer(key)) {
       throw new InvalidArgumentError(`shardOf(key) needs a string or Buffer (got ${typeof key})`);
     }
-    return this.#options.shards[this.#strategy.shardIndexOf(key)]!.name;
+    return this.#executor.shardName(this.#executor.strategy.shardIndexOf(key));
   }
 
   /** That shard's node client, for keyless commands (PING, INFO, DBSIZE, FLUSHDB, SCAN, ...). */
   shard(name: string): ShardHandle {
     let handle = this.#handles.get(name);
     if (handle) return handle;
-    const index = this.#options.shards.findIndex((s) => s.name === name);
-    if (index === -1) throw new UnknownShardError(String(name), this.#options.shards.map((s) => s.name));
-    handle = new ShardHandle(
-      name,
-      (command, args, encoding) => this.#sendUnrouted(index, command, args, encoding),
-      () => this.#nodes.master(index).id,
-    );
+    const index = this.#executor.shardIndex(name);
+    if (index === -1) throw new UnknownShardError(String(name), this.#executor.options.shards.map((s) => s.name));
+    handle = new ShardHandle(this.#executor, index);
+    for (const script of this.#scripts.values()) this.#addScriptMethods(handle, script, index);
     this.#handles.set(name, handle);
     return handle;
   }
@@ -93,60 +106,213 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return this.#topology;
   }
 
+  /**
+   * MGET, split across shards. With `{ partial: true }`, keys on a shard that
+   * failed read as that shard's error instead of failing the whole call.
+   */
+  mget(...keys: [...keys: RedisKey[], callback: Callback]): Promise<Array<string | null>>;
+  mget(...keys: RedisKey[]): Promise<Array<string | null>>;
+  mget(keys: RedisKey[], options?: { partial?: false }): Promise<Array<string | null>>;
+  mget(keys: RedisKey[], options: { partial: true }): Promise<Array<string | null | Error>>;
+  mget(...args: unknown[]): Promise<unknown> {
+    return this.#mget(args, "utf8");
+  }
+
+  mgetBuffer(...keys: RedisKey[]): Promise<Array<Buffer | null>>;
+  mgetBuffer(keys: RedisKey[], options?: { partial?: false }): Promise<Array<Buffer | null>>;
+  mgetBuffer(keys: RedisKey[], options: { partial: true }): Promise<Array<Buffer | null | Error>>;
+  mgetBuffer(...args: unknown[]): Promise<unknown> {
+    return this.#mget(args, null);
+  }
+
+  /** Commands queued locally and sent by exec(), each node's share in one write. */
+  pipeline(options: PipelineOptions = {}): ShardedPipeline {
+    const partial = options.partial ?? true;
+    if (typeof partial !== "boolean") throw new InvalidArgumentError("pipeline({ partial }) must be true or false");
+    const pipeline = new ShardedPipeline(
+      { checkOpen: () => this.#checkOpen(), run: (name, args, encoding) => this.#executor.run(name, args, encoding) },
+      partial,
+    );
+    for (const script of this.#scripts.values()) {
+      for (const [method, encoding] of scriptMethodNames(script)) {
+        Object.defineProperty(pipeline, method, {
+          value: (...args: unknown[]) => {
+            const callback = popCallback(args);
+            return pipeline.queueRun(() => this.#executor.runScript(script, args, encoding), callback);
+          },
+        });
+      }
+    }
+    return pipeline;
+  }
+
+  /** A MULTI/EXEC block; all its keys must live on one shard (CrossShardError otherwise, before anything is sent). */
+  multi(): ShardedTransaction {
+    const executor = this.#executor;
+    const transaction = new ShardedTransaction({
+      checkOpen: () => this.#checkOpen(),
+      shardOf: (spec, cmd) => {
+        try {
+          const shard = executor.router.route(spec, cmd.args as Args);
+          const args = cmd.args as Args;
+          if (shard === SPLIT) throw new CrossShardError(spec.name, executor.router.namesOf(spec, args), "a transaction runs on one shard");
+          return shard;
+        } catch (error) {
+          if (error instanceof KeylessCommandError) return undefined;
+          throw error;
+        }
+      },
+      node: (shards) => {
+        if (shards.size > 1) {
+          throw new CrossShardError("multi", [...shards].map((s) => executor.shardName(s)), "a transaction runs on one shard; use hash tags");
+        }
+        const [shard] = shards;
+        if (shard === undefined) throw new KeylessCommandError("multi");
+        return executor.nodes.master(shard);
+      },
+      timeoutMs: executor.defaults.timeoutMs,
+    });
+    for (const script of this.#scripts.values()) {
+      for (const [method, encoding] of scriptMethodNames(script)) {
+        Object.defineProperty(transaction, method, {
+          value: (...args: unknown[]) => {
+            const callback = popCallback(args);
+            // Inside MULTI a NOSCRIPT cannot be retried, so scripts go as EVAL.
+            transaction[QUEUE]("eval", [script.lua, ...script.evalArgs(args)], encoding, callback);
+            return transaction;
+          },
+        });
+      }
+    }
+    return transaction;
+  }
+
+  /**
+   * Runs fn with a connection of its own to one shard's master (borrowed from
+   * that node's pool, returned when fn settles, also when it throws): for
+   * WATCH/MULTI/EXEC. A string names a shard if one has that name, else a key.
+   */
+  async withConnection<T>(target: ConnectionTarget, fn: (conn: DedicatedConnection) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    if (typeof fn !== "function") throw new InvalidArgumentError("withConnection(target, fn) needs a callback");
+    const shard = this.#connectionShard(target);
+    return this.#executor.withPooled(shard, async (node: NodeClient) => {
+      const conn = new DedicatedConnection(this.#executor, shard, node);
+      try {
+        return await fn(conn);
+      } finally {
+        await conn.release();
+      }
+    });
+  }
+
+  /**
+   * Adds a method that runs a Lua script (EVALSHA, falling back to EVAL where
+   * the node lacks it). All keys of one call must live on one shard. For
+   * TypeScript, declare the method by merging into the ShardedClient interface.
+   */
+  defineCommand(name: string, definition: ScriptDefinition): void {
+    const script = Script.define(name, definition, (n) => n in this || `${n}Buffer` in this);
+    this.#scripts.set(name, script);
+    this.#addScriptMethods(this, script);
+    for (const [shardName, handle] of this.#handles) {
+      this.#addScriptMethods(handle, script, this.#executor.shardIndex(shardName));
+    }
+  }
+
+  /** Subscribes handler to a channel, on the shard the channel hashes to. Resolves once subscribed. */
+  subscribe(channel: string, handler: MessageHandler): Promise<void> {
+    return this.#pubsub.subscribe(channel, handler);
+  }
+
+  /** Removes handler (or every handler) of the channel; unsubscribes when none is left. */
+  unsubscribe(channel: string, handler?: MessageHandler): Promise<void> {
+    return this.#pubsub.unsubscribe(channel, handler);
+  }
+
+  /** Subscribes handler to a pattern on every shard. */
+  psubscribe(pattern: string, handler: PatternHandler): Promise<void> {
+    return this.#pubsub.psubscribe(pattern, handler);
+  }
+
+  punsubscribe(pattern: string, handler?: PatternHandler): Promise<void> {
+    return this.#pubsub.punsubscribe(pattern, handler);
+  }
+
+  /** Every key of every shard, as arrays of keys (a Node Readable in object mode). */
+  scanStream(options: ScanStreamOptions = {}): Readable {
+    return scanStream([...this.#allHandles()].map((h) => h.scanner<string>("utf8")), options);
+  }
+
+  scanBufferStream(options: ScanStreamOptions = {}): Readable {
+    return scanStream([...this.#allHandles()].map((h) => h.scanner<Buffer>(null)), options);
+  }
+
+  /** Runs fn for every shard in parallel; resolves the results in shard order. */
+  forEachShard<T>(fn: (name: string, shard: ShardHandle) => Promise<T>): Promise<T[]> {
+    return Promise.all([...this.#allHandles()].map((handle) => fn(handle.name, handle)));
+  }
+
   /** Stops accepting commands, lets in-flight ones settle, then closes every connection. */
   async quit(): Promise<"OK"> {
-    this.#closing ??= this.#nodes.close();
-    await this.#closing;
+    await Promise.all([this.#executor.close(), this.#pubsub.close()]);
     return "OK";
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
-    if (this.#closing) return Promise.reject(new ClientClosedError());
-    const refused = refusal(name, args);
-    if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
-    const spec = commandSpec(name);
-    const cmd = new Command(name, args as never[], { replyEncoding: encoding });
-    let shard: number;
-    try {
-      shard = this.#router.route(spec, cmd.args as Args);
-    } catch (error) {
-      return Promise.reject(error);
+    return this.#executor.run(name, args, encoding);
+  }
+
+  #mget(args: unknown[], encoding: Encoding): Promise<unknown> {
+    const callback = popCallback(args);
+    const last = args[args.length - 1];
+    let call = this.#executor.defaults;
+    if (typeof last === "object" && last !== null && !Array.isArray(last) && !Buffer.isBuffer(last)) {
+      args.pop();
+      const { partial, ...rest } = last as { partial?: unknown };
+      if (Object.keys(rest).length || (partial !== undefined && typeof partial !== "boolean")) {
+        return withCallback(Promise.reject(new InvalidArgumentError("mget options are { partial?: boolean }")), callback);
+      }
+      if (partial) call = { ...call, partial: true };
     }
-    if (shard === SPLIT) return this.#scatter(spec, cmd.args as Args, encoding);
-    return this.#nodes.master(shard).send(cmd, this.#options.commandTimeoutMs);
+    return withCallback(this.#executor.run("mget", args, encoding, call), callback);
   }
 
-  /** Sends one command per shard in parallel and combines the replies in caller order. */
-  async #scatter(spec: CommandSpec, args: Args, encoding: Encoding): Promise<unknown> {
-    const plan = this.#router.split(spec, args);
-    const settled = await Promise.allSettled(
-      plan.parts.map((part) =>
-        this.#nodes.master(part.shard).send(
-          new Command(spec.name, part.args, { replyEncoding: encoding }),
-          this.#options.commandTimeoutMs,
-        ),
-      ),
-    );
-    const replies: unknown[] = [];
-    const failures: Array<{ shard: string; error: Error }> = [];
-    const succeeded: string[] = [];
-    settled.forEach((result, i) => {
-      const shard = this.#options.shards[plan.parts[i]!.shard]!.name;
-      if (result.status === "fulfilled") {
-        replies.push(result.value);
-        succeeded.push(shard);
-      } else failures.push({ shard, error: result.reason as Error });
-    });
-    if (failures.length) throw new PartialFailureError(spec.name, failures, succeeded);
-    return reduceReplies(plan, replies);
+  #addScriptMethods(target: object, script: Script, shard?: number): void {
+    for (const [method, encoding] of scriptMethodNames(script)) {
+      Object.defineProperty(target, method, {
+        configurable: true,
+        value: (...args: unknown[]) => {
+          const callback = popCallback(args);
+          return withCallback(this.#executor.runScript(script, args, encoding, this.#executor.defaults, shard), callback);
+        },
+      });
+    }
   }
 
-  #sendUnrouted(shardIndex: number, name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
-    if (this.#closing) return Promise.reject(new ClientClosedError());
-    const refused = refusal(name, args);
-    if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
-    const cmd = new Command(name, args as never[], { replyEncoding: encoding });
-    return this.#nodes.master(shardIndex).send(cmd, this.#options.commandTimeoutMs);
+  *#allHandles(): Iterable<ShardHandle> {
+    for (const shard of this.#executor.options.shards) yield this.shard(shard.name);
+  }
+
+  #connectionShard(target: ConnectionTarget): number {
+    if (typeof target === "object" && !Buffer.isBuffer(target) && target !== null) {
+      if ("shard" in target) {
+        const index = this.#executor.shardIndex(target.shard);
+        if (index === -1) throw new UnknownShardError(String(target.shard), this.#executor.options.shards.map((s) => s.name));
+        return index;
+      }
+      if ("key" in target) return this.#executor.strategy.shardIndexOf(target.key);
+    }
+    if (typeof target === "string") {
+      const index = this.#executor.shardIndex(target);
+      return index !== -1 ? index : this.#executor.strategy.shardIndexOf(target);
+    }
+    if (Buffer.isBuffer(target)) return this.#executor.strategy.shardIndexOf(target);
+    throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
+  }
+
+  #checkOpen(): void {
+    if (this.#executor.closed) throw new ClientClosedError();
   }
 
   #nodeEvents(): NodeEvents {
@@ -160,9 +326,16 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   [inspect.custom](): string {
     const shards = this.#topology.shards.map((s) => `${s.name}=${s.master}`).join(", ");
-    const state = this.#closing ? "closed" : "open";
-    return `ShardedClient { strategy: ${this.#strategy.kind}, shards: [${shards}], ${state} }`;
+    const state = this.#executor.closed ? "closed" : "open";
+    return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], ${state} }`;
   }
 }
 
-installCommands(ShardedClient, new Set(["quit"]));
+function scriptMethodNames(script: Script): Array<[string, Encoding]> {
+  return [
+    [script.name, "utf8"],
+    [`${script.name}Buffer`, null],
+  ];
+}
+
+installCommands(ShardedClient, new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe"]));

@@ -17,7 +17,10 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CONNECTION"
   | "ERR_SHARDIS_TIMEOUT"
   | "ERR_SHARDIS_AUTH"
-  | "ERR_SHARDIS_PARTIAL_FAILURE";
+  | "ERR_SHARDIS_PARTIAL_FAILURE"
+  | "ERR_SHARDIS_POOL_EXHAUSTED"
+  | "ERR_SHARDIS_ALREADY_EXECUTED"
+  | "ERR_SHARDIS_CONNECTION_RELEASED";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -155,13 +158,35 @@ export class AuthenticationError extends NodeError {
   }
 }
 
-/** A command split across shards failed on some of them; the others did run. */
+/** No dedicated connection to the node became free within the pool's acquire timeout. */
+export class PoolExhaustedError extends NodeError {
+  constructor(shard: string, node: string, max: number, waitedMs: number) {
+    super(
+      "ERR_SHARDIS_POOL_EXHAUSTED",
+      shard,
+      node,
+      `all ${max} dedicated connections busy for ${waitedMs} ms (raise pool.max or pool.acquireTimeoutMs)`,
+    );
+  }
+}
+
+/**
+ * A command sent to several shards (a split MGET/MSET/DEL, or a pipeline)
+ * failed on some of them; on the others it ran. `results` holds what a
+ * pipeline got, entry by entry.
+ */
 export class PartialFailureError extends ShardisError {
   readonly command: string;
   readonly failures: ReadonlyArray<{ shard: string; error: Error }>;
   readonly succeeded: readonly string[];
+  readonly results: ReadonlyArray<[Error | null, unknown]> | undefined;
 
-  constructor(command: string, failures: Array<{ shard: string; error: Error }>, succeeded: string[]) {
+  constructor(
+    command: string,
+    failures: Array<{ shard: string; error: Error }>,
+    succeeded: string[],
+    results?: Array<[Error | null, unknown]>,
+  ) {
     const failed = failures.map((f) => `${f.shard}: ${f.error.message}`).join("; ");
     const ran = succeeded.length ? `; it ran on ${succeeded.join(", ")}` : "";
     super(
@@ -172,5 +197,20 @@ export class PartialFailureError extends ShardisError {
     this.command = command;
     this.failures = Object.freeze([...failures]);
     this.succeeded = Object.freeze([...succeeded]);
+    this.results = results && Object.freeze([...results]);
+  }
+}
+
+/** exec() was called a second time on the same pipeline or transaction. */
+export class AlreadyExecutedError extends ShardisError {
+  constructor(what: "pipeline" | "transaction") {
+    super("ERR_SHARDIS_ALREADY_EXECUTED", `this ${what} was already executed; build a new one`);
+  }
+}
+
+/** A connection lent by withConnection() was used after its callback finished. */
+export class ConnectionReleasedError extends ShardisError {
+  constructor() {
+    super("ERR_SHARDIS_CONNECTION_RELEASED", "this dedicated connection went back to the pool when the withConnection() callback finished");
   }
 }

@@ -13,17 +13,52 @@ export interface Dispatcher {
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown>;
 }
 
-type Callback = (error: Error | null, result?: unknown) => void;
+export type Callback = (error: Error | null, result?: unknown) => void;
 
 export function installCommands(target: { prototype: Dispatcher }, skip: ReadonlySet<string>): void {
-  const proto = target.prototype as unknown as Record<string, unknown>;
+  install(target.prototype as unknown as Record<string, unknown>, skip, commandMethod, callMethod);
+}
+
+/** A builder that queues commands (pipeline, transaction): its DISPATCH queues, and methods return the builder. */
+export interface Chainable {
+  [QUEUE](name: string, args: unknown[], encoding: Encoding, callback: Callback | undefined): void;
+}
+
+export const QUEUE = Symbol("shardis.queue");
+
+export function installChainable(target: { prototype: Chainable }, skip: ReadonlySet<string>): void {
+  install(target.prototype as unknown as Record<string, unknown>, skip, chainMethod, chainCallMethod);
+}
+
+function install(
+  proto: Record<string, unknown>,
+  skip: ReadonlySet<string>,
+  method: (name: string, encoding: Encoding) => unknown,
+  call: (encoding: Encoding) => unknown,
+): void {
   for (const name of list) {
     if (skip.has(name)) continue;
-    proto[name] = commandMethod(name, "utf8");
-    proto[`${name}Buffer`] = commandMethod(name, null);
+    proto[name] = method(name, "utf8");
+    proto[`${name}Buffer`] = method(name, null);
   }
-  proto.call = callMethod("utf8");
-  proto.callBuffer = callMethod(null);
+  proto.call = call("utf8");
+  proto.callBuffer = call(null);
+}
+
+function chainMethod(name: string, encoding: Encoding) {
+  return function <T extends Chainable>(this: T, ...args: unknown[]): T {
+    const callback = popCallback(args);
+    this[QUEUE](name, args, encoding, callback);
+    return this;
+  };
+}
+
+function chainCallMethod(encoding: Encoding) {
+  return function <T extends Chainable>(this: T, name: unknown, ...args: unknown[]): T {
+    const callback = popCallback(args);
+    this[QUEUE](commandName(name), args, encoding, callback);
+    return this;
+  };
 }
 
 function commandMethod(name: string, encoding: Encoding) {
@@ -36,17 +71,20 @@ function commandMethod(name: string, encoding: Encoding) {
 function callMethod(encoding: Encoding) {
   return function (this: Dispatcher, name: unknown, ...args: unknown[]): Promise<unknown> {
     const callback = popCallback(args);
-    // Lower-case so call("HGETALL") gets the same argument and reply handling as hgetall().
-    const command = typeof name === "string" ? name.toLowerCase() : String(name);
-    return withCallback(this[DISPATCH](command, args, encoding), callback);
+    return withCallback(this[DISPATCH](commandName(name), args, encoding), callback);
   };
 }
 
-function popCallback(args: unknown[]): Callback | undefined {
+/** Lower-cased, so call("HGETALL") gets the same argument and reply handling as hgetall(). */
+function commandName(name: unknown): string {
+  return typeof name === "string" ? name.toLowerCase() : String(name);
+}
+
+export function popCallback(args: unknown[]): Callback | undefined {
   return typeof args[args.length - 1] === "function" ? (args.pop() as Callback) : undefined;
 }
 
-function withCallback(promise: Promise<unknown>, callback: Callback | undefined): Promise<unknown> {
+export function withCallback<T>(promise: Promise<T>, callback: Callback | undefined): Promise<T> {
   // Handling the promise here also marks it handled, so callback users see no unhandled rejection.
   if (callback) promise.then((result) => callback(null, result), (error: Error) => callback(error));
   return promise;

@@ -19,6 +19,12 @@ export const DEFAULTS = Object.freeze({
     /** Upper bound of the reconnect delay, in ms. */
     maxDelayMs: 2000,
   }),
+  pool: Object.freeze({
+    max: 16,
+    minIdle: 0,
+    acquireTimeoutMs: 1000,
+    idleTimeoutMs: 30_000,
+  }),
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
 });

@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.js";
 import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe, formatAddress, parseAddress } from "./address.js";
-import type { Address, RedisConnectionOptions, SlotRange } from "./types.js";
+import type { Address, PoolOptions, RedisConnectionOptions, SlotRange } from "./types.js";
 
 export interface ResolvedShard {
   readonly name: string;
@@ -27,9 +27,10 @@ export interface ResolvedOptions {
   readonly redis: Readonly<RedisConnectionOptions>;
   readonly commandTimeoutMs: number;
   readonly lazyConnect: boolean;
+  readonly pool: Readonly<Required<PoolOptions>>;
 }
 
-const TOP_LEVEL = ["shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect"];
+const TOP_LEVEL = ["shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool"];
 const SHARD_FIELDS = ["name", "master", "weight"];
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -95,8 +96,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
   if (typeof lazyConnect !== "boolean") problems.push(`lazyConnect ${isBoolean(lazyConnect)}`);
 
+  const pool = resolvePool(options.pool, problems);
+
   if (problems.length || !sharding) throw new ConfigError(problems);
-  return deepFreeze({ shards, sharding, redis, commandTimeoutMs, lazyConnect: lazyConnect as boolean });
+  return deepFreeze({ shards, sharding, redis, commandTimeoutMs, lazyConnect: lazyConnect as boolean, pool });
 }
 
 function resolveShards(value: unknown, problems: string[]): ResolvedShard[] {
@@ -210,6 +213,35 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
 /** A shallow, frozen copy: nested values (certificates) belong to the caller. */
 function tlsOption(value: unknown): object {
   return Object.freeze(value === true ? {} : { ...(value as object) });
+}
+
+const POOL_FIELDS: Record<keyof PoolOptions, Check> = {
+  max: intRange(1, 10_000),
+  minIdle: intRange(0, 10_000),
+  acquireTimeoutMs: intRange(1, MAX_TIMEOUT_MS),
+  idleTimeoutMs: intRange(1, MAX_TIMEOUT_MS),
+};
+
+function resolvePool(value: unknown, problems: string[]): Required<PoolOptions> {
+  const pool: Required<PoolOptions> = { ...DEFAULTS.pool };
+  if (value === undefined) return pool;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push(`pool must be an object (got ${describe(value)})`);
+    return pool;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const check = Object.hasOwn(POOL_FIELDS, key) ? POOL_FIELDS[key as keyof PoolOptions] : undefined;
+    if (!check) {
+      problems.push(`unknown option 'pool.${key}'`);
+      continue;
+    }
+    const problem = check(v);
+    if (problem) problems.push(`pool.${key} ${problem}`);
+    else pool[key as keyof PoolOptions] = v as number;
+  }
+  if (pool.minIdle > pool.max) problems.push(`pool.minIdle (${pool.minIdle}) must not exceed pool.max (${pool.max})`);
+  return pool;
 }
 
 function resolveTimeout(value: unknown, problems: string[]): number {

@@ -85,6 +85,22 @@ export interface RedisConnectionOptions {
   stringNumbers?: boolean;
 }
 
+/**
+ * Per node, a pool of dedicated connections beside the shared one, for
+ * blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) and withConnection()
+ * (WATCH/MULTI). Subscriptions use one more connection per shard.
+ */
+export interface PoolOptions {
+  /** Most dedicated connections per node. @default 16 */
+  max?: number;
+  /** Connections kept open per node even when idle. @default 0 */
+  minIdle?: number;
+  /** How long to wait for a free connection before PoolExhaustedError, in ms. @default 1000 */
+  acquireTimeoutMs?: number;
+  /** An idle connection above minIdle is closed after this long, in ms. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
 export interface ShardedClientOptions {
   /** The shards, in order. At least one. */
   shards: ShardConfig[];
@@ -103,4 +119,6 @@ export interface ShardedClientOptions {
    * @default false
    */
   lazyConnect?: boolean;
+  /** Dedicated connections per node. */
+  pool?: PoolOptions;
 }

@@ -47,6 +47,11 @@ export class NodeClient implements Flushable {
   private closing = false;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
+  private readyWaiters: Array<{ ready(): void; failed(error: Error): void }> = [];
+  /** A written command expired unanswered: replies on this connection may lag its requests. */
+  private expiredInFlight = false;
+  /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
+  readonly knownScripts = new Set<string>();
 
   constructor(
     readonly shard: string,
@@ -64,9 +69,41 @@ export class NodeClient implements Flushable {
     return this.redis.status === "ready";
   }
 
-  /** Commands accepted and not yet answered, queued or in flight. */
-  get outstanding(): number {
-    return this.tracker.size;
+  /** Ready, and safe to hand to a new borrower (dedicated connections). */
+  get reusable(): boolean {
+    return this.ready && !this.expiredInFlight && !this.closing;
+  }
+
+  /** Resolves when the connection is ready; rejects after timeoutMs or on an authentication failure. */
+  whenReady(timeoutMs: number): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    this.connect();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        ready: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        failed: (error: Error) => {
+          clearTimeout(timer);
+          this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(
+        () => waiter.failed(new ConnectionError(this.shard, this.id, `not ready within ${timeoutMs} ms`, this.lastError)),
+        timeoutMs,
+      );
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE). */
+  onMessage(
+    message: (channel: string, message: string) => void,
+    pmessage: (pattern: string, channel: string, message: string) => void,
+  ): void {
+    this.redis.on("message", message).on("pmessage", pmessage);
   }
 
   connect(): void {
@@ -107,26 +144,34 @@ export class NodeClient implements Flushable {
     this.tracker.prune();
   }
 
-  /** Resolves once every accepted command has settled (each within its deadline). */
+  /** Resolves once every accepted command with a deadline has settled; commands that block indefinitely are not awaited. */
   async drain(): Promise<void> {
     this.flush();
-    await Promise.allSettled(this.tracker.pending().map((entry) => entry.cmd.promise));
+    const bounded = this.tracker.pending().filter((entry) => entry.deadline !== Infinity);
+    await Promise.allSettled(bounded.map((entry) => entry.cmd.promise));
   }
 
-  async close(): Promise<void> {
+  /** Sends QUIT (bounded wait) and closes; `force` drops the socket at once, failing what is in flight. */
+  async close(force = false): Promise<void> {
     this.closing = true;
     this.tracker.stop();
-    if (this.redis.status === "ready") {
+    if (this.redis.status === "ready" && !force) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DEFAULTS.quitTimeoutMs)));
       await Promise.race([this.redis.quit().catch(() => undefined), timeout]);
       clearTimeout(timer);
     }
     this.redis.disconnect();
+    // Written commands were failed by the close event; nothing queued may wait for a connection that is gone.
+    for (const entry of this.tracker.pending()) {
+      entry.cmd.reject(new ConnectionError(this.shard, this.id, "the connection was closed by the client"));
+    }
+    this.queue = [];
   }
 
   private expire(expired: Entry[]): void {
     for (const entry of expired) {
+      if (entry.written) this.expiredInFlight = true;
       const detail = entry.written
         ? "the node did not answer"
         : this.lastError
@@ -141,6 +186,11 @@ export class NodeClient implements Flushable {
     this.up = true;
     this.lastError = undefined;
     this.authError = undefined;
+    this.expiredInFlight = false;
+    this.knownScripts.clear();
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const waiter of waiters) waiter.ready();
     this.events.ready(this);
     this.flush();
   };
@@ -170,6 +220,7 @@ export class NodeClient implements Flushable {
       this.authError = new AuthenticationError(this.shard, this.id, safe.message);
       for (const entry of this.queue) entry.cmd.reject(this.authError);
       this.queue = [];
+      for (const waiter of [...this.readyWaiters]) waiter.failed(this.authError);
     }
     if (!this.closing) this.events.error(this, safe);
   };

@@ -6,10 +6,11 @@ import { FlushScheduler } from "./scheduler.js";
 /** The node connections of a client, indexed by shard, sharing one flush scheduler. */
 export class NodeSet {
   private readonly masters: readonly NodeClient[];
+  /** Shared with the client's dedicated connections: one flush pass per event-loop turn. */
+  readonly scheduler = new FlushScheduler();
 
   constructor(shards: readonly ResolvedShard[], redis: Readonly<RedisConnectionOptions>, events: NodeEvents) {
-    const scheduler = new FlushScheduler();
-    this.masters = shards.map((s) => new NodeClient(s.name, s.master, redis, scheduler, events));
+    this.masters = shards.map((s) => new NodeClient(s.name, s.master, redis, this.scheduler, events));
   }
 
   master(shardIndex: number): NodeClient {

@@ -37,7 +37,12 @@ export interface CommandSpec {
   readonly blocking: boolean;
   /** Set when keys on several shards may be split into one command per shard. */
   readonly split: SplitRule | undefined;
+  /** For PUBLISH: the argument holding the channel, which routes like a key. */
+  readonly channelIndex: number;
 }
+
+/** Channels are sharded like keys; the table lists PUBLISH as keyless, so its channel is named here. */
+const CHANNEL_ARGUMENT: Record<string, number> = { publish: 0 };
 
 const REDUCTIONS: Record<string, Reduction> = { agg_sum: "sum", all_succeeded: "allOk" };
 const cache = new Map<string, CommandSpec>();
@@ -47,7 +52,9 @@ export function commandSpec(name: string): CommandSpec {
   if (cached) return cached;
   const raw = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
   // Unknown names are not cached: they come from call() and could grow the cache without bound.
-  if (!raw) return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined };
+  if (!raw) {
+    return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined, channelIndex: -1 };
+  }
   const spec = build(name, raw);
   cache.set(name, spec);
   return spec;
@@ -63,6 +70,7 @@ function build(name: string, raw: RawSpec): CommandSpec {
     readOnly: raw.flags.includes("readonly"),
     blocking: raw.flags.includes("blocking"),
     split: splitRule(raw, movable),
+    channelIndex: CHANNEL_ARGUMENT[name] ?? -1,
   };
 }
 

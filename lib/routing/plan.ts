@@ -40,6 +40,7 @@ export class Router {
     if (!spec.known) throw new UnknownCommandError(spec.name);
     const indexes = keyIndexes(spec, args);
     if (indexes.length === 0) {
+      if (spec.channelIndex >= 0 && spec.channelIndex < args.length) return this.strategy.shardIndexOf(args[spec.channelIndex]!);
       if (single >= 0) throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs a key as argument ${single + 1}`);
       throw new KeylessCommandError(spec.name);
     }
@@ -47,10 +48,19 @@ export class Router {
     for (let i = 1; i < indexes.length; i++) {
       if (this.strategy.shardIndexOf(args[indexes[i]!]!) === first) continue;
       if (spec.split) return SPLIT;
-      const shards = new Set(indexes.map((k) => this.shardNames[this.strategy.shardIndexOf(args[k]!)]!));
-      throw new CrossShardError(spec.name, [...shards], this.colocateHint);
+      throw new CrossShardError(spec.name, this.namesOf(spec, args), this.colocateHint);
     }
     return first;
+  }
+
+  /** Names of the distinct shards a command's keys live on, in key order. */
+  namesOf(spec: CommandSpec, args: Args): string[] {
+    return this.shardsOf(spec, args).map((s) => this.shardNames[s]!);
+  }
+
+  /** The distinct shards a command's keys live on, in key order. */
+  shardsOf(spec: CommandSpec, args: Args): number[] {
+    return [...new Set(keyIndexes(spec, args).map((i) => this.strategy.shardIndexOf(args[i]!)))];
   }
 
   /** One part per shard, keys (and their values) in caller order within each part. */

@@ -1,0 +1,109 @@
+/**
+ * A MULTI/EXEC block on one node. Commands are queued locally; exec() checks
+ * they all belong on one node, then writes MULTI, the commands and EXEC
+ * back to back (one write), so nothing else on a shared connection can land
+ * inside the block. Results come back like ioredis's: [error, result] per
+ * command, or null when a WATCHed key changed.
+ */
+import { Command, type ChainableCommander } from "ioredis";
+import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
+import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
+import type { NodeClient } from "../node/NodeClient.js";
+import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
+import { refusal } from "../routing/refusals.js";
+
+export type PipelineResult = Array<[error: Error | null, result: unknown]>;
+
+/** Where a transaction runs; implemented by the client, a shard handle and a dedicated connection. */
+export interface TransactionTarget {
+  /** Throws if no more commands may be sent (client closed, connection released). */
+  checkOpen(): void;
+  /** The shard a command's keys live on, or undefined when it has none; throws for commands that cannot run here. */
+  shardOf(spec: CommandSpec, cmd: Command): number | undefined;
+  /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
+  node(shards: ReadonlySet<number>): NodeClient;
+  readonly timeoutMs: number;
+  /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
+  settled?(): void;
+}
+
+interface Queued {
+  readonly cmd: Command;
+  readonly shard: number | undefined;
+  readonly callback: Callback | undefined;
+}
+
+/** Commands that may not appear inside MULTI/EXEC here: they would nest or end the block early. */
+const NOT_IN_BLOCK = new Set(["multi", "exec", "discard", "watch", "unwatch"]);
+
+export interface ShardedTransaction extends Omit<ChainableCommander, "exec"> {}
+
+export class ShardedTransaction implements Chainable {
+  private readonly queued: Queued[] = [];
+  private problem: Error | undefined;
+  private executed = false;
+
+  constructor(private readonly target: TransactionTarget) {}
+
+  get length(): number {
+    return this.queued.length;
+  }
+
+  [QUEUE](name: string, args: unknown[], encoding: Encoding, callback: Callback | undefined): void {
+    if (this.problem) return;
+    try {
+      const refused = NOT_IN_BLOCK.has(name) ? "it cannot appear inside MULTI/EXEC" : refusal(name, args);
+      if (refused) throw new UnsupportedCommandError(name, refused);
+      const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+      this.queued.push({ cmd, shard: this.target.shardOf(commandSpec(name), cmd), callback });
+    } catch (error) {
+      // Remembered and thrown by exec(), before anything is sent.
+      this.problem = error as Error;
+    }
+  }
+
+  async exec(): Promise<PipelineResult | null> {
+    if (this.executed) throw new AlreadyExecutedError("transaction");
+    this.executed = true;
+    this.target.checkOpen();
+    if (this.problem) throw this.problem;
+    if (this.queued.length === 0) return [];
+    const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
+    const node = this.target.node(shards);
+    const timeout = this.target.timeoutMs;
+
+    const multi = node.send(new Command("multi"), timeout);
+    const acks = this.queued.map((q) => node.send(q.cmd, timeout));
+    const exec = node.send(new Command("exec", [], { replyEncoding: null }), timeout);
+    const [, ackResults, execResult] = await Promise.all([
+      multi.catch((error: unknown) => error),
+      Promise.allSettled(acks),
+      exec.then(
+        (reply) => ({ ok: true as const, reply }),
+        (error: unknown) => ({ ok: false as const, error: error as Error }),
+      ),
+    ]);
+    this.target.settled?.();
+    if (!execResult.ok) {
+      // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
+      const previous = ackResults.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+      Object.assign(execResult.error, { previousErrors: previous });
+      throw execResult.error;
+    }
+    if (execResult.reply === null) return null;
+    const replies = execResult.reply as unknown[];
+    const results: PipelineResult = this.queued.map((q, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) return [reply, undefined];
+      try {
+        return [null, q.cmd.transformReply(reply as Buffer)];
+      } catch (error) {
+        return [error as Error, undefined];
+      }
+    });
+    this.queued.forEach((q, i) => q.callback?.(results[i]![0], results[i]![1]));
+    return results;
+  }
+}
+
+installChainable(ShardedTransaction, new Set(["exec"]));

@@ -1,0 +1,106 @@
+/**
+ * A node's pool of dedicated connections (generic-pool), apart from its
+ * shared auto-pipelined one. Blocking commands and withConnection() borrow
+ * from it, so a BLPOP that waits for seconds never delays anyone else.
+ */
+import genericPool, { type Pool } from "generic-pool";
+import type { Address, PoolOptions, RedisConnectionOptions } from "../config/types.js";
+import { ConnectionError, PoolExhaustedError } from "../errors.js";
+import { NodeClient, type NodeEvents } from "../node/NodeClient.js";
+import type { FlushScheduler } from "../node/scheduler.js";
+
+/** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
+const RECENT_ERROR_MS = 5000;
+
+export class NodePool {
+  private readonly pool: Pool<NodeClient>;
+  private readonly borrowed = new Set<NodeClient>();
+  private lastCreateError: { error: Error; at: number } | undefined;
+
+  constructor(
+    private readonly shard: string,
+    address: Address,
+    private readonly id: string,
+    redis: Readonly<RedisConnectionOptions>,
+    private readonly options: Readonly<Required<PoolOptions>>,
+    scheduler: FlushScheduler,
+    events: NodeEvents,
+  ) {
+    const connectTimeout = Math.min(redis.connectTimeout ?? options.acquireTimeoutMs, options.acquireTimeoutMs);
+    this.pool = genericPool.createPool<NodeClient>(
+      {
+        create: async () => {
+          const node = new NodeClient(shard, address, redis, scheduler, events);
+          try {
+            await node.whenReady(connectTimeout);
+            return node;
+          } catch (error) {
+            this.lastCreateError = { error: error as Error, at: Date.now() };
+            await node.close();
+            throw error;
+          }
+        },
+        destroy: (node) => node.close(),
+        validate: async (node) => node.reusable,
+      },
+      {
+        max: options.max,
+        min: options.minIdle,
+        acquireTimeoutMillis: options.acquireTimeoutMs,
+        idleTimeoutMillis: options.idleTimeoutMs,
+        evictionRunIntervalMillis: Math.min(options.idleTimeoutMs, 5000),
+        testOnBorrow: true,
+      },
+    );
+  }
+
+  /**
+   * Borrows a connection. After acquireTimeoutMs: PoolExhaustedError if every
+   * connection was busy, ConnectionError if one could not be opened in time.
+   */
+  async acquire(): Promise<NodeClient> {
+    const started = Date.now();
+    try {
+      const node = await this.pool.acquire();
+      this.borrowed.add(node);
+      return node;
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "TimeoutError")) throw error;
+      const waited = Date.now() - started;
+      if (this.pool.borrowed >= this.options.max) throw new PoolExhaustedError(this.shard, this.id, this.options.max, waited);
+      const recent = this.lastCreateError;
+      const cause = recent && recent.at >= started - RECENT_ERROR_MS ? recent.error : undefined;
+      throw new ConnectionError(this.shard, this.id, `could not open a dedicated connection within ${waited} ms`, cause);
+    }
+  }
+
+  /** Returns a connection; one whose replies may lag its requests is closed instead. */
+  async release(node: NodeClient): Promise<void> {
+    this.borrowed.delete(node);
+    if (node.reusable) await this.pool.release(node);
+    else await this.pool.destroy(node);
+  }
+
+  async destroy(node: NodeClient): Promise<void> {
+    this.borrowed.delete(node);
+    await this.pool.destroy(node);
+  }
+
+  get stats(): { size: number; available: number; borrowed: number; pending: number } {
+    return {
+      size: this.pool.size,
+      available: this.pool.available,
+      borrowed: this.pool.borrowed,
+      pending: this.pool.pending,
+    };
+  }
+
+  /** Waits (bounded by deadlines) for borrowed work, cuts what blocks indefinitely, closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.borrowed].map((node) => node.drain()));
+    // A connection still blocked (BLPOP 0) would not even read QUIT: drop it.
+    await Promise.all([...this.borrowed].map((node) => node.close(true)));
+    await this.pool.drain();
+    await this.pool.clear();
+  }
+}
