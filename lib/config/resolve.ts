@@ -33,6 +33,8 @@ export interface ResolvedOptions {
 const TOP_LEVEL = ["shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool"];
 const SHARD_FIELDS = ["name", "master", "weight"];
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Shard indexes live in 16-bit tables (slot owners, ketama buckets). */
+const MAX_SHARDS = 4096;
 
 type Check = (value: unknown) => string | undefined;
 
@@ -105,6 +107,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 function resolveShards(value: unknown, problems: string[]): ResolvedShard[] {
   if (!Array.isArray(value) || value.length === 0) {
     problems.push(`shards must be a non-empty array (got ${describe(value)})`);
+    return [];
+  }
+  if (value.length > MAX_SHARDS) {
+    problems.push(`shards has ${value.length} entries; at most ${MAX_SHARDS} are supported`);
     return [];
   }
   const shards: ResolvedShard[] = [];

@@ -68,21 +68,25 @@ export function pointFor(values: Uint32Array, hash: number): number {
 /** Hash bits that pick a bucket: 4096 buckets of 2^20 hash values each. */
 export const BUCKET_SHIFT = 20;
 
+/** Bucket table entry for "this bucket holds a point: search". Shard indexes stay below it. */
+export const SEARCH = 0xffff;
+
 /**
- * Owner per bucket of the hash space, or -1 for the few buckets that contain
+ * Owner per bucket of the hash space, or SEARCH for the few buckets that contain
  * a point. For a hash in a bucket without points, the first point at or after
  * it is the first point after the bucket, so one table read replaces the
  * binary search for about nine in ten keys (a few hundred points over 4096
  * buckets); the search's chain of dependent reads is what costs on a busy,
  * cache-cold hot path.
  */
-export function bucketTable(values: Uint32Array, owners: Uint16Array): Int32Array {
-  const table = new Int32Array(2 ** (32 - BUCKET_SHIFT));
+export function bucketTable(values: Uint32Array, owners: Uint16Array): Uint16Array {
+  // 2-byte entries keep the table at 8 KiB, small enough to stay in a busy core's cache.
+  const table = new Uint16Array(2 ** (32 - BUCKET_SHIFT));
   for (let bucket = 0; bucket < table.length; bucket++) {
     const start = bucket * 2 ** BUCKET_SHIFT;
     const first = pointFor(values, start);
     const inside = values[first]! >= start && values[first]! < start + 2 ** BUCKET_SHIFT;
-    table[bucket] = inside ? -1 : owners[first]!;
+    table[bucket] = inside ? SEARCH : owners[first]!;
   }
   return table;
 }

@@ -1,6 +1,6 @@
 import { keySlot } from "./keySlot.js";
 import { slotOwnerTable } from "./slotMap.js";
-import { buildContinuum, bucketTable, hashTagged, md5Hash, pointFor, BUCKET_SHIFT } from "./ketama.js";
+import { buildContinuum, bucketTable, hashTagged, md5Hash, pointFor, BUCKET_SHIFT, SEARCH } from "./ketama.js";
 import type { SlotRange } from "../config/types.js";
 
 /** Maps a key to the index of the shard that owns it. Pure, no I/O. */
@@ -27,7 +27,7 @@ export class KetamaStrategy implements ShardingStrategy {
   readonly kind = "ketama";
   private readonly values: Uint32Array;
   private readonly owners: Uint16Array;
-  private readonly buckets: Int32Array;
+  private readonly buckets: Uint16Array;
 
   constructor(
     shards: ReadonlyArray<{ name: string; weight: number }>,
@@ -40,6 +40,6 @@ export class KetamaStrategy implements ShardingStrategy {
   shardIndexOf(key: string | Buffer): number {
     const hash = md5Hash(hashTagged(key, this.hashTag));
     const owner = this.buckets[hash >>> BUCKET_SHIFT]!;
-    return owner >= 0 ? owner : this.owners[pointFor(this.values, hash)]!;
+    return owner !== SEARCH ? owner : this.owners[pointFor(this.values, hash)]!;
   }
 }

@@ -1,118 +1,118 @@
 /**
  * npm run bench: shardis against ioredis on this machine, in one run.
  *
- *   manual shard   ioredis (enableAutoPipelining) per node, keys routed by hand
+ * Commands (50/50 GET/SET, one command per await):
+ *   manual shard     ioredis (enableAutoPipelining) per node, keys routed by hand
  *   ioredis Cluster  ioredis Cluster (enableAutoPipelining) on a 3-master Redis Cluster
  *   shardis slots / shardis ketama
+ * Pipelines (batches of 100 mixed commands across the 3 shards):
+ *   ioredis pipelines  one ioredis pipeline per node, split and reassembled by hand
+ *   shardis pipeline   client.pipeline()
  *
  * Every server is started here. Variants run in rotated order each round and
  * ratios are taken within a round, then the median across rounds is quoted:
  * this machine is noisy, and only same-run ratios are comparable.
  *
- * Flags: --rounds N (5) --seconds S (3) --inflight N (256) --keys N (100000) --json FILE
- *        --only "shardis slots,shardis ketama" (a subset; ratios need both sides)
+ * Flags: --rounds N (5) --seconds S (3) --inflight N (256) --batches N (16 in flight)
+ *        --keys N (100000) --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { keySlot, ShardedClient } from "../../lib/index.js";
 import { defaultSlotRanges } from "../../lib/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster } from "../support/cluster.js";
-import { keyNames, median, preload, runWorkload, type RunResult, type Target } from "./workload.js";
+import {
+  keyNames,
+  median,
+  preload,
+  runBatchWorkload,
+  runWorkload,
+  type BatchOp,
+  type RunResult,
+  type Target,
+} from "./workload.js";
 
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "3" },
     inflight: { type: "string", default: "256" },
+    batches: { type: "string", default: "16" },
     keys: { type: "string", default: "100000" },
     json: { type: "string" },
     only: { type: "string" },
   },
 });
 const rounds = Number(flags.rounds);
-const workload = {
-  keys: Number(flags.keys),
-  valueBytes: 100,
-  inflight: Number(flags.inflight),
-  durationMs: Number(flags.seconds) * 1000,
-};
+const wanted = flags.only?.split(",").map((n) => n.trim());
+const base = { keys: Number(flags.keys), valueBytes: 100, durationMs: Number(flags.seconds) * 1000 };
+const commands = { ...base, inflight: Number(flags.inflight) };
+const pipelines = { ...base, inflight: Number(flags.batches), batchSize: 100 };
 
 const log = (line = "") => process.stdout.write(`${line}\n`);
 
+type Variants = Record<string, () => Promise<RunResult>>;
+type Ratio = [label: string, numerator: string, denominator: string, target?: number];
+
 async function main(): Promise<void> {
-  log(`shardis bench: 50/50 GET/SET, ${workload.keys} keys, ${workload.valueBytes}-byte values, ${workload.inflight} in flight, ${rounds} rounds x ${workload.durationMs / 1000}s per variant`);
-  log(`node ${process.version}, ${(await import("node:os")).cpus().length} cores`);
+  log(`shardis bench: node ${process.version}, ${cpus().length} cores, ${rounds} rounds x ${base.durationMs / 1000}s per variant`);
   const plain = await startRedisMany(3);
   const cluster = await startRedisCluster(3);
   const closers: Array<() => Promise<unknown>> = [];
+  const report: Record<string, unknown> = { rounds, commands, pipelines };
   try {
     const shards = plain.map((s, i) => ({ name: `s${i}`, master: s.address }));
-    const ranges = defaultSlotRanges([1, 1, 1]);
     const owner = new Uint8Array(16384);
-    ranges.forEach(([start, end], i) => owner.fill(i, start, end + 1));
+    defaultSlotRanges([1, 1, 1]).forEach(([start, end], i) => owner.fill(i, start, end + 1));
+    const nodeOf = (key: string) => owner[keySlot(key)]!;
 
-    const manualNodes = plain.map((s) => new Redis({ host: s.host, port: s.port, enableAutoPipelining: true }));
+    const autoPipelined = plain.map((s) => new Redis({ host: s.host, port: s.port, enableAutoPipelining: true }));
+    const explicit = plain.map((s) => new Redis({ host: s.host, port: s.port }));
     const clusterClient = new Cluster([{ host: cluster.masters[0]!.host, port: cluster.masters[0]!.port }], {
       enableAutoPipelining: true,
     });
     const slots = new ShardedClient({ shards });
     const ketama = new ShardedClient({ shards, sharding: { strategy: "ketama" } });
-    closers.push(
-      ...manualNodes.map((n) => () => n.quit()),
-      () => clusterClient.quit(),
-      () => slots.quit(),
-      () => ketama.quit(),
-    );
+    for (const c of [...autoPipelined, ...explicit, clusterClient, slots, ketama]) closers.push(() => c.quit());
 
-    const variants: Record<string, Target> = {
+    const targets: Record<string, Target> = {
       "manual shard": {
-        get: (k) => manualNodes[owner[keySlot(k)]!]!.get(k),
-        set: (k, v) => manualNodes[owner[keySlot(k)]!]!.set(k, v),
+        get: (k) => autoPipelined[nodeOf(k)]!.get(k),
+        set: (k, v) => autoPipelined[nodeOf(k)]!.set(k, v),
       },
       "ioredis Cluster": { get: (k) => clusterClient.get(k), set: (k, v) => clusterClient.set(k, v) },
       "shardis slots": { get: (k) => slots.get(k), set: (k, v) => slots.set(k, v) },
       "shardis ketama": { get: (k) => ketama.get(k), set: (k, v) => ketama.set(k, v) },
     };
-    const wanted = flags.only?.split(",").map((n) => n.trim());
-    const names = Object.keys(variants).filter((n) => !wanted || wanted.includes(n));
-    const keys = keyNames(workload.keys);
-    const value = "v".repeat(workload.valueBytes);
-    log("preloading keys and warming up...");
-    await preload(variants["shardis ketama"]!, keys, value);
-    await preload(variants["ioredis Cluster"]!, keys, value);
-    for (const name of names) await runWorkload(variants[name]!, keys, { ...workload, durationMs: 1000 });
+    const keys = keyNames(base.keys);
+    const value = "v".repeat(base.valueBytes);
+    log("preloading keys...");
+    await preload(targets["shardis ketama"]!, keys, value);
+    await preload(targets["ioredis Cluster"]!, keys, value);
 
-    const results: Record<string, RunResult[]> = Object.fromEntries(names.map((n) => [n, []]));
-    for (let round = 0; round < rounds; round++) {
-      const order = names.map((_, i) => names[(i + round) % names.length]!);
-      for (const name of order) {
-        const result = await runWorkload(variants[name]!, keys, workload);
-        results[name]!.push(result);
-        log(`round ${round + 1}/${rounds}  ${row(name, result)}`);
-      }
-    }
+    log(`\n== commands: 50/50 GET/SET, ${commands.inflight} in flight, ${base.keys} keys, ${base.valueBytes}-byte values`);
+    report.commandResults = await compare(
+      Object.fromEntries(Object.entries(targets).map(([name, target]) => [name, () => runWorkload(target, keys, commands)])),
+      [
+        ["shardis slots / manual shard", "shardis slots", "manual shard", 0.95],
+        ["shardis slots / ioredis Cluster", "shardis slots", "ioredis Cluster", 1.25],
+        ["shardis ketama / shardis slots", "shardis ketama", "shardis slots", 0.9],
+        ["shardis ketama / manual shard", "shardis ketama", "manual shard"],
+      ],
+    );
 
-    const ratio = (a: string, b: string) =>
-      results[a] && results[b] ? median(results[a].map((r, i) => r.opsPerSec / results[b]![i]!.opsPerSec)) : Number.NaN;
-    log();
-    log("medians over rounds:");
-    for (const name of names) log(`  ${row(name, medianResult(results[name]!))}`);
-    const ratios = {
-      "shardis slots / manual shard": [ratio("shardis slots", "manual shard"), 0.95],
-      "shardis slots / ioredis Cluster": [ratio("shardis slots", "ioredis Cluster"), 1.25],
-      "shardis ketama / shardis slots": [ratio("shardis ketama", "shardis slots"), 0.9],
-      "shardis ketama / manual shard": [ratio("shardis ketama", "manual shard"), undefined],
-    } as const;
-    log();
-    log("ratios (median of per-round ratios):");
-    for (const [label, [value, target]] of Object.entries(ratios)) {
-      if (Number.isNaN(value)) continue;
-      const verdict = target === undefined ? "" : value >= target ? `  target >= ${target}: met` : `  target >= ${target}: MISSED`;
-      log(`  ${label.padEnd(34)} ${value.toFixed(2)}x${verdict}`);
-    }
-    if (flags.json) writeFileSync(flags.json, JSON.stringify({ workload, rounds, results, ratios }, null, 2));
+    log(`\n== pipelines: batches of ${pipelines.batchSize} mixed commands (40% GET, 30% SET, 10% INCR, 10% HSET, 10% HGET), ${pipelines.inflight} batches in flight`);
+    report.pipelineResults = await compare(
+      {
+        "ioredis pipelines": () => runBatchWorkload({ exec: (ops, v) => manualPipelines(explicit, nodeOf, ops, v) }, keys, pipelines),
+        "shardis pipeline": () => runBatchWorkload({ exec: (ops, v) => shardisPipeline(slots, ops, v) }, keys, pipelines),
+      },
+      [["shardis pipeline / ioredis pipelines", "shardis pipeline", "ioredis pipelines", 0.95]],
+    );
+    if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {
     await Promise.allSettled(closers.map((close) => close()));
     await cluster.stop();
@@ -120,8 +120,72 @@ async function main(): Promise<void> {
   }
 }
 
+/** Runs the variants round after round (rotating their order), then prints medians and ratios. */
+async function compare(all: Variants, ratios: Ratio[]): Promise<Record<string, RunResult[]>> {
+  const names = Object.keys(all).filter((n) => !wanted || wanted.includes(n));
+  for (const name of names) await all[name]!(); // warm-up, not counted
+  const results: Record<string, RunResult[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
+      const result = await all[name]!();
+      results[name]!.push(result);
+      log(`round ${round + 1}/${rounds}  ${row(name, result)}`);
+    }
+  }
+  log("medians over rounds:");
+  for (const name of names) log(`  ${row(name, medianResult(results[name]!))}`);
+  log("ratios (median of per-round ratios):");
+  for (const [label, top, bottom, target] of ratios) {
+    if (!results[top] || !results[bottom]) continue;
+    const value = median(results[top].map((r, i) => r.opsPerSec / results[bottom]![i]!.opsPerSec));
+    const verdict = target === undefined ? "" : `  target >= ${target}: ${value >= target ? "met" : "MISSED"}`;
+    log(`  ${label.padEnd(38)} ${value.toFixed(2)}x${verdict}`);
+  }
+  return results;
+}
+
+/** What an application does with plain ioredis: one pipeline per node, results put back in order. */
+async function manualPipelines(nodes: Redis[], nodeOf: (key: string) => number, ops: BatchOp[], value: string): Promise<unknown[]> {
+  const pipes = nodes.map((n) => n.pipeline());
+  const where: Array<[node: number, index: number]> = [];
+  const counts = nodes.map(() => 0);
+  for (const op of ops) {
+    const node = nodeOf(op.key);
+    addOp(pipes[node]!, op, value);
+    where.push([node, counts[node]!++]);
+  }
+  const replies = await Promise.all(pipes.map((p, i) => (counts[i] ? p.exec() : Promise.resolve([]))));
+  return where.map(([node, index]) => replies[node]![index]);
+}
+
+async function shardisPipeline(client: ShardedClient, ops: BatchOp[], value: string): Promise<unknown[]> {
+  const pipeline = client.pipeline();
+  for (const op of ops) addOp(pipeline, op, value);
+  return (await pipeline.exec()) ?? [];
+}
+
+function addOp(pipeline: { get(k: string): unknown; set(k: string, v: string): unknown; incr(k: string): unknown; hset(k: string, f: string, v: string): unknown; hget(k: string, f: string): unknown }, op: BatchOp, value: string): void {
+  switch (op.kind) {
+    case "get":
+      pipeline.get(op.key);
+      break;
+    case "set":
+      pipeline.set(op.key, value);
+      break;
+    case "incr":
+      pipeline.incr(op.key);
+      break;
+    case "hset":
+      pipeline.hset(op.key, "f", value);
+      break;
+    case "hget":
+      pipeline.hget(op.key, "f");
+      break;
+  }
+}
+
 function row(name: string, r: RunResult): string {
-  return `${name.padEnd(16)} ${Math.round(r.opsPerSec).toString().padStart(8)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuMicrosPerOp.toFixed(2)} us/op${r.errors ? `  errors ${r.errors}` : ""}`;
+  return `${name.padEnd(17)} ${Math.round(r.opsPerSec).toString().padStart(8)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuMicrosPerOp.toFixed(2)} us/op${r.errors ? `  errors ${r.errors}` : ""}`;
 }
 
 function medianResult(runs: RunResult[]): RunResult {

@@ -36,6 +36,56 @@ export async function preload(target: Target, keys: string[], value: string): Pr
 
 export async function runWorkload(target: Target, keys: string[], options: WorkloadOptions): Promise<RunResult> {
   const value = "v".repeat(options.valueBytes);
+  return runLoop(async (random) => {
+    const pick = random();
+    // The top bit picks the command, the rest the key, so the two do not correlate.
+    if (pick >>> 31) await target.get(keys[pick % keys.length]!);
+    else await target.set(keys[pick % keys.length]!, value);
+    return 1;
+  }, options);
+}
+
+/** One operation of a mixed batch. */
+export interface BatchOp {
+  readonly kind: "get" | "set" | "incr" | "hset" | "hget";
+  readonly key: string;
+}
+
+/** Sends a batch and resolves its replies in batch order. */
+export interface BatchTarget {
+  exec(ops: BatchOp[], value: string): Promise<unknown[]>;
+}
+
+/** Batches of `batchSize` mixed commands: 40% GET, 30% SET, 10% INCR, 10% HSET, 10% HGET. */
+export async function runBatchWorkload(
+  target: BatchTarget,
+  keys: string[],
+  options: WorkloadOptions & { batchSize: number },
+): Promise<RunResult> {
+  const value = "v".repeat(options.valueBytes);
+  return runLoop(async (random) => {
+    const ops: BatchOp[] = [];
+    for (let i = 0; i < options.batchSize; i++) {
+      const pick = random();
+      const slot = pick % keys.length;
+      const roll = (pick >>> 8) % 10;
+      if (roll < 4) ops.push({ kind: "get", key: keys[slot]! });
+      else if (roll < 7) ops.push({ kind: "set", key: keys[slot]! });
+      else if (roll < 8) ops.push({ kind: "incr", key: `bench:counter:${slot % 1000}` });
+      else if (roll < 9) ops.push({ kind: "hset", key: `bench:hash:${slot % 1000}` });
+      else ops.push({ kind: "hget", key: `bench:hash:${slot % 1000}` });
+    }
+    const replies = await target.exec(ops, value);
+    if (replies.length !== ops.length) throw new Error("batch lost replies");
+    return ops.length;
+  }, options);
+}
+
+/**
+ * The closed loop: `inflight` workers each run a step (one command or one
+ * batch), await it, and run the next, for durationMs. Latency is per step.
+ */
+async function runLoop(step: (random: () => number) => Promise<number>, options: WorkloadOptions): Promise<RunResult> {
   const latencies = new Float64Array(4_000_000);
   let recorded = 0;
   let ops = 0;
@@ -46,21 +96,23 @@ export async function runWorkload(target: Target, keys: string[], options: Workl
 
   const worker = async (seed: number) => {
     let state = seed * 2654435761 + 1;
-    while (!stop) {
-      // xorshift32: cheap, and the same sequence for every target.
+    // xorshift32: cheap, and the same sequence for every target.
+    const random = () => {
       state ^= state << 13;
       state ^= state >>> 17;
       state ^= state << 5;
-      const pick = (state >>> 0) % keys.length;
+      return state >>> 0;
+    };
+    while (!stop) {
       const begin = performance.now();
       try {
-        if (state & 1) await target.get(keys[pick]!);
-        else await target.set(keys[pick]!, value);
+        // Not `ops += await ...`: that reads ops before the await and loses other workers' counts.
+        const done = await step(random);
+        ops += done;
       } catch {
         errors++;
       }
       if (recorded < latencies.length) latencies[recorded++] = performance.now() - begin;
-      ops++;
     }
   };
 
@@ -77,7 +129,7 @@ export async function runWorkload(target: Target, keys: string[], options: Workl
     opsPerSec: ops / elapsedSec,
     p50Ms: sorted[Math.floor(recorded * 0.5)] ?? 0,
     p99Ms: sorted[Math.floor(recorded * 0.99)] ?? 0,
-    cpuMicrosPerOp: (cpu.user + cpu.system) / ops,
+    cpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(ops, 1),
   };
 }
 

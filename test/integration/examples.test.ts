@@ -26,4 +26,20 @@ describe("examples run", () => {
     expect(run.stdout).toContain("DEL count = 3");
     expect(run.stdout).toMatch(/refused: RENAME keys span shards/);
   });
+
+  it("examples/cross-shard.ts against three servers", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "examples/cross-shard.ts"], {
+      cwd: root,
+      env: { ...process.env, SHARDS: servers.map((s) => s.address).join(",") },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('pipeline: [[null,"OK"],[null,"OK"],[null,["ada","grace"]],[null,1]]');
+    expect(run.stdout).toContain("balance now 75");
+    expect(run.stdout).toContain("claim: 1 0");
+    expect(run.stdout).toContain("brpop: [ 'jobs', 'job-42' ]");
+    expect(run.stdout).toContain("message: hello, shards");
+  });
 });

@@ -51,6 +51,7 @@ describe("resolveOptions", () => {
   it.each([
     [{ shards: [] }, "shards must be a non-empty array (got an array)"],
     [{}, "shards must be a non-empty array (got undefined)"],
+    [{ shards: Array.from({ length: 4097 }, (_, i) => ({ name: `s${i}`, master: `h:${i + 1}` })) }, "shards has 4097 entries; at most 4096 are supported"],
     [{ shards: [{ name: "s0", master: "127.0.0.1:7000" }, { name: "s0", master: "127.0.0.1:7001" }] }, "shards[1].name 's0' duplicates shards[0].name"],
     [{ shards: [{ name: "a", master: "127.0.0.1:7000" }, { name: "b", master: { host: "127.0.0.1", port: 7000 } }] }, "shards[1].master 127.0.0.1:7000 duplicates shards[0].master"],
     [{ shards: [{ name: "a", master: "127.0.0.1:abc" }] }, 'shards[0].master port must be an integer from 1 to 65535 (got "abc")'],
