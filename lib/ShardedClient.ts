@@ -8,6 +8,8 @@ import { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
 import { inspect } from "node:util";
 import type { RedisCommander, RedisKey } from "ioredis";
+import { CallScope } from "./CallScope.js";
+import { resolveCallOptions, type CallSettings } from "./config/callOptions.js";
 import { resolveOptions } from "./config/resolve.js";
 import type { ShardedClientOptions } from "./config/types.js";
 import {
@@ -29,6 +31,7 @@ import {
 } from "./errors.js";
 import { Executor } from "./exec/Executor.js";
 import type { NodeClient, NodeEvents } from "./node/NodeClient.js";
+import type { BreakerState } from "./resilience/breaker.js";
 import { ShardedPipeline, type PipelineOptions } from "./pipeline/Pipeline.js";
 import { ShardedTransaction } from "./pipeline/Transaction.js";
 import { DedicatedConnection } from "./pool/DedicatedConnection.js";
@@ -52,6 +55,8 @@ export interface ShardisEvents {
   "node:down": [NodeEvent & { readonly error: Error | undefined }];
   /** A connection-level error (refused, reset, authentication). Secrets are stripped. */
   "node:error": [NodeEvent & { readonly error: Error }];
+  /** A node's circuit breaker changed state. */
+  breaker: [NodeEvent & { readonly state: BreakerState }];
   /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
   "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
 }
@@ -99,6 +104,14 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     for (const script of this.#scripts.values()) this.#addScriptMethods(handle, script, index);
     this.#handles.set(name, handle);
     return handle;
+  }
+
+  /**
+   * The client's commands with per-call settings: a deadline of their own, or
+   * permission to retry a write. Throws InvalidArgumentError for bad settings.
+   */
+  with(settings: CallSettings): CallScope {
+    return new CallScope(this.#executor, resolveCallOptions(settings, this.#executor.defaults));
   }
 
   /** The current topology: an immutable snapshot. */
@@ -253,9 +266,14 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return Promise.all([...this.#allHandles()].map((handle) => fn(handle.name, handle)));
   }
 
-  /** Stops accepting commands, lets in-flight ones settle, then closes every connection. */
-  async quit(): Promise<"OK"> {
-    await Promise.all([this.#executor.close(), this.#pubsub.close()]);
+  /**
+   * Stops accepting commands (ClientClosedError), fails those still waiting
+   * for a connection, lets written ones finish for up to timeoutMs (default
+   * commandTimeoutMs), then closes every connection, pool and timer.
+   */
+  async quit(options: { timeoutMs?: number } = {}): Promise<"OK"> {
+    const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
+    await Promise.all([this.#executor.close(timeoutMs), this.#pubsub.close()]);
     return "OK";
   }
 
@@ -321,6 +339,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
       ready: (node) => this.emit("node:ready", at(node)),
       down: (node, error) => this.emit("node:down", { ...at(node), error }),
       error: (node, error) => this.emit("node:error", { ...at(node), error }),
+      breaker: (shard, node, state) => this.emit("breaker", { shard, node, state }),
     };
   }
 

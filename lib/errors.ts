@@ -20,7 +20,10 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_PARTIAL_FAILURE"
   | "ERR_SHARDIS_POOL_EXHAUSTED"
   | "ERR_SHARDIS_ALREADY_EXECUTED"
-  | "ERR_SHARDIS_CONNECTION_RELEASED";
+  | "ERR_SHARDIS_CONNECTION_RELEASED"
+  | "ERR_SHARDIS_CIRCUIT_OPEN"
+  | "ERR_SHARDIS_QUEUE_FULL"
+  | "ERR_SHARDIS_FALLBACK_FAILED";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -155,6 +158,33 @@ export class TimeoutError extends NodeError {
 export class AuthenticationError extends NodeError {
   constructor(shard: string, node: string, serverMessage: string) {
     super("ERR_SHARDIS_AUTH", shard, node, `authentication failed: ${serverMessage}`);
+  }
+}
+
+/** The node's circuit breaker is open: the command failed fast, without touching the socket. */
+export class CircuitOpenError extends NodeError {
+  readonly retryInMs: number;
+
+  constructor(shard: string, node: string, reason: string, retryInMs: number) {
+    super("ERR_SHARDIS_CIRCUIT_OPEN", shard, node, `circuit open (${reason}); next probe in ${retryInMs} ms`);
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** Too many commands already wait for the node's connection; this one failed fast. */
+export class QueueFullError extends NodeError {
+  constructor(shard: string, node: string, limit: number) {
+    super("ERR_SHARDIS_QUEUE_FULL", shard, node, `${limit} commands already wait for the connection (maxQueueLength)`);
+  }
+}
+
+/** The fallback given in the options threw or rejected; `cause` is what it threw. */
+export class FallbackError extends ShardisError {
+  readonly command: string;
+
+  constructor(command: string, cause: unknown) {
+    super("ERR_SHARDIS_FALLBACK_FAILED", `the fallback for ${command.toUpperCase()} failed: ${String((cause as Error)?.message ?? cause)}`, { cause });
+    this.command = command;
   }
 }
 

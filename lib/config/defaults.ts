@@ -25,6 +25,20 @@ export const DEFAULTS = Object.freeze({
     acquireTimeoutMs: 1000,
     idleTimeoutMs: 30_000,
   }),
+  breaker: Object.freeze({
+    errorThresholdPercentage: 50,
+    volumeThreshold: 20,
+    windowMs: 1000,
+    resetTimeoutMs: 1000,
+    stallMs: 500,
+  }),
+  retry: Object.freeze({
+    attempts: 2,
+    baseDelayMs: 10,
+    maxDelayMs: 100,
+    idempotentCommands: Object.freeze([] as string[]),
+  }),
+  maxQueueLength: 10_000,
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
 });

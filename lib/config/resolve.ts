@@ -8,7 +8,9 @@ import { ConfigError } from "../errors.js";
 import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe, formatAddress, parseAddress } from "./address.js";
-import type { Address, PoolOptions, RedisConnectionOptions, SlotRange } from "./types.js";
+import { exists as commandExists } from "@ioredis/commands";
+import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
+import type { Address, BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, SlotRange } from "./types.js";
 
 export interface ResolvedShard {
   readonly name: string;
@@ -28,9 +30,22 @@ export interface ResolvedOptions {
   readonly commandTimeoutMs: number;
   readonly lazyConnect: boolean;
   readonly pool: Readonly<Required<PoolOptions>>;
+  readonly breaker: ResolvedBreakerOptions;
+  readonly retry: ResolvedRetryOptions;
+  readonly maxQueueLength: number;
+  readonly fallback: FallbackFunction | undefined;
 }
 
-const TOP_LEVEL = ["shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool"];
+export interface ResolvedRetryOptions {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly idempotentCommands: readonly string[];
+}
+
+const TOP_LEVEL = [
+  "shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
+];
 const SHARD_FIELDS = ["name", "master", "weight"];
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Shard indexes live in 16-bit tables (slot owners, ketama buckets). */
@@ -98,10 +113,31 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
   if (typeof lazyConnect !== "boolean") problems.push(`lazyConnect ${isBoolean(lazyConnect)}`);
 
-  const pool = resolvePool(options.pool, problems);
+  const pool = resolveNumbers<Required<PoolOptions>>("pool", options.pool, POOL_FIELDS, DEFAULTS.pool, problems);
+  if (pool.minIdle > pool.max) problems.push(`pool.minIdle (${pool.minIdle}) must not exceed pool.max (${pool.max})`);
+  const breaker = resolveBreaker(options.breaker, problems);
+  const retry = resolveRetry(options.retry, problems);
+  const maxQueueLength = options.maxQueueLength ?? DEFAULTS.maxQueueLength;
+  const queueProblem = intRange(1, 10_000_000)(maxQueueLength);
+  if (queueProblem) problems.push(`maxQueueLength ${queueProblem}`);
+  const fallback = options.fallback;
+  if (fallback !== undefined && typeof fallback !== "function") {
+    problems.push(`fallback must be a function (command, args, error) => value (got ${describe(fallback)})`);
+  }
 
   if (problems.length || !sharding) throw new ConfigError(problems);
-  return deepFreeze({ shards, sharding, redis, commandTimeoutMs, lazyConnect: lazyConnect as boolean, pool });
+  return deepFreeze({
+    shards,
+    sharding,
+    redis,
+    commandTimeoutMs,
+    lazyConnect: lazyConnect as boolean,
+    pool,
+    breaker,
+    retry,
+    maxQueueLength: maxQueueLength as number,
+    fallback: fallback as FallbackFunction | undefined,
+  });
 }
 
 function resolveShards(value: unknown, problems: string[]): ResolvedShard[] {
@@ -228,26 +264,65 @@ const POOL_FIELDS: Record<keyof PoolOptions, Check> = {
   idleTimeoutMs: intRange(1, MAX_TIMEOUT_MS),
 };
 
-function resolvePool(value: unknown, problems: string[]): Required<PoolOptions> {
-  const pool: Required<PoolOptions> = { ...DEFAULTS.pool };
-  if (value === undefined) return pool;
+const BREAKER_FIELDS: Record<keyof BreakerOptions, Check> = {
+  errorThresholdPercentage: intRange(1, 100),
+  volumeThreshold: intRange(1, 1_000_000),
+  windowMs: intRange(10, 600_000),
+  resetTimeoutMs: intRange(1, MAX_TIMEOUT_MS),
+  stallMs: intRange(1, MAX_TIMEOUT_MS),
+};
+
+const RETRY_FIELDS: Record<Exclude<keyof RetryOptions, "idempotentCommands">, Check> = {
+  attempts: intRange(0, 100),
+  baseDelayMs: intRange(0, 60_000),
+  maxDelayMs: intRange(0, 600_000),
+};
+
+/** An object of numeric fields checked against `fields`, over `defaults`. */
+function resolveNumbers<T extends object>(
+  name: string,
+  value: unknown,
+  fields: Record<string, Check>,
+  defaults: T,
+  problems: string[],
+  extra: string[] = [],
+): T {
+  const result = { ...defaults } as Record<string, unknown>;
+  if (value === undefined) return result as T;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    problems.push(`pool must be an object (got ${describe(value)})`);
-    return pool;
+    problems.push(`${name} must be an object (got ${describe(value)})`);
+    return result as T;
   }
   for (const [key, v] of Object.entries(value)) {
-    if (v === undefined) continue;
-    const check = Object.hasOwn(POOL_FIELDS, key) ? POOL_FIELDS[key as keyof PoolOptions] : undefined;
+    if (v === undefined || extra.includes(key)) continue;
+    const check = Object.hasOwn(fields, key) ? fields[key] : undefined;
     if (!check) {
-      problems.push(`unknown option 'pool.${key}'`);
+      problems.push(`unknown option '${name}.${key}'`);
       continue;
     }
     const problem = check(v);
-    if (problem) problems.push(`pool.${key} ${problem}`);
-    else pool[key as keyof PoolOptions] = v as number;
+    if (problem) problems.push(`${name}.${key} ${problem}`);
+    else result[key] = v;
   }
-  if (pool.minIdle > pool.max) problems.push(`pool.minIdle (${pool.minIdle}) must not exceed pool.max (${pool.max})`);
-  return pool;
+  return result as T;
+}
+
+function resolveBreaker(value: unknown, problems: string[]): ResolvedBreakerOptions {
+  if (value === false) return { ...DEFAULTS.breaker, enabled: false };
+  return { ...resolveNumbers("breaker", value, BREAKER_FIELDS, DEFAULTS.breaker, problems), enabled: true };
+}
+
+function resolveRetry(value: unknown, problems: string[]): ResolvedRetryOptions {
+  if (value === false) return { ...DEFAULTS.retry, attempts: 0 };
+  const numbers = resolveNumbers("retry", value, RETRY_FIELDS, DEFAULTS.retry, problems, ["idempotentCommands"]);
+  const listed = (value as RetryOptions | undefined)?.idempotentCommands ?? [];
+  if (!Array.isArray(listed) || !listed.every((c) => typeof c === "string")) {
+    problems.push("retry.idempotentCommands must be an array of command names");
+    return { ...numbers, idempotentCommands: [] };
+  }
+  const names = listed.map((c) => c.toLowerCase());
+  for (const name of names) if (!commandExists(name)) problems.push(`retry.idempotentCommands names unknown command '${name}'`);
+  return { ...numbers, idempotentCommands: names };
 }
 
 function resolveTimeout(value: unknown, problems: string[]): number {

@@ -101,6 +101,42 @@ export interface PoolOptions {
   idleTimeoutMs?: number;
 }
 
+/**
+ * Per node: opens when the node fails, so its commands fail fast with
+ * CircuitOpenError instead of waiting for deadlines; probes after resetTimeoutMs.
+ */
+export interface BreakerOptions {
+  /** Open when more than this percentage of the window's commands failed at the node. @default 50 */
+  errorThresholdPercentage?: number;
+  /** Fewest commands in the window before the percentage can open it. @default 20 */
+  volumeThreshold?: number;
+  /** Length of the rolling window, in ms. @default 1000 */
+  windowMs?: number;
+  /** How long it stays open before a probe (PING) may close it, in ms. @default 1000 */
+  resetTimeoutMs?: number;
+  /** Open at once when commands are in flight and nothing was answered for this long, in ms. @default 500 */
+  stallMs?: number;
+}
+
+/** Retries of commands that are safe to repeat, within their deadline. */
+export interface RetryOptions {
+  /** Retries after the first attempt. @default 2 */
+  attempts?: number;
+  /** First backoff delay, in ms; doubles per retry, with jitter. @default 10 */
+  baseDelayMs?: number;
+  /** Largest backoff delay, in ms. @default 100 */
+  maxDelayMs?: number;
+  /**
+   * Write commands you know are safe to repeat (SET, DEL, EXPIRE, ...),
+   * retried like reads. Never INCR, LPUSH and the like: a retry applies twice.
+   * @default []
+   */
+  idempotentCommands?: string[];
+}
+
+/** Called for a read whose node's breaker is open; its result (or promise) becomes the reply. */
+export type FallbackFunction = (command: string, args: unknown[], error: Error) => unknown;
+
 export interface ShardedClientOptions {
   /** The shards, in order. At least one. */
   shards: ShardConfig[];
@@ -121,4 +157,16 @@ export interface ShardedClientOptions {
   lazyConnect?: boolean;
   /** Dedicated connections per node. */
   pool?: PoolOptions;
+  /** Circuit breaker per node; `false` turns it off. */
+  breaker?: BreakerOptions | false;
+  /** Retries of reads (and idempotent writes); `false` turns them off. */
+  retry?: RetryOptions | false;
+  /**
+   * Most commands that may wait per node while it connects or reconnects;
+   * past it they fail fast with QueueFullError.
+   * @default 10000
+   */
+  maxQueueLength?: number;
+  /** For reads when a node's breaker is open: `(command, args, error) => value`. */
+  fallback?: FallbackFunction;
 }

@@ -6,10 +6,11 @@
  * goes through here, so they all follow the same rules.
  */
 import { Command } from "ioredis";
+import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
-import { ClientClosedError, NodeError, PartialFailureError, UnsupportedCommandError } from "../errors.js";
-import type { NodeClient, NodeEvents } from "../node/NodeClient.js";
+import { ClientClosedError, FallbackError, NodeError, PartialFailureError, UnsupportedCommandError } from "../errors.js";
+import { RETRYABLE, type NodeClient, type NodeEvents } from "../node/NodeClient.js";
 import { NodeSet } from "../node/NodeSet.js";
 import { NodePool } from "../pool/NodePool.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
@@ -21,13 +22,7 @@ import type { Script } from "../scripts/Script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import type { ShardingStrategy } from "../sharding/strategy.js";
 
-/** Per-call settings, resolved (issue-wide defaults applied). */
-export interface CallOptions {
-  /** Deadline of the call, in ms. */
-  readonly timeoutMs: number;
-  /** Split reads return an Error per failed entry instead of rejecting the whole call. */
-  readonly partial: boolean;
-}
+export type { CallOptions } from "../config/callOptions.js";
 
 export class Executor {
   readonly strategy: ShardingStrategy;
@@ -35,6 +30,8 @@ export class Executor {
   readonly nodes: NodeSet;
   readonly defaults: CallOptions;
   private readonly pools = new Map<number, NodePool>();
+  /** Writes the options say may be repeated, retried like reads. */
+  private readonly idempotent: ReadonlySet<string>;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -43,8 +40,9 @@ export class Executor {
   ) {
     this.strategy = createStrategy(options);
     this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
-    this.nodes = new NodeSet(options.shards, options.redis, events);
-    this.defaults = Object.freeze({ timeoutMs: options.commandTimeoutMs, partial: false });
+    this.nodes = new NodeSet(options, events);
+    this.defaults = Object.freeze({ timeoutMs: options.commandTimeoutMs, partial: false, idempotent: false });
+    this.idempotent = new Set(options.retry.idempotentCommands);
   }
 
   get closed(): boolean {
@@ -90,9 +88,28 @@ export class Executor {
    * blocks, on a pooled one with a deadline of its own timeout plus the call's.
    */
   runOn(shard: number, spec: CommandSpec, cmd: Command, call: CallOptions): Promise<unknown> {
+    const node = this.nodes.master(shard);
+    if (!node.admits) {
+      // Fail fast without borrowing or touching anything; reads may have a fallback.
+      if (this.options.fallback && spec.readOnly) return this.fallback(node, spec, cmd);
+      return Promise.reject(node.circuitOpenError());
+    }
+    const flags = spec.readOnly || call.idempotent || this.idempotent.has(spec.name) ? RETRYABLE : 0;
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
-    if (blockMs === undefined) return this.nodes.master(shard).send(cmd, call.timeoutMs);
-    return this.withPooled(shard, (node) => node.send(cmd, blockMs + call.timeoutMs));
+    if (blockMs === undefined) return node.send(cmd, call.timeoutMs, flags);
+    return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
+  }
+
+  /** The configured fallback's answer for a read whose breaker is open; its failures become FallbackError. */
+  private fallback(node: NodeClient, spec: CommandSpec, cmd: Command): Promise<unknown> {
+    const error = node.circuitOpenError();
+    try {
+      return Promise.resolve(this.options.fallback!(spec.name, [...cmd.args], error)).catch((cause: unknown) => {
+        throw new FallbackError(spec.name, cause);
+      });
+    } catch (cause) {
+      return Promise.reject(new FallbackError(spec.name, cause));
+    }
   }
 
   /**
@@ -182,7 +199,16 @@ export class Executor {
     if (!pool) {
       const { name, master } = this.options.shards[shard]!;
       const node = this.nodes.master(shard);
-      pool = new NodePool(name, master, node.id, this.options.redis, this.options.pool, this.nodes.scheduler, this.events);
+      pool = new NodePool(
+        name,
+        master,
+        node.id,
+        this.options.redis,
+        this.options.pool,
+        this.nodes.scheduler,
+        this.events,
+        this.nodes.dedicatedContext(shard),
+      );
       this.pools.set(shard, pool);
     }
     return pool;
@@ -193,9 +219,9 @@ export class Executor {
     return Object.fromEntries([...this.pools].map(([shard, pool]) => [this.shardName(shard), pool.stats]));
   }
 
-  /** Refuses new commands, lets accepted ones settle within their deadlines, closes every connection. */
-  close(): Promise<void> {
-    this.closing ??= Promise.all([...[...this.pools.values()].map((pool) => pool.close()), this.nodes.close()]).then(
+  /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
+  close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
+    this.closing ??= Promise.all([...[...this.pools.values()].map((pool) => pool.close()), this.nodes.close(timeoutMs)]).then(
       () => undefined,
     );
     return this.closing;

@@ -6,7 +6,7 @@
 import genericPool, { type Pool } from "generic-pool";
 import type { Address, PoolOptions, RedisConnectionOptions } from "../config/types.js";
 import { ConnectionError, PoolExhaustedError } from "../errors.js";
-import { NodeClient, type NodeEvents } from "../node/NodeClient.js";
+import { NodeClient, type NodeContext, type NodeEvents } from "../node/NodeClient.js";
 import type { FlushScheduler } from "../node/scheduler.js";
 
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
@@ -25,12 +25,13 @@ export class NodePool {
     private readonly options: Readonly<Required<PoolOptions>>,
     scheduler: FlushScheduler,
     events: NodeEvents,
+    context: NodeContext,
   ) {
     const connectTimeout = Math.min(redis.connectTimeout ?? options.acquireTimeoutMs, options.acquireTimeoutMs);
     this.pool = genericPool.createPool<NodeClient>(
       {
         create: async () => {
-          const node = new NodeClient(shard, address, redis, scheduler, events);
+          const node = new NodeClient(shard, address, redis, scheduler, events, context);
           try {
             await node.whenReady(connectTimeout);
             return node;

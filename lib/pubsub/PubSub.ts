@@ -102,7 +102,14 @@ export class PubSub {
     let node = this.connections.get(shard);
     if (!node) {
       const { name, master } = this.executor.options.shards[shard]!;
-      node = new NodeClient(name, master, this.executor.options.redis, this.executor.nodes.scheduler, this.events);
+      node = new NodeClient(
+        name,
+        master,
+        this.executor.options.redis,
+        this.executor.nodes.scheduler,
+        this.events,
+        this.executor.nodes.dedicatedContext(shard),
+      );
       node.onMessage(
         (channel, message) => this.deliverMessage(node!, channel, message),
         (pattern, channel, message) => this.deliverPattern(node!, pattern, channel, message),
