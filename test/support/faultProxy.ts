@@ -1,0 +1,108 @@
+/**
+ * A TCP proxy between shardis and a real redis-server that injects network
+ * faults on command, for existing and new connections alike:
+ *   pass       forward both ways
+ *   delay      forward, each chunk held back `delayMs`
+ *   drop       close connections (FIN) and close new ones on accept
+ *   reset      reset connections (RST) and reset new ones on accept
+ *   blackhole  accept, read and discard everything, answer nothing
+ * Leaving blackhole resets the connections it swallowed data from, as a
+ * healed partition leaves them dead: bytes were lost, so they cannot resume.
+ */
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { freePort, HOST } from "./processes.js";
+
+export type FaultMode = "pass" | "delay" | "drop" | "reset" | "blackhole";
+
+interface Pair {
+  client: Socket;
+  upstream: Socket | undefined;
+  swallowed: boolean;
+}
+
+export interface FaultProxy {
+  readonly port: number;
+  readonly address: string;
+  readonly mode: FaultMode;
+  set(mode: FaultMode, options?: { delayMs?: number }): void;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+  const port = await freePort();
+  const pairs = new Set<Pair>();
+  let mode: FaultMode = "pass";
+  let delayMs = 0;
+
+  const end = (pair: Pair, how: "fin" | "rst") => {
+    pairs.delete(pair);
+    if (how === "rst") pair.client.resetAndDestroy();
+    else {
+      pair.client.end();
+      // Keep reading, or the peer's FIN is never seen and the socket lingers half-closed.
+      pair.client.resume();
+    }
+    pair.upstream?.destroy();
+  };
+
+  /**
+   * Moves a chunk along as the current mode says. Order is kept as TCP keeps
+   * it: after a delay ends, new chunks still wait behind the delayed ones.
+   */
+  const forwarder = (pair: Pair, to: () => Socket | undefined) => {
+    let releaseAt = 0;
+    return (chunk: Buffer) => {
+      if (mode === "blackhole") {
+        pair.swallowed = true;
+        return;
+      }
+      const now = Date.now();
+      releaseAt = Math.max(releaseAt, mode === "delay" ? now + delayMs : now);
+      if (releaseAt <= now) to()?.write(chunk);
+      else setTimeout(() => to()?.write(chunk), releaseAt - now);
+    };
+  };
+
+  const server: Server = createServer((client) => {
+    const pair: Pair = { client, upstream: undefined, swallowed: false };
+    pairs.add(pair);
+    client.on("error", () => undefined);
+    client.on("close", () => {
+      pairs.delete(pair);
+      pair.upstream?.destroy();
+    });
+    if (mode === "drop") return end(pair, "fin");
+    if (mode === "reset") return end(pair, "rst");
+    const upstream = createConnection({ host: target.host, port: target.port });
+    pair.upstream = upstream;
+    upstream.on("error", () => undefined);
+    upstream.on("close", () => {
+      if (pairs.has(pair)) end(pair, "fin");
+    });
+    client.on("data", forwarder(pair, () => pair.upstream));
+    upstream.on("data", forwarder(pair, () => pair.client));
+  });
+  await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
+
+  return {
+    port,
+    address: `${HOST}:${port}`,
+    get mode() {
+      return mode;
+    },
+    set(next, options = {}) {
+      const leaving = mode;
+      mode = next;
+      delayMs = options.delayMs ?? delayMs;
+      if (next === "drop") for (const pair of [...pairs]) end(pair, "fin");
+      if (next === "reset") for (const pair of [...pairs]) end(pair, "rst");
+      if (leaving === "blackhole" && next !== "blackhole") {
+        for (const pair of [...pairs]) if (pair.swallowed) end(pair, "rst");
+      }
+    },
+    async close() {
+      for (const pair of [...pairs]) end(pair, "rst");
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
