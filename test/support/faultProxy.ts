@@ -24,6 +24,8 @@ export interface FaultProxy {
   readonly port: number;
   readonly address: string;
   readonly mode: FaultMode;
+  /** Bytes received from clients so far (forwarded or not). */
+  readonly bytesFromClients: number;
   set(mode: FaultMode, options?: { delayMs?: number }): void;
   close(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   const pairs = new Set<Pair>();
   let mode: FaultMode = "pass";
   let delayMs = 0;
+  let bytesFromClients = 0;
 
   const end = (pair: Pair, how: "fin" | "rst") => {
     pairs.delete(pair);
@@ -79,7 +82,11 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     upstream.on("close", () => {
       if (pairs.has(pair)) end(pair, "fin");
     });
-    client.on("data", forwarder(pair, () => pair.upstream));
+    const toUpstream = forwarder(pair, () => pair.upstream);
+    client.on("data", (chunk: Buffer) => {
+      bytesFromClients += chunk.length;
+      toUpstream(chunk);
+    });
     upstream.on("data", forwarder(pair, () => pair.client));
   });
   await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
@@ -89,6 +96,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     address: `${HOST}:${port}`,
     get mode() {
       return mode;
+    },
+    get bytesFromClients() {
+      return bytesFromClients;
     },
     set(next, options = {}) {
       const leaving = mode;

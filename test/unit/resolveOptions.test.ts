@@ -32,6 +32,19 @@ describe("resolveOptions", () => {
     ]);
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.shards[0])).toBe(true);
+    expect(resolved.breaker).toEqual({ enabled: true, errorThresholdPercentage: 50, volumeThreshold: 20, windowMs: 1000, resetTimeoutMs: 1000, stallMs: 500 });
+    expect(resolved.retry).toEqual({ attempts: 2, baseDelayMs: 10, maxDelayMs: 100, idempotentCommands: [] });
+    expect(resolved.pool).toEqual({ max: 16, minIdle: 0, acquireTimeoutMs: 1000, idleTimeoutMs: 30000 });
+    expect(resolved.maxQueueLength).toBe(10000);
+  });
+
+  it("turns the breaker and retries off with false, and keeps the caller's fallback as is", () => {
+    const fallback = () => "x";
+    const resolved = resolveOptions({ shards: two, breaker: false, retry: false, fallback });
+    expect(resolved.breaker.enabled).toBe(false);
+    expect(resolved.retry.attempts).toBe(0);
+    expect(resolved.fallback).toBe(fallback);
+    expect(Object.isFrozen(fallback)).toBe(false);
   });
 
   it("never mutates the caller's options", () => {
@@ -81,6 +94,18 @@ describe("resolveOptions", () => {
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { enableOfflineQueue: true } }, "redis.enableOfflineQueue is managed by shardis: shardis queues commands itself, bounded by commandTimeoutMs"],
     [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
+    [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
+    [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
+    [{ shards: two, pool: { size: 3 } }, "unknown option 'pool.size'"],
+    [{ shards: two, breaker: { errorThresholdPercentage: 0 } }, "breaker.errorThresholdPercentage must be an integer from 1 to 100 (got 0)"],
+    [{ shards: two, breaker: { resetTimeoutMs: -1 } }, "breaker.resetTimeoutMs must be an integer from 1 to 2147483647 (got -1)"],
+    [{ shards: two, breaker: { timeout: 5 } }, "unknown option 'breaker.timeout'"],
+    [{ shards: two, breaker: true }, "breaker must be an object (got true)"],
+    [{ shards: two, retry: { attempts: -1 } }, "retry.attempts must be an integer from 0 to 100 (got -1)"],
+    [{ shards: two, retry: { idempotentCommands: ["set", "nosuch"] } }, "retry.idempotentCommands names unknown command 'nosuch'"],
+    [{ shards: two, retry: { idempotentCommands: "set" } }, "retry.idempotentCommands must be an array of command names"],
+    [{ shards: two, maxQueueLength: 0 }, "maxQueueLength must be an integer from 1 to 10000000 (got 0)"],
+    [{ shards: two, fallback: "cache" }, 'fallback must be a function (command, args, error) => value (got "cache")'],
   ])("rejects %j", (options, problem) => {
     expect(problemsOf(options)).toContain(problem);
   });
