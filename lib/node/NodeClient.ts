@@ -303,13 +303,26 @@ export class NodeClient implements Flushable {
   private startStallWatch(): void {
     if (!this.context.detectStalls || !this.context.breaker.options.enabled) return;
     const stallMs = this.context.breaker.options.stallMs;
+    const every = Math.max(10, stallMs / 4);
+    let lastTick = performance.now();
     this.stallTimer = setInterval(() => {
-      this.onAnswered();
-      const age = this.inflight.oldestAge(performance.now());
-      if (age >= stallMs) this.context.breaker.trip(`no reply for ${Math.round(age)} ms`);
-    }, Math.max(10, stallMs / 4));
+      const now = performance.now();
+      const late = now - lastTick - every;
+      lastTick = now;
+      // A tick this late means this process, not the node, was stalled: judge the node next time.
+      if (late > every) return;
+      // Timers run before the poll phase; let replies already on the socket be read first.
+      setImmediate(this.checkStall);
+    }, every);
     this.stallTimer.unref();
   }
+
+  private readonly checkStall = (): void => {
+    if (this.closing) return;
+    this.onAnswered();
+    const age = this.inflight.oldestAge(performance.now());
+    if (age >= this.context.breaker.options.stallMs) this.context.breaker.trip(`no reply for ${Math.round(age)} ms`);
+  };
 
   private stopStallWatch(): void {
     clearInterval(this.stallTimer);

@@ -55,10 +55,19 @@ export class DeadlineTracker<T extends Deadlined> {
   private arm(at: number): void {
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.sweep, Math.max(0, at - performance.now()));
+    this.timer = setTimeout(this.sweepSoon, Math.max(0, at - performance.now()));
     // The sockets keep the process alive while work is pending; a timer alone must not.
     this.timer.unref();
   }
+
+  /**
+   * Timers run before the poll phase: if this process was busy, replies that
+   * arrived in time may still sit unread on the socket. Sweeping in the check
+   * phase lets them be read first, so a slow process is not blamed on a node.
+   */
+  private readonly sweepSoon = (): void => {
+    setImmediate(this.sweep);
+  };
 
   private readonly sweep = (): void => {
     this.timer = undefined;

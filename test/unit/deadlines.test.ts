@@ -14,10 +14,12 @@ class Item implements Deadlined {
 }
 
 describe("DeadlineTracker", () => {
-  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] }));
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "performance"] }));
   afterEach(() => vi.useRealTimers());
 
   const item = (timeoutMs: number, id: string) => new Item(performance.now() + timeoutMs, timeoutMs, id);
+  // The sweep runs in the check phase after its timer (setImmediate), which fake timers run on the next millisecond.
+  const settle = () => vi.advanceTimersByTime(1);
 
   it("expires entries at their deadline, in order, and skips finished ones", () => {
     const expired: string[] = [];
@@ -29,8 +31,9 @@ describe("DeadlineTracker", () => {
     tracker.add(b);
     b.done = true;
     vi.advanceTimersByTime(89);
+    settle();
     expect(expired).toEqual([]);
-    vi.advanceTimersByTime(1);
+    settle();
     expect(expired).toEqual(["a"]);
     vi.advanceTimersByTime(1000);
     expect(expired).toEqual(["a"]);
@@ -44,10 +47,13 @@ describe("DeadlineTracker", () => {
     tracker.add(item(50, "fast"));
     tracker.add(item(500, "mid"));
     vi.advanceTimersByTime(50);
+    settle();
     expect(expired).toEqual(["fast"]);
-    vi.advanceTimersByTime(450);
+    vi.advanceTimersByTime(449);
+    settle();
     expect(expired).toEqual(["fast", "mid"]);
-    vi.advanceTimersByTime(500);
+    vi.advanceTimersByTime(499);
+    settle();
     expect(expired).toEqual(["fast", "mid", "slow"]);
     expect(vi.getTimerCount()).toBe(0);
   });
