@@ -9,11 +9,12 @@
  *   ioredis pipelines  one ioredis pipeline per node, split and reassembled by hand
  *   shardis pipeline   client.pipeline()
  *
- * Every server is started here. Variants run in rotated order each round and
- * ratios are taken within a round, then the median across rounds is quoted:
- * this machine is noisy, and only same-run ratios are comparable.
+ * Every server is started here. Variants run forward then backward in
+ * alternate rounds and ratios are taken within a round, then the median
+ * across rounds is quoted: this machine is noisy, and only same-run ratios
+ * are comparable.
  *
- * Flags: --rounds N (5) --seconds S (3) --inflight N (256) --batches N (16 in flight)
+ * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
  *        --keys N (100000) --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -37,7 +38,7 @@ import {
 
 const { values: flags } = parseArgs({
   options: {
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "6" },
     seconds: { type: "string", default: "3" },
     inflight: { type: "string", default: "256" },
     batches: { type: "string", default: "16" },
@@ -126,7 +127,10 @@ async function compare(all: Variants, ratios: Ratio[]): Promise<Record<string, R
   for (const name of names) await all[name]!(); // warm-up, not counted
   const results: Record<string, RunResult[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
+    // Forward, then backward (A B C D, D C B A, ...): drift of the machine over time
+    // then weighs on every variant alike instead of favouring the ones that run first.
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
       const result = await all[name]!();
       results[name]!.push(result);
       log(`round ${round + 1}/${rounds}  ${row(name, result)}`);
