@@ -26,9 +26,9 @@ export class ShardHandle implements Dispatcher {
     return this.executor.shardName(this.index);
   }
 
-  /** "host:port" of the shard's master right now. */
-  get master(): string {
-    return this.executor.nodes.master(this.index).id;
+  /** "host:port" of the shard's master right now; undefined while Sentinel has not named it. */
+  get master(): string | undefined {
+    return this.executor.master(this.index)?.id;
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
@@ -42,7 +42,7 @@ export class ShardHandle implements Dispatcher {
         if (this.executor.closed) throw new ClientClosedError();
       },
       shardOf: () => this.index,
-      node: () => this.executor.nodes.master(this.index),
+      node: () => this.executor.masterWhenPlaced(this.index),
       timeoutMs: this.executor.defaults.timeoutMs,
     });
   }
@@ -63,7 +63,7 @@ export class ShardHandle implements Dispatcher {
   }
 
   [inspect.custom](): string {
-    return `ShardHandle { name: ${this.name}, master: ${this.master} }`;
+    return `ShardHandle { name: ${this.name}, master: ${this.master ?? "(not yet known)"} }`;
   }
 }
 

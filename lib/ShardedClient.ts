@@ -40,7 +40,9 @@ import { SPLIT, type Args } from "./routing/plan.js";
 import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
 import { Script, type ScriptDefinition } from "./scripts/Script.js";
 import { ShardHandle } from "./ShardHandle.js";
-import { staticTopology, type TopologySnapshot } from "./topology/Topology.js";
+import type { TopologySnapshot } from "./topology/Topology.js";
+import type { FleetEvents } from "./topology/Fleet.js";
+import type { ReadPolicy } from "./config/types.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -59,6 +61,14 @@ export interface ShardisEvents {
   breaker: [NodeEvent & { readonly state: BreakerState }];
   /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
   "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
+  /** A new topology took effect (a new epoch). */
+  topology: [{ readonly epoch: number; readonly reason: string }];
+  /** A shard's master moved to another node. */
+  failover: [{ readonly shard: string; readonly from: string; readonly to: string }];
+  /** A sentinel reported an address outside allowedAddresses (or the natMap failed on it); it was not used. */
+  "topology:refused": [{ readonly shard: string; readonly address: string; readonly reason: string }];
+  /** A sentinel could not be reached or answered with an error. Secrets are stripped. */
+  "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
 }
 
 /** Where withConnection() borrows a connection: a shard name, a key, or either made explicit. */
@@ -71,7 +81,6 @@ export interface ShardedClient extends Omit<RedisCommander, Omitted> {}
 export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher {
   readonly #executor: Executor;
   readonly #pubsub: PubSub;
-  readonly #topology: TopologySnapshot;
   readonly #handles = new Map<string, ShardHandle>();
   readonly #scripts = new Map<string, Script>();
 
@@ -80,10 +89,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     super();
     const resolved = resolveOptions(options);
     const events = this.#nodeEvents();
-    this.#executor = new Executor(resolved, events);
+    this.#executor = new Executor(resolved, events, this.#fleetEvents());
     this.#pubsub = new PubSub(this.#executor, events, (error, channel) => this.emit("pubsub:error", { channel, error }));
-    this.#topology = staticTopology(resolved.shards);
-    if (!resolved.lazyConnect) this.#executor.nodes.connect();
   }
 
   /** Name of the shard that owns key. */
@@ -114,9 +121,19 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return new CallScope(this.#executor, resolveCallOptions(settings, this.#executor.defaults));
   }
 
-  /** The current topology: an immutable snapshot. */
+  /** Reads through this policy (writes still go to masters): client.readFrom("replicaPreferred").get(k). */
+  readFrom(policy: ReadPolicy): CallScope {
+    return this.with({ readFrom: policy });
+  }
+
+  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
   topology(): TopologySnapshot {
-    return this.#topology;
+    return this.#executor.fleet.snapshot();
+  }
+
+  /** Resolves once every shard's master is known (Sentinel-managed shards); rejects after timeoutMs. */
+  async ready(timeoutMs = this.#executor.defaults.timeoutMs): Promise<void> {
+    await Promise.all(this.#executor.options.shards.map((_, i) => this.#executor.masterWhenPlaced(i, timeoutMs)));
   }
 
   /**
@@ -181,7 +198,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         }
         const [shard] = shards;
         if (shard === undefined) throw new KeylessCommandError("multi");
-        return executor.nodes.master(shard);
+        return executor.masterWhenPlaced(shard);
       },
       timeoutMs: executor.defaults.timeoutMs,
     });
@@ -343,8 +360,18 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     };
   }
 
+  #fleetEvents(): FleetEvents {
+    return {
+      topology: (epoch, reason) => this.emit("topology", { epoch, reason }),
+      failover: (shard, from, to) => this.emit("failover", { shard, from, to }),
+      refused: (shard, address, reason) => this.emit("topology:refused", { shard, address, reason }),
+      sentinelError: (sentinel, error) => this.emit("sentinel:error", { sentinel, error }),
+      mastersChanged: (shards) => this.#pubsub?.follow(shards),
+    };
+  }
+
   [inspect.custom](): string {
-    const shards = this.#topology.shards.map((s) => `${s.name}=${s.master}`).join(", ");
+    const shards = this.topology().shards.map((s) => `${s.name}=${s.master?.address ?? "?"}`).join(", ");
     const state = this.#executor.closed ? "closed" : "open";
     return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], ${state} }`;
   }

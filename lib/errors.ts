@@ -23,7 +23,10 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CONNECTION_RELEASED"
   | "ERR_SHARDIS_CIRCUIT_OPEN"
   | "ERR_SHARDIS_QUEUE_FULL"
-  | "ERR_SHARDIS_FALLBACK_FAILED";
+  | "ERR_SHARDIS_FALLBACK_FAILED"
+  | "ERR_SHARDIS_SENTINEL"
+  | "ERR_SHARDIS_NO_REPLICA"
+  | "ERR_SHARDIS_WRITE_CONCERN";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -185,6 +188,42 @@ export class FallbackError extends ShardisError {
   constructor(command: string, cause: unknown) {
     super("ERR_SHARDIS_FALLBACK_FAILED", `the fallback for ${command.toUpperCase()} failed: ${String((cause as Error)?.message ?? cause)}`, { cause });
     this.command = command;
+  }
+}
+
+/** No sentinel could answer, or none knows the master name. */
+export class SentinelError extends ShardisError {
+  constructor(message: string, cause?: unknown) {
+    super("ERR_SHARDIS_SENTINEL", message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** readFrom "replica" found no replica fit to read from (none, lagging, syncing or breaker open). */
+export class NoReplicaAvailableError extends ShardisError {
+  readonly shard: string;
+
+  constructor(shard: string, reason: string) {
+    super("ERR_SHARDIS_NO_REPLICA", `shard ${shard}: no replica to read from (${reason})`);
+    this.shard = shard;
+  }
+}
+
+/** The write was applied on the master, but fewer replicas than asked confirmed it in time. */
+export class WriteConcernError extends NodeError {
+  readonly reply: unknown;
+  readonly acknowledged: number;
+  readonly required: number;
+
+  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown) {
+    super(
+      "ERR_SHARDIS_WRITE_CONCERN",
+      shard,
+      node,
+      `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`,
+    );
+    this.reply = reply;
+    this.acknowledged = acknowledged;
+    this.required = required;
   }
 }
 

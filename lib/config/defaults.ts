@@ -39,6 +39,13 @@ export const DEFAULTS = Object.freeze({
     idempotentCommands: Object.freeze([] as string[]),
   }),
   maxQueueLength: 10_000,
+  readFrom: "master" as const,
+  maxReplicaLagMs: 1000,
+  healthCheckIntervalMs: 250,
+  topologyRefreshMs: 10_000,
+  /** Least time between two topology refreshes, in ms: a burst of Sentinel events costs one. */
+  refreshCooldownMs: 100,
+  sentinel: Object.freeze({ connectTimeout: 1000, commandTimeoutMs: 1000 }),
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
 });

@@ -7,23 +7,21 @@
 import { ConfigError } from "../errors.js";
 import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
-import { describe, formatAddress, parseAddress } from "./address.js";
+import { describe } from "./address.js";
+import { deepFreeze, intRange, isBoolean, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
+import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
+import { resolveShards, type ResolvedShard } from "./shards.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
-import type { Address, BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, SlotRange } from "./types.js";
+import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, SlotRange } from "./types.js";
 
-export interface ResolvedShard {
-  readonly name: string;
-  readonly index: number;
-  readonly master: Address;
-  readonly weight: number;
-}
+export type { ResolvedShard } from "./shards.js";
 
 export type ResolvedSharding =
   | { readonly strategy: "slots"; readonly ranges: ReadonlyArray<readonly SlotRange[]> }
   | { readonly strategy: "ketama"; readonly hashTag: string | false };
 
-export interface ResolvedOptions {
+export interface ResolvedOptions extends ResolvedHa {
   readonly shards: readonly ResolvedShard[];
   readonly sharding: ResolvedSharding;
   readonly redis: Readonly<RedisConnectionOptions>;
@@ -45,27 +43,8 @@ export interface ResolvedRetryOptions {
 
 const TOP_LEVEL = [
   "shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
+  ...HA_FIELDS,
 ];
-const SHARD_FIELDS = ["name", "master", "weight"];
-const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-/** Shard indexes live in 16-bit tables (slot owners, ketama buckets). */
-const MAX_SHARDS = 4096;
-
-type Check = (value: unknown) => string | undefined;
-
-const isString: Check = (v) => (typeof v === "string" ? undefined : "must be a string");
-const isBoolean: Check = (v) => (typeof v === "boolean" ? undefined : `must be true or false (got ${describe(v)})`);
-const intRange =
-  (min: number, max: number): Check =>
-  (v) =>
-    typeof v === "number" && Number.isInteger(v) && v >= min && v <= max
-      ? undefined
-      : `must be an integer from ${min} to ${max} (got ${describe(v)})`;
-const oneOf =
-  (...allowed: unknown[]): Check =>
-  (v) =>
-    allowed.includes(v) ? undefined : `must be one of ${allowed.join(", ")} (got ${describe(v)})`;
-
 /** ioredis options a user may set; values of secrets are never echoed. */
 const REDIS_FIELDS: Record<string, Check> = {
   username: isString,
@@ -125,8 +104,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     problems.push(`fallback must be a function (command, args, error) => value (got ${describe(fallback)})`);
   }
 
+  const ha = resolveHa(options, shards, problems);
+
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
+    ...ha,
     shards,
     sharding,
     redis,
@@ -138,62 +120,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxQueueLength: maxQueueLength as number,
     fallback: fallback as FallbackFunction | undefined,
   });
-}
-
-function resolveShards(value: unknown, problems: string[]): ResolvedShard[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    problems.push(`shards must be a non-empty array (got ${describe(value)})`);
-    return [];
-  }
-  if (value.length > MAX_SHARDS) {
-    problems.push(`shards has ${value.length} entries; at most ${MAX_SHARDS} are supported`);
-    return [];
-  }
-  const shards: ResolvedShard[] = [];
-  const names = new Map<string, number>();
-  const addresses = new Map<string, number>();
-  value.forEach((entry: unknown, index) => {
-    const where = `shards[${index}]`;
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-      problems.push(`${where} must be an object { name, master } (got ${describe(entry)})`);
-      return;
-    }
-    const shard = entry as Record<string, unknown>;
-    unknownKeys(shard, SHARD_FIELDS, `field in ${where}`, problems);
-    const name = shard.name;
-    let ok = true;
-    if (typeof name !== "string" || !NAME_RE.test(name)) {
-      problems.push(`${where}.name must be 1-64 letters, digits, '_', '.' or '-' (got ${describe(name)})`);
-      ok = false;
-    } else if (names.has(name)) {
-      problems.push(`${where}.name '${name}' duplicates shards[${names.get(name)}].name`);
-      ok = false;
-    } else {
-      names.set(name, index);
-    }
-    const parsed = parseAddress(shard.master);
-    if (!parsed.ok) {
-      problems.push(`${where}.master ${parsed.problem}`);
-      ok = false;
-    } else {
-      const key = formatAddress(parsed.address);
-      if (addresses.has(key)) {
-        problems.push(`${where}.master ${key} duplicates shards[${addresses.get(key)}].master`);
-        ok = false;
-      } else {
-        addresses.set(key, index);
-      }
-    }
-    const weight = shard.weight ?? DEFAULTS.weight;
-    if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0) {
-      problems.push(`${where}.weight must be a number greater than 0 (got ${describe(shard.weight)})`);
-      ok = false;
-    }
-    if (ok && parsed.ok) {
-      shards.push({ name: name as string, index: shards.length, master: parsed.address, weight: weight as number });
-    }
-  });
-  return shards;
 }
 
 function resolveSharding(
@@ -250,11 +176,6 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     }
   }
   return redis as RedisConnectionOptions;
-}
-
-/** A shallow, frozen copy: nested values (certificates) belong to the caller. */
-function tlsOption(value: unknown): object {
-  return Object.freeze(value === true ? {} : { ...(value as object) });
 }
 
 const POOL_FIELDS: Record<keyof PoolOptions, Check> = {
@@ -334,15 +255,3 @@ function resolveTimeout(value: unknown, problems: string[]): number {
   return timeout;
 }
 
-function unknownKeys(object: Record<string, unknown>, known: string[], what: string, problems: string[]): void {
-  for (const key of Object.keys(object)) if (!known.includes(key)) problems.push(`unknown ${what} '${key}'`);
-}
-
-/** Freezes what resolveOptions built; caller-owned values (tls, buffers) are left as they are. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}

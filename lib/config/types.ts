@@ -15,8 +15,12 @@ export interface ShardConfig {
    * Letters, digits, `_`, `.` and `-`, at most 64 characters.
    */
   name: string;
-  /** The shard's master node. */
-  master: AddressInput;
+  /** The shard's master node, fixed. Give this or `masterName`. */
+  master?: AddressInput;
+  /** Replicas of a fixed master, for reads by `readFrom` policy. */
+  replicas?: AddressInput[];
+  /** The master's name in Sentinel: master and replicas are discovered through `sentinels`. */
+  masterName?: string;
   /**
    * Relative share of the keyspace: ketama points, or the size of the shard's
    * slot range in the default slot map.
@@ -137,6 +141,29 @@ export interface RetryOptions {
 /** Called for a read whose node's breaker is open; its result (or promise) becomes the reply. */
 export type FallbackFunction = (command: string, args: unknown[], error: Error) => unknown;
 
+/** Which node of a shard serves read-only commands. Writes always go to the master. */
+export type ReadPolicy = "master" | "replicaPreferred" | "replica" | "nearest" | "any";
+
+/** How shardis connects to the sentinels: separate from the data nodes' credentials. */
+export interface SentinelConnectionOptions {
+  username?: string;
+  password?: string;
+  tls?: boolean | TlsConnectionOptions;
+  /** @default 1000 */
+  connectTimeout?: number;
+}
+
+/** Wait for replicas after writes (WAIT), so an acknowledged write survives a failover. */
+export interface WriteConcern {
+  /** Replicas that must have the write. */
+  replicas: number;
+  /** How long to wait for them, in ms (WAIT's timeout; 0 is refused: it waits forever). */
+  timeoutMs: number;
+}
+
+/** Rewrites an address a sentinel reported ("host:port") to the one to connect to. */
+export type NatMap = Record<string, string> | ((address: string) => string);
+
 export interface ShardedClientOptions {
   /** The shards, in order. At least one. */
   shards: ShardConfig[];
@@ -169,4 +196,25 @@ export interface ShardedClientOptions {
   maxQueueLength?: number;
   /** For reads when a node's breaker is open: `(command, args, error) => value`. */
   fallback?: FallbackFunction;
+  /** Sentinels to discover the masters (and replicas) of shards given by `masterName`. */
+  sentinels?: AddressInput[];
+  /** Connection options for the sentinels. */
+  sentinelOptions?: SentinelConnectionOptions;
+  /** Where read-only commands go. @default "master" */
+  readFrom?: ReadPolicy;
+  /** Replicas further behind their master than this are not read from, in ms. @default 1000 */
+  maxReplicaLagMs?: number;
+  /** How often replicas' replication state and every node's latency are checked, in ms. @default 250 */
+  healthCheckIntervalMs?: number;
+  /** How often the topology is re-read from Sentinel besides its events, in ms. @default 10000 */
+  topologyRefreshMs?: number;
+  /** Rewrites addresses sentinels report (NAT, containers). */
+  natMap?: NatMap;
+  /**
+   * The only addresses a sentinel may send the client to ("host:port", or
+   * "host:*" for any port). Others are refused and reported. @default any
+   */
+  allowedAddresses?: string[];
+  /** Wait for replicas after every write. Per call: client.with({ writeConcern }). @default none */
+  writeConcern?: WriteConcern;
 }

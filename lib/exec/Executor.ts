@@ -1,47 +1,63 @@
 /**
  * Runs commands: builds each one, routes it, and sends it to the right
- * connection of the right node (the shared auto-pipelined one, or a pooled
- * dedicated one for blocking commands), splitting multi-key commands across
- * shards. Every facade (client, shard handle, pipeline, dedicated connection)
- * goes through here, so they all follow the same rules.
+ * connection of the right node: the shard's master for writes, the node the
+ * read policy picks for reads; the shared auto-pipelined connection, or a
+ * pooled dedicated one for blocking commands and write concern. Splits
+ * multi-key commands across shards. Every facade (client, shard handle,
+ * pipeline, dedicated connection) goes through here, so they all follow the
+ * same rules.
  */
 import { Command } from "ioredis";
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
-import { ClientClosedError, FallbackError, NodeError, PartialFailureError, UnsupportedCommandError } from "../errors.js";
+import {
+  ClientClosedError,
+  FallbackError,
+  NodeError,
+  PartialFailureError,
+  TimeoutError,
+  UnsupportedCommandError,
+  WriteConcernError,
+} from "../errors.js";
 import { RETRYABLE, type NodeClient, type NodeEvents } from "../node/NodeClient.js";
-import { NodeSet } from "../node/NodeSet.js";
-import { NodePool } from "../pool/NodePool.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { Router, SPLIT, type Args } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
+import { runScript } from "../scripts/runScript.js";
 import type { Script } from "../scripts/Script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import type { ShardingStrategy } from "../sharding/strategy.js";
+import { Fleet, type FleetEvents } from "../topology/Fleet.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
 export class Executor {
   readonly strategy: ShardingStrategy;
   readonly router: Router;
-  readonly nodes: NodeSet;
+  readonly fleet: Fleet;
   readonly defaults: CallOptions;
-  private readonly pools = new Map<number, NodePool>();
   /** Writes the options say may be repeated, retried like reads. */
   private readonly idempotent: ReadonlySet<string>;
   private closing: Promise<void> | undefined;
 
   constructor(
     readonly options: ResolvedOptions,
-    private readonly events: NodeEvents,
+    nodeEvents: NodeEvents,
+    fleetEvents: FleetEvents,
   ) {
     this.strategy = createStrategy(options);
     this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
-    this.nodes = new NodeSet(options, events);
-    this.defaults = Object.freeze({ timeoutMs: options.commandTimeoutMs, partial: false, idempotent: false });
+    this.fleet = new Fleet(options, nodeEvents, fleetEvents);
+    this.defaults = Object.freeze({
+      timeoutMs: options.commandTimeoutMs,
+      partial: false,
+      idempotent: false,
+      readFrom: options.readFrom,
+      writeConcern: options.writeConcern,
+    });
     this.idempotent = new Set(options.retry.idempotentCommands);
   }
 
@@ -56,6 +72,21 @@ export class Executor {
   /** Index of the shard with this name, or -1. */
   shardIndex(name: string): number {
     return this.options.shards.findIndex((s) => s.name === name);
+  }
+
+  /** The shard's master now, if known. */
+  master(shard: number): NodeClient | undefined {
+    return this.fleet.registry.master(shard);
+  }
+
+  /** The shard's master, waiting (up to timeoutMs) for Sentinel to name it. */
+  async masterWhenPlaced(shard: number, timeoutMs = this.defaults.timeoutMs): Promise<NodeClient> {
+    const now = this.master(shard);
+    if (now) return now;
+    await this.fleet.holder.whenPlaced(shard, timeoutMs);
+    const placed = this.master(shard);
+    if (!placed) throw new TimeoutError(this.shardName(shard), "(no master yet)", timeoutMs, "Sentinel has not named the master");
+    return placed;
   }
 
   /** The path behind every routed command method. */
@@ -80,24 +111,62 @@ export class Executor {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const refused = refusal(name, args);
     if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
-    return this.runOn(shard, commandSpec(name), new Command(name, args as never[], { replyEncoding: encoding }), call);
+    const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+    return this.runOn(shard, commandSpec(name), cmd, { ...call, readFrom: "master" });
   }
 
   /**
-   * Sends a built command to a shard: on the shared connection, or, if it
-   * blocks, on a pooled one with a deadline of its own timeout plus the call's.
+   * Sends a built command to a shard: writes to the master, reads where the
+   * call's read policy says; on the shared connection, or a pooled one when
+   * it blocks (deadline: its own timeout plus the call's) or must wait for
+   * replicas.
    */
   runOn(shard: number, spec: CommandSpec, cmd: Command, call: CallOptions): Promise<unknown> {
-    const node = this.nodes.master(shard);
+    let node: NodeClient | undefined;
+    try {
+      node = spec.readOnly ? this.fleet.reads.node(shard, call.readFrom) : this.fleet.registry.master(shard);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (node === undefined) return this.whenPlaced(shard, spec, cmd, call);
     if (!node.admits) {
       // Fail fast without borrowing or touching anything; reads may have a fallback.
       if (this.options.fallback && spec.readOnly) return this.fallback(node, spec, cmd);
       return Promise.reject(node.circuitOpenError());
     }
     const flags = spec.readOnly || call.idempotent || this.idempotent.has(spec.name) ? RETRYABLE : 0;
+    if (call.writeConcern && !spec.readOnly) return this.withConcern(shard, cmd, call, flags);
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
     if (blockMs === undefined) return node.send(cmd, call.timeoutMs, flags);
     return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
+  }
+
+  /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
+  private async whenPlaced(shard: number, spec: CommandSpec, cmd: Command, call: CallOptions): Promise<unknown> {
+    const started = performance.now();
+    await this.fleet.holder.whenPlaced(shard, call.timeoutMs);
+    if (this.closing) throw new ClientClosedError();
+    const left = call.timeoutMs - (performance.now() - started);
+    if (this.fleet.registry.master(shard) === undefined || left <= 0) {
+      throw new TimeoutError(this.shardName(shard), "(no master yet)", call.timeoutMs, "Sentinel has not named the master");
+    }
+    return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left });
+  }
+
+  /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
+  private withConcern(shard: number, cmd: Command, call: CallOptions, flags: number): Promise<unknown> {
+    const { replicas, timeoutMs } = call.writeConcern!;
+    return this.withPooled(shard, async (node) => {
+      const written = node.send(cmd, call.timeoutMs, flags);
+      const waited = node.send(new Command("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
+      const [reply, acked] = await Promise.allSettled([written, waited]);
+      if (reply.status === "rejected") throw reply.reason;
+      if (acked.status === "rejected") throw acked.reason;
+      if (Number(acked.value) < replicas) {
+        throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);
+      }
+      return reply.value;
+    });
   }
 
   /** The configured fallback's answer for a read whose breaker is open; its failures become FallbackError. */
@@ -112,10 +181,7 @@ export class Executor {
     }
   }
 
-  /**
-   * Runs a defined script: routed by its keys like EVALSHA, sent as EVALSHA
-   * where the node is known to have it cached, else as EVAL (which caches it).
-   */
+  /** Runs a defined script on the shard of its keys (or the given shard). */
   runScript(script: Script, callArgs: unknown[], encoding: Encoding, call = this.defaults, shard?: number): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const args = script.evalArgs(callArgs);
@@ -126,37 +192,21 @@ export class Executor {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.scriptOn(this.nodes.master(target), script, evalsha, args, encoding, call.timeoutMs);
-  }
-
-  private async scriptOn(
-    node: NodeClient,
-    script: Script,
-    evalsha: Command,
-    args: unknown[],
-    encoding: Encoding,
-    timeoutMs: number,
-  ): Promise<unknown> {
-    if (node.knownScripts.has(script.sha)) {
-      try {
-        return await node.send(evalsha, timeoutMs);
-      } catch (error) {
-        if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-        node.knownScripts.delete(script.sha);
-      }
-    }
-    const result = node.send(new Command("eval", [script.lua, ...(args as never[])], { replyEncoding: encoding }), timeoutMs);
-    try {
-      return await result;
-    } finally {
-      // EVAL caches the script even when it raises; if it failed to compile, EVALSHA's NOSCRIPT brings us back here.
-      node.knownScripts.add(script.sha);
-    }
+    const node = this.master(target);
+    if (!node) return this.whenPlaced(target, commandSpec("evalsha"), evalsha, call);
+    return runScript(node, script, evalsha, args, encoding, call.timeoutMs);
   }
 
   /** Borrows a dedicated connection to the shard's master for fn, and always returns it. */
   async withPooled<T>(shard: number, fn: (node: NodeClient) => Promise<T>): Promise<T> {
-    const pool = this.pool(shard);
+    const pool = this.fleet.registry.pool(shard);
+    if (!pool) {
+      await this.fleet.holder.whenPlaced(shard, this.defaults.timeoutMs);
+      if (!this.fleet.registry.pool(shard)) {
+        throw new TimeoutError(this.shardName(shard), "(no master yet)", this.defaults.timeoutMs, "Sentinel has not named the master");
+      }
+      return this.withPooled(shard, fn);
+    }
     const node = await pool.acquire();
     try {
       return await fn(node);
@@ -194,36 +244,9 @@ export class Executor {
     return reduceReplies(plan, replies);
   }
 
-  private pool(shard: number): NodePool {
-    let pool = this.pools.get(shard);
-    if (!pool) {
-      const { name, master } = this.options.shards[shard]!;
-      const node = this.nodes.master(shard);
-      pool = new NodePool(
-        name,
-        master,
-        node.id,
-        this.options.redis,
-        this.options.pool,
-        this.nodes.scheduler,
-        this.events,
-        this.nodes.dedicatedContext(shard),
-      );
-      this.pools.set(shard, pool);
-    }
-    return pool;
-  }
-
-  /** Pool figures per shard name, for tests and (later) metrics. */
-  poolStats(): Record<string, NodePool["stats"]> {
-    return Object.fromEntries([...this.pools].map(([shard, pool]) => [this.shardName(shard), pool.stats]));
-  }
-
   /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
   close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
-    this.closing ??= Promise.all([...[...this.pools.values()].map((pool) => pool.close()), this.nodes.close(timeoutMs)]).then(
-      () => undefined,
-    );
+    this.closing ??= this.fleet.close(timeoutMs);
     return this.closing;
   }
 

@@ -1,12 +1,12 @@
 /**
  * One connection to one Redis node: queues the commands sent to it, writes
  * each event-loop turn's commands in one corked write, enforces every
- * command's deadline, retries what is safe to retry, feeds the node's
- * circuit breaker, and turns connection trouble into typed errors that name
- * the shard and address.
+ * command's deadline, checks on connect that the node has the role it was
+ * sent as, feeds the node's circuit breaker, and turns connection trouble
+ * into typed errors that name the shard and address.
  */
 import { inspect } from "node:util";
-import { Redis, type Command } from "ioredis";
+import { Command, Redis } from "ioredis";
 import { formatAddress } from "../config/address.js";
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import type { Address, RedisConnectionOptions } from "../config/types.js";
@@ -19,16 +19,17 @@ import {
   QueueFullError,
   TimeoutError,
 } from "../errors.js";
-import { reconnectDelay } from "../resilience/backoff.js";
 import type { BreakerState, NodeBreaker } from "../resilience/breaker.js";
 import { connectionOptions } from "./connectionOptions.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { Entry, PROBE, RETRYABLE } from "./entry.js";
+import { Entry, PROBE } from "./entry.js";
 import { InFlight } from "./inflight.js";
+import { Recovery } from "./recovery.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
 import type { FlushScheduler, Flushable } from "./scheduler.js";
 
 export { PROBE, RETRYABLE } from "./entry.js";
+export type { Entry } from "./entry.js";
 
 export interface NodeEvents {
   ready(node: NodeClient): void;
@@ -37,6 +38,9 @@ export interface NodeEvents {
   breaker(shard: string, node: string, state: BreakerState): void;
 }
 
+/** The role a node was sent as; checked with ROLE on every connect. */
+export type NodeRole = "master" | "replica";
+
 /** What a connection shares with the other connections to its node. */
 export interface NodeContext {
   readonly breaker: NodeBreaker;
@@ -44,10 +48,15 @@ export interface NodeContext {
   readonly retry: ResolvedRetryOptions;
   /** Watch for a node that stops answering (shared connections; never where commands block). */
   readonly detectStalls: boolean;
+  /** Checked on connect when set; the registry updates it as the topology changes. */
+  role: NodeRole | undefined;
+  /** The node answered ROLE with another role: drop it, and have the topology re-read. */
+  readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
+  /** Re-route an entry (a write that got READONLY) to the shard's current master. */
+  readonly redirect?: (node: NodeClient, entry: Entry) => void;
 }
 
-/** Replies that mean "not now" rather than "no": safe to retry for commands that may repeat. */
-const RETRYABLE_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
+const ROLES: Record<string, NodeRole> = { master: "master", slave: "replica" };
 
 export class NodeClient implements Flushable {
   /** "host:port": how the node is named in errors, events and metrics. */
@@ -56,9 +65,12 @@ export class NodeClient implements Flushable {
   private queue: Entry[] = [];
   private readonly tracker = new DeadlineTracker<Entry>((expired) => this.expire(expired));
   private readonly inflight = new InFlight();
+  private readonly recovery: Recovery;
   private marked = false;
   private up: boolean | undefined;
-  private closing = false;
+  closing = false;
+  /** Connected, and waiting for ROLE to confirm the node's role before writing anything. */
+  private verifying = false;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
   private readyWaiters: Array<{ ready(): void; failed(error: Error): void }> = [];
@@ -67,8 +79,6 @@ export class NodeClient implements Flushable {
   /** Connections lost or attempts failed since the last ready; two in a row mean the node is gone. */
   private failedAttempts = 0;
   private stallTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retrying: Entry[] = [];
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
 
@@ -78,15 +88,23 @@ export class NodeClient implements Flushable {
     redisOptions: Readonly<RedisConnectionOptions>,
     private readonly scheduler: FlushScheduler,
     private readonly events: NodeEvents,
-    private readonly context: NodeContext,
+    readonly context: NodeContext,
   ) {
     this.id = formatAddress(address);
     this.redis = new Redis(connectionOptions(address, redisOptions));
-    this.redis.on("ready", this.onReady).on("close", this.onClose).on("error", this.onError);
+    this.redis.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+    const redirect = context.redirect;
+    this.recovery = new Recovery({
+      isClosing: () => this.closing,
+      retry: context.retry,
+      requeue: (entries) => this.requeue(entries),
+      redirect: redirect && ((entry) => redirect(this, entry)),
+    });
   }
 
+  /** Connected, with its role confirmed: commands are written now. */
   get ready(): boolean {
-    return this.redis.status === "ready";
+    return this.redis.status === "ready" && !this.verifying;
   }
 
   /** Ready, and safe to hand to a new borrower (dedicated connections). */
@@ -99,10 +117,20 @@ export class NodeClient implements Flushable {
     return this.context.breaker.admits;
   }
 
-  /** What a command gets while the breaker is open. */
+  /**
+   * What a command gets while the breaker is open. Built without a stack
+   * trace: an open breaker may reject thousands of commands a second, the
+   * trace would only point into shardis, and capturing it is most of the cost.
+   */
   circuitOpenError(): CircuitOpenError {
     const breaker = this.context.breaker;
-    return new CircuitOpenError(this.shard, this.id, breaker.reason, breaker.retryInMs);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new CircuitOpenError(this.shard, this.id, breaker.reason, breaker.retryInMs);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** Commands accepted and not yet answered, queued or in flight. */
@@ -165,26 +193,48 @@ export class NodeClient implements Flushable {
       cmd.reject(new QueueFullError(this.shard, this.id, this.context.maxQueueLength));
       return cmd.promise;
     }
-    const entry = new Entry(cmd, performance.now() + timeoutMs, timeoutMs, flags);
-    if (flags & RETRYABLE && this.context.retry.attempts > 0) this.hookRetries(entry);
+    this.accept(new Entry(cmd, performance.now() + timeoutMs, timeoutMs, flags));
+    if (this.redis.status === "wait") this.connect();
+    return cmd.promise;
+  }
+
+  /** Takes over an entry another connection accepted (failover, READONLY): same command, deadline and caller. */
+  adopt(entry: Entry): void {
+    if (entry.isDone()) return;
+    const mine = entry.handOver();
+    if (!this.context.breaker.admits) {
+      mine.fail(this.circuitOpenError());
+      return;
+    }
+    this.accept(mine);
+    this.connect();
+  }
+
+  /** Hands every command still waiting for a connection to another node (failover). */
+  handOverQueued(to: NodeClient): void {
+    const waiting = this.queue;
+    this.queue = [];
+    for (const entry of waiting) to.adopt(entry);
+  }
+
+  private accept(entry: Entry): void {
+    if (this.recovery.wants(entry.flags)) this.recovery.hook(entry);
     this.tracker.add(entry);
     this.queue.push(entry);
     this.markDirty();
-    if (this.redis.status === "wait") this.connect();
-    return cmd.promise;
   }
 
   /** Writes everything queued in one corked write, if the connection is ready. */
   flush(): void {
     this.marked = false;
     const stream = this.redis.stream;
-    if (this.queue.length === 0 || this.redis.status !== "ready" || !stream?.writable) return;
+    if (this.queue.length === 0 || !this.ready || !stream?.writable) return;
     const batch = this.queue;
     this.queue = [];
     let last: Command | undefined;
     stream.cork();
     for (const entry of batch) {
-      if (entry.cmd.isSettled) continue; // expired while queued: never send it late
+      if (entry.isDone()) continue; // expired or handed over while queued: never send it here
       entry.written = true;
       last = entry.cmd;
       this.redis.sendCommand(entry.cmd);
@@ -213,7 +263,6 @@ export class NodeClient implements Flushable {
     this.closing = true;
     this.tracker.stop();
     this.stopStallWatch();
-    clearTimeout(this.retryTimer);
     if (this.redis.status === "ready" && !force) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DEFAULTS.quitTimeoutMs)));
@@ -222,7 +271,7 @@ export class NodeClient implements Flushable {
     }
     this.redis.disconnect();
     // Nothing may wait for a connection that is gone. Unsent commands were never applied; sent ones may have been.
-    for (const entry of [...this.tracker.pending(), ...this.retrying]) {
+    for (const entry of [...this.tracker.pending(), ...this.recovery.drop()]) {
       entry.fail(
         entry.written
           ? new ConnectionError(this.shard, this.id, "closed by the client with the command in flight; it may or may not have been applied")
@@ -230,7 +279,6 @@ export class NodeClient implements Flushable {
       );
     }
     this.queue = [];
-    this.retrying = [];
   }
 
   private markDirty(): void {
@@ -240,45 +288,13 @@ export class NodeClient implements Flushable {
     }
   }
 
-  /** Puts a hook in front of the command's reject so safe failures become retries. */
-  private hookRetries(entry: Entry): void {
-    const reject = entry.cmd.reject;
-    entry.rejectOriginal = reject;
-    entry.cmd.reject = (error: Error) => {
-      if (!this.scheduleRetry(entry, error)) reject(error);
-    };
-  }
-
-  private scheduleRetry(entry: Entry, error: Error): boolean {
-    const retry = this.context.retry;
-    if (this.closing || entry.attempts >= retry.attempts) return false;
-    const transient =
-      error instanceof ConnectionError || (error.name === "ReplyError" && RETRYABLE_REPLY.test(error.message));
-    if (!transient) return false;
-    const delay = reconnectDelay(entry.attempts + 1, { baseDelayMs: retry.baseDelayMs, maxDelayMs: retry.maxDelayMs });
-    if (performance.now() + delay >= entry.deadline) return false;
-    entry.attempts++;
-    entry.written = false;
-    this.retrying.push(entry);
-    // One timer for every retry scheduled in this burst.
-    this.retryTimer ??= setTimeout(this.resend, delay);
-    return true;
-  }
-
-  private readonly resend = (): void => {
-    this.retryTimer = undefined;
-    const entries = this.retrying;
-    this.retrying = [];
+  private requeue(entries: Entry[]): void {
     for (const entry of entries) {
-      if (entry.cmd.isSettled) continue;
-      if (!this.context.breaker.admits) {
-        entry.fail(this.circuitOpenError());
-        continue;
-      }
-      this.queue.push(entry);
+      if (!this.context.breaker.admits) entry.fail(this.circuitOpenError());
+      else this.queue.push(entry);
     }
     if (this.queue.length) this.markDirty();
-  };
+  }
 
   private readonly onAnswered = (): void => {
     const answered = this.inflight.collect();
@@ -297,7 +313,7 @@ export class NodeClient implements Flushable {
       entry.fail(new TimeoutError(this.shard, this.id, entry.timeoutMs, detail, this.lastError));
     }
     this.context.breaker.record(0, expired.length);
-    if (this.queue.length && !this.ready) this.queue = this.queue.filter((entry) => !entry.cmd.isSettled);
+    if (this.queue.length && !this.ready) this.queue = this.queue.filter((entry) => !entry.isDone());
   }
 
   private startStallWatch(): void {
@@ -329,7 +345,33 @@ export class NodeClient implements Flushable {
     this.stallTimer = undefined;
   }
 
-  private readonly onReady = (): void => {
+  /** Connected (handshake done): confirm the role first if it matters, then go. */
+  private readonly onConnected = (): void => {
+    const expected = this.context.role;
+    if (!expected) return this.onReady();
+    this.verifying = true;
+    const role = new Command("role", [], { replyEncoding: "utf8" });
+    this.redis.sendCommand(role);
+    role.promise.then(
+      (reply: unknown) => {
+        const actual = Array.isArray(reply) ? String(reply[0]) : String(reply);
+        if (ROLES[actual] === this.context.role) return this.onReady();
+        this.verifying = false;
+        this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
+        this.events.error(this, this.lastError);
+        this.context.onRoleMismatch?.(this, actual);
+        // Reconnect later (backoff): by then the topology may say what this node is.
+        this.redis.disconnect(true);
+      },
+      () => {
+        // The connection failed under the check; the close handler takes it from here.
+        this.verifying = false;
+      },
+    );
+  };
+
+  private onReady(): void {
+    this.verifying = false;
     this.up = true;
     this.lastError = undefined;
     this.authError = undefined;
@@ -342,9 +384,10 @@ export class NodeClient implements Flushable {
     for (const waiter of waiters) waiter.ready();
     this.events.ready(this);
     this.flush();
-  };
+  }
 
   private readonly onClose = (): void => {
+    this.verifying = false;
     this.stopStallWatch();
     this.inflight.clear();
     let lost = 0;

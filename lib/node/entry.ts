@@ -12,9 +12,13 @@ export class Entry implements Deadlined {
   written = false;
   /** Failed at the node (timed out, connection lost): already counted against the breaker. */
   failed = false;
+  /** Handed to another node (failover, READONLY): this node no longer answers for it. */
+  moved = false;
   /** Retries used so far. */
   attempts = 0;
-  /** The command's own reject, when a retry hook stands in front of it. */
+  /** Re-routed once after a READONLY reply; never twice. */
+  redirected = false;
+  /** The command's own reject, when a recovery hook stands in front of it. */
   rejectOriginal: ((error: Error) => void) | undefined;
 
   constructor(
@@ -25,11 +29,21 @@ export class Entry implements Deadlined {
   ) {}
 
   isDone(): boolean {
-    return this.cmd.isSettled;
+    return this.moved || this.cmd.isSettled;
   }
 
-  /** Rejects past any retry hook. */
+  /** Rejects past any recovery hook. */
   fail(error: Error): void {
     (this.rejectOriginal ?? this.cmd.reject)(error);
+  }
+
+  /** The same command, deadline and history, for another node; this one is marked moved. */
+  handOver(): Entry {
+    this.moved = true;
+    const next = new Entry(this.cmd, this.deadline, this.timeoutMs, this.flags);
+    next.attempts = this.attempts;
+    next.redirected = this.redirected;
+    next.rejectOriginal = this.rejectOriginal;
+    return next;
   }
 }

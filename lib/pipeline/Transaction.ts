@@ -21,7 +21,7 @@ export interface TransactionTarget {
   /** The shard a command's keys live on, or undefined when it has none; throws for commands that cannot run here. */
   shardOf(spec: CommandSpec, cmd: Command): number | undefined;
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
-  node(shards: ReadonlySet<number>): NodeClient;
+  node(shards: ReadonlySet<number>): NodeClient | Promise<NodeClient>;
   readonly timeoutMs: number;
   /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
   settled?(): void;
@@ -69,7 +69,7 @@ export class ShardedTransaction implements Chainable {
     if (this.problem) throw this.problem;
     if (this.queued.length === 0) return [];
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
-    const node = this.target.node(shards);
+    const node = await this.target.node(shards);
     const timeout = this.target.timeoutMs;
 
     const multi = node.send(new Command("multi"), timeout);

@@ -3,7 +3,8 @@
  * like a key: SUBSCRIBE goes to that shard and PUBLISH (routed by channel)
  * too. A pattern may match channels anywhere, so PSUBSCRIBE goes to every
  * shard. Each shard gets one subscriber connection, opened on first use;
- * ioredis re-subscribes it after a reconnect.
+ * ioredis re-subscribes it after a reconnect, and after a failover it moves
+ * to the new master with every channel and pattern of its shard.
  */
 import { Command } from "ioredis";
 import { ClientClosedError, InvalidArgumentError } from "../errors.js";
@@ -91,25 +92,37 @@ export class PubSub {
   private async send(shards: number[], command: string, name: string): Promise<void> {
     if (this.executor.closed) throw new ClientClosedError();
     const timeout = this.executor.defaults.timeoutMs;
-    await Promise.all(shards.map((shard) => this.connection(shard).send(new Command(command, [name]), timeout)));
+    await Promise.all(
+      shards.map(async (shard) => (await this.connection(shard)).send(new Command(command, [name]), timeout)),
+    );
+  }
+
+  /** Shards whose master changed: move their subscriber connections and subscriptions to the new masters. */
+  follow(shards: number[]): void {
+    for (const shard of shards) {
+      const old = this.connections.get(shard);
+      if (!old) continue;
+      this.connections.delete(shard);
+      void old.close(true);
+      const channels = [...this.channels.keys()].filter((c) => this.executor.strategy.shardIndexOf(c) === shard);
+      const patterns = [...this.patterns.keys()];
+      for (const channel of channels) void this.send([shard], "subscribe", channel).catch(() => undefined);
+      for (const pattern of patterns) void this.send([shard], "psubscribe", pattern).catch(() => undefined);
+    }
   }
 
   private allShards(): number[] {
     return this.executor.options.shards.map((_, i) => i);
   }
 
-  private connection(shard: number): NodeClient {
+  private async connection(shard: number): Promise<NodeClient> {
     let node = this.connections.get(shard);
     if (!node) {
-      const { name, master } = this.executor.options.shards[shard]!;
-      node = new NodeClient(
-        name,
-        master,
-        this.executor.options.redis,
-        this.executor.nodes.scheduler,
-        this.events,
-        this.executor.nodes.dedicatedContext(shard),
-      );
+      const master = await this.executor.masterWhenPlaced(shard);
+      const existing = this.connections.get(shard);
+      if (existing) return existing;
+      const registry = this.executor.fleet.registry;
+      node = new NodeClient(master.shard, master.address, this.executor.options.redis, registry.scheduler, this.events, registry.dedicatedContext(master));
       node.onMessage(
         (channel, message) => this.deliverMessage(node!, channel, message),
         (pattern, channel, message) => this.deliverPattern(node!, pattern, channel, message),

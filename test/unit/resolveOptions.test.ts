@@ -26,7 +26,7 @@ describe("resolveOptions", () => {
     expect(resolved.lazyConnect).toBe(false);
     expect(resolved.redis.connectTimeout).toBe(1000);
     expect(resolved.sharding).toEqual({ strategy: "slots", ranges: [[[0, 8191]], [[8192, 16383]]] });
-    expect(resolved.shards.map((s) => [s.name, s.master.host, s.master.port, s.weight])).toEqual([
+    expect(resolved.shards.map((s) => [s.name, s.master?.host, s.master?.port, s.weight])).toEqual([
       ["s0", "127.0.0.1", 7000, 1],
       ["s1", "127.0.0.1", 7001, 1],
     ]);

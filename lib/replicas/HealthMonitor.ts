@@ -1,0 +1,137 @@
+/**
+ * Polls INFO replication on every master that has replicas and on the
+ * replicas themselves, every healthCheckIntervalMs: round trips give each
+ * node's latency (moving average), and replication offsets give each
+ * replica's lag in milliseconds. A replica's lag is the time since its
+ * master first had data the replica still lacks; while the master is
+ * unreachable no newer data exists, so a replica's lag stops growing and it
+ * stays readable: that is what keeps reads going during a master outage.
+ */
+import { Command } from "ioredis";
+import type { NodeClient } from "../node/NodeClient.js";
+import type { NodeRegistry } from "../node/NodeRegistry.js";
+
+export interface NodeHealth {
+  /** Moving average of round trips, ms. */
+  latencyMs: number | null;
+  /** Replicas: ms behind the master; null until known. */
+  lagMs: number | null;
+  /** Replicas: in a full sync or loading its dataset. */
+  syncing: boolean;
+}
+
+export interface HealthOptions {
+  readonly intervalMs: number;
+  readonly maxReplicaLagMs: number;
+  readonly timeoutMs: number;
+  /** Poll masters of shards without replicas too (latency for "nearest"). */
+  readonly allMasters: boolean;
+}
+
+/** Weight of the newest round trip in the latency average. */
+const ALPHA = 0.3;
+/** Master offset samples kept: enough history to measure lags well past maxReplicaLagMs. */
+const HISTORY = 256;
+
+export class HealthMonitor {
+  private readonly health = new WeakMap<NodeClient, NodeHealth>();
+  private readonly offsets = new WeakMap<NodeClient, Array<{ at: number; offset: number }>>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly registry: NodeRegistry,
+    private readonly shardCount: number,
+    private readonly options: HealthOptions,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
+    this.timer.unref();
+    void this.check();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Health of a node, as last measured. */
+  of(node: NodeClient): NodeHealth {
+    return this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
+  }
+
+  /** Whether reads may go to this replica now. */
+  readable(replica: NodeClient): boolean {
+    if (!replica.ready || !replica.admits) return false;
+    const health = this.health.get(replica);
+    return !!health && !health.syncing && health.lagMs !== null && health.lagMs <= this.options.maxReplicaLagMs;
+  }
+
+  /** One round of checks; overlapping rounds are skipped. */
+  async check(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const rounds: Array<Promise<void>> = [];
+      for (let shard = 0; shard < this.shardCount; shard++) {
+        const master = this.registry.master(shard);
+        const replicas = this.registry.replicasOf(shard);
+        if (master && (replicas.length || this.options.allMasters)) rounds.push(this.checkMaster(master));
+        // Replicas after their master, so their lag is measured against the newest offset.
+        rounds.push(...replicas.map((replica) => this.checkReplica(replica, master)));
+      }
+      await Promise.all(rounds);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async checkMaster(master: NodeClient): Promise<void> {
+    const info = await this.info(master, "replication");
+    if (!info) return;
+    const samples = this.offsets.get(master) ?? [];
+    samples.push({ at: performance.now(), offset: Number(info.master_repl_offset ?? 0) });
+    if (samples.length > HISTORY) samples.splice(0, samples.length - HISTORY);
+    this.offsets.set(master, samples);
+  }
+
+  private async checkReplica(replica: NodeClient, master: NodeClient | undefined): Promise<void> {
+    const [replication, persistence] = await Promise.all([this.info(replica, "replication"), this.info(replica, "persistence")]);
+    if (!replication) return;
+    const health = this.health.get(replica)!;
+    health.syncing =
+      replication.master_sync_in_progress === "1" || persistence?.loading === "1" || persistence?.async_loading === "1";
+    const applied = Number(replication.slave_repl_offset ?? replication.slave_read_repl_offset ?? -1);
+    const samples = master ? this.offsets.get(master) : undefined;
+    if (!samples?.length || applied < 0) return;
+    const newest = samples[samples.length - 1]!;
+    if (applied >= newest.offset) health.lagMs = 0;
+    else {
+      // Stale since the master first had more than the replica has applied.
+      const since = samples.find((s) => s.offset > applied) ?? samples[0]!;
+      health.lagMs = Math.round(performance.now() - since.at);
+    }
+  }
+
+  /** INFO <section> as fields, timing the round trip; undefined if the node did not answer. */
+  private async info(node: NodeClient, section: string): Promise<Record<string, string> | undefined> {
+    const started = performance.now();
+    try {
+      const text = (await node.send(new Command("info", [section], { replyEncoding: "utf8" }), this.options.timeoutMs)) as string;
+      const rtt = performance.now() - started;
+      const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
+      health.latencyMs = health.latencyMs === null ? rtt : health.latencyMs + ALPHA * (rtt - health.latencyMs);
+      this.health.set(node, health);
+      return Object.fromEntries(
+        text
+          .split("\r\n")
+          .filter((line) => line.includes(":"))
+          .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+}

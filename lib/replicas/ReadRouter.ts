@@ -1,0 +1,64 @@
+/**
+ * Picks the node a read goes to, by policy. Writes never come here: they
+ * always go to the master.
+ *   master            the master
+ *   replicaPreferred  a readable replica (round robin), else the master
+ *   replica           a readable replica, else NoReplicaAvailableError
+ *   nearest           the master or a readable replica, whichever answers fastest (moving average)
+ *   any               round robin over the master and readable replicas
+ * "Readable": connected, breaker closed, not syncing, lag within maxReplicaLagMs.
+ */
+import type { ReadPolicy } from "../config/types.js";
+import { NoReplicaAvailableError } from "../errors.js";
+import type { NodeClient } from "../node/NodeClient.js";
+import type { NodeRegistry } from "../node/NodeRegistry.js";
+import type { HealthMonitor } from "./HealthMonitor.js";
+
+export class ReadRouter {
+  private turn = 0;
+
+  constructor(
+    private readonly registry: NodeRegistry,
+    private readonly health: HealthMonitor,
+  ) {}
+
+  /** The node for a read on this shard; undefined while the shard has no master yet. */
+  node(shard: number, policy: ReadPolicy): NodeClient | undefined {
+    const master = this.registry.master(shard);
+    if (policy === "master") return master;
+    const readable = this.registry.replicasOf(shard).filter((r) => this.health.readable(r));
+    switch (policy) {
+      case "replicaPreferred":
+        return readable.length ? this.next(readable) : master;
+      case "replica":
+        if (readable.length) return this.next(readable);
+        throw new NoReplicaAvailableError(
+          master?.shard ?? String(shard),
+          this.registry.replicasOf(shard).length ? "none is connected, caught up and not syncing" : "the shard has no replicas",
+        );
+      case "nearest":
+        return this.nearest(master, readable);
+      case "any":
+        return this.next(master && master.admits ? [master, ...readable] : readable) ?? master;
+    }
+  }
+
+  private nearest(master: NodeClient | undefined, readable: NodeClient[]): NodeClient | undefined {
+    let best = master && master.admits ? master : undefined;
+    let bestLatency = best ? (this.health.of(best).latencyMs ?? Infinity) : Infinity;
+    for (const replica of readable) {
+      const latency = this.health.of(replica).latencyMs ?? Infinity;
+      if (latency < bestLatency || !best) {
+        best = replica;
+        bestLatency = latency;
+      }
+    }
+    return best ?? master;
+  }
+
+  private next(nodes: NodeClient[]): NodeClient | undefined {
+    if (!nodes.length) return undefined;
+    this.turn = (this.turn + 1) % 1_000_000;
+    return nodes[this.turn % nodes.length];
+  }
+}

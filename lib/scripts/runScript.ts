@@ -1,0 +1,34 @@
+/**
+ * Runs a defined script on one node: EVALSHA where the node is known to have
+ * it cached, else EVAL (which caches it); a NOSCRIPT (after SCRIPT FLUSH, a
+ * restart or a failover) falls back to EVAL once.
+ */
+import { Command } from "ioredis";
+import type { Encoding } from "../commands/install.js";
+import type { NodeClient } from "../node/NodeClient.js";
+import type { Script } from "./Script.js";
+
+export async function runScript(
+  node: NodeClient,
+  script: Script,
+  evalsha: Command,
+  args: unknown[],
+  encoding: Encoding,
+  timeoutMs: number,
+): Promise<unknown> {
+  if (node.knownScripts.has(script.sha)) {
+    try {
+      return await node.send(evalsha, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+      node.knownScripts.delete(script.sha);
+    }
+  }
+  const result = node.send(new Command("eval", [script.lua, ...(args as never[])], { replyEncoding: encoding }), timeoutMs);
+  try {
+    return await result;
+  } finally {
+    // EVAL caches the script even when it raises; if it failed to compile, EVALSHA's NOSCRIPT brings us back here.
+    node.knownScripts.add(script.sha);
+  }
+}

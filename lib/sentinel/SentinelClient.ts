@@ -1,0 +1,211 @@
+/**
+ * Talks to the sentinels: finds each named master and its healthy replicas
+ * (rotating through sentinels when one fails, learning new ones from
+ * SENTINEL SENTINELS), and watches their pub/sub for failovers and node
+ * state changes. Every address a sentinel reports passes the AddressPolicy.
+ */
+import { Redis, type RedisOptions } from "ioredis";
+import { formatAddress } from "../config/address.js";
+import type { ResolvedShard } from "../config/shards.js";
+import type { Address, SentinelConnectionOptions } from "../config/types.js";
+import { SentinelError } from "../errors.js";
+import { sanitizeError } from "../node/sanitize.js";
+import type { AddressPolicy } from "../topology/addressPolicy.js";
+import type { Layout, ShardNodes } from "../topology/Topology.js";
+import type { LayoutSource } from "../topology/TopologyHolder.js";
+
+export interface SentinelEvents {
+  /** +switch-master: the named master moved to `address` (already admitted by the policy). */
+  switched(masterName: string, address: Address): void;
+  /** Another watched event about one of our masters: worth re-reading the topology. */
+  changed(channel: string, masterName: string): void;
+  /** The watch connection is (re)established: events may have been missed meanwhile. */
+  watching(sentinel: string): void;
+  error(sentinel: string, error: Error): void;
+  /** A sentinel reported an address the policy refused. */
+  refused(masterName: string, reported: string, reason: string): void;
+}
+
+/** The events that say a master or replica changed (from Sentinel's documented pub/sub messages). */
+const CHANNELS = ["+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+reboot", "+failover-end"];
+/** Replica flags that make it unfit to list. */
+const UNFIT = ["s_down", "o_down", "disconnected"];
+
+export class SentinelClient implements LayoutSource {
+  private readonly sentinels: Address[];
+  private cursor = 0;
+  private readonly connections = new Map<string, Redis>();
+  private watcher: Redis | undefined;
+  private watchTurn = 0;
+  private closed = false;
+  private readonly masterNames: Set<string>;
+
+  constructor(
+    seeds: readonly Address[],
+    private readonly options: Readonly<SentinelConnectionOptions> & { connectTimeout: number; commandTimeoutMs: number },
+    private readonly shards: readonly ResolvedShard[],
+    private readonly policy: AddressPolicy,
+    private readonly events: SentinelEvents,
+  ) {
+    this.sentinels = [...seeds];
+    this.masterNames = new Set(shards.flatMap((s) => (s.masterName ? [s.masterName] : [])));
+  }
+
+  /** Every sentinel known now: the configured ones and those learned since. */
+  get known(): readonly string[] {
+    return this.sentinels.map(formatAddress);
+  }
+
+  async observe(_current: Layout): Promise<Array<ShardNodes | undefined>> {
+    return Promise.all(
+      this.shards.map(async (shard) => {
+        if (!shard.masterName) return undefined;
+        try {
+          return await this.discover(shard.masterName);
+        } catch (error) {
+          this.events.error("discovery", error as Error);
+          return undefined;
+        }
+      }),
+    );
+  }
+
+  /** Master and fit replicas of one named master. */
+  async discover(masterName: string): Promise<ShardNodes> {
+    const reply = (await this.query(["GET-MASTER-ADDR-BY-NAME", masterName])) as [string, string | number] | null;
+    if (!reply) throw new SentinelError(`no sentinel knows a master named '${masterName}'`);
+    const master = this.admit(masterName, { host: String(reply[0]), port: Number(reply[1]) });
+    if (!master) throw new SentinelError(`the master address sentinels gave for '${masterName}' was refused`);
+    const listed = (await this.query(["REPLICAS", masterName])) as unknown[][];
+    const replicas: Address[] = [];
+    for (const fields of listed) {
+      const replica = pairs(fields);
+      const flags = String(replica.flags ?? "").split(",");
+      if (flags.some((f) => UNFIT.includes(f))) continue;
+      const admitted = this.admit(masterName, { host: String(replica.ip), port: Number(replica.port) });
+      if (admitted) replicas.push(admitted);
+    }
+    await this.learnPeers(masterName);
+    return { master, replicas };
+  }
+
+  /** Subscribes to one sentinel's events; moves to the next sentinel if that one goes away. */
+  watch(): void {
+    if (this.closed || this.watcher) return;
+    const sentinel = this.sentinels[this.watchTurn++ % this.sentinels.length]!;
+    const key = formatAddress(sentinel);
+    const redis = new Redis({
+      ...this.base(sentinel),
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      retryStrategy: (attempt) => (attempt > 2 ? null : 100 * attempt),
+    });
+    redis.on("error", (error) => this.events.error(key, sanitizeError(error)));
+    redis.on("ready", () => this.events.watching(key));
+    redis.on("message", (channel: string, message: string) => this.onEvent(channel, message));
+    redis.on("end", () => {
+      if (this.watcher === redis) this.watcher = undefined;
+      if (!this.closed) setTimeout(() => this.watch(), 100).unref();
+    });
+    redis.subscribe(...CHANNELS).catch(() => undefined);
+    this.watcher = redis;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.disconnect();
+    this.watcher = undefined;
+    for (const redis of this.connections.values()) redis.disconnect();
+    this.connections.clear();
+  }
+
+  private onEvent(channel: string, message: string): void {
+    const words = message.split(" ");
+    if (channel === "+switch-master") {
+      const [name, , , host, port] = words;
+      if (!name || !this.masterNames.has(name)) return;
+      const address = this.admit(name, { host: String(host), port: Number(port) });
+      if (address) this.events.switched(name, address);
+      return;
+    }
+    // "<type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>", or "master <name> <ip> <port>".
+    const at = words.indexOf("@");
+    const name = at >= 0 ? words[at + 1] : words[0] === "master" ? words[1] : undefined;
+    if (name && this.masterNames.has(name)) this.events.changed(channel, name);
+  }
+
+  /** Asks the sentinels in turn, starting with the last one that answered. */
+  private async query(args: string[]): Promise<unknown> {
+    let lastError: Error | undefined;
+    for (let i = 0; i < this.sentinels.length; i++) {
+      const index = (this.cursor + i) % this.sentinels.length;
+      const sentinel = this.sentinels[index]!;
+      const key = formatAddress(sentinel);
+      try {
+        const connection = await this.connection(sentinel);
+        const reply = await connection.call("SENTINEL", ...args);
+        this.cursor = index;
+        return reply;
+      } catch (error) {
+        lastError = sanitizeError(error);
+        this.events.error(key, lastError);
+        this.connections.get(key)?.disconnect();
+        this.connections.delete(key);
+      }
+    }
+    throw new SentinelError(`no sentinel answered SENTINEL ${args[0]} (tried ${this.known.join(", ")})`, lastError);
+  }
+
+  private async connection(sentinel: Address): Promise<Redis> {
+    const key = formatAddress(sentinel);
+    const existing = this.connections.get(key);
+    if (existing?.status === "ready") return existing;
+    existing?.disconnect();
+    const redis = new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+    redis.on("error", () => undefined); // reported by query() when a command fails
+    this.connections.set(key, redis);
+    await redis.connect();
+    return redis;
+  }
+
+  private base(sentinel: Address): RedisOptions {
+    const { username, password, tls, connectTimeout, commandTimeoutMs } = this.options;
+    return {
+      host: sentinel.host,
+      port: sentinel.port,
+      username,
+      password,
+      tls: tls === true ? {} : tls || undefined,
+      connectTimeout,
+      commandTimeout: commandTimeoutMs,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      showFriendlyErrorStack: false,
+    } as RedisOptions;
+  }
+
+  private async learnPeers(masterName: string): Promise<void> {
+    const peers = (await this.query(["SENTINELS", masterName]).catch(() => [])) as unknown[][];
+    for (const fields of peers) {
+      const peer = pairs(fields);
+      const admitted = this.policy.admit({ host: String(peer.ip), port: Number(peer.port) });
+      if (!admitted.ok) continue;
+      const key = formatAddress(admitted.address);
+      if (!this.known.includes(key)) this.sentinels.push(admitted.address);
+    }
+  }
+
+  private admit(masterName: string, reported: Address): Address | undefined {
+    const admission = this.policy.admit(reported);
+    if (admission.ok) return admission.address;
+    this.events.refused(masterName, formatAddress(reported), admission.reason);
+    return undefined;
+  }
+}
+
+/** Sentinel's [k1, v1, k2, v2, ...] replies as an object. */
+function pairs(fields: unknown[]): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) object[String(fields[i])] = fields[i + 1];
+  return object;
+}

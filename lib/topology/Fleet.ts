@@ -1,0 +1,152 @@
+/**
+ * The live fleet: the layout (TopologyHolder), where it comes from (static
+ * options, SentinelClient), the connections that serve it (NodeRegistry),
+ * replica health (HealthMonitor) and read placement (ReadRouter), wired so a
+ * layout change reaches every part at once.
+ */
+import type { ResolvedOptions } from "../config/resolve.js";
+import { DEFAULTS } from "../config/defaults.js";
+import type { Address } from "../config/types.js";
+import type { Entry, NodeClient, NodeEvents } from "../node/NodeClient.js";
+import { NodeRegistry } from "../node/NodeRegistry.js";
+import { HealthMonitor } from "../replicas/HealthMonitor.js";
+import { ReadRouter } from "../replicas/ReadRouter.js";
+import { SentinelClient } from "../sentinel/SentinelClient.js";
+import { AddressPolicy } from "./addressPolicy.js";
+import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "./Topology.js";
+import { TopologyHolder } from "./TopologyHolder.js";
+import { formatAddress } from "../config/address.js";
+
+export interface FleetEvents {
+  /** A new layout took effect. */
+  topology(epoch: number, reason: string): void;
+  /** A shard's master moved from one node to another. */
+  failover(shard: string, from: string, to: string): void;
+  /** A sentinel reported an address the policy refused. */
+  refused(shard: string, address: string, reason: string): void;
+  sentinelError(sentinel: string, error: Error): void;
+  /** Shards whose master changed (subscriptions must follow). */
+  mastersChanged(shards: number[]): void;
+}
+
+export class Fleet {
+  readonly registry: NodeRegistry;
+  readonly holder: TopologyHolder;
+  readonly health: HealthMonitor;
+  readonly reads: ReadRouter;
+  private readonly sentinel: SentinelClient | undefined;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    nodeEvents: NodeEvents,
+    private readonly events: FleetEvents,
+  ) {
+    this.registry = new NodeRegistry(options, nodeEvents, {
+      roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
+      redirect: (shard, node, entry) => this.redirect(shard, node, entry),
+    });
+    const policy = new AddressPolicy(options.natMap, options.allowedAddresses);
+    const byMasterName = new Map(options.shards.map((s, i) => [s.masterName, i] as const));
+    this.sentinel = options.sentinels.length
+      ? new SentinelClient(
+          options.sentinels,
+          { ...options.sentinelOptions, commandTimeoutMs: DEFAULTS.sentinel.commandTimeoutMs },
+          options.shards,
+          policy,
+          {
+            switched: (name, address) => this.switched(byMasterName.get(name)!, address),
+            changed: (channel) => void this.holder.refresh(channel),
+            watching: () => void this.holder.refresh("sentinel watch (re)established"),
+            error: (sentinel, error) => events.sentinelError(sentinel, error),
+            refused: (name, address, reason) => events.refused(options.shards[byMasterName.get(name)!]!.name, address, reason),
+          },
+        )
+      : undefined;
+    this.holder = new TopologyHolder(
+      initialLayout(options.shards),
+      this.sentinel,
+      { cooldownMs: DEFAULTS.refreshCooldownMs, intervalMs: options.topologyRefreshMs },
+      (previous, next, reason) => this.changed(previous, next, reason),
+      (error) => events.sentinelError("refresh", error),
+    );
+    this.registry.apply(this.holder.current);
+    const hasReplicas = options.shards.some((s) => s.masterName !== undefined || s.replicas.length > 0);
+    this.health = new HealthMonitor(this.registry, options.shards.length, {
+      intervalMs: options.healthCheckIntervalMs,
+      maxReplicaLagMs: options.maxReplicaLagMs,
+      timeoutMs: options.commandTimeoutMs,
+      allMasters: options.readFrom === "nearest",
+    });
+    this.reads = new ReadRouter(this.registry, this.health);
+    if (this.sentinel) {
+      this.holder.start();
+      this.sentinel.watch();
+    }
+    if (hasReplicas || options.readFrom === "nearest") this.health.start();
+  }
+
+  /** The layout and each node's health, now, as an immutable snapshot. */
+  snapshot(): TopologySnapshot {
+    const layout = this.holder.current;
+    const view = (node: NodeClient | undefined, role: "master" | "replica"): NodeView | null => {
+      if (!node) return null;
+      const health = this.health.of(node);
+      return Object.freeze({
+        address: node.id,
+        role,
+        connected: node.ready,
+        breaker: node.context.breaker.state,
+        latencyMs: health.latencyMs === null ? null : Math.round(health.latencyMs * 1000) / 1000,
+        lagMs: role === "replica" ? health.lagMs : null,
+        readable: role === "replica" ? this.health.readable(node) : false,
+      });
+    };
+    return Object.freeze({
+      epoch: layout.epoch,
+      shards: Object.freeze(
+        this.options.shards.map((shard, i) =>
+          Object.freeze({
+            name: shard.name,
+            master: view(this.registry.master(i), "master"),
+            replicas: Object.freeze(this.registry.replicasOf(i).map((r) => view(r, "replica")!)),
+          }),
+        ),
+      ),
+    });
+  }
+
+  /** Sentinels known now (configured and learned). */
+  get sentinels(): readonly string[] {
+    return this.sentinel?.known ?? [];
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    this.holder.stop();
+    this.health.stop();
+    this.sentinel?.close();
+    await this.registry.close(timeoutMs);
+  }
+
+  private switched(shard: number, address: Address): void {
+    this.holder.setMaster(shard, address, "+switch-master");
+    // The announcement names the master only; read the replicas again.
+    void this.holder.refresh("+switch-master");
+  }
+
+  private changed(previous: Layout, next: Layout, reason: string): void {
+    const changed = this.registry.apply(next);
+    this.events.topology(next.epoch, reason);
+    for (const shard of changed) {
+      const from = previous.shards[shard]!.master;
+      const to = next.shards[shard]!.master;
+      if (from && to) this.events.failover(this.options.shards[shard]!.name, formatAddress(from), formatAddress(to));
+    }
+    if (changed.length) this.events.mastersChanged(changed);
+    void this.health.check();
+  }
+
+  /** A write hit a demoted master: re-read the topology, then send it (once) where the master is now. */
+  private redirect(shard: number, node: NodeClient, entry: Entry): void {
+    void this.holder.refresh("READONLY reply").then(() => (this.registry.master(shard) ?? node).adopt(entry));
+  }
+}

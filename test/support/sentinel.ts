@@ -1,0 +1,164 @@
+/**
+ * Real high-availability topologies for tests: per shard a master and its
+ * replicas (redis-server --replicaof), watched by real redis-sentinel
+ * processes, all on free loopback ports, started and stopped by the tests.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { freePort, HOST, launch, requireBinary, tempDir, waitForReply, type ManagedProcess } from "./processes.js";
+import { startRedis, stopAll, type RedisServer } from "./redis.js";
+
+export interface SentinelProcess {
+  readonly port: number;
+  readonly address: string;
+  client(): Redis;
+  stop(): Promise<void>;
+}
+
+export interface HaShard {
+  readonly masterName: string;
+  readonly master: RedisServer;
+  readonly replicas: RedisServer[];
+}
+
+export interface HaTopology {
+  readonly shards: HaShard[];
+  readonly sentinels: SentinelProcess[];
+  /** Every redis-server started (masters and replicas), by address. */
+  server(address: string): RedisServer | undefined;
+  stop(): Promise<void>;
+}
+
+export interface HaOptions {
+  shards: number;
+  replicasPerShard: number;
+  sentinels?: number;
+  /** down-after-milliseconds. @default 1000 */
+  downAfterMs?: number;
+  password?: string;
+  sentinelPassword?: string;
+}
+
+export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
+  requireBinary("redis-sentinel");
+  const servers: RedisServer[] = [];
+  const sentinels: SentinelProcess[] = [];
+  try {
+    const shards: HaShard[] = [];
+    for (let i = 0; i < options.shards; i++) {
+      const auth = options.password ? ["--masterauth", options.password] : [];
+      const master = await startRedis({ password: options.password, args: auth });
+      servers.push(master);
+      const replicas = await Promise.all(
+        Array.from({ length: options.replicasPerShard }, () =>
+          startRedis({ password: options.password, args: [...auth, "--replicaof", HOST, String(master.port)] }),
+        ),
+      );
+      servers.push(...replicas);
+      shards.push({ masterName: `cache-${i}`, master, replicas });
+    }
+    await Promise.all(shards.flatMap((s) => s.replicas.map((r) => waitForLink(r))));
+    for (let i = 0; i < (options.sentinels ?? 3); i++) sentinels.push(await startSentinel(shards, options));
+    await waitForSentinelsToAgree(sentinels, shards);
+    return {
+      shards,
+      sentinels,
+      server: (address) => servers.find((s) => s.address === address),
+      async stop() {
+        await Promise.all(sentinels.map((s) => s.stop()));
+        await stopAll(servers);
+      },
+    };
+  } catch (error) {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await stopAll(servers);
+    throw error;
+  }
+}
+
+async function startSentinel(shards: HaShard[], options: HaOptions): Promise<SentinelProcess> {
+  const port = await freePort();
+  const dir = tempDir(`sentinel-${port}`);
+  const lines = [
+    `port ${port}`,
+    `bind ${HOST}`,
+    `dir ${dir.path}`,
+    "protected-mode no",
+    ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
+  ];
+  for (const shard of shards) {
+    lines.push(
+      `sentinel monitor ${shard.masterName} ${HOST} ${shard.master.port} 2`,
+      `sentinel down-after-milliseconds ${shard.masterName} ${options.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${shard.masterName} 10000`,
+      `sentinel parallel-syncs ${shard.masterName} 1`,
+      ...(options.password ? [`sentinel auth-pass ${shard.masterName} ${options.password}`] : []),
+    );
+  }
+  const conf = join(dir.path, "sentinel.conf");
+  writeFileSync(conf, `${lines.join("\n")}\n`);
+  const proc: ManagedProcess = launch("redis-sentinel", [conf], dir.path);
+  const ping = options.sentinelPassword ? `AUTH ${options.sentinelPassword}\r\nPING\r\n` : "PING\r\n";
+  try {
+    await waitForReply(port, ping, /\+PONG/, proc);
+  } catch (error) {
+    await proc.stop(100);
+    throw error;
+  }
+  const clients = new Set<Redis>();
+  return {
+    port,
+    address: `${HOST}:${port}`,
+    client() {
+      const client = new Redis({ host: HOST, port, password: options.sentinelPassword });
+      client.on("error", () => undefined);
+      clients.add(client);
+      return client;
+    },
+    async stop() {
+      for (const client of clients) client.disconnect();
+      await proc.stop();
+      dir.remove();
+    },
+  };
+}
+
+/** Waits until the replica's link to its master is up. */
+export async function waitForLink(replica: RedisServer, timeoutMs = 10_000): Promise<void> {
+  const client = replica.client();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const info = await client.info("replication").catch(() => "");
+      if (info.includes("master_link_status:up")) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`replica ${replica.address} did not link to its master within ${timeoutMs} ms`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Waits until every sentinel knows every master's replicas and the other sentinels (failover needs both). */
+async function waitForSentinelsToAgree(sentinels: SentinelProcess[], shards: HaShard[], timeoutMs = 20_000): Promise<void> {
+  const clients = sentinels.map((s) => s.client());
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      let agreed = true;
+      for (const client of clients) {
+        for (const shard of shards) {
+          const replicas = (await client.call("SENTINEL", "REPLICAS", shard.masterName)) as unknown[];
+          const peers = (await client.call("SENTINEL", "SENTINELS", shard.masterName)) as unknown[];
+          if (replicas.length < shard.replicas.length || peers.length < sentinels.length - 1) agreed = false;
+        }
+      }
+      if (agreed) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error("sentinels did not discover every replica and peer in time");
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
+}
