@@ -41,7 +41,8 @@ import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
 import { Script, type ScriptDefinition } from "./scripts/Script.js";
 import { ShardHandle } from "./ShardHandle.js";
 import type { TopologySnapshot } from "./topology/Topology.js";
-import type { FleetEvents } from "./topology/Fleet.js";
+import { LAYOUT_SOURCE, type FleetEvents } from "./topology/Fleet.js";
+import type { LayoutSource } from "./topology/TopologyHolder.js";
 import type { ReadPolicy } from "./config/types.js";
 
 export interface NodeEvent {
@@ -89,7 +90,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     super();
     const resolved = resolveOptions(options);
     const events = this.#nodeEvents();
-    this.#executor = new Executor(resolved, events, this.#fleetEvents());
+    const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
+    this.#executor = new Executor(resolved, events, this.#fleetEvents(), source);
     this.#pubsub = new PubSub(this.#executor, events, (error, channel) => this.emit("pubsub:error", { channel, error }));
   }
 

@@ -31,6 +31,7 @@ import type { Script } from "../scripts/Script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import type { ShardingStrategy } from "../sharding/strategy.js";
 import { Fleet, type FleetEvents } from "../topology/Fleet.js";
+import type { LayoutSource } from "../topology/TopologyHolder.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -47,10 +48,11 @@ export class Executor {
     readonly options: ResolvedOptions,
     nodeEvents: NodeEvents,
     fleetEvents: FleetEvents,
+    source?: LayoutSource,
   ) {
     this.strategy = createStrategy(options);
     this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
-    this.fleet = new Fleet(options, nodeEvents, fleetEvents);
+    this.fleet = new Fleet(options, nodeEvents, fleetEvents, source);
     this.defaults = Object.freeze({
       timeoutMs: options.commandTimeoutMs,
       partial: false,

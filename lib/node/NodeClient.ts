@@ -57,6 +57,8 @@ export interface NodeContext {
 }
 
 const ROLES: Record<string, NodeRole> = { master: "master", slave: "replica" };
+/** How soon a connection whose role did not match checks again without a layout change, in ms. */
+const ROLE_RECHECK_MS = 500;
 
 export class NodeClient implements Flushable {
   /** "host:port": how the node is named in errors, events and metrics. */
@@ -71,6 +73,9 @@ export class NodeClient implements Flushable {
   closing = false;
   /** Connected, and waiting for ROLE to confirm the node's role before writing anything. */
   private verifying = false;
+  /** ROLE said something else than the layout; reported once until it matches. */
+  private mismatched = false;
+  private recheckTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
   private readyWaiters: Array<{ ready(): void; failed(error: Error): void }> = [];
@@ -262,6 +267,7 @@ export class NodeClient implements Flushable {
   async close(force = false): Promise<void> {
     this.closing = true;
     this.tracker.stop();
+    clearTimeout(this.recheckTimer);
     this.stopStallWatch();
     if (this.redis.status === "ready" && !force) {
       let timer: NodeJS.Timeout | undefined;
@@ -347,36 +353,63 @@ export class NodeClient implements Flushable {
 
   /** Connected (handshake done): confirm the role first if it matters, then go. */
   private readonly onConnected = (): void => {
-    const expected = this.context.role;
-    if (!expected) return this.onReady();
+    // Reachable: whatever its role, the node is not gone.
+    this.failedAttempts = 0;
+    if (!this.context.role) return this.onReady();
     this.verifying = true;
+    this.checkRole();
+  };
+
+  /**
+   * The layout changed this node's role (a replica promoted, a master
+   * demoted): a connection held back by a role mismatch checks again now.
+   */
+  roleChanged(): void {
+    if (this.verifying && this.redis.status === "ready") this.checkRole();
+  }
+
+  /**
+   * ROLE before anything is written. On a mismatch the connection stays open
+   * but writes nothing (commands wait within their deadlines), the topology
+   * is re-read, and the role is checked again when the layout changes, or
+   * after a short while. A failover is seen this way before Sentinel
+   * announces it: the promoted replica answers "master".
+   */
+  private checkRole(): void {
+    clearTimeout(this.recheckTimer);
     const role = new Command("role", [], { replyEncoding: "utf8" });
     this.redis.sendCommand(role);
     role.promise.then(
       (reply: unknown) => {
         const actual = Array.isArray(reply) ? String(reply[0]) : String(reply);
+        if (!this.verifying || this.closing) return;
         if (ROLES[actual] === this.context.role) return this.onReady();
-        this.verifying = false;
-        this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
-        this.events.error(this, this.lastError);
+        if (ROLES[actual] === "master" && this.context.role === "replica") {
+          // A promoted replica: still right for reads (it is about to become the master). Serve, but re-read the layout.
+          this.onReady();
+          this.context.onRoleMismatch?.(this, actual);
+          return;
+        }
+        if (!this.mismatched) {
+          this.mismatched = true;
+          this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
+          this.events.error(this, this.lastError);
+        }
         this.context.onRoleMismatch?.(this, actual);
-        // Reconnect later (backoff): by then the topology may say what this node is.
-        this.redis.disconnect(true);
+        this.recheckTimer = setTimeout(() => this.roleChanged(), ROLE_RECHECK_MS);
+        this.recheckTimer.unref();
       },
-      () => {
-        // The connection failed under the check; the close handler takes it from here.
-        this.verifying = false;
-      },
+      () => undefined, // the connection failed under the check; the close handler takes it from here
     );
-  };
+  }
 
   private onReady(): void {
     this.verifying = false;
+    this.mismatched = false;
     this.up = true;
     this.lastError = undefined;
     this.authError = undefined;
     this.expiredInFlight = false;
-    this.failedAttempts = 0;
     this.knownScripts.clear();
     this.startStallWatch();
     const waiters = this.readyWaiters;
@@ -388,6 +421,7 @@ export class NodeClient implements Flushable {
 
   private readonly onClose = (): void => {
     this.verifying = false;
+    clearTimeout(this.recheckTimer);
     this.stopStallWatch();
     this.inflight.clear();
     let lost = 0;

@@ -70,7 +70,12 @@ export class NodeRegistry {
       const key = formatAddress(address);
       live.add(key);
       const slot = this.slots.get(key) ?? this.create(shard, address);
-      slot.context.role = this.checksRoles[shard] ? role : undefined;
+      const next = this.checksRoles[shard] ? role : undefined;
+      if (slot.context.role !== next) {
+        slot.context.role = next;
+        slot.node.roleChanged();
+        slot.pool?.roleChanged();
+      }
       return slot.node;
     };
     const masters = layout.shards.map((s, i) => (s.master ? place(i, s.master, "master") : undefined));

@@ -82,6 +82,11 @@ export class NodePool {
     else await this.pool.destroy(node);
   }
 
+  /** The node's role changed: connections held back by a ROLE mismatch check again. */
+  roleChanged(): void {
+    for (const node of this.borrowed) node.roleChanged();
+  }
+
   async destroy(node: NodeClient): Promise<void> {
     this.borrowed.delete(node);
     await this.pool.destroy(node);

@@ -10,6 +10,7 @@
 import { Command } from "ioredis";
 import type { NodeClient } from "../node/NodeClient.js";
 import type { NodeRegistry } from "../node/NodeRegistry.js";
+import { isSyncing, lagMs, parseInfo, type OffsetSample } from "./replication.js";
 
 export interface NodeHealth {
   /** Moving average of round trips, ms. */
@@ -35,7 +36,7 @@ const HISTORY = 256;
 
 export class HealthMonitor {
   private readonly health = new WeakMap<NodeClient, NodeHealth>();
-  private readonly offsets = new WeakMap<NodeClient, Array<{ at: number; offset: number }>>();
+  private readonly offsets = new WeakMap<NodeClient, OffsetSample[]>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -62,9 +63,9 @@ export class HealthMonitor {
     return this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
   }
 
-  /** Whether reads may go to this replica now. */
-  readable(replica: NodeClient): boolean {
-    if (!replica.ready || !replica.admits) return false;
+  /** Whether reads may go to this replica now (or, `evenIfDisconnected`, once its connection is back). */
+  readable(replica: NodeClient, evenIfDisconnected = false): boolean {
+    if ((!replica.ready && !evenIfDisconnected) || !replica.admits) return false;
     const health = this.health.get(replica);
     return !!health && !health.syncing && health.lagMs !== null && health.lagMs <= this.options.maxReplicaLagMs;
   }
@@ -99,20 +100,17 @@ export class HealthMonitor {
 
   private async checkReplica(replica: NodeClient, master: NodeClient | undefined): Promise<void> {
     const [replication, persistence] = await Promise.all([this.info(replica, "replication"), this.info(replica, "persistence")]);
-    if (!replication) return;
-    const health = this.health.get(replica)!;
-    health.syncing =
-      replication.master_sync_in_progress === "1" || persistence?.loading === "1" || persistence?.async_loading === "1";
-    const applied = Number(replication.slave_repl_offset ?? replication.slave_read_repl_offset ?? -1);
-    const samples = master ? this.offsets.get(master) : undefined;
-    if (!samples?.length || applied < 0) return;
-    const newest = samples[samples.length - 1]!;
-    if (applied >= newest.offset) health.lagMs = 0;
-    else {
-      // Stale since the master first had more than the replica has applied.
-      const since = samples.find((s) => s.offset > applied) ?? samples[0]!;
-      health.lagMs = Math.round(performance.now() - since.at);
+    const health = this.health.get(replica) ?? { latencyMs: null, lagMs: null, syncing: false };
+    this.health.set(replica, health);
+    if (!replication) {
+      // No answer: nothing is known about it now.
+      health.lagMs = null;
+      return;
     }
+    health.syncing = isSyncing(replication, persistence);
+    const applied = Number(replication.slave_repl_offset ?? replication.slave_read_repl_offset ?? -1);
+    const lag = lagMs((master && this.offsets.get(master)) ?? [], applied, performance.now());
+    if (lag !== undefined) health.lagMs = lag;
   }
 
   /** INFO <section> as fields, timing the round trip; undefined if the node did not answer. */
@@ -124,12 +122,7 @@ export class HealthMonitor {
       const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
       health.latencyMs = health.latencyMs === null ? rtt : health.latencyMs + ALPHA * (rtt - health.latencyMs);
       this.health.set(node, health);
-      return Object.fromEntries(
-        text
-          .split("\r\n")
-          .filter((line) => line.includes(":"))
-          .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]),
-      );
+      return parseInfo(text);
     } catch {
       return undefined;
     }

@@ -7,6 +7,10 @@
  *   nearest           the master or a readable replica, whichever answers fastest (moving average)
  *   any               round robin over the master and readable replicas
  * "Readable": connected, breaker closed, not syncing, lag within maxReplicaLagMs.
+ * When none is readable at this instant and the master cannot take the read,
+ * a replica that was fit at its last check (its connection only momentarily
+ * down, as around a failover) is still better than a master known to be down:
+ * the read waits for it within its deadline.
  */
 import type { ReadPolicy } from "../config/types.js";
 import { NoReplicaAvailableError } from "../errors.js";
@@ -26,12 +30,16 @@ export class ReadRouter {
   node(shard: number, policy: ReadPolicy): NodeClient | undefined {
     const master = this.registry.master(shard);
     if (policy === "master") return master;
-    const readable = this.registry.replicasOf(shard).filter((r) => this.health.readable(r));
+    const replicas = this.registry.replicasOf(shard);
+    const readable = replicas.filter((r) => this.health.readable(r));
     switch (policy) {
       case "replicaPreferred":
-        return readable.length ? this.next(readable) : master;
+        if (readable.length) return this.next(readable);
+        if (master?.admits) return master;
+        return this.next(this.reconnecting(replicas)) ?? master;
       case "replica":
         if (readable.length) return this.next(readable);
+        if (this.reconnecting(replicas).length) return this.next(this.reconnecting(replicas));
         throw new NoReplicaAvailableError(
           master?.shard ?? String(shard),
           this.registry.replicasOf(shard).length ? "none is connected, caught up and not syncing" : "the shard has no replicas",
@@ -41,6 +49,11 @@ export class ReadRouter {
       case "any":
         return this.next(master && master.admits ? [master, ...readable] : readable) ?? master;
     }
+  }
+
+  /** Replicas fit at their last check whose connection is down for now (breaker still closed). */
+  private reconnecting(replicas: readonly NodeClient[]): NodeClient[] {
+    return replicas.filter((r) => !r.ready && this.health.readable(r, true));
   }
 
   private nearest(master: NodeClient | undefined, readable: NodeClient[]): NodeClient | undefined {

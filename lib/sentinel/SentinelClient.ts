@@ -30,11 +30,14 @@ export interface SentinelEvents {
 const CHANNELS = ["+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+reboot", "+failover-end"];
 /** Replica flags that make it unfit to list. */
 const UNFIT = ["s_down", "o_down", "disconnected"];
+/** Master flags that mean a failover may be under way: the picture is in flux. */
+const IN_FLUX = ["s_down", "o_down", "failover_in_progress"];
 
 export class SentinelClient implements LayoutSource {
   private readonly sentinels: Address[];
   private cursor = 0;
-  private readonly connections = new Map<string, Redis>();
+  /** One connection per sentinel, shared by concurrent queries (the promise, so a connect in progress is shared too). */
+  private readonly connections = new Map<string, Promise<Redis>>();
   private watcher: Redis | undefined;
   private watchTurn = 0;
   private closed = false;
@@ -70,8 +73,15 @@ export class SentinelClient implements LayoutSource {
     );
   }
 
-  /** Master and fit replicas of one named master. */
-  async discover(masterName: string): Promise<ShardNodes> {
+  /**
+   * Master and fit replicas of one named master; undefined while its master
+   * is down or being failed over. Mid-failover answers are half-updated (the
+   * replica being promoted is no longer listed, the old master still is);
+   * the layout keeps its last picture until +switch-master settles it.
+   */
+  async discover(masterName: string): Promise<ShardNodes | undefined> {
+    const state = pairs((await this.query(["MASTER", masterName])) as unknown[]);
+    if (String(state.flags ?? "").split(",").some((flag) => IN_FLUX.includes(flag))) return undefined;
     const reply = (await this.query(["GET-MASTER-ADDR-BY-NAME", masterName])) as [string, string | number] | null;
     if (!reply) throw new SentinelError(`no sentinel knows a master named '${masterName}'`);
     const master = this.admit(masterName, { host: String(reply[0]), port: Number(reply[1]) });
@@ -115,7 +125,7 @@ export class SentinelClient implements LayoutSource {
     this.closed = true;
     this.watcher?.disconnect();
     this.watcher = undefined;
-    for (const redis of this.connections.values()) redis.disconnect();
+    for (const pending of this.connections.values()) void pending.then((redis) => redis.disconnect(), () => undefined);
     this.connections.clear();
   }
 
@@ -149,23 +159,30 @@ export class SentinelClient implements LayoutSource {
       } catch (error) {
         lastError = sanitizeError(error);
         this.events.error(key, lastError);
-        this.connections.get(key)?.disconnect();
-        this.connections.delete(key);
+        this.forget(key);
       }
     }
     throw new SentinelError(`no sentinel answered SENTINEL ${args[0]} (tried ${this.known.join(", ")})`, lastError);
   }
 
-  private async connection(sentinel: Address): Promise<Redis> {
+  private connection(sentinel: Address): Promise<Redis> {
     const key = formatAddress(sentinel);
-    const existing = this.connections.get(key);
-    if (existing?.status === "ready") return existing;
-    existing?.disconnect();
-    const redis = new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
-    redis.on("error", () => undefined); // reported by query() when a command fails
-    this.connections.set(key, redis);
-    await redis.connect();
-    return redis;
+    let pending = this.connections.get(key);
+    if (!pending) {
+      const redis = new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+      redis.on("error", () => undefined); // reported by query() when a command fails
+      // A connection that ends is forgotten, so the next query makes a new one.
+      redis.on("end", () => this.connections.get(key) === pending && this.connections.delete(key));
+      pending = redis.connect().then(() => redis);
+      this.connections.set(key, pending);
+    }
+    return pending;
+  }
+
+  private forget(key: string): void {
+    const pending = this.connections.get(key);
+    this.connections.delete(key);
+    void pending?.then((redis) => redis.disconnect(), () => undefined);
   }
 
   private base(sentinel: Address): RedisOptions {

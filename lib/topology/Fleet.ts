@@ -14,7 +14,7 @@ import { ReadRouter } from "../replicas/ReadRouter.js";
 import { SentinelClient } from "../sentinel/SentinelClient.js";
 import { AddressPolicy } from "./addressPolicy.js";
 import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "./Topology.js";
-import { TopologyHolder } from "./TopologyHolder.js";
+import { TopologyHolder, type LayoutSource } from "./TopologyHolder.js";
 import { formatAddress } from "../config/address.js";
 
 export interface FleetEvents {
@@ -29,6 +29,13 @@ export interface FleetEvents {
   mastersChanged(shards: number[]): void;
 }
 
+/**
+ * Where a test may hand the client a layout source of its own (not part of
+ * the public options): how it simulates a topology change that neither
+ * Sentinel nor the nodes announce.
+ */
+export const LAYOUT_SOURCE = Symbol("shardis.layoutSource");
+
 export class Fleet {
   readonly registry: NodeRegistry;
   readonly holder: TopologyHolder;
@@ -40,6 +47,7 @@ export class Fleet {
     private readonly options: ResolvedOptions,
     nodeEvents: NodeEvents,
     private readonly events: FleetEvents,
+    source?: LayoutSource,
   ) {
     this.registry = new NodeRegistry(options, nodeEvents, {
       roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
@@ -64,7 +72,7 @@ export class Fleet {
       : undefined;
     this.holder = new TopologyHolder(
       initialLayout(options.shards),
-      this.sentinel,
+      source ?? this.sentinel,
       { cooldownMs: DEFAULTS.refreshCooldownMs, intervalMs: options.topologyRefreshMs },
       (previous, next, reason) => this.changed(previous, next, reason),
       (error) => events.sentinelError("refresh", error),
@@ -78,10 +86,8 @@ export class Fleet {
       allMasters: options.readFrom === "nearest",
     });
     this.reads = new ReadRouter(this.registry, this.health);
-    if (this.sentinel) {
-      this.holder.start();
-      this.sentinel.watch();
-    }
+    if (source ?? this.sentinel) this.holder.start();
+    this.sentinel?.watch();
     if (hasReplicas || options.readFrom === "nearest") this.health.start();
   }
 
@@ -103,6 +109,7 @@ export class Fleet {
     };
     return Object.freeze({
       epoch: layout.epoch,
+      sentinels: Object.freeze([...this.sentinels]),
       shards: Object.freeze(
         this.options.shards.map((shard, i) =>
           Object.freeze({

@@ -42,6 +42,8 @@ export function sameNodes(a: ShardNodes, b: ShardNodes): boolean {
 export interface TopologySnapshot {
   readonly epoch: number;
   readonly shards: readonly ShardView[];
+  /** Sentinels known now: the configured ones and those learned from them. */
+  readonly sentinels: readonly string[];
 }
 
 export interface ShardView {

@@ -149,9 +149,14 @@ async function waitForSentinelsToAgree(sentinels: SentinelProcess[], shards: HaS
       let agreed = true;
       for (const client of clients) {
         for (const shard of shards) {
-          const replicas = (await client.call("SENTINEL", "REPLICAS", shard.masterName)) as unknown[];
+          const replicas = (await client.call("SENTINEL", "REPLICAS", shard.masterName)) as unknown[][];
           const peers = (await client.call("SENTINEL", "SENTINELS", shard.masterName)) as unknown[];
-          if (replicas.length < shard.replicas.length || peers.length < sentinels.length - 1) agreed = false;
+          // Listed and linked: a replica still flagged disconnected or down would be skipped.
+          const linked = replicas.filter((fields) => {
+            const flags = String(fields[fields.indexOf("flags") + 1]);
+            return !/disconnected|s_down|o_down/.test(flags);
+          });
+          if (linked.length < shard.replicas.length || peers.length < sentinels.length - 1) agreed = false;
         }
       }
       if (agreed) return;

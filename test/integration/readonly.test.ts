@@ -1,0 +1,68 @@
+/**
+ * A write that reaches a demoted master gets READONLY: shardis re-reads the
+ * topology and sends it, once, to the master the topology now names. The
+ * demotion is made by hand (REPLICAOF, connections kept), and the topology
+ * source is scripted, so neither Sentinel's events nor a ROLE check on
+ * reconnect can tell the client first: only the READONLY reply does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ShardedClient } from "../../lib/index.js";
+import { LAYOUT_SOURCE } from "../../lib/topology/Fleet.js";
+import type { ShardNodes } from "../../lib/topology/Topology.js";
+import { startRedis, stopAll, type RedisServer } from "../support/redis.js";
+import { waitForLink } from "../support/sentinel.js";
+import { eventually } from "../support/keys.js";
+import { watchUnhandled } from "../support/fleet.js";
+
+describe("READONLY from a demoted master", () => {
+  let a: RedisServer;
+  let b: RedisServer;
+  const unhandled = watchUnhandled();
+
+  beforeAll(async () => {
+    a = await startRedis();
+    b = await startRedis({ args: ["--replicaof", "127.0.0.1", String(a.port)] });
+    await waitForLink(b);
+  });
+  afterAll(async () => {
+    unhandled.stop();
+    await stopAll([a, b]);
+    expect(unhandled.errors).toEqual([]);
+  });
+
+  it("re-reads the topology and sends the write to the new master once", async () => {
+    const address = (s: RedisServer) => ({ host: s.host, port: s.port });
+    let layout: ShardNodes = { master: address(a), replicas: [address(b)] };
+    let observed = 0;
+    const client = new ShardedClient({
+      shards: [{ name: "s0", master: a.address, replicas: [b.address] }],
+      topologyRefreshMs: 3_600_000,
+      [LAYOUT_SOURCE]: {
+        observe: async () => {
+          observed++;
+          return [layout];
+        },
+      },
+    } as ConstructorParameters<typeof ShardedClient>[0]);
+    const reasons: string[] = [];
+    client.on("topology", (e) => reasons.push(e.reason));
+    try {
+      expect(await client.incr("counter")).toBe(1);
+      const before = observed;
+
+      // Swap the roles by hand; every connection stays open.
+      await b.client().call("REPLICAOF", "NO", "ONE");
+      await a.client().call("REPLICAOF", b.host, String(b.port));
+      await eventually(async () => expect(((await a.client().call("ROLE")) as string[])[0]).toBe("slave"));
+      layout = { master: address(b), replicas: [address(a)] };
+
+      expect(await client.incr("counter")).toBe(2); // applied once, on the new master
+      expect(observed).toBeGreaterThan(before);
+      expect(reasons).toContain("READONLY reply");
+      expect(client.topology().shards[0]!.master!.address).toBe(b.address);
+      expect(await b.client().get("counter")).toBe("2");
+    } finally {
+      await client.quit();
+    }
+  });
+});
