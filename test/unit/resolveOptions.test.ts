@@ -38,6 +38,32 @@ describe("resolveOptions", () => {
     expect(resolved.maxQueueLength).toBe(10000);
   });
 
+  it("resolves Sentinel-managed and static shards with replicas", () => {
+    const resolved = resolveOptions({
+      sentinels: ["127.0.0.1:26379", { host: "127.0.0.1", port: 26380 }],
+      sentinelOptions: { password: "s" },
+      shards: [
+        { name: "s0", masterName: "cache-0" },
+        { name: "s1", master: "10.0.0.5:6379", replicas: ["10.0.0.6:6379"] },
+      ],
+      readFrom: "replicaPreferred",
+      allowedAddresses: ["10.0.0.5:*", "10.0.0.6:6379"],
+      natMap: { "10.0.0.7:6379": "127.0.0.1:7007" },
+      writeConcern: { replicas: 1, timeoutMs: 50 },
+    });
+    expect(resolved.shards[0]).toMatchObject({ name: "s0", masterName: "cache-0", master: undefined, replicas: [] });
+    expect(resolved.shards[1]!.replicas).toEqual([{ host: "10.0.0.6", port: 6379 }]);
+    expect(resolved.sentinels).toEqual([{ host: "127.0.0.1", port: 26379 }, { host: "127.0.0.1", port: 26380 }]);
+    expect(resolved.sentinelOptions).toEqual({ connectTimeout: 1000, password: "s" });
+    expect(resolved.readFrom).toBe("replicaPreferred");
+    expect(resolved.maxReplicaLagMs).toBe(1000);
+    expect(resolved.healthCheckIntervalMs).toBe(250);
+    expect(resolved.topologyRefreshMs).toBe(10000);
+    expect(resolved.allowedAddresses).toEqual(["10.0.0.5:*", "10.0.0.6:6379"]);
+    expect(resolved.natMap).toEqual({ "10.0.0.7:6379": "127.0.0.1:7007" });
+    expect(resolved.writeConcern).toEqual({ replicas: 1, timeoutMs: 50 });
+  });
+
   it("turns the breaker and retries off with false, and keeps the caller's fallback as is", () => {
     const fallback = () => "x";
     const resolved = resolveOptions({ shards: two, breaker: false, retry: false, fallback });
@@ -106,6 +132,23 @@ describe("resolveOptions", () => {
     [{ shards: two, retry: { idempotentCommands: "set" } }, "retry.idempotentCommands must be an array of command names"],
     [{ shards: two, maxQueueLength: 0 }, "maxQueueLength must be an integer from 1 to 10000000 (got 0)"],
     [{ shards: two, fallback: "cache" }, 'fallback must be a function (command, args, error) => value (got "cache")'],
+    [{ shards: [{ name: "a" }] }, 'shards[0] needs master ("host:port") or masterName (discovered through sentinels)'],
+    [{ shards: [{ name: "a", master: "h:1", masterName: "m" }], sentinels: ["h:2"] }, "shards[0] gives both master and masterName; give one"],
+    [{ shards: [{ name: "a", masterName: "m" }] }, "sentinels must list at least one sentinel when a shard has a masterName"],
+    [{ shards: [{ name: "a", masterName: "m" }, { name: "b", masterName: "m" }], sentinels: ["h:2"] }, "shards[1].masterName 'm' duplicates shards[0].masterName"],
+    [{ shards: [{ name: "a", masterName: "m", replicas: ["h:3"] }], sentinels: ["h:2"] }, "shards[0].replicas: replicas of a Sentinel-managed shard are discovered; remove them"],
+    [{ shards: [{ name: "a", master: "h:1", replicas: ["h:1"] }] }, "shards[0].replicas[0] h:1 duplicates shards[0].master"],
+    [{ shards: [{ name: "a", master: "h:1", replicas: "h:2" }] }, "shards[0].replicas must be an array of addresses"],
+    [{ shards: two, sentinels: ["h:26379"] }, "sentinels are given but no shard has a masterName"],
+    [{ shards: [{ name: "a", masterName: "m" }], sentinels: [] }, "sentinels must be a non-empty array of addresses (got an array)"],
+    [{ shards: [{ name: "a", masterName: "m" }], sentinels: ["h:1", "h:1"] }, "sentinels[1] h:1 is listed twice"],
+    [{ shards: [{ name: "a", masterName: "m" }], sentinels: ["h:1"], sentinelOptions: { pasword: "x" } }, "unknown option 'sentinelOptions.pasword'"],
+    [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
+    [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
+    [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
+    [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" has no port (expected "host:port")'],
+    [{ shards: two, writeConcern: { replicas: 1, timeoutMs: 0 } }, "writeConcern.timeoutMs must be an integer from 1 to 2147483647 (got 0) (0 would wait forever)"],
+    [{ shards: two, writeConcern: { replicas: 0, timeoutMs: 50 } }, "writeConcern.replicas must be an integer from 1 to 1000 (got 0)"],
   ])("rejects %j", (options, problem) => {
     expect(problemsOf(options)).toContain(problem);
   });
