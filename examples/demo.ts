@@ -1,29 +1,53 @@
 /**
- * npm run demo: starts three local redis-server processes, runs a mixed
- * workload through one ShardedClient for about 20 s (DEMO_SECONDS to change)
- * with a live per-shard table, then stops everything it started.
+ * npm run demo: a sharded cache that loses a master and carries on.
+ *
+ * Starts three shards (a redis-server master and a replica each) and three
+ * redis-sentinel processes on free loopback ports, runs a mixed workload
+ * through one ShardedClient (reads from replicas when they are fit), kills one
+ * master partway through, and shows the failover live: the time from the kill
+ * to Sentinel's +switch-master to the first successful write, and the errors
+ * seen. About 20 s (DEMO_SECONDS to change); stops everything it started.
  */
-import { ShardedClient } from "shardis";
+import { ShardedClient, type ShardisError } from "shardis";
 import { ensureServers } from "../test/support/install.js";
-import { startRedisMany, stopAll } from "../test/support/redis.js";
+import { startHaTopology } from "../test/support/sentinel.js";
 import { LiveView } from "./support/liveView.js";
 import { ShardStats } from "./support/stats.js";
 
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 20);
 const IN_FLIGHT = 64;
 const KEYS = 50_000;
+const VICTIM = 1;
 
 async function main(): Promise<void> {
   ensureServers();
   const view = new LiveView();
-  view.log("starting 3 redis-server processes on free loopback ports...");
-  const servers = await startRedisMany(3);
-  const shards = servers.map((s, i) => ({ name: `s${i}`, master: s.address }));
-  const client = new ShardedClient({ shards });
-  client.on("node:down", (e) => view.log(`node down: ${e.shard} ${e.node}`));
-  const stats = new Map(shards.map((s) => [s.name, new ShardStats()]));
-  view.log(`shards: ${shards.map((s) => `${s.name}=${s.master}`).join("  ")}`);
-  view.log(`workload: GET 50%, SET 25%, HINCRBY 10%, MGET of 5 keys 10%, DEL 5%; ${IN_FLIGHT} in flight, ${SECONDS}s\n`);
+  view.log("starting 3 shards (master + replica each) and 3 sentinels on free loopback ports...");
+  const ha = await startHaTopology({ shards: 3, replicasPerShard: 1, sentinels: 3 });
+  const client = new ShardedClient({
+    sentinels: ha.sentinels.map((s) => s.address),
+    shards: ha.shards.map((s, i) => ({ name: `s${i}`, masterName: s.masterName })),
+    readFrom: "replicaPreferred",
+  });
+  await client.ready();
+  const names = ha.shards.map((_, i) => `s${i}`);
+  const stats = new Map(names.map((name) => [name, new ShardStats()]));
+  const errors = new Map<string, number>();
+  const timeline = { killAt: 0, switchAt: 0, firstWriteAt: 0 };
+  const started = performance.now();
+  const since = (at: number) => `${((at - started) / 1000).toFixed(2)}s`;
+
+  client.on("failover", (e) => {
+    if (e.shard === names[VICTIM] && !timeline.switchAt) timeline.switchAt = performance.now();
+    view.log(`[${since(performance.now())}] failover: ${e.shard} ${e.from} -> ${e.to} (Sentinel's +switch-master)`);
+  });
+  client.on("breaker", (e) => view.log(`[${since(performance.now())}] breaker ${e.state}: ${e.shard} ${e.node}`));
+  view.log(`sentinels: ${ha.sentinels.map((s) => s.address).join("  ")}`);
+  for (const [i, shard] of ha.shards.entries()) {
+    view.log(`s${i} (${shard.masterName}): master ${shard.master.address}, replica ${shard.replicas[0]!.address}`);
+  }
+  view.log(`workload: GET 50% (from replicas), SET 25%, HINCRBY 10%, MGET of 5 keys 10%, DEL 5%; ${IN_FLIGHT} in flight, ${SECONDS}s`);
+  view.log(`the master of s${VICTIM} will be killed (SIGKILL) at ${(SECONDS / 3).toFixed(1)}s\n`);
 
   let running = true;
   let total = 0;
@@ -40,51 +64,78 @@ async function main(): Promise<void> {
     while (running) {
       const n = next();
       const key = `demo:${n % KEYS}`;
+      const shard = client.shardOf(key);
       const roll = next() % 100;
-      const started = performance.now();
+      const begin = performance.now();
       let ok = true;
       try {
         if (roll < 50) await client.get(key);
-        else if (roll < 75) await client.set(key, value, "EX", 60);
-        else if (roll < 85) await client.hincrby(`demo:h:${n % 1000}`, "hits", 1);
-        else if (roll < 95) await client.mget(key, `demo:${(n + 1) % KEYS}`, `demo:${(n + 2) % KEYS}`, `demo:${(n + 3) % KEYS}`, `demo:${(n + 4) % KEYS}`);
+        else if (roll < 75) {
+          await client.set(key, value, "EX", 60);
+          if (shard === names[VICTIM] && timeline.switchAt && !timeline.firstWriteAt) timeline.firstWriteAt = performance.now();
+        } else if (roll < 85) await client.hincrby(`demo:h:${n % 1000}`, "hits", 1);
+        else if (roll < 95) await client.mget(key, `demo:${(n + 1) % KEYS}`, `demo:${(n + 2) % KEYS}`, `demo:${(n + 3) % KEYS}`);
         else await client.del(key);
-      } catch {
+      } catch (error) {
         ok = false;
+        const code = (error as ShardisError).code ?? (error as Error).name;
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+        // Failed fast: a breath, so a dead shard does not turn the loop into a spin.
+        await new Promise((resolve) => setTimeout(resolve, 1));
       }
       total++;
       // MGET spans shards; its latency is counted against its first key's shard.
-      stats.get(client.shardOf(key))!.record(performance.now() - started, ok);
+      stats.get(shard)!.record(performance.now() - begin, ok);
     }
   };
   const workers = Array.from({ length: IN_FLIGHT }, (_, i) => worker(i + 1));
 
-  const startedAt = Date.now();
-  let last = startedAt;
+  let last = performance.now();
   const render = async (final = false) => {
-    const now = Date.now();
+    const now = performance.now();
     const seconds = (now - last) / 1000;
     last = now;
-    const keys = await Promise.all(shards.map((s) => client.shard(s.name).dbsize().catch(() => -1)));
+    const topology = client.topology();
+    const keys = await Promise.all(names.map((name) => client.shard(name).dbsize().catch(() => -1)));
     const lines = [
-      `shard  node               ops/s     keys    p50 ms   p99 ms  errors`,
-      ...shards.map((s, i) => {
-        const t = stats.get(s.name)!.take();
-        return `${s.name.padEnd(6)} ${s.master.padEnd(17)} ${String(Math.round(t.ops / seconds)).padStart(7)} ${String(keys[i]).padStart(8)} ${t.p50.toFixed(2).padStart(8)} ${t.p99.toFixed(2).padStart(8)} ${String(t.errors).padStart(7)}`;
+      `shard  master              breaker    ops/s     keys   p50 ms   p99 ms  errors`,
+      ...names.map((name, i) => {
+        const t = stats.get(name)!.take();
+        const master = topology.shards[i]!.master;
+        return `${name.padEnd(6)} ${(master?.address ?? "?").padEnd(19)} ${(master?.breaker ?? "-").padEnd(8)} ${String(Math.round(t.ops / seconds)).padStart(7)} ${String(keys[i]).padStart(8)} ${t.p50.toFixed(2).padStart(8)} ${t.p99.toFixed(2).padStart(8)} ${String(t.errors).padStart(7)}`;
       }),
-      `elapsed ${Math.round((now - startedAt) / 1000)}s / ${SECONDS}s, ${total} operations`,
+      `elapsed ${since(now)} / ${SECONDS}s, ${total} operations, topology epoch ${topology.epoch}; ${failoverLine(timeline, since)}`,
     ];
     view.show(lines, final);
   };
   const ticker = setInterval(() => void render(), 1000);
+  const killer = setTimeout(() => {
+    timeline.killAt = performance.now();
+    ha.shards[VICTIM]!.master.signal("SIGKILL");
+    view.log(`[${since(timeline.killAt)}] SIGKILL to the master of s${VICTIM} (${ha.shards[VICTIM]!.master.address})`);
+  }, (SECONDS / 3) * 1000);
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   clearInterval(ticker);
+  clearTimeout(killer);
   running = false;
   await Promise.all(workers);
   await render(true);
   await client.quit();
-  await stopAll(servers);
-  view.log(`\ndone: ${total} operations in ${SECONDS}s; stopped the servers it started.`);
+  await ha.stop();
+
+  view.log("");
+  view.log(`done: ${total} operations in ${SECONDS}s.`);
+  view.log(`failover: ${failoverLine(timeline, since)}`);
+  view.log(`errors by code: ${errors.size ? [...errors].map(([code, n]) => `${code} ${n}`).join(", ") : "none"}`);
+  view.log("stopped every process it started.");
+}
+
+function failoverLine(t: { killAt: number; switchAt: number; firstWriteAt: number }, since: (at: number) => string): string {
+  if (!t.killAt) return "waiting to kill a master";
+  if (!t.switchAt) return `master killed at ${since(t.killAt)}, waiting for Sentinel (down-after 1 s, then an election)`;
+  const toSwitch = Math.round(t.switchAt - t.killAt);
+  if (!t.firstWriteAt) return `kill -> +switch-master ${toSwitch} ms, waiting for a write`;
+  return `kill -> +switch-master ${toSwitch} ms -> first write ${Math.round(t.firstWriteAt - t.switchAt)} ms`;
 }
 
 main().then(
