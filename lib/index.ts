@@ -12,7 +12,7 @@ export type { ScanStreamOptions } from "./scan/scanStream.js";
 export type { ScriptDefinition } from "./scripts/Script.js";
 export type { ConnectionTarget } from "./ShardedClient.js";
 export { keySlot, SLOT_COUNT } from "./sharding/keySlot.js";
-export type { TopologySnapshot, ShardView } from "./topology/Topology.js";
+export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";
 export type {
   ShardedClientOptions,
   ShardConfig,
@@ -27,6 +27,10 @@ export type {
   FallbackFunction,
   AddressInput,
   Address,
+  ReadPolicy,
+  WriteConcern,
+  NatMap,
+  SentinelConnectionOptions,
 } from "./config/types.js";
 export { DEFAULTS } from "./config/defaults.js";
 export * from "./errors.js";

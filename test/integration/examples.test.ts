@@ -42,4 +42,21 @@ describe("examples run", () => {
     expect(run.stdout).toContain("brpop: [ 'jobs', 'job-42' ]");
     expect(run.stdout).toContain("message: hello, shards");
   });
+
+  it("examples/high-availability.ts against its own sentinel topology", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "examples/high-availability.ts"], {
+      cwd: root,
+      env: process.env,
+      encoding: "utf8",
+      timeout: 40_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^s0: master 127\.0\.0\.1:\d+, replicas 127\.0\.0\.1:\d+$/m);
+    expect(run.stdout).toContain("write acknowledged by a replica");
+    expect(run.stdout).toContain("from the master: ada");
+    expect(run.stdout).toContain("from a replica: ada");
+    expect(run.stdout).toContain("ERR_SHARDIS_WRITE_CONCERN: 1 of 2 replicas, reply OK");
+    expect(run.stdout).toMatch(/s0 replica lag \d+ ms, readable true/);
+  }, 45_000);
 });

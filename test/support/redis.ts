@@ -50,6 +50,8 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
   const args = [
     "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no",
     "--dir", dir.path, "--logfile", "", "--daemonize", "no", "--protected-mode", "no",
+    // A replica's full sync starts at once instead of after the 5 s default wait for more replicas.
+    "--repl-diskless-sync-delay", "0",
     ...(options.password ? ["--requirepass", options.password] : []),
     ...(options.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] : []),
     ...(options.args ?? []),
@@ -119,7 +121,7 @@ function useContainers(): Promise<boolean> {
 async function startRedisContainer(options: RedisServerOptions): Promise<RedisServer> {
   const { RedisContainer } = await import("@testcontainers/redis");
   let container = new RedisContainer("redis:7.0").withCommand([
-    "redis-server", "--save", "", "--appendonly", "no",
+    "redis-server", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0",
     ...(options.cluster ? ["--cluster-enabled", "yes"] : []),
     ...(options.args ?? []),
   ]);

@@ -3,6 +3,7 @@
  * replicas (redis-server --replicaof), watched by real redis-sentinel
  * processes, all on free loopback ports, started and stopped by the tests.
  */
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -59,7 +60,12 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
       shards.push({ masterName: `cache-${i}`, master, replicas });
     }
     await Promise.all(shards.flatMap((s) => s.replicas.map((r) => waitForLink(r))));
-    for (let i = 0; i < (options.sentinels ?? 3); i++) sentinels.push(await startSentinel(shards, options));
+    // Each sentinel is told its peers and the replicas up front (as Sentinel itself records them in its
+    // config), so it does not spend ~10 s discovering them through INFO and hello messages.
+    const peers = await Promise.all(
+      Array.from({ length: options.sentinels ?? 3 }, async () => ({ port: await freePort(), id: randomBytes(20).toString("hex") })),
+    );
+    for (const self of peers) sentinels.push(await startSentinel(shards, options, self, peers));
     await waitForSentinelsToAgree(sentinels, shards);
     return {
       shards,
@@ -77,14 +83,24 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   }
 }
 
-async function startSentinel(shards: HaShard[], options: HaOptions): Promise<SentinelProcess> {
-  const port = await freePort();
+interface SentinelIdentity {
+  readonly port: number;
+  readonly id: string;
+}
+
+async function startSentinel(
+  shards: HaShard[],
+  options: HaOptions,
+  { port, id }: SentinelIdentity,
+  peers: SentinelIdentity[],
+): Promise<SentinelProcess> {
   const dir = tempDir(`sentinel-${port}`);
   const lines = [
     `port ${port}`,
     `bind ${HOST}`,
     `dir ${dir.path}`,
     "protected-mode no",
+    `sentinel myid ${id}`,
     ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
   ];
   for (const shard of shards) {
@@ -94,6 +110,8 @@ async function startSentinel(shards: HaShard[], options: HaOptions): Promise<Sen
       `sentinel failover-timeout ${shard.masterName} 10000`,
       `sentinel parallel-syncs ${shard.masterName} 1`,
       ...(options.password ? [`sentinel auth-pass ${shard.masterName} ${options.password}`] : []),
+      ...shard.replicas.map((r) => `sentinel known-replica ${shard.masterName} ${HOST} ${r.port}`),
+      ...peers.filter((p) => p.id !== id).map((p) => `sentinel known-sentinel ${shard.masterName} ${HOST} ${p.port} ${p.id}`),
     );
   }
   const conf = join(dir.path, "sentinel.conf");
