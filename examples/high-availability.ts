@@ -6,7 +6,7 @@
  *   SENTINELS=127.0.0.1:26379 MASTERS=cache-0,cache-1 npx tsx examples/high-availability.ts
  */
 import { NoReplicaAvailableError, ShardedClient, WriteConcernError } from "shardis";
-import { startHaTopology, waitForLink, type HaTopology } from "../test/support/sentinel.js";
+import { startHaTopology, type HaTopology } from "../test/support/sentinel.js";
 
 async function main(): Promise<void> {
   let ha: HaTopology | undefined;
@@ -16,7 +16,6 @@ async function main(): Promise<void> {
     ha = await startHaTopology({ shards: 2, replicasPerShard: 1, sentinels: 3 });
     sentinels = ha.sentinels.map((s) => s.address);
     masters = ha.shards.map((s) => s.masterName);
-    await Promise.all(ha.shards.flatMap((s) => s.replicas.map((r) => waitForLink(r))));
   }
 
   const client = new ShardedClient({
@@ -33,8 +32,9 @@ async function main(): Promise<void> {
       console.log(`${shard.name}: master ${shard.master?.address}, replicas ${shard.replicas.map((r) => r.address).join(", ")}`);
     }
 
-    // A write waits for one replica (WAIT 1 50): acknowledged writes survive a failover.
-    await client.with({ writeConcern: { replicas: 1, timeoutMs: 50 } }).set("user:1", "ada");
+    // A write waits for one replica (WAIT 1 500; it returns as soon as the replica confirms):
+    // acknowledged writes survive a failover.
+    await client.with({ writeConcern: { replicas: 1, timeoutMs: 500 } }).set("user:1", "ada");
     console.log("write acknowledged by a replica");
 
     // Read your own write from the master; later reads may come from a replica.

@@ -22,7 +22,7 @@ describe("READONLY from a demoted master", () => {
   beforeAll(async () => {
     a = await startRedis();
     b = await startRedis({ args: ["--replicaof", "127.0.0.1", String(a.port)] });
-    await waitForLink(b);
+    await waitForLink(b, a);
   });
   afterAll(async () => {
     unhandled.stop();
@@ -50,6 +50,8 @@ describe("READONLY from a demoted master", () => {
       expect(await client.incr("counter")).toBe(1);
       const before = observed;
 
+      // Replication is asynchronous: let b have the first INCR before it is promoted.
+      expect(await a.client().call("WAIT", "1", "2000")).toBe(1);
       // Swap the roles by hand; every connection stays open.
       await b.client().call("REPLICAOF", "NO", "ONE");
       await a.client().call("REPLICAOF", b.host, String(b.port));

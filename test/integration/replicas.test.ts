@@ -37,7 +37,7 @@ describe("reads from replicas (static shards)", () => {
     master = await startRedis();
     replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(master.port)] });
     servers.push(master, replica);
-    await waitForLink(replica);
+    await waitForLink(replica, master);
     await master.client().set("k", "v");
     await eventually(async () => expect(await replica.client().get("k")).toBe("v"));
   });
@@ -93,7 +93,7 @@ describe("reads from replicas (static shards)", () => {
       proxy = await startFaultProxy(master);
       slow = await startRedis({ args: ["--replicaof", "127.0.0.1", String(proxy.port)] });
       servers.push(slow);
-      await waitForLink(slow);
+      await waitForLink(slow, master);
     });
     afterAll(async () => proxy?.close());
 

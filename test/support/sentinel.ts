@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, HOST, launch, requireBinary, tempDir, waitForReply, type ManagedProcess } from "./processes.js";
+import { parseInfo } from "../../lib/replicas/replication.js";
 import { startRedis, stopAll, type RedisServer } from "./redis.js";
 
 export interface SentinelProcess {
@@ -59,7 +60,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
       servers.push(...replicas);
       shards.push({ masterName: `cache-${i}`, master, replicas });
     }
-    await Promise.all(shards.flatMap((s) => s.replicas.map((r) => waitForLink(r))));
+    await Promise.all(shards.flatMap((s) => s.replicas.map((r) => waitForLink(r, s.master))));
     // Each sentinel is told its peers and the replicas up front (as Sentinel itself records them in its
     // config), so it does not spend ~10 s discovering them through INFO and hello messages.
     const peers = await Promise.all(
@@ -142,19 +143,40 @@ async function startSentinel(
   };
 }
 
-/** Waits until the replica's link to its master is up. */
-export async function waitForLink(replica: RedisServer, timeoutMs = 10_000): Promise<void> {
-  const client = replica.client();
+/**
+ * Waits until the replica is linked to its master and has acknowledged
+ * everything the master had when the wait began. "master_link_status:up"
+ * alone is not enough: after a diskless sync the master streams nothing to
+ * the replica until its first REPLCONF ACK, up to a second later, and a
+ * WAIT in that second times out.
+ */
+export async function waitForLink(replica: RedisServer, master: RedisServer, timeoutMs = 10_000): Promise<void> {
+  const replicaClient = replica.client();
+  const masterClient = master.client();
   try {
     const deadline = Date.now() + timeoutMs;
+    let target: number | undefined;
     while (Date.now() < deadline) {
-      const info = await client.info("replication").catch(() => "");
-      if (info.includes("master_link_status:up")) return;
+      const own = parseInfo(await replicaClient.info("replication").catch(() => ""));
+      if (own.master_link_status === "up") {
+        if (target === undefined) {
+          // PUBLISH is replicated but stores nothing: it moves the offset the replica must acknowledge.
+          await masterClient.publish("__shardis_test__:sync", "");
+          target = Number(parseInfo(await masterClient.info("replication")).master_repl_offset);
+        }
+        await masterClient.call("WAIT", "1000", "100"); // asks every replica for an ACK now
+        const info = parseInfo(await masterClient.info("replication"));
+        const line = Object.values(info).find((v) => v.startsWith(`ip=${replica.host},port=${replica.port},`));
+        const fields = Object.fromEntries((line ?? "").split(",").map((kv) => kv.split("=") as [string, string]));
+        if (fields.state === "online" && Number(fields.offset) >= target) return;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`replica ${replica.address} did not link to its master within ${timeoutMs} ms`);
+    const seen = await masterClient.info("replication").catch((e: Error) => e.message);
+    throw new Error(`replica ${replica.address} did not catch up with ${master.address} within ${timeoutMs} ms: ${seen}`);
   } finally {
-    client.disconnect();
+    replicaClient.disconnect();
+    masterClient.disconnect();
   }
 }
 
