@@ -21,8 +21,9 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { keySlot, ShardedClient } from "../../lib/index.js";
-import { defaultSlotRanges } from "../../lib/sharding/slotMap.js";
+// The package as users get it (dist/, built by prebench): a loader's transform of lib/ would add its own costs.
+import { keySlot, ShardedClient } from "shardis";
+import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster } from "../support/cluster.js";
 import {
