@@ -15,6 +15,8 @@ export interface SentinelProcess {
   readonly port: number;
   readonly address: string;
   client(): Redis;
+  /** The last lines the sentinel logged, for a failing test's message. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ async function startSentinel(
       clients.add(client);
       return client;
     },
+    output: () => proc.output(),
     async stop() {
       for (const client of clients) client.disconnect();
       await proc.stop();
