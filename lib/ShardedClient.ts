@@ -30,6 +30,8 @@ import {
   UnknownShardError,
 } from "./errors.js";
 import { Executor } from "./exec/Executor.js";
+import { MetricsExporter } from "./metrics/exporter.js";
+import { buildStats, type ShardisStats } from "./metrics/stats.js";
 import type { NodeClient, NodeEvents } from "./node/NodeClient.js";
 import type { BreakerState } from "./resilience/breaker.js";
 import { ShardedPipeline, type PipelineOptions } from "./pipeline/Pipeline.js";
@@ -84,14 +86,19 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   readonly #pubsub: PubSub;
   readonly #handles = new Map<string, ShardHandle>();
   readonly #scripts = new Map<string, Script>();
+  readonly #exporter: MetricsExporter | undefined;
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
   constructor(options: ShardedClientOptions) {
     super();
     const resolved = resolveOptions(options);
+    // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
+    this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     const events = this.#nodeEvents();
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
     this.#executor = new Executor(resolved, events, this.#fleetEvents(), source);
+    const fleet = this.#executor.fleet;
+    this.#exporter?.attach(() => fleet.figures());
     this.#pubsub = new PubSub(this.#executor, events, (error, channel) => this.emit("pubsub:error", { channel, error }));
   }
 
@@ -131,6 +138,16 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
   topology(): TopologySnapshot {
     return this.#executor.fleet.snapshot();
+  }
+
+  /**
+   * What the client counted and every node's state now, as a plain object:
+   * per shard, commands by outcome, latency, cache hits and misses, retries,
+   * failovers; per node, role, breaker, queues, reconnects, pool and the last
+   * INFO figures. Always available; the same figures the metrics export.
+   */
+  stats(): ShardisStats {
+    return buildStats(this.#executor.fleet.figures());
   }
 
   /** Resolves once every shard's master is known (Sentinel-managed shards); rejects after timeoutMs. */
@@ -293,6 +310,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   async quit(options: { timeoutMs?: number } = {}): Promise<"OK"> {
     const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
     await Promise.all([this.#executor.close(timeoutMs), this.#pubsub.close()]);
+    this.#exporter?.detach();
     return "OK";
   }
 

@@ -31,6 +31,12 @@ export type {
   WriteConcern,
   NatMap,
   SentinelConnectionOptions,
+  MetricsOptions,
+  MetricsRegistry,
+  TracingOptions,
 } from "./config/types.js";
+export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats } from "./metrics/stats.js";
+export type { Outcome } from "./metrics/meters.js";
+export { COMMAND_CHANNEL, type CommandTrace } from "./metrics/tracing.js";
 export { DEFAULTS } from "./config/defaults.js";
 export * from "./errors.js";

@@ -48,6 +48,15 @@ export const DEFAULTS = Object.freeze({
   sentinel: Object.freeze({ connectTimeout: 1000, commandTimeoutMs: 1000 }),
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
+  metrics: Object.freeze({
+    prefix: "shardis_",
+    serverStatsIntervalMs: 10_000,
+    /** Command latency histogram bounds, in seconds: 100 µs to 2.5 s, about 2x apart. */
+    latencyBuckets: Object.freeze([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+    /** Pipeline batch size histogram bounds, in commands per write. */
+    batchBuckets: Object.freeze([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
+  }),
+  tracing: Object.freeze({ includeArgs: false }),
 });
 
 /** setTimeout's largest delay; longer deadlines would fire at once. */

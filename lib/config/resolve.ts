@@ -10,6 +10,7 @@ import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe } from "./address.js";
 import { deepFreeze, intRange, isBoolean, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
+import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
@@ -32,6 +33,9 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly retry: ResolvedRetryOptions;
   readonly maxQueueLength: number;
   readonly fallback: FallbackFunction | undefined;
+  /** Prometheus export; undefined when off. */
+  readonly metrics: ResolvedMetrics | undefined;
+  readonly tracing: ResolvedTracing;
 }
 
 export interface ResolvedRetryOptions {
@@ -43,7 +47,7 @@ export interface ResolvedRetryOptions {
 
 const TOP_LEVEL = [
   "shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
-  ...HA_FIELDS,
+  "metrics", "tracing", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 const REDIS_FIELDS: Record<string, Check> = {
@@ -105,6 +109,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
 
   const ha = resolveHa(options, shards, problems);
+  const metrics = resolveMetrics(options.metrics, problems);
+  const tracing = resolveTracing(options.tracing, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
@@ -119,6 +125,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     retry,
     maxQueueLength: maxQueueLength as number,
     fallback: fallback as FallbackFunction | undefined,
+    metrics,
+    tracing,
   });
 }
 

@@ -161,6 +161,34 @@ export interface WriteConcern {
   timeoutMs: number;
 }
 
+/**
+ * The part of a prom-client Registry shardis uses (a structural type, so an
+ * app's own prom-client copy works too).
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: never): void;
+  getSingleMetric(name: string): unknown;
+  removeSingleMetric(name: string): void;
+}
+
+/** Prometheus export (prom-client). Counting itself is always on: see client.stats(). */
+export interface MetricsOptions {
+  /** Where the metrics are registered. @default prom-client's global `register` */
+  registry?: MetricsRegistry;
+  /** Prefix of every metric name. @default "shardis_" */
+  prefix?: string;
+  /** How often every node's INFO is read for the server_* and replication_lag_bytes metrics, in ms; 0 turns it off. @default 10000 */
+  serverStatsIntervalMs?: number;
+  /** Upper bounds of the command latency histogram, in seconds. @default 0.0001 ... 2.5 (14 bounds) */
+  latencyBuckets?: number[];
+}
+
+/** What the `shardis:command` diagnostics channel publishes. */
+export interface TracingOptions {
+  /** Put the command's arguments (keys, values) in the trace context. @default false */
+  includeArgs?: boolean;
+}
+
 /** Rewrites an address a sentinel reported ("host:port") to the one to connect to. */
 export type NatMap = Record<string, string> | ((address: string) => string);
 
@@ -217,4 +245,8 @@ export interface ShardedClientOptions {
   allowedAddresses?: string[];
   /** Wait for replicas after every write. Per call: client.with({ writeConcern }). @default none */
   writeConcern?: WriteConcern;
+  /** Export metrics to Prometheus through prom-client. @default off */
+  metrics?: MetricsOptions;
+  /** The `shardis:command` tracing channel's payload. @default { includeArgs: false } */
+  tracing?: TracingOptions;
 }

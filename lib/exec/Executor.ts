@@ -26,6 +26,7 @@ import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { Router, SPLIT, type Args } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
+import { buildCommand } from "../metrics/countedRead.js";
 import { runScript } from "../scripts/runScript.js";
 import type { Script } from "../scripts/Script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
@@ -97,7 +98,7 @@ export class Executor {
     const refused = refusal(name, args);
     if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
     const spec = commandSpec(name);
-    const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+    const cmd = buildCommand(name, args, encoding);
     let shard: number;
     try {
       shard = this.router.route(spec, cmd.args as Args);
@@ -113,7 +114,7 @@ export class Executor {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const refused = refusal(name, args);
     if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
-    const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+    const cmd = buildCommand(name, args, encoding);
     return this.runOn(shard, commandSpec(name), cmd, { ...call, readFrom: "master" });
   }
 
@@ -222,7 +223,7 @@ export class Executor {
     const plan = this.router.split(spec, args);
     const settled = await Promise.allSettled(
       plan.parts.map((part) =>
-        this.runOn(part.shard, spec, new Command(spec.name, part.args, { replyEncoding: encoding }), call),
+        this.runOn(part.shard, spec, buildCommand(spec.name, part.args, encoding), call),
       ),
     );
     const replies: unknown[] = [];

@@ -19,16 +19,19 @@ import {
   QueueFullError,
   TimeoutError,
 } from "../errors.js";
+import type { FailOutcome, NodeMeter, RoleMeter } from "../metrics/meters.js";
+import { traceCommand, tracingActive } from "../metrics/tracing.js";
 import type { BreakerState, NodeBreaker } from "../resilience/breaker.js";
 import { connectionOptions } from "./connectionOptions.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { Entry, PROBE } from "./entry.js";
+import { Entry, INTERNAL, PROBE } from "./entry.js";
 import { InFlight } from "./inflight.js";
 import { Recovery } from "./recovery.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
 import type { FlushScheduler, Flushable } from "./scheduler.js";
+import { StallWatch } from "./stallWatch.js";
 
-export { PROBE, RETRYABLE } from "./entry.js";
+export { INTERNAL, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry } from "./entry.js";
 
 export interface NodeEvents {
@@ -54,7 +57,15 @@ export interface NodeContext {
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
   /** Re-route an entry (a write that got READONLY) to the shard's current master. */
   readonly redirect?: (node: NodeClient, entry: Entry) => void;
+  /** Where commands are counted: the shard's meter for the node's current role (the registry swaps it on failover). */
+  meter: RoleMeter;
+  readonly nodeMeter: NodeMeter;
+  /** Put command arguments in trace contexts. */
+  readonly traceArgs: boolean;
 }
+
+/** Commands that are not counted or traced: shardis's own probes and health checks. */
+const UNMETERED = PROBE | INTERNAL;
 
 const ROLES: Record<string, NodeRole> = { master: "master", slave: "replica" };
 /** How soon a connection whose role did not match checks again without a layout change, in ms. */
@@ -83,7 +94,9 @@ export class NodeClient implements Flushable {
   private expiredInFlight = false;
   /** Connections lost or attempts failed since the last ready; two in a row mean the node is gone. */
   private failedAttempts = 0;
-  private stallTimer: NodeJS.Timeout | undefined;
+  /** Has been ready before: the next ready is a reconnect. */
+  private wasReady = false;
+  private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
 
@@ -104,7 +117,15 @@ export class NodeClient implements Flushable {
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
       redirect: redirect && ((entry) => redirect(this, entry)),
+      retried: () => this.context.meter.retries++,
     });
+    // Dedicated connections carry blocking commands, unanswered for long by design: no stall watch there.
+    if (context.detectStalls) {
+      this.stallWatch = new StallWatch(context.breaker, () => {
+        this.onAnswered();
+        return this.inflight.oldestAge(performance.now());
+      });
+    }
   }
 
   /** Connected, with its role confirmed: commands are written now. */
@@ -141,6 +162,11 @@ export class NodeClient implements Flushable {
   /** Commands accepted and not yet answered, queued or in flight. */
   get outstanding(): number {
     return this.tracker.size;
+  }
+
+  /** Accepted commands not yet written (waiting for the connection or this turn's flush). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** Resolves when the connection is ready; rejects after timeoutMs or on an authentication failure. */
@@ -186,29 +212,48 @@ export class NodeClient implements Flushable {
    * commands already wait for the connection.
    */
   send(cmd: Command, timeoutMs: number, flags = 0): Promise<unknown> {
-    if (!(flags & PROBE) && !this.context.breaker.admits) {
-      cmd.reject(this.circuitOpenError());
-      return cmd.promise;
-    }
-    if (this.authError) {
-      cmd.reject(this.authError);
-      return cmd.promise;
-    }
+    if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
+    if (this.authError) return this.refuse(cmd, flags, this.authError, "auth");
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
-      cmd.reject(new QueueFullError(this.shard, this.id, this.context.maxQueueLength));
-      return cmd.promise;
+      return this.refuse(cmd, flags, new QueueFullError(this.shard, this.id, this.context.maxQueueLength), "queue_full");
     }
-    this.accept(new Entry(cmd, performance.now() + timeoutMs, timeoutMs, flags));
+    const now = performance.now();
+    const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
+    this.accept(entry);
     if (this.redis.status === "wait") this.connect();
+    if (flags & UNMETERED || !tracingActive()) return cmd.promise;
+    entry.trace = {
+      shard: this.shard,
+      node: this.id,
+      role: this.context.meter.role,
+      command: cmd.name,
+      batchSize: 0,
+      durationMs: 0,
+      ...(this.context.traceArgs ? { args: [...cmd.args] } : {}),
+    };
+    traceCommand(cmd.promise, entry.trace, now);
     return cmd.promise;
+  }
+
+  private refuse(cmd: Command, flags: number, error: Error, outcome: FailOutcome): Promise<unknown> {
+    if (!(flags & UNMETERED)) this.context.meter.failed(cmd.name, outcome);
+    cmd.reject(error);
+    return cmd.promise;
+  }
+
+  /** Fails an accepted entry past any recovery hook, and counts it. */
+  private failEntry(entry: Entry, error: Error, outcome: FailOutcome): void {
+    entry.fail(error);
+    if (!(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, outcome);
   }
 
   /** Takes over an entry another connection accepted (failover, READONLY): same command, deadline and caller. */
   adopt(entry: Entry): void {
     if (entry.isDone()) return;
     const mine = entry.handOver();
+    if (mine.trace) mine.trace.node = this.id;
     if (!this.context.breaker.admits) {
-      mine.fail(this.circuitOpenError());
+      this.failEntry(mine, this.circuitOpenError(), "circuit_open");
       return;
     }
     this.accept(mine);
@@ -237,16 +282,20 @@ export class NodeClient implements Flushable {
     const batch = this.queue;
     this.queue = [];
     let last: Command | undefined;
+    let written = 0;
     stream.cork();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
       entry.written = true;
       last = entry.cmd;
+      written++;
       this.redis.sendCommand(entry.cmd);
     }
     stream.uncork();
     this.tracker.prune();
     if (last) {
+      this.context.meter.batches.observe(written);
+      for (const entry of batch) if (entry.trace) entry.trace.batchSize = written;
       this.inflight.add(batch, last, performance.now());
       last.promise.then(this.onAnswered, this.onAnswered);
     }
@@ -268,7 +317,7 @@ export class NodeClient implements Flushable {
     this.closing = true;
     this.tracker.stop();
     clearTimeout(this.recheckTimer);
-    this.stopStallWatch();
+    this.stallWatch?.stop();
     if (this.redis.status === "ready" && !force) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DEFAULTS.quitTimeoutMs)));
@@ -278,11 +327,10 @@ export class NodeClient implements Flushable {
     this.redis.disconnect();
     // Nothing may wait for a connection that is gone. Unsent commands were never applied; sent ones may have been.
     for (const entry of [...this.tracker.pending(), ...this.recovery.drop()]) {
-      entry.fail(
-        entry.written
-          ? new ConnectionError(this.shard, this.id, "closed by the client with the command in flight; it may or may not have been applied")
-          : new ClientClosedError(),
-      );
+      if (entry.written) {
+        const error = new ConnectionError(this.shard, this.id, "closed by the client with the command in flight; it may or may not have been applied");
+        this.failEntry(entry, error, "connection");
+      } else this.failEntry(entry, new ClientClosedError(), "closed");
     }
     this.queue = [];
   }
@@ -296,14 +344,14 @@ export class NodeClient implements Flushable {
 
   private requeue(entries: Entry[]): void {
     for (const entry of entries) {
-      if (!this.context.breaker.admits) entry.fail(this.circuitOpenError());
+      if (!this.context.breaker.admits) this.failEntry(entry, this.circuitOpenError(), "circuit_open");
       else this.queue.push(entry);
     }
     if (this.queue.length) this.markDirty();
   }
 
   private readonly onAnswered = (): void => {
-    const answered = this.inflight.collect();
+    const answered = this.inflight.collect(performance.now(), this.context.meter);
     if (answered) this.context.breaker.record(answered, 0);
   };
 
@@ -316,39 +364,10 @@ export class NodeClient implements Flushable {
         : this.lastError
           ? `not connected: ${this.lastError.message}`
           : "still connecting";
-      entry.fail(new TimeoutError(this.shard, this.id, entry.timeoutMs, detail, this.lastError));
+      this.failEntry(entry, new TimeoutError(this.shard, this.id, entry.timeoutMs, detail, this.lastError), "timeout");
     }
     this.context.breaker.record(0, expired.length);
     if (this.queue.length && !this.ready) this.queue = this.queue.filter((entry) => !entry.isDone());
-  }
-
-  private startStallWatch(): void {
-    if (!this.context.detectStalls || !this.context.breaker.options.enabled) return;
-    const stallMs = this.context.breaker.options.stallMs;
-    const every = Math.max(10, stallMs / 4);
-    let lastTick = performance.now();
-    this.stallTimer = setInterval(() => {
-      const now = performance.now();
-      const late = now - lastTick - every;
-      lastTick = now;
-      // A tick this late means this process, not the node, was stalled: judge the node next time.
-      if (late > every) return;
-      // Timers run before the poll phase; let replies already on the socket be read first.
-      setImmediate(this.checkStall);
-    }, every);
-    this.stallTimer.unref();
-  }
-
-  private readonly checkStall = (): void => {
-    if (this.closing) return;
-    this.onAnswered();
-    const age = this.inflight.oldestAge(performance.now());
-    if (age >= this.context.breaker.options.stallMs) this.context.breaker.trip(`no reply for ${Math.round(age)} ms`);
-  };
-
-  private stopStallWatch(): void {
-    clearInterval(this.stallTimer);
-    this.stallTimer = undefined;
   }
 
   /** Connected (handshake done): confirm the role first if it matters, then go. */
@@ -411,7 +430,9 @@ export class NodeClient implements Flushable {
     this.authError = undefined;
     this.expiredInFlight = false;
     this.knownScripts.clear();
-    this.startStallWatch();
+    if (this.wasReady) this.context.nodeMeter.reconnects++;
+    this.wasReady = true;
+    this.stallWatch?.start();
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const waiter of waiters) waiter.ready();
@@ -422,7 +443,7 @@ export class NodeClient implements Flushable {
   private readonly onClose = (): void => {
     this.verifying = false;
     clearTimeout(this.recheckTimer);
-    this.stopStallWatch();
+    this.stallWatch?.stop();
     this.inflight.clear();
     let lost = 0;
     for (const entry of this.tracker.pending()) {
@@ -437,6 +458,8 @@ export class NodeClient implements Flushable {
           this.lastError,
         ),
       );
+      // A retry (reads, idempotent writes) stands in front of reject; only a final failure counts.
+      if (entry.cmd.isSettled && !(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, "connection");
     }
     if (this.closing) return;
     this.context.breaker.record(0, lost);
@@ -454,7 +477,7 @@ export class NodeClient implements Flushable {
     this.lastError = safe;
     if (isAuthFailure(safe)) {
       this.authError = new AuthenticationError(this.shard, this.id, safe.message);
-      for (const entry of this.queue) entry.fail(this.authError);
+      for (const entry of this.queue) this.failEntry(entry, this.authError, "auth");
       this.queue = [];
       for (const waiter of [...this.readyWaiters]) waiter.failed(this.authError);
     }

@@ -10,8 +10,9 @@ import { Command } from "ioredis";
 import { formatAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
+import type { Meters } from "../metrics/meters.js";
 import { NodePool } from "../pool/NodePool.js";
-import { NodeBreaker } from "../resilience/breaker.js";
+import { NodeBreaker, type BreakerState } from "../resilience/breaker.js";
 import type { Layout } from "../topology/Topology.js";
 import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "./NodeClient.js";
 import { FlushScheduler } from "./scheduler.js";
@@ -21,6 +22,13 @@ export interface RegistryHooks {
   roleMismatch(shard: number, node: NodeClient, actual: string): void;
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
   redirect(shard: number, node: NodeClient, entry: Entry): void;
+}
+
+export interface Placement {
+  readonly shard: number;
+  readonly node: NodeClient;
+  readonly role: NodeRole;
+  readonly pool: NodePool | undefined;
 }
 
 interface Slot {
@@ -42,6 +50,7 @@ export class NodeRegistry {
     private readonly options: ResolvedOptions,
     private readonly events: NodeEvents,
     private readonly hooks: RegistryHooks,
+    private readonly meters: Meters,
   ) {
     this.checksRoles = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
   }
@@ -59,6 +68,16 @@ export class NodeRegistry {
     return [...this.slots.values()].map((s) => s.node);
   }
 
+  /** Every node in the layout with its shard, role now, and pool (for metrics). */
+  placements(): Placement[] {
+    return [...this.slots.values()].map((slot) => ({
+      shard: slot.shard,
+      node: slot.node,
+      role: this.masters[slot.shard] === slot.node ? "master" : "replica",
+      pool: slot.pool,
+    }));
+  }
+
   breaker(node: NodeClient): NodeBreaker {
     return node.context.breaker;
   }
@@ -69,7 +88,9 @@ export class NodeRegistry {
     const place = (shard: number, address: Address, role: NodeRole) => {
       const key = formatAddress(address);
       live.add(key);
-      const slot = this.slots.get(key) ?? this.create(shard, address);
+      const slot = this.slots.get(key) ?? this.create(shard, address, role);
+      // Counted under the role it serves now: a promoted replica's commands count as the master's.
+      slot.context.meter = this.meters.role(shard, role);
       const next = this.checksRoles[shard] ? role : undefined;
       if (slot.context.role !== next) {
         slot.context.role = next;
@@ -142,19 +163,27 @@ export class NodeRegistry {
     for (const slot of slots) slot.context.breaker.shutdown();
   }
 
-  private create(shard: number, address: Address): Slot {
+  private create(shard: number, address: Address, role: NodeRole): Slot {
     const name = this.options.shards[shard]!.name;
     const id = formatAddress(address);
     let node: NodeClient | undefined;
     const probe = () => node!.send(new Command("ping"), this.options.commandTimeoutMs, PROBE);
+    const nodeMeter = this.meters.node(shard, id);
+    const onState = (state: BreakerState) => {
+      nodeMeter.transitions[state]++;
+      this.events.breaker(name, id, state);
+    };
     const context: NodeContext = {
-      breaker: new NodeBreaker(this.options.breaker, probe, (state) => this.events.breaker(name, id, state)),
+      breaker: new NodeBreaker(this.options.breaker, probe, onState),
       maxQueueLength: this.options.maxQueueLength,
       retry: this.options.retry,
       detectStalls: true,
       role: undefined,
       onRoleMismatch: (n, actual) => this.hooks.roleMismatch(shard, n, actual),
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),
+      meter: this.meters.role(shard, role),
+      nodeMeter,
+      traceArgs: this.options.tracing.includeArgs,
     };
     node = new NodeClient(name, address, this.options.redis, this.scheduler, this.events, context);
     const slot: Slot = { node, context, shard, pool: undefined };

@@ -1,10 +1,13 @@
 import type { Command } from "ioredis";
+import type { CommandTrace } from "../metrics/tracing.js";
 import type { Deadlined } from "./deadlines.js";
 
 /** send() flags. */
 export const RETRYABLE = 1;
 /** The breaker's probe: sent even while the breaker is open. */
 export const PROBE = 2;
+/** shardis's own housekeeping (health checks, server stats, probes): not counted, not traced. */
+export const INTERNAL = 4;
 
 /** A command accepted by a NodeClient, from queueing to its reply. */
 export class Entry implements Deadlined {
@@ -20,12 +23,16 @@ export class Entry implements Deadlined {
   redirected = false;
   /** The command's own reject, when a recovery hook stands in front of it. */
   rejectOriginal: ((error: Error) => void) | undefined;
+  /** The tracing context, when someone subscribes to the shardis:command channel. */
+  trace: CommandTrace | undefined;
 
   constructor(
     readonly cmd: Command,
     readonly deadline: number,
     readonly timeoutMs: number,
     readonly flags: number,
+    /** performance.now() when first accepted; kept across hand-overs, so latency counts the whole wait. */
+    readonly startedAt: number,
   ) {}
 
   isDone(): boolean {
@@ -40,10 +47,11 @@ export class Entry implements Deadlined {
   /** The same command, deadline and history, for another node; this one is marked moved. */
   handOver(): Entry {
     this.moved = true;
-    const next = new Entry(this.cmd, this.deadline, this.timeoutMs, this.flags);
+    const next = new Entry(this.cmd, this.deadline, this.timeoutMs, this.flags, this.startedAt);
     next.attempts = this.attempts;
     next.redirected = this.redirected;
     next.rejectOriginal = this.rejectOriginal;
+    next.trace = this.trace;
     return next;
   }
 }

@@ -20,6 +20,8 @@ export interface RecoveryHost {
   requeue(entries: Entry[]): void;
   /** Sends the entry to the shard's current master; undefined when nobody re-routes (no HA). */
   readonly redirect: ((entry: Entry) => void) | undefined;
+  /** A retry was scheduled (for the retries metric). */
+  retried(): void;
 }
 
 export class Recovery {
@@ -68,6 +70,7 @@ export class Recovery {
     if (performance.now() + delay >= entry.deadline) return false;
     entry.attempts++;
     entry.written = false;
+    this.host.retried();
     this.retrying.push(entry);
     // One timer for every retry scheduled in this burst.
     this.timer ??= setTimeout(this.resend, delay);

@@ -16,6 +16,7 @@ import {
   UnsupportedCommandError,
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
+import { buildCommand } from "../metrics/countedRead.js";
 import type { NodeClient } from "../node/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
@@ -53,7 +54,7 @@ export class DedicatedConnection implements Dispatcher {
           : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
       const spec = commandSpec(name);
-      const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+      const cmd = buildCommand(name, args, encoding);
       this.checkShard(spec, cmd);
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
       const reply = this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs);

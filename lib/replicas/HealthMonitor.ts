@@ -8,7 +8,7 @@
  * stays readable: that is what keeps reads going during a master outage.
  */
 import { Command } from "ioredis";
-import type { NodeClient } from "../node/NodeClient.js";
+import { INTERNAL, type NodeClient } from "../node/NodeClient.js";
 import type { NodeRegistry } from "../node/NodeRegistry.js";
 import { isSyncing, lagMs, parseInfo, type OffsetSample } from "./replication.js";
 
@@ -117,7 +117,8 @@ export class HealthMonitor {
   private async info(node: NodeClient, section: string): Promise<Record<string, string> | undefined> {
     const started = performance.now();
     try {
-      const text = (await node.send(new Command("info", [section], { replyEncoding: "utf8" }), this.options.timeoutMs)) as string;
+      const info = new Command("info", [section], { replyEncoding: "utf8" });
+      const text = (await node.send(info, this.options.timeoutMs, INTERNAL)) as string;
       const rtt = performance.now() - started;
       const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
       health.latencyMs = health.latencyMs === null ? rtt : health.latencyMs + ALPHA * (rtt - health.latencyMs);

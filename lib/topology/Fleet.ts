@@ -9,6 +9,9 @@ import { DEFAULTS } from "../config/defaults.js";
 import type { Address } from "../config/types.js";
 import type { Entry, NodeClient, NodeEvents } from "../node/NodeClient.js";
 import { NodeRegistry } from "../node/NodeRegistry.js";
+import { Meters } from "../metrics/meters.js";
+import { readFigures, type Figures } from "../metrics/figures.js";
+import { ServerStats } from "../metrics/serverStats.js";
 import { HealthMonitor } from "../replicas/HealthMonitor.js";
 import { ReadRouter } from "../replicas/ReadRouter.js";
 import { SentinelClient } from "../sentinel/SentinelClient.js";
@@ -37,10 +40,14 @@ export interface FleetEvents {
 export const LAYOUT_SOURCE = Symbol("shardis.layoutSource");
 
 export class Fleet {
+  /** Every count the client keeps (commands, hits, reconnects, failovers), read by stats() and the exporter. */
+  readonly meters: Meters;
   readonly registry: NodeRegistry;
   readonly holder: TopologyHolder;
   readonly health: HealthMonitor;
   readonly reads: ReadRouter;
+  /** Every node's INFO on a timer, when metrics ask for it. */
+  readonly serverStats: ServerStats | undefined;
   private readonly sentinel: SentinelClient | undefined;
 
   constructor(
@@ -49,10 +56,20 @@ export class Fleet {
     private readonly events: FleetEvents,
     source?: LayoutSource,
   ) {
-    this.registry = new NodeRegistry(options, nodeEvents, {
-      roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
-      redirect: (shard, node, entry) => this.redirect(shard, node, entry),
-    });
+    this.meters = new Meters(
+      options.shards.map((s) => s.name),
+      options.metrics?.latencyBuckets ?? DEFAULTS.metrics.latencyBuckets,
+      DEFAULTS.metrics.batchBuckets,
+    );
+    this.registry = new NodeRegistry(
+      options,
+      nodeEvents,
+      {
+        roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
+        redirect: (shard, node, entry) => this.redirect(shard, node, entry),
+      },
+      this.meters,
+    );
     const policy = new AddressPolicy(options.natMap, options.allowedAddresses);
     const byMasterName = new Map(options.shards.map((s, i) => [s.masterName, i] as const));
     this.sentinel = options.sentinels.length
@@ -89,6 +106,15 @@ export class Fleet {
     if (source ?? this.sentinel) this.holder.start();
     this.sentinel?.watch();
     if (hasReplicas || options.readFrom === "nearest") this.health.start();
+    if (options.metrics && options.metrics.serverStatsIntervalMs > 0) {
+      this.serverStats = new ServerStats(this.registry, options.metrics.serverStatsIntervalMs, options.commandTimeoutMs);
+      this.serverStats.start();
+    }
+  }
+
+  /** One reading of the client's counts and every node's state (metrics scrape, stats()). */
+  figures(): Figures {
+    return readFigures({ meters: this.meters, registry: this.registry, health: this.health, server: this.serverStats });
   }
 
   /** The layout and each node's health, now, as an immutable snapshot. */
@@ -130,6 +156,7 @@ export class Fleet {
   async close(timeoutMs: number): Promise<void> {
     this.holder.stop();
     this.health.stop();
+    this.serverStats?.stop();
     this.sentinel?.close();
     await this.registry.close(timeoutMs);
   }
@@ -142,11 +169,16 @@ export class Fleet {
 
   private changed(previous: Layout, next: Layout, reason: string): void {
     const changed = this.registry.apply(next);
+    next.shards.forEach((shard, i) => {
+      if (shardKey(shard) !== shardKey(previous.shards[i]!)) this.meters.shards[i]!.topologyChanges++;
+    });
     this.events.topology(next.epoch, reason);
     for (const shard of changed) {
       const from = previous.shards[shard]!.master;
       const to = next.shards[shard]!.master;
-      if (from && to) this.events.failover(this.options.shards[shard]!.name, formatAddress(from), formatAddress(to));
+      if (!from || !to) continue;
+      this.meters.shards[shard]!.failovers++;
+      this.events.failover(this.options.shards[shard]!.name, formatAddress(from), formatAddress(to));
     }
     if (changed.length) this.events.mastersChanged(changed);
     void this.health.check();
@@ -156,4 +188,9 @@ export class Fleet {
   private redirect(shard: number, node: NodeClient, entry: Entry): void {
     void this.holder.refresh("READONLY reply").then(() => (this.registry.master(shard) ?? node).adopt(entry));
   }
+}
+
+/** A shard's place in a layout (master and replicas), to tell whether it changed. */
+function shardKey(shard: Layout["shards"][number]): string {
+  return [shard.master ? formatAddress(shard.master) : "", ...shard.replicas.map(formatAddress)].join(",");
 }

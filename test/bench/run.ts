@@ -21,6 +21,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
+import { Registry } from "prom-client";
 // The package as users get it (dist/, built by prebench): a loader's transform of lib/ would add its own costs.
 import { keySlot, ShardedClient } from "shardis";
 import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
@@ -78,7 +79,13 @@ async function main(): Promise<void> {
     });
     const slots = new ShardedClient({ shards });
     const ketama = new ShardedClient({ shards, sharding: { strategy: "ketama" } });
-    for (const c of [...autoPipelined, ...explicit, clusterClient, slots, ketama]) closers.push(() => c.quit());
+    // Metrics exported as in production: a registry scraped every second, INFO read every second.
+    const registry = new Registry();
+    const metered = new ShardedClient({ shards, metrics: { registry, serverStatsIntervalMs: 1000 } });
+    let scrapedBytes = 0;
+    const scraper = setInterval(() => void registry.metrics().then((text) => (scrapedBytes = text.length)), 1000);
+    closers.push(async () => clearInterval(scraper));
+    for (const c of [...autoPipelined, ...explicit, clusterClient, slots, ketama, metered]) closers.push(() => c.quit());
 
     const targets: Record<string, Target> = {
       "manual shard": {
@@ -88,6 +95,7 @@ async function main(): Promise<void> {
       "ioredis Cluster": { get: (k) => clusterClient.get(k), set: (k, v) => clusterClient.set(k, v) },
       "shardis slots": { get: (k) => slots.get(k), set: (k, v) => slots.set(k, v) },
       "shardis ketama": { get: (k) => ketama.get(k), set: (k, v) => ketama.set(k, v) },
+      "shardis slots + metrics": { get: (k) => metered.get(k), set: (k, v) => metered.set(k, v) },
     };
     const keys = keyNames(base.keys);
     const value = "v".repeat(base.valueBytes);
@@ -103,16 +111,23 @@ async function main(): Promise<void> {
         ["shardis slots / ioredis Cluster", "shardis slots", "ioredis Cluster", 1.25],
         ["shardis ketama / shardis slots", "shardis ketama", "shardis slots", 0.9],
         ["shardis ketama / manual shard", "shardis ketama", "manual shard"],
+        ["shardis slots + metrics / manual shard", "shardis slots + metrics", "manual shard", 0.95],
+        ["shardis slots + metrics / shardis slots", "shardis slots + metrics", "shardis slots"],
       ],
     );
+    log(`  (last scrape: ${scrapedBytes} bytes of exposition)`);
 
     log(`\n== pipelines: batches of ${pipelines.batchSize} mixed commands (40% GET, 30% SET, 10% INCR, 10% HSET, 10% HGET), ${pipelines.inflight} batches in flight`);
     report.pipelineResults = await compare(
       {
         "ioredis pipelines": () => runBatchWorkload({ exec: (ops, v) => manualPipelines(explicit, nodeOf, ops, v) }, keys, pipelines),
         "shardis pipeline": () => runBatchWorkload({ exec: (ops, v) => shardisPipeline(slots, ops, v) }, keys, pipelines),
+        "shardis pipeline + metrics": () => runBatchWorkload({ exec: (ops, v) => shardisPipeline(metered, ops, v) }, keys, pipelines),
       },
-      [["shardis pipeline / ioredis pipelines", "shardis pipeline", "ioredis pipelines", 0.95]],
+      [
+        ["shardis pipeline / ioredis pipelines", "shardis pipeline", "ioredis pipelines", 0.95],
+        ["shardis pipeline + metrics / ioredis pipelines", "shardis pipeline + metrics", "ioredis pipelines", 0.95],
+      ],
     );
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
@@ -58,5 +58,44 @@ describe("examples run", () => {
     expect(run.stdout).toContain("from a replica: ada");
     expect(run.stdout).toContain("ERR_SHARDIS_WRITE_CONCERN: 1 of 2 replicas, reply OK");
     expect(run.stdout).toMatch(/s0 replica lag \d+ ms, readable true/);
+  }, 45_000);
+
+  it("examples/metrics-server.ts serves /metrics and /stats while its workload runs", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/metrics-server.ts"], {
+      cwd: root,
+      env: { ...process.env, PORT: "0", DURATION_SECONDS: "4" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const killer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const check = setInterval(() => {
+          const found = /metrics on (http:\/\/\S+)/.exec(stdout);
+          if (found) resolve(found[1]!);
+          if (found || child.exitCode !== null) clearInterval(check);
+          if (child.exitCode !== null && !found) reject(new Error(`exited early: ${stderr}`));
+        }, 50);
+      });
+      // Give the workload a moment, then scrape as Prometheus would.
+      await new Promise((r) => setTimeout(r, 1500));
+      const metrics = await (await fetch(url)).text();
+      expect(metrics).toMatch(/^shardis_cache_hits_total\{shard="s0"\} \d+$/m);
+      expect(metrics).toMatch(/^shardis_commands_total\{shard="s1",command="get",outcome="ok"\} [1-9]\d*$/m);
+      expect(metrics).toMatch(/^shardis_command_duration_seconds_bucket\{shard="s0",role="(master|replica)",command="get",le="0.001"\} \d+$/m);
+      expect(metrics).toContain("process_cpu_seconds_total"); // the app's own metrics share the registry
+      const stats = (await (await fetch(url.replace("/metrics", "/stats"))).json()) as { shards: Array<{ name: string }> };
+      expect(stats.shards.map((s) => s.name)).toEqual(["s0", "s1"]);
+      expect(await exited).toBe(0);
+    } finally {
+      clearTimeout(killer);
+      child.kill("SIGKILL");
+    }
+    expect(stderr).toBe("");
+    expect(stdout).toMatch(/^s0: \d+ ok, \d+ failed, hit ratio \d+\.\d%, p99 [\d.]+ ms \| s1: /m);
   }, 45_000);
 });

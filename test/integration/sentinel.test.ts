@@ -152,6 +152,9 @@ describe("Sentinel: discovery and failover", () => {
     expect(outcomes.filter((o) => !o.ok && !(o.error instanceof ShardisError))).toEqual([]);
     expect(failovers).toEqual([{ shard: "s1", from: ha.shards[shard]!.master.address, to: ha.shards[shard]!.replicas[0]!.address }]);
     expect(c.topology().shards[shard]!.master!.address).toBe(ha.shards[shard]!.replicas[0]!.address);
+    // The failover shows in the counts: once for this shard, never for the others.
+    expect(c.stats().shards.map((s) => s.failovers)).toEqual([0, 1, 0]);
+    expect(c.stats().shards[1]!.topologyChanges).toBeGreaterThanOrEqual(1);
 
     // Scripts and subscriptions carry on on the new master.
     expect(await (c as unknown as { bump(k: string): Promise<number> }).bump(`${key}:n`)).toBe(1);

@@ -1,0 +1,142 @@
+/**
+ * shardis's own counting, always on: per shard and role, per command, what
+ * happened to every command (outcome, latency, cache hits); per node, its
+ * reconnects and breaker transitions; per shard, topology changes and
+ * failovers. Counters live here, not on connections, so they survive a node
+ * leaving the layout and a replica being promoted. Prometheus export and
+ * client.stats() both read these figures; the hot path only adds to them.
+ */
+import { exists as commandExists } from "@ioredis/commands";
+import { Histogram } from "./histogram.js";
+
+/** How a command ended. "error" is Redis answering with an error; the others are shardis or the network failing it. */
+export const OUTCOMES = ["ok", "error", "timeout", "connection", "circuit_open", "queue_full", "closed", "auth"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export type FailOutcome = Exclude<Outcome, "ok" | "error">;
+
+export type MeterRole = "master" | "replica";
+
+/** Label for a command name: known commands by their lowercase name, anything else as "other" (bounded cardinality). */
+export function commandLabel(name: string): string {
+  const lower = name.toLowerCase();
+  return commandExists(lower) ? lower : "other";
+}
+
+/** One command on one shard and role. */
+export class CommandFigures {
+  readonly outcomes: Record<Outcome, number> = {
+    ok: 0, error: 0, timeout: 0, connection: 0, circuit_open: 0, queue_full: 0, closed: 0, auth: 0,
+  };
+  /** Seconds from acceptance to reply, for commands the node answered (ok or error). */
+  readonly latency: Histogram;
+
+  constructor(
+    readonly command: string,
+    bounds: readonly number[],
+  ) {
+    this.latency = new Histogram(bounds);
+  }
+}
+
+/** Raw command names cached per meter; more distinct names than this (odd casing) are looked up each time. */
+const NAME_CACHE_LIMIT = 1024;
+
+/** One shard in one role: where its connections count what they do. */
+export class RoleMeter {
+  private readonly byName = new Map<string, CommandFigures>();
+  private readonly byLabel = new Map<string, CommandFigures>();
+  hits = 0;
+  misses = 0;
+  retries = 0;
+  /** Commands per write on the shard's connections in this role. */
+  readonly batches: Histogram;
+
+  constructor(
+    readonly shard: string,
+    readonly role: MeterRole,
+    private readonly latencyBounds: readonly number[],
+    batchBounds: readonly number[],
+  ) {
+    this.batches = new Histogram(batchBounds);
+  }
+
+  figures(name: string): CommandFigures {
+    const cached = this.byName.get(name);
+    if (cached) return cached;
+    const label = commandLabel(name);
+    let figures = this.byLabel.get(label);
+    if (!figures) this.byLabel.set(label, (figures = new CommandFigures(label, this.latencyBounds)));
+    if (this.byName.size < NAME_CACHE_LIMIT) this.byName.set(name, figures);
+    return figures;
+  }
+
+  /** A command the node answered: ok or a Redis error, after `seconds`. */
+  answered(name: string, seconds: number, ok: boolean): void {
+    const figures = this.figures(name);
+    figures.outcomes[ok ? "ok" : "error"]++;
+    figures.latency.observe(seconds);
+  }
+
+  failed(name: string, outcome: FailOutcome): void {
+    this.figures(name).outcomes[outcome]++;
+  }
+
+  commands(): Iterable<CommandFigures> {
+    return this.byLabel.values();
+  }
+}
+
+/** One node (address): figures that belong to the node rather than to a shard's role. */
+export class NodeMeter {
+  reconnects = 0;
+  readonly transitions = { open: 0, halfOpen: 0, closed: 0 };
+
+  constructor(
+    readonly shard: string,
+    readonly address: string,
+  ) {}
+}
+
+/** One shard's topology history. */
+export class ShardMeter {
+  topologyChanges = 0;
+  failovers = 0;
+  readonly roles: Record<MeterRole, RoleMeter>;
+
+  constructor(
+    readonly shard: string,
+    latencyBounds: readonly number[],
+    batchBounds: readonly number[],
+  ) {
+    this.roles = {
+      master: new RoleMeter(shard, "master", latencyBounds, batchBounds),
+      replica: new RoleMeter(shard, "replica", latencyBounds, batchBounds),
+    };
+  }
+}
+
+/** Every meter of one client. */
+export class Meters {
+  readonly shards: readonly ShardMeter[];
+  private readonly nodes = new Map<string, NodeMeter>();
+
+  constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[]) {
+    this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds));
+  }
+
+  role(shard: number, role: MeterRole): RoleMeter {
+    return this.shards[shard]!.roles[role];
+  }
+
+  /** A node's meter, kept after it leaves the layout (counters must not go back). */
+  node(shard: number, address: string): NodeMeter {
+    const key = `${shard}|${address}`;
+    let meter = this.nodes.get(key);
+    if (!meter) this.nodes.set(key, (meter = new NodeMeter(this.shards[shard]!.shard, address)));
+    return meter;
+  }
+
+  allNodes(): Iterable<NodeMeter> {
+    return this.nodes.values();
+  }
+}
