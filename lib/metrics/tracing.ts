@@ -8,6 +8,7 @@
  * `tracing.includeArgs` puts the arguments there.
  */
 import diagnostics_channel from "node:diagnostics_channel";
+import type { Command } from "ioredis";
 
 export const COMMAND_CHANNEL = "shardis:command";
 
@@ -37,12 +38,18 @@ export function tracingActive(): boolean {
 }
 
 /**
- * Publishes start and end now, and error (if it fails), asyncStart and
- * asyncEnd when it settles. Done by hand rather than with tracePromise(),
- * which would put the reply (cache contents) on the context and hand the
- * caller a second promise.
+ * Builds the command's context and publishes start and end now, and error
+ * (if it fails), asyncStart and asyncEnd when it settles. Done by hand
+ * rather than with tracePromise(), which would put the reply (cache
+ * contents) on the context and hand the caller a second promise.
  */
-export function traceCommand(promise: Promise<unknown>, trace: CommandTrace, startedAt: number): void {
+export function traceCommand(
+  cmd: Command,
+  where: Pick<CommandTrace, "shard" | "node" | "role">,
+  startedAt: number,
+  includeArgs: boolean,
+): CommandTrace {
+  const trace: CommandTrace = { ...where, command: cmd.name, batchSize: 0, durationMs: 0, ...(includeArgs ? { args: [...cmd.args] } : {}) };
   const channel = commandChannel;
   channel.start.publish(trace);
   channel.end.publish(trace);
@@ -55,5 +62,6 @@ export function traceCommand(promise: Promise<unknown>, trace: CommandTrace, sta
     channel.asyncStart.publish(trace);
     channel.asyncEnd.publish(trace);
   };
-  promise.then(() => settled(), settled);
+  cmd.promise.then(() => settled(), settled);
+  return trace;
 }

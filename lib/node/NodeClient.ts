@@ -8,7 +8,6 @@
 import { inspect } from "node:util";
 import { Command, Redis } from "ioredis";
 import { formatAddress } from "../config/address.js";
-import type { ResolvedRetryOptions } from "../config/resolve.js";
 import type { Address, RedisConnectionOptions } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
 import {
@@ -19,9 +18,9 @@ import {
   QueueFullError,
   TimeoutError,
 } from "../errors.js";
-import type { FailOutcome, NodeMeter, RoleMeter } from "../metrics/meters.js";
+import type { FailOutcome } from "../metrics/meters.js";
 import { traceCommand, tracingActive } from "../metrics/tracing.js";
-import type { BreakerState, NodeBreaker } from "../resilience/breaker.js";
+import type { NodeContext, NodeEvents, NodeRole } from "./context.js";
 import { connectionOptions } from "./connectionOptions.js";
 import { DeadlineTracker } from "./deadlines.js";
 import { Entry, INTERNAL, PROBE } from "./entry.js";
@@ -29,40 +28,12 @@ import { InFlight } from "./inflight.js";
 import { Recovery } from "./recovery.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
 import type { FlushScheduler, Flushable } from "./scheduler.js";
+import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 
 export { INTERNAL, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry } from "./entry.js";
-
-export interface NodeEvents {
-  ready(node: NodeClient): void;
-  down(node: NodeClient, cause: Error | undefined): void;
-  error(node: NodeClient, error: Error): void;
-  breaker(shard: string, node: string, state: BreakerState): void;
-}
-
-/** The role a node was sent as; checked with ROLE on every connect. */
-export type NodeRole = "master" | "replica";
-
-/** What a connection shares with the other connections to its node. */
-export interface NodeContext {
-  readonly breaker: NodeBreaker;
-  readonly maxQueueLength: number;
-  readonly retry: ResolvedRetryOptions;
-  /** Watch for a node that stops answering (shared connections; never where commands block). */
-  readonly detectStalls: boolean;
-  /** Checked on connect when set; the registry updates it as the topology changes. */
-  role: NodeRole | undefined;
-  /** The node answered ROLE with another role: drop it, and have the topology re-read. */
-  readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
-  /** Re-route an entry (a write that got READONLY) to the shard's current master. */
-  readonly redirect?: (node: NodeClient, entry: Entry) => void;
-  /** Where commands are counted: the shard's meter for the node's current role (the registry swaps it on failover). */
-  meter: RoleMeter;
-  readonly nodeMeter: NodeMeter;
-  /** Put command arguments in trace contexts. */
-  readonly traceArgs: boolean;
-}
+export type { NodeContext, NodeEvents, NodeRole } from "./context.js";
 
 /** Commands that are not counted or traced: shardis's own probes and health checks. */
 const UNMETERED = PROBE | INTERNAL;
@@ -89,7 +60,7 @@ export class NodeClient implements Flushable {
   private recheckTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
-  private readyWaiters: Array<{ ready(): void; failed(error: Error): void }> = [];
+  private readonly readyWaiters = new ReadyWaiters();
   /** A written command expired unanswered: replies on this connection may lag its requests. */
   private expiredInFlight = false;
   /** Connections lost or attempts failed since the last ready; two in a row mean the node is gone. */
@@ -173,24 +144,10 @@ export class NodeClient implements Flushable {
   whenReady(timeoutMs: number): Promise<void> {
     if (this.ready) return Promise.resolve();
     this.connect();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        ready: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        failed: (error: Error) => {
-          clearTimeout(timer);
-          this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(
-        () => waiter.failed(new ConnectionError(this.shard, this.id, `not ready within ${timeoutMs} ms`, this.lastError)),
-        timeoutMs,
-      );
-      this.readyWaiters.push(waiter);
-    });
+    return this.readyWaiters.wait(
+      timeoutMs,
+      () => new ConnectionError(this.shard, this.id, `not ready within ${timeoutMs} ms`, this.lastError),
+    );
   }
 
   /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE). */
@@ -221,17 +178,9 @@ export class NodeClient implements Flushable {
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
     this.accept(entry);
     if (this.redis.status === "wait") this.connect();
-    if (flags & UNMETERED || !tracingActive()) return cmd.promise;
-    entry.trace = {
-      shard: this.shard,
-      node: this.id,
-      role: this.context.meter.role,
-      command: cmd.name,
-      batchSize: 0,
-      durationMs: 0,
-      ...(this.context.traceArgs ? { args: [...cmd.args] } : {}),
-    };
-    traceCommand(cmd.promise, entry.trace, now);
+    if (!(flags & UNMETERED) && tracingActive()) {
+      entry.trace = traceCommand(cmd, { shard: this.shard, node: this.id, role: this.context.meter.role }, now, this.context.traceArgs);
+    }
     return cmd.promise;
   }
 
@@ -433,9 +382,7 @@ export class NodeClient implements Flushable {
     if (this.wasReady) this.context.nodeMeter.reconnects++;
     this.wasReady = true;
     this.stallWatch?.start();
-    const waiters = this.readyWaiters;
-    this.readyWaiters = [];
-    for (const waiter of waiters) waiter.ready();
+    this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();
   }
@@ -479,7 +426,7 @@ export class NodeClient implements Flushable {
       this.authError = new AuthenticationError(this.shard, this.id, safe.message);
       for (const entry of this.queue) this.failEntry(entry, this.authError, "auth");
       this.queue = [];
-      for (const waiter of [...this.readyWaiters]) waiter.failed(this.authError);
+      this.readyWaiters.fail(this.authError);
     }
     if (!this.closing) this.events.error(this, safe);
   };

@@ -69,7 +69,9 @@ export class Recovery {
     const delay = reconnectDelay(entry.attempts + 1, { baseDelayMs: retry.baseDelayMs, maxDelayMs: retry.maxDelayMs });
     if (performance.now() + delay >= entry.deadline) return false;
     entry.attempts++;
+    // A fresh attempt: not written yet, and its failure was counted already (the retry's own outcome counts anew).
     entry.written = false;
+    entry.failed = false;
     this.host.retried();
     this.retrying.push(entry);
     // One timer for every retry scheduled in this burst.

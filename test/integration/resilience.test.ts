@@ -135,6 +135,12 @@ describe("resilience", () => {
       const key = keyOn(c, "s1", "retry-read");
       await c.set(key, "v");
       expect(await resetUnder(() => c.get(key))).toBe("v");
+      // Counted: one retry, one reconnect, and the read once, as ok.
+      const stats = c.stats();
+      const s1 = stats.shards.find((s) => s.name === "s1")!;
+      expect(s1.retries).toBe(1);
+      expect(s1.byCommand.get!.master!.outcomes).toMatchObject({ ok: 1, connection: 0 });
+      expect(stats.nodes.find((n) => n.shard === "s1")!.reconnects).toBe(1);
     });
 
     it("does not retry a write: its outcome is unknown", async () => {
@@ -144,6 +150,7 @@ describe("resilience", () => {
       const error = await resetUnder(() => c.incr(key));
       expect(error).toBeInstanceOf(ConnectionError);
       expect((error as Error).message).toContain("may or may not have been applied");
+      expect(c.stats().shards.find((s) => s.name === "s1")!.byCommand.incr!.master!.outcomes.connection).toBe(1);
     });
 
     it("retries writes marked idempotent, per call or by command name", async () => {
