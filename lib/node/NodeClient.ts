@@ -192,8 +192,9 @@ export class NodeClient implements Flushable {
 
   /** Fails an accepted entry past any recovery hook, and counts it. */
   private failEntry(entry: Entry, error: Error, outcome: FailOutcome): void {
+    const settled = entry.cmd.isSettled; // already answered or failed elsewhere: counted there
     entry.fail(error);
-    if (!(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, outcome);
+    if (!settled && !(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, outcome);
   }
 
   /** Takes over an entry another connection accepted (failover, READONLY): same command, deadline and caller. */
