@@ -6,17 +6,11 @@
  *   SENTINELS=127.0.0.1:26379 MASTERS=cache-0,cache-1 npx tsx examples/high-availability.ts
  */
 import { NoReplicaAvailableError, ShardedClient, WriteConcernError } from "shardis";
-import { startHaTopology, type HaTopology } from "../test/support/sentinel.js";
+import { sentinelTopology } from "./support/sentinelTopology.js";
 
 async function main(): Promise<void> {
-  let ha: HaTopology | undefined;
-  let sentinels = process.env.SENTINELS?.split(",").filter(Boolean) ?? [];
-  let masters = process.env.MASTERS?.split(",").filter(Boolean) ?? [];
-  if (sentinels.length === 0) {
-    ha = await startHaTopology({ shards: 2, replicasPerShard: 1, sentinels: 3 });
-    sentinels = ha.sentinels.map((s) => s.address);
-    masters = ha.shards.map((s) => s.masterName);
-  }
+  const fleet = await sentinelTopology();
+  const { sentinels, masters } = fleet;
 
   const client = new ShardedClient({
     sentinels,
@@ -55,7 +49,7 @@ async function main(): Promise<void> {
     console.log(`epoch ${snapshot.epoch}; s0 replica lag ${replica.lagMs} ms, readable ${replica.readable}`);
   } finally {
     await client.quit();
-    await ha?.stop();
+    await fleet.stop();
   }
 }
 

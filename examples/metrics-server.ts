@@ -14,17 +14,11 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { ShardedClient } from "shardis";
-import { startHaTopology, type HaTopology } from "../test/support/sentinel.js";
+import { sentinelTopology } from "./support/sentinelTopology.js";
 
 async function main(): Promise<void> {
-  let ha: HaTopology | undefined;
-  let sentinels = process.env.SENTINELS?.split(",").filter(Boolean) ?? [];
-  let masters = process.env.MASTERS?.split(",").filter(Boolean) ?? [];
-  if (sentinels.length === 0) {
-    ha = await startHaTopology({ shards: 2, replicasPerShard: 1, sentinels: 3 });
-    sentinels = ha.sentinels.map((s) => s.address);
-    masters = ha.shards.map((s) => s.masterName);
-  }
+  const fleet = await sentinelTopology();
+  const { sentinels, masters } = fleet;
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // the process's own metrics beside shardis's
@@ -72,7 +66,7 @@ async function main(): Promise<void> {
     clearInterval(printer);
     server.close();
     await client.quit();
-    await ha?.stop();
+    await fleet.stop();
   }
 }
 

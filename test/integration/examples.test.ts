@@ -5,6 +5,16 @@ import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
+/** Runs an example to completion with tsx, as a user would. */
+function runExample(file: string, env: Record<string, string>, timeoutMs: number) {
+  return spawnSync(process.execPath, ["--import", "tsx", file], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
+}
+
 describe("examples run", () => {
   let servers: RedisServer[];
   beforeAll(async () => {
@@ -13,12 +23,7 @@ describe("examples run", () => {
   afterAll(async () => stopAll(servers));
 
   it("examples/quickstart.ts against three servers", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], {
-      cwd: root,
-      env: { ...process.env, SHARDS: servers.map((s) => s.address).join(",") },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const run = runExample("examples/quickstart.ts", { SHARDS: servers.map((s) => s.address).join(",") }, 20_000);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("GET user:1 = ada");
@@ -28,12 +33,7 @@ describe("examples run", () => {
   });
 
   it("examples/cross-shard.ts against three servers", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "examples/cross-shard.ts"], {
-      cwd: root,
-      env: { ...process.env, SHARDS: servers.map((s) => s.address).join(",") },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const run = runExample("examples/cross-shard.ts", { SHARDS: servers.map((s) => s.address).join(",") }, 20_000);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('pipeline: [[null,"OK"],[null,"OK"],[null,["ada","grace"]],[null,1]]');
@@ -44,12 +44,7 @@ describe("examples run", () => {
   });
 
   it("examples/high-availability.ts against its own sentinel topology", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "examples/high-availability.ts"], {
-      cwd: root,
-      env: process.env,
-      encoding: "utf8",
-      timeout: 40_000,
-    });
+    const run = runExample("examples/high-availability.ts", {}, 40_000);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^s0: master 127\.0\.0\.1:\d+, replicas 127\.0\.0\.1:\d+$/m);

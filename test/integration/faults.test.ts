@@ -8,23 +8,7 @@ import {
 } from "../../lib/index.js";
 import { freePort } from "../support/processes.js";
 import { startFleet, sleep, watchUnhandled, type Fleet } from "../support/fleet.js";
-
-function keyOn(client: ShardedClient, shard: string, prefix = "k"): string {
-  for (let i = 0; ; i++) if (client.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
-}
-
-/** Polls until fn resolves, for at most timeoutMs. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
-}
+import { eventually, keyOn } from "../support/keys.js";
 
 describe("faults on one node", () => {
   let fleet: Fleet;
