@@ -38,8 +38,9 @@ export function resolveMetrics(value: unknown, problems: string[]): ResolvedMetr
     problems.push(`metrics.prefix must be letters, digits, '_' or ':', not starting with a digit (got ${describe(prefix)})`);
   }
   const interval = value.serverStatsIntervalMs ?? DEFAULTS.metrics.serverStatsIntervalMs;
-  const intervalProblem = interval === 0 ? undefined : intRange(100, MAX_TIMEOUT_MS)(interval);
-  if (intervalProblem) problems.push(`metrics.serverStatsIntervalMs ${intervalProblem.replace("from 100", "0 (off) or from 100")}`);
+  if (interval !== 0 && intRange(100, MAX_TIMEOUT_MS)(interval)) {
+    problems.push(`metrics.serverStatsIntervalMs must be an integer 0 (off) or from 100 to ${MAX_TIMEOUT_MS} (got ${describe(interval)})`);
+  }
   const buckets = value.latencyBuckets ?? DEFAULTS.metrics.latencyBuckets;
   if (
     !Array.isArray(buckets) ||

@@ -7,6 +7,7 @@
 import type { Figures, NodeFigures } from "./figures.js";
 import type { Histogram } from "./histogram.js";
 import { OUTCOMES } from "./meters.js";
+import type { ServerFigures } from "./serverStats.js";
 
 export type Labels = Record<string, string>;
 
@@ -45,6 +46,17 @@ function perNode(read: (n: NodeFigures) => number | null, withRole = false): Fam
 }
 
 const BREAKER_VALUE = { closed: 0, halfOpen: 1, open: 2 } as const;
+
+/** One series per node in the layout, straight from its last INFO: name, type, field, help. */
+const SERVER_FIGURES: ReadonlyArray<readonly [string, "counter" | "gauge", keyof ServerFigures, string]> = [
+  ["server_keyspace_hits_total", "counter", "keyspaceHits", "INFO keyspace_hits: successful key lookups on the server, from all its clients."],
+  ["server_keyspace_misses_total", "counter", "keyspaceMisses", "INFO keyspace_misses: failed key lookups on the server, from all its clients."],
+  ["server_evicted_keys_total", "counter", "evictedKeys", "INFO evicted_keys: keys the server evicted for maxmemory."],
+  ["server_expired_keys_total", "counter", "expiredKeys", "INFO expired_keys: keys the server expired."],
+  ["server_used_memory_bytes", "gauge", "usedMemoryBytes", "INFO used_memory."],
+  ["server_maxmemory_bytes", "gauge", "maxmemoryBytes", "INFO maxmemory (0: no limit)."],
+  ["server_connected_clients", "gauge", "connectedClients", "INFO connected_clients."],
+];
 
 export const FAMILIES: readonly Family[] = [
   {
@@ -182,48 +194,14 @@ export const FAMILIES: readonly Family[] = [
     type: "counter",
     samples: (f) => f.shards.map((s) => ({ labels: { shard: s.shard }, value: s.failovers })),
   },
-  {
-    name: "server_keyspace_hits_total",
-    help: "INFO keyspace_hits: successful key lookups on the server, from all its clients.",
-    type: "counter",
-    samples: perNode((n) => n.server?.keyspaceHits ?? null, true),
-  },
-  {
-    name: "server_keyspace_misses_total",
-    help: "INFO keyspace_misses: failed key lookups on the server, from all its clients.",
-    type: "counter",
-    samples: perNode((n) => n.server?.keyspaceMisses ?? null, true),
-  },
-  {
-    name: "server_evicted_keys_total",
-    help: "INFO evicted_keys: keys the server evicted for maxmemory.",
-    type: "counter",
-    samples: perNode((n) => n.server?.evictedKeys ?? null, true),
-  },
-  {
-    name: "server_expired_keys_total",
-    help: "INFO expired_keys: keys the server expired.",
-    type: "counter",
-    samples: perNode((n) => n.server?.expiredKeys ?? null, true),
-  },
-  {
-    name: "server_used_memory_bytes",
-    help: "INFO used_memory.",
-    type: "gauge",
-    samples: perNode((n) => n.server?.usedMemoryBytes ?? null, true),
-  },
-  {
-    name: "server_maxmemory_bytes",
-    help: "INFO maxmemory (0: no limit).",
-    type: "gauge",
-    samples: perNode((n) => n.server?.maxmemoryBytes ?? null, true),
-  },
-  {
-    name: "server_connected_clients",
-    help: "INFO connected_clients.",
-    type: "gauge",
-    samples: perNode((n) => n.server?.connectedClients ?? null, true),
-  },
+  ...SERVER_FIGURES.map(
+    ([name, type, field, help]): Family => ({
+      name,
+      help,
+      type,
+      samples: perNode((n) => n.server?.[field] ?? null, true),
+    }),
+  ),
   {
     name: "replication_lag_bytes",
     help: "Per replica: the master's replication offset minus the replica's, from their last INFO.",

@@ -9,6 +9,13 @@ import type { BreakerState } from "../resilience/breaker.js";
 import type { Meters, MeterRole, NodeMeter, ShardMeter } from "./meters.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
 
+/** A node's pool of dedicated connections: idle and borrowed connections, callers waiting for one. */
+export interface PoolFigures {
+  readonly idle: number;
+  readonly inUse: number;
+  readonly waiting: number;
+}
+
 export interface NodeFigures {
   readonly shard: string;
   readonly node: string;
@@ -19,7 +26,7 @@ export interface NodeFigures {
   /** Accepted, not yet written. */
   readonly queued: number;
   /** Dedicated connections by state; null until the pool is first used. */
-  readonly pool: { readonly idle: number; readonly inUse: number; readonly waiting: number } | null;
+  readonly pool: PoolFigures | null;
   /** The node's last INFO (metrics with serverStatsIntervalMs); null when none is current. */
   readonly server: ServerFigures | null;
   /** Replicas: bytes of replication stream not yet applied, from the last INFO of both ends. */

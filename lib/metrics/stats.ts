@@ -3,7 +3,7 @@
  * JSON-ready object, for apps that log or serve them their own way.
  */
 import type { BreakerState } from "../resilience/breaker.js";
-import type { Figures } from "./figures.js";
+import type { Figures, PoolFigures } from "./figures.js";
 import { Histogram } from "./histogram.js";
 import { OUTCOMES, type MeterRole, type Outcome } from "./meters.js";
 import type { ServerFigures } from "./serverStats.js";
@@ -48,7 +48,7 @@ export interface NodeStats {
   readonly inflight: number;
   readonly queued: number;
   readonly reconnects: number;
-  readonly pool: { readonly idle: number; readonly inUse: number; readonly waiting: number } | null;
+  readonly pool: PoolFigures | null;
   /** The last INFO figures (only with metrics.serverStatsIntervalMs); `at` dropped. */
   readonly server: Omit<ServerFigures, "at" | "replicationOffset"> | null;
   readonly replicationLagBytes: number | null;

@@ -233,19 +233,22 @@ export class NodeClient implements Flushable {
     this.queue = [];
     let last: Command | undefined;
     let written = 0;
+    let traced = false;
     stream.cork();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
       entry.written = true;
       last = entry.cmd;
       written++;
+      traced ||= entry.trace !== undefined;
       this.redis.sendCommand(entry.cmd);
     }
     stream.uncork();
     this.tracker.prune();
     if (last) {
       this.context.meter.batches.observe(written);
-      for (const entry of batch) if (entry.trace) entry.trace.batchSize = written;
+      // A second pass only when someone traces: the batch size is known once the write is done.
+      if (traced) for (const entry of batch) if (entry.trace && entry.written) entry.trace.batchSize = written;
       this.inflight.add(batch, last, performance.now());
       last.promise.then(this.onAnswered, this.onAnswered);
     }
