@@ -13,6 +13,7 @@ import { resolveCallOptions, type CallSettings } from "./config/callOptions.js";
 import { resolveOptions } from "./config/resolve.js";
 import type { ShardedClientOptions } from "./config/types.js";
 import {
+  addBatch,
   DISPATCH,
   installCommands,
   popCallback,
@@ -174,8 +175,17 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return this.#mget(args, null);
   }
 
-  /** Commands queued locally and sent by exec(), each node's share in one write. */
-  pipeline(options: PipelineOptions = {}): ShardedPipeline {
+  /**
+   * Commands queued locally and sent by exec(), each node's share in one
+   * write. Like ioredis, it also takes the commands as an array:
+   * `pipeline([["set", "k", "v"], ["get", "k"]])`.
+   */
+  pipeline(options?: PipelineOptions): ShardedPipeline;
+  pipeline(commands: unknown[][], options?: PipelineOptions): ShardedPipeline;
+  pipeline(first?: unknown[][] | PipelineOptions, second?: PipelineOptions): ShardedPipeline {
+    const commands = Array.isArray(first) ? first : undefined;
+    const options = (Array.isArray(first) ? second : first) ?? {};
+    if (typeof options !== "object" || options === null) throw new InvalidArgumentError("pipeline(options) takes { partial?: boolean }");
     const partial = options.partial ?? true;
     if (typeof partial !== "boolean") throw new InvalidArgumentError("pipeline({ partial }) must be true or false");
     const pipeline = new ShardedPipeline(
@@ -192,11 +202,16 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         });
       }
     }
+    if (commands) addBatch(pipeline, commands, "pipeline");
     return pipeline;
   }
 
-  /** A MULTI/EXEC block; all its keys must live on one shard (CrossShardError otherwise, before anything is sent). */
-  multi(): ShardedTransaction {
+  /**
+   * A MULTI/EXEC block; all its keys must live on one shard (CrossShardError
+   * otherwise, before anything is sent). Also takes the commands as an array,
+   * like ioredis: `multi([["incr", "{a}n"], ["get", "{a}n"]])`.
+   */
+  multi(commands?: unknown[][]): ShardedTransaction {
     const executor = this.#executor;
     const transaction = new ShardedTransaction({
       checkOpen: () => this.#checkOpen(),
@@ -233,6 +248,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         });
       }
     }
+    if (commands !== undefined) addBatch(transaction, commands, "multi");
     return transaction;
   }
 

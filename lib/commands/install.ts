@@ -4,6 +4,7 @@
  * DISPATCH method. Types come from ioredis's RedisCommander interface.
  */
 import { list } from "@ioredis/commands";
+import { InvalidArgumentError } from "../errors.js";
 
 export const DISPATCH = Symbol("shardis.dispatch");
 
@@ -78,6 +79,34 @@ function callMethod(encoding: Encoding) {
 /** Lower-cased, so call("HGETALL") gets the same argument and reply handling as hgetall(). */
 function commandName(name: unknown): string {
   return typeof name === "string" ? name.toLowerCase() : String(name);
+}
+
+/**
+ * Queues ioredis's batch form, `pipeline([["set", "k", "v"], ["get", "k"]])`:
+ * each entry runs through the builder's own method (commands, `...Buffer`
+ * variants, defined scripts), any other name through `call`. Checked before
+ * anything is queued: a malformed batch throws and queues nothing.
+ */
+export function addBatch(builder: object, commands: unknown, what: string): void {
+  if (!Array.isArray(commands)) throw new InvalidArgumentError(`${what}(commands) takes an array of [name, ...args] arrays`);
+  const methods = builder as Record<string, unknown>;
+  const steps = commands.map((entry: unknown, i) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || entry[0] === "") {
+      throw new InvalidArgumentError(`${what}(commands): entry ${i} must be [name, ...args] with a command name (got ${describeEntry(entry)})`);
+    }
+    const [name, ...args] = entry as [string, ...unknown[]];
+    const method = BATCH_EXCLUDED.has(name) ? undefined : methods[name];
+    return typeof method === "function" ? () => method.apply(builder, args) : () => (methods.call as (...a: unknown[]) => unknown).call(builder, name, ...args);
+  });
+  for (const step of steps) step();
+}
+
+/** Builder members that are not commands, never reached through a batch entry. */
+const BATCH_EXCLUDED = new Set(["exec", "queueRun", "constructor", "length"]);
+
+function describeEntry(entry: unknown): string {
+  if (Array.isArray(entry)) return `[${entry.length ? typeof entry[0] : ""}]`;
+  return entry === null ? "null" : typeof entry;
 }
 
 export function popCallback(args: unknown[]): Callback | undefined {

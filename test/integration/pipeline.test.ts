@@ -3,6 +3,7 @@ import { ReplyError } from "ioredis";
 import {
   AlreadyExecutedError,
   CrossShardError,
+  InvalidArgumentError,
   NodeError,
   PartialFailureError,
   ShardedClient,
@@ -46,6 +47,41 @@ describe("pipelines across shards", () => {
       [null, "2"],
       [null, Buffer.from("2")],
     ]);
+  });
+
+  it("runs every command of the array form, pipeline([[name, ...args]]), like ioredis", async () => {
+    client.defineCommand("pipeDouble", { numberOfKeys: 1, lua: "return tonumber(redis.call('GET', KEYS[1])) * 2" });
+    const results = await client
+      .pipeline([
+        ["set", a, "5"],
+        ["SET", b, "6"],
+        ["incr", a],
+        ["getBuffer", b],
+        ["mget", a, b, c],
+        ["pipeDouble", a],
+        ["call", "GET", a],
+      ])
+      .get(c)
+      .exec();
+    expect(results).toEqual([
+      [null, "OK"],
+      [null, "OK"],
+      [null, 6],
+      [null, Buffer.from("6")],
+      [null, ["6", "6", null]],
+      [null, 12],
+      [null, "6"],
+      [null, null],
+    ]);
+    // Every write reached its shard (the bug this guards against resolved [] and wrote nothing).
+    expect(await fleet.raw(Number(client.shardOf(b).slice(1))).get(b)).toBe("6");
+    const withOptions = await client.pipeline([["get", a]], { partial: false }).exec();
+    expect(withOptions).toEqual([[null, "6"]]);
+  });
+
+  it("refuses a malformed array form before queueing anything", () => {
+    expect(() => client.pipeline([["set", a, "1"], [42, "x"]] as never)).toThrow(InvalidArgumentError);
+    expect(() => client.pipeline([["set", a, "1"], "get"] as never)).toThrow(/entry 1 must be \[name, \.\.\.args\]/);
   });
 
   it("sends each node's share of a pipeline in one write", async () => {

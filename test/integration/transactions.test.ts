@@ -97,6 +97,18 @@ describe("transactions", () => {
     });
   });
 
+  it("runs the array form, multi([[name, ...args]]), as one block on one shard", async () => {
+    const results = await client.multi([["set", "{u:7}:n", "1"], ["INCRBY", "{u:7}:n", "4"], ["get", "{u:7}:n"]]).exec();
+    expect(results).toEqual([
+      [null, "OK"],
+      [null, 5],
+      [null, "5"],
+    ]);
+    expect(await client.get("{u:7}:n")).toBe("5");
+    await expect(client.multi([["set", "{u:7}:n", "1"], ["set", "{u:8}:n", "1"]]).exec()).rejects.toThrow(CrossShardError);
+    expect(await client.get("{u:7}:n")).toBe("5");
+  });
+
   describe("withConnection", () => {
     it("runs an optimistic WATCH/MULTI/EXEC on a dedicated connection", async () => {
       await client.set("{acct:1}:balance", "100");
