@@ -1,16 +1,16 @@
-export { ShardedClient } from "./ShardedClient.js";
-export type { ShardisEvents, NodeEvent } from "./ShardedClient.js";
-export { ShardHandle } from "./ShardHandle.js";
-export { CallScope } from "./CallScope.js";
+export { ShardedClient } from "./client/ShardedClient.js";
+export type { ShardisEvents, NodeEvent } from "./client/ShardedClient.js";
+export { ShardHandle } from "./client/ShardHandle.js";
+export { CallScope } from "./client/CallScope.js";
 export type { CallSettings } from "./config/callOptions.js";
 export type { BreakerState } from "./resilience/breaker.js";
 export type { ShardedPipeline, PipelineOptions } from "./pipeline/Pipeline.js";
 export type { ShardedTransaction, PipelineResult } from "./pipeline/Transaction.js";
-export type { DedicatedConnection } from "./pool/DedicatedConnection.js";
+export type { DedicatedConnection } from "./client/DedicatedConnection.js";
 export type { MessageHandler, PatternHandler } from "./pubsub/PubSub.js";
 export type { ScanStreamOptions } from "./scan/scanStream.js";
 export type { ScriptDefinition } from "./scripts/Script.js";
-export type { ConnectionTarget } from "./ShardedClient.js";
+export type { ConnectionTarget } from "./client/ShardedClient.js";
 export { keySlot, SLOT_COUNT } from "./sharding/keySlot.js";
 export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";
 export type {

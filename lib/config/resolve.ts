@@ -6,6 +6,7 @@
  */
 import { ConfigError } from "../errors.js";
 import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
+import type { ShardingSpec } from "../sharding/create.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe } from "./address.js";
 import { deepFreeze, intRange, isBoolean, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
@@ -18,9 +19,7 @@ import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOpti
 
 export type { ResolvedShard } from "./shards.js";
 
-export type ResolvedSharding =
-  | { readonly strategy: "slots"; readonly ranges: ReadonlyArray<readonly SlotRange[]> }
-  | { readonly strategy: "ketama"; readonly hashTag: string | false };
+export type ResolvedSharding = ShardingSpec;
 
 export interface ResolvedOptions extends ResolvedHa {
   readonly shards: readonly ResolvedShard[];

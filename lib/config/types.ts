@@ -29,7 +29,8 @@ export interface ShardConfig {
   weight?: number;
 }
 
-export type SlotRange = readonly [start: number, end: number];
+export type { SlotRange } from "../sharding/slotMap.js";
+import type { SlotRange } from "../sharding/slotMap.js";
 
 export interface SlotShardingOptions {
   /** CRC16 hash slots (0..16383) with `{hash tags}`, identical to Redis Cluster. */

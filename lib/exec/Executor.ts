@@ -7,7 +7,6 @@
  * pipeline, dedicated connection) goes through here, so they all follow the
  * same rules.
  */
-import { Command } from "ioredis";
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
@@ -20,19 +19,18 @@ import {
   UnsupportedCommandError,
   WriteConcernError,
 } from "../errors.js";
-import { RETRYABLE, type NodeClient, type NodeEvents } from "../node/NodeClient.js";
+import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { Router, SPLIT, type Args } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
-import { buildCommand } from "../metrics/countedRead.js";
+import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
 import { runScript } from "../scripts/runScript.js";
 import type { Script } from "../scripts/Script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import type { ShardingStrategy } from "../sharding/strategy.js";
-import { Fleet, type FleetEvents } from "../topology/Fleet.js";
-import type { LayoutSource } from "../topology/TopologyHolder.js";
+import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -49,11 +47,11 @@ export class Executor {
     readonly options: ResolvedOptions,
     nodeEvents: NodeEvents,
     fleetEvents: FleetEvents,
-    source?: LayoutSource,
+    parts: FleetParts,
   ) {
-    this.strategy = createStrategy(options);
+    this.strategy = createStrategy(options.sharding, options.shards);
     this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
-    this.fleet = new Fleet(options, nodeEvents, fleetEvents, source);
+    this.fleet = new Fleet(options, nodeEvents, fleetEvents, parts);
     this.defaults = Object.freeze({
       timeoutMs: options.commandTimeoutMs,
       partial: false,
@@ -92,6 +90,12 @@ export class Executor {
     return placed;
   }
 
+  /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers). */
+  async openDedicated(shard: number): Promise<NodeClient> {
+    const master = await this.masterWhenPlaced(shard);
+    return new NodeClient(this.fleet.registry.dedicated(master));
+  }
+
   /** The path behind every routed command method. */
   run(name: string, args: unknown[], encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
@@ -124,7 +128,7 @@ export class Executor {
    * it blocks (deadline: its own timeout plus the call's) or must wait for
    * replicas.
    */
-  runOn(shard: number, spec: CommandSpec, cmd: Command, call: CallOptions): Promise<unknown> {
+  runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
     let node: NodeClient | undefined;
     try {
       node = spec.readOnly ? this.fleet.reads.node(shard, call.readFrom) : this.fleet.registry.master(shard);
@@ -145,7 +149,7 @@ export class Executor {
   }
 
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
-  private async whenPlaced(shard: number, spec: CommandSpec, cmd: Command, call: CallOptions): Promise<unknown> {
+  private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
     const started = performance.now();
     await this.fleet.holder.whenPlaced(shard, call.timeoutMs);
     if (this.closing) throw new ClientClosedError();
@@ -157,11 +161,11 @@ export class Executor {
   }
 
   /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
-  private withConcern(shard: number, cmd: Command, call: CallOptions, flags: number): Promise<unknown> {
+  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
     return this.withPooled(shard, async (node) => {
       const written = node.send(cmd, call.timeoutMs, flags);
-      const waited = node.send(new Command("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
+      const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);
       if (reply.status === "rejected") throw reply.reason;
       if (acked.status === "rejected") throw acked.reason;
@@ -173,7 +177,7 @@ export class Executor {
   }
 
   /** The configured fallback's answer for a read whose breaker is open; its failures become FallbackError. */
-  private fallback(node: NodeClient, spec: CommandSpec, cmd: Command): Promise<unknown> {
+  private fallback(node: NodeClient, spec: CommandSpec, cmd: ShardisCommand): Promise<unknown> {
     const error = node.circuitOpenError();
     try {
       return Promise.resolve(this.options.fallback!(spec.name, [...cmd.args], error)).catch((cause: unknown) => {
@@ -188,7 +192,7 @@ export class Executor {
   runScript(script: Script, callArgs: unknown[], encoding: Encoding, call = this.defaults, shard?: number): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const args = script.evalArgs(callArgs);
-    const evalsha = new Command("evalsha", [script.sha, ...(args as never[])], { replyEncoding: encoding });
+    const evalsha = new ShardisCommand("evalsha", [script.sha, ...args], { replyEncoding: encoding });
     let target: number;
     try {
       target = shard ?? this.router.route(commandSpec("evalsha"), evalsha.args as Args);

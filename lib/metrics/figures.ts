@@ -3,7 +3,7 @@
  * when metrics are scraped or stats() is called (never on the hot path).
  * Counters are the live meters; gauges are read from the nodes now.
  */
-import type { NodeRegistry } from "../node/NodeRegistry.js";
+import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { HealthMonitor } from "../replicas/HealthMonitor.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { Meters, MeterRole, NodeMeter, ShardMeter } from "./meters.js";
@@ -69,7 +69,7 @@ export function readFigures({ meters, registry, health, server }: FigureSources)
       node: node.id,
       role,
       breaker: node.context.breaker.state,
-      inflight: Math.max(0, node.outstanding - node.queued),
+      inflight: node.unanswered,
       queued: node.queued,
       pool: stats ? { idle: stats.available, inUse: stats.borrowed, waiting: stats.pending } : null,
       server: own,

@@ -7,12 +7,16 @@
  * client.stats() both read these figures; the hot path only adds to them.
  */
 import { exists as commandExists } from "@ioredis/commands";
+import { CountedRead, type ShardisCommand } from "../commands/command.js";
+import type { BreakerState } from "../resilience/breaker.js";
+import type { CommandObserver, FailOutcome, NodeObserver, TraceHandle } from "../connection/observer.js";
 import { Histogram } from "./histogram.js";
+import { traceCommand, tracingActive } from "./tracing.js";
 
 /** How a command ended. "error" is Redis answering with an error; the others are shardis or the network failing it. */
 export const OUTCOMES = ["ok", "error", "timeout", "connection", "circuit_open", "queue_full", "closed", "auth"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
-export type FailOutcome = Exclude<Outcome, "ok" | "error">;
+export type { FailOutcome };
 
 export type MeterRole = "master" | "replica";
 
@@ -41,8 +45,8 @@ export class CommandFigures {
 /** Raw command names cached per meter; more distinct names than this (odd casing) are looked up each time. */
 const NAME_CACHE_LIMIT = 1024;
 
-/** One shard in one role: where its connections count what they do. */
-export class RoleMeter {
+/** One shard in one role: where its connections count what they do (their observer). */
+export class RoleMeter implements CommandObserver {
   private readonly byName = new Map<string, CommandFigures>();
   private readonly byLabel = new Map<string, CommandFigures>();
   hits = 0;
@@ -56,8 +60,32 @@ export class RoleMeter {
     readonly role: MeterRole,
     private readonly latencyBounds: readonly number[],
     batchBounds: readonly number[],
+    /** Put command arguments in trace contexts. */
+    private readonly traceArgs: boolean,
   ) {
     this.batches = new Histogram(batchBounds);
+  }
+
+  accepted(cmd: ShardisCommand, node: string, startedAt: number): TraceHandle | undefined {
+    return tracingActive() ? traceCommand(cmd, { shard: this.shard, node, role: this.role }, startedAt, this.traceArgs) : undefined;
+  }
+
+  answered(cmd: ShardisCommand, seconds: number): void {
+    const figures = this.figures(cmd.name);
+    figures.outcomes[cmd.isResolved ? "ok" : "error"]++;
+    figures.latency.observe(seconds);
+    if (cmd instanceof CountedRead && cmd.isResolved) {
+      this.hits += cmd.hits;
+      this.misses += cmd.misses;
+    }
+  }
+
+  retried(): void {
+    this.retries++;
+  }
+
+  written(batchSize: number): void {
+    this.batches.observe(batchSize);
   }
 
   figures(name: string): CommandFigures {
@@ -70,13 +98,6 @@ export class RoleMeter {
     return figures;
   }
 
-  /** A command the node answered: ok or a Redis error, after `seconds`. */
-  answered(name: string, seconds: number, ok: boolean): void {
-    const figures = this.figures(name);
-    figures.outcomes[ok ? "ok" : "error"]++;
-    figures.latency.observe(seconds);
-  }
-
   failed(name: string, outcome: FailOutcome): void {
     this.figures(name).outcomes[outcome]++;
   }
@@ -87,7 +108,7 @@ export class RoleMeter {
 }
 
 /** One node (address): figures that belong to the node rather than to a shard's role. */
-export class NodeMeter {
+export class NodeMeter implements NodeObserver {
   reconnects = 0;
   readonly transitions = { open: 0, halfOpen: 0, closed: 0 };
 
@@ -95,6 +116,14 @@ export class NodeMeter {
     readonly shard: string,
     readonly address: string,
   ) {}
+
+  reconnected(): void {
+    this.reconnects++;
+  }
+
+  transition(state: BreakerState): void {
+    this.transitions[state]++;
+  }
 }
 
 /** One shard's topology history. */
@@ -107,10 +136,11 @@ export class ShardMeter {
     readonly shard: string,
     latencyBounds: readonly number[],
     batchBounds: readonly number[],
+    traceArgs: boolean,
   ) {
     this.roles = {
-      master: new RoleMeter(shard, "master", latencyBounds, batchBounds),
-      replica: new RoleMeter(shard, "replica", latencyBounds, batchBounds),
+      master: new RoleMeter(shard, "master", latencyBounds, batchBounds, traceArgs),
+      replica: new RoleMeter(shard, "replica", latencyBounds, batchBounds, traceArgs),
     };
   }
 }
@@ -120,8 +150,8 @@ export class Meters {
   readonly shards: readonly ShardMeter[];
   private readonly nodes = new Map<string, NodeMeter>();
 
-  constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[]) {
-    this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds));
+  constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[], traceArgs = false) {
+    this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs));
   }
 
   role(shard: number, role: MeterRole): RoleMeter {

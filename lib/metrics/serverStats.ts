@@ -5,9 +5,9 @@
  * applied offset trails its master's. One INFO per node per interval,
  * marked internal so it is neither counted nor traced as the app's traffic.
  */
-import { Command } from "ioredis";
-import { INTERNAL, type NodeClient } from "../node/NodeClient.js";
-import type { NodeRegistry } from "../node/NodeRegistry.js";
+import { internalCommand } from "../commands/command.js";
+import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
+import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import { parseInfo } from "../replicas/replication.js";
 
 /** What one INFO said, as numbers. */
@@ -84,7 +84,7 @@ export class ServerStats {
         // figures go too: stale memory or client counts would read as current.
         if (!node.admits || !node.ready) return void this.figures.delete(node);
         try {
-          const info = (await node.send(new Command("info", [], { replyEncoding: "utf8" }), this.timeoutMs, INTERNAL)) as string;
+          const info = (await node.send(internalCommand("info"), this.timeoutMs, INTERNAL)) as string;
           this.figures.set(node, readServerFigures(info, performance.now()));
         } catch {
           this.figures.delete(node);

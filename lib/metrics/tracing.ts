@@ -8,7 +8,7 @@
  * `tracing.includeArgs` puts the arguments there.
  */
 import diagnostics_channel from "node:diagnostics_channel";
-import type { Command } from "ioredis";
+import type { ShardisCommand } from "../commands/command.js";
 
 export const COMMAND_CHANNEL = "shardis:command";
 
@@ -44,7 +44,7 @@ export function tracingActive(): boolean {
  * contents) on the context and hand the caller a second promise.
  */
 export function traceCommand(
-  cmd: Command,
+  cmd: ShardisCommand,
   where: Pick<CommandTrace, "shard" | "node" | "role">,
   startedAt: number,
   includeArgs: boolean,

@@ -5,10 +5,11 @@
  * inside the block. Results come back like ioredis's: [error, result] per
  * command, or null when a WATCHed key changed.
  */
-import { Command, type ChainableCommander } from "ioredis";
+import type { ChainableCommander } from "ioredis";
+import { internalCommand, ShardisCommand } from "../commands/command.js";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
-import type { NodeClient } from "../node/NodeClient.js";
+import type { NodeClient } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
 
@@ -19,7 +20,7 @@ export interface TransactionTarget {
   /** Throws if no more commands may be sent (client closed, connection released). */
   checkOpen(): void;
   /** The shard a command's keys live on, or undefined when it has none; throws for commands that cannot run here. */
-  shardOf(spec: CommandSpec, cmd: Command): number | undefined;
+  shardOf(spec: CommandSpec, cmd: ShardisCommand): number | undefined;
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
   node(shards: ReadonlySet<number>): NodeClient | Promise<NodeClient>;
   readonly timeoutMs: number;
@@ -28,7 +29,7 @@ export interface TransactionTarget {
 }
 
 interface Queued {
-  readonly cmd: Command;
+  readonly cmd: ShardisCommand;
   readonly shard: number | undefined;
   readonly callback: Callback | undefined;
 }
@@ -54,7 +55,7 @@ export class ShardedTransaction implements Chainable {
     try {
       const refused = NOT_IN_BLOCK.has(name) ? "it cannot appear inside MULTI/EXEC" : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
-      const cmd = new Command(name, args as never[], { replyEncoding: encoding });
+      const cmd = new ShardisCommand(name, args, { replyEncoding: encoding });
       this.queued.push({ cmd, shard: this.target.shardOf(commandSpec(name), cmd), callback });
     } catch (error) {
       // Remembered and thrown by exec(), before anything is sent.
@@ -72,9 +73,9 @@ export class ShardedTransaction implements Chainable {
     const node = await this.target.node(shards);
     const timeout = this.target.timeoutMs;
 
-    const multi = node.send(new Command("multi"), timeout);
+    const multi = node.send(internalCommand("multi"), timeout);
     const acks = this.queued.map((q) => node.send(q.cmd, timeout));
-    const exec = node.send(new Command("exec", [], { replyEncoding: null }), timeout);
+    const exec = node.send(internalCommand("exec", [], null), timeout);
     const [, ackResults, execResult] = await Promise.all([
       multi.catch((error: unknown) => error),
       Promise.allSettled(acks),

@@ -5,158 +5,236 @@
  * shard. Each shard gets one subscriber connection, opened on first use;
  * ioredis re-subscribes it after a reconnect, and after a failover it moves
  * to the new master with every channel and pattern of its shard.
+ *
+ * Two ways to listen, as in shardis and ioredis: a handler per channel
+ * (`subscribe(channel, handler)`), or events on the client for channels
+ * subscribed without one (`subscribe(a, b)`, then "message" and
+ * "messageBuffer"). Payloads arrive as Buffers and are decoded per listener.
  */
-import { Command } from "ioredis";
+import { internalCommand } from "../commands/command.js";
+import type { NodeClient } from "../connection/NodeClient.js";
 import { ClientClosedError, InvalidArgumentError } from "../errors.js";
-import type { Executor } from "../exec/Executor.js";
-import { NodeClient, type NodeEvents } from "../node/NodeClient.js";
 
 export type MessageHandler = (message: string, channel: string) => void;
 export type PatternHandler = (message: string, channel: string, pattern: string) => void;
 
+/** Where ioredis-style subscriptions (no handler) deliver: the client's events. */
+export interface PubSubEvents {
+  message(channel: Buffer, message: Buffer): void;
+  pmessage(pattern: Buffer, channel: Buffer, message: Buffer): void;
+  /** A handler threw: reported, never allowed to break delivery or crash the process. */
+  handlerError(error: unknown, channel: string): void;
+}
+
+/** What pub/sub needs from the client: where a channel lives and a subscriber connection per shard. */
+export interface PubSubHost {
+  readonly shardCount: number;
+  shardOf(channel: string | Buffer): number;
+  /** A new subscriber connection to the shard's master (waits, within the deadline, for it to be known). */
+  open(shard: number): Promise<NodeClient>;
+  readonly timeoutMs: number;
+  readonly closed: boolean;
+}
+
+/** Stands for "deliver as client events" among a name's listeners. */
+const EVENTS = Symbol("events");
+type Listener<H> = H | typeof EVENTS;
+
 interface Subscription<H> {
-  readonly handlers: Set<H>;
+  /** As given (string or Buffer), for the SUBSCRIBE command. */
+  readonly name: string | Buffer;
+  readonly listeners: Set<Listener<H>>;
   /** Settles when the server confirmed (or refused) the subscription. */
   confirmed: Promise<void>;
 }
 
+type Registry<H> = Map<string, Subscription<H>>;
+
 export class PubSub {
-  private readonly channels = new Map<string, Subscription<MessageHandler>>();
-  private readonly patterns = new Map<string, Subscription<PatternHandler>>();
-  private readonly connections = new Map<number, NodeClient>();
+  private readonly channels: Registry<MessageHandler> = new Map();
+  private readonly patterns: Registry<PatternHandler> = new Map();
+  private readonly connections = new Map<number, Promise<NodeClient>>();
 
   constructor(
-    private readonly executor: Executor,
-    private readonly events: NodeEvents,
-    /** A handler threw: reported, never allowed to break delivery or crash the process. */
-    private readonly onHandlerError: (error: unknown, channel: string) => void,
+    private readonly host: PubSubHost,
+    private readonly events: PubSubEvents,
   ) {}
 
-  async subscribe(channel: string, handler: MessageHandler): Promise<void> {
-    checkName("channel", channel);
-    checkHandler(handler);
-    const shard = this.executor.strategy.shardIndexOf(channel);
-    await this.add(this.channels, channel, handler, () => this.send([shard], "subscribe", channel));
+  /** Channels and patterns listened to now (what ioredis's SUBSCRIBE replies count). */
+  get count(): number {
+    return this.channels.size + this.patterns.size;
   }
 
-  async unsubscribe(channel: string, handler?: MessageHandler): Promise<void> {
-    const shard = this.executor.strategy.shardIndexOf(channel);
-    if (this.remove(this.channels, channel, handler)) await this.send([shard], "unsubscribe", channel).catch(() => undefined);
+  /** Listens on channels: with `handler`, it gets their messages; without, the client emits them. */
+  async subscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    checkNames("channel", channels);
+    if (handler !== undefined) checkHandler(handler);
+    await Promise.all(
+      channels.map((channel) =>
+        this.add(this.channels, channel, handler ?? EVENTS, () => this.send([this.host.shardOf(channel)], "subscribe", channel)),
+      ),
+    );
+    return this.count;
   }
 
-  async psubscribe(pattern: string, handler: PatternHandler): Promise<void> {
-    checkName("pattern", pattern);
-    checkHandler(handler);
-    await this.add(this.patterns, pattern, handler, () => this.send(this.allShards(), "psubscribe", pattern));
+  /** Stops listening: one handler, or every listener of the channels (all channels when none are named). */
+  async unsubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    const names = channels.length ? channels : [...this.channels.values()].map((s) => s.name);
+    await Promise.all(
+      names.map((channel) => {
+        if (!this.remove(this.channels, channel, handler)) return undefined;
+        return this.send([this.host.shardOf(channel)], "unsubscribe", channel).catch(() => undefined);
+      }),
+    );
+    return this.count;
   }
 
-  async punsubscribe(pattern: string, handler?: PatternHandler): Promise<void> {
-    if (this.remove(this.patterns, pattern, handler)) await this.send(this.allShards(), "punsubscribe", pattern).catch(() => undefined);
+  async psubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
+    checkNames("pattern", patterns);
+    if (handler !== undefined) checkHandler(handler);
+    await Promise.all(
+      patterns.map((pattern) => this.add(this.patterns, pattern, handler ?? EVENTS, () => this.send(this.allShards(), "psubscribe", pattern))),
+    );
+    return this.count;
+  }
+
+  async punsubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
+    const names = patterns.length ? patterns : [...this.patterns.values()].map((s) => s.name);
+    await Promise.all(
+      names.map((pattern) => {
+        if (!this.remove(this.patterns, pattern, handler)) return undefined;
+        return this.send(this.allShards(), "punsubscribe", pattern).catch(() => undefined);
+      }),
+    );
+    return this.count;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.connections.values()].map((node) => node.close()));
+    const open = await Promise.allSettled(this.connections.values());
+    this.connections.clear();
+    await Promise.all(open.map((c) => (c.status === "fulfilled" ? c.value.close() : undefined)));
   }
 
-  private async add<H>(map: Map<string, Subscription<H>>, name: string, handler: H, subscribe: () => Promise<void>): Promise<void> {
-    const existing = map.get(name);
+  /** Shards whose master changed: move their subscriber connections and subscriptions to the new masters. */
+  follow(shards: readonly number[]): void {
+    for (const shard of shards) {
+      const old = this.connections.get(shard);
+      if (!old) continue;
+      this.connections.delete(shard);
+      void old.then((node) => node.close(true), () => undefined);
+      for (const s of this.channels.values()) {
+        if (this.host.shardOf(s.name) === shard) void this.send([shard], "subscribe", s.name).catch(() => undefined);
+      }
+      for (const s of this.patterns.values()) void this.send([shard], "psubscribe", s.name).catch(() => undefined);
+    }
+  }
+
+  private async add<H>(map: Registry<H>, name: string | Buffer, listener: Listener<H>, subscribe: () => Promise<void>): Promise<void> {
+    const key = keyOf(name);
+    const existing = map.get(key);
     if (existing) {
-      existing.handlers.add(handler);
+      const isNew = !existing.listeners.has(listener);
+      existing.listeners.add(listener);
       try {
         return await existing.confirmed;
       } catch (error) {
-        existing.handlers.delete(handler);
+        if (isNew) existing.listeners.delete(listener);
         throw error;
       }
     }
-    const subscription: Subscription<H> = { handlers: new Set([handler]), confirmed: Promise.resolve() };
-    map.set(name, subscription);
+    const subscription: Subscription<H> = { name, listeners: new Set([listener]), confirmed: Promise.resolve() };
+    map.set(key, subscription);
     subscription.confirmed = subscribe().catch((error: unknown) => {
-      if (map.get(name) === subscription) map.delete(name);
+      if (map.get(key) === subscription) map.delete(key);
       throw error;
     });
     await subscription.confirmed;
   }
 
-  /** Removes one handler (or all); true when nothing listens to the name any more. */
-  private remove<H>(map: Map<string, Subscription<H>>, name: string, handler?: H): boolean {
-    const subscription = map.get(name);
+  /** Removes one listener (or all); true when nothing listens to the name any more. */
+  private remove<H>(map: Registry<H>, name: string | Buffer, handler?: H): boolean {
+    const key = keyOf(name);
+    const subscription = map.get(key);
     if (!subscription) return false;
-    if (handler) subscription.handlers.delete(handler);
-    else subscription.handlers.clear();
-    if (subscription.handlers.size) return false;
-    map.delete(name);
+    if (handler) subscription.listeners.delete(handler);
+    else subscription.listeners.clear();
+    if (subscription.listeners.size) return false;
+    map.delete(key);
     return true;
   }
 
-  private async send(shards: number[], command: string, name: string): Promise<void> {
-    if (this.executor.closed) throw new ClientClosedError();
-    const timeout = this.executor.defaults.timeoutMs;
-    await Promise.all(
-      shards.map(async (shard) => (await this.connection(shard)).send(new Command(command, [name]), timeout)),
-    );
-  }
-
-  /** Shards whose master changed: move their subscriber connections and subscriptions to the new masters. */
-  follow(shards: number[]): void {
-    for (const shard of shards) {
-      const old = this.connections.get(shard);
-      if (!old) continue;
-      this.connections.delete(shard);
-      void old.close(true);
-      const channels = [...this.channels.keys()].filter((c) => this.executor.strategy.shardIndexOf(c) === shard);
-      const patterns = [...this.patterns.keys()];
-      for (const channel of channels) void this.send([shard], "subscribe", channel).catch(() => undefined);
-      for (const pattern of patterns) void this.send([shard], "psubscribe", pattern).catch(() => undefined);
-    }
+  private async send(shards: number[], command: string, name: string | Buffer): Promise<void> {
+    if (this.host.closed) throw new ClientClosedError();
+    await Promise.all(shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), this.host.timeoutMs)));
   }
 
   private allShards(): number[] {
-    return this.executor.options.shards.map((_, i) => i);
+    return Array.from({ length: this.host.shardCount }, (_, i) => i);
   }
 
-  private async connection(shard: number): Promise<NodeClient> {
-    let node = this.connections.get(shard);
-    if (!node) {
-      const master = await this.executor.masterWhenPlaced(shard);
-      const existing = this.connections.get(shard);
-      if (existing) return existing;
-      const registry = this.executor.fleet.registry;
-      node = new NodeClient(master.shard, master.address, this.executor.options.redis, registry.scheduler, this.events, registry.dedicatedContext(master));
-      node.onMessage(
-        (channel, message) => this.deliverMessage(node!, channel, message),
-        (pattern, channel, message) => this.deliverPattern(node!, pattern, channel, message),
-      );
-      node.connect();
-      this.connections.set(shard, node);
+  private connection(shard: number): Promise<NodeClient> {
+    let pending = this.connections.get(shard);
+    if (!pending) {
+      pending = this.host.open(shard).then((node) => {
+        node.onMessage(
+          (channel, message) => this.deliver(node, channel, message),
+          (pattern, channel, message) => this.deliverPattern(node, pattern, channel, message),
+        );
+        node.connect();
+        return node;
+      });
+      // A failed open is forgotten, so the next subscribe tries again.
+      pending.catch(() => this.connections.get(shard) === pending && this.connections.delete(shard));
+      this.connections.set(shard, pending);
     }
-    return node;
+    return pending;
   }
 
-  private deliverMessage(node: NodeClient, channel: string, message: string): void {
-    const subscription = this.channels.get(channel);
+  private deliver(node: NodeClient, channel: Buffer, message: Buffer): void {
+    const subscription = this.channels.get(channel.toString("latin1"));
     // Resubscribed after a reconnect although nobody listens any more: drop it now.
-    if (!subscription) return void node.send(new Command("unsubscribe", [channel]), this.executor.defaults.timeoutMs).catch(() => undefined);
-    for (const handler of subscription.handlers) this.call(() => handler(message, channel), channel);
+    if (!subscription) return void node.send(internalCommand("unsubscribe", [channel]), this.host.timeoutMs).catch(() => undefined);
+    let text: [string, string] | undefined;
+    for (const listener of subscription.listeners) {
+      if (listener === EVENTS) this.call(() => this.events.message(channel, message), channel);
+      else {
+        text ??= [message.toString(), channel.toString()];
+        const [m, c] = text;
+        this.call(() => listener(m, c), channel);
+      }
+    }
   }
 
-  private deliverPattern(node: NodeClient, pattern: string, channel: string, message: string): void {
-    const subscription = this.patterns.get(pattern);
-    if (!subscription) return void node.send(new Command("punsubscribe", [pattern]), this.executor.defaults.timeoutMs).catch(() => undefined);
-    for (const handler of subscription.handlers) this.call(() => handler(message, channel, pattern), channel);
+  private deliverPattern(node: NodeClient, pattern: Buffer, channel: Buffer, message: Buffer): void {
+    const subscription = this.patterns.get(pattern.toString("latin1"));
+    if (!subscription) return void node.send(internalCommand("punsubscribe", [pattern]), this.host.timeoutMs).catch(() => undefined);
+    for (const listener of subscription.listeners) {
+      if (listener === EVENTS) this.call(() => this.events.pmessage(pattern, channel, message), channel);
+      else this.call(() => listener(message.toString(), channel.toString(), pattern.toString()), channel);
+    }
   }
 
-  private call(deliver: () => void, channel: string): void {
+  private call(deliver: () => void, channel: Buffer): void {
     try {
       deliver();
     } catch (error) {
-      this.onHandlerError(error, channel);
+      this.events.handlerError(error, channel.toString());
     }
   }
 }
 
-function checkName(what: string, name: unknown): void {
-  if (typeof name !== "string" || name === "") throw new InvalidArgumentError(`the ${what} must be a non-empty string`);
+/** Names as the server sends them back (bytes), so string and Buffer names meet in one map. */
+function keyOf(name: string | Buffer): string {
+  return typeof name === "string" ? Buffer.from(name).toString("latin1") : name.toString("latin1");
+}
+
+function checkNames(what: string, names: ReadonlyArray<unknown>): void {
+  if (names.length === 0) throw new InvalidArgumentError(`subscribe needs at least one ${what}`);
+  for (const name of names) {
+    if ((typeof name !== "string" && !Buffer.isBuffer(name)) || name.length === 0) {
+      throw new InvalidArgumentError(`the ${what} must be a non-empty string or Buffer`);
+    }
+  }
 }
 
 function checkHandler(handler: unknown): void {

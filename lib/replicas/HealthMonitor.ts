@@ -7,9 +7,9 @@
  * unreachable no newer data exists, so a replica's lag stops growing and it
  * stays readable: that is what keeps reads going during a master outage.
  */
-import { Command } from "ioredis";
-import { INTERNAL, type NodeClient } from "../node/NodeClient.js";
-import type { NodeRegistry } from "../node/NodeRegistry.js";
+import { internalCommand } from "../commands/command.js";
+import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
+import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import { isSyncing, lagMs, parseInfo, type OffsetSample } from "./replication.js";
 
 export interface NodeHealth {
@@ -117,7 +117,7 @@ export class HealthMonitor {
   private async info(node: NodeClient, section: string): Promise<Record<string, string> | undefined> {
     const started = performance.now();
     try {
-      const info = new Command("info", [section], { replyEncoding: "utf8" });
+      const info = internalCommand("info", [section]);
       const text = (await node.send(info, this.options.timeoutMs, INTERNAL)) as string;
       const rtt = performance.now() - started;
       const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };

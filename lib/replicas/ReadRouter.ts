@@ -14,8 +14,8 @@
  */
 import type { ReadPolicy } from "../config/types.js";
 import { NoReplicaAvailableError } from "../errors.js";
-import type { NodeClient } from "../node/NodeClient.js";
-import type { NodeRegistry } from "../node/NodeRegistry.js";
+import type { NodeClient } from "../connection/NodeClient.js";
+import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { HealthMonitor } from "./HealthMonitor.js";
 
 export class ReadRouter {

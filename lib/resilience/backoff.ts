@@ -1,5 +1,3 @@
-import { DEFAULTS } from "../config/defaults.js";
-
 /**
  * Reconnect delay for the n-th attempt (1-based): exponential, capped, with
  * "equal jitter" (half fixed, half random) so a restarted node is not hit by
@@ -7,7 +5,7 @@ import { DEFAULTS } from "../config/defaults.js";
  */
 export function reconnectDelay(
   attempt: number,
-  { baseDelayMs, maxDelayMs }: { baseDelayMs: number; maxDelayMs: number } = DEFAULTS.reconnect,
+  { baseDelayMs, maxDelayMs }: { baseDelayMs: number; maxDelayMs: number },
   random: () => number = Math.random,
 ): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 30));

@@ -74,6 +74,11 @@ export class NodeBreaker {
     return this.circuit.opened ? "open" : this.circuit.halfOpen ? "halfOpen" : "closed";
   }
 
+  /** Stall detection's threshold; undefined when the breaker is off (nothing to trip). */
+  get stallMs(): number | undefined {
+    return this.options.enabled ? this.options.stallMs : undefined;
+  }
+
   /** Milliseconds until the next probe, for error messages. */
   get retryInMs(): number {
     return Math.max(0, Math.round(this.openedAt + this.options.resetTimeoutMs - performance.now()));

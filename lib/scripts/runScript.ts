@@ -3,15 +3,15 @@
  * it cached, else EVAL (which caches it); a NOSCRIPT (after SCRIPT FLUSH, a
  * restart or a failover) falls back to EVAL once.
  */
-import { Command } from "ioredis";
+import { ShardisCommand } from "../commands/command.js";
 import type { Encoding } from "../commands/install.js";
-import type { NodeClient } from "../node/NodeClient.js";
+import type { NodeClient } from "../connection/NodeClient.js";
 import type { Script } from "./Script.js";
 
 export async function runScript(
   node: NodeClient,
   script: Script,
-  evalsha: Command,
+  evalsha: ShardisCommand,
   args: unknown[],
   encoding: Encoding,
   timeoutMs: number,
@@ -24,7 +24,7 @@ export async function runScript(
       node.knownScripts.delete(script.sha);
     }
   }
-  const result = node.send(new Command("eval", [script.lua, ...(args as never[])], { replyEncoding: encoding }), timeoutMs);
+  const result = node.send(new ShardisCommand("eval", [script.lua, ...args], { replyEncoding: encoding }), timeoutMs);
   try {
     return await result;
   } finally {

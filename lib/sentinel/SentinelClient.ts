@@ -9,7 +9,7 @@ import { formatAddress } from "../config/address.js";
 import type { ResolvedShard } from "../config/shards.js";
 import type { Address, SentinelConnectionOptions } from "../config/types.js";
 import { SentinelError } from "../errors.js";
-import { sanitizeError } from "../node/sanitize.js";
+import { sanitizeError } from "../connection/sanitize.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";

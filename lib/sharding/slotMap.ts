@@ -1,5 +1,7 @@
 import { SLOT_COUNT } from "./keySlot.js";
-import type { SlotRange } from "../config/types.js";
+
+/** An inclusive range of slots. */
+export type SlotRange = readonly [start: number, end: number];
 
 const LAST_SLOT = SLOT_COUNT - 1;
 

@@ -1,7 +1,6 @@
 import { keySlot } from "./keySlot.js";
-import { slotOwnerTable } from "./slotMap.js";
+import { slotOwnerTable, type SlotRange } from "./slotMap.js";
 import { buildContinuum, bucketTable, hashTagged, md5Hash, pointFor, BUCKET_SHIFT, SEARCH } from "./ketama.js";
-import type { SlotRange } from "../config/types.js";
 
 /** Maps a key to the index of the shard that owns it. Pure, no I/O. */
 export interface ShardingStrategy {

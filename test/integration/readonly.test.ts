@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardedClient } from "../../lib/index.js";
-import { LAYOUT_SOURCE } from "../../lib/topology/Fleet.js";
+import { LAYOUT_SOURCE } from "../../lib/exec/Fleet.js";
 import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { startRedis, stopAll, type RedisServer } from "../support/redis.js";
 import { waitForLink } from "../support/sentinel.js";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DeadlineTracker, type Deadlined } from "../../lib/node/deadlines.js";
+import { DeadlineTracker, type Deadlined } from "../../lib/connection/deadlines.js";
 
 class Item implements Deadlined {
   done = false;

@@ -9,6 +9,7 @@ import { Histogram } from "../../lib/metrics/histogram.js";
 import { commandLabel, Meters } from "../../lib/metrics/meters.js";
 import { readServerFigures } from "../../lib/metrics/serverStats.js";
 import { buildStats } from "../../lib/metrics/stats.js";
+import { ShardisCommand } from "../../lib/commands/command.js";
 
 const shards = [{ name: "s0", master: "127.0.0.1:7000" }];
 
@@ -44,6 +45,17 @@ describe("histogram", () => {
   });
 });
 
+/** A command the node answered: with a reply (ok) or a Redis error reply. */
+function settled(name: string, ok: boolean): ShardisCommand {
+  const cmd = new ShardisCommand(name);
+  if (ok) cmd.resolve("OK");
+  else {
+    cmd.promise.catch(() => undefined);
+    cmd.rejectFinal(new Error("ERR"));
+  }
+  return cmd;
+}
+
 describe("labels", () => {
   it("names known commands in lower case and every other name 'other'", () => {
     expect(commandLabel("GET")).toBe("get");
@@ -55,9 +67,9 @@ describe("labels", () => {
   it("keeps one figures object per label however many raw names map to it", () => {
     const meters = new Meters(["s0"], [0.001], [1]);
     const meter = meters.role(0, "master");
-    for (let i = 0; i < 5000; i++) meter.answered(`unknown${i}`, 0.0005, false);
-    meter.answered("GET", 0.0005, true);
-    meter.answered("get", 0.0005, true);
+    for (let i = 0; i < 5000; i++) meter.answered(settled(`unknown${i}`, false), 0.0005);
+    meter.answered(settled("GET", true), 0.0005);
+    meter.answered(settled("get", true), 0.0005);
     expect([...meter.commands()].map((c) => [c.command, c.outcomes.ok, c.outcomes.error])).toEqual([
       ["other", 0, 5000],
       ["get", 2, 0],
@@ -96,8 +108,8 @@ describe("stats", () => {
   it("reports hits, ratio and outcomes per shard from the meters", () => {
     const meters = new Meters(["s0", "s1"], [0.001, 0.01], [1, 10]);
     const m = meters.role(0, "master");
-    m.answered("get", 0.0005, true);
-    m.answered("get", 0.005, true);
+    m.answered(settled("get", true), 0.0005);
+    m.answered(settled("get", true), 0.005);
     m.failed("get", "timeout");
     m.hits = 3;
     m.misses = 1;

@@ -4,10 +4,10 @@
  * from it, so a BLPOP that waits for seconds never delays anyone else.
  */
 import genericPool, { type Pool } from "generic-pool";
-import type { Address, PoolOptions, RedisConnectionOptions } from "../config/types.js";
+import { formatAddress } from "../config/address.js";
+import type { PoolOptions } from "../config/types.js";
 import { ConnectionError, PoolExhaustedError } from "../errors.js";
-import { NodeClient, type NodeContext, type NodeEvents } from "../node/NodeClient.js";
-import type { FlushScheduler } from "../node/scheduler.js";
+import { NodeClient, type NodeClientInit } from "./NodeClient.js";
 
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
 const RECENT_ERROR_MS = 5000;
@@ -16,28 +16,31 @@ export class NodePool {
   private readonly pool: Pool<NodeClient>;
   private readonly borrowed = new Set<NodeClient>();
   private lastCreateError: { error: Error; at: number } | undefined;
+  private readonly shard: string;
+  private readonly id: string;
 
+  /**
+   * `node` describes every connection the pool opens (a view of the shared
+   * connection's context); `connectTimeoutMs` bounds each attempt.
+   */
   constructor(
-    private readonly shard: string,
-    address: Address,
-    private readonly id: string,
-    redis: Readonly<RedisConnectionOptions>,
+    node: NodeClientInit,
     private readonly options: Readonly<Required<PoolOptions>>,
-    scheduler: FlushScheduler,
-    events: NodeEvents,
-    context: NodeContext,
+    connectTimeoutMs: number,
   ) {
-    const connectTimeout = Math.min(redis.connectTimeout ?? options.acquireTimeoutMs, options.acquireTimeoutMs);
+    this.shard = node.shard;
+    this.id = formatAddress(node.address);
+    const connectTimeout = Math.min(connectTimeoutMs, options.acquireTimeoutMs);
     this.pool = genericPool.createPool<NodeClient>(
       {
         create: async () => {
-          const node = new NodeClient(shard, address, redis, scheduler, events, context);
+          const created = new NodeClient(node);
           try {
-            await node.whenReady(connectTimeout);
-            return node;
+            await created.whenReady(connectTimeout);
+            return created;
           } catch (error) {
             this.lastCreateError = { error: error as Error, at: Date.now() };
-            await node.close();
+            await created.close();
             throw error;
           }
         },

@@ -1,6 +1,7 @@
 import type { RedisOptions } from "ioredis";
 import type { Address, RedisConnectionOptions } from "../config/types.js";
 import { reconnectDelay } from "../resilience/backoff.js";
+import { DEFAULTS } from "../config/defaults.js";
 
 /**
  * ioredis options for a shardis-managed connection. shardis owns queueing,
@@ -19,6 +20,6 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: null,
     showFriendlyErrorStack: false,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt),
+    retryStrategy: (attempt: number) => reconnectDelay(attempt, DEFAULTS.reconnect),
   };
 }

@@ -1,6 +1,6 @@
-import type { Command } from "ioredis";
-import type { CommandTrace } from "../metrics/tracing.js";
+import type { ShardisCommand } from "../commands/command.js";
 import type { Deadlined } from "./deadlines.js";
+import type { TraceHandle } from "./observer.js";
 
 /** send() flags. */
 export const RETRYABLE = 1;
@@ -21,13 +21,11 @@ export class Entry implements Deadlined {
   attempts = 0;
   /** Re-routed once after a READONLY reply; never twice. */
   redirected = false;
-  /** The command's own reject, when a recovery hook stands in front of it. */
-  rejectOriginal: ((error: Error) => void) | undefined;
-  /** The tracing context, when someone subscribes to the shardis:command channel. */
-  trace: CommandTrace | undefined;
+  /** The trace, when someone subscribes to the shardis:command channel. */
+  trace: TraceHandle | undefined;
 
   constructor(
-    readonly cmd: Command,
+    readonly cmd: ShardisCommand,
     readonly deadline: number,
     readonly timeoutMs: number,
     readonly flags: number,
@@ -39,9 +37,9 @@ export class Entry implements Deadlined {
     return this.moved || this.cmd.isSettled;
   }
 
-  /** Rejects past any recovery hook. */
+  /** Rejects the caller's promise, past any recovery. */
   fail(error: Error): void {
-    (this.rejectOriginal ?? this.cmd.reject)(error);
+    this.cmd.rejectFinal(error);
   }
 
   /** The same command, deadline and history, for another node; this one is marked moved. */
@@ -50,7 +48,6 @@ export class Entry implements Deadlined {
     const next = new Entry(this.cmd, this.deadline, this.timeoutMs, this.flags, this.startedAt);
     next.attempts = this.attempts;
     next.redirected = this.redirected;
-    next.rejectOriginal = this.rejectOriginal;
     next.trace = this.trace;
     return next;
   }

@@ -7,18 +7,28 @@
 import type { ResolvedOptions } from "../config/resolve.js";
 import { DEFAULTS } from "../config/defaults.js";
 import type { Address } from "../config/types.js";
-import type { Entry, NodeClient, NodeEvents } from "../node/NodeClient.js";
-import { NodeRegistry } from "../node/NodeRegistry.js";
+import type { Entry, NodeClient, NodeEvents } from "../connection/NodeClient.js";
+import { NodeRegistry } from "../topology/NodeRegistry.js";
+import type { ConnectionFactory } from "../connection/connection.js";
+import { NodeBreaker } from "../resilience/breaker.js";
 import { Meters } from "../metrics/meters.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
 import { ServerStats } from "../metrics/serverStats.js";
 import { HealthMonitor } from "../replicas/HealthMonitor.js";
 import { ReadRouter } from "../replicas/ReadRouter.js";
 import { SentinelClient } from "../sentinel/SentinelClient.js";
-import { AddressPolicy } from "./addressPolicy.js";
-import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "./Topology.js";
-import { TopologyHolder, type LayoutSource } from "./TopologyHolder.js";
+import { AddressPolicy } from "../topology/addressPolicy.js";
+import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
+import { TopologyHolder, type LayoutSource } from "../topology/TopologyHolder.js";
 import { formatAddress } from "../config/address.js";
+
+/** What the fleet is built from besides options: injected so tests can run it on fakes. */
+export interface FleetParts {
+  /** Opens node connections (ioredis by default). */
+  readonly connections: ConnectionFactory;
+  /** Where layouts come from instead of Sentinel (tests simulate topology changes with it). */
+  readonly source?: LayoutSource;
+}
 
 export interface FleetEvents {
   /** A new layout took effect. */
@@ -54,22 +64,30 @@ export class Fleet {
     private readonly options: ResolvedOptions,
     nodeEvents: NodeEvents,
     private readonly events: FleetEvents,
-    source?: LayoutSource,
+    parts: FleetParts,
   ) {
     this.meters = new Meters(
       options.shards.map((s) => s.name),
       options.metrics?.latencyBuckets ?? DEFAULTS.metrics.latencyBuckets,
       DEFAULTS.metrics.batchBuckets,
+      options.tracing.includeArgs,
     );
+    const meters = this.meters;
     this.registry = new NodeRegistry(
       options,
+      {
+        connections: parts.connections,
+        breaker: (probe, onState) => new NodeBreaker(options.breaker, probe, onState),
+        observer: (shard, role) => meters.role(shard, role),
+        nodeObserver: (shard, address) => meters.node(shard, address),
+      },
       nodeEvents,
       {
         roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
         redirect: (shard, node, entry) => this.redirect(shard, node, entry),
       },
-      this.meters,
     );
+    const source = parts.source;
     const policy = new AddressPolicy(options.natMap, options.allowedAddresses);
     const byMasterName = new Map(options.shards.map((s, i) => [s.masterName, i] as const));
     this.sentinel = options.sentinels.length

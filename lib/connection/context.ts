@@ -1,13 +1,32 @@
 /**
  * What a connection shares with the other connections to its node (breaker,
- * limits, role, meters) and the events it reports, kept apart from the
+ * limits, role, observers) and the events it reports, kept apart from the
  * connection so pooled and subscriber connections can take a view of it.
  */
 import type { ResolvedRetryOptions } from "../config/resolve.js";
-import type { NodeMeter, RoleMeter } from "../metrics/meters.js";
-import type { BreakerState, NodeBreaker } from "../resilience/breaker.js";
+import type { BreakerState } from "../resilience/breaker.js";
 import type { Entry } from "./entry.js";
+import type { CommandObserver, NodeObserver } from "./observer.js";
 import type { NodeClient } from "./NodeClient.js";
+
+export type { BreakerState };
+
+/** A node's circuit breaker, as its connections use it (resilience/NodeBreaker, or a fake). */
+export interface Breaker {
+  /** Whether commands may be sent now. */
+  readonly admits: boolean;
+  readonly state: BreakerState;
+  /** Why it last opened. */
+  readonly reason: string;
+  /** Milliseconds until the next probe. */
+  readonly retryInMs: number;
+  /** Trip when nothing was answered for this long, in ms; undefined: no stall detection. */
+  readonly stallMs: number | undefined;
+  /** Outcomes of commands that reached the node. */
+  record(successes: number, failures: number): void;
+  /** Opens now, for failures that need no statistics. */
+  trip(reason: string): void;
+}
 
 export interface NodeEvents {
   ready(node: NodeClient): void;
@@ -21,20 +40,18 @@ export type NodeRole = "master" | "replica";
 
 /** What a connection shares with the other connections to its node. */
 export interface NodeContext {
-  readonly breaker: NodeBreaker;
+  readonly breaker: Breaker;
   readonly maxQueueLength: number;
   readonly retry: ResolvedRetryOptions;
   /** Watch for a node that stops answering (shared connections; never where commands block). */
   readonly detectStalls: boolean;
   /** Checked on connect when set; the registry updates it as the topology changes. */
   role: NodeRole | undefined;
-  /** The node answered ROLE with another role: drop it, and have the topology re-read. */
+  /** The node answered ROLE with another role: have the topology re-read. */
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
   /** Re-route an entry (a write that got READONLY) to the shard's current master. */
   readonly redirect?: (node: NodeClient, entry: Entry) => void;
-  /** Where commands are counted: the shard's meter for the node's current role (the registry swaps it on failover). */
-  meter: RoleMeter;
-  readonly nodeMeter: NodeMeter;
-  /** Put command arguments in trace contexts. */
-  readonly traceArgs: boolean;
+  /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
+  observer: CommandObserver;
+  readonly nodeObserver: NodeObserver;
 }

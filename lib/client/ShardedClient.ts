@@ -9,9 +9,9 @@ import type { Readable } from "node:stream";
 import { inspect } from "node:util";
 import type { RedisCommander, RedisKey } from "ioredis";
 import { CallScope } from "./CallScope.js";
-import { resolveCallOptions, type CallSettings } from "./config/callOptions.js";
-import { resolveOptions } from "./config/resolve.js";
-import type { ShardedClientOptions } from "./config/types.js";
+import { resolveCallOptions, type CallSettings } from "../config/callOptions.js";
+import { resolveOptions } from "../config/resolve.js";
+import type { ShardedClientOptions } from "../config/types.js";
 import {
   addBatch,
   DISPATCH,
@@ -22,31 +22,32 @@ import {
   type Callback,
   type Dispatcher,
   type Encoding,
-} from "./commands/install.js";
+} from "../commands/install.js";
 import {
   ClientClosedError,
   CrossShardError,
   InvalidArgumentError,
   KeylessCommandError,
   UnknownShardError,
-} from "./errors.js";
-import { Executor } from "./exec/Executor.js";
-import { MetricsExporter } from "./metrics/exporter.js";
-import { buildStats, type ShardisStats } from "./metrics/stats.js";
-import type { NodeClient, NodeEvents } from "./node/NodeClient.js";
-import type { BreakerState } from "./resilience/breaker.js";
-import { ShardedPipeline, type PipelineOptions } from "./pipeline/Pipeline.js";
-import { ShardedTransaction } from "./pipeline/Transaction.js";
-import { DedicatedConnection } from "./pool/DedicatedConnection.js";
-import { PubSub, type MessageHandler, type PatternHandler } from "./pubsub/PubSub.js";
-import { SPLIT, type Args } from "./routing/plan.js";
-import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
-import { Script, type ScriptDefinition } from "./scripts/Script.js";
+} from "../errors.js";
+import { Executor } from "../exec/Executor.js";
+import { MetricsExporter } from "../metrics/exporter.js";
+import { buildStats, type ShardisStats } from "../metrics/stats.js";
+import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
+import { ioredisConnections } from "../connection/connection.js";
+import type { BreakerState } from "../resilience/breaker.js";
+import { ShardedPipeline, type PipelineOptions } from "../pipeline/Pipeline.js";
+import { ShardedTransaction } from "../pipeline/Transaction.js";
+import { DedicatedConnection } from "./DedicatedConnection.js";
+import { PubSub, type MessageHandler, type PatternHandler } from "../pubsub/PubSub.js";
+import { SPLIT, type Args } from "../routing/plan.js";
+import { scanStream, type ScanStreamOptions } from "../scan/scanStream.js";
+import { Script, type ScriptDefinition } from "../scripts/Script.js";
 import { ShardHandle } from "./ShardHandle.js";
-import type { TopologySnapshot } from "./topology/Topology.js";
-import { LAYOUT_SOURCE, type FleetEvents } from "./topology/Fleet.js";
-import type { LayoutSource } from "./topology/TopologyHolder.js";
-import type { ReadPolicy } from "./config/types.js";
+import type { TopologySnapshot } from "../topology/Topology.js";
+import { LAYOUT_SOURCE, type FleetEvents } from "../exec/Fleet.js";
+import type { LayoutSource } from "../topology/TopologyHolder.js";
+import type { ReadPolicy } from "../config/types.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -63,6 +64,12 @@ export interface ShardisEvents {
   "node:error": [NodeEvent & { readonly error: Error }];
   /** A node's circuit breaker changed state. */
   breaker: [NodeEvent & { readonly state: BreakerState }];
+  /** A message on a channel subscribed without a handler (ioredis's form). */
+  message: [channel: string, message: string];
+  messageBuffer: [channel: Buffer, message: Buffer];
+  /** A message matching a pattern subscribed without a handler. */
+  pmessage: [pattern: string, channel: string, message: string];
+  pmessageBuffer: [pattern: Buffer, channel: Buffer, message: Buffer];
   /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
   "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
   /** A new topology took effect (a new epoch). */
@@ -97,10 +104,32 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     const events = this.#nodeEvents();
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
-    this.#executor = new Executor(resolved, events, this.#fleetEvents(), source);
+    this.#executor = new Executor(resolved, events, this.#fleetEvents(), { connections: ioredisConnections(resolved.redis), source });
     const fleet = this.#executor.fleet;
     this.#exporter?.attach(() => fleet.figures());
-    this.#pubsub = new PubSub(this.#executor, events, (error, channel) => this.emit("pubsub:error", { channel, error }));
+    const executor = this.#executor;
+    this.#pubsub = new PubSub(
+      {
+        shardCount: resolved.shards.length,
+        shardOf: (channel) => executor.strategy.shardIndexOf(channel),
+        open: (shard) => executor.openDedicated(shard),
+        timeoutMs: executor.defaults.timeoutMs,
+        get closed() {
+          return executor.closed;
+        },
+      },
+      {
+        message: (channel, message) => {
+          this.emit("message", channel.toString(), message.toString());
+          this.emit("messageBuffer", channel, message);
+        },
+        pmessage: (pattern, channel, message) => {
+          this.emit("pmessage", pattern.toString(), channel.toString(), message.toString());
+          this.emit("pmessageBuffer", pattern, channel, message);
+        },
+        handlerError: (error, channel) => this.emit("pubsub:error", { channel, error }),
+      },
+    );
   }
 
   /** Name of the shard that owns key. */
@@ -285,23 +314,36 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     }
   }
 
-  /** Subscribes handler to a channel, on the shard the channel hashes to. Resolves once subscribed. */
-  subscribe(channel: string, handler: MessageHandler): Promise<void> {
-    return this.#pubsub.subscribe(channel, handler);
+  /**
+   * Listens on channels, each on the shard its name hashes to. With a
+   * handler, the handler gets the channel's messages; without one (ioredis's
+   * form), the client emits "message" and "messageBuffer". Resolves, once
+   * subscribed, the number of channels and patterns listened to.
+   */
+  subscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
+  subscribe(...channels: Array<string | Buffer>): Promise<number>;
+  subscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.subscribe(names, handler as MessageHandler | undefined));
   }
 
-  /** Removes handler (or every handler) of the channel; unsubscribes when none is left. */
-  unsubscribe(channel: string, handler?: MessageHandler): Promise<void> {
-    return this.#pubsub.unsubscribe(channel, handler);
+  /** Removes a handler, or every listener of the channels (of all channels, given none); unsubscribes when none is left. */
+  unsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
+  unsubscribe(...channels: Array<string | Buffer>): Promise<number>;
+  unsubscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.unsubscribe(names, handler as MessageHandler | undefined), true);
   }
 
-  /** Subscribes handler to a pattern on every shard. */
-  psubscribe(pattern: string, handler: PatternHandler): Promise<void> {
-    return this.#pubsub.psubscribe(pattern, handler);
+  /** Listens on patterns, on every shard: with a handler, or as "pmessage"/"pmessageBuffer" events. */
+  psubscribe(pattern: string | Buffer, handler: PatternHandler): Promise<number>;
+  psubscribe(...patterns: Array<string | Buffer>): Promise<number>;
+  psubscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.psubscribe(names, handler as PatternHandler | undefined));
   }
 
-  punsubscribe(pattern: string, handler?: PatternHandler): Promise<void> {
-    return this.#pubsub.punsubscribe(pattern, handler);
+  punsubscribe(pattern: string | Buffer, handler?: PatternHandler): Promise<number>;
+  punsubscribe(...patterns: Array<string | Buffer>): Promise<number>;
+  punsubscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.punsubscribe(names, handler as PatternHandler | undefined), true);
   }
 
   /** Every key of every shard, as arrays of keys (a Node Readable in object mode). */
@@ -410,6 +452,25 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     const shards = this.topology().shards.map((s) => `${s.name}=${s.master?.address ?? "?"}`).join(", ");
     const state = this.#executor.closed ? "closed" : "open";
     return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], ${state} }`;
+  }
+}
+
+/**
+ * Splits (un)subscribe arguments: names (arrays flattened, as ioredis does)
+ * and a trailing handler. Errors reject, never throw.
+ */
+function listening(
+  args: unknown[],
+  run: (names: Array<string | Buffer>, handler: Function | undefined) => Promise<number>,
+  namesOptional = false,
+): Promise<number> {
+  const handler = typeof args[args.length - 1] === "function" ? (args.pop() as Function) : undefined;
+  const names = args.flat() as Array<string | Buffer>;
+  if (names.length === 0 && !namesOptional) return Promise.reject(new InvalidArgumentError("subscribe needs at least one channel or pattern"));
+  try {
+    return run(names, handler);
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

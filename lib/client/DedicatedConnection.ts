@@ -5,7 +5,7 @@
  * ends, an active WATCH is cleared and the connection goes back to the pool.
  */
 import { inspect } from "node:util";
-import { Command, type RedisCommander } from "ioredis";
+import type { RedisCommander } from "ioredis";
 import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "../commands/install.js";
 import {
   ClientClosedError,
@@ -16,8 +16,8 @@ import {
   UnsupportedCommandError,
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
-import { buildCommand } from "../metrics/countedRead.js";
-import type { NodeClient } from "../node/NodeClient.js";
+import { buildCommand, internalCommand, type ShardisCommand } from "../commands/command.js";
+import type { NodeClient } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
@@ -86,7 +86,7 @@ export class DedicatedConnection implements Dispatcher {
     if (this.released) return;
     this.released = true;
     if (this.watching && this.node.reusable) {
-      await this.node.send(new Command("unwatch"), this.executor.defaults.timeoutMs).catch(() => undefined);
+      await this.node.send(internalCommand("unwatch"), this.executor.defaults.timeoutMs).catch(() => undefined);
     }
   }
 
@@ -96,7 +96,7 @@ export class DedicatedConnection implements Dispatcher {
   }
 
   /** Keys must live on this connection's shard; keyless and unknown commands pass. */
-  private checkShard(spec: CommandSpec, cmd: Command): void {
+  private checkShard(spec: CommandSpec, cmd: ShardisCommand): void {
     let shard: number;
     try {
       shard = this.executor.router.route(spec, cmd.args as Args);

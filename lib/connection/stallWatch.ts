@@ -3,20 +3,19 @@
  * are in flight and nothing came back for stallMs, the node's breaker opens
  * at once instead of waiting for deadlines to fill the failure window.
  */
-import type { NodeBreaker } from "../resilience/breaker.js";
-
 export class StallWatch {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly breaker: NodeBreaker,
+    private readonly stallMs: number,
     /** Collects answered batches, then says how long the oldest unanswered one has waited, in ms. */
     private readonly oldestAge: () => number,
+    private readonly trip: (reason: string) => void,
   ) {}
 
   start(): void {
-    if (!this.breaker.options.enabled) return;
-    const every = Math.max(10, this.breaker.options.stallMs / 4);
+    if (this.timer) return;
+    const every = Math.max(10, this.stallMs / 4);
     let lastTick = performance.now();
     this.timer = setInterval(() => {
       const now = performance.now();
@@ -38,6 +37,6 @@ export class StallWatch {
   private readonly check = (): void => {
     if (this.timer === undefined) return;
     const age = this.oldestAge();
-    if (age >= this.breaker.options.stallMs) this.breaker.trip(`no reply for ${Math.round(age)} ms`);
+    if (age >= this.stallMs) this.trip(`no reply for ${Math.round(age)} ms`);
   };
 }

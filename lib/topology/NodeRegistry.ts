@@ -4,18 +4,21 @@
  * routing tables (master and replicas per shard) match a new layout, creating
  * connections for new addresses, updating the role each connection must have,
  * handing commands queued for a replaced master to the new one, and retiring
- * nodes that left.
+ * nodes that left. Connections, breakers and observers come from the
+ * outside (RegistryParts), so this bookkeeping is tested with fakes.
  */
-import { Command } from "ioredis";
+import { internalCommand } from "../commands/command.js";
 import { formatAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
-import type { Meters } from "../metrics/meters.js";
-import { NodePool } from "../pool/NodePool.js";
-import { NodeBreaker, type BreakerState } from "../resilience/breaker.js";
-import type { Layout } from "../topology/Topology.js";
-import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "./NodeClient.js";
-import { FlushScheduler } from "./scheduler.js";
+import type { ConnectionFactory } from "../connection/connection.js";
+import type { Breaker } from "../connection/context.js";
+import type { BreakerState } from "../resilience/breaker.js";
+import { NodePool } from "../connection/NodePool.js";
+import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "../connection/NodeClient.js";
+import type { CommandObserver, NodeObserver } from "../connection/observer.js";
+import { FlushScheduler } from "../connection/scheduler.js";
+import type { Layout } from "./Topology.js";
 
 export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
@@ -23,6 +26,24 @@ export interface RegistryHooks {
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
   redirect(shard: number, node: NodeClient, entry: Entry): void;
 }
+
+/** A node's breaker with what the registry needs beyond what connections use. */
+export interface ManagedBreaker extends Breaker {
+  shutdown(): void;
+}
+
+/** What the registry builds nodes from. */
+export interface RegistryParts {
+  readonly connections: ConnectionFactory;
+  /** A breaker for a node: `probe` is the PING it sends when half open, `onState` its transitions. */
+  breaker(probe: () => Promise<unknown>, onState: (state: BreakerState) => void): ManagedBreaker;
+  /** Where a shard's commands in a role are reported. */
+  observer(shard: number, role: NodeRole): CommandObserver;
+  /** Where a node's own figures go (reconnects, breaker transitions). */
+  nodeObserver(shard: number, address: string): NodeObserver & { transition(state: BreakerState): void };
+}
+
+export type RegistryOptions = Pick<ResolvedOptions, "shards" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "retry" | "lazyConnect">;
 
 export interface Placement {
   readonly shard: number;
@@ -34,6 +55,7 @@ export interface Placement {
 interface Slot {
   readonly node: NodeClient;
   readonly context: NodeContext;
+  readonly breaker: ManagedBreaker;
   readonly shard: number;
   pool: NodePool | undefined;
 }
@@ -47,10 +69,10 @@ export class NodeRegistry {
   private readonly checksRoles: readonly boolean[];
 
   constructor(
-    private readonly options: ResolvedOptions,
+    private readonly options: RegistryOptions,
+    private readonly parts: RegistryParts,
     private readonly events: NodeEvents,
     private readonly hooks: RegistryHooks,
-    private readonly meters: Meters,
   ) {
     this.checksRoles = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
   }
@@ -78,10 +100,6 @@ export class NodeRegistry {
     }));
   }
 
-  breaker(node: NodeClient): NodeBreaker {
-    return node.context.breaker;
-  }
-
   /** Makes the routing tables match the layout; returns the shards whose master changed. */
   apply(layout: Layout): number[] {
     const live = new Set<string>();
@@ -89,8 +107,8 @@ export class NodeRegistry {
       const key = formatAddress(address);
       live.add(key);
       const slot = this.slots.get(key) ?? this.create(shard, address, role);
-      // Counted under the role it serves now: a promoted replica's commands count as the master's.
-      slot.context.meter = this.meters.role(shard, role);
+      // Reported under the role it serves now: a promoted replica's commands count as the master's.
+      slot.context.observer = this.parts.observer(shard, role);
       const next = this.checksRoles[shard] ? role : undefined;
       if (slot.context.role !== next) {
         slot.context.role = next;
@@ -126,24 +144,15 @@ export class NodeRegistry {
     const master = this.masters[shard];
     const slot = master && this.slots.get(master.id);
     if (!slot) return undefined;
-    slot.pool ??= new NodePool(
-      master.shard,
-      master.address,
-      master.id,
-      this.options.redis,
-      this.options.pool,
-      this.scheduler,
-      this.events,
-      this.dedicatedContext(master),
-    );
+    slot.pool ??= new NodePool(this.dedicated(master), this.options.pool, this.options.redis.connectTimeout ?? this.options.pool.acquireTimeoutMs);
     return slot.pool;
   }
 
-  /** What a dedicated (pooled or subscriber) connection to this node shares with its shared one. */
-  dedicatedContext(node: NodeClient): NodeContext {
-    const shared = node.context;
-    // A view, not a copy: the role follows the layout. Blocking commands go unanswered for long: no stall watch.
-    return Object.create(shared, { detectStalls: { value: false } }) as NodeContext;
+  /** How to open a dedicated (pooled or subscriber) connection to this node, sharing its breaker, role and observer. */
+  dedicated(node: NodeClient) {
+    // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
+    const context = Object.create(node.context, { detectStalls: { value: false } }) as NodeContext;
+    return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
   }
 
   connect(): void {
@@ -160,33 +169,32 @@ export class NodeRegistry {
     const clean = await Promise.race([drained, waited]);
     clearTimeout(timer);
     await Promise.all(slots.map((slot) => slot.node.close(!clean)));
-    for (const slot of slots) slot.context.breaker.shutdown();
+    for (const slot of slots) slot.breaker.shutdown();
   }
 
   private create(shard: number, address: Address, role: NodeRole): Slot {
     const name = this.options.shards[shard]!.name;
     const id = formatAddress(address);
     let node: NodeClient | undefined;
-    const probe = () => node!.send(new Command("ping"), this.options.commandTimeoutMs, PROBE);
-    const nodeMeter = this.meters.node(shard, id);
-    const onState = (state: BreakerState) => {
-      nodeMeter.transitions[state]++;
+    const probe = () => node!.send(internalCommand("ping"), this.options.commandTimeoutMs, PROBE);
+    const nodeObserver = this.parts.nodeObserver(shard, id);
+    const breaker = this.parts.breaker(probe, (state) => {
+      nodeObserver.transition(state);
       this.events.breaker(name, id, state);
-    };
+    });
     const context: NodeContext = {
-      breaker: new NodeBreaker(this.options.breaker, probe, onState),
+      breaker,
       maxQueueLength: this.options.maxQueueLength,
       retry: this.options.retry,
       detectStalls: true,
       role: undefined,
       onRoleMismatch: (n, actual) => this.hooks.roleMismatch(shard, n, actual),
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),
-      meter: this.meters.role(shard, role),
-      nodeMeter,
-      traceArgs: this.options.tracing.includeArgs,
+      observer: this.parts.observer(shard, role),
+      nodeObserver,
     };
-    node = new NodeClient(name, address, this.options.redis, this.scheduler, this.events, context);
-    const slot: Slot = { node, context, shard, pool: undefined };
+    node = new NodeClient({ shard: name, address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context });
+    const slot: Slot = { node, context, breaker, shard, pool: undefined };
     this.slots.set(id, slot);
     if (!this.options.lazyConnect) node.connect();
     return slot;
@@ -197,6 +205,6 @@ export class NodeRegistry {
     await slot.pool?.close();
     await slot.node.drain();
     await slot.node.close();
-    slot.context.breaker.shutdown();
+    slot.breaker.shutdown();
   }
 }

@@ -4,9 +4,9 @@
  */
 import { inspect } from "node:util";
 import type { RedisCommander } from "ioredis";
-import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "./commands/install.js";
-import type { CallOptions } from "./config/callOptions.js";
-import type { Executor } from "./exec/Executor.js";
+import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "../commands/install.js";
+import type { CallOptions } from "../config/callOptions.js";
+import type { Executor } from "../exec/Executor.js";
 
 type Omitted = "quit" | "multi" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe";
 

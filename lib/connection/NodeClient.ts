@@ -3,13 +3,15 @@
  * each event-loop turn's commands in one corked write, enforces every
  * command's deadline, checks on connect that the node has the role it was
  * sent as, feeds the node's circuit breaker, and turns connection trouble
- * into typed errors that name the shard and address.
+ * into typed errors that name the shard and address. The connection itself
+ * comes from a factory (ioredis by default), and everything it counts goes
+ * to an observer, so this logic is tested without a server.
  */
 import { inspect } from "node:util";
-import { Command, Redis } from "ioredis";
 import { formatAddress } from "../config/address.js";
-import type { Address, RedisConnectionOptions } from "../config/types.js";
+import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
+import type { ShardisCommand } from "../commands/command.js";
 import {
   AuthenticationError,
   CircuitOpenError,
@@ -18,14 +20,14 @@ import {
   QueueFullError,
   TimeoutError,
 } from "../errors.js";
-import type { FailOutcome } from "../metrics/meters.js";
-import { traceCommand, tracingActive } from "../metrics/tracing.js";
-import type { NodeContext, NodeEvents, NodeRole } from "./context.js";
-import { connectionOptions } from "./connectionOptions.js";
+import type { Connection, ConnectionFactory } from "./connection.js";
+import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
 import { Entry, INTERNAL, PROBE } from "./entry.js";
 import { InFlight } from "./inflight.js";
+import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
+import { RoleCheck } from "./roleCheck.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
 import type { FlushScheduler, Flushable } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
@@ -38,70 +40,98 @@ export type { NodeContext, NodeEvents, NodeRole } from "./context.js";
 /** Commands that are not counted or traced: shardis's own probes and health checks. */
 const UNMETERED = PROBE | INTERNAL;
 
-const ROLES: Record<string, NodeRole> = { master: "master", slave: "replica" };
-/** How soon a connection whose role did not match checks again without a layout change, in ms. */
-const ROLE_RECHECK_MS = 500;
+/**
+ * The connection's history, for events, reconnect counts and the breaker:
+ * never ready yet, up (role confirmed), or down with the failed attempts
+ * since it was last reachable.
+ */
+type Link =
+  | { readonly kind: "new" }
+  | { readonly kind: "up" }
+  | { readonly kind: "down"; readonly failures: number; readonly wasUp: boolean };
+
+export interface NodeClientInit {
+  readonly shard: string;
+  readonly address: Address;
+  readonly connections: ConnectionFactory;
+  readonly scheduler: FlushScheduler;
+  readonly events: NodeEvents;
+  readonly context: NodeContext;
+}
 
 export class NodeClient implements Flushable {
   /** "host:port": how the node is named in errors, events and metrics. */
   readonly id: string;
-  private readonly redis: Redis;
+  readonly shard: string;
+  readonly address: Address;
+  readonly context: NodeContext;
+  private readonly connection: Connection;
+  private readonly scheduler: FlushScheduler;
+  private readonly events: NodeEvents;
   private queue: Entry[] = [];
   private readonly tracker = new DeadlineTracker<Entry>((expired) => this.expire(expired));
   private readonly inflight = new InFlight();
   private readonly recovery: Recovery;
+  private readonly role: RoleCheck;
+  private link: Link = { kind: "new" };
+  /** Queued for this turn's flush already. */
   private marked = false;
-  private up: boolean | undefined;
   closing = false;
-  /** Connected, and waiting for ROLE to confirm the node's role before writing anything. */
-  private verifying = false;
-  /** ROLE said something else than the layout; reported once until it matches. */
-  private mismatched = false;
-  private recheckTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
   private readonly readyWaiters = new ReadyWaiters();
   /** A written command expired unanswered: replies on this connection may lag its requests. */
   private expiredInFlight = false;
-  /** Connections lost or attempts failed since the last ready; two in a row mean the node is gone. */
-  private failedAttempts = 0;
-  /** Has been ready before: the next ready is a reconnect. */
-  private wasReady = false;
   private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
 
-  constructor(
-    readonly shard: string,
-    readonly address: Address,
-    redisOptions: Readonly<RedisConnectionOptions>,
-    private readonly scheduler: FlushScheduler,
-    private readonly events: NodeEvents,
-    readonly context: NodeContext,
-  ) {
-    this.id = formatAddress(address);
-    this.redis = new Redis(connectionOptions(address, redisOptions));
-    this.redis.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+  constructor(init: NodeClientInit) {
+    this.shard = init.shard;
+    this.address = init.address;
+    this.context = init.context;
+    this.scheduler = init.scheduler;
+    this.events = init.events;
+    this.id = formatAddress(init.address);
+    this.connection = init.connections(init.address);
+    this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+    const context = this.context;
     const redirect = context.redirect;
     this.recovery = new Recovery({
       isClosing: () => this.closing,
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
       redirect: redirect && ((entry) => redirect(this, entry)),
-      retried: () => this.context.meter.retries++,
+      retried: () => this.context.observer.retried(),
+    });
+    this.role = new RoleCheck({
+      expected: () => this.context.role,
+      send: (cmd) => this.connection.sendCommand(cmd),
+      confirmed: () => this.onReady(),
+      promoted: (actual) => this.context.onRoleMismatch?.(this, actual),
+      mismatched: (actual, first) => {
+        this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
+        if (first) this.events.error(this, this.lastError);
+        this.context.onRoleMismatch?.(this, actual);
+      },
     });
     // Dedicated connections carry blocking commands, unanswered for long by design: no stall watch there.
-    if (context.detectStalls) {
-      this.stallWatch = new StallWatch(context.breaker, () => {
-        this.onAnswered();
-        return this.inflight.oldestAge(performance.now());
-      });
+    const stallMs = context.breaker.stallMs;
+    if (context.detectStalls && stallMs !== undefined) {
+      this.stallWatch = new StallWatch(
+        stallMs,
+        () => {
+          this.onAnswered();
+          return this.inflight.oldestAge(performance.now());
+        },
+        (reason) => this.context.breaker.trip(reason),
+      );
     }
   }
 
   /** Connected, with its role confirmed: commands are written now. */
   get ready(): boolean {
-    return this.redis.status === "ready" && !this.verifying;
+    return this.connection.status === "ready" && !this.role.holding;
   }
 
   /** Ready, and safe to hand to a new borrower (dedicated connections). */
@@ -130,14 +160,14 @@ export class NodeClient implements Flushable {
     }
   }
 
-  /** Commands accepted and not yet answered, queued or in flight. */
-  get outstanding(): number {
-    return this.tracker.size;
-  }
-
   /** Accepted commands not yet written (waiting for the connection or this turn's flush). */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** Written commands still waiting for their reply. */
+  get unanswered(): number {
+    return this.inflight.unanswered();
   }
 
   /** Resolves when the connection is ready; rejects after timeoutMs or on an authentication failure. */
@@ -150,17 +180,17 @@ export class NodeClient implements Flushable {
     );
   }
 
-  /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE). */
+  /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE), binary-safe. */
   onMessage(
-    message: (channel: string, message: string) => void,
-    pmessage: (pattern: string, channel: string, message: string) => void,
+    message: (channel: Buffer, message: Buffer) => void,
+    pmessage: (pattern: Buffer, channel: Buffer, message: Buffer) => void,
   ): void {
-    this.redis.on("message", message).on("pmessage", pmessage);
+    this.connection.on("messageBuffer", message).on("pmessageBuffer", pmessage);
   }
 
   connect(): void {
     // Failures surface through the "error" and "close" events; the promise adds nothing.
-    if (this.redis.status === "wait") this.redis.connect().catch(() => undefined);
+    if (this.connection.status === "wait") this.connection.connect().catch(() => undefined);
   }
 
   /**
@@ -168,7 +198,7 @@ export class NodeClient implements Flushable {
    * socket, when the breaker is open, credentials were refused, or too many
    * commands already wait for the connection.
    */
-  send(cmd: Command, timeoutMs: number, flags = 0): Promise<unknown> {
+  send(cmd: ShardisCommand, timeoutMs: number, flags = 0): Promise<unknown> {
     if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
     if (this.authError) return this.refuse(cmd, flags, this.authError, "auth");
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
@@ -177,24 +207,22 @@ export class NodeClient implements Flushable {
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
     this.accept(entry);
-    if (this.redis.status === "wait") this.connect();
-    if (!(flags & UNMETERED) && tracingActive()) {
-      entry.trace = traceCommand(cmd, { shard: this.shard, node: this.id, role: this.context.meter.role }, now, this.context.traceArgs);
-    }
+    if (this.connection.status === "wait") this.connect();
+    if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);
     return cmd.promise;
   }
 
-  private refuse(cmd: Command, flags: number, error: Error, outcome: FailOutcome): Promise<unknown> {
-    if (!(flags & UNMETERED)) this.context.meter.failed(cmd.name, outcome);
-    cmd.reject(error);
+  private refuse(cmd: ShardisCommand, flags: number, error: Error, outcome: FailOutcome): Promise<unknown> {
+    if (!(flags & UNMETERED)) this.context.observer.failed(cmd.name, outcome);
+    cmd.rejectFinal(error);
     return cmd.promise;
   }
 
-  /** Fails an accepted entry past any recovery hook, and counts it. */
+  /** Fails an accepted entry past any recovery, and reports it. */
   private failEntry(entry: Entry, error: Error, outcome: FailOutcome): void {
-    const settled = entry.cmd.isSettled; // already answered or failed elsewhere: counted there
+    const settled = entry.cmd.isSettled; // already answered or failed elsewhere: reported there
     entry.fail(error);
-    if (!settled && !(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, outcome);
+    if (!settled && !(entry.flags & UNMETERED)) this.context.observer.failed(entry.cmd.name, outcome);
   }
 
   /** Takes over an entry another connection accepted (failover, READONLY): same command, deadline and caller. */
@@ -218,7 +246,7 @@ export class NodeClient implements Flushable {
   }
 
   private accept(entry: Entry): void {
-    if (this.recovery.wants(entry.flags)) this.recovery.hook(entry);
+    this.recovery.watch(entry);
     this.tracker.add(entry);
     this.queue.push(entry);
     this.markDirty();
@@ -227,11 +255,11 @@ export class NodeClient implements Flushable {
   /** Writes everything queued in one corked write, if the connection is ready. */
   flush(): void {
     this.marked = false;
-    const stream = this.redis.stream;
+    const stream = this.connection.stream;
     if (this.queue.length === 0 || !this.ready || !stream?.writable) return;
     const batch = this.queue;
     this.queue = [];
-    let last: Command | undefined;
+    let last: ShardisCommand | undefined;
     let written = 0;
     let traced = false;
     stream.cork();
@@ -241,12 +269,12 @@ export class NodeClient implements Flushable {
       last = entry.cmd;
       written++;
       traced ||= entry.trace !== undefined;
-      this.redis.sendCommand(entry.cmd);
+      this.connection.sendCommand(entry.cmd);
     }
     stream.uncork();
     this.tracker.prune();
     if (last) {
-      this.context.meter.batches.observe(written);
+      this.context.observer.written(written);
       // A second pass only when someone traces: the batch size is known once the write is done.
       if (traced) for (const entry of batch) if (entry.trace && entry.written) entry.trace.batchSize = written;
       this.inflight.add(batch, last, performance.now());
@@ -269,15 +297,15 @@ export class NodeClient implements Flushable {
   async close(force = false): Promise<void> {
     this.closing = true;
     this.tracker.stop();
-    clearTimeout(this.recheckTimer);
+    this.role.reset();
     this.stallWatch?.stop();
-    if (this.redis.status === "ready" && !force) {
+    if (this.connection.status === "ready" && !force) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DEFAULTS.quitTimeoutMs)));
-      await Promise.race([this.redis.quit().catch(() => undefined), timeout]);
+      await Promise.race([this.connection.quit().catch(() => undefined), timeout]);
       clearTimeout(timer);
     }
-    this.redis.disconnect();
+    this.connection.disconnect();
     // Nothing may wait for a connection that is gone. Unsent commands were never applied; sent ones may have been.
     for (const entry of [...this.tracker.pending(), ...this.recovery.drop()]) {
       if (entry.written) {
@@ -286,6 +314,11 @@ export class NodeClient implements Flushable {
       } else this.failEntry(entry, new ClientClosedError(), "closed");
     }
     this.queue = [];
+  }
+
+  /** The layout changed this node's role (a replica promoted, a master demoted): a held connection checks again. */
+  roleChanged(): void {
+    if (this.connection.status === "ready") this.role.expectationChanged();
   }
 
   private markDirty(): void {
@@ -304,7 +337,7 @@ export class NodeClient implements Flushable {
   }
 
   private readonly onAnswered = (): void => {
-    const answered = this.inflight.collect(performance.now(), this.context.meter);
+    const answered = this.inflight.collect(performance.now(), this.context.observer);
     if (answered) this.context.breaker.record(answered, 0);
   };
 
@@ -323,68 +356,19 @@ export class NodeClient implements Flushable {
     if (this.queue.length && !this.ready) this.queue = this.queue.filter((entry) => !entry.isDone());
   }
 
-  /** Connected (handshake done): confirm the role first if it matters, then go. */
+  /** Connected (handshake done): the node is reachable, whatever its role; check the role, then go. */
   private readonly onConnected = (): void => {
-    // Reachable: whatever its role, the node is not gone.
-    this.failedAttempts = 0;
-    if (!this.context.role) return this.onReady();
-    this.verifying = true;
-    this.checkRole();
+    if (this.link.kind === "down") this.link = { kind: "down", failures: 0, wasUp: this.link.wasUp };
+    this.role.connected();
   };
 
-  /**
-   * The layout changed this node's role (a replica promoted, a master
-   * demoted): a connection held back by a role mismatch checks again now.
-   */
-  roleChanged(): void {
-    if (this.verifying && this.redis.status === "ready") this.checkRole();
-  }
-
-  /**
-   * ROLE before anything is written. On a mismatch the connection stays open
-   * but writes nothing (commands wait within their deadlines), the topology
-   * is re-read, and the role is checked again when the layout changes, or
-   * after a short while. A failover is seen this way before Sentinel
-   * announces it: the promoted replica answers "master".
-   */
-  private checkRole(): void {
-    clearTimeout(this.recheckTimer);
-    const role = new Command("role", [], { replyEncoding: "utf8" });
-    this.redis.sendCommand(role);
-    role.promise.then(
-      (reply: unknown) => {
-        const actual = Array.isArray(reply) ? String(reply[0]) : String(reply);
-        if (!this.verifying || this.closing) return;
-        if (ROLES[actual] === this.context.role) return this.onReady();
-        if (ROLES[actual] === "master" && this.context.role === "replica") {
-          // A promoted replica: still right for reads (it is about to become the master). Serve, but re-read the layout.
-          this.onReady();
-          this.context.onRoleMismatch?.(this, actual);
-          return;
-        }
-        if (!this.mismatched) {
-          this.mismatched = true;
-          this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
-          this.events.error(this, this.lastError);
-        }
-        this.context.onRoleMismatch?.(this, actual);
-        this.recheckTimer = setTimeout(() => this.roleChanged(), ROLE_RECHECK_MS);
-        this.recheckTimer.unref();
-      },
-      () => undefined, // the connection failed under the check; the close handler takes it from here
-    );
-  }
-
   private onReady(): void {
-    this.verifying = false;
-    this.mismatched = false;
-    this.up = true;
+    if (this.link.kind === "down" && this.link.wasUp) this.context.nodeObserver.reconnected();
+    this.link = { kind: "up" };
     this.lastError = undefined;
     this.authError = undefined;
     this.expiredInFlight = false;
     this.knownScripts.clear();
-    if (this.wasReady) this.context.nodeMeter.reconnects++;
-    this.wasReady = true;
     this.stallWatch?.start();
     this.readyWaiters.ready();
     this.events.ready(this);
@@ -392,8 +376,7 @@ export class NodeClient implements Flushable {
   }
 
   private readonly onClose = (): void => {
-    this.verifying = false;
-    clearTimeout(this.recheckTimer);
+    this.role.reset();
     this.stallWatch?.stop();
     this.inflight.clear();
     let lost = 0;
@@ -401,26 +384,21 @@ export class NodeClient implements Flushable {
       if (!entry.written) continue;
       lost++;
       entry.failed = true;
+      // Through the command's interceptor: a retry (reads, idempotent writes) may take it over.
       entry.cmd.reject(
-        new ConnectionError(
-          this.shard,
-          this.id,
-          "connection lost with the command in flight; it may or may not have been applied",
-          this.lastError,
-        ),
+        new ConnectionError(this.shard, this.id, "connection lost with the command in flight; it may or may not have been applied", this.lastError),
       );
-      // A retry (reads, idempotent writes) stands in front of reject; only a final failure counts.
-      if (entry.cmd.isSettled && !(entry.flags & UNMETERED)) this.context.meter.failed(entry.cmd.name, "connection");
+      if (entry.cmd.isSettled && !(entry.flags & UNMETERED)) this.context.observer.failed(entry.cmd.name, "connection");
     }
     if (this.closing) return;
     this.context.breaker.record(0, lost);
-    if (++this.failedAttempts >= 2) {
+    const link = this.link;
+    const failures = (link.kind === "down" ? link.failures : 0) + 1;
+    if (failures >= 2) {
       this.context.breaker.trip(`connection lost and not re-established${this.lastError ? `: ${this.lastError.message}` : ""}`);
     }
-    if (this.up !== false) {
-      this.up = false;
-      this.events.down(this, this.lastError);
-    }
+    this.link = { kind: "down", failures, wasUp: link.kind === "up" || (link.kind === "down" && link.wasUp) };
+    if (link.kind !== "down") this.events.down(this, this.lastError);
   };
 
   private readonly onError = (error: unknown): void => {
@@ -436,6 +414,6 @@ export class NodeClient implements Flushable {
   };
 
   [inspect.custom](): string {
-    return `NodeClient { shard: ${this.shard}, node: ${this.id}, status: ${this.redis.status} }`;
+    return `NodeClient { shard: ${this.shard}, node: ${this.id}, status: ${this.connection.status} }`;
   }
 }

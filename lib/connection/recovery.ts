@@ -3,7 +3,7 @@
  * failure: retry it (reads and idempotent writes, after a lost connection
  * or a "not now" reply, within the deadline), or send it to the shard's
  * current master after a READONLY reply (once). It works by standing in
- * front of the command's reject, so commands that succeed pay nothing.
+ * as the command's interceptor, so commands that succeed pay nothing.
  */
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import { ConnectionError } from "../errors.js";
@@ -14,6 +14,7 @@ import { RETRYABLE, type Entry } from "./entry.js";
 const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
 
 export interface RecoveryHost {
+  /** The connection is closing: nothing is retried any more. */
   isClosing(): boolean;
   readonly retry: ResolvedRetryOptions;
   /** Queues entries again on this connection (the breaker decides if they may go). */
@@ -35,13 +36,9 @@ export class Recovery {
     return (flags & RETRYABLE && this.host.retry.attempts > 0) || this.host.redirect !== undefined;
   }
 
-  /** Stands in front of the command's reject. */
-  hook(entry: Entry): void {
-    const reject = entry.rejectOriginal ?? entry.cmd.reject;
-    entry.rejectOriginal = reject;
-    entry.cmd.reject = (error: Error) => {
-      if (!this.handle(entry, error)) reject(error);
-    };
+  /** Looks at the entry's failures before its caller does (or stops, when this connection has nothing to offer it). */
+  watch(entry: Entry): void {
+    entry.cmd.interceptor = this.wants(entry.flags) ? (error) => this.handle(entry, error) : undefined;
   }
 
   /** Entries waiting for their retry, taken out (for close). */

@@ -7,11 +7,11 @@
 import { inspect } from "node:util";
 import type { Readable } from "node:stream";
 import type { RedisCommander } from "ioredis";
-import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "./commands/install.js";
-import type { Executor } from "./exec/Executor.js";
-import { ShardedTransaction } from "./pipeline/Transaction.js";
-import { scanStream, type ScanStreamOptions } from "./scan/scanStream.js";
-import { ClientClosedError } from "./errors.js";
+import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "../commands/install.js";
+import type { Executor } from "../exec/Executor.js";
+import { ShardedTransaction } from "../pipeline/Transaction.js";
+import { scanStream, type ScanStreamOptions } from "../scan/scanStream.js";
+import { ClientClosedError } from "../errors.js";
 
 export interface ShardHandle extends Omit<RedisCommander, "quit" | "multi"> {}
 

@@ -1,0 +1,69 @@
+/**
+ * The commands shardis sends. A ShardisCommand is an ioredis Command with a
+ * hook on failure: a connection's recovery (retry a read after a lost
+ * connection, re-route a write that got READONLY) looks at the error before
+ * the caller sees it, without replacing the command's reject from outside.
+ * CountedRead also counts cache hits and misses off GET-like replies.
+ */
+import { Command } from "ioredis";
+import type { Encoding } from "./install.js";
+
+/** Looks at a failure first; true when it took the command over (the caller keeps waiting). */
+export type Interceptor = (error: Error) => boolean;
+
+type CommandOptions = ConstructorParameters<typeof Command>[2];
+
+export class ShardisCommand extends Command {
+  /** Set by the connection that carries the command when a failure may be recovered from. */
+  interceptor: Interceptor | undefined = undefined;
+  /** Rejects the caller's promise, past the interceptor. */
+  declare readonly rejectFinal: (error: Error) => void;
+
+  constructor(name: string, args: unknown[] = [], options?: CommandOptions) {
+    super(name, args as never[], options);
+    (this as { rejectFinal: (error: Error) => void }).rejectFinal = this.reject;
+    // ioredis rejects with reply errors (READONLY, LOADING, ...) through this; shardis's own failures use rejectFinal.
+    this.reject = interceptedReject;
+  }
+}
+
+/** One function for every command (ioredis always calls it as command.reject(error)), not a closure each. */
+function interceptedReject(this: ShardisCommand, error: Error): void {
+  if (!this.interceptor?.(error)) this.rejectFinal(error);
+}
+
+/** Commands whose nil reply means "not in the cache". */
+const GET_LIKE = new Set(["get", "getex", "getdel", "hget", "mget", "hmget"]);
+
+/**
+ * Cache hits and misses, read off the replies of GET-like commands: a nil
+ * reply (or nil element of MGET/HMGET) is a miss, anything else a hit. The
+ * count rides on the command itself, so it costs nothing for other commands.
+ */
+export class CountedRead extends ShardisCommand {
+  hits = 0;
+  misses = 0;
+
+  override transformReply(result: Buffer | Buffer[]): string | string[] | Buffer | Buffer[] {
+    const reply = result as unknown;
+    if (Array.isArray(reply)) {
+      for (const item of reply) {
+        if (item === null) this.misses++;
+        else this.hits++;
+      }
+    } else if (reply === null) this.misses++;
+    else this.hits++;
+    return super.transformReply(result);
+  }
+}
+
+/** The command for a call (names arrive lower-cased): counted when it is GET-like. */
+export function buildCommand(name: string, args: unknown[], encoding: Encoding): ShardisCommand {
+  const Kind = GET_LIKE.has(name) ? CountedRead : ShardisCommand;
+  return new Kind(name, args, { replyEncoding: encoding });
+}
+
+/** shardis's own commands (ROLE, PING, INFO, WAIT, MULTI, ...). */
+export function internalCommand(name: string, args: unknown[] = [], encoding: Encoding = "utf8"): ShardisCommand {
+  return new ShardisCommand(name, args, { replyEncoding: encoding });
+}

@@ -1,0 +1,45 @@
+/**
+ * What a NodeClient needs from a connection to one node: the part of an
+ * ioredis Redis it uses, and nothing more. Connections come from a factory,
+ * so tests hand NodeClient a fake and the logic above runs without a server.
+ */
+import { Redis } from "ioredis";
+import type { Address, RedisConnectionOptions } from "../config/types.js";
+import type { ShardisCommand } from "../commands/command.js";
+import { connectionOptions } from "./connectionOptions.js";
+
+/** The socket, while connected: corked around one turn's batch so it leaves in one write. */
+export interface ConnectionStream {
+  cork(): void;
+  uncork(): void;
+  readonly writable: boolean;
+}
+
+/** ioredis's statuses: wait (never connected), connecting, connect, ready, close, reconnecting, end. */
+export type ConnectionStatus = string;
+
+export interface Connection {
+  readonly status: ConnectionStatus;
+  readonly stream: ConnectionStream | null | undefined;
+  /** Writes the command; its reply (or error) settles it. */
+  sendCommand(cmd: ShardisCommand): unknown;
+  connect(): Promise<unknown>;
+  /** QUIT, then close. */
+  quit(): Promise<unknown>;
+  /** Closes at once, without reconnecting. */
+  disconnect(): void;
+  /** "ready" once usable, "close" when lost, "error" for connection-level errors. */
+  on(event: "ready" | "close", listener: () => void): this;
+  on(event: "error", listener: (error: unknown) => void): this;
+  /** Pub/sub deliveries, binary-safe, on a connection that subscribed. */
+  on(event: "messageBuffer", listener: (channel: Buffer, message: Buffer) => void): this;
+  on(event: "pmessageBuffer", listener: (pattern: Buffer, channel: Buffer, message: Buffer) => void): this;
+}
+
+/** Opens a connection to a node (lazily: nothing happens before connect()). */
+export type ConnectionFactory = (address: Address) => Connection;
+
+/** The default: an ioredis Redis per connection, configured so that shardis alone queues and retries. */
+export function ioredisConnections(options: Readonly<RedisConnectionOptions>): ConnectionFactory {
+  return (address) => new Redis(connectionOptions(address, options)) as unknown as Connection;
+}

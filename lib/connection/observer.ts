@@ -1,0 +1,47 @@
+/**
+ * What a connection reports about the commands it carries, and to whom: an
+ * observer counts them (metrics), publishes them (tracing) or records them
+ * (tests). The connection knows only this interface. The registry swaps a
+ * node's observer when the node's role changes, so counts follow the role.
+ */
+import type { ShardisCommand } from "../commands/command.js";
+
+/** How a command failed without an answer from Redis. */
+export type FailOutcome = "timeout" | "connection" | "circuit_open" | "queue_full" | "closed" | "auth";
+
+/** The part of a command's trace the connection keeps up to date. */
+export interface TraceHandle {
+  /** The node that carries the command (changes when a failover hands it over). */
+  node: string;
+  /** Commands written in the same batch; set once written. */
+  batchSize: number;
+}
+
+export interface CommandObserver {
+  /** A command was accepted for this node; a trace to keep up to date, when someone traces. */
+  accepted(cmd: ShardisCommand, node: string, startedAt: number): TraceHandle | undefined;
+  /** The node answered (a reply, or a Redis error reply), `seconds` after acceptance. */
+  answered(cmd: ShardisCommand, seconds: number): void;
+  /** The command failed for good without an answer (timeout, lost connection, breaker, ...). */
+  failed(command: string, outcome: FailOutcome): void;
+  /** A retry of a command was scheduled. */
+  retried(): void;
+  /** A batch of this many commands was written in one go. */
+  written(batchSize: number): void;
+}
+
+/** What belongs to a node rather than to the commands on it. */
+export interface NodeObserver {
+  /** The connection came back after having been ready before. */
+  reconnected(): void;
+}
+
+/** Observes nothing: for connections whose traffic is not counted. */
+export const IGNORE: CommandObserver & NodeObserver = Object.freeze({
+  accepted: () => undefined,
+  answered: () => undefined,
+  failed: () => undefined,
+  retried: () => undefined,
+  written: () => undefined,
+  reconnected: () => undefined,
+});

@@ -1,0 +1,58 @@
+/**
+ * lib/ is layered: each folder imports only folders below it, so no two
+ * folders import each other and nothing reaches upward. The order is written
+ * down here; an import against it fails this test with the offending line.
+ */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { cycles, moduleImports, unitEdges, unitOf } from "../support/imports.js";
+
+const LIB = fileURLToPath(new URL("../../lib", import.meta.url));
+
+/** Lowest first. Units on one line are peers and must not import each other. */
+const LAYERS: string[][] = [
+  ["errors.ts", "util"],
+  ["sharding", "resilience"],
+  ["config"],
+  ["routing", "commands"],
+  ["connection"],
+  ["topology"],
+  ["sentinel", "replicas"],
+  ["metrics"],
+  ["scripts", "scan", "pipeline", "pubsub"],
+  ["exec"],
+  ["client"],
+  ["index.ts"],
+];
+
+const layerOf = new Map(LAYERS.flatMap((units, level) => units.map((unit) => [unit, level] as const)));
+
+describe("layering of lib/", () => {
+  const imports = moduleImports(LIB);
+  const edges = unitEdges(imports);
+
+  it("reads a real import graph", () => {
+    // Guards the test itself: an empty or broken parse would pass everything below.
+    expect(imports.length).toBeGreaterThan(100);
+    expect(edges.get("client")?.has("exec")).toBe(true);
+  });
+
+  it("puts every folder and root file in a layer", () => {
+    const units = new Set(imports.flatMap((i) => [unitOf(i.from), unitOf(i.to)]));
+    expect([...units].filter((unit) => !layerOf.has(unit))).toEqual([]);
+  });
+
+  it("has no cycle between folders", () => {
+    expect(cycles(edges)).toEqual([]);
+  });
+
+  it("imports only downward", () => {
+    const upward: string[] = [];
+    for (const [from, targets] of edges) {
+      for (const [to, example] of targets) {
+        if (layerOf.get(from)! <= layerOf.get(to)!) upward.push(`${from} -> ${to} (${example.from} imports ${example.to})`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+});
