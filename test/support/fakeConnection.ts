@@ -108,6 +108,11 @@ export class FakeConnection extends EventEmitter implements Connection {
     this.fail(error);
   }
 
+  /** A (re)connection attempt fails: refused, as ioredis reports it before its next retry. */
+  failAttempt(): void {
+    this.fail(Object.assign(new Error(`connect ECONNREFUSED ${this.address}`), { code: "ECONNREFUSED" }));
+  }
+
   /** A connection-level error (AUTH refused, ...), without losing the connection. */
   error(message: string): void {
     this.emit("error", new ReplyError(message));
@@ -122,7 +127,8 @@ export class FakeConnection extends EventEmitter implements Connection {
     if (this.status === "end") return;
     this.status = "end";
     this.stream = null;
-    this.emit("close");
+    // As a socket: "close" comes on a later tick, not inside disconnect().
+    process.nextTick(() => this.emit("close"));
   }
 
   /** Pub/sub delivery, as a subscribed ioredis connection emits it. */
