@@ -74,15 +74,18 @@ export class CrossShardError extends ShardisError {
   }
 }
 
-/** A command with no key (PING, INFO, FLUSHDB, ...) has no shard to go to. */
+/** A command with no key (KEYS, FLUSHDB, CLIENT, ...), or a script called without keys, has no shard to go to. */
 export class KeylessCommandError extends ShardisError {
   readonly command: string;
 
-  constructor(command: string) {
+  constructor(command: string, what: "command" | "script" = "command") {
     super(
       "ERR_SHARDIS_KEYLESS_COMMAND",
-      `${command.toUpperCase()} has no key to route by; send it to one shard with ` +
-        `client.shard(name).${command.toLowerCase()}(...)`,
+      what === "script"
+        ? `script ${JSON.stringify(command)} was called without keys, so it has no shard; ` +
+            `define it with { shard: name }, or call client.shard(name)[${JSON.stringify(command)}](...)`
+        : `${command.toUpperCase()} has no key to route by; send it to one shard with ` +
+            `client.shard(name).${command.toLowerCase()}(...)`,
     );
     this.command = command;
   }

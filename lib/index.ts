@@ -9,7 +9,7 @@ export type { ShardedTransaction, PipelineResult } from "./pipeline/Transaction.
 export type { DedicatedConnection } from "./client/DedicatedConnection.js";
 export type { MessageHandler, PatternHandler } from "./pubsub/PubSub.js";
 export type { ScanStreamOptions } from "./scan/scanStream.js";
-export type { ScriptDefinition } from "./scripts/Script.js";
+export type { ScriptDefinition } from "./commands/script.js";
 export type { ConnectionTarget } from "./client/ShardedClient.js";
 export { keySlot, SLOT_COUNT } from "./sharding/keySlot.js";
 export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";

@@ -2,41 +2,49 @@
  * The connection withConnection() lends: a pooled connection to one shard's
  * master, for WATCH/MULTI/EXEC and other per-connection state. Keys of other
  * shards are refused (a WATCH there would watch nothing); when the callback
- * ends, an active WATCH is cleared and the connection goes back to the pool.
+ * ends, an active WATCH or MULTI is cleared and the connection goes back to
+ * the pool. Transactions come pipelined (multi()...exec(), one write) or, as
+ * ioredis's multi({ pipeline: false }), command by command.
  */
 import { inspect } from "node:util";
 import type { RedisCommander } from "ioredis";
-import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "../commands/install.js";
+import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
+import { addBatch, DISPATCH, installCommands, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
+import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import {
   ClientClosedError,
   ConnectionReleasedError,
   CrossShardError,
+  InvalidArgumentError,
   KeylessCommandError,
   UnknownCommandError,
   UnsupportedCommandError,
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
-import { buildCommand, internalCommand, type ShardisCommand } from "../commands/command.js";
+import { runScript } from "../exec/runScript.js";
 import type { NodeClient } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { refusal } from "../routing/refusals.js";
-import { ShardedTransaction } from "../pipeline/Transaction.js";
+import type { PipelineResult, ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
 
 /** Allowed here although refused on shared connections: this connection is the caller's alone. */
 const ALLOWED = new Set(["watch", "unwatch"]);
 
 export interface DedicatedConnection extends Omit<RedisCommander, "quit" | "multi" | "exec" | "discard"> {}
 
-export class DedicatedConnection implements Dispatcher {
+export class DedicatedConnection implements Dispatcher, ScriptRunner {
   private released = false;
   private watching = false;
+  /** Commands queued on the server since multi({ pipeline: false }), for exec() to transform their replies. */
+  private unpipelined: ShardisCommand[] | undefined;
 
   constructor(
     private readonly executor: Executor,
     private readonly shardIndex: number,
     private readonly node: NodeClient,
+    private readonly transaction: (target: TransactionTarget) => ShardedTransaction,
   ) {}
 
   /** The shard this connection belongs to. */
@@ -50,12 +58,17 @@ export class DedicatedConnection implements Dispatcher {
       const refused = ALLOWED.has(name)
         ? undefined
         : name === "multi" || name === "exec" || name === "discard"
-          ? "use conn.multi()...exec(), which sends the whole block at once"
+          ? "use conn.multi()...exec(), or conn.multi({ pipeline: false }) then conn.exec()"
           : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
       const spec = commandSpec(name);
       const cmd = buildCommand(name, args, encoding);
       this.checkShard(spec, cmd);
+      if (this.unpipelined) {
+        // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
+        this.unpipelined.push(cmd);
+        return this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs);
+      }
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
       const reply = this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs);
       if (name === "watch") reply.then(() => (this.watching = true), () => undefined);
@@ -66,9 +79,29 @@ export class DedicatedConnection implements Dispatcher {
     }
   }
 
-  /** A MULTI/EXEC block on this connection; exec() resolves null if a WATCHed key changed. */
-  multi(): ShardedTransaction {
-    return new ShardedTransaction({
+  [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {
+    try {
+      this.checkOpen();
+      const evalArgs = script.evalArgs(args);
+      const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...evalArgs], { replyEncoding: encoding });
+      this.checkShard(commandSpec(script.evalshaCommand), evalsha);
+      return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs), callback);
+    } catch (error) {
+      return withCallback(Promise.reject(error), callback);
+    }
+  }
+
+  /**
+   * A MULTI/EXEC block on this connection, sent whole by exec(); exec()
+   * resolves null if a WATCHed key changed. With { pipeline: false }, MULTI
+   * is sent now, each command is queued on the server as it is called, and
+   * conn.exec() (or conn.discard()) ends the block.
+   */
+  multi(options: { pipeline: false }): Promise<"OK">;
+  multi(commands?: unknown[][] | { pipeline?: true }): ShardedTransaction;
+  multi(first?: unknown[][] | { pipeline?: boolean }): ShardedTransaction | Promise<"OK"> {
+    if (first && !Array.isArray(first) && first.pipeline === false) return this.beginUnpipelined();
+    const transaction = this.transaction({
       checkOpen: () => this.checkOpen(),
       shardOf: (spec, cmd) => {
         this.checkShard(spec, cmd);
@@ -79,15 +112,64 @@ export class DedicatedConnection implements Dispatcher {
       // EXEC (or its failure) ends the WATCH.
       settled: () => (this.watching = false),
     });
+    if (Array.isArray(first)) addBatch(transaction, first, "multi");
+    return transaction;
   }
 
-  /** Ends the loan: clears a WATCH left behind so the next borrower starts clean. */
+  /** Ends a multi({ pipeline: false }) block: [error, result] per command, or null if a WATCHed key changed. */
+  async exec(): Promise<PipelineResult | null> {
+    const queued = this.endUnpipelined("exec");
+    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs)) as unknown[] | null;
+    this.watching = false;
+    if (reply === null) return null;
+    return queued.map((cmd, i) => {
+      const result = reply[i];
+      if (result instanceof Error) return [result, undefined];
+      try {
+        return [null, cmd.transformReply(result as Buffer)];
+      } catch (error) {
+        return [error as Error, undefined];
+      }
+    });
+  }
+
+  /** Abandons a multi({ pipeline: false }) block. */
+  async discard(): Promise<"OK"> {
+    this.endUnpipelined("discard");
+    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs);
+    this.watching = false;
+    return "OK";
+  }
+
+  /** Ends the loan: clears a WATCH or an open MULTI left behind so the next borrower starts clean. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    if (this.watching && this.node.reusable) {
-      await this.node.send(internalCommand("unwatch"), this.executor.defaults.timeoutMs).catch(() => undefined);
+    const reset = this.unpipelined ? "discard" : this.watching ? "unwatch" : undefined;
+    if (reset && this.node.reusable) {
+      await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs).catch(() => undefined);
     }
+  }
+
+  private async beginUnpipelined(): Promise<"OK"> {
+    this.checkOpen();
+    if (this.unpipelined) throw new UnsupportedCommandError("multi", "a MULTI block is already open on this connection; exec() or discard() it first");
+    this.unpipelined = [];
+    try {
+      await this.node.send(internalCommand("multi"), this.executor.defaults.timeoutMs);
+    } catch (error) {
+      this.unpipelined = undefined;
+      throw error;
+    }
+    return "OK";
+  }
+
+  private endUnpipelined(command: string): ShardisCommand[] {
+    this.checkOpen();
+    const queued = this.unpipelined;
+    if (!queued) throw new InvalidArgumentError(`${command}() ends a block begun with conn.multi({ pipeline: false }); none is open`);
+    this.unpipelined = undefined;
+    return queued;
   }
 
   private checkOpen(): void {
@@ -97,14 +179,14 @@ export class DedicatedConnection implements Dispatcher {
 
   /** Keys must live on this connection's shard; keyless and unknown commands pass. */
   private checkShard(spec: CommandSpec, cmd: ShardisCommand): void {
-    let shard: number;
+    let route: unknown;
     try {
-      shard = this.executor.router.route(spec, cmd.args as Args);
+      route = this.executor.router.route(spec, cmd.args as Args);
     } catch (error) {
       if (error instanceof KeylessCommandError || error instanceof UnknownCommandError) return;
       throw error;
     }
-    if (shard === this.shardIndex) return;
+    if (route === this.shardIndex) return;
     const names = this.executor.router.namesOf(spec, cmd.args as Args);
     throw new CrossShardError(spec.name, [...new Set([this.shard, ...names])], `this connection only reaches ${this.shard}`);
   }

@@ -1,24 +1,26 @@
 /**
- * client.shard(name): one shard's master, for keyless commands (PING, INFO,
- * DBSIZE, FLUSHDB, SCAN, ...). Commands go unrouted through the same shared,
- * auto-pipelined connection and deadlines as routed ones; blocking ones
- * (WAIT, ...) through the shard's pool.
+ * client.shard(name): one shard's master, for keyless commands (INFO,
+ * DBSIZE, FLUSHDB, KEYS, SCAN, ...) and scripts without keys. Commands go
+ * unrouted through the same shared, auto-pipelined connection and deadlines
+ * as routed ones; blocking ones (WAIT, ...) through the shard's pool.
  */
 import { inspect } from "node:util";
 import type { Readable } from "node:stream";
 import type { RedisCommander } from "ioredis";
-import { DISPATCH, installCommands, type Dispatcher, type Encoding } from "../commands/install.js";
+import { DISPATCH, installCommands, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
+import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import type { Executor } from "../exec/Executor.js";
-import { ShardedTransaction } from "../pipeline/Transaction.js";
+import type { ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
 import { scanStream, type ScanStreamOptions } from "../scan/scanStream.js";
 import { ClientClosedError } from "../errors.js";
 
 export interface ShardHandle extends Omit<RedisCommander, "quit" | "multi"> {}
 
-export class ShardHandle implements Dispatcher {
+export class ShardHandle implements Dispatcher, ScriptRunner {
   constructor(
     private readonly executor: Executor,
     private readonly index: number,
+    private readonly transaction: (target: TransactionTarget) => ShardedTransaction,
   ) {}
 
   /** The shard's name. */
@@ -35,9 +37,13 @@ export class ShardHandle implements Dispatcher {
     return this.executor.runUnrouted(this.index, name, args, encoding);
   }
 
+  [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {
+    return withCallback(this.executor.runScript(script, args, encoding, this.executor.defaults, this.index), callback);
+  }
+
   /** A MULTI/EXEC block on this shard; keys are not checked against the shard. */
   multi(): ShardedTransaction {
-    return new ShardedTransaction({
+    return this.transaction({
       checkOpen: () => {
         if (this.executor.closed) throw new ClientClosedError();
       },

@@ -1,116 +1,89 @@
 /**
  * The facade applications use: every Redis command as a method, routed by
  * its keys to the shard that owns them, plus pipelines, transactions,
- * scripts, pub/sub and scans. It holds no logic of its own: options go to
- * config/resolve, execution to exec/Executor, pub/sub to pubsub/PubSub.
+ * scripts, pub/sub, scans, and the lifecycle and identity of an ioredis
+ * client, so libraries written for ioredis take it as one. It only wires
+ * and delegates: options to config/resolve, commands to exec/Executor,
+ * status to client/lifecycle, scripts and the objects it hands out to
+ * client/facades, scans to client/scans, pub/sub to pubsub/PubSub, ioredis
+ * identity to client/ioredis.
  */
 import { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
 import { inspect } from "node:util";
-import type { RedisCommander, RedisKey } from "ioredis";
-import { CallScope } from "./CallScope.js";
+import type { Command, RedisKey } from "ioredis";
+import { addBatch, DISPATCH, installCommands, popCallback, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
+import { RUN_SCRIPT, type Script, type ScriptDefinition, type ScriptRunner } from "../commands/script.js";
+import type { ShardedCommander } from "../commands/surface.js";
 import { resolveCallOptions, type CallSettings } from "../config/callOptions.js";
 import { resolveOptions } from "../config/resolve.js";
-import type { ShardedClientOptions } from "../config/types.js";
-import {
-  addBatch,
-  DISPATCH,
-  installCommands,
-  popCallback,
-  QUEUE,
-  withCallback,
-  type Callback,
-  type Dispatcher,
-  type Encoding,
-} from "../commands/install.js";
-import {
-  ClientClosedError,
-  CrossShardError,
-  InvalidArgumentError,
-  KeylessCommandError,
-  UnknownShardError,
-} from "../errors.js";
+import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
+import { ioredisConnections } from "../connection/connection.js";
+import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
+import { ClientClosedError, CrossShardError, InvalidArgumentError, KeylessCommandError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
+import type { FleetEvents } from "../exec/Fleet.js";
+import { LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
-import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
-import { ioredisConnections } from "../connection/connection.js";
-import type { BreakerState } from "../resilience/breaker.js";
-import { ShardedPipeline, type PipelineOptions } from "../pipeline/Pipeline.js";
-import { ShardedTransaction } from "../pipeline/Transaction.js";
-import { DedicatedConnection } from "./DedicatedConnection.js";
+import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
+import type { ShardedTransaction } from "../pipeline/Transaction.js";
 import { PubSub, type MessageHandler, type PatternHandler } from "../pubsub/PubSub.js";
-import { SPLIT, type Args } from "../routing/plan.js";
-import { scanStream, type ScanStreamOptions } from "../scan/scanStream.js";
-import { Script, type ScriptDefinition } from "../scripts/Script.js";
-import { ShardHandle } from "./ShardHandle.js";
+import type { Args, Plan } from "../routing/plan.js";
+import type { ScanStreamOptions } from "../scan/scanStream.js";
 import type { TopologySnapshot } from "../topology/Topology.js";
-import { LAYOUT_SOURCE, type FleetEvents } from "../exec/Fleet.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
-import type { ReadPolicy } from "../config/types.js";
+import type { CallScope } from "./CallScope.js";
+import type { DedicatedConnection } from "./DedicatedConnection.js";
+import { explain, type Explanation } from "./explain.js";
+import { Facades } from "./facades.js";
+import { adoptRedisIdentity, duplicateOptions, ioredisOptions, sendForeign } from "./ioredis.js";
+import { Lifecycle, type ClientStatus } from "./lifecycle.js";
+import { Scans } from "./scans.js";
+import type { ShardHandle } from "./ShardHandle.js";
+import { connectionShard, type ConnectionTarget } from "./targets.js";
+import type { ShardisEvents } from "./events.js";
 
-export interface NodeEvent {
-  readonly shard: string;
-  /** "host:port" */
-  readonly node: string;
-}
+export type { ConnectionTarget } from "./targets.js";
+export type { ShardisEvents, NodeEvent } from "./events.js";
 
-export interface ShardisEvents {
-  /** A node connection is ready; commands queued for it are written now. */
-  "node:ready": [NodeEvent];
-  /** A node connection was lost or could not be made; emitted once per outage. */
-  "node:down": [NodeEvent & { readonly error: Error | undefined }];
-  /** A connection-level error (refused, reset, authentication). Secrets are stripped. */
-  "node:error": [NodeEvent & { readonly error: Error }];
-  /** A node's circuit breaker changed state. */
-  breaker: [NodeEvent & { readonly state: BreakerState }];
-  /** A message on a channel subscribed without a handler (ioredis's form). */
-  message: [channel: string, message: string];
-  messageBuffer: [channel: Buffer, message: Buffer];
-  /** A message matching a pattern subscribed without a handler. */
-  pmessage: [pattern: string, channel: string, message: string];
-  pmessageBuffer: [pattern: Buffer, channel: Buffer, message: Buffer];
-  /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
-  "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
-  /** A new topology took effect (a new epoch). */
-  topology: [{ readonly epoch: number; readonly reason: string }];
-  /** A shard's master moved to another node. */
-  failover: [{ readonly shard: string; readonly from: string; readonly to: string }];
-  /** A sentinel reported an address outside allowedAddresses (or the natMap failed on it); it was not used. */
-  "topology:refused": [{ readonly shard: string; readonly address: string; readonly reason: string }];
-  /** A sentinel could not be reached or answered with an error. Secrets are stripped. */
-  "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
-}
+type Omitted =
+  | "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
+  | "scan" | "scanBuffer" | "ssubscribe" | "sunsubscribe";
 
-/** Where withConnection() borrows a connection: a shard name, a key, or either made explicit. */
-export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
+export interface ShardedClient extends ShardedCommander<Omitted> {}
 
-type Omitted = "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe";
-
-export interface ShardedClient extends Omit<RedisCommander, Omitted> {}
-
-export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher {
+export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher, ScriptRunner {
+  readonly #input: ShardedClientOptions;
   readonly #executor: Executor;
   readonly #pubsub: PubSub;
-  readonly #handles = new Map<string, ShardHandle>();
-  readonly #scripts = new Map<string, Script>();
+  readonly #facades: Facades;
+  readonly #scans: Scans;
+  readonly #lifecycle: Lifecycle;
   readonly #exporter: MetricsExporter | undefined;
+  readonly #options: ReturnType<typeof ioredisOptions>;
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
   constructor(options: ShardedClientOptions) {
     super();
     const resolved = resolveOptions(options);
+    this.#input = options;
+    this.#options = ioredisOptions(options);
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
-    const events = this.#nodeEvents();
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
-    this.#executor = new Executor(resolved, events, this.#fleetEvents(), { connections: ioredisConnections(resolved.redis), source });
-    const fleet = this.#executor.fleet;
-    this.#exporter?.attach(() => fleet.figures());
+    this.#executor = new Executor(resolved, this.#nodeEvents(), this.#fleetEvents(), { connections: ioredisConnections(resolved.redis), source });
     const executor = this.#executor;
+    this.#exporter?.attach(() => executor.fleet.figures());
+    this.#facades = new Facades(executor, this);
+    this.#scans = new Scans(executor);
+    this.#lifecycle = new Lifecycle(
+      { masters: () => executor.shardNames.map((_, i) => executor.master(i)), emit: (event) => this.emit(event) },
+      resolved.lazyConnect,
+    );
     this.#pubsub = new PubSub(
       {
-        shardCount: resolved.shards.length,
+        shardCount: executor.shardNames.length,
         shardOf: (channel) => executor.strategy.shardIndexOf(channel),
         open: (shard) => executor.openDedicated(shard),
         timeoutMs: executor.defaults.timeoutMs,
@@ -132,6 +105,58 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     );
   }
 
+  /**
+   * ioredis's view of the options, which libraries read: the client's own
+   * (passwords left out), plus keyPrefix "" and maxRetriesPerRequest null.
+   */
+  get options(): ReturnType<typeof ioredisOptions> {
+    return this.#options;
+  }
+
+  /** As ioredis: "wait" (lazy, not connected), "connecting", "ready", "reconnecting" (no master reachable), "end". */
+  get status(): ClientStatus {
+    return this.#lifecycle.status;
+  }
+
+  /** Opens the connections (lazyConnect) and resolves once every shard's master is connected. */
+  async connect(): Promise<void> {
+    this.#checkOpen();
+    this.#lifecycle.connecting();
+    this.#executor.fleet.registry.connect();
+    await this.ready();
+  }
+
+  /** Closes every connection now, failing what is in flight (ioredis's disconnect()); see quit() for a graceful close. */
+  disconnect(): void {
+    void this.quit({ timeoutMs: 1 }).catch(() => undefined);
+  }
+
+  /**
+   * Stops accepting commands (ClientClosedError), fails those still waiting
+   * for a connection, lets written ones finish for up to timeoutMs (default
+   * commandTimeoutMs), then closes every connection, pool and timer.
+   */
+  async quit(options: { timeoutMs?: number } = {}): Promise<"OK"> {
+    const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
+    const first = !this.#executor.closed;
+    this.#lifecycle.ending();
+    await Promise.all([this.#executor.close(timeoutMs), this.#pubsub.close()]);
+    this.#exporter?.detach();
+    if (first) this.#lifecycle.ended();
+    return "OK";
+  }
+
+  /** A new client with the same options, overridden by `options` (client options, or connection options such as connectionName). */
+  duplicate(options?: Partial<ShardedClientOptions> & Record<string, unknown>): ShardedClient {
+    return new ShardedClient(duplicateOptions(this.#input, options));
+  }
+
+  /** Resolves once every shard's master is known and connected; rejects after timeoutMs naming the shard. */
+  async ready(timeoutMs = this.#executor.defaults.timeoutMs): Promise<void> {
+    const executor = this.#executor;
+    await Promise.all(executor.shardNames.map(async (_, i) => (await executor.masterWhenPlaced(i, timeoutMs)).whenReady(timeoutMs)));
+  }
+
   /** Name of the shard that owns key. */
   shardOf(key: string | Buffer): string {
     if (typeof key !== "string" && !Buffer.isBuffer(key)) {
@@ -140,24 +165,30 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return this.#executor.shardName(this.#executor.strategy.shardIndexOf(key));
   }
 
-  /** That shard's node client, for keyless commands (PING, INFO, DBSIZE, FLUSHDB, SCAN, ...). */
+  /** That shard's master, for keyless commands (INFO, DBSIZE, FLUSHDB, KEYS, SCAN, ...) and scripts without keys. */
   shard(name: string): ShardHandle {
-    let handle = this.#handles.get(name);
-    if (handle) return handle;
     const index = this.#executor.shardIndex(name);
-    if (index === -1) throw new UnknownShardError(String(name), this.#executor.options.shards.map((s) => s.name));
-    handle = new ShardHandle(this.#executor, index);
-    for (const script of this.#scripts.values()) this.#addScriptMethods(handle, script, index);
-    this.#handles.set(name, handle);
-    return handle;
+    if (index === -1) throw new UnknownShardError(String(name), this.#executor.shardNames);
+    return this.#facades.handle(index);
   }
 
   /**
-   * The client's commands with per-call settings: a deadline of their own, or
-   * permission to retry a write. Throws InvalidArgumentError for bad settings.
+   * Where a command would go, without sending it: the shards, the arguments
+   * each would get, and how the replies would combine. Throws the error the
+   * command would be refused with (CrossShardError, KeylessCommandError, ...).
+   */
+  explain(command: string, ...args: unknown[]): Explanation {
+    const name = String(command).toLowerCase();
+    return explain(name, this.#executor.plan(name, args), this.#executor.shardNames);
+  }
+
+  /**
+   * The client's commands with per-call settings: a deadline of their own,
+   * permission to retry a write, a read policy, a write concern. Throws
+   * InvalidArgumentError for bad settings.
    */
   with(settings: CallSettings): CallScope {
-    return new CallScope(this.#executor, resolveCallOptions(settings, this.#executor.defaults));
+    return this.#facades.scope(resolveCallOptions(settings, this.#executor.defaults));
   }
 
   /** Reads through this policy (writes still go to masters): client.readFrom("replicaPreferred").get(k). */
@@ -178,11 +209,6 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
    */
   stats(): ShardisStats {
     return buildStats(this.#executor.fleet.figures());
-  }
-
-  /** Resolves once every shard's master is known (Sentinel-managed shards); rejects after timeoutMs. */
-  async ready(timeoutMs = this.#executor.defaults.timeoutMs): Promise<void> {
-    await Promise.all(this.#executor.options.shards.map((_, i) => this.#executor.masterWhenPlaced(i, timeoutMs)));
   }
 
   /**
@@ -217,20 +243,15 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     if (typeof options !== "object" || options === null) throw new InvalidArgumentError("pipeline(options) takes { partial?: boolean }");
     const partial = options.partial ?? true;
     if (typeof partial !== "boolean") throw new InvalidArgumentError("pipeline({ partial }) must be true or false");
-    const pipeline = new ShardedPipeline(
-      { checkOpen: () => this.#checkOpen(), run: (name, args, encoding) => this.#executor.run(name, args, encoding) },
+    const executor = this.#executor;
+    const pipeline = this.#facades.pipeline(
+      {
+        checkOpen: () => this.#checkOpen(),
+        run: (name, args, encoding) => executor.run(name, args, encoding),
+        runScript: (script, args, encoding) => executor.runScript(script, args, encoding),
+      },
       partial,
     );
-    for (const script of this.#scripts.values()) {
-      for (const [method, encoding] of scriptMethodNames(script)) {
-        Object.defineProperty(pipeline, method, {
-          value: (...args: unknown[]) => {
-            const callback = popCallback(args);
-            return pipeline.queueRun(() => this.#executor.runScript(script, args, encoding), callback);
-          },
-        });
-      }
-    }
     if (commands) addBatch(pipeline, commands, "pipeline");
     return pipeline;
   }
@@ -238,18 +259,25 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /**
    * A MULTI/EXEC block; all its keys must live on one shard (CrossShardError
    * otherwise, before anything is sent). Also takes the commands as an array,
-   * like ioredis: `multi([["incr", "{a}n"], ["get", "{a}n"]])`.
+   * like ioredis: `multi([["incr", "{a}n"], ["get", "{a}n"]])`. ioredis's
+   * unpipelined form, multi({ pipeline: false }), needs a connection of its
+   * own: use it inside withConnection().
    */
-  multi(commands?: unknown[][]): ShardedTransaction {
+  multi(commands?: unknown[][] | { pipeline?: true }): ShardedTransaction {
+    if (commands && !Array.isArray(commands) && (commands as { pipeline?: unknown }).pipeline === false) {
+      throw new UnsupportedCommandError(
+        "multi",
+        "multi({ pipeline: false }) holds one connection between calls: use client.withConnection(key, (conn) => conn.multi({ pipeline: false }) ...)",
+      );
+    }
     const executor = this.#executor;
-    const transaction = new ShardedTransaction({
+    const transaction = this.#facades.transaction({
       checkOpen: () => this.#checkOpen(),
       shardOf: (spec, cmd) => {
         try {
-          const shard = executor.router.route(spec, cmd.args as Args);
-          const args = cmd.args as Args;
-          if (shard === SPLIT) throw new CrossShardError(spec.name, executor.router.namesOf(spec, args), "a transaction runs on one shard");
-          return shard;
+          const route = executor.router.route(spec, cmd.args as Args);
+          if (typeof route !== "number") throw new CrossShardError(spec.name, executor.router.namesOf(spec, cmd.args as Args), "a transaction runs on one shard");
+          return route;
         } catch (error) {
           if (error instanceof KeylessCommandError) return undefined;
           throw error;
@@ -265,19 +293,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
       },
       timeoutMs: executor.defaults.timeoutMs,
     });
-    for (const script of this.#scripts.values()) {
-      for (const [method, encoding] of scriptMethodNames(script)) {
-        Object.defineProperty(transaction, method, {
-          value: (...args: unknown[]) => {
-            const callback = popCallback(args);
-            // Inside MULTI a NOSCRIPT cannot be retried, so scripts go as EVAL.
-            transaction[QUEUE]("eval", [script.lua, ...script.evalArgs(args)], encoding, callback);
-            return transaction;
-          },
-        });
-      }
-    }
-    if (commands !== undefined) addBatch(transaction, commands, "multi");
+    if (Array.isArray(commands)) addBatch(transaction, commands, "multi");
     return transaction;
   }
 
@@ -289,9 +305,9 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   async withConnection<T>(target: ConnectionTarget, fn: (conn: DedicatedConnection) => Promise<T>): Promise<T> {
     this.#checkOpen();
     if (typeof fn !== "function") throw new InvalidArgumentError("withConnection(target, fn) needs a callback");
-    const shard = this.#connectionShard(target);
+    const shard = connectionShard(target, this.#executor);
     return this.#executor.withPooled(shard, async (node: NodeClient) => {
-      const conn = new DedicatedConnection(this.#executor, shard, node);
+      const conn = this.#facades.dedicated(shard, node);
       try {
         return await fn(conn);
       } finally {
@@ -302,16 +318,13 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   /**
    * Adds a method that runs a Lua script (EVALSHA, falling back to EVAL where
-   * the node lacks it). All keys of one call must live on one shard. For
-   * TypeScript, declare the method by merging into the ShardedClient interface.
+   * the node lacks it), here and on every scope, shard handle, pipeline,
+   * transaction and dedicated connection of this client. All keys of one call
+   * must live on one shard. Names need not be identifiers: client["job:1.0"](...).
+   * For TypeScript, declare the method by merging into the ShardedClient interface.
    */
   defineCommand(name: string, definition: ScriptDefinition): void {
-    const script = Script.define(name, definition, (n) => n in this || `${n}Buffer` in this);
-    this.#scripts.set(name, script);
-    this.#addScriptMethods(this, script);
-    for (const [shardName, handle] of this.#handles) {
-      this.#addScriptMethods(handle, script, this.#executor.shardIndex(shardName));
-    }
+    this.#facades.define(name, definition);
   }
 
   /**
@@ -346,34 +359,74 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return listening(args, (names, handler) => this.#pubsub.punsubscribe(names, handler as PatternHandler | undefined), true);
   }
 
+  /**
+   * SCAN across every shard, in ioredis's cursor form: start at "0", pass
+   * back the cursor each call returns, stop when it is "0" again. The cursor
+   * carries the shard, so the loop visits every shard once.
+   */
+  scan(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: string, keys: string[]]> {
+    const callback = popCallback(args);
+    return withCallback(this.#scans.scan([cursor, ...args], "utf8"), callback) as Promise<[string, string[]]>;
+  }
+
+  scanBuffer(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: Buffer, keys: Buffer[]]> {
+    const callback = popCallback(args);
+    const scanned = this.#scans.scan([cursor, ...args], null).then(([next, keys]) => [Buffer.from(next), keys]);
+    return withCallback(scanned, callback) as Promise<[Buffer, Buffer[]]>;
+  }
+
   /** Every key of every shard, as arrays of keys (a Node Readable in object mode). */
   scanStream(options: ScanStreamOptions = {}): Readable {
-    return scanStream([...this.#allHandles()].map((h) => h.scanner<string>("utf8")), options);
+    return this.#scans.stream(options, "utf8");
   }
 
   scanBufferStream(options: ScanStreamOptions = {}): Readable {
-    return scanStream([...this.#allHandles()].map((h) => h.scanner<Buffer>(null)), options);
+    return this.#scans.stream(options, null);
+  }
+
+  /** SSCAN of one set, as arrays of members. */
+  sscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("sscan", key, options, "utf8");
+  }
+
+  sscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("sscan", key, options, null);
+  }
+
+  /** HSCAN of one hash, as arrays of field, value, field, value, ... */
+  hscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("hscan", key, options, "utf8");
+  }
+
+  hscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("hscan", key, options, null);
+  }
+
+  /** ZSCAN of one sorted set, as arrays of member, score, member, score, ... */
+  zscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("zscan", key, options, "utf8");
+  }
+
+  zscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
+    return this.#scans.keyed("zscan", key, options, null);
   }
 
   /** Runs fn for every shard in parallel; resolves the results in shard order. */
   forEachShard<T>(fn: (name: string, shard: ShardHandle) => Promise<T>): Promise<T[]> {
-    return Promise.all([...this.#allHandles()].map((handle) => fn(handle.name, handle)));
+    return Promise.all(this.#executor.shardNames.map((name) => fn(name, this.shard(name))));
   }
 
-  /**
-   * Stops accepting commands (ClientClosedError), fails those still waiting
-   * for a connection, lets written ones finish for up to timeoutMs (default
-   * commandTimeoutMs), then closes every connection, pool and timer.
-   */
-  async quit(options: { timeoutMs?: number } = {}): Promise<"OK"> {
-    const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
-    await Promise.all([this.#executor.close(timeoutMs), this.#pubsub.close()]);
-    this.#exporter?.detach();
-    return "OK";
+  /** ioredis's sendCommand(new Command(...)): routed like the command's own method; resolves (and settles) the Command. */
+  sendCommand(command: Command): Promise<unknown> {
+    return sendForeign(command, (name, args) => this.#executor.run(name, args, null));
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
     return this.#executor.run(name, args, encoding);
+  }
+
+  [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {
+    return withCallback(this.#executor.runScript(script, args, encoding), callback);
   }
 
   #mget(args: unknown[], encoding: Encoding): Promise<unknown> {
@@ -391,39 +444,6 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return withCallback(this.#executor.run("mget", args, encoding, call), callback);
   }
 
-  #addScriptMethods(target: object, script: Script, shard?: number): void {
-    for (const [method, encoding] of scriptMethodNames(script)) {
-      Object.defineProperty(target, method, {
-        configurable: true,
-        value: (...args: unknown[]) => {
-          const callback = popCallback(args);
-          return withCallback(this.#executor.runScript(script, args, encoding, this.#executor.defaults, shard), callback);
-        },
-      });
-    }
-  }
-
-  *#allHandles(): Iterable<ShardHandle> {
-    for (const shard of this.#executor.options.shards) yield this.shard(shard.name);
-  }
-
-  #connectionShard(target: ConnectionTarget): number {
-    if (typeof target === "object" && !Buffer.isBuffer(target) && target !== null) {
-      if ("shard" in target) {
-        const index = this.#executor.shardIndex(target.shard);
-        if (index === -1) throw new UnknownShardError(String(target.shard), this.#executor.options.shards.map((s) => s.name));
-        return index;
-      }
-      if ("key" in target) return this.#executor.strategy.shardIndexOf(target.key);
-    }
-    if (typeof target === "string") {
-      const index = this.#executor.shardIndex(target);
-      return index !== -1 ? index : this.#executor.strategy.shardIndexOf(target);
-    }
-    if (Buffer.isBuffer(target)) return this.#executor.strategy.shardIndexOf(target);
-    throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
-  }
-
   #checkOpen(): void {
     if (this.#executor.closed) throw new ClientClosedError();
   }
@@ -431,9 +451,19 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   #nodeEvents(): NodeEvents {
     const at = (node: NodeClient) => ({ shard: node.shard, node: node.id });
     return {
-      ready: (node) => this.emit("node:ready", at(node)),
-      down: (node, error) => this.emit("node:down", { ...at(node), error }),
-      error: (node, error) => this.emit("node:error", { ...at(node), error }),
+      ready: (node) => {
+        this.emit("node:ready", at(node));
+        this.#lifecycle?.update();
+      },
+      down: (node, error) => {
+        this.emit("node:down", { ...at(node), error });
+        this.#lifecycle?.update();
+      },
+      error: (node, error) => {
+        this.emit("node:error", { ...at(node), error });
+        // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw).
+        if (this.listenerCount("error") > 0) this.emit("error", error);
+      },
       breaker: (shard, node, state) => this.emit("breaker", { shard, node, state }),
     };
   }
@@ -444,14 +474,16 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
       failover: (shard, from, to) => this.emit("failover", { shard, from, to }),
       refused: (shard, address, reason) => this.emit("topology:refused", { shard, address, reason }),
       sentinelError: (sentinel, error) => this.emit("sentinel:error", { sentinel, error }),
-      mastersChanged: (shards) => this.#pubsub?.follow(shards),
+      mastersChanged: (shards) => {
+        this.#pubsub?.follow(shards);
+        this.#lifecycle?.update();
+      },
     };
   }
 
   [inspect.custom](): string {
     const shards = this.topology().shards.map((s) => `${s.name}=${s.master?.address ?? "?"}`).join(", ");
-    const state = this.#executor.closed ? "closed" : "open";
-    return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], ${state} }`;
+    return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], status: ${this.status} }`;
   }
 }
 
@@ -474,11 +506,5 @@ function listening(
   }
 }
 
-function scriptMethodNames(script: Script): Array<[string, Encoding]> {
-  return [
-    [script.name, "utf8"],
-    [`${script.name}Buffer`, null],
-  ];
-}
-
-installCommands(ShardedClient, new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe"]));
+installCommands(ShardedClient, new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "scan"]));
+adoptRedisIdentity(ShardedClient);

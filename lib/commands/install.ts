@@ -102,7 +102,7 @@ export function addBatch(builder: object, commands: unknown, what: string): void
 }
 
 /** Builder members that are not commands, never reached through a batch entry. */
-const BATCH_EXCLUDED = new Set(["exec", "queueRun", "constructor", "length"]);
+const BATCH_EXCLUDED = new Set(["exec", "constructor", "length"]);
 
 function describeEntry(entry: unknown): string {
   if (Array.isArray(entry)) return `[${entry.length ? typeof entry[0] : ""}]`;

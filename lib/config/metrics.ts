@@ -2,7 +2,7 @@
  * Validation and defaults of the `metrics` and `tracing` options. The
  * registry is the caller's object: it is kept by reference and never frozen.
  */
-import { register as defaultRegistry } from "prom-client";
+import { createRequire } from "node:module";
 import { describe } from "./address.js";
 import { isBoolean, isPlainObject, intRange, unknownKeys } from "./checks.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
@@ -31,7 +31,7 @@ export function resolveMetrics(value: unknown, problems: string[]): ResolvedMetr
     return undefined;
   }
   unknownKeys(value, METRICS_FIELDS, "option in metrics", problems);
-  const registry = value.registry ?? defaultRegistry;
+  const registry = value.registry ?? promClientRegister();
   if (!isRegistry(registry)) problems.push(`metrics.registry must be a prom-client Registry (got ${describe(registry)})`);
   const prefix = value.prefix ?? DEFAULTS.metrics.prefix;
   if (typeof prefix !== "string" || (prefix !== "" && !PREFIX.test(prefix))) {
@@ -70,6 +70,14 @@ export function resolveTracing(value: unknown, problems: string[]): ResolvedTrac
   const problem = isBoolean(includeArgs);
   if (problem) problems.push(`tracing.includeArgs ${problem}`);
   return { includeArgs: includeArgs === true };
+}
+
+/**
+ * prom-client's global registry. Loaded here, when metrics are on and no
+ * registry is given, so a client without metrics never loads prom-client.
+ */
+function promClientRegister(): unknown {
+  return (createRequire(import.meta.url)("prom-client") as { register: MetricsRegistry }).register;
 }
 
 function isRegistry(value: unknown): value is MetricsRegistry {

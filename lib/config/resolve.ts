@@ -44,12 +44,13 @@ export interface ResolvedRetryOptions {
   readonly idempotentCommands: readonly string[];
 }
 
-const TOP_LEVEL = [
+/** Every option ShardedClientOptions has. */
+export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
   "metrics", "tracing", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
-const REDIS_FIELDS: Record<string, Check> = {
+export const REDIS_FIELDS: Record<string, Check> = {
   username: isString,
   password: isString,
   tls: (v) => (typeof v === "boolean" || (typeof v === "object" && v !== null) ? undefined : "must be true, false or tls options"),
@@ -86,7 +87,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new ConfigError([`options must be an object (got ${describe(input)})`]);
   }
   const options = input as Record<string, unknown>;
-  unknownKeys(options, TOP_LEVEL, "option", problems);
+  unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
   const shards = resolveShards(options.shards, problems);
   const sharding = resolveSharding(options.sharding, shards, problems);

@@ -129,6 +129,11 @@ export class NodeClient implements Flushable {
     }
   }
 
+  /** The connection's status as ioredis names it (wait, connecting, ready, reconnecting, end, ...). */
+  get status(): string {
+    return this.connection.status;
+  }
+
   /** Connected, with its role confirmed: commands are written now. */
   get ready(): boolean {
     return this.connection.status === "ready" && !this.role.holding;

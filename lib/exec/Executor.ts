@@ -2,34 +2,36 @@
  * Runs commands: builds each one, routes it, and sends it to the right
  * connection of the right node: the shard's master for writes, the node the
  * read policy picks for reads; the shared auto-pipelined connection, or a
- * pooled dedicated one for blocking commands and write concern. Splits
- * multi-key commands across shards. Every facade (client, shard handle,
- * pipeline, dedicated connection) goes through here, so they all follow the
- * same rules.
+ * pooled dedicated one for blocking commands and write concern. Fans out
+ * split and broadcast commands and combines their replies. Every facade
+ * (client, scopes, shard handles, pipelines) goes through here, so they all
+ * follow the same rules.
  */
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
+import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
 import {
   ClientClosedError,
   FallbackError,
-  NodeError,
-  PartialFailureError,
+  KeylessCommandError,
+  ShardisError,
   TimeoutError,
   UnsupportedCommandError,
   WriteConcernError,
 } from "../errors.js";
 import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
+import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
-import { Router, SPLIT, type Args } from "../routing/plan.js";
+import { Router, type Args, type Plan, type SplitPlan } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
-import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
-import { runScript } from "../scripts/runScript.js";
-import type { Script } from "../scripts/Script.js";
+import { runScript } from "./runScript.js";
+import type { Script } from "../commands/script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import type { ShardingStrategy } from "../sharding/strategy.js";
+import { fanOut } from "./fanOut.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 
 export type { CallOptions } from "../config/callOptions.js";
@@ -39,6 +41,7 @@ export class Executor {
   readonly router: Router;
   readonly fleet: Fleet;
   readonly defaults: CallOptions;
+  readonly shardNames: readonly string[];
   /** Writes the options say may be repeated, retried like reads. */
   private readonly idempotent: ReadonlySet<string>;
   private closing: Promise<void> | undefined;
@@ -50,7 +53,8 @@ export class Executor {
     parts: FleetParts,
   ) {
     this.strategy = createStrategy(options.sharding, options.shards);
-    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
+    this.shardNames = Object.freeze(options.shards.map((s) => s.name));
+    this.router = new Router(this.strategy, this.shardNames, colocateHint(options.sharding));
     this.fleet = new Fleet(options, nodeEvents, fleetEvents, parts);
     this.defaults = Object.freeze({
       timeoutMs: options.commandTimeoutMs,
@@ -67,12 +71,12 @@ export class Executor {
   }
 
   shardName(index: number): string {
-    return this.options.shards[index]!.name;
+    return this.shardNames[index]!;
   }
 
   /** Index of the shard with this name, or -1. */
   shardIndex(name: string): number {
-    return this.options.shards.findIndex((s) => s.name === name);
+    return this.shardNames.indexOf(name);
   }
 
   /** The shard's master now, if known. */
@@ -96,28 +100,39 @@ export class Executor {
     return new NodeClient(this.fleet.registry.dedicated(master));
   }
 
+  /** Where a command would go and how its replies would combine, without sending it; throws what run() would reject with. */
+  plan(name: string, args: unknown[]): Plan {
+    const refused = refusal(name, args);
+    if (refused) throw new UnsupportedCommandError(name, refused);
+    return this.router.plan(commandSpec(name), buildCommand(name, args, null).args as Args, this.shardNames.length);
+  }
+
   /** The path behind every routed command method. */
   run(name: string, args: unknown[], encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const refused = refusal(name, args);
-    if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
+    if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
     const spec = commandSpec(name);
     const cmd = buildCommand(name, args, encoding);
-    let shard: number;
-    try {
-      shard = this.router.route(spec, cmd.args as Args);
-    } catch (error) {
-      return Promise.reject(error);
+    if (spec.broadcast) {
+      const rule = broadcastRule(name, cmd.args as Args);
+      if (rule) return this.broadcast(spec, cmd.args as Args, encoding, rule, call);
     }
-    if (shard === SPLIT) return this.scatter(spec, cmd.args as Args, encoding, call);
-    return this.runOn(shard, spec, cmd, call);
+    let route: number | SplitPlan;
+    try {
+      route = this.router.route(spec, cmd.args as Args);
+    } catch (error) {
+      return this.refuse(name, error);
+    }
+    if (typeof route === "number") return this.runOn(route, spec, cmd, call);
+    return this.scatter(spec, route, encoding, call);
   }
 
   /** Runs a command on one shard's master without routing (client.shard(name)). */
   runUnrouted(shard: number, name: string, args: unknown[], encoding: Encoding, call = this.defaults): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const refused = refusal(name, args);
-    if (refused) return Promise.reject(new UnsupportedCommandError(name, refused));
+    if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
     const cmd = buildCommand(name, args, encoding);
     return this.runOn(shard, commandSpec(name), cmd, { ...call, readFrom: "master" });
   }
@@ -128,28 +143,113 @@ export class Executor {
    * it blocks (deadline: its own timeout plus the call's) or must wait for
    * replicas.
    */
-  runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
+  runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags = 0): Promise<unknown> {
     let node: NodeClient | undefined;
     try {
       node = spec.readOnly ? this.fleet.reads.node(shard, call.readFrom) : this.fleet.registry.master(shard);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (node === undefined) return this.whenPlaced(shard, spec, cmd, call);
+    if (node === undefined) return this.whenPlaced(shard, spec, cmd, call, flags);
     if (!node.admits) {
       // Fail fast without borrowing or touching anything; reads may have a fallback.
+      node.context.observer.failed(spec.name, "circuit_open");
       if (this.options.fallback && spec.readOnly) return this.fallback(node, spec, cmd);
       return Promise.reject(node.circuitOpenError());
     }
-    const flags = spec.readOnly || call.idempotent || this.idempotent.has(spec.name) ? RETRYABLE : 0;
+    if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
     if (call.writeConcern && !spec.readOnly) return this.withConcern(shard, cmd, call, flags);
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
     if (blockMs === undefined) return node.send(cmd, call.timeoutMs, flags);
     return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
   }
 
+  /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
+  runScript(script: Script, callArgs: unknown[], encoding: Encoding, call = this.defaults, shard?: number): Promise<unknown> {
+    if (this.closing) return Promise.reject(new ClientClosedError());
+    const args = script.evalArgs(callArgs);
+    const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...args], { replyEncoding: encoding });
+    const spec = commandSpec(script.evalshaCommand);
+    let target = shard;
+    if (target === undefined) {
+      try {
+        const route = this.router.route(spec, evalsha.args as Args);
+        // A script's keys must share a shard (no split rule): route() refused otherwise.
+        target = route as number;
+      } catch (error) {
+        if (!(error instanceof KeylessCommandError) || script.shard === undefined) {
+          return this.refuse(script.name, error instanceof KeylessCommandError ? new KeylessCommandError(script.name, "script") : error);
+        }
+        target = script.shard;
+      }
+    }
+    const where = script.readOnly ? this.fleet.reads : undefined;
+    let node: NodeClient | undefined;
+    try {
+      node = where ? where.node(target, call.readFrom) : this.master(target);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!node) {
+      const placed = target;
+      return this.masterWhenPlaced(placed, call.timeoutMs).then(() => this.runScript(script, callArgs, encoding, call, placed));
+    }
+    return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
+  }
+
+  /** Borrows a dedicated connection to the shard's master for fn, and always returns it. */
+  async withPooled<T>(shard: number, fn: (node: NodeClient) => Promise<T>): Promise<T> {
+    const pool = this.fleet.registry.pool(shard);
+    if (!pool) {
+      await this.fleet.holder.whenPlaced(shard, this.defaults.timeoutMs);
+      if (!this.fleet.registry.pool(shard)) {
+        throw new TimeoutError(this.shardName(shard), "(no master yet)", this.defaults.timeoutMs, "Sentinel has not named the master");
+      }
+      return this.withPooled(shard, fn);
+    }
+    const node = await pool.acquire();
+    try {
+      return await fn(node);
+    } finally {
+      await pool.release(node);
+    }
+  }
+
+  /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
+  close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
+    this.closing ??= this.fleet.close(timeoutMs);
+    return this.closing;
+  }
+
+  /** A command refused before any shard (routing, unsupported): counted, then rejected. */
+  private refuse(name: string, error: unknown): Promise<never> {
+    if (error instanceof ShardisError) this.fleet.meters.refused(name, error.code);
+    return Promise.reject(error);
+  }
+
+  /** One command per shard in parallel, the replies put back in caller order. */
+  private async scatter(spec: CommandSpec, plan: SplitPlan, encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const { replies, failures, succeeded } = await fanOut(
+      plan.parts.map((part) => ({ shard: this.shardName(part.shard), run: () => this.runOn(part.shard, spec, buildCommand(spec.name, part.args, encoding), call) })),
+      // With partial results, each key of a failed part reads as its shard's error.
+      (error, i) => plan.parts[i]!.positions.map(() => error),
+    );
+    if (failures.length && !(call.partial && plan.reduce === "byKey")) throw fanOut.failed(spec.name, failures, succeeded);
+    return reduceReplies(plan, replies);
+  }
+
+  /** A keyless command on every shard's master, the replies combined by its rule. */
+  private async broadcast(spec: CommandSpec, args: Args, encoding: Encoding, rule: Combine, call: CallOptions): Promise<unknown> {
+    const master = { ...call, readFrom: "master" as const };
+    const { replies, failures, succeeded } = await fanOut(
+      this.shardNames.map((shard, i) => ({ shard, run: () => this.runOn(i, spec, buildCommand(spec.name, [...args], encoding), master) })),
+    );
+    if (failures.length) throw fanOut.failed(spec.name, failures, succeeded);
+    return combine(rule, replies, this.shardNames);
+  }
+
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
-  private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
+  private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
     const started = performance.now();
     await this.fleet.holder.whenPlaced(shard, call.timeoutMs);
     if (this.closing) throw new ClientClosedError();
@@ -157,7 +257,7 @@ export class Executor {
     if (this.fleet.registry.master(shard) === undefined || left <= 0) {
       throw new TimeoutError(this.shardName(shard), "(no master yet)", call.timeoutMs, "Sentinel has not named the master");
     }
-    return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left });
+    return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
   }
 
   /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
@@ -186,79 +286,5 @@ export class Executor {
     } catch (cause) {
       return Promise.reject(new FallbackError(spec.name, cause));
     }
-  }
-
-  /** Runs a defined script on the shard of its keys (or the given shard). */
-  runScript(script: Script, callArgs: unknown[], encoding: Encoding, call = this.defaults, shard?: number): Promise<unknown> {
-    if (this.closing) return Promise.reject(new ClientClosedError());
-    const args = script.evalArgs(callArgs);
-    const evalsha = new ShardisCommand("evalsha", [script.sha, ...args], { replyEncoding: encoding });
-    let target: number;
-    try {
-      target = shard ?? this.router.route(commandSpec("evalsha"), evalsha.args as Args);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const node = this.master(target);
-    if (!node) return this.whenPlaced(target, commandSpec("evalsha"), evalsha, call);
-    return runScript(node, script, evalsha, args, encoding, call.timeoutMs);
-  }
-
-  /** Borrows a dedicated connection to the shard's master for fn, and always returns it. */
-  async withPooled<T>(shard: number, fn: (node: NodeClient) => Promise<T>): Promise<T> {
-    const pool = this.fleet.registry.pool(shard);
-    if (!pool) {
-      await this.fleet.holder.whenPlaced(shard, this.defaults.timeoutMs);
-      if (!this.fleet.registry.pool(shard)) {
-        throw new TimeoutError(this.shardName(shard), "(no master yet)", this.defaults.timeoutMs, "Sentinel has not named the master");
-      }
-      return this.withPooled(shard, fn);
-    }
-    const node = await pool.acquire();
-    try {
-      return await fn(node);
-    } finally {
-      await pool.release(node);
-    }
-  }
-
-  /** Sends one command per shard in parallel and combines the replies in caller order. */
-  async scatter(spec: CommandSpec, args: Args, encoding: Encoding, call: CallOptions): Promise<unknown> {
-    const plan = this.router.split(spec, args);
-    const settled = await Promise.allSettled(
-      plan.parts.map((part) =>
-        this.runOn(part.shard, spec, buildCommand(spec.name, part.args, encoding), call),
-      ),
-    );
-    const replies: unknown[] = [];
-    const failures: Array<{ shard: string; error: Error }> = [];
-    const succeeded: string[] = [];
-    settled.forEach((result, i) => {
-      const part = plan.parts[i]!;
-      if (result.status === "fulfilled") {
-        replies.push(result.value);
-        succeeded.push(this.shardName(part.shard));
-        return;
-      }
-      const error = result.reason as Error;
-      failures.push({ shard: this.shardName(part.shard), error });
-      // With partial results, each key of a failed part reads as its shard's error.
-      replies.push(part.positions.map(() => error));
-    });
-    if (failures.length && !(call.partial && plan.reduce === "byKey")) {
-      throw new PartialFailureError(spec.name, failures, succeeded);
-    }
-    return reduceReplies(plan, replies);
-  }
-
-  /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
-  close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
-    this.closing ??= this.fleet.close(timeoutMs);
-    return this.closing;
-  }
-
-  /** Whether an error means a node failed, as opposed to Redis answering with an error. */
-  static isNodeFailure(error: unknown): error is NodeError {
-    return error instanceof NodeError;
   }
 }

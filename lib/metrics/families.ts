@@ -98,6 +98,12 @@ export const FAMILIES: readonly Family[] = [
     },
   },
   {
+    name: "commands_refused_total",
+    help: "Commands refused before reaching any shard, by error code: cross-shard keys, no key to route by, unknown or unsupported commands, bad arguments.",
+    type: "counter",
+    samples: (figures) => figures.refusals.map((r) => ({ labels: { command: r.command, code: r.code }, value: r.count })),
+  },
+  {
     name: "cache_hits_total",
     help: "GET-like reads (GET, GETEX, GETDEL, HGET, and each key of MGET / field of HMGET) that found a value.",
     type: "counter",

@@ -6,7 +6,7 @@
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { HealthMonitor } from "../replicas/HealthMonitor.js";
 import type { BreakerState } from "../resilience/breaker.js";
-import type { Meters, MeterRole, NodeMeter, ShardMeter } from "./meters.js";
+import type { Meters, MeterRole, NodeMeter, Refusal, ShardMeter } from "./meters.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
 
 /** A node's pool of dedicated connections: idle and borrowed connections, callers waiting for one. */
@@ -41,6 +41,8 @@ export interface Figures {
   readonly nodeMeters: readonly NodeMeter[];
   /** Nodes in the layout now. */
   readonly nodes: readonly NodeFigures[];
+  /** Commands refused before reaching any shard. */
+  readonly refusals: readonly Refusal[];
 }
 
 export interface FigureSources {
@@ -77,5 +79,5 @@ export function readFigures({ meters, registry, health, server }: FigureSources)
       replicationLagSeconds: lagMs === null ? null : lagMs / 1000,
     };
   });
-  return { shards: meters.shards, nodeMeters: [...meters.allNodes()], nodes };
+  return { shards: meters.shards, nodeMeters: [...meters.allNodes()], nodes, refusals: [...meters.allRefusals()].map((r) => ({ ...r })) };
 }

@@ -145,10 +145,18 @@ export class ShardMeter {
   }
 }
 
+/** Commands refused before reaching any shard (routing errors, unsupported commands), by command label and error code. */
+export interface Refusal {
+  readonly command: string;
+  readonly code: string;
+  count: number;
+}
+
 /** Every meter of one client. */
 export class Meters {
   readonly shards: readonly ShardMeter[];
   private readonly nodes = new Map<string, NodeMeter>();
+  private readonly refusals = new Map<string, Refusal>();
 
   constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[], traceArgs = false) {
     this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs));
@@ -168,5 +176,18 @@ export class Meters {
 
   allNodes(): Iterable<NodeMeter> {
     return this.nodes.values();
+  }
+
+  /** A command refused before any shard; labels stay bounded (command label, error code). */
+  refused(name: string, code: string): void {
+    const command = commandLabel(name);
+    const key = `${command}|${code}`;
+    const refusal = this.refusals.get(key);
+    if (refusal) refusal.count++;
+    else this.refusals.set(key, { command, code, count: 1 });
+  }
+
+  allRefusals(): Iterable<Refusal> {
+    return this.refusals.values();
   }
 }

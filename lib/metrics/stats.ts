@@ -58,6 +58,8 @@ export interface NodeStats {
 export interface ShardisStats {
   readonly shards: readonly ShardStats[];
   readonly nodes: readonly NodeStats[];
+  /** Commands refused before reaching any shard, by command and error code: `{ "mget|ERR_SHARDIS_CROSS_SHARD": 3 }`. */
+  readonly refused: Readonly<Record<string, number>>;
 }
 
 function latency(h: Histogram): LatencyStats {
@@ -122,5 +124,6 @@ export function buildStats(figures: Figures): ShardisStats {
       replicationLagSeconds: n.replicationLagSeconds,
     };
   });
-  return { shards, nodes };
+  const refused = Object.fromEntries(figures.refusals.map((r) => [`${r.command}|${r.code}`, r.count]));
+  return { shards, nodes, refused };
 }

@@ -5,14 +5,16 @@
  * event-loop turn, each node's share leaves in one write. Results come back
  * in caller order as [error, result] pairs.
  */
-import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
+import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
+import type { ShardedChainable } from "../commands/surface.js";
 import { AlreadyExecutedError, NodeError, PartialFailureError } from "../errors.js";
 import type { PipelineResult } from "./Transaction.js";
 
 export interface PipelineRunner {
   checkOpen(): void;
   run(name: string, args: unknown[], encoding: Encoding): Promise<unknown>;
+  runScript(script: Script, args: unknown[], encoding: Encoding): Promise<unknown>;
 }
 
 export interface PipelineOptions {
@@ -31,9 +33,9 @@ interface Entry {
   readonly callback: Callback | undefined;
 }
 
-export interface ShardedPipeline extends Omit<ChainableCommander, "exec"> {}
+export interface ShardedPipeline extends ShardedChainable<"exec"> {}
 
-export class ShardedPipeline implements Chainable {
+export class ShardedPipeline implements Chainable, ScriptRunner {
   private readonly entries: Entry[] = [];
   private executed = false;
 
@@ -50,9 +52,8 @@ export class ShardedPipeline implements Chainable {
     this.entries.push({ run: () => this.runner.run(name, args, encoding), callback });
   }
 
-  /** Queues an entry that runs through its own path (defined scripts). */
-  queueRun(run: () => Promise<unknown>, callback?: Callback): this {
-    this.entries.push({ run, callback });
+  [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): this {
+    this.entries.push({ run: () => this.runner.runScript(script, args, encoding), callback });
     return this;
   }
 

@@ -5,8 +5,9 @@
  * inside the block. Results come back like ioredis's: [error, result] per
  * command, or null when a WATCHed key changed.
  */
-import type { ChainableCommander } from "ioredis";
 import { internalCommand, ShardisCommand } from "../commands/command.js";
+import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
+import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
 import type { NodeClient } from "../connection/NodeClient.js";
@@ -37,9 +38,10 @@ interface Queued {
 /** Commands that may not appear inside MULTI/EXEC here: they would nest or end the block early. */
 const NOT_IN_BLOCK = new Set(["multi", "exec", "discard", "watch", "unwatch"]);
 
+// Keyless commands stay: inside a block they run on the block's shard.
 export interface ShardedTransaction extends Omit<ChainableCommander, "exec"> {}
 
-export class ShardedTransaction implements Chainable {
+export class ShardedTransaction implements Chainable, ScriptRunner {
   private readonly queued: Queued[] = [];
   private problem: Error | undefined;
   private executed = false;
@@ -61,6 +63,12 @@ export class ShardedTransaction implements Chainable {
       // Remembered and thrown by exec(), before anything is sent.
       this.problem = error as Error;
     }
+  }
+
+  /** Inside MULTI a NOSCRIPT cannot be answered with EVAL, so scripts go as EVAL. */
+  [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): this {
+    this[QUEUE]("eval", [script.lua, ...script.evalArgs(args)], encoding, callback);
+    return this;
   }
 
   async exec(): Promise<PipelineResult | null> {

@@ -5,6 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { getKeyIndexes } from "@ioredis/commands";
+import { broadcasts } from "./broadcast.js";
 
 interface RawSpec {
   flags: string[];
@@ -39,6 +40,8 @@ export interface CommandSpec {
   readonly split: SplitRule | undefined;
   /** For PUBLISH: the argument holding the channel, which routes like a key. */
   readonly channelIndex: number;
+  /** Some form of it goes to every shard (routing/broadcast.ts). */
+  readonly broadcast: boolean;
 }
 
 /** Channels are sharded like keys; the table lists PUBLISH as keyless, so its channel is named here. */
@@ -53,7 +56,7 @@ export function commandSpec(name: string): CommandSpec {
   const raw = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
   // Unknown names are not cached: they come from call() and could grow the cache without bound.
   if (!raw) {
-    return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined, channelIndex: -1 };
+    return { name, known: false, singleKeyIndex: -1, readOnly: false, blocking: false, split: undefined, channelIndex: -1, broadcast: false };
   }
   const spec = build(name, raw);
   cache.set(name, spec);
@@ -71,6 +74,7 @@ function build(name: string, raw: RawSpec): CommandSpec {
     blocking: raw.flags.includes("blocking"),
     split: splitRule(raw, movable),
     channelIndex: CHANNEL_ARGUMENT[name] ?? -1,
+    broadcast: broadcasts(name),
   };
 }
 

@@ -102,7 +102,8 @@ describe("Executor: routing", () => {
   it("rejects what it cannot route before writing anything", async () => {
     const { exec, fakes } = executor();
     await expect(exec.run("rename", ["a", "b"], "utf8")).rejects.toBeInstanceOf(CrossShardError);
-    await expect(exec.run("dbsize", [], "utf8")).rejects.toBeInstanceOf(KeylessCommandError);
+    await expect(exec.run("keys", ["*"], "utf8")).rejects.toBeInstanceOf(KeylessCommandError);
+    await expect(exec.run("mset", ["{u}a", "1", "{u}b"], "utf8")).rejects.toThrow("MSET needs arguments in groups of 2");
     await expect(exec.run("nosuchcommand", ["a"], "utf8")).rejects.toBeInstanceOf(UnknownCommandError);
     await expect(exec.run("select", [1], "utf8")).rejects.toBeInstanceOf(UnsupportedCommandError);
     await turn();
@@ -123,6 +124,52 @@ describe("Executor: routing", () => {
     const [a, b] = (await partial) as [unknown, unknown];
     expect(a).toBeInstanceOf(TimeoutError);
     expect(b).toBe("B");
+  });
+});
+
+describe("Executor: broadcasts", () => {
+  it("sends fleet-wide keyless commands to every master and combines the replies by rule", async () => {
+    const { exec, node } = executor();
+    const size = exec.run("dbsize", [], "utf8");
+    const loaded = exec.run("script", ["load", "return 1"], "utf8");
+    await turn();
+    for (const address of [S0, S1, S2]) {
+      expect(node(address).names()).toEqual(["dbsize", "script"]);
+      node(address).reply(address === S1 ? 5 : 2);
+      node(address).reply("e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+    }
+    await expect(size).resolves.toBe(9);
+    await expect(loaded).resolves.toBe("e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+  });
+
+  it("names the shards that did not answer a broadcast PING", async () => {
+    const { exec, node } = executor({ commandTimeoutMs: 100 });
+    const ping = exec.run("ping", [], "utf8");
+    const failed = expect(ping).rejects.toThrow(/^PING failed on 1 shard\(s\) \(s1: .*\); it ran on s0, s2$/);
+    await turn();
+    node(S0).reply("PONG");
+    node(S2).reply("PONG");
+    await vi.advanceTimersByTimeAsync(101);
+    await failed;
+  });
+
+  it("counts commands refused before any shard, by command and code", async () => {
+    const { exec } = executor();
+    await expect(exec.run("keys", ["*"], "utf8")).rejects.toBeInstanceOf(KeylessCommandError);
+    await expect(exec.run("rename", ["a", "b"], "utf8")).rejects.toBeInstanceOf(CrossShardError);
+    await expect(exec.run("rename", ["a", "b"], "utf8")).rejects.toBeInstanceOf(CrossShardError);
+    expect(exec.fleet.figures().refusals).toEqual([
+      { command: "keys", code: "ERR_SHARDIS_KEYLESS_COMMAND", count: 1 },
+      { command: "rename", code: "ERR_SHARDIS_CROSS_SHARD", count: 2 },
+    ]);
+  });
+
+  it("counts a command failed fast by an open breaker", async () => {
+    const { exec } = executor();
+    exec.fleet.registry.master(1)!.context.breaker.trip("test");
+    await expect(exec.run("get", ["c"], "utf8")).rejects.toBeInstanceOf(CircuitOpenError);
+    const figures = exec.fleet.meters.role(1, "master").figures("get");
+    expect(figures.outcomes.circuit_open).toBe(1);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { commandSpec, keyIndexes } from "../../lib/routing/commandSpec.js";
-import { Router, SPLIT } from "../../lib/routing/plan.js";
+import { Router, type SplitPlan } from "../../lib/routing/plan.js";
+import { broadcastRule, combine } from "../../lib/routing/broadcast.js";
 import { reduceReplies } from "../../lib/routing/reduce.js";
 import { refusal } from "../../lib/routing/refusals.js";
 import { SlotStrategy } from "../../lib/sharding/strategy.js";
@@ -68,9 +69,13 @@ describe("Router.route", () => {
     expect(router.route(commandSpec("eval"), ["return 1", "2", "{t}x", "{t}y"])).toBe(shard("t"));
   });
 
-  it("asks for a split when a splittable command spans shards", () => {
-    expect(router.route(commandSpec("mget"), [a0, a1])).toBe(SPLIT);
-    expect(router.route(commandSpec("mset"), [a0, "1", a2, "2"])).toBe(SPLIT);
+  it("plans a split when a splittable command spans shards", () => {
+    expect(router.route(commandSpec("mget"), [a0, a1])).toMatchObject({ kind: "split", keyCount: 2, reduce: "byKey" });
+    expect(router.route(commandSpec("mset"), [a0, "1", a2, "2"])).toMatchObject({ kind: "split", keyCount: 2, reduce: "allOk" });
+  });
+
+  it("refuses an odd MSET even when its keys share a shard", () => {
+    expect(() => router.route(commandSpec("mset"), ["{u}a", "1", "{u}b"])).toThrow(InvalidArgumentError);
   });
 
   it("refuses other multi-key commands that span shards, naming the shards", () => {
@@ -94,10 +99,12 @@ describe("Router.route", () => {
   });
 });
 
+const split = (name: string, args: string[]) => router.route(commandSpec(name), args) as SplitPlan;
+
 describe("Router.split and reduce", () => {
   it("groups keys per shard and restores caller order", () => {
     const keys = [a2, a0, a1, a0, a2];
-    const plan = router.split(commandSpec("mget"), keys);
+    const plan = split("mget", keys);
     expect(plan.parts.map((p) => p.shard)).toEqual([2, 0, 1]);
     expect(plan.parts[0]!.args).toEqual([a2, a2]);
     expect(plan.parts[0]!.positions).toEqual([0, 4]);
@@ -106,16 +113,43 @@ describe("Router.split and reduce", () => {
   });
 
   it("keeps values with their keys for MSET", () => {
-    const plan = router.split(commandSpec("mset"), [a0, "1", a1, "2", a0, "3"]);
+    const plan = split("mset", [a0, "1", a1, "2", a0, "3"]);
     expect(plan.parts.find((p) => p.shard === 0)!.args).toEqual([a0, "1", a0, "3"]);
     expect(reduceReplies(plan, ["OK", "OK"])).toBe("OK");
-    expect(() => router.split(commandSpec("mset"), [a0, "1", a1])).toThrow(InvalidArgumentError);
+    expect(() => split("mset", [a0, "1", a1])).toThrow(InvalidArgumentError);
   });
 
   it("sums counts, as numbers or as strings", () => {
-    const plan = router.split(commandSpec("del"), [a0, a1, a2]);
+    const plan = split("del", [a0, a1, a2]);
     expect(reduceReplies(plan, [1, 0, 1])).toBe(2);
     expect(reduceReplies(plan, ["1", "0", "1"])).toBe("2");
+  });
+});
+
+describe("broadcast plans", () => {
+  it("sends fleet-wide keyless commands to every shard, and nothing else", () => {
+    expect(router.plan(commandSpec("ping"), [], 3)).toEqual({ kind: "broadcast", shards: [0, 1, 2], combine: "first" });
+    expect(router.plan(commandSpec("script"), ["LOAD", "return 1"], 3)).toMatchObject({ kind: "broadcast", combine: "same" });
+    expect(router.plan(commandSpec("script"), ["exists", "abc"], 3)).toMatchObject({ combine: "and" });
+    expect(router.plan(commandSpec("pubsub"), ["NUMSUB", "a"], 3)).toMatchObject({ combine: "sumPairs" });
+    expect(router.plan(commandSpec("get"), [a1], 3)).toEqual({ kind: "single", shard: 1 });
+    expect(() => router.plan(commandSpec("script"), ["KILL"], 3)).toThrow(KeylessCommandError);
+    expect(() => router.plan(commandSpec("flushdb"), [], 3)).toThrow(KeylessCommandError);
+    expect(broadcastRule("keys", ["*"])).toBeUndefined();
+  });
+
+  it("combines replies by rule", () => {
+    const names = ["s0", "s1"];
+    expect(combine("first", ["PONG", "PONG"], names)).toBe("PONG");
+    expect(combine("same", ["abc", "abc"], names)).toBe("abc");
+    expect(() => combine("same", ["abc", "abd"], names)).toThrow("shards answered differently: s0=abc, s1=abd");
+    expect(combine("and", [[1, 1, 0], [1, 0, 0]], names)).toEqual([1, 0, 0]);
+    expect(combine("sum", [3, 4], names)).toBe(7);
+    expect(combine("sumPairs", [["a", 1, "b", 0], ["a", 2, "b", 5]], names)).toEqual(["a", 3, "b", 5]);
+    expect(combine("concat", [["x"], ["y", "z"]], names)).toEqual(["x", "y", "z"]);
+    expect(combine("info", ["redis_version:7.0.15", "redis_version:7.0.15"], names)).toBe(
+      "# Shard s0\r\nredis_version:7.0.15\r\n# Shard s1\r\nredis_version:7.0.15",
+    );
   });
 });
 

@@ -1,12 +1,13 @@
 /**
  * Runs a defined script on one node: EVALSHA where the node is known to have
  * it cached, else EVAL (which caches it); a NOSCRIPT (after SCRIPT FLUSH, a
- * restart or a failover) falls back to EVAL once.
+ * restart or a failover) falls back to EVAL once. Read-only scripts use the
+ * _RO variants of both.
  */
 import { ShardisCommand } from "../commands/command.js";
 import type { Encoding } from "../commands/install.js";
 import type { NodeClient } from "../connection/NodeClient.js";
-import type { Script } from "./Script.js";
+import type { Script } from "../commands/script.js";
 
 export async function runScript(
   node: NodeClient,
@@ -15,16 +16,17 @@ export async function runScript(
   args: unknown[],
   encoding: Encoding,
   timeoutMs: number,
+  flags = 0,
 ): Promise<unknown> {
   if (node.knownScripts.has(script.sha)) {
     try {
-      return await node.send(evalsha, timeoutMs);
+      return await node.send(evalsha, timeoutMs, flags);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
       node.knownScripts.delete(script.sha);
     }
   }
-  const result = node.send(new ShardisCommand("eval", [script.lua, ...args], { replyEncoding: encoding }), timeoutMs);
+  const result = node.send(new ShardisCommand(script.evalCommand, [script.lua, ...args], { replyEncoding: encoding }), timeoutMs, flags);
   try {
     return await result;
   } finally {

@@ -1,0 +1,65 @@
+/**
+ * The objects one client hands out (scopes, shard handles, pipelines,
+ * transactions, dedicated connections), each from a subclass of its own, so
+ * a script defined with defineCommand() appears on every one of them, made
+ * before or after, through one installer. Scripts live here, in one place.
+ */
+import { installScript, Script, type ScriptDefinition } from "../commands/script.js";
+import type { CallOptions } from "../config/callOptions.js";
+import type { NodeClient } from "../connection/NodeClient.js";
+import type { Executor } from "../exec/Executor.js";
+import { ShardedPipeline, type PipelineRunner } from "../pipeline/Pipeline.js";
+import { ShardedTransaction, type TransactionTarget } from "../pipeline/Transaction.js";
+import { CallScope } from "./CallScope.js";
+import { DedicatedConnection } from "./DedicatedConnection.js";
+import { ShardHandle } from "./ShardHandle.js";
+
+export class Facades {
+  private readonly Scope = class extends CallScope {};
+  private readonly Handle = class extends ShardHandle {};
+  private readonly Pipeline = class extends ShardedPipeline {};
+  private readonly Transaction = class extends ShardedTransaction {};
+  private readonly Dedicated = class extends DedicatedConnection {};
+  private readonly scripts = new Map<string, Script>();
+  private readonly handles = new Map<number, ShardHandle>();
+
+  constructor(
+    private readonly executor: Executor,
+    /** The client itself: scripts become its own methods too. */
+    private readonly client: object,
+  ) {}
+
+  /** Validates and installs a script everywhere; throws InvalidArgumentError for a bad definition or a taken name. */
+  define(name: string, definition: ScriptDefinition): Script {
+    const taken = (n: string) => this.scripts.has(n) || n in this.client || `${n}Buffer` in this.client;
+    const script = Script.define(name, definition, taken, (shard) => this.executor.shardIndex(shard));
+    this.scripts.set(script.name, script);
+    for (const target of [this.client, this.Scope.prototype, this.Handle.prototype, this.Pipeline.prototype, this.Transaction.prototype, this.Dedicated.prototype]) {
+      installScript(target, script);
+    }
+    return script;
+  }
+
+  scope(options: CallOptions): CallScope {
+    return new this.Scope(this.executor, options);
+  }
+
+  /** One handle per shard, kept. */
+  handle(index: number): ShardHandle {
+    let handle = this.handles.get(index);
+    if (!handle) this.handles.set(index, (handle = new this.Handle(this.executor, index, (target) => this.transaction(target))));
+    return handle;
+  }
+
+  pipeline(runner: PipelineRunner, partial: boolean): ShardedPipeline {
+    return new this.Pipeline(runner, partial);
+  }
+
+  transaction(target: TransactionTarget): ShardedTransaction {
+    return new this.Transaction(target);
+  }
+
+  dedicated(shard: number, node: NodeClient): DedicatedConnection {
+    return new this.Dedicated(this.executor, shard, node, (target) => this.transaction(target));
+  }
+}
