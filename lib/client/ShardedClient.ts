@@ -118,6 +118,9 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return this.#lifecycle.status;
   }
 
+  /** Ignored: the status follows the connections. Libraries set "end" after quit() (BullMQ does), which it already is. */
+  set status(_value: ClientStatus) {}
+
   /** Opens the connections (lazyConnect) and resolves once every shard's master is connected. */
   async connect(): Promise<void> {
     this.#checkOpen();

@@ -104,9 +104,12 @@ export class NodePool {
     };
   }
 
-  /** Waits (bounded by deadlines) for borrowed work, cuts what blocks indefinitely, closes every connection. */
-  async close(): Promise<void> {
-    await Promise.all([...this.borrowed].map((node) => node.drain()));
+  /** Waits up to timeoutMs for borrowed work, cuts what still runs (a BLPOP blocks for long), closes every connection. */
+  async close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.borrowed].map((node) => node.drain())), waited]);
+    clearTimeout(timer);
     // A connection still blocked (BLPOP 0) would not even read QUIT: drop it.
     await Promise.all([...this.borrowed].map((node) => node.close(true)));
     await this.pool.drain();

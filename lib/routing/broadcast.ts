@@ -14,9 +14,10 @@ import type { Args } from "./plan.js";
  * sum     added up (DBSIZE, PUBSUB NUMPAT)
  * sumPairs [name, count, ...] pairs added up per name, in the order asked (PUBSUB NUMSUB)
  * concat  arrays joined, shard by shard (PUBSUB CHANNELS)
+ * lines   texts joined, shard by shard (CLIENT LIST: one line per connection)
  * info    INFO texts one after the other, each under a "# Shard <name>" line
  */
-export type Combine = "first" | "same" | "allOk" | "and" | "sum" | "sumPairs" | "concat" | "info";
+export type Combine = "first" | "same" | "allOk" | "and" | "sum" | "sumPairs" | "concat" | "lines" | "info";
 
 const BROADCAST: Record<string, Combine | Record<string, Combine>> = {
   ping: "first",
@@ -25,6 +26,8 @@ const BROADCAST: Record<string, Combine | Record<string, Combine>> = {
   script: { load: "same", exists: "and", flush: "allOk" },
   function: { load: "same", delete: "allOk", flush: "allOk" },
   pubsub: { numsub: "sumPairs", numpat: "sum", channels: "concat" },
+  // The client's name on every shard's shared connection (queues name their workers' connections this way).
+  client: { setname: "allOk", getname: "first", list: "lines" },
 };
 
 /** Whether any form of the command is broadcast (checked once per command name). */
@@ -64,6 +67,8 @@ export function combine(rule: Combine, replies: readonly unknown[], shardNames: 
     }
     case "concat":
       return replies.flatMap((r) => r as unknown[]);
+    case "lines":
+      return Buffer.isBuffer(replies[0]) ? Buffer.concat(replies as Buffer[]) : replies.map(String).join("");
     case "info": {
       const texts = replies.map((r, i) => `# Shard ${shardNames[i]}\r\n${Buffer.isBuffer(r) ? r.toString() : String(r)}`);
       return Buffer.isBuffer(replies[0]) ? Buffer.from(texts.join("\r\n")) : texts.join("\r\n");

@@ -162,7 +162,7 @@ export class NodeRegistry {
   /** Lets accepted commands settle for up to timeoutMs, then closes every connection. */
   async close(timeoutMs: number): Promise<void> {
     const slots = [...this.slots.values()];
-    await Promise.all(slots.map((slot) => slot.pool?.close()));
+    await Promise.all(slots.map((slot) => slot.pool?.close(timeoutMs)));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     const drained = Promise.all(slots.map((slot) => slot.node.drain())).then(() => true);
@@ -202,7 +202,7 @@ export class NodeRegistry {
 
   /** A node that left the layout: its work settles within deadlines, then it closes. */
   private async retire(slot: Slot): Promise<void> {
-    await slot.pool?.close();
+    await slot.pool?.close(this.options.commandTimeoutMs);
     await slot.node.drain();
     await slot.node.close();
     slot.breaker.shutdown();

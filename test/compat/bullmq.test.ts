@@ -1,0 +1,47 @@
+/**
+ * BullMQ, unchanged, given the sharded client as its connection with a
+ * hash-tagged prefix: every key of a queue lives on one shard, its scripts
+ * ("addStandardJob:6.7.0", ...) run there through defineCommand, the worker's
+ * blocking connection is a duplicate(), and queue events come from XREAD
+ * BLOCK on the queue's shard.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Queue, QueueEvents, Worker } from "bullmq";
+import type { ShardedClient } from "../../lib/index.js";
+import { startFleet, type Fleet } from "../support/fleet.js";
+
+describe("BullMQ over shards", () => {
+  let fleet: Fleet;
+  let client: ShardedClient;
+
+  beforeAll(async () => {
+    fleet = await startFleet(3);
+    client = fleet.client({ commandTimeoutMs: 5000 });
+    await client.ready();
+  });
+  afterAll(async () => fleet?.stop());
+
+  it("adds, processes and reports jobs; every queue key lives on the shard of the prefix's hash tag", async () => {
+    const prefix = "{bull}";
+    const connection = client as never;
+    const queue = new Queue("jobs", { connection, prefix });
+    const events = new QueueEvents("jobs", { connection, prefix });
+    const worker = new Worker("jobs", async (job) => (job.data as { n: number }).n * 2, { connection, prefix });
+    try {
+      await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
+      const jobs = await Promise.all([21, 5, 100].map((n) => queue.add("double", { n })));
+      const results = await Promise.all(jobs.map((job) => job.waitUntilFinished(events, 20_000)));
+      expect(results).toEqual([42, 10, 200]);
+      expect(await queue.getJobCounts("completed")).toEqual({ completed: 3 });
+      const home = Number(client.shardOf("{bull}:jobs:id").slice(1));
+      const others = [0, 1, 2].filter((i) => i !== home);
+      expect(await fleet.raw(home).exists("{bull}:jobs:id")).toBe(1);
+      expect(await Promise.all(others.map((i) => fleet.raw(i).dbsize()))).toEqual([0, 0]);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.close();
+    }
+    expect(client.status).toBe("ready");
+  });
+});
