@@ -4,7 +4,7 @@
  * first point at or after md5(key). Placement matches a nutcracker pool whose
  * servers are named by shard name, so a fleet can move over with a warm cache.
  */
-import HashRing from "hashring";
+import { createHash } from "node:crypto";
 import { md5First32 } from "./md5.js";
 
 const POINTS_PER_SERVER = 160;
@@ -17,11 +17,7 @@ export interface Continuum {
   readonly owners: Uint16Array;
 }
 
-/**
- * Points per shard exactly as twemproxy computes them, in float32. hashring's
- * own count uses doubles and differs (7 equal shards: 156 points each instead
- * of 160), so we hand it the counts and let it generate the md5 points.
- */
+/** Points per shard exactly as twemproxy computes them, in float32 (doubles give 156 instead of 160 for 7 equal shards). */
 export function twemproxyPointCount(weight: number, totalWeight: number, shardCount: number): number {
   const f = Math.fround;
   const pct = f(f(weight) / f(totalWeight));
@@ -29,22 +25,16 @@ export function twemproxyPointCount(weight: number, totalWeight: number, shardCo
   return Math.floor(f(perServer + 0.0000000001)) * POINTS_PER_HASH;
 }
 
+/** Every shard's points, sorted: md5("<name>-<i>") gives four little-endian points per i (ketama_hash). */
 export function buildContinuum(shards: ReadonlyArray<{ name: string; weight: number }>): Continuum {
   const total = shards.reduce((sum, s) => sum + s.weight, 0);
-  const servers: Record<string, { weight: number; vnodes: number }> = {};
-  for (const shard of shards) {
-    servers[shard.name] = {
-      weight: shard.weight,
-      vnodes: twemproxyPointCount(shard.weight, total, shards.length) / POINTS_PER_HASH,
-    };
-  }
-  // "vnode count" 0 makes hashring use each server's vnodes verbatim.
-  const ring = new HashRing(servers, "md5", { "vnode count": 0, replicas: POINTS_PER_HASH });
-  // @types/hashring mistypes points(); it returns { serverName: number[] }.
-  const points = ring.points(shards.map((s) => s.name)) as unknown as Record<string, number[]>;
   const pairs: Array<[number, number]> = [];
   shards.forEach((shard, index) => {
-    for (const value of points[shard.name] ?? []) pairs.push([value, index]);
+    const hashes = twemproxyPointCount(shard.weight, total, shards.length) / POINTS_PER_HASH;
+    for (let i = 0; i < hashes; i++) {
+      const digest = createHash("md5").update(`${shard.name}-${i}`).digest();
+      for (let x = 0; x < POINTS_PER_HASH; x++) pairs.push([digest.readUInt32LE(x * 4), index]);
+    }
   });
   pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   return {
