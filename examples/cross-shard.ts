@@ -2,11 +2,10 @@
  * Beyond GET/SET: pipelines, transactions, optimistic locking, Lua scripts,
  * blocking pops, pub/sub and scans, on a sharded fleet.
  *
- *   npx tsx examples/cross-shard.ts                     # starts 3 local redis-servers itself
  *   SHARDS=127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 npx tsx examples/cross-shard.ts
+ *   npx tsx examples/local.ts cross-shard     # starts 3 local redis-servers for it
  */
 import { ShardedClient } from "shardis";
-import { startRedisMany, stopAll, type RedisServer } from "../test/support/redis.js";
 
 // defineCommand adds a method at run time; TypeScript learns it by interface merging.
 declare module "shardis" {
@@ -16,12 +15,8 @@ declare module "shardis" {
 }
 
 async function main(): Promise<void> {
-  let servers: RedisServer[] = [];
-  let addresses = process.env.SHARDS?.split(",").filter(Boolean) ?? [];
-  if (addresses.length === 0) {
-    servers = await startRedisMany(3);
-    addresses = servers.map((s) => s.address);
-  }
+  const addresses = process.env.SHARDS?.split(",").filter(Boolean) ?? [];
+  if (addresses.length === 0) throw new Error("set SHARDS=host:port,host:port,... (or run: npx tsx examples/local.ts cross-shard)");
   const client = new ShardedClient({ shards: addresses.map((master, i) => ({ name: `s${i}`, master })) });
 
   try {
@@ -65,7 +60,6 @@ async function main(): Promise<void> {
     console.log("keys across shards:", count, "per shard:", await client.forEachShard((_, shard) => shard.dbsize()));
   } finally {
     await client.quit();
-    await stopAll(servers);
   }
 }
 

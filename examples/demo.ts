@@ -9,8 +9,7 @@
  * seen. About 20 s (DEMO_SECONDS to change); stops everything it started.
  */
 import { NodeError, PartialFailureError, ShardedClient, type ShardisError } from "shardis";
-import { ensureServers } from "../test/support/install.js";
-import { startHaTopology } from "../test/support/sentinel.js";
+import { ensureServers, startHaTopology } from "./local.js";
 import { LiveView } from "./support/liveView.js";
 import { ShardStats } from "./support/stats.js";
 

@@ -2,21 +2,26 @@
  * Sentinel-managed shards: discovery, reads from replicas, read-your-writes,
  * a write concern, and the topology snapshot.
  *
- *   npx tsx examples/high-availability.ts    # starts 2 shards (master + replica) and 3 sentinels itself
- *   SENTINELS=127.0.0.1:26379 MASTERS=cache-0,cache-1 npx tsx examples/high-availability.ts
+ *   SENTINELS=127.0.0.1:26379 MASTERS=cache-0,cache-1 ALLOWED="127.0.0.1:*" npx tsx examples/high-availability.ts
+ *   npx tsx examples/local.ts high-availability   # starts 2 shards (master + replica) and 3 sentinels for it
  */
 import { NoReplicaAvailableError, ShardedClient, WriteConcernError } from "shardis";
-import { sentinelTopology } from "./support/sentinelTopology.js";
 
 async function main(): Promise<void> {
-  const fleet = await sentinelTopology();
-  const { sentinels, masters } = fleet;
+  const sentinels = process.env.SENTINELS?.split(",").filter(Boolean) ?? [];
+  const masters = process.env.MASTERS?.split(",").filter(Boolean) ?? [];
+  if (!sentinels.length || !masters.length) {
+    throw new Error("set SENTINELS=host:port,... and MASTERS=name,... (or run: npx tsx examples/local.ts high-availability)");
+  }
+  // Every address a sentinel may send the client to, sentinels included (they are learned from each other).
+  const allowedAddresses = process.env.ALLOWED?.split(",").filter(Boolean);
 
   const client = new ShardedClient({
     sentinels,
     shards: masters.map((masterName, i) => ({ name: `s${i}`, masterName })),
     readFrom: "replicaPreferred", // reads go to a caught-up replica, else the master
     maxReplicaLagMs: 1000,
+    ...(allowedAddresses ? { allowedAddresses } : {}),
   });
   client.on("failover", ({ shard, from, to }) => console.log(`failover: ${shard} ${from} -> ${to}`));
 
@@ -49,7 +54,6 @@ async function main(): Promise<void> {
     console.log(`epoch ${snapshot.epoch}; s0 replica lag ${replica.lagMs} ms, readable ${replica.readable}`);
   } finally {
     await client.quit();
-    await fleet.stop();
   }
 }
 

@@ -4,21 +4,26 @@
  * Serves /metrics (Prometheus text) and /stats (client.stats() as JSON), and
  * prints one plain line a second (no TTY needed).
  *
- *   npx tsx examples/metrics-server.ts        # starts 2 shards (master + replica) and 3 sentinels itself
+ *   SENTINELS=127.0.0.1:26379 MASTERS=cache-0,cache-1 npx tsx examples/metrics-server.ts
+ *   npx tsx examples/local.ts metrics-server   # starts 2 shards (master + replica) and 3 sentinels for it
  *   curl -s localhost:9464/metrics | grep shardis_cache
  *
- * Env: PORT (9464; 0 picks a free one), DURATION_SECONDS (run until Ctrl-C when unset),
- * SENTINELS=host:port,... and MASTERS=name,... to use a topology of your own.
+ * Env: SENTINELS and MASTERS (required), ALLOWED (allowedAddresses), PORT (9464; 0 picks a free one),
+ * DURATION_SECONDS (run until Ctrl-C when unset).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { ShardedClient } from "shardis";
-import { sentinelTopology } from "./support/sentinelTopology.js";
 
 async function main(): Promise<void> {
-  const fleet = await sentinelTopology();
-  const { sentinels, masters } = fleet;
+  const sentinels = process.env.SENTINELS?.split(",").filter(Boolean) ?? [];
+  const masters = process.env.MASTERS?.split(",").filter(Boolean) ?? [];
+  if (!sentinels.length || !masters.length) {
+    throw new Error("set SENTINELS=host:port,... and MASTERS=name,... (or run: npx tsx examples/local.ts metrics-server)");
+  }
+  // Every address a sentinel may send the client to, sentinels included (they are learned from each other).
+  const allowedAddresses = process.env.ALLOWED?.split(",").filter(Boolean);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // the process's own metrics beside shardis's
@@ -26,6 +31,7 @@ async function main(): Promise<void> {
     sentinels,
     shards: masters.map((masterName, i) => ({ name: `s${i}`, masterName })),
     readFrom: "replicaPreferred",
+    ...(allowedAddresses ? { allowedAddresses } : {}),
     metrics: { registry, serverStatsIntervalMs: 1000 },
   });
 
@@ -66,7 +72,6 @@ async function main(): Promise<void> {
     clearInterval(printer);
     server.close();
     await client.quit();
-    await fleet.stop();
   }
 }
 

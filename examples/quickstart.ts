@@ -2,19 +2,14 @@
  * The basics: placement, typed commands, multi-key commands across shards,
  * and keyless commands on one shard.
  *
- *   npx tsx examples/quickstart.ts                     # starts 3 local redis-servers itself
  *   SHARDS=127.0.0.1:7000,127.0.0.1:7001 npx tsx examples/quickstart.ts
+ *   npx tsx examples/local.ts quickstart     # starts 3 local redis-servers for it
  */
 import { CrossShardError, ShardedClient, keySlot } from "shardis";
-import { startRedisMany, stopAll, type RedisServer } from "../test/support/redis.js";
 
 async function main(): Promise<void> {
-  let servers: RedisServer[] = [];
-  let addresses = process.env.SHARDS?.split(",").filter(Boolean) ?? [];
-  if (addresses.length === 0) {
-    servers = await startRedisMany(3);
-    addresses = servers.map((s) => s.address);
-  }
+  const addresses = process.env.SHARDS?.split(",").filter(Boolean) ?? [];
+  if (addresses.length === 0) throw new Error("set SHARDS=host:port,host:port,... (or run: npx tsx examples/local.ts quickstart)");
 
   const client = new ShardedClient({
     shards: addresses.map((master, i) => ({ name: `s${i}`, master })),
@@ -52,7 +47,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.quit();
-    await stopAll(servers);
   }
 }
 

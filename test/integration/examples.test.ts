@@ -5,9 +5,11 @@ import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Runs an example to completion with tsx, as a user would. */
-function runExample(file: string, env: Record<string, string>, timeoutMs: number) {
-  return spawnSync(process.execPath, ["--import", "tsx", file], {
+/** Runs an example to completion with tsx, as a user would; with `env` against servers given, else through examples/local.ts. */
+function runExample(file: string, env: Record<string, string> | undefined, timeoutMs: number) {
+  const name = file.replace(/^examples\/|\.ts$/g, "");
+  const args = env ? [file] : ["examples/local.ts", name];
+  return spawnSync(process.execPath, ["--import", "tsx", ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     encoding: "utf8",
@@ -43,8 +45,21 @@ describe("examples run", () => {
     expect(run.stdout).toContain("message: hello, shards");
   });
 
-  it("examples/high-availability.ts against its own sentinel topology", () => {
-    const run = runExample("examples/high-availability.ts", {}, 40_000);
+  it("examples/quickstart.ts through examples/local.ts, which starts and stops the servers", () => {
+    const run = runExample("examples/quickstart.ts", undefined, 20_000);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("GET user:1 = ada");
+  });
+
+  it("an example without servers to use says how to give them", () => {
+    const run = runExample("examples/quickstart.ts", { SHARDS: "" }, 20_000);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("set SHARDS=host:port,host:port,... (or run: npx tsx examples/local.ts quickstart)");
+  });
+
+  it("examples/high-availability.ts against a sentinel topology examples/local.ts starts", () => {
+    const run = runExample("examples/high-availability.ts", undefined, 40_000);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^s0: master 127\.0\.0\.1:\d+, replicas 127\.0\.0\.1:\d+$/m);
@@ -56,7 +71,7 @@ describe("examples run", () => {
   }, 45_000);
 
   it("examples/metrics-server.ts serves /metrics and /stats while its workload runs", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/metrics-server.ts"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/local.ts", "metrics-server"], {
       cwd: root,
       env: { ...process.env, PORT: "0", DURATION_SECONDS: "4" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -5,7 +5,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { cycles, moduleImports, unitEdges, unitOf } from "../support/imports.js";
+import { readFileSync } from "node:fs";
+import { cycles, listSources, moduleImports, unitEdges, unitOf } from "../support/imports.js";
 
 const LIB = fileURLToPath(new URL("../../lib", import.meta.url));
 
@@ -54,5 +55,20 @@ describe("layering of lib/", () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+});
+
+describe("examples", () => {
+  const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
+
+  it("import only shardis and public packages, so they copy into an app as they are", () => {
+    // local.ts (starts servers for them) and demo.ts (starts its own) are programs, not examples to copy.
+    const programs = new Set(["local.ts", "demo.ts"]);
+    const examples = listSources(EXAMPLES).filter((file) => !file.includes("/") && !programs.has(file));
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    const relative = examples.flatMap((file) =>
+      [...readFileSync(`${EXAMPLES}/${file}`, "utf8").matchAll(/from\s+["'](\.[^"']*)["']/g)].map((m) => `${file}: ${m[1]}`),
+    );
+    expect(relative).toEqual([]);
   });
 });
