@@ -196,8 +196,12 @@ export class FallbackError extends ShardisError {
 
 /** No sentinel could answer, or none knows the master name. */
 export class SentinelError extends ShardisError {
-  constructor(message: string, cause?: unknown) {
+  /** Already reported (as each sentinel's error, or as a refused address). */
+  readonly reported: boolean;
+
+  constructor(message: string, cause?: unknown, reported = false) {
     super("ERR_SHARDIS_SENTINEL", message, cause === undefined ? undefined : { cause });
+    this.reported = reported;
   }
 }
 

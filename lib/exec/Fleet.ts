@@ -110,7 +110,8 @@ export class Fleet {
       source ?? this.sentinel,
       { cooldownMs: DEFAULTS.refreshCooldownMs, intervalMs: options.topologyRefreshMs },
       (previous, next, reason) => this.changed(previous, next, reason),
-      (error) => events.sentinelError("refresh", error),
+      // Sentinel discovery reports its own failures per sentinel; what reaches here is unexpected, named after the sentinel asked.
+      (error) => this.sentinel && events.sentinelError(this.sentinel.current, error),
     );
     this.registry.apply(this.holder.current);
     const hasReplicas = options.shards.some((s) => s.masterName !== undefined || s.replicas.length > 0);

@@ -22,7 +22,7 @@ export interface SentinelEvents {
   /** The watch connection is (re)established: events may have been missed meanwhile. */
   watching(sentinel: string): void;
   error(sentinel: string, error: Error): void;
-  /** A sentinel reported an address the policy refused. */
+  /** A sentinel reported an address (a node's or a peer sentinel's) the policy refused. */
   refused(masterName: string, reported: string, reason: string): void;
 }
 
@@ -42,6 +42,8 @@ export class SentinelClient implements LayoutSource {
   private watchTurn = 0;
   private closed = false;
   private readonly masterNames: Set<string>;
+  /** Peer sentinels already reported as refused (they come back on every refresh). */
+  private readonly refusedPeers = new Set<string>();
 
   constructor(
     seeds: readonly Address[],
@@ -52,6 +54,11 @@ export class SentinelClient implements LayoutSource {
   ) {
     this.sentinels = [...seeds];
     this.masterNames = new Set(shards.flatMap((s) => (s.masterName ? [s.masterName] : [])));
+  }
+
+  /** The sentinel asked first now (the last one that answered): named in errors about discovery. */
+  get current(): string {
+    return formatAddress(this.sentinels[this.cursor % this.sentinels.length]!);
   }
 
   /** Every sentinel known now: the configured ones and those learned since. */
@@ -66,7 +73,9 @@ export class SentinelClient implements LayoutSource {
         try {
           return await this.discover(shard.masterName);
         } catch (error) {
-          this.events.error("discovery", error as Error);
+          // A sentinel that failed was reported by query(); a refused address as refused. What is left is an answer, from this one.
+          if (error instanceof SentinelError && error.reported) return undefined;
+          this.events.error(this.current, error as Error);
           return undefined;
         }
       }),
@@ -85,7 +94,7 @@ export class SentinelClient implements LayoutSource {
     const reply = (await this.query(["GET-MASTER-ADDR-BY-NAME", masterName])) as [string, string | number] | null;
     if (!reply) throw new SentinelError(`no sentinel knows a master named '${masterName}'`);
     const master = this.admit(masterName, { host: String(reply[0]), port: Number(reply[1]) });
-    if (!master) throw new SentinelError(`the master address sentinels gave for '${masterName}' was refused`);
+    if (!master) throw new SentinelError(`the master address sentinels gave for '${masterName}' was refused`, undefined, true);
     const listed = (await this.query(["REPLICAS", masterName])) as unknown[][];
     const replicas: Address[] = [];
     for (const fields of listed) {
@@ -162,7 +171,7 @@ export class SentinelClient implements LayoutSource {
         this.forget(key);
       }
     }
-    throw new SentinelError(`no sentinel answered SENTINEL ${args[0]} (tried ${this.known.join(", ")})`, lastError);
+    throw new SentinelError(`no sentinel answered SENTINEL ${args[0]} (tried ${this.known.join(", ")})`, lastError, true);
   }
 
   private connection(sentinel: Address): Promise<Redis> {
@@ -205,8 +214,17 @@ export class SentinelClient implements LayoutSource {
     const peers = (await this.query(["SENTINELS", masterName]).catch(() => [])) as unknown[][];
     for (const fields of peers) {
       const peer = pairs(fields);
-      const admitted = this.policy.admit({ host: String(peer.ip), port: Number(peer.port) });
-      if (!admitted.ok) continue;
+      const reported = { host: String(peer.ip), port: Number(peer.port) };
+      const admitted = this.policy.admit(reported);
+      if (!admitted.ok) {
+        // Learning a sentinel outside allowedAddresses would silently do nothing: say so, once per address.
+        const key = formatAddress(reported);
+        if (!this.refusedPeers.has(key)) {
+          this.refusedPeers.add(key);
+          this.events.refused(masterName, key, `sentinel peer: ${admitted.reason}`);
+        }
+        continue;
+      }
       const key = formatAddress(admitted.address);
       if (!this.known.includes(key)) this.sentinels.push(admitted.address);
     }

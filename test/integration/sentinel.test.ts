@@ -84,6 +84,29 @@ describe("Sentinel: discovery and failover", () => {
     expect(await rotating.set("rotated", "1")).toBe("OK");
   });
 
+  it("reports learned sentinels outside allowedAddresses as refused, and names a sentinel in every sentinel:error", async () => {
+    const nodes = ha.shards.flatMap((s) => [s.master.address, ...s.replicas.map((r) => r.address)]);
+    const refused: Array<{ address: string; reason: string }> = [];
+    const errors: string[] = [];
+    const c = new ShardedClient({
+      sentinels: ["127.0.0.1:1", ha.sentinels[0]!.address],
+      shards: ha.shards.map((s, i) => ({ name: `s${i}`, masterName: s.masterName })),
+      allowedAddresses: [...nodes, ha.sentinels[0]!.address],
+      topologyRefreshMs: 200,
+    });
+    clients.push(c);
+    c.on("topology:refused", (e) => refused.push(e));
+    c.on("sentinel:error", (e) => errors.push(e.sentinel));
+    await c.ready();
+    const peers = ha.sentinels.slice(1).map((s) => s.address).sort();
+    await eventually(async () => expect([...new Set(refused.map((r) => r.address))].sort()).toEqual(peers));
+    expect(refused.every((r) => r.reason.startsWith("sentinel peer: ") && r.reason.includes("not in allowedAddresses"))).toBe(true);
+    expect(refused.filter((r) => peers.includes(r.address))).toHaveLength(peers.length);
+    expect([...c.topology().sentinels].sort()).toEqual(["127.0.0.1:1", ha.sentinels[0]!.address].sort());
+    expect(errors.length).toBeGreaterThan(0);
+    for (const sentinel of errors) expect(sentinel).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
   it("refuses addresses outside allowedAddresses, and maps them with natMap", async () => {
     const refused: Array<{ shard: string; address: string }> = [];
     const fenced = client({ allowedAddresses: ["10.0.0.1:*"], commandTimeoutMs: 300 });
