@@ -1,15 +1,35 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Three projects:
+ *   unit         pure logic and fake connections in fake time; no servers (npm run test:unit)
+ *   integration  real redis-server, redis-sentinel, nutcracker processes, and the compat suite (npm run test:integration)
+ *   timing       latency budgets, one file at a time so parallel load does not skew them (npm run test:timing)
+ * npm test runs unit and integration; CI runs timing after them, alone.
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Child processes (redis-server, nutcracker) are started per file; forks isolate them cleanly.
-    pool: "forks",
-    // Memory tests call gc() to measure what stays alive.
-    execArgv: ["--expose-gc"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // An unhandled rejection or error anywhere fails the run.
     dangerouslyIgnoreUnhandledErrors: false,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], pool: "threads" } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/compat/**/*.test.ts"],
+          // Child processes (redis-server, nutcracker) are started per file; forks isolate them cleanly.
+          pool: "forks",
+          // Memory tests call gc() to measure what stays alive.
+          execArgv: ["--expose-gc"],
+        },
+      },
+      {
+        extends: true,
+        test: { name: "timing", include: ["test/timing/**/*.test.ts"], pool: "forks", fileParallelism: false, execArgv: ["--expose-gc"] },
+      },
+    ],
   },
 });

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
+import { eventually } from "../support/keys.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -91,9 +92,13 @@ describe("examples run", () => {
           if (child.exitCode !== null && !found) reject(new Error(`exited early: ${stderr}`));
         }, 50);
       });
-      // Give the workload a moment, then scrape as Prometheus would.
-      await new Promise((r) => setTimeout(r, 1500));
-      const metrics = await (await fetch(url)).text();
+      // Scrape as Prometheus would, once the workload has reached both shards.
+      const metrics = await eventually(async () => {
+        const text = await (await fetch(url)).text();
+        expect(text).toMatch(/^shardis_commands_total\{shard="s1",command="get",outcome="ok"\} [1-9]\d*$/m);
+        expect(text).toMatch(/^shardis_cache_hits_total\{shard="s0"\} [1-9]\d*$/m);
+        return text;
+      }, 10_000);
       expect(metrics).toMatch(/^shardis_cache_hits_total\{shard="s0"\} \d+$/m);
       expect(metrics).toMatch(/^shardis_commands_total\{shard="s1",command="get",outcome="ok"\} [1-9]\d*$/m);
       expect(metrics).toMatch(/^shardis_command_duration_seconds_bucket\{shard="s0",role="(master|replica)",command="get",le="0.001"\} \d+$/m);

@@ -7,7 +7,7 @@ import {
   type NodeEvent,
 } from "../../lib/index.js";
 import { freePort } from "../support/processes.js";
-import { startFleet, sleep, watchUnhandled, type Fleet } from "../support/fleet.js";
+import { startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
 import { eventually, keyOn } from "../support/keys.js";
 
 describe("faults on one node", () => {
@@ -92,7 +92,8 @@ describe("faults on one node", () => {
     const server = fleet.servers[0]!;
     server.signal("SIGSTOP");
     const inFlight = client.incr(key).catch((e: unknown) => e);
-    await sleep(100); // the command is written, the server cannot answer
+    // Written, and the stopped server cannot answer it.
+    await eventually(async () => expect(client.stats().nodes.find((n) => n.shard === "s0")!.inflight).toBe(1));
     server.signal("SIGKILL");
     const error = (await inFlight) as ConnectionError;
     expect(error).toBeInstanceOf(ConnectionError);
@@ -118,7 +119,7 @@ describe("faults on one node", () => {
     await server.halt();
     // Issued while the node is down; delivered after it is back.
     const pending = Promise.all([client.incr(key), client.incr(key), client.get(key)]);
-    await sleep(200);
+    await eventually(async () => expect(client.stats().nodes.find((n) => n.shard === "s2")!.queued).toBe(3));
     await server.restart();
     // The restarted server has no data, so the counter starts again from nothing.
     expect(await pending).toEqual([1, 2, "2"]);

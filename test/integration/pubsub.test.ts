@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, ShardedClient } from "../../lib/index.js";
-import { startFleet, sleep, watchUnhandled, type Fleet } from "../support/fleet.js";
+import { startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
 import { eventually, keyOn } from "../support/keys.js";
 
 /** Resolves with the next n messages a subscription receives. */
@@ -95,7 +95,6 @@ describe("pub/sub across shards", () => {
     // Publish until the restored subscription hears it.
     await eventually(async () => {
       await client.publish(channel, "after-restart");
-      await sleep(50);
       expect(got.messages).toContain(`${channel}:after-restart`);
     }, 8000);
     expect(await fleet.raw(2).pubsub("CHANNELS")).toEqual([channel]);

@@ -11,8 +11,8 @@ import {
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { freePort } from "../support/processes.js";
-import { sleep, watchUnhandled } from "../support/fleet.js";
-import { keyOn } from "../support/keys.js";
+import { watchUnhandled } from "../support/fleet.js";
+import { eventually, keyOn } from "../support/keys.js";
 
 describe("resilience", () => {
   let servers: RedisServer[];
@@ -49,7 +49,7 @@ describe("resilience", () => {
   });
 
   describe("circuit breaker", () => {
-    it("fails fast, in under 1 ms and without touching the socket, while open", async () => {
+    it("fails fast, without touching the socket, while open (its speed: test/timing/failFast.test.ts)", async () => {
       const c = client();
       const key = keyOn(c, "s1");
       await c.set(key, "v");
@@ -58,16 +58,7 @@ describe("resilience", () => {
       await Promise.allSettled([c.get(key), c.get(key)]); // stalls, then trips
       await opened;
       const bytes = proxy.bytesFromClients;
-      const durations: number[] = [];
-      for (let i = 0; i < 1000; i++) {
-        const started = performance.now();
-        const error = await c.get(key).catch((e: unknown) => e);
-        durations.push(performance.now() - started);
-        expect(error).toBeInstanceOf(CircuitOpenError);
-      }
-      durations.sort((a, b) => a - b);
-      expect(durations[500]!).toBeLessThan(1);
-      expect(durations[990]!).toBeLessThan(1);
+      for (let i = 0; i < 1000; i++) expect(await c.get(key).catch((e: unknown) => e)).toBeInstanceOf(CircuitOpenError);
       expect(proxy.bytesFromClients).toBe(bytes);
       const error = (await c.get(key).catch((e: unknown) => e)) as CircuitOpenError;
       expect(error.code).toBe("ERR_SHARDIS_CIRCUIT_OPEN");
@@ -122,10 +113,11 @@ describe("resilience", () => {
     /** Runs `call` with its command held in flight by the proxy, then resets the connection under it. */
     async function resetUnder<T>(call: () => Promise<T>): Promise<T | unknown> {
       proxy.set("delay", { delayMs: 200 });
+      const before = proxy.bytesFromClients;
       const pending = call().catch((e: unknown) => e);
-      await sleep(50);
+      // The command reached the proxy, which holds it: reset the connection under it (reset acts at once).
+      await eventually(async () => expect(proxy.bytesFromClients).toBeGreaterThan(before));
       proxy.set("reset");
-      await sleep(5);
       proxy.set("pass");
       return pending;
     }
@@ -168,8 +160,11 @@ describe("resilience", () => {
       const key = keyOn(c, "s0", "busy");
       await c.set(key, "v");
       await c.shard("s0").ping();
+      const probe = servers[0]!.client();
+      await probe.ping();
       const slow = raw.eval("local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]; while true do t = redis.call('TIME'); if t[1] * 1000000 + t[2] - start > 400000 then break end end; return 1", 0);
-      await sleep(100);
+      // The script is running once another connection is answered BUSY.
+      await eventually(async () => expect(await probe.ping().catch((e: Error) => e.message)).toMatch(/^BUSY/), 2000);
       const [read, write] = await Promise.allSettled([c.get(key), c.set(key, "w")]);
       await slow;
       await raw.config("SET", "busy-reply-threshold", "5000");

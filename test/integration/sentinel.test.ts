@@ -4,11 +4,11 @@
  * and what a sentinel may send the client to.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
 import { ShardedClient, ShardisError, TimeoutError, WriteConcernError } from "../../lib/index.js";
 import { startHaTopology, type HaTopology } from "../support/sentinel.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { eventually, keyOn } from "../support/keys.js";
+import { killMasterUnderWrites } from "../support/failover.js";
 import { sleep, watchUnhandled } from "../support/fleet.js";
 
 describe("Sentinel: discovery and failover", () => {
@@ -25,18 +25,6 @@ describe("Sentinel: discovery and failover", () => {
     clients.push(c);
     return c;
   };
-
-  /** Timestamps +switch-master as the sentinels publish it, seen by an independent subscriber. */
-  async function switchWatcher(): Promise<{ at(masterName: string): number | undefined; stop(): void }> {
-    const sub: Redis = ha.sentinels[2]!.client();
-    const seen = new Map<string, number>();
-    sub.on("message", (_channel: string, message: string) => {
-      const name = message.split(" ")[0]!;
-      if (!seen.has(name)) seen.set(name, performance.now());
-    });
-    await sub.subscribe("+switch-master");
-    return { at: (name) => seen.get(name), stop: () => sub.disconnect() };
-  }
 
   beforeAll(async () => {
     ha = await startHaTopology({ shards: 3, replicasPerShard: 1, sentinels: 3 });
@@ -126,53 +114,22 @@ describe("Sentinel: discovery and failover", () => {
     expect(mapped.topology().shards[0]!.master!.address).toBe(`localhost:${target.split(":")[1]}`);
   });
 
-  it("fails over: writes succeed again within 200 ms of +switch-master, and nothing else breaks", async () => {
+  it("fails over: writes succeed again after +switch-master, failures are typed, and nothing else breaks", async () => {
     const c = client();
     c.defineCommand("bump", { lua: "return redis.call('INCR', KEYS[1])", numberOfKeys: 1 });
     await c.ready();
     const shard = 1;
-    const name = ha.shards[shard]!.masterName;
     const key = keyOn(c, `s${shard}`, "failover");
     const channel = keyOn(c, `s${shard}`, "news");
     const heard: string[] = [];
     await c.subscribe(channel, (message) => heard.push(message));
     const failovers: unknown[] = [];
     c.on("failover", (e) => failovers.push(e));
-    const watcher = await switchWatcher();
 
-    // Steady writes to the shard: every 5 ms, for at most 20 s.
-    const outcomes: Array<{ at: number; ok: boolean; error?: unknown }> = [];
-    let writing = true;
-    const stopAt = performance.now() + 20_000;
-    const writer = (async () => {
-      for (let i = 0; writing && performance.now() < stopAt; i++) {
-        const started = performance.now();
-        await c.set(key, String(i)).then(
-          () => outcomes.push({ at: performance.now(), ok: true }),
-          (error: unknown) => outcomes.push({ at: started, ok: false, error }),
-        );
-        await sleep(5);
-      }
-    })();
-    await sleep(300);
-    const killedAt = performance.now();
-    ha.shards[shard]!.master.signal("SIGKILL");
-    let switchedAt: number;
-    try {
-      await eventually(async () => expect(watcher.at(name)).toBeDefined(), 15_000);
-      switchedAt = watcher.at(name)!;
-      await eventually(async () => expect(outcomes.some((o) => o.ok && o.at > switchedAt)).toBe(true), 5000);
-    } finally {
-      writing = false;
-      await writer;
-      watcher.stop();
-    }
-
-    const firstWrite = outcomes.find((o) => o.ok && o.at > switchedAt)!.at - switchedAt;
-    console.info(`[failover] kill -> +switch-master ${Math.round(switchedAt - killedAt)} ms, -> first write ${Math.round(firstWrite)} ms`);
-    expect(firstWrite).toBeLessThanOrEqual(200);
+    // How soon writes come back is measured in test/timing (failover.test.ts), away from parallel load.
+    const run = await killMasterUnderWrites(ha, c, shard, key);
     // Every failed write failed with a typed error; none was silently retried.
-    expect(outcomes.filter((o) => !o.ok && !(o.error instanceof ShardisError))).toEqual([]);
+    expect(run.outcomes.filter((o) => !o.ok && !(o.error instanceof ShardisError))).toEqual([]);
     expect(failovers).toEqual([{ shard: "s1", from: ha.shards[shard]!.master.address, to: ha.shards[shard]!.replicas[0]!.address }]);
     expect(c.topology().shards[shard]!.master!.address).toBe(ha.shards[shard]!.replicas[0]!.address);
     // The failover shows in the counts: once for this shard, never for the others.
@@ -183,7 +140,6 @@ describe("Sentinel: discovery and failover", () => {
     expect(await (c as unknown as { bump(k: string): Promise<number> }).bump(`${key}:n`)).toBe(1);
     await eventually(async () => {
       await c.publish(channel, "after-failover");
-      await sleep(30);
       expect(heard).toContain("after-failover");
     });
   });
@@ -237,7 +193,7 @@ describe("Sentinel: discovery and failover", () => {
     const oldMaster = ha.shards[shard]!.master;
     const promoted = ha.shards[shard]!.replicas[0]!;
     try {
-      await sleep(300);
+      await eventually(async () => expect(acknowledged.length).toBeGreaterThan(100));
       oldMaster.signal("SIGKILL");
       await eventually(async () => expect(c.topology().shards[shard]!.master!.address).toBe(promoted.address), 15_000);
       // The new master has no replica yet: every write is applied but fails its concern, and says so.

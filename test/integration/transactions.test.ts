@@ -9,8 +9,8 @@ import {
   ShardedClient,
   UnsupportedCommandError,
 } from "../../lib/index.js";
-import { startFleet, sleep, type Fleet } from "../support/fleet.js";
-import { keyOn, readsProcessed } from "../support/keys.js";
+import { startFleet, type Fleet } from "../support/fleet.js";
+import { eventually, keyOn, readsProcessed } from "../support/keys.js";
 
 describe("transactions", () => {
   let fleet: Fleet;
@@ -180,7 +180,7 @@ describe("transactions", () => {
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
       const holders = [0, 1].map(() => client.withConnection("s2", () => held));
-      await sleep(100);
+      await eventually(async () => expect(client.stats().nodes.find((n) => n.shard === "s2")!.pool?.inUse).toBe(2));
       const error = await client.withConnection("s2", (conn) => conn.ping()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PoolExhaustedError);
       expect((error as PoolExhaustedError).code).toBe("ERR_SHARDIS_POOL_EXHAUSTED");

@@ -29,3 +29,11 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5000): Pro
     }
   }
 }
+
+/** Resolves once the server counts at least n clients blocked (BLPOP, XREAD BLOCK, ...): the command is waiting there. */
+export async function untilBlocked(info: () => Promise<string>, n = 1): Promise<void> {
+  await eventually(async () => {
+    const blocked = Number(/blocked_clients:(\d+)/.exec(await info())![1]);
+    if (blocked < n) throw new Error(`${blocked} blocked clients, waiting for ${n}`);
+  });
+}
