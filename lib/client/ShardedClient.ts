@@ -19,17 +19,15 @@ import { resolveCallOptions, type CallSettings } from "../config/callOptions.js"
 import { resolveOptions } from "../config/resolve.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections } from "../connection/connection.js";
-import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
-import { ClientClosedError, CrossShardError, InvalidArgumentError, KeylessCommandError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
+import type { NodeClient } from "../connection/NodeClient.js";
+import { ClientClosedError, InvalidArgumentError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
-import type { FleetEvents } from "../exec/Fleet.js";
 import { LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
-import { PubSub, type MessageHandler, type PatternHandler } from "../pubsub/PubSub.js";
-import type { Args, Plan } from "../routing/plan.js";
+import type { MessageHandler, PatternHandler, PubSub } from "../pubsub/PubSub.js";
 import type { ScanStreamOptions } from "../scan/scanStream.js";
 import type { TopologySnapshot } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
@@ -41,8 +39,9 @@ import { adoptRedisIdentity, duplicateOptions, ioredisOptions, sendForeign } fro
 import { Lifecycle, type ClientStatus } from "./lifecycle.js";
 import { Scans } from "./scans.js";
 import type { ShardHandle } from "./ShardHandle.js";
-import { connectionShard, type ConnectionTarget } from "./targets.js";
-import type { ShardisEvents } from "./events.js";
+import { connectionShard, transactionTarget, type ConnectionTarget } from "./targets.js";
+import { listening, mgetOptions } from "./arguments.js";
+import { clientPubSub, fleetEvents, nodeEvents, type ShardisEvents } from "./events.js";
 
 export type { ConnectionTarget } from "./targets.js";
 export type { ShardisEvents, NodeEvent } from "./events.js";
@@ -72,7 +71,11 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
-    this.#executor = new Executor(resolved, this.#nodeEvents(), this.#fleetEvents(), { connections: ioredisConnections(resolved.redis), source });
+    const wired = { lifecycle: () => this.#lifecycle, pubsub: () => this.#pubsub };
+    this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
+      connections: ioredisConnections(resolved.redis),
+      source,
+    });
     const executor = this.#executor;
     this.#exporter?.attach(() => executor.fleet.figures());
     this.#facades = new Facades(executor, this);
@@ -81,28 +84,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
       { masters: () => executor.shardNames.map((_, i) => executor.master(i)), emit: (event) => this.emit(event) },
       resolved.lazyConnect,
     );
-    this.#pubsub = new PubSub(
-      {
-        shardCount: executor.shardNames.length,
-        shardOf: (channel) => executor.strategy.shardIndexOf(channel),
-        open: (shard) => executor.openDedicated(shard),
-        timeoutMs: executor.defaults.timeoutMs,
-        get closed() {
-          return executor.closed;
-        },
-      },
-      {
-        message: (channel, message) => {
-          this.emit("message", channel.toString(), message.toString());
-          this.emit("messageBuffer", channel, message);
-        },
-        pmessage: (pattern, channel, message) => {
-          this.emit("pmessage", pattern.toString(), channel.toString(), message.toString());
-          this.emit("pmessageBuffer", pattern, channel, message);
-        },
-        handlerError: (error, channel) => this.emit("pubsub:error", { channel, error }),
-      },
-    );
+    this.#pubsub = clientPubSub(executor, this);
   }
 
   /**
@@ -273,29 +255,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         "multi({ pipeline: false }) holds one connection between calls: use client.withConnection(key, (conn) => conn.multi({ pipeline: false }) ...)",
       );
     }
-    const executor = this.#executor;
-    const transaction = this.#facades.transaction({
-      checkOpen: () => this.#checkOpen(),
-      shardOf: (spec, cmd) => {
-        try {
-          const route = executor.router.route(spec, cmd.args as Args);
-          if (typeof route !== "number") throw new CrossShardError(spec.name, executor.router.namesOf(spec, cmd.args as Args), "a transaction runs on one shard");
-          return route;
-        } catch (error) {
-          if (error instanceof KeylessCommandError) return undefined;
-          throw error;
-        }
-      },
-      node: (shards) => {
-        if (shards.size > 1) {
-          throw new CrossShardError("multi", [...shards].map((s) => executor.shardName(s)), "a transaction runs on one shard; use hash tags");
-        }
-        const [shard] = shards;
-        if (shard === undefined) throw new KeylessCommandError("multi");
-        return executor.masterWhenPlaced(shard);
-      },
-      timeoutMs: executor.defaults.timeoutMs,
-    });
+    const transaction = this.#facades.transaction(transactionTarget(this.#executor, () => this.#checkOpen()));
     if (Array.isArray(commands)) addBatch(transaction, commands, "multi");
     return transaction;
   }
@@ -434,78 +394,20 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   #mget(args: unknown[], encoding: Encoding): Promise<unknown> {
     const callback = popCallback(args);
-    const last = args[args.length - 1];
-    let call = this.#executor.defaults;
-    if (typeof last === "object" && last !== null && !Array.isArray(last) && !Buffer.isBuffer(last)) {
-      args.pop();
-      const { partial, ...rest } = last as { partial?: unknown };
-      if (Object.keys(rest).length || (partial !== undefined && typeof partial !== "boolean")) {
-        return withCallback(Promise.reject(new InvalidArgumentError("mget options are { partial?: boolean }")), callback);
-      }
-      if (partial) call = { ...call, partial: true };
+    try {
+      return withCallback(this.#executor.run("mget", args, encoding, mgetOptions(args, this.#executor.defaults)), callback);
+    } catch (error) {
+      return withCallback(Promise.reject(error), callback);
     }
-    return withCallback(this.#executor.run("mget", args, encoding, call), callback);
   }
 
   #checkOpen(): void {
     if (this.#executor.closed) throw new ClientClosedError();
   }
 
-  #nodeEvents(): NodeEvents {
-    const at = (node: NodeClient) => ({ shard: node.shard, node: node.id });
-    return {
-      ready: (node) => {
-        this.emit("node:ready", at(node));
-        this.#lifecycle?.update();
-      },
-      down: (node, error) => {
-        this.emit("node:down", { ...at(node), error });
-        this.#lifecycle?.update();
-      },
-      error: (node, error) => {
-        this.emit("node:error", { ...at(node), error });
-        // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw).
-        if (this.listenerCount("error") > 0) this.emit("error", error);
-      },
-      breaker: (shard, node, state) => this.emit("breaker", { shard, node, state }),
-    };
-  }
-
-  #fleetEvents(): FleetEvents {
-    return {
-      topology: (epoch, reason) => this.emit("topology", { epoch, reason }),
-      failover: (shard, from, to) => this.emit("failover", { shard, from, to }),
-      refused: (shard, address, reason) => this.emit("topology:refused", { shard, address, reason }),
-      sentinelError: (sentinel, error) => this.emit("sentinel:error", { sentinel, error }),
-      mastersChanged: (shards) => {
-        this.#pubsub?.follow(shards);
-        this.#lifecycle?.update();
-      },
-    };
-  }
-
   [inspect.custom](): string {
     const shards = this.topology().shards.map((s) => `${s.name}=${s.master?.address ?? "?"}`).join(", ");
     return `ShardedClient { strategy: ${this.#executor.strategy.kind}, shards: [${shards}], status: ${this.status} }`;
-  }
-}
-
-/**
- * Splits (un)subscribe arguments: names (arrays flattened, as ioredis does)
- * and a trailing handler. Errors reject, never throw.
- */
-function listening(
-  args: unknown[],
-  run: (names: Array<string | Buffer>, handler: Function | undefined) => Promise<number>,
-  namesOptional = false,
-): Promise<number> {
-  const handler = typeof args[args.length - 1] === "function" ? (args.pop() as Function) : undefined;
-  const names = args.flat() as Array<string | Buffer>;
-  if (names.length === 0 && !namesOptional) return Promise.reject(new InvalidArgumentError("subscribe needs at least one channel or pattern"));
-  try {
-    return run(names, handler);
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

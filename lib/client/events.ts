@@ -1,5 +1,15 @@
-/** The events a ShardedClient emits: its own, and ioredis's for libraries that listen to them. */
+/**
+ * The events a ShardedClient emits (its own, and ioredis's for libraries
+ * that listen to them), and the wiring that turns connection, topology and
+ * pub/sub happenings into them.
+ */
+import type { EventEmitter } from "node:events";
+import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
+import type { Executor } from "../exec/Executor.js";
+import type { FleetEvents } from "../exec/Fleet.js";
+import { PubSub } from "../pubsub/PubSub.js";
 import type { BreakerState } from "../resilience/breaker.js";
+import type { Lifecycle } from "./lifecycle.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -46,4 +56,73 @@ export interface ShardisEvents {
   /** A message matching a pattern subscribed without a handler. */
   pmessage: [pattern: string, channel: string, message: string];
   pmessageBuffer: [pattern: Buffer, channel: Buffer, message: Buffer];
+}
+
+/** What the client's event wiring reaches: set after the executor is built, so read through getters. */
+export interface Wired {
+  lifecycle(): Lifecycle | undefined;
+  pubsub(): PubSub | undefined;
+}
+
+type Emitter = Pick<EventEmitter<ShardisEvents>, "emit" | "listenerCount">;
+
+/** Connection events, as the client's events; each may change the client's status. */
+export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
+  const at = (node: NodeClient) => ({ shard: node.shard, node: node.id });
+  return {
+    ready: (node) => {
+      client.emit("node:ready", at(node));
+      wired.lifecycle()?.update();
+    },
+    down: (node, error) => {
+      client.emit("node:down", { ...at(node), error });
+      wired.lifecycle()?.update();
+    },
+    error: (node, error) => {
+      client.emit("node:error", { ...at(node), error });
+      // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw).
+      if (client.listenerCount("error") > 0) client.emit("error", error);
+    },
+    breaker: (shard, node, state) => client.emit("breaker", { shard, node, state }),
+  };
+}
+
+/** Topology events, as the client's events; subscriptions and status follow a master that moved. */
+export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
+  return {
+    topology: (epoch, reason) => client.emit("topology", { epoch, reason }),
+    failover: (shard, from, to) => client.emit("failover", { shard, from, to }),
+    refused: (shard, address, reason) => client.emit("topology:refused", { shard, address, reason }),
+    sentinelError: (sentinel, error) => client.emit("sentinel:error", { sentinel, error }),
+    mastersChanged: (shards) => {
+      wired.pubsub()?.follow(shards);
+      wired.lifecycle()?.update();
+    },
+  };
+}
+
+/** The client's pub/sub: subscriber connections from the executor, deliveries as the client's events. */
+export function clientPubSub(executor: Executor, client: Emitter): PubSub {
+  return new PubSub(
+    {
+      shardCount: executor.shardNames.length,
+      shardOf: (channel) => executor.strategy.shardIndexOf(channel),
+      open: (shard) => executor.openDedicated(shard),
+      timeoutMs: executor.defaults.timeoutMs,
+      get closed() {
+        return executor.closed;
+      },
+    },
+    {
+      message: (channel, message) => {
+        client.emit("message", channel.toString(), message.toString());
+        client.emit("messageBuffer", channel, message);
+      },
+      pmessage: (pattern, channel, message) => {
+        client.emit("pmessage", pattern.toString(), channel.toString(), message.toString());
+        client.emit("pmessageBuffer", pattern, channel, message);
+      },
+      handlerError: (error, channel) => client.emit("pubsub:error", { channel, error }),
+    },
+  );
 }

@@ -1,7 +1,9 @@
-/** Where withConnection() borrows a connection: a shard name, a key, or either made explicit. */
+/** Where the client's connections and transactions go: withConnection() targets, and a MULTI block's shard. */
 import type { RedisKey } from "ioredis";
-import { InvalidArgumentError, UnknownShardError } from "../errors.js";
+import { CrossShardError, InvalidArgumentError, KeylessCommandError, UnknownShardError } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
+import type { TransactionTarget } from "../pipeline/Transaction.js";
+import type { Args } from "../routing/plan.js";
 
 export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
 
@@ -21,4 +23,30 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
   }
   if (Buffer.isBuffer(target)) return executor.strategy.shardIndexOf(target);
   throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
+}
+
+/** client.multi(): every keyed command of the block on one shard, found by routing; the block runs on its master. */
+export function transactionTarget(executor: Executor, checkOpen: () => void): TransactionTarget {
+  return {
+    checkOpen,
+    shardOf: (spec, cmd) => {
+      try {
+        const route = executor.router.route(spec, cmd.args as Args);
+        if (typeof route !== "number") throw new CrossShardError(spec.name, executor.router.namesOf(spec, cmd.args as Args), "a transaction runs on one shard");
+        return route;
+      } catch (error) {
+        if (error instanceof KeylessCommandError) return undefined;
+        throw error;
+      }
+    },
+    node: (shards) => {
+      if (shards.size > 1) {
+        throw new CrossShardError("multi", [...shards].map((s) => executor.shardName(s)), "a transaction runs on one shard; use hash tags");
+      }
+      const [shard] = shards;
+      if (shard === undefined) throw new KeylessCommandError("multi");
+      return executor.masterWhenPlaced(shard);
+    },
+    timeoutMs: executor.defaults.timeoutMs,
+  };
 }

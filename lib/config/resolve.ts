@@ -15,7 +15,7 @@ import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTrac
 import { resolveShards, type ResolvedShard } from "./shards.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
-import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, SlotRange } from "./types.js";
+import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
 
 export type { ResolvedShard } from "./shards.js";
 

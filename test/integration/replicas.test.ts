@@ -48,6 +48,25 @@ describe("reads from replicas (static shards)", () => {
     expect(unhandled.errors).toEqual([]);
   });
 
+  it("runs a readOnly script as EVAL_RO where the read policy says (a replica), and Redis refuses a write inside it", async () => {
+    const c = client({ readFrom: "replica" });
+    await readableReplica(c);
+    c.defineCommand("peek", { readOnly: true, numberOfKeys: 1, lua: "return redis.call('GET', KEYS[1])" });
+    c.defineCommand("sneak", { readOnly: true, numberOfKeys: 1, lua: "return redis.call('SET', KEYS[1], 'x')" });
+    const ro = async (server: RedisServer) => {
+      const info = await server.client().info("commandstats");
+      return ["eval_ro", "evalsha_ro"].reduce((n, cmd) => n + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+    };
+    const [m0, r0] = [await ro(master), await ro(replica)];
+    for (let i = 0; i < 5; i++) expect(await (c as unknown as { peek(k: string): Promise<string> }).peek("k")).toBe("v");
+    expect((await ro(replica)) - r0).toBe(5);
+    expect((await ro(master)) - m0).toBe(0);
+    // The call's own policy wins: from the master.
+    expect(await (c.readFrom("master") as unknown as { peek(k: string): Promise<string> }).peek("k")).toBe("v");
+    expect((await ro(master)) - m0).toBe(1);
+    await expect((c.readFrom("master") as unknown as { sneak(k: string): Promise<unknown> }).sneak("k")).rejects.toThrow(/[Ww]rite commands are not allowed/);
+  });
+
   it("replicaPreferred reads from the replica; writes still go to the master", async () => {
     const c = client({ readFrom: "replicaPreferred" });
     await readableReplica(c);
@@ -152,7 +171,12 @@ describe("reads from replicas (static shards)", () => {
         for (const c of [preferMaster, viaSlowReplica, viaSlowMaster]) {
           await eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 3000);
         }
-        await sleep(300); // a few health checks for the moving averages
+        // The moving averages have seen the slow paths: each client rates its delayed node slower.
+        await eventually(async () => {
+          const [toReplica, toMaster] = [viaSlowReplica.topology().shards[0]!, viaSlowMaster.topology().shards[0]!];
+          expect(toReplica.replicas[0]!.latencyMs!).toBeGreaterThan(toReplica.master!.latencyMs! + 5);
+          expect(toMaster.master!.latencyMs!).toBeGreaterThan(toMaster.replicas[0]!.latencyMs! + 5);
+        }, 5000);
         const [m0, r0] = [await gets(master), await gets(slow)];
         for (let i = 0; i < 20; i++) await viaSlowReplica.get("k");
         expect((await gets(master)) - m0).toBe(20);

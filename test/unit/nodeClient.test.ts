@@ -47,6 +47,21 @@ describe("NodeClient: batching", () => {
     expect(observer.answers).toEqual([["get", true], ["set", true], ["get", true], ["get", true], ["get", true]]);
   });
 
+  it("counts as in flight only written commands still waiting for their reply", async () => {
+    const { node, connection } = fakeNode();
+    const sent = [node.send(get("a"), 1000), node.send(get("b"), 1000), node.send(get("c"), 1000)];
+    expect([node.queued, node.unanswered]).toEqual([3, 0]);
+    await turn();
+    expect([node.queued, node.unanswered]).toEqual([0, 3]);
+    connection.reply("1");
+    // Settled but not yet collected with its batch: no longer in flight.
+    expect(node.unanswered).toBe(2);
+    connection.reply("2");
+    connection.reply("3");
+    await Promise.all(sent);
+    expect(node.unanswered).toBe(0);
+  });
+
   it("reports a Redis error reply as answered (the node is healthy), not as a failure", async () => {
     const { node, connection, observer, breaker } = fakeNode();
     const p = node.send(incr(), 1000);
