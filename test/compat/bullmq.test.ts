@@ -5,25 +5,16 @@
  * blocking connection is a duplicate(), and queue events come from XREAD
  * BLOCK on the queue's shard.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Queue, QueueEvents, Worker } from "bullmq";
-import type { ShardedClient } from "../../lib/index.js";
-import { startFleet, type Fleet } from "../support/fleet.js";
+import { fleetWithClient } from "../support/fleet.js";
 
 describe("BullMQ over shards", () => {
-  let fleet: Fleet;
-  let client: ShardedClient;
-
-  beforeAll(async () => {
-    fleet = await startFleet(3);
-    client = fleet.client({ commandTimeoutMs: 5000 });
-    await client.ready();
-  });
-  afterAll(async () => fleet?.stop());
+  const ctx = fleetWithClient(3, { commandTimeoutMs: 5000 });
 
   it("adds, processes and reports jobs; every queue key lives on the shard of the prefix's hash tag", async () => {
     const prefix = "{bull}";
-    const connection = client as never;
+    const connection = ctx.client as never;
     const queue = new Queue("jobs", { connection, prefix });
     const events = new QueueEvents("jobs", { connection, prefix });
     const worker = new Worker("jobs", async (job) => (job.data as { n: number }).n * 2, { connection, prefix });
@@ -33,15 +24,15 @@ describe("BullMQ over shards", () => {
       const results = await Promise.all(jobs.map((job) => job.waitUntilFinished(events, 20_000)));
       expect(results).toEqual([42, 10, 200]);
       expect(await queue.getJobCounts("completed")).toEqual({ completed: 3 });
-      const home = Number(client.shardOf("{bull}:jobs:id").slice(1));
+      const home = Number(ctx.client.shardOf("{bull}:jobs:id").slice(1));
       const others = [0, 1, 2].filter((i) => i !== home);
-      expect(await fleet.raw(home).exists("{bull}:jobs:id")).toBe(1);
-      expect(await Promise.all(others.map((i) => fleet.raw(i).dbsize()))).toEqual([0, 0]);
+      expect(await ctx.fleet.raw(home).exists("{bull}:jobs:id")).toBe(1);
+      expect(await Promise.all(others.map((i) => ctx.fleet.raw(i).dbsize()))).toEqual([0, 0]);
     } finally {
       await worker.close();
       await events.close();
       await queue.close();
     }
-    expect(client.status).toBe("ready");
+    expect(ctx.client.status).toBe("ready");
   });
 });

@@ -3,26 +3,17 @@
  * points are counted per key on the key's shard (its Lua script via
  * defineCommand), and rejectIfRedisNotReady reads the client's status.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import type { ShardedClient } from "../../lib/index.js";
-import { startFleet, type Fleet } from "../support/fleet.js";
+import { fleetWithClient } from "../support/fleet.js";
 
 describe("rate-limiter-flexible over shards", () => {
-  let fleet: Fleet;
-  let client: ShardedClient;
-
-  beforeAll(async () => {
-    fleet = await startFleet(3);
-    client = fleet.client();
-    await client.ready();
-  });
-  afterAll(async () => fleet?.stop());
+  const ctx = fleetWithClient(3);
 
   it("limits each key on its own shard", async () => {
-    const limiter = new RateLimiterRedis({ storeClient: client, keyPrefix: "rlflx", points: 3, duration: 60 });
+    const limiter = new RateLimiterRedis({ storeClient: ctx.client, keyPrefix: "rlflx", points: 3, duration: 60 });
     const users = ["alice", "bob", "carol", "dave"];
-    expect(new Set(users.map((u) => client.shardOf(`rlflx:${u}`))).size).toBeGreaterThan(1);
+    expect(new Set(users.map((u) => ctx.client.shardOf(`rlflx:${u}`))).size).toBeGreaterThan(1);
     for (const user of users) {
       for (let i = 1; i <= 3; i++) expect((await limiter.consume(user)).remainingPoints).toBe(3 - i);
       const refused = await limiter.consume(user).catch((e: unknown) => e);
@@ -30,15 +21,15 @@ describe("rate-limiter-flexible over shards", () => {
       expect((refused as RateLimiterRes).msBeforeNext).toBeGreaterThan(0);
     }
     // The counters really are on the shards that own them.
-    const owner = Number(client.shardOf("rlflx:alice").slice(1));
-    expect(await fleet.raw(owner).get("rlflx:alice")).toBe("4");
+    const owner = Number(ctx.client.shardOf("rlflx:alice").slice(1));
+    expect(await ctx.fleet.raw(owner).get("rlflx:alice")).toBe("4");
     expect((await limiter.get("bob"))?.consumedPoints).toBe(4);
     await limiter.delete("bob");
     expect((await limiter.consume("bob")).remainingPoints).toBe(2);
   });
 
   it("rejects while the client is not ready when rejectIfRedisNotReady is set, and works once it is", async () => {
-    const lazy = fleet.client({ lazyConnect: true });
+    const lazy = ctx.fleet.client({ lazyConnect: true });
     const limiter = new RateLimiterRedis({ storeClient: lazy, keyPrefix: "rlready", points: 1, duration: 60, rejectIfRedisNotReady: true });
     await expect(limiter.consume("x")).rejects.toThrow(/not ready/i);
     await lazy.connect();

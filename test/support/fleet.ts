@@ -1,4 +1,5 @@
 /** A set of real redis-servers plus ShardedClients pointed at them, cleaned up together. */
+import { afterAll, beforeAll } from "vitest";
 import { ShardedClient } from "../../lib/index.js";
 import type { ShardedClientOptions } from "../../lib/index.js";
 import { startRedisMany, stopAll, type RedisServer, type RedisServerOptions } from "./redis.js";
@@ -49,4 +50,19 @@ export function watchUnhandled(): { readonly errors: unknown[]; stop(): void } {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A fleet of n servers and one ready client over it, for a whole test file:
+ * started in beforeAll, stopped in afterAll. Read `fleet` and `client` inside tests.
+ */
+export function fleetWithClient(n: number, options: Partial<ShardedClientOptions> = {}): { readonly fleet: Fleet; readonly client: ShardedClient } {
+  const context = {} as { fleet: Fleet; client: ShardedClient };
+  beforeAll(async () => {
+    context.fleet = await startFleet(n);
+    context.client = context.fleet.client(options);
+    await context.client.ready();
+  });
+  afterAll(async () => context.fleet?.stop());
+  return context;
 }
