@@ -1,5 +1,5 @@
 /**
- * bentocache, unchanged: its Redis driver takes the sharded ctx.client as its
+ * bentocache, unchanged: its Redis driver takes the sharded client as its
  * connection (it checks instanceof ioredis and reads options.keyPrefix),
  * clear() walks every shard with cursor SCAN, and its bus (pub/sub on
  * duplicate()d clients, messageBuffer events) keeps two processes' memory
