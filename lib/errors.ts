@@ -26,7 +26,8 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_FALLBACK_FAILED"
   | "ERR_SHARDIS_SENTINEL"
   | "ERR_SHARDIS_NO_REPLICA"
-  | "ERR_SHARDIS_WRITE_CONCERN";
+  | "ERR_SHARDIS_WRITE_CONCERN"
+  | "ERR_SHARDIS_CLUSTER";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -288,5 +289,20 @@ export class AlreadyExecutedError extends ShardisError {
 export class ConnectionReleasedError extends ShardisError {
   constructor() {
     super("ERR_SHARDIS_CONNECTION_RELEASED", "this dedicated connection went back to the pool when the withConnection() callback finished");
+  }
+}
+
+/**
+ * Redis Cluster trouble that is not one command's: no slot map could be
+ * read (seeds that are not cluster nodes, or unreachable), a slot no master
+ * serves, or redirections that did not settle. `node` names the node when
+ * one is to blame.
+ */
+export class ClusterError extends ShardisError {
+  readonly node: string | undefined;
+
+  constructor(message: string, node?: string, cause?: unknown) {
+    super("ERR_SHARDIS_CLUSTER", node ? `${node}: ${message}` : message, cause === undefined ? undefined : { cause });
+    this.node = node;
   }
 }

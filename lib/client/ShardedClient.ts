@@ -139,7 +139,14 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** Resolves once every shard's master is known and connected; rejects after timeoutMs naming the shard. */
   async ready(timeoutMs = this.#executor.defaults.timeoutMs): Promise<void> {
     const executor = this.#executor;
-    await Promise.all(executor.shardNames.map(async (_, i) => (await executor.masterWhenPlaced(i, timeoutMs)).whenReady(timeoutMs)));
+    await executor.mapped(timeoutMs);
+    await Promise.all(
+      executor.shardNames.map(async (_, i) => {
+        // A cluster's master without slots (just added) is a shard too; one whose master left has none to wait for.
+        if (executor.options.cluster && !executor.fleet.holder.current.shards[i]!.master) return;
+        await (await executor.masterWhenPlaced(i, timeoutMs)).whenReady(timeoutMs);
+      }),
+    );
   }
 
   /** Name of the shard that owns key. */

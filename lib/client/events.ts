@@ -36,6 +36,8 @@ export interface ShardisEvents {
   "topology:refused": [{ readonly shard: string; readonly address: string; readonly reason: string }];
   /** A sentinel could not be reached or answered with an error. Secrets are stripped. */
   "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
+  /** A cluster node could not be asked for the slot map, or answered with an error; the next one is asked. */
+  "cluster:error": [{ readonly node: string; readonly error: Error }];
 
   // ioredis's events, as libraries written for it expect them.
   /** Every shard's master connected (first time), before "ready". */
@@ -94,6 +96,7 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
     failover: (shard, from, to) => client.emit("failover", { shard, from, to }),
     refused: (shard, address, reason) => client.emit("topology:refused", { shard, address, reason }),
     sentinelError: (sentinel, error) => client.emit("sentinel:error", { sentinel, error }),
+    clusterError: (node, error) => client.emit("cluster:error", { node, error }),
     mastersChanged: (shards) => {
       wired.pubsub()?.follow(shards);
       wired.lifecycle()?.update();
@@ -105,7 +108,9 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
 export function clientPubSub(executor: Executor, client: Emitter): PubSub {
   return new PubSub(
     {
-      shardCount: executor.shardNames.length,
+      get shardCount() {
+        return executor.shardNames.length;
+      },
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
       open: (shard) => executor.openDedicated(shard),
       timeoutMs: executor.defaults.timeoutMs,

@@ -41,7 +41,7 @@ export class Lifecycle {
     if (this.current === "end") return;
     const masters = this.host.masters();
     const ready = masters.reduce((n, m) => n + (m?.ready ? 1 : 0), 0);
-    if (ready === masters.length) this.reached = true;
+    if (masters.length > 0 && ready === masters.length) this.reached = true;
     if (this.reached) this.move(ready > 0 ? "ready" : "reconnecting");
     else if (this.current === "wait" && masters.some((m) => m && m.status !== "wait")) this.move("connecting");
   }

@@ -4,6 +4,8 @@ import { CrossShardError, InvalidArgumentError, KeylessCommandError, UnknownShar
 import type { Executor } from "../exec/Executor.js";
 import type { TransactionTarget } from "../pipeline/Transaction.js";
 import type { Args } from "../routing/plan.js";
+import { keyIndexes } from "../routing/commandSpec.js";
+import { ClusterSlots } from "../sharding/strategy.js";
 
 export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
 
@@ -25,27 +27,35 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
   throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
 }
 
-/** client.multi(): every keyed command of the block on one shard, found by routing; the block runs on its master. */
+/**
+ * client.multi(): every keyed command of the block in one group (a shard; a
+ * slot over a cluster, which runs a transaction on one slot), found by
+ * routing; the block runs on that shard's master.
+ */
 export function transactionTarget(executor: Executor, checkOpen: () => void): TransactionTarget {
   return {
     checkOpen,
     shardOf: (spec, cmd) => {
+      const args = cmd.args as Args;
       try {
-        const route = executor.router.route(spec, cmd.args as Args);
-        if (typeof route !== "number") throw new CrossShardError(spec.name, executor.router.namesOf(spec, cmd.args as Args), "a transaction runs on one shard");
-        return route;
+        const route = executor.router.route(spec, args);
+        if (typeof route !== "number") throw new CrossShardError(spec.name, executor.router.namesOf(spec, args), "a transaction runs on one shard");
       } catch (error) {
         if (error instanceof KeylessCommandError) return undefined;
         throw error;
       }
+      const key = args[keyIndexes(spec, args)[0] ?? spec.channelIndex];
+      return key === undefined ? undefined : executor.strategy.groupOf(key);
     },
-    node: (shards) => {
-      if (shards.size > 1) {
-        throw new CrossShardError("multi", [...shards].map((s) => executor.shardName(s)), "a transaction runs on one shard; use hash tags");
+    node: (groups) => {
+      const [group] = groups;
+      if (group === undefined) throw new KeylessCommandError("multi");
+      const shard = (group: number) => (executor.strategy instanceof ClusterSlots ? executor.strategy.owners[group]! : group);
+      if (groups.size > 1) {
+        const names = [...new Set([...groups].map((g) => executor.shardName(shard(g))))];
+        throw new CrossShardError("multi", names, executor.options.cluster ? "a cluster runs a transaction on one slot; use one hash tag" : "a transaction runs on one shard; use hash tags");
       }
-      const [shard] = shards;
-      if (shard === undefined) throw new KeylessCommandError("multi");
-      return executor.masterWhenPlaced(shard);
+      return executor.masterWhenPlaced(shard(group));
     },
     timeoutMs: executor.defaults.timeoutMs,
   };

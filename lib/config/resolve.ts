@@ -13,6 +13,7 @@ import { deepFreeze, intRange, isBoolean, isString, oneOf, tlsOption, unknownKey
 import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
 import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
+import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -21,8 +22,14 @@ export type { ResolvedShard } from "./shards.js";
 
 export type ResolvedSharding = ShardingSpec;
 
+/** With a cluster, slots owned as the cluster says; the ranges come with each layout. */
+const CLUSTER_SHARDING: ResolvedSharding = { strategy: "slots", ranges: [] };
+
 export interface ResolvedOptions extends ResolvedHa {
+  /** The configured shards; empty with `cluster`, whose masters are discovered. */
   readonly shards: readonly ResolvedShard[];
+  /** Redis Cluster as the topology source; undefined for configured shards. */
+  readonly cluster: ResolvedCluster | undefined;
   readonly sharding: ResolvedSharding;
   readonly redis: Readonly<RedisConnectionOptions>;
   readonly commandTimeoutMs: number;
@@ -46,7 +53,7 @@ export interface ResolvedRetryOptions {
 
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
-  "shards", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
+  "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
   "metrics", "tracing", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
@@ -89,8 +96,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const options = input as Record<string, unknown>;
   unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
-  const shards = resolveShards(options.shards, problems);
-  const sharding = resolveSharding(options.sharding, shards, problems);
+  const cluster = resolveCluster(options.cluster, options, problems);
+  const shards = cluster || options.cluster !== undefined ? [] : resolveShards(options.shards, problems);
+  const sharding = cluster ? CLUSTER_SHARDING : resolveSharding(options.sharding, shards, problems);
   const redis = resolveRedis(options.redis, problems);
   const commandTimeoutMs = resolveTimeout(options.commandTimeoutMs, problems);
   const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
@@ -116,6 +124,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   return deepFreeze({
     ...ha,
     shards,
+    cluster,
     sharding,
     redis,
     commandTimeoutMs,

@@ -11,7 +11,7 @@ import { inspect } from "node:util";
 import { formatAddress } from "../config/address.js";
 import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
-import type { ShardisCommand } from "../commands/command.js";
+import { internalCommand, type ShardisCommand } from "../commands/command.js";
 import {
   AuthenticationError,
   CircuitOpenError,
@@ -97,11 +97,13 @@ export class NodeClient implements Flushable {
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
     const context = this.context;
     const redirect = context.redirect;
+    const clusterRedirect = context.clusterRedirect;
     this.recovery = new Recovery({
       isClosing: () => this.closing,
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
       redirect: redirect && ((entry) => redirect(this, entry)),
+      clusterRedirect: clusterRedirect && ((entry, kind, address) => clusterRedirect(this, entry, kind, address)),
       retried: () => this.context.observer.retried(),
     });
     this.role = new RoleCheck({
@@ -230,8 +232,13 @@ export class NodeClient implements Flushable {
     if (!settled && !(entry.flags & UNMETERED)) this.context.observer.failed(entry.cmd.name, outcome);
   }
 
-  /** Takes over an entry another connection accepted (failover, READONLY): same command, deadline and caller. */
-  adopt(entry: Entry): void {
+  /**
+   * Takes over an entry another connection accepted (failover, READONLY,
+   * MOVED): same command, deadline and caller. `asking`: ASKING goes right
+   * before it, on this connection, so the node serves a slot it is importing
+   * (a cluster's ASK redirect).
+   */
+  adopt(entry: Entry, asking = false): void {
     if (entry.isDone()) return;
     const mine = entry.handOver();
     if (mine.trace) mine.trace.node = this.id;
@@ -239,6 +246,8 @@ export class NodeClient implements Flushable {
       this.failEntry(mine, this.circuitOpenError(), "circuit_open");
       return;
     }
+    // Both join the queue now, back to back: they leave in the same write, in this order.
+    if (asking) this.accept(new Entry(internalCommand("asking"), mine.deadline, mine.timeoutMs, INTERNAL, performance.now()));
     this.accept(mine);
     this.connect();
   }
@@ -375,6 +384,12 @@ export class NodeClient implements Flushable {
     this.expiredInFlight = false;
     this.knownScripts.clear();
     this.stallWatch?.start();
+    // Written now, ahead of every queued command.
+    for (const name of this.context.onConnect ?? []) {
+      const cmd = internalCommand(name);
+      cmd.promise.catch(() => undefined); // a refusal here changes nothing the caller asked for
+      this.connection.sendCommand(cmd);
+    }
     this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();

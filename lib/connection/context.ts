@@ -51,6 +51,10 @@ export interface NodeContext {
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
   /** Re-route an entry (a write that got READONLY) to the shard's current master. */
   readonly redirect?: (node: NodeClient, entry: Entry) => void;
+  /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there). */
+  readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => void;
+  /** Commands sent on every new connection once its role is confirmed, before anything queued (READONLY on a cluster). */
+  readonly onConnect?: readonly string[];
   /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
   observer: CommandObserver;
   readonly nodeObserver: NodeObserver;

@@ -21,6 +21,10 @@ export class Entry implements Deadlined {
   attempts = 0;
   /** Re-routed once after a READONLY reply; never twice. */
   redirected = false;
+  /** Cluster redirections (MOVED, ASK) followed. */
+  redirections = 0;
+  /** TRYAGAIN / CLUSTERDOWN retries made (for their backoff). */
+  clusterWaits = 0;
   /** The trace, when someone subscribes to the shardis:command channel. */
   trace: TraceHandle | undefined;
 
@@ -48,6 +52,8 @@ export class Entry implements Deadlined {
     const next = new Entry(this.cmd, this.deadline, this.timeoutMs, this.flags, this.startedAt);
     next.attempts = this.attempts;
     next.redirected = this.redirected;
+    next.redirections = this.redirections;
+    next.clusterWaits = this.clusterWaits;
     next.trace = this.trace;
     return next;
   }

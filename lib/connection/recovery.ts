@@ -1,9 +1,12 @@
 /**
  * What a connection does with a failed command before its caller sees the
  * failure: retry it (reads and idempotent writes, after a lost connection
- * or a "not now" reply, within the deadline), or send it to the shard's
- * current master after a READONLY reply (once). It works by standing in
- * as the command's interceptor, so commands that succeed pay nothing.
+ * or a "not now" reply, within the deadline), send it to the shard's
+ * current master after a READONLY reply (once), and, over a Redis Cluster,
+ * follow MOVED and ASK to the node they name and retry TRYAGAIN and
+ * CLUSTERDOWN (the command did not run, so any command may repeat) until
+ * its deadline. It works as the command's interceptor, so commands that
+ * succeed pay nothing.
  */
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import { ConnectionError } from "../errors.js";
@@ -12,6 +15,12 @@ import { RETRYABLE, type Entry } from "./entry.js";
 
 /** Replies that mean "not now" rather than "no": safe to retry for commands that may repeat. */
 const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
+/** Cluster replies of a command the node did not run: safe to retry for any command. */
+const CLUSTER_NOT_NOW = /^(TRYAGAIN|CLUSTERDOWN)\b/;
+/** MOVED 3999 127.0.0.1:6381 / ASK 3999 127.0.0.1:6381 */
+const CLUSTER_REDIRECT = /^(MOVED|ASK) \d+ (\S+)$/;
+/** Redirections one command may follow before its caller gets the last reply (as ioredis Cluster's default). */
+const MAX_REDIRECTIONS = 16;
 
 export interface RecoveryHost {
   /** The connection is closing: nothing is retried any more. */
@@ -21,6 +30,8 @@ export interface RecoveryHost {
   requeue(entries: Entry[]): void;
   /** Sends the entry to the shard's current master; undefined when nobody re-routes (no HA). */
   readonly redirect: ((entry: Entry) => void) | undefined;
+  /** Over a cluster: sends the entry where a MOVED or ASK reply points; undefined elsewhere. */
+  readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string) => void) | undefined;
   /** A retry was scheduled (for the retries metric). */
   retried(): void;
 }
@@ -33,7 +44,7 @@ export class Recovery {
 
   /** Whether entries of these flags need the hook at all. */
   wants(flags: number): boolean {
-    return (flags & RETRYABLE && this.host.retry.attempts > 0) || this.host.redirect !== undefined;
+    return (flags & RETRYABLE && this.host.retry.attempts > 0) || this.host.redirect !== undefined || this.host.clusterRedirect !== undefined;
   }
 
   /** Looks at the entry's failures before its caller does (or stops, when this connection has nothing to offer it). */
@@ -59,13 +70,29 @@ export class Recovery {
       this.host.redirect(entry);
       return true;
     }
+    if (reply && this.host.clusterRedirect) {
+      const redirect = CLUSTER_REDIRECT.exec(error.message);
+      if (redirect && entry.redirections < MAX_REDIRECTIONS) {
+        entry.redirections++;
+        this.host.clusterRedirect(entry, redirect[1] === "ASK" ? "ask" : "moved", redirect[2]!);
+        return true;
+      }
+      // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
+      if (CLUSTER_NOT_NOW.test(error.message)) return this.retryLater(entry, Math.min(++entry.clusterWaits, 8));
+    }
     if (!(entry.flags & RETRYABLE)) return false;
     const retry = this.host.retry;
     if (entry.attempts >= retry.attempts) return false;
     if (!(error instanceof ConnectionError || (reply && TRANSIENT_REPLY.test(error.message)))) return false;
-    const delay = reconnectDelay(entry.attempts + 1, { baseDelayMs: retry.baseDelayMs, maxDelayMs: retry.maxDelayMs });
-    if (performance.now() + delay >= entry.deadline) return false;
     entry.attempts++;
+    return this.retryLater(entry, entry.attempts);
+  }
+
+  /** Queues the entry again after the attempt's backoff, if that still ends before its deadline. */
+  private retryLater(entry: Entry, attempt: number): boolean {
+    const retry = this.host.retry;
+    const delay = reconnectDelay(attempt, { baseDelayMs: Math.max(1, retry.baseDelayMs), maxDelayMs: Math.max(1, retry.maxDelayMs) });
+    if (performance.now() + delay >= entry.deadline) return false;
     // A fresh attempt: not written yet, and its failure was counted already (the retry's own outcome counts anew).
     entry.written = false;
     entry.failed = false;

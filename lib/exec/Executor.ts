@@ -30,21 +30,24 @@ import { refusal } from "../routing/refusals.js";
 import { runScript } from "./runScript.js";
 import type { Script } from "../commands/script.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
-import type { ShardingStrategy } from "../sharding/strategy.js";
+import { ClusterSlots, type ShardingStrategy } from "../sharding/strategy.js";
+import { UNASSIGNED, type Layout } from "../topology/Topology.js";
 import { fanOut } from "./fanOut.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
 export class Executor {
-  readonly strategy: ShardingStrategy;
-  readonly router: Router;
+  /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
+  strategy: ShardingStrategy;
+  router: Router;
   readonly fleet: Fleet;
   readonly defaults: CallOptions;
-  readonly shardNames: readonly string[];
   /** Writes the options say may be repeated, retried like reads. */
   private readonly idempotent: ReadonlySet<string>;
   private closing: Promise<void> | undefined;
+  /** The layout the router was built from (cluster). */
+  private placedBy: Layout | undefined;
 
   constructor(
     readonly options: ResolvedOptions,
@@ -53,9 +56,11 @@ export class Executor {
     parts: FleetParts,
   ) {
     this.strategy = createStrategy(options.sharding, options.shards);
-    this.shardNames = Object.freeze(options.shards.map((s) => s.name));
-    this.router = new Router(this.strategy, this.shardNames, colocateHint(options.sharding));
-    this.fleet = new Fleet(options, nodeEvents, fleetEvents, parts);
+    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
+    // The router follows a cluster's slot map: rebuilt (before the event reaches the client) at each new layout.
+    const follow: FleetEvents = { ...fleetEvents, topology: (epoch, reason) => (this.follow(), fleetEvents.topology(epoch, reason)) };
+    this.fleet = new Fleet(options, nodeEvents, follow, parts);
+    this.follow();
     this.defaults = Object.freeze({
       timeoutMs: options.commandTimeoutMs,
       partial: false,
@@ -70,8 +75,23 @@ export class Executor {
     return this.closing !== undefined;
   }
 
+  /** Every shard's name, by index (a cluster's grow as masters are added). */
+  get shardNames(): readonly string[] {
+    return this.fleet.holder.current.names;
+  }
+
   shardName(index: number): string {
-    return this.shardNames[index]!;
+    return this.shardNames[index] ?? "(no shard)";
+  }
+
+  /** Resolves once the cluster's slot map is known (at once with configured shards), or after timeoutMs. */
+  async mapped(timeoutMs: number): Promise<void> {
+    if (!this.options.cluster) return;
+    const until = performance.now() + timeoutMs;
+    while (this.shardNames.length === 0 && performance.now() < until && !this.closing) {
+      await this.fleet.holder.whenChanged(until - performance.now());
+    }
+    if (this.shardNames.length === 0) throw this.fleet.unmapped(timeoutMs);
   }
 
   /** Index of the shard with this name, or -1. */
@@ -124,8 +144,28 @@ export class Executor {
     } catch (error) {
       return this.refuse(name, error);
     }
+    if (route === UNASSIGNED) return this.whenMapped(name, args, encoding, call);
     if (typeof route === "number") return this.runOn(route, spec, cmd, call);
     return this.scatter(spec, route, encoding, call);
+  }
+
+  /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
+  private async whenMapped(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const started = performance.now();
+    await this.fleet.holder.whenChanged(call.timeoutMs);
+    if (this.closing) throw new ClientClosedError();
+    const left = call.timeoutMs - (performance.now() - started);
+    if (left <= 0) throw this.fleet.unmapped(call.timeoutMs);
+    return this.run(name, args, encoding, { ...call, timeoutMs: left });
+  }
+
+  /** Builds routing on a cluster's slot map when the layout brought a new one. */
+  private follow(): void {
+    const layout = this.fleet.holder.current;
+    if (!layout.slots || layout === this.placedBy) return;
+    this.placedBy = layout;
+    this.strategy = new ClusterSlots(layout.slots);
+    this.router = new Router(this.strategy, layout.names, colocateHint(this.options.sharding));
   }
 
   /** Runs a command on one shard's master without routing (client.shard(name)). */

@@ -11,6 +11,8 @@ import type { Entry, NodeClient, NodeEvents } from "../connection/NodeClient.js"
 import { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { ConnectionFactory } from "../connection/connection.js";
 import { NodeBreaker } from "../resilience/breaker.js";
+import { ClusterError } from "../errors.js";
+import { ClusterLink } from "./ClusterLink.js";
 import { Meters } from "../metrics/meters.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
 import { ServerStats } from "../metrics/serverStats.js";
@@ -38,6 +40,8 @@ export interface FleetEvents {
   /** A sentinel reported an address the policy refused. */
   refused(shard: string, address: string, reason: string): void;
   sentinelError(sentinel: string, error: Error): void;
+  /** A cluster node could not be asked for the map, or answered with an error. */
+  clusterError(node: string, error: Error): void;
   /** Shards whose master changed (subscriptions must follow). */
   mastersChanged(shards: number[]): void;
 }
@@ -59,6 +63,7 @@ export class Fleet {
   /** Every node's INFO on a timer, when metrics ask for it. */
   readonly serverStats: ServerStats | undefined;
   private readonly sentinel: SentinelClient | undefined;
+  private readonly cluster: ClusterLink | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -73,6 +78,8 @@ export class Fleet {
       options.tracing.includeArgs,
     );
     const meters = this.meters;
+    // Over a cluster, a lost connection may be a master going away: re-read the map until it settles.
+    const watched: NodeEvents = options.cluster ? { ...nodeEvents, down: (node, cause) => (this.cluster?.nodeDown(), nodeEvents.down(node, cause)) } : nodeEvents;
     this.registry = new NodeRegistry(
       options,
       {
@@ -81,14 +88,28 @@ export class Fleet {
         observer: (shard, role) => meters.role(shard, role),
         nodeObserver: (shard, address) => meters.node(shard, address),
       },
-      nodeEvents,
+      watched,
       {
         roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
         redirect: (shard, node, entry) => this.redirect(shard, node, entry),
+        clusterRedirect: (_node, entry, kind, address) => this.cluster!.redirect(entry, kind, address),
       },
     );
     const source = parts.source;
     const policy = new AddressPolicy(options.natMap, options.allowedAddresses);
+    this.cluster = options.cluster
+      ? new ClusterLink(options, {
+          connections: parts.connections,
+          scheduler: this.registry.scheduler,
+          registry: this.registry,
+          holder: () => this.holder,
+          policy,
+          events: {
+            refused: (shard, address, reason) => events.refused(shard, address, reason),
+            error: (node, error) => events.clusterError(node, error),
+          },
+        })
+      : undefined;
     const byMasterName = new Map(options.shards.map((s, i) => [s.masterName, i] as const));
     this.sentinel = options.sentinels.length
       ? new SentinelClient(
@@ -106,23 +127,26 @@ export class Fleet {
         )
       : undefined;
     this.holder = new TopologyHolder(
-      initialLayout(options.shards),
-      source ?? this.sentinel,
+      initialLayout(options.shards, options.cluster !== undefined),
+      source ?? this.sentinel ?? this.cluster?.source,
       { cooldownMs: DEFAULTS.refreshCooldownMs, intervalMs: options.topologyRefreshMs },
       (previous, next, reason) => this.changed(previous, next, reason),
       // Sentinel discovery reports its own failures per sentinel; what reaches here is unexpected, named after the sentinel asked.
+      // The cluster's failures were reported per node, as it asked them.
       (error) => this.sentinel && events.sentinelError(this.sentinel.current, error),
     );
     this.registry.apply(this.holder.current);
-    const hasReplicas = options.shards.some((s) => s.masterName !== undefined || s.replicas.length > 0);
-    this.health = new HealthMonitor(this.registry, options.shards.length, {
+    const hasReplicas = options.shards.some((s) => s.masterName !== undefined || s.replicas.length > 0) || options.cluster !== undefined;
+    this.health = new HealthMonitor(this.registry, {
       intervalMs: options.healthCheckIntervalMs,
       maxReplicaLagMs: options.maxReplicaLagMs,
       timeoutMs: options.commandTimeoutMs,
       allMasters: options.readFrom === "nearest",
+      // A replica that says it is a master was promoted: the layout is behind.
+      promoted: () => void this.holder.refresh("a replica reports it is a master"),
     });
     this.reads = new ReadRouter(this.registry, this.health);
-    if (source ?? this.sentinel) this.holder.start();
+    if (source ?? this.sentinel ?? this.cluster) this.holder.start();
     this.sentinel?.watch();
     if (hasReplicas || options.readFrom === "nearest") this.health.start();
     if (options.metrics && options.metrics.serverStatsIntervalMs > 0) {
@@ -156,9 +180,9 @@ export class Fleet {
       epoch: layout.epoch,
       sentinels: Object.freeze([...this.sentinels]),
       shards: Object.freeze(
-        this.options.shards.map((shard, i) =>
+        layout.names.map((name, i) =>
           Object.freeze({
-            name: shard.name,
+            name,
             master: view(this.registry.master(i), "master"),
             replicas: Object.freeze(this.registry.replicasOf(i).map((r) => view(r, "replica")!)),
           }),
@@ -172,12 +196,17 @@ export class Fleet {
     return this.sentinel?.known ?? [];
   }
 
+  /** The error of a command whose slot no shard serves (cluster): why there is no map. */
+  unmapped(timeoutMs: number): ClusterError {
+    return this.cluster?.unmapped(timeoutMs) ?? new ClusterError(`no shard served the key's slot within ${timeoutMs} ms`);
+  }
+
   async close(timeoutMs: number): Promise<void> {
     this.holder.stop();
     this.health.stop();
     this.serverStats?.stop();
     this.sentinel?.close();
-    await this.registry.close(timeoutMs);
+    await Promise.all([this.registry.close(timeoutMs), this.cluster?.close()]);
   }
 
   private switched(shard: number, address: Address): void {
@@ -187,17 +216,20 @@ export class Fleet {
   }
 
   private changed(previous: Layout, next: Layout, reason: string): void {
+    // A cluster's new shards get their meters before their first connection reports.
+    this.meters.ensure(next.names);
     const changed = this.registry.apply(next);
     next.shards.forEach((shard, i) => {
-      if (shardKey(shard) !== shardKey(previous.shards[i]!)) this.meters.shards[i]!.topologyChanges++;
+      const before = previous.shards[i];
+      if (before && shardKey(shard) !== shardKey(before)) this.meters.shards[i]!.topologyChanges++;
     });
     this.events.topology(next.epoch, reason);
     for (const shard of changed) {
-      const from = previous.shards[shard]!.master;
+      const from = previous.shards[shard]?.master;
       const to = next.shards[shard]!.master;
       if (!from || !to) continue;
       this.meters.shards[shard]!.failovers++;
-      this.events.failover(this.options.shards[shard]!.name, formatAddress(from), formatAddress(to));
+      this.events.failover(next.names[shard]!, formatAddress(from), formatAddress(to));
     }
     if (changed.length) this.events.mastersChanged(changed);
     void this.health.check();

@@ -154,12 +154,21 @@ export interface Refusal {
 
 /** Every meter of one client. */
 export class Meters {
-  readonly shards: readonly ShardMeter[];
+  /** Per shard index; a cluster's grow as masters are added, and never shrink. */
+  readonly shards: ShardMeter[];
   private readonly nodes = new Map<string, NodeMeter>();
   private readonly refusals = new Map<string, Refusal>();
 
   constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[], traceArgs = false) {
     this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs));
+    this.make = (name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs);
+  }
+
+  private readonly make: (name: string) => ShardMeter;
+
+  /** Meters for every shard named, by index (new ones appended). */
+  ensure(names: readonly string[]): void {
+    for (let i = this.shards.length; i < names.length; i++) this.shards.push(this.make(names[i]!));
   }
 
   role(shard: number, role: MeterRole): RoleMeter {

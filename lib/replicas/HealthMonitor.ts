@@ -27,6 +27,8 @@ export interface HealthOptions {
   readonly timeoutMs: number;
   /** Poll masters of shards without replicas too (latency for "nearest"). */
   readonly allMasters: boolean;
+  /** A node listed as a replica says it is a master: it was promoted, and the layout is behind. */
+  readonly promoted?: () => void;
 }
 
 /** Weight of the newest round trip in the latency average. */
@@ -42,7 +44,6 @@ export class HealthMonitor {
 
   constructor(
     private readonly registry: NodeRegistry,
-    private readonly shardCount: number,
     private readonly options: HealthOptions,
   ) {}
 
@@ -76,7 +77,7 @@ export class HealthMonitor {
     this.running = true;
     try {
       const rounds: Array<Promise<void>> = [];
-      for (let shard = 0; shard < this.shardCount; shard++) {
+      for (let shard = 0; shard < this.registry.shardCount; shard++) {
         const master = this.registry.master(shard);
         const replicas = this.registry.replicasOf(shard);
         if (master && (replicas.length || this.options.allMasters)) rounds.push(this.checkMaster(master));
@@ -107,6 +108,7 @@ export class HealthMonitor {
       health.lagMs = null;
       return;
     }
+    if (replication.role === "master") this.options.promoted?.();
     health.syncing = isSyncing(replication, persistence);
     const applied = Number(replication.slave_repl_offset ?? replication.slave_read_repl_offset ?? -1);
     const lag = lagMs((master && this.offsets.get(master)) ?? [], applied, performance.now());

@@ -61,11 +61,12 @@ export class Router {
     if (spec.split && args.length % spec.split.step !== 0) {
       throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs arguments in groups of ${spec.split.step}`);
     }
-    const shards = indexes.map((i) => this.strategy.shardIndexOf(args[i]!));
-    const first = shards[0]!;
-    if (shards.every((s) => s === first)) return first;
-    if (!spec.split) throw new CrossShardError(spec.name, this.distinctNames(shards), this.colocateHint);
-    return this.split(spec, args, shards);
+    // Keys travel together in their group: the shard, or over a cluster, the slot.
+    const groups = indexes.map((i) => this.strategy.groupOf(args[i]!));
+    const first = groups[0]!;
+    if (groups.every((g) => g === first)) return this.strategy.shardIndexOf(args[indexes[0]!]!);
+    if (!spec.split) throw this.crossShard(spec, args, indexes, groups);
+    return this.split(spec, args, groups);
   }
 
   /** The whole plan, broadcasts included: what client.explain() shows. */
@@ -82,19 +83,27 @@ export class Router {
   }
 
   private distinctNames(shards: readonly number[]): string[] {
-    return [...new Set(shards)].map((s) => this.shardNames[s]!);
+    return [...new Set(shards)].map((s) => this.shardNames[s] ?? "(no shard)");
   }
 
-  /** One part per shard, keys (and their values) in caller order within each part. */
-  private split(spec: CommandSpec, args: Args, keyShards: readonly number[]): SplitPlan {
+  /** Keys that cannot travel together: on several shards, or (over a cluster) in several slots of one. */
+  private crossShard(spec: CommandSpec, args: Args, indexes: readonly number[], groups: readonly number[]): CrossShardError {
+    const names = this.distinctNames(indexes.map((i) => this.strategy.shardIndexOf(args[i]!)));
+    if (names.length > 1 || this.strategy.kind !== "cluster") return new CrossShardError(spec.name, names, this.colocateHint);
+    const slots = [...new Set(groups)].slice(0, 5).join(", ");
+    return new CrossShardError(spec.name, names, `its keys are in slots ${slots}, and a cluster runs one command on one slot: ${this.colocateHint}`);
+  }
+
+  /** One part per group (shard, or slot over a cluster), keys (and their values) in caller order within each part. */
+  private split(spec: CommandSpec, args: Args, keyGroups: readonly number[]): SplitPlan {
     const rule = spec.split!;
-    const byShard = new Map<number, SplitPart>();
-    keyShards.forEach((shard, k) => {
-      let part = byShard.get(shard);
-      if (!part) byShard.set(shard, (part = { shard, args: [], positions: [] }));
+    const byGroup = new Map<number, SplitPart>();
+    keyGroups.forEach((group, k) => {
+      let part = byGroup.get(group);
+      if (!part) byGroup.set(group, (part = { shard: this.strategy.shardIndexOf(args[k * rule.step]!), args: [], positions: [] }));
       for (let j = 0; j < rule.step; j++) part.args.push(args[k * rule.step + j]!);
       part.positions.push(k);
     });
-    return { kind: "split", parts: [...byShard.values()], keyCount: keyShards.length, reduce: rule.reduce };
+    return { kind: "split", parts: [...byGroup.values()], keyCount: keyGroups.length, reduce: rule.reduce };
   }
 }

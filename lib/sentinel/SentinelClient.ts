@@ -11,7 +11,7 @@ import type { Address, SentinelConnectionOptions } from "../config/types.js";
 import { SentinelError } from "../errors.js";
 import { sanitizeError } from "../connection/sanitize.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
-import type { Layout, ShardNodes } from "../topology/Topology.js";
+import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
 
 export interface SentinelEvents {
@@ -66,8 +66,8 @@ export class SentinelClient implements LayoutSource {
     return this.sentinels.map(formatAddress);
   }
 
-  async observe(_current: Layout): Promise<Array<ShardNodes | undefined>> {
-    return Promise.all(
+  async observe(_current: Layout): Promise<LayoutDraft> {
+    const shards = await Promise.all(
       this.shards.map(async (shard) => {
         if (!shard.masterName) return undefined;
         try {
@@ -80,6 +80,7 @@ export class SentinelClient implements LayoutSource {
         }
       }),
     );
+    return { shards };
   }
 
   /**

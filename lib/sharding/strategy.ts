@@ -4,8 +4,14 @@ import { buildContinuum, bucketTable, hashTagged, md5Hash, pointFor, BUCKET_SHIF
 
 /** Maps a key to the index of the shard that owns it. Pure, no I/O. */
 export interface ShardingStrategy {
-  readonly kind: "slots" | "ketama";
+  readonly kind: "slots" | "ketama" | "cluster";
   shardIndexOf(key: string | Buffer): number;
+  /**
+   * What keys must share to travel in one command: their shard, or, over a
+   * Redis Cluster, their slot (a cluster node refuses keys of several slots
+   * in one command, even slots it serves: CROSSSLOT).
+   */
+  groupOf(key: string | Buffer): number;
 }
 
 export class SlotStrategy implements ShardingStrategy {
@@ -19,6 +25,26 @@ export class SlotStrategy implements ShardingStrategy {
 
   shardIndexOf(key: string | Buffer): number {
     return this.owners[keySlot(key)]!;
+  }
+
+  groupOf(key: string | Buffer): number {
+    return this.shardIndexOf(key);
+  }
+}
+
+/** A Redis Cluster's slot map (a layout's, replaced with it): keys travel together only within one slot. */
+export class ClusterSlots implements ShardingStrategy {
+  readonly kind = "cluster";
+
+  /** owners: slot -> shard index (UNASSIGNED, 0xffff, where no shard serves it). Not copied: a layout's table is never written. */
+  constructor(readonly owners: Uint16Array) {}
+
+  shardIndexOf(key: string | Buffer): number {
+    return this.owners[keySlot(key)]!;
+  }
+
+  groupOf(key: string | Buffer): number {
+    return keySlot(key);
   }
 }
 
@@ -40,5 +66,9 @@ export class KetamaStrategy implements ShardingStrategy {
     const hash = md5Hash(hashTagged(key, this.hashTag));
     const owner = this.buckets[hash >>> BUCKET_SHIFT]!;
     return owner !== SEARCH ? owner : this.owners[pointFor(this.values, hash)]!;
+  }
+
+  groupOf(key: string | Buffer): number {
+    return this.shardIndexOf(key);
   }
 }

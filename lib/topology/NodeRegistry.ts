@@ -25,6 +25,8 @@ export interface RegistryHooks {
   roleMismatch(shard: number, node: NodeClient, actual: string): void;
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
   redirect(shard: number, node: NodeClient, entry: Entry): void;
+  /** Over a cluster: a command got MOVED or ASK; send it where the reply points. */
+  clusterRedirect?(node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
 }
 
 /** A node's breaker with what the registry needs beyond what connections use. */
@@ -43,7 +45,7 @@ export interface RegistryParts {
   nodeObserver(shard: number, address: string): NodeObserver & { transition(state: BreakerState): void };
 }
 
-export type RegistryOptions = Pick<ResolvedOptions, "shards" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "retry" | "lazyConnect">;
+export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "retry" | "lazyConnect">;
 
 export interface Placement {
   readonly shard: number;
@@ -65,8 +67,8 @@ export class NodeRegistry {
   private readonly slots = new Map<string, Slot>();
   private masters: ReadonlyArray<NodeClient | undefined> = [];
   private replicas: ReadonlyArray<readonly NodeClient[]> = [];
-  /** Shards whose roles matter: Sentinel-managed, or given replicas. Others skip the ROLE check. */
-  private readonly checksRoles: readonly boolean[];
+  /** Shards whose roles matter: Sentinel-managed, given replicas, or a cluster's. Others skip the ROLE check. */
+  private readonly checksRoles: (shard: number) => boolean;
 
   constructor(
     private readonly options: RegistryOptions,
@@ -74,7 +76,18 @@ export class NodeRegistry {
     private readonly events: NodeEvents,
     private readonly hooks: RegistryHooks,
   ) {
-    this.checksRoles = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
+    const configured = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
+    this.checksRoles = options.cluster ? () => true : (shard) => configured[shard] ?? false;
+  }
+
+  /** How many shards the layout has (a cluster's grow). */
+  get shardCount(): number {
+    return this.masters.length;
+  }
+
+  /** The node at this address, if it is in the layout. */
+  nodeAt(address: string): NodeClient | undefined {
+    return this.slots.get(address)?.node;
   }
 
   master(shard: number): NodeClient | undefined {
@@ -106,10 +119,10 @@ export class NodeRegistry {
     const place = (shard: number, address: Address, role: NodeRole) => {
       const key = formatAddress(address);
       live.add(key);
-      const slot = this.slots.get(key) ?? this.create(shard, address, role);
+      const slot = this.slots.get(key) ?? this.create(shard, layout.names[shard]!, address, role);
       // Reported under the role it serves now: a promoted replica's commands count as the master's.
       slot.context.observer = this.parts.observer(shard, role);
-      const next = this.checksRoles[shard] ? role : undefined;
+      const next = this.checksRoles(shard) ? role : undefined;
       if (slot.context.role !== next) {
         slot.context.role = next;
         slot.node.roleChanged();
@@ -151,7 +164,8 @@ export class NodeRegistry {
   /** How to open a dedicated (pooled or subscriber) connection to this node, sharing its breaker, role and observer. */
   dedicated(node: NodeClient) {
     // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
-    const context = Object.create(node.context, { detectStalls: { value: false } }) as NodeContext;
+    // Cluster redirects of their commands are the borrower's (the executor re-routes blocking commands itself).
+    const context = Object.create(node.context, { detectStalls: { value: false }, clusterRedirect: { value: undefined } }) as NodeContext;
     return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
   }
 
@@ -172,8 +186,7 @@ export class NodeRegistry {
     for (const slot of slots) slot.breaker.shutdown();
   }
 
-  private create(shard: number, address: Address, role: NodeRole): Slot {
-    const name = this.options.shards[shard]!.name;
+  private create(shard: number, name: string, address: Address, role: NodeRole): Slot {
     const id = formatAddress(address);
     let node: NodeClient | undefined;
     const probe = () => node!.send(internalCommand("ping"), this.options.commandTimeoutMs, PROBE);
@@ -192,6 +205,13 @@ export class NodeRegistry {
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),
       observer: this.parts.observer(shard, role),
       nodeObserver,
+      ...(this.options.cluster
+        ? {
+            clusterRedirect: this.hooks.clusterRedirect,
+            // Cluster replicas serve reads only on connections that said READONLY; masters ignore it.
+            onConnect: ["readonly"],
+          }
+        : {}),
     };
     node = new NodeClient({ shard: name, address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context });
     const slot: Slot = { node, context, breaker, shard, pool: undefined };

@@ -13,20 +13,66 @@ export interface ShardNodes {
   readonly replicas: readonly Address[];
 }
 
+/** A slot no shard serves (a cluster not fully covered, or not discovered yet). */
+export const UNASSIGNED = 0xffff;
+
 export interface Layout {
   readonly epoch: number;
   readonly shards: readonly ShardNodes[];
+  /** Each shard's name, by index. Shards are only ever added, so an index names one shard for the client's life. */
+  readonly names: readonly string[];
+  /**
+   * slot -> shard index when a Redis Cluster places keys (UNASSIGNED where no
+   * shard serves the slot); undefined when the configured strategy does. Never
+   * written after the layout is made.
+   */
+  readonly slots: Uint16Array | undefined;
 }
 
-export function initialLayout(shards: readonly ResolvedShard[]): Layout {
-  return freezeLayout(1, shards.map((s) => ({ master: s.master, replicas: s.replicas })));
+/** What a source observed: a shard entry left undefined keeps the current one; names and slots replace the current ones when given. */
+export interface LayoutDraft {
+  readonly shards: ReadonlyArray<ShardNodes | undefined>;
+  readonly names?: readonly string[];
+  readonly slots?: Uint16Array;
 }
 
-export function freezeLayout(epoch: number, shards: readonly ShardNodes[]): Layout {
+export function initialLayout(shards: readonly ResolvedShard[], cluster = false): Layout {
+  return freezeLayout(
+    1,
+    shards.map((s) => ({ master: s.master, replicas: s.replicas })),
+    shards.map((s) => s.name),
+    cluster ? new Uint16Array(16384).fill(UNASSIGNED) : undefined,
+  );
+}
+
+export function freezeLayout(epoch: number, shards: readonly ShardNodes[], names: readonly string[], slots: Uint16Array | undefined): Layout {
   return Object.freeze({
     epoch,
     shards: Object.freeze(shards.map((s) => Object.freeze({ master: s.master, replicas: Object.freeze([...s.replicas]) }))),
+    names: Object.freeze([...names]),
+    slots,
   });
+}
+
+/** The draft applied to the current layout, or undefined when nothing changes. */
+export function nextLayout(current: Layout, draft: LayoutDraft): Layout | undefined {
+  const shards = draft.shards.map((s, i) => s ?? current.shards[i]!);
+  const names = draft.names ?? current.names;
+  const slots = draft.slots ?? current.slots;
+  const same =
+    shards.length === current.shards.length &&
+    shards.every((s, i) => sameNodes(s, current.shards[i]!)) &&
+    names.length === current.names.length &&
+    names.every((n, i) => n === current.names[i]) &&
+    sameSlots(slots, current.slots);
+  return same ? undefined : freezeLayout(current.epoch + 1, shards, names, slots);
+}
+
+function sameSlots(a: Uint16Array | undefined, b: Uint16Array | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function sameNodes(a: ShardNodes, b: ShardNodes): boolean {

@@ -6,11 +6,11 @@
  * Layout with a higher epoch, handed to onChange; nothing is patched.
  */
 import type { Address } from "../config/types.js";
-import { freezeLayout, sameNodes, type Layout, type ShardNodes } from "./Topology.js";
+import { nextLayout, type Layout, type LayoutDraft } from "./Topology.js";
 
-/** Reads the fleet: an entry per shard, undefined where the source has nothing new (static shards, failures). */
+/** Reads the fleet: what it observed, as a draft of the next layout (undefined entries: nothing new for that shard). */
 export interface LayoutSource {
-  observe(current: Layout): Promise<Array<ShardNodes | undefined>>;
+  observe(current: Layout): Promise<LayoutDraft>;
 }
 
 export interface HolderOptions {
@@ -25,6 +25,7 @@ export class TopologyHolder {
   private lastEnded = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
+  private stopped = false;
 
   constructor(
     initial: Layout,
@@ -51,7 +52,8 @@ export class TopologyHolder {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    for (const wake of this.waiters) wake();
+    this.stopped = true;
+    for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
 
@@ -67,8 +69,7 @@ export class TopologyHolder {
       const wait = this.lastEnded + this.options.cooldownMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
       try {
-        const observed = await source.observe(this.layout);
-        this.apply(observed.map((shard, i) => shard ?? this.layout.shards[i]!), reason);
+        this.apply(await source.observe(this.layout), reason);
       } catch (error) {
         this.onRefreshError(error as Error);
       } finally {
@@ -88,28 +89,44 @@ export class TopologyHolder {
     const shards = this.layout.shards.map((s, i) =>
       i === shard ? { master, replicas: s.replicas.filter((r) => r.host !== master.host || r.port !== master.port) } : s,
     );
-    this.apply(shards, reason);
+    this.apply({ shards }, reason);
+  }
+
+  /** Resolves at the next layout change, or after timeoutMs (the caller looks again). */
+  whenChanged(timeoutMs: number): Promise<void> {
+    const epoch = this.layout.epoch;
+    return this.waitUntil(() => this.layout.epoch !== epoch, timeoutMs);
   }
 
   /** Resolves when the shard has a master, or after timeoutMs (the caller looks again). */
   whenPlaced(shard: number, timeoutMs: number): Promise<void> {
-    if (this.layout.shards[shard]?.master) return Promise.resolve();
+    return this.waitUntil(() => this.layout.shards[shard]?.master !== undefined, timeoutMs);
+  }
+
+  /** Resolves once `done()` holds after a layout change (or now), or after timeoutMs. */
+  private waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = () => {
+        if (!done() && !this.stopped) return;
         clearTimeout(timer);
         this.waiters.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, timeoutMs);
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve();
+      }, timeoutMs);
       this.waiters.add(wake);
     });
   }
 
-  private apply(shards: readonly ShardNodes[], reason: string): void {
-    if (shards.every((s, i) => sameNodes(s, this.layout.shards[i]!))) return;
+  private apply(draft: LayoutDraft, reason: string): void {
+    const next = nextLayout(this.layout, draft);
+    if (!next) return;
     const previous = this.layout;
-    this.layout = freezeLayout(previous.epoch + 1, shards);
-    this.onChange(previous, this.layout, reason);
+    this.layout = next;
+    this.onChange(previous, next, reason);
     for (const wake of [...this.waiters]) wake();
   }
 }

@@ -40,7 +40,7 @@ describe("READONLY from a demoted master", () => {
       [LAYOUT_SOURCE]: {
         observe: async () => {
           observed++;
-          return [layout];
+          return { shards: [layout] };
         },
       },
     } as ConstructorParameters<typeof ShardedClient>[0]);

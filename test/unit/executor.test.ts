@@ -39,6 +39,7 @@ const noFleetEvents = {
   failover: () => undefined,
   refused: () => undefined,
   sentinelError: () => undefined,
+  clusterError: () => undefined,
   mastersChanged: () => undefined,
 };
 
@@ -218,7 +219,7 @@ describe("Executor: topology changes", () => {
   /** A source that names shard s0's master only when told to. */
   function controlledSource() {
     let next: Array<ShardNodes | undefined> = [undefined, undefined, undefined];
-    const source: LayoutSource = { observe: async () => next };
+    const source: LayoutSource = { observe: async () => ({ shards: next }) };
     return { source, set: (shards: Array<ShardNodes | undefined>) => (next = shards) };
   }
 

@@ -18,7 +18,7 @@ const LAYERS: string[][] = [
   ["routing", "commands"],
   ["connection"],
   ["topology"],
-  ["sentinel", "replicas"],
+  ["sentinel", "replicas", "cluster"],
   ["metrics"],
   ["scripts", "scan", "pipeline", "pubsub"],
   ["exec"],

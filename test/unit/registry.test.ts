@@ -46,7 +46,7 @@ afterEach(() => vi.useRealTimers());
 describe("NodeRegistry", () => {
   it("connects to every node of a layout, each checked for the role it was given", async () => {
     const { reg, fakes } = registry();
-    expect(reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }]))).toEqual([0]);
+    expect(reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }], ["s0"], undefined))).toEqual([0]);
     fakes.first("10.0.0.2:6379").role = "slave";
     await turn();
     expect(reg.master(0)!.id).toBe("10.0.0.1:6379");
@@ -58,7 +58,7 @@ describe("NodeRegistry", () => {
 
   it("on a failover keeps connections by address, swaps roles and observers, and hands queued commands over", async () => {
     const { reg, fakes, observer } = registry();
-    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }]));
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }], ["s0"], undefined));
     const a = fakes.first("10.0.0.1:6379");
     const b = fakes.first("10.0.0.2:6379");
     b.role = "slave";
@@ -67,7 +67,7 @@ describe("NodeRegistry", () => {
     a.drop(); // the master dies; a write waits for it
     const write = oldMaster.send(buildCommand("incr", ["n"], "utf8"), 5000);
     b.role = "master";
-    expect(reg.apply(freezeLayout(2, [{ master: B, replicas: [] }]))).toEqual([0]);
+    expect(reg.apply(freezeLayout(2, [{ master: B, replicas: [] }], ["s0"], undefined))).toEqual([0]);
     await turn();
     expect(reg.master(0)!.id).toBe("10.0.0.2:6379");
     expect(fakes.all("10.0.0.2:6379")).toHaveLength(1); // the promoted replica kept its connection
@@ -82,7 +82,7 @@ describe("NodeRegistry", () => {
 
   it("reports a node whose ROLE disagrees with the layout", async () => {
     const { reg, fakes, mismatches } = registry();
-    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }]));
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }], ["s0"], undefined));
     fakes.first("10.0.0.1:6379").role = "slave";
     fakes.first("10.0.0.2:6379").role = "slave";
     await turn();
@@ -94,7 +94,7 @@ describe("NodeRegistry", () => {
 describe("NodePool", () => {
   it("lends dedicated connections, bounded by max, and reports a refused connection as ConnectionError", async () => {
     const { reg, fakes } = registry({ pool: { max: 1, acquireTimeoutMs: 100 } });
-    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }]));
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }], ["s0"], undefined));
     const pool = reg.pool(0)!;
     const first = pool.acquire();
     await turn();
@@ -112,7 +112,7 @@ describe("NodePool", () => {
     const { reg } = registry({ pool: { max: 2, acquireTimeoutMs: 100 } });
     const refusing = fakeConnections((c) => (c.onConnect = "refuse"));
     (reg as unknown as { parts: RegistryParts }).parts = { ...(reg as unknown as { parts: RegistryParts }).parts, connections: refusing.factory };
-    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }]));
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }], ["s0"], undefined));
     const acquiring = reg.pool(0)!.acquire();
     const failed = expect(acquiring).rejects.toBeInstanceOf(ConnectionError);
     await vi.advanceTimersByTimeAsync(110);
@@ -122,7 +122,7 @@ describe("NodePool", () => {
 
   it("closes a returned connection whose replies may lag instead of lending it again", async () => {
     const { reg, fakes } = registry({ pool: { max: 1 } });
-    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }]));
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [] }], ["s0"], undefined));
     const pool = reg.pool(0)!;
     const acquiring = pool.acquire();
     await turn();

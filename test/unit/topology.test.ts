@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AddressPolicy } from "../../lib/topology/addressPolicy.js";
 import { TopologyHolder, type LayoutSource } from "../../lib/topology/TopologyHolder.js";
-import { freezeLayout, type Layout, type ShardNodes } from "../../lib/topology/Topology.js";
+import { freezeLayout, type Layout, type LayoutDraft, type ShardNodes } from "../../lib/topology/Topology.js";
 
 const at = (port: number) => ({ host: "127.0.0.1", port });
 
@@ -32,13 +32,13 @@ describe("TopologyHolder", () => {
   beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance"] }));
   afterEach(() => vi.useRealTimers());
 
-  const initial = freezeLayout(1, [{ master: at(1), replicas: [] }]);
+  const initial = freezeLayout(1, [{ master: at(1), replicas: [] }], ["s0"], undefined);
 
   function scripted(answers: Array<ShardNodes | undefined>): LayoutSource & { calls: number } {
     const source = {
       calls: 0,
-      async observe(): Promise<Array<ShardNodes | undefined>> {
-        return [answers[Math.min(source.calls++, answers.length - 1)]];
+      async observe(): Promise<LayoutDraft> {
+        return { shards: [answers[Math.min(source.calls++, answers.length - 1)]] };
       },
     };
     return source;
@@ -85,7 +85,7 @@ describe("TopologyHolder", () => {
   });
 
   it("wakes callers waiting for a shard's master", async () => {
-    const empty = freezeLayout(1, [{ master: undefined, replicas: [] }]);
+    const empty = freezeLayout(1, [{ master: undefined, replicas: [] }], ["s0"], undefined);
     const holder = new TopologyHolder(empty, undefined, { cooldownMs: 0, intervalMs: 10_000 }, () => undefined, () => undefined);
     let placed = false;
     void holder.whenPlaced(0, 5000).then(() => (placed = true));

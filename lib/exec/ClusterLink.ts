@@ -1,0 +1,131 @@
+/**
+ * What keeps the client in step with a Redis Cluster: the topology source
+ * (asking nodes over connections of its own), redirects (MOVED: to the node
+ * named, and the map re-read; ASK: ASKING there, for that command only), and
+ * re-reading the map while a master is unreachable, so a failover inside
+ * the cluster is followed as soon as a replica takes over.
+ */
+import { internalCommand } from "../commands/command.js";
+import { formatAddress, parseAddress } from "../config/address.js";
+import type { ResolvedOptions } from "../config/resolve.js";
+import type { Address } from "../config/types.js";
+import { ClusterSource, type ClusterEvents } from "../cluster/ClusterSource.js";
+import type { ConnectionFactory } from "../connection/connection.js";
+import { INTERNAL, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
+import { IGNORE } from "../connection/observer.js";
+import type { FlushScheduler } from "../connection/scheduler.js";
+import { ClusterError } from "../errors.js";
+import type { AddressPolicy } from "../topology/addressPolicy.js";
+import type { NodeRegistry } from "../topology/NodeRegistry.js";
+import type { TopologyHolder } from "../topology/TopologyHolder.js";
+
+/** How often the map is re-read while a master is unreachable (a failover inside the cluster is under way), in ms. */
+const OUTAGE_REFRESH_MS = 100;
+
+/** Connections that ask cluster nodes for the map: no breaker (the answer is what matters), nothing counted. */
+const QUIET_EVENTS: NodeEvents = { ready: () => undefined, down: () => undefined, error: () => undefined, breaker: () => undefined };
+
+export interface ClusterLinkParts {
+  readonly connections: ConnectionFactory;
+  readonly scheduler: FlushScheduler;
+  readonly registry: NodeRegistry;
+  readonly holder: () => TopologyHolder;
+  readonly policy: AddressPolicy;
+  readonly events: ClusterEvents;
+}
+
+export class ClusterLink {
+  readonly source: ClusterSource;
+  private readonly control = new Map<string, NodeClient>();
+  private outage: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly parts: ClusterLinkParts,
+  ) {
+    this.source = new ClusterSource(options.cluster!.seeds, { ask: (address, args) => this.ask(address, args) }, parts.policy, parts.events);
+  }
+
+  /** The error of a command that found no shard serving its slot. */
+  unmapped(timeoutMs: number): ClusterError {
+    const why = this.source.lastError;
+    return new ClusterError(
+      why ? `no slot map within ${timeoutMs} ms: ${why.message}` : `no shard served the key's slot within ${timeoutMs} ms`,
+      why?.node,
+      why,
+    );
+  }
+
+  /** A command answered MOVED or ASK: send it to the node named (re-reading the map first when that node is new). */
+  redirect(entry: Entry, kind: "moved" | "ask", reported: string): void {
+    const holder = this.parts.holder();
+    // MOVED means the map changed: re-read it (coalesced with every other redirect of the moment).
+    const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
+    // The node as the cluster announces it, mapped and checked like every address the cluster reports.
+    const parsed = parseAddress(reported);
+    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
+    if (!admitted.ok) {
+      entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported));
+      return;
+    }
+    const address = formatAddress(admitted.address);
+    const target = this.parts.registry.nodeAt(address);
+    if (target) return target.adopt(entry, kind === "ask");
+    void (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
+      const found = this.parts.registry.nodeAt(address);
+      if (found) found.adopt(entry, kind === "ask");
+      else entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address));
+    });
+  }
+
+  /** A connection went down: while a master is unreachable, re-read the map often, to see a replica take over. */
+  nodeDown(): void {
+    if (this.outage || this.closed) return;
+    this.outage = setInterval(() => {
+      const registry = this.parts.registry;
+      const down = Array.from({ length: registry.shardCount }, (_, i) => registry.master(i)).some((m) => m !== undefined && !m.ready);
+      if (!down) {
+        clearInterval(this.outage);
+        this.outage = undefined;
+        return;
+      }
+      void this.parts.holder().refresh("a master is unreachable");
+    }, OUTAGE_REFRESH_MS);
+    this.outage.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.outage);
+    const control = [...this.control.values()];
+    this.control.clear();
+    await Promise.all(control.map((node) => node.close(true)));
+  }
+
+  /** CLUSTER <args> on one node, over a connection kept for asking it. */
+  private async ask(address: Address, args: string[]): Promise<unknown> {
+    const key = formatAddress(address);
+    let node = this.control.get(key);
+    if (!node) {
+      node = new NodeClient({
+        shard: "cluster",
+        address,
+        connections: this.parts.connections,
+        scheduler: this.parts.scheduler,
+        events: QUIET_EVENTS,
+        context: {
+          breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
+          maxQueueLength: 16,
+          retry: { ...this.options.retry, attempts: 0 },
+          detectStalls: false,
+          role: undefined,
+          observer: IGNORE,
+          nodeObserver: IGNORE,
+        },
+      });
+      this.control.set(key, node);
+    }
+    return node.send(internalCommand("cluster", args), this.options.commandTimeoutMs, INTERNAL);
+  }
+}
