@@ -16,6 +16,7 @@ export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.
 export type {
   ShardedClientOptions,
   ShardConfig,
+  ClusterOptions,
   ShardingOptions,
   SlotShardingOptions,
   KetamaShardingOptions,

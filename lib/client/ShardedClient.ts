@@ -323,6 +323,23 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return listening(args, (names, handler) => this.#pubsub.psubscribe(names, handler as PatternHandler | undefined));
   }
 
+  /**
+   * Sharded pub/sub (SSUBSCRIBE, Redis 7): each channel on the shard that
+   * serves its slot; publish with spublish(). Over a cluster, a channel's
+   * subscription follows its slot when the cluster reshards.
+   */
+  ssubscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
+  ssubscribe(...channels: Array<string | Buffer>): Promise<number>;
+  ssubscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.ssubscribe(names, handler as MessageHandler | undefined));
+  }
+
+  sunsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
+  sunsubscribe(...channels: Array<string | Buffer>): Promise<number>;
+  sunsubscribe(...args: unknown[]): Promise<number> {
+    return listening(args, (names, handler) => this.#pubsub.sunsubscribe(names, handler as MessageHandler | undefined), true);
+  }
+
   punsubscribe(pattern: string | Buffer, handler?: PatternHandler): Promise<number>;
   punsubscribe(...patterns: Array<string | Buffer>): Promise<number>;
   punsubscribe(...args: unknown[]): Promise<number> {
@@ -418,5 +435,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   }
 }
 
-installCommands(ShardedClient, new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "scan"]));
+installCommands(
+  ShardedClient,
+  new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "scan"]),
+);
 adoptRedisIdentity(ShardedClient);

@@ -58,6 +58,9 @@ export interface ShardisEvents {
   /** A message matching a pattern subscribed without a handler. */
   pmessage: [pattern: string, channel: string, message: string];
   pmessageBuffer: [pattern: Buffer, channel: Buffer, message: Buffer];
+  /** A message on a sharded channel subscribed without a handler (SSUBSCRIBE). */
+  smessage: [channel: string, message: string];
+  smessageBuffer: [channel: Buffer, message: Buffer];
 }
 
 /** What the client's event wiring reaches: set after the executor is built, so read through getters. */
@@ -92,7 +95,11 @@ export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
 /** Topology events, as the client's events; subscriptions and status follow a master that moved. */
 export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
   return {
-    topology: (epoch, reason) => client.emit("topology", { epoch, reason }),
+    topology: (epoch, reason) => {
+      // Sharded channels follow their slot when a cluster reshards.
+      wired.pubsub()?.remap();
+      client.emit("topology", { epoch, reason });
+    },
     failover: (shard, from, to) => client.emit("failover", { shard, from, to }),
     refused: (shard, address, reason) => client.emit("topology:refused", { shard, address, reason }),
     sentinelError: (sentinel, error) => client.emit("sentinel:error", { sentinel, error }),
@@ -126,6 +133,10 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
       pmessage: (pattern, channel, message) => {
         client.emit("pmessage", pattern.toString(), channel.toString(), message.toString());
         client.emit("pmessageBuffer", pattern, channel, message);
+      },
+      smessage: (channel, message) => {
+        client.emit("smessage", channel.toString(), message.toString());
+        client.emit("smessageBuffer", channel, message);
       },
       handlerError: (error, channel) => client.emit("pubsub:error", { channel, error }),
     },

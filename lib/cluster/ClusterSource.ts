@@ -69,7 +69,12 @@ export class ClusterSource implements LayoutSource {
         this.events.error(key, last);
       }
     }
-    this.lastError = new ClusterError(`no cluster node answered (asked ${[...candidates.keys()].join(", ")}): ${last?.message ?? "none to ask"}`, undefined, last);
+    // Named after the last node that failed: with one seed, the seed that is not a cluster node, or is down.
+    this.lastError = new ClusterError(
+      `no cluster node answered (asked ${[...candidates.keys()].join(", ")}); the last said: ${last?.message ?? "nothing"}`,
+      last?.node,
+      last,
+    );
     throw this.lastError;
   }
 

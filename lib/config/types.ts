@@ -193,9 +193,17 @@ export interface TracingOptions {
 /** Rewrites an address a sentinel reported ("host:port") to the one to connect to. */
 export type NatMap = Record<string, string> | ((address: string) => string);
 
+/** Redis Cluster as the topology: its masters are the shards, its slot map places keys. */
+export interface ClusterOptions {
+  /** Nodes to ask for the cluster's shards first; any node of the cluster will do, more than one in case it is down. */
+  seeds: AddressInput[];
+}
+
 export interface ShardedClientOptions {
-  /** The shards, in order. At least one. */
-  shards: ShardConfig[];
+  /** The shards, in order. At least one; give `shards` or `cluster`. */
+  shards?: ShardConfig[];
+  /** A Redis Cluster instead of `shards` (and `sentinels`): its masters become the shards, named after their node ids. */
+  cluster?: ClusterOptions;
   /** @default { strategy: "slots" } */
   sharding?: ShardingOptions;
   /** Connection options for every node. */

@@ -188,11 +188,12 @@ export class NodeClient implements Flushable {
   }
 
   /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE), binary-safe. */
-  onMessage(
-    message: (channel: Buffer, message: Buffer) => void,
-    pmessage: (pattern: Buffer, channel: Buffer, message: Buffer) => void,
-  ): void {
-    this.connection.on("messageBuffer", message).on("pmessageBuffer", pmessage);
+  onMessage(handlers: {
+    message: (channel: Buffer, message: Buffer) => void;
+    pmessage: (pattern: Buffer, channel: Buffer, message: Buffer) => void;
+    smessage: (channel: Buffer, message: Buffer) => void;
+  }): void {
+    this.connection.on("messageBuffer", handlers.message).on("pmessageBuffer", handlers.pmessage).on("smessageBuffer", handlers.smessage);
   }
 
   connect(): void {

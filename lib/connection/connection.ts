@@ -32,7 +32,7 @@ export interface Connection {
   on(event: "ready" | "close", listener: () => void): this;
   on(event: "error", listener: (error: unknown) => void): this;
   /** Pub/sub deliveries, binary-safe, on a connection that subscribed. */
-  on(event: "messageBuffer", listener: (channel: Buffer, message: Buffer) => void): this;
+  on(event: "messageBuffer" | "smessageBuffer", listener: (channel: Buffer, message: Buffer) => void): this;
   on(event: "pmessageBuffer", listener: (pattern: Buffer, channel: Buffer, message: Buffer) => void): this;
 }
 

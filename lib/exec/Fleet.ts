@@ -92,7 +92,10 @@ export class Fleet {
       {
         roleMismatch: () => void this.holder.refresh("a node's ROLE differs from the layout"),
         redirect: (shard, node, entry) => this.redirect(shard, node, entry),
-        clusterRedirect: (_node, entry, kind, address) => this.cluster!.redirect(entry, kind, address),
+        clusterRedirect: (shard, _node, entry, kind, address) => {
+          this.meters.shards[shard]!.redirects[kind]++;
+          this.cluster!.redirect(entry, kind, address);
+        },
       },
     );
     const source = parts.source;

@@ -209,6 +209,12 @@ export const FAMILIES: readonly Family[] = [
     }),
   ),
   {
+    name: "cluster_redirects_total",
+    help: "Redis Cluster redirections (MOVED, ASK) a shard's nodes answered with; each was followed to the node it named.",
+    type: "counter",
+    samples: (f) => f.shards.flatMap((s) => (["moved", "ask"] as const).map((kind) => ({ labels: { shard: s.shard, kind }, value: s.redirects[kind] }))),
+  },
+  {
     name: "replication_lag_bytes",
     help: "Per replica: the master's replication offset minus the replica's, from their last INFO.",
     type: "gauge",

@@ -130,6 +130,8 @@ export class NodeMeter implements NodeObserver {
 export class ShardMeter {
   topologyChanges = 0;
   failovers = 0;
+  /** Redis Cluster redirections its nodes answered with (commands followed them). */
+  readonly redirects = { moved: 0, ask: 0 };
   readonly roles: Record<MeterRole, RoleMeter>;
 
   constructor(

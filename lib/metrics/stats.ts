@@ -36,6 +36,8 @@ export interface ShardStats {
   readonly retries: number;
   readonly topologyChanges: number;
   readonly failovers: number;
+  /** Redis Cluster redirections its nodes answered with, which commands followed. */
+  readonly redirects: { readonly moved: number; readonly ask: number };
   /** Mean commands per write. */
   readonly meanBatchSize: number | null;
 }
@@ -101,6 +103,7 @@ export function buildStats(figures: Figures): ShardisStats {
       retries: shard.roles.master.retries + shard.roles.replica.retries,
       topologyChanges: shard.topologyChanges,
       failovers: shard.failovers,
+      redirects: { ...shard.redirects },
       meanBatchSize: batches.count ? batches.sum / batches.count : null,
     };
   });

@@ -21,6 +21,8 @@ export type PatternHandler = (message: string, channel: string, pattern: string)
 /** Where ioredis-style subscriptions (no handler) deliver: the client's events. */
 export interface PubSubEvents {
   message(channel: Buffer, message: Buffer): void;
+  /** A message on a sharded channel (SSUBSCRIBE). */
+  smessage(channel: Buffer, message: Buffer): void;
   pmessage(pattern: Buffer, channel: Buffer, message: Buffer): void;
   /** A handler threw: reported, never allowed to break delivery or crash the process. */
   handlerError(error: unknown, channel: string): void;
@@ -50,63 +52,69 @@ interface Subscription<H> {
 
 type Registry<H> = Map<string, Subscription<H>>;
 
+/** What one kind of subscription sends, and where. */
+interface Kind<H> {
+  readonly what: string;
+  readonly subscribe: string;
+  readonly unsubscribe: string;
+  readonly registry: Registry<H>;
+  /** The shards a name is subscribed on. */
+  shards(name: string | Buffer): number[];
+}
+
 export class PubSub {
   private readonly channels: Registry<MessageHandler> = new Map();
   private readonly patterns: Registry<PatternHandler> = new Map();
+  private readonly shardChannels: Registry<MessageHandler> = new Map();
+  /** Where each sharded channel is subscribed now (its slot's owner): it moves with the slot. */
+  private readonly shardChannelHome = new Map<string, number>();
   private readonly connections = new Map<number, Promise<NodeClient>>();
+  private readonly kinds: { channel: Kind<MessageHandler>; pattern: Kind<PatternHandler>; shardChannel: Kind<MessageHandler> };
 
   constructor(
     private readonly host: PubSubHost,
     private readonly events: PubSubEvents,
-  ) {}
+  ) {
+    const own = (name: string | Buffer) => [this.host.shardOf(name)];
+    this.kinds = {
+      channel: { what: "channel", subscribe: "subscribe", unsubscribe: "unsubscribe", registry: this.channels, shards: own },
+      // A pattern may match channels anywhere.
+      pattern: { what: "pattern", subscribe: "psubscribe", unsubscribe: "punsubscribe", registry: this.patterns, shards: () => this.allShards() },
+      shardChannel: { what: "channel", subscribe: "ssubscribe", unsubscribe: "sunsubscribe", registry: this.shardChannels, shards: own },
+    };
+  }
 
   /** Channels and patterns listened to now (what ioredis's SUBSCRIBE replies count). */
   get count(): number {
-    return this.channels.size + this.patterns.size;
+    return this.channels.size + this.patterns.size + this.shardChannels.size;
   }
 
   /** Listens on channels: with `handler`, it gets their messages; without, the client emits them. */
-  async subscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
-    checkNames("channel", channels);
-    if (handler !== undefined) checkHandler(handler);
-    await Promise.all(
-      channels.map((channel) =>
-        this.add(this.channels, channel, handler ?? EVENTS, () => this.send([this.host.shardOf(channel)], "subscribe", channel)),
-      ),
-    );
-    return this.count;
+  subscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    return this.listen(this.kinds.channel, channels, handler);
   }
 
   /** Stops listening: one handler, or every listener of the channels (all channels when none are named). */
-  async unsubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
-    const names = channels.length ? channels : [...this.channels.values()].map((s) => s.name);
-    await Promise.all(
-      names.map((channel) => {
-        if (!this.remove(this.channels, channel, handler)) return undefined;
-        return this.send([this.host.shardOf(channel)], "unsubscribe", channel).catch(() => undefined);
-      }),
-    );
-    return this.count;
+  unsubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    return this.unlisten(this.kinds.channel, channels, handler);
   }
 
-  async psubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
-    checkNames("pattern", patterns);
-    if (handler !== undefined) checkHandler(handler);
-    await Promise.all(
-      patterns.map((pattern) => this.add(this.patterns, pattern, handler ?? EVENTS, () => this.send(this.allShards(), "psubscribe", pattern))),
-    );
-    return this.count;
+  psubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
+    return this.listen(this.kinds.pattern, patterns, handler);
   }
 
-  async punsubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
-    const names = patterns.length ? patterns : [...this.patterns.values()].map((s) => s.name);
-    await Promise.all(
-      names.map((pattern) => {
-        if (!this.remove(this.patterns, pattern, handler)) return undefined;
-        return this.send(this.allShards(), "punsubscribe", pattern).catch(() => undefined);
-      }),
-    );
-    return this.count;
+  punsubscribe(patterns: ReadonlyArray<string | Buffer>, handler?: PatternHandler): Promise<number> {
+    return this.unlisten(this.kinds.pattern, patterns, handler);
+  }
+
+  /** Sharded channels (SSUBSCRIBE): on the node serving the channel's slot; followed when the slot moves. */
+  ssubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    for (const channel of channels) this.shardChannelHome.set(keyOf(channel), this.host.shardOf(channel));
+    return this.listen(this.kinds.shardChannel, channels, handler);
+  }
+
+  sunsubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
+    return this.unlisten(this.kinds.shardChannel, channels, handler);
   }
 
   async close(): Promise<void> {
@@ -122,11 +130,42 @@ export class PubSub {
       if (!old) continue;
       this.connections.delete(shard);
       void old.then((node) => node.close(true), () => undefined);
-      for (const s of this.channels.values()) {
-        if (this.host.shardOf(s.name) === shard) void this.send([shard], "subscribe", s.name).catch(() => undefined);
+      for (const kind of [this.kinds.channel, this.kinds.shardChannel, this.kinds.pattern] as Array<Kind<unknown>>) {
+        for (const s of kind.registry.values()) {
+          if (kind.shards(s.name).includes(shard)) void this.send([shard], kind.subscribe, s.name).catch(() => undefined);
+        }
       }
-      for (const s of this.patterns.values()) void this.send([shard], "psubscribe", s.name).catch(() => undefined);
     }
+  }
+
+  /** The slot map changed (a cluster resharded): sharded channels whose slot moved subscribe where it went. */
+  remap(): void {
+    for (const s of this.shardChannels.values()) {
+      const key = keyOf(s.name);
+      const now = this.host.shardOf(s.name);
+      if (this.shardChannelHome.get(key) === now) continue;
+      this.shardChannelHome.set(key, now);
+      // The old node dropped the subscription itself when the slot left it.
+      void this.send([now], "ssubscribe", s.name).catch(() => undefined);
+    }
+  }
+
+  private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
+    checkNames(kind.what, names);
+    if (handler !== undefined) checkHandler(handler);
+    await Promise.all(names.map((name) => this.add(kind.registry, name, handler ?? EVENTS, () => this.send(kind.shards(name), kind.subscribe, name))));
+    return this.count;
+  }
+
+  private async unlisten<H>(kind: Kind<H>, given: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
+    const names = given.length ? given : [...kind.registry.values()].map((s) => s.name);
+    await Promise.all(
+      names.map((name) => {
+        if (!this.remove(kind.registry, name, handler)) return undefined;
+        return this.send(kind.shards(name), kind.unsubscribe, name).catch(() => undefined);
+      }),
+    );
+    return this.count;
   }
 
   private async add<H>(map: Registry<H>, name: string | Buffer, listener: Listener<H>, subscribe: () => Promise<void>): Promise<void> {
@@ -176,10 +215,11 @@ export class PubSub {
     let pending = this.connections.get(shard);
     if (!pending) {
       pending = this.host.open(shard).then((node) => {
-        node.onMessage(
-          (channel, message) => this.deliver(node, channel, message),
-          (pattern, channel, message) => this.deliverPattern(node, pattern, channel, message),
-        );
+        node.onMessage({
+          message: (channel, message) => this.deliver(node, this.kinds.channel, channel, message),
+          pmessage: (pattern, channel, message) => this.deliverPattern(node, pattern, channel, message),
+          smessage: (channel, message) => this.deliver(node, this.kinds.shardChannel, channel, message),
+        });
         node.connect();
         return node;
       });
@@ -190,13 +230,14 @@ export class PubSub {
     return pending;
   }
 
-  private deliver(node: NodeClient, channel: Buffer, message: Buffer): void {
-    const subscription = this.channels.get(channel.toString("latin1"));
+  private deliver(node: NodeClient, kind: Kind<MessageHandler>, channel: Buffer, message: Buffer): void {
+    const subscription = kind.registry.get(channel.toString("latin1"));
     // Resubscribed after a reconnect although nobody listens any more: drop it now.
-    if (!subscription) return void node.send(internalCommand("unsubscribe", [channel]), this.host.timeoutMs).catch(() => undefined);
+    if (!subscription) return void node.send(internalCommand(kind.unsubscribe, [channel]), this.host.timeoutMs).catch(() => undefined);
+    const emit = kind === this.kinds.shardChannel ? this.events.smessage : this.events.message;
     let text: [string, string] | undefined;
     for (const listener of subscription.listeners) {
-      if (listener === EVENTS) this.call(() => this.events.message(channel, message), channel);
+      if (listener === EVENTS) this.call(() => emit(channel, message), channel);
       else {
         text ??= [message.toString(), channel.toString()];
         const [m, c] = text;

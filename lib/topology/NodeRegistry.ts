@@ -25,8 +25,8 @@ export interface RegistryHooks {
   roleMismatch(shard: number, node: NodeClient, actual: string): void;
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
   redirect(shard: number, node: NodeClient, entry: Entry): void;
-  /** Over a cluster: a command got MOVED or ASK; send it where the reply points. */
-  clusterRedirect?(node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
+  /** Over a cluster: a command got MOVED or ASK from a node of this shard; send it where the reply points. */
+  clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
 }
 
 /** A node's breaker with what the registry needs beyond what connections use. */
@@ -207,7 +207,8 @@ export class NodeRegistry {
       nodeObserver,
       ...(this.options.cluster
         ? {
-            clusterRedirect: this.hooks.clusterRedirect,
+            clusterRedirect: (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) =>
+              this.hooks.clusterRedirect?.(shard, n, entry, kind, address),
             // Cluster replicas serve reads only on connections that said READONLY; masters ignore it.
             onConnect: ["readonly"],
           }

@@ -1,42 +1,159 @@
-/** A real Redis Cluster of n masters (no replicas), created with redis-cli --cluster create. */
-import { spawnSync } from "node:child_process";
+/**
+ * Real Redis Clusters for tests and the demo: cluster-enabled redis-server
+ * processes on free loopback ports, joined with `redis-cli --cluster create`
+ * (masters, and replicas when asked), and the operations a cluster's
+ * operator runs: add a master, move slots (`reshard`, `rebalance`), and the
+ * manual slot migration protocol, step by step, for MOVED and ASK. redis-cli
+ * runs as a child process (not spawnSync), so a load can run meanwhile.
+ */
+import { spawn } from "node:child_process";
+import type { Redis } from "ioredis";
 import { requireBinary } from "./processes.js";
 import { startRedisMany, stopAll, type RedisServer } from "./redis.js";
 
+export interface ClusterOptions {
+  /** Replicas per master. @default 0 */
+  replicas?: number;
+  /** cluster-node-timeout, in ms: how soon a dead master is failed over. @default 2000 */
+  nodeTimeoutMs?: number;
+}
+
 export interface RedisClusterHandle {
+  /** The masters at creation, in slot order (the first owns 0-5460 of three). */
   readonly masters: RedisServer[];
+  readonly replicas: RedisServer[];
+  /** Every server started, added ones included. */
+  readonly servers: RedisServer[];
+  /** "host:port" of every node at creation, for cluster.seeds. */
+  readonly seeds: string[];
+  server(address: string): RedisServer | undefined;
+  nodeId(server: RedisServer): Promise<string>;
+  /** A new, empty master joined to the cluster (no slots until moved to it). */
+  addMaster(): Promise<RedisServer>;
+  /** redis-cli --cluster reshard: moves `slots` slots from one master to another. */
+  reshard(from: RedisServer, to: RedisServer, slots: number): Promise<string>;
+  /** redis-cli --cluster rebalance, giving slots to empty masters too. */
+  rebalance(): Promise<string>;
+  /** Every node says cluster_state:ok and agrees on the slot map. */
+  waitUntilStable(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(masters: number): Promise<RedisClusterHandle> {
+/** Runs redis-cli with args; resolves its output, rejects with it when it fails. */
+export function redisCli(args: string[], timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("redis-cli", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new Error(`redis-cli ${args.slice(0, 2).join(" ")} failed (exit ${code}):\n${output.slice(-3000)}`));
+    });
+  });
+}
+
+export async function startRedisCluster(masters: number, options: ClusterOptions = {}): Promise<RedisClusterHandle> {
   requireBinary("redis-cli");
-  const servers = await startRedisMany(masters, { cluster: true });
+  const replicasPerMaster = options.replicas ?? 0;
+  const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no"];
+  const started = await startRedisMany(masters * (1 + replicasPerMaster), { cluster: true, args: clusterArgs });
+  const servers = [...started];
+  const byAddress = (address: string) => servers.find((s) => s.address === address);
+  const admin = new Map<RedisServer, Redis>();
+  const client = (server: RedisServer) => admin.get(server) ?? admin.set(server, server.client()).get(server)!;
   try {
-    const created = spawnSync(
-      "redis-cli",
-      ["--cluster", "create", ...servers.map((s) => s.address), "--cluster-replicas", "0", "--cluster-yes"],
-      { encoding: "utf8", timeout: 60_000 },
-    );
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
-    await waitForClusterOk(servers);
+    await redisCli(["--cluster", "create", ...started.map((s) => s.address), "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]);
   } catch (error) {
     await stopAll(servers);
     throw error;
   }
-  return { masters: servers, stop: () => stopAll(servers) };
+  const handle: RedisClusterHandle = {
+    masters: [],
+    replicas: [],
+    servers,
+    seeds: started.map((s) => s.address),
+    server: byAddress,
+    nodeId: async (server) => String(await client(server).call("CLUSTER", "MYID")),
+    async addMaster() {
+      const [added] = await startRedisMany(1, { cluster: true, args: clusterArgs });
+      servers.push(added!);
+      await redisCli(["--cluster", "add-node", added!.address, handle.masters[0]!.address]);
+      await handle.waitUntilStable();
+      return added!;
+    },
+    async reshard(from, to, slots) {
+      const [fromId, toId] = await Promise.all([handle.nodeId(from), handle.nodeId(to)]);
+      return redisCli([
+        "--cluster", "reshard", from.address, "--cluster-from", fromId, "--cluster-to", toId,
+        "--cluster-slots", String(slots), "--cluster-yes", "--cluster-pipeline", "50",
+      ]);
+    },
+    async rebalance() {
+      return redisCli(["--cluster", "rebalance", handle.masters[0]!.address, "--cluster-use-empty-masters", "--cluster-pipeline", "50"]);
+    },
+    async waitUntilStable(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const states = await Promise.all(
+          servers.map(async (s) => {
+            const info = String(await client(s).call("CLUSTER", "INFO").catch(() => ""));
+            const slots = JSON.stringify(await client(s).call("CLUSTER", "SLOTS").catch(() => null));
+            return { ok: info.includes("cluster_state:ok"), slots };
+          }),
+        );
+        if (states.every((s) => s.ok && s.slots === states[0]!.slots)) return;
+        if (Date.now() > deadline) throw new Error(`cluster not stable within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async stop() {
+      for (const c of admin.values()) c.disconnect();
+      await stopAll(servers);
+    },
+  };
+  await handle.waitUntilStable();
+  // Who is who after create: masters in slot order, then replicas (once every replica has joined).
+  type SlotsReply = Array<[number, number, [string, number], ...Array<[string, number]>]>;
+  let slots: SlotsReply = [];
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    slots = (await client(started[0]!).call("CLUSTER", "SLOTS")) as SlotsReply;
+    if (slots.every((entry) => entry.length - 3 >= replicasPerMaster)) break;
+  }
+  for (const [, , master, ...replicas] of slots.sort((a, b) => a[0] - b[0])) {
+    handle.masters.push(byAddress(`${master[0]}:${master[1]}`)!);
+    for (const replica of replicas) handle.replicas.push(byAddress(`${replica[0]}:${replica[1]}`)!);
+  }
+  return handle;
 }
 
-async function waitForClusterOk(servers: RedisServer[], timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const clients = servers.map((s) => s.client());
-  try {
-    while (Date.now() < deadline) {
-      const infos = await Promise.all(clients.map((c) => c.cluster("INFO") as Promise<string>));
-      if (infos.every((info) => info.includes("cluster_state:ok"))) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`cluster did not reach cluster_state:ok within ${timeoutMs} ms`);
-  } finally {
-    for (const c of clients) c.disconnect();
-  }
+/**
+ * The manual slot migration protocol, one step at a time: begin (IMPORTING
+ * on the target, MIGRATING on the source), move keys (MIGRATE), finish
+ * (SETSLOT NODE everywhere). Between begin and finish the source answers ASK
+ * for keys already moved, and TRYAGAIN for multi-key commands split between
+ * the two.
+ */
+export async function migrateSlot(cluster: RedisClusterHandle, slot: number, from: RedisServer, to: RedisServer) {
+  const [fromId, toId] = await Promise.all([cluster.nodeId(from), cluster.nodeId(to)]);
+  const source = from.client();
+  const target = to.client();
+  return {
+    async begin() {
+      await target.call("CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId);
+      await source.call("CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId);
+    },
+    /** Moves these keys of the slot to the target. */
+    async move(keys: string[]) {
+      await source.call("MIGRATE", to.host, String(to.port), "", "0", "5000", "KEYS", ...keys);
+    },
+    async finish() {
+      const rest = (await source.call("CLUSTER", "GETKEYSINSLOT", String(slot), "1000")) as string[];
+      if (rest.length) await source.call("MIGRATE", to.host, String(to.port), "", "0", "5000", "KEYS", ...rest);
+      for (const server of cluster.servers) await server.client().call("CLUSTER", "SETSLOT", String(slot), "NODE", toId).catch(() => undefined);
+      await cluster.waitUntilStable();
+    },
+  };
 }

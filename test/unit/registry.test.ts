@@ -143,6 +143,7 @@ describe("PubSub", () => {
     const delivered: unknown[][] = [];
     const events: PubSubEvents = {
       message: (channel, message) => delivered.push(["event", channel.toString(), message]),
+      smessage: (channel, message) => delivered.push(["sevent", channel.toString(), message]),
       pmessage: (pattern, channel, message) => delivered.push(["pevent", pattern.toString(), channel.toString(), message.toString()]),
       handlerError: (error, channel) => delivered.push(["error", channel, (error as Error).message]),
     };
