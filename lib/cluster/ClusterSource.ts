@@ -99,7 +99,8 @@ export class ClusterSource implements LayoutSource {
     const claimed = new Set<number>();
     for (const shard of observed) {
       const master = pickMaster(shard.nodes);
-      if (!master) continue;
+      // A failed node left without slots (a master a replica replaced) is not a shard: it shows up on its own until it is forgotten.
+      if (!master || (shard.slots.length === 0 && shard.nodes.every(failed))) continue;
       let index = shard.nodes.map((n) => this.shardOfNode.get(n.id)).find((i) => i !== undefined && !claimed.has(i));
       if (index === undefined) {
         index = names.length;
@@ -129,7 +130,12 @@ export class ClusterSource implements LayoutSource {
 /** The shard's master: the one the cluster says is serving, else the last one it named (a failed master, until a replica takes over). */
 function pickMaster(nodes: readonly ClusterNodeInfo[]): ClusterNodeInfo | undefined {
   const masters = nodes.filter((n) => n.role === "master");
-  return masters.find((n) => n.health !== "failed") ?? masters[0];
+  return masters.find((n) => !failed(n)) ?? masters[0];
+}
+
+/** Redis 7.0 says "fail", the documentation "failed". */
+function failed(node: ClusterNodeInfo): boolean {
+  return node.health.startsWith("fail");
 }
 
 /** A shard's name from its first master's node id: 8 hex digits, more when two would clash. */

@@ -99,6 +99,7 @@ export class NodeClient implements Flushable {
     const redirect = context.redirect;
     const clusterRedirect = context.clusterRedirect;
     this.recovery = new Recovery({
+      node: this.id,
       isClosing: () => this.closing,
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),

@@ -9,7 +9,7 @@
  * succeed pay nothing.
  */
 import type { ResolvedRetryOptions } from "../config/resolve.js";
-import { ConnectionError } from "../errors.js";
+import { ClusterError, ConnectionError } from "../errors.js";
 import { reconnectDelay } from "../resilience/backoff.js";
 import { RETRYABLE, type Entry } from "./entry.js";
 
@@ -23,6 +23,8 @@ const CLUSTER_REDIRECT = /^(MOVED|ASK) \d+ (\S+)$/;
 const MAX_REDIRECTIONS = 16;
 
 export interface RecoveryHost {
+  /** "host:port" of the node, for errors. */
+  readonly node: string;
   /** The connection is closing: nothing is retried any more. */
   isClosing(): boolean;
   readonly retry: ResolvedRetryOptions;
@@ -78,7 +80,12 @@ export class Recovery {
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
-      if (CLUSTER_NOT_NOW.test(error.message)) return this.retryLater(entry, Math.min(++entry.clusterWaits, 8));
+      if (CLUSTER_NOT_NOW.test(error.message)) {
+        if (this.retryLater(entry, Math.min(++entry.clusterWaits, 8))) return true;
+        // Out of time: say which node kept answering so (a cluster in fail state answers CLUSTERDOWN to everything).
+        entry.fail(new ClusterError(`still answering "${error.message}" at the command's deadline`, this.host.node, error));
+        return true;
+      }
     }
     if (!(entry.flags & RETRYABLE)) return false;
     const retry = this.host.retry;

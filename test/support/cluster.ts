@@ -28,6 +28,8 @@ export interface RedisClusterHandle {
   readonly seeds: string[];
   server(address: string): RedisServer | undefined;
   nodeId(server: RedisServer): Promise<string>;
+  /** "host:port" of the master serving a slot, as the cluster's first node sees it. */
+  ownerOf(slot: number): Promise<string | undefined>;
   /** A new, empty master joined to the cluster (no slots until moved to it). */
   addMaster(): Promise<RedisServer>;
   /** redis-cli --cluster reshard: moves `slots` slots from one master to another. */
@@ -77,6 +79,11 @@ export async function startRedisCluster(masters: number, options: ClusterOptions
     seeds: started.map((s) => s.address),
     server: byAddress,
     nodeId: async (server) => String(await client(server).call("CLUSTER", "MYID")),
+    async ownerOf(slot) {
+      const ranges = (await client(started[0]!).call("CLUSTER", "SLOTS")) as Array<[number, number, [string, number]]>;
+      const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+      return range && `${range[2][0]}:${range[2][1]}`;
+    },
     async addMaster() {
       const [added] = await startRedisMany(1, { cluster: true, args: clusterArgs });
       servers.push(added!);

@@ -76,6 +76,7 @@ export interface FakeNodeOptions {
   maxQueueLength?: number;
   detectStalls?: boolean;
   redirect?: NodeContext["redirect"];
+  clusterRedirect?: NodeContext["clusterRedirect"];
   onRoleMismatch?: NodeContext["onRoleMismatch"];
   /** Set up each fake connection before use (role, connect outcome, auto replies). */
   setup?: (connection: FakeConnection) => void;
@@ -111,6 +112,7 @@ export function fakeNode(options: FakeNodeOptions = {}) {
     role: options.role,
     onRoleMismatch: options.onRoleMismatch,
     redirect: options.redirect,
+    clusterRedirect: options.clusterRedirect,
     observer,
     nodeObserver: observer,
   };
