@@ -7,6 +7,8 @@
  * master partway through, and shows the failover live: the time from the kill
  * to Sentinel's +switch-master to the first successful write, and the errors
  * seen. About 20 s (DEMO_SECONDS to change); stops everything it started.
+ *
+ * npm run demo -- --cluster runs the Redis Cluster demo instead (demo-cluster.ts).
  */
 import { NodeError, PartialFailureError, ShardedClient, type ShardisError } from "shardis";
 import { ensureServers, startHaTopology } from "./local.js";
@@ -152,7 +154,8 @@ function failoverLine(t: { killAt: number; switchAt: number; firstWriteAt: numbe
   return `kill -> +switch-master ${toSwitch} ms -> first write ${Math.round(t.firstWriteAt - t.switchAt)} ms`;
 }
 
-main().then(
+const run = process.argv.includes("--cluster") ? import("./demo-cluster.js").then((m) => m.clusterDemo()) : main();
+run.then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -15,8 +15,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureServers } from "../test/support/install.js";
 import { startRedisMany, stopAll } from "../test/support/redis.js";
 import { startHaTopology, type HaTopology } from "../test/support/sentinel.js";
+import { startRedisCluster } from "../test/support/cluster.js";
+import type { RedisServer } from "../test/support/redis.js";
 
-export { ensureServers, startHaTopology, type HaTopology };
+export { ensureServers, startHaTopology, startRedisCluster, type HaTopology, type RedisServer };
 
 /** What each example needs: plain shards, or shards behind sentinels. */
 const NEEDS: Record<string, "shards" | "sentinels"> = {

@@ -25,6 +25,13 @@ export class ShardisCommand extends Command {
     // ioredis rejects with reply errors (READONLY, LOADING, ...) through this; shardis's own failures use rejectFinal.
     this.reject = interceptedReject;
   }
+
+  /** The same command, unsent, for sending again after this one was refused whole (a cluster's MOVED on a block). */
+  clone(): ShardisCommand {
+    const Kind = this.constructor as new (name: string, args: unknown[], options?: CommandOptions) => ShardisCommand;
+    // ioredis keeps the reply encoding on the command, undeclared in its types.
+    return new Kind(this.name, this.args, { replyEncoding: (this as unknown as { replyEncoding: BufferEncoding | null }).replyEncoding });
+  }
 }
 
 /** One function for every command (ioredis always calls it as command.reject(error)), not a closure each. */

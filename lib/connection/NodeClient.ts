@@ -33,7 +33,7 @@ import type { FlushScheduler, Flushable } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 
-export { INTERNAL, PROBE, RETRYABLE } from "./entry.js";
+export { IN_BLOCK, INTERNAL, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry } from "./entry.js";
 export type { NodeContext, NodeEvents, NodeRole } from "./context.js";
 

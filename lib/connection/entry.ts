@@ -8,6 +8,8 @@ export const RETRYABLE = 1;
 export const PROBE = 2;
 /** shardis's own housekeeping (health checks, server stats, probes): not counted, not traced. */
 export const INTERNAL = 4;
+/** Part of a MULTI/EXEC block: answered where it was queued, never re-sent alone (it would run outside the block). */
+export const IN_BLOCK = 8;
 
 /** A command accepted by a NodeClient, from queueing to its reply. */
 export class Entry implements Deadlined {

@@ -11,7 +11,7 @@
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import { ClusterError, ConnectionError } from "../errors.js";
 import { reconnectDelay } from "../resilience/backoff.js";
-import { RETRYABLE, type Entry } from "./entry.js";
+import { IN_BLOCK, RETRYABLE, type Entry } from "./entry.js";
 
 /** Replies that mean "not now" rather than "no": safe to retry for commands that may repeat. */
 const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
@@ -46,6 +46,7 @@ export class Recovery {
 
   /** Whether entries of these flags need the hook at all. */
   wants(flags: number): boolean {
+    if (flags & IN_BLOCK) return false;
     return (flags & RETRYABLE && this.host.retry.attempts > 0) || this.host.redirect !== undefined || this.host.clusterRedirect !== undefined;
   }
 

@@ -47,11 +47,12 @@ export class ClusterLink {
     this.source = new ClusterSource(options.cluster!.seeds, { ask: (address, args) => this.ask(address, args) }, parts.policy, parts.events);
   }
 
-  /** The error of a command that found no shard serving its slot. */
-  unmapped(timeoutMs: number): ClusterError {
+  /** The error of a command that found no shard serving its slot (within timeoutMs; undefined: by its deadline). */
+  unmapped(timeoutMs: number | undefined): ClusterError {
     const why = this.source.lastError;
+    const when = timeoutMs === undefined ? "by the command's deadline" : `within ${timeoutMs} ms`;
     return new ClusterError(
-      why ? `no slot map within ${timeoutMs} ms: ${why.message}` : `no shard served the key's slot within ${timeoutMs} ms`,
+      why ? `no slot map ${when}: ${why.message}` : `no shard served the key's slot ${when}`,
       why?.node,
       why,
     );

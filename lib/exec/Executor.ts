@@ -37,6 +37,9 @@ import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
+/** Times a blocking command is sent again after MOVED/ASK (as a command's redirections). */
+const MAX_BLOCKING_HOPS = 16;
+
 export class Executor {
   /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
   strategy: ShardingStrategy;
@@ -145,8 +148,25 @@ export class Executor {
       return this.refuse(name, error);
     }
     if (route === UNASSIGNED) return this.whenMapped(name, args, encoding, call);
-    if (typeof route === "number") return this.runOn(route, spec, cmd, call);
-    return this.scatter(spec, route, encoding, call);
+    if (typeof route !== "number") return this.scatter(spec, route, encoding, call);
+    const sent = this.runOn(route, spec, cmd, call);
+    return spec.blocking && this.options.cluster ? sent.catch((error: unknown) => this.blockedElsewhere(error, spec, cmd, call, 1)) : sent;
+  }
+
+  /**
+   * A blocking command refused with MOVED or ASK on its pooled connection
+   * (not redirected there: it would block a shared connection): the map is
+   * re-read and the command sent again through routing, a bounded number of
+   * times. It did not run, so it may go again.
+   */
+  private async blockedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, hops: number): Promise<unknown> {
+    const redirected = error instanceof Error && error.name === "ReplyError" && /^(MOVED|ASK) /.test(error.message);
+    if (!redirected || hops > MAX_BLOCKING_HOPS || this.closing) throw error;
+    await this.fleet.holder.refresh(`${error.message.slice(0, error.message.indexOf(" "))} on a blocking command`);
+    const again = cmd.clone();
+    const route = this.router.route(spec, again.args as Args);
+    if (typeof route !== "number" || route === UNASSIGNED) throw error;
+    return this.runOn(route, spec, again, call).catch((next: unknown) => this.blockedElsewhere(next, spec, again, call, hops + 1));
   }
 
   /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
@@ -155,7 +175,8 @@ export class Executor {
     await this.fleet.holder.whenChanged(call.timeoutMs);
     if (this.closing) throw new ClientClosedError();
     const left = call.timeoutMs - (performance.now() - started);
-    if (left <= 0) throw this.fleet.unmapped(call.timeoutMs);
+    // The deadline, not a number: a command may have waited here more than once, each time with what was left.
+    if (left <= 0) throw this.fleet.unmapped(undefined);
     return this.run(name, args, encoding, { ...call, timeoutMs: left });
   }
 

@@ -179,6 +179,7 @@ export class Fleet {
         readable: role === "replica" ? this.health.readable(node) : false,
       });
     };
+    const slots = layout.slots && slotCounts(layout.slots, layout.names.length);
     return Object.freeze({
       epoch: layout.epoch,
       sentinels: Object.freeze([...this.sentinels]),
@@ -188,6 +189,7 @@ export class Fleet {
             name,
             master: view(this.registry.master(i), "master"),
             replicas: Object.freeze(this.registry.replicasOf(i).map((r) => view(r, "replica")!)),
+            ...(slots && { slots: slots[i]! }),
           }),
         ),
       ),
@@ -200,8 +202,8 @@ export class Fleet {
   }
 
   /** The error of a command whose slot no shard serves (cluster): why there is no map. */
-  unmapped(timeoutMs: number): ClusterError {
-    return this.cluster?.unmapped(timeoutMs) ?? new ClusterError(`no shard served the key's slot within ${timeoutMs} ms`);
+  unmapped(timeoutMs: number | undefined): ClusterError {
+    return this.cluster?.unmapped(timeoutMs) ?? new ClusterError("no shard served the key's slot");
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -247,4 +249,11 @@ export class Fleet {
 /** A shard's place in a layout (master and replicas), to tell whether it changed. */
 function shardKey(shard: Layout["shards"][number]): string {
   return [shard.master ? formatAddress(shard.master) : "", ...shard.replicas.map(formatAddress)].join(",");
+}
+
+/** How many slots each shard serves, by shard index. */
+function slotCounts(owners: Uint16Array, shards: number): number[] {
+  const counts = new Array<number>(shards).fill(0);
+  for (const owner of owners) if (owner < shards) counts[owner]!++;
+  return counts;
 }

@@ -10,7 +10,7 @@ import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.j
 import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
-import type { NodeClient } from "../connection/NodeClient.js";
+import { IN_BLOCK, type NodeClient } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
 
@@ -27,7 +27,19 @@ export interface TransactionTarget {
   readonly timeoutMs: number;
   /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
   settled?(): void;
+  /**
+   * Over a cluster, for a block the node refused because its slot is
+   * elsewhere or moving (MOVED, ASK, TRYAGAIN): resolves once running the
+   * whole block again may succeed (the slot map re-read). Absent where the
+   * block must not move (a dedicated connection, a named shard).
+   */
+  relocated?(): Promise<void>;
 }
+
+/** Refusals of queued commands that mean "not on this node, or not yet": the block did not run, and may run again. */
+const RELOCATED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
+/** Runs of one block before its caller gets the refusal (as a command's redirections). */
+const MAX_RUNS = 16;
 
 interface Queued {
   readonly cmd: ShardisCommand;
@@ -78,25 +90,23 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     if (this.problem) throw this.problem;
     if (this.queued.length === 0) return [];
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
-    const node = await this.target.node(shards);
-    const timeout = this.target.timeoutMs;
-
-    const multi = node.send(internalCommand("multi"), timeout);
-    const acks = this.queued.map((q) => node.send(q.cmd, timeout));
-    const exec = node.send(internalCommand("exec", [], null), timeout);
-    const [, ackResults, execResult] = await Promise.all([
-      multi.catch((error: unknown) => error),
-      Promise.allSettled(acks),
-      exec.then(
-        (reply) => ({ ok: true as const, reply }),
-        (error: unknown) => ({ ok: false as const, error: error as Error }),
-      ),
-    ]);
+    const deadline = performance.now() + this.target.timeoutMs;
+    let commands = this.queued.map((q) => q.cmd);
+    let execResult = await this.run(commands, shards, this.target.timeoutMs);
+    for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
+      // A cluster moved the block's slot: nothing in it ran (EXECABORT), so the whole block goes again where the map now says.
+      const refusals = execResult.previous;
+      if (refusals.length === 0 || !refusals.every((error) => RELOCATED.test(error.message))) break;
+      await this.target.relocated();
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      commands = this.queued.map((q) => q.cmd.clone());
+      execResult = await this.run(commands, shards, left);
+    }
     this.target.settled?.();
     if (!execResult.ok) {
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
-      const previous = ackResults.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
-      Object.assign(execResult.error, { previousErrors: previous });
+      Object.assign(execResult.error, { previousErrors: execResult.previous });
       throw execResult.error;
     }
     if (execResult.reply === null) return null;
@@ -105,13 +115,31 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       const reply = replies[i];
       if (reply instanceof Error) return [reply, undefined];
       try {
-        return [null, q.cmd.transformReply(reply as Buffer)];
+        return [null, commands[i]!.transformReply(reply as Buffer)];
       } catch (error) {
         return [error as Error, undefined];
       }
     });
     this.queued.forEach((q, i) => q.callback?.(results[i]![0], results[i]![1]));
     return results;
+  }
+
+  /** MULTI, the commands and EXEC, back to back on the block's node; EXEC's outcome and the queued commands' refusals. */
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number) {
+    const node = await this.target.node(shards);
+    const multi = node.send(internalCommand("multi"), timeout, IN_BLOCK);
+    const acks = commands.map((cmd) => node.send(cmd, timeout, IN_BLOCK));
+    const exec = node.send(internalCommand("exec", [], null), timeout, IN_BLOCK);
+    const [, ackResults, execResult] = await Promise.all([
+      multi.catch((error: unknown) => error),
+      Promise.allSettled(acks),
+      exec.then(
+        (reply) => ({ ok: true as const, reply }),
+        (error: unknown) => ({ ok: false as const, error: error as Error }),
+      ),
+    ]);
+    const previous = ackResults.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+    return execResult.ok ? execResult : { ...execResult, previous };
   }
 }
 

@@ -164,7 +164,7 @@ export class NodeRegistry {
   /** How to open a dedicated (pooled or subscriber) connection to this node, sharing its breaker, role and observer. */
   dedicated(node: NodeClient) {
     // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
-    // Cluster redirects of their commands are the borrower's (the executor re-routes blocking commands itself).
+    // Cluster redirects are not followed here (a blocking command must not land on a shared connection): the executor re-routes them.
     const context = Object.create(node.context, { detectStalls: { value: false }, clusterRedirect: { value: undefined } }) as NodeContext;
     return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
   }

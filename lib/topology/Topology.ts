@@ -97,6 +97,8 @@ export interface ShardView {
   /** "host:port", or null while Sentinel has not named it. */
   readonly master: NodeView | null;
   readonly replicas: readonly NodeView[];
+  /** Over a Redis Cluster: how many of the 16384 hash slots the shard serves (0 for a master just added); absent elsewhere. */
+  readonly slots?: number;
 }
 
 export interface NodeView {

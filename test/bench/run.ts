@@ -5,9 +5,14 @@
  *   manual shard     ioredis (enableAutoPipelining) per node, keys routed by hand
  *   ioredis Cluster  ioredis Cluster (enableAutoPipelining) on a 3-master Redis Cluster
  *   shardis slots / shardis ketama
+ *   shardis on Cluster       ShardedClient({ cluster }) on that same cluster
+ *   shardis on Cluster nodes ShardedClient({ shards }) on the cluster's masters as plain
+ *                            shards (same slot ranges as redis-cli's, so no MOVED)
  * Pipelines (batches of 100 mixed commands across the 3 shards):
  *   ioredis pipelines  one ioredis pipeline per node, split and reassembled by hand
  *   shardis pipeline   client.pipeline()
+ * Live reshard: shardis on Cluster, then ioredis Cluster, each under load
+ * while redis-cli moves slots away and back; ops/s and errors/s per second.
  *
  * Every server is started here. Variants run forward then backward in
  * alternate rounds and ratios are taken within a round, then the median
@@ -15,7 +20,7 @@
  * are comparable.
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
- *        --keys N (100000) --only "name,name" --json FILE
+ *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -26,7 +31,7 @@ import { Registry } from "prom-client";
 import { keySlot, ShardedClient } from "shardis";
 import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
-import { startRedisCluster } from "../support/cluster.js";
+import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import {
   keyNames,
   median,
@@ -45,6 +50,7 @@ const { values: flags } = parseArgs({
     inflight: { type: "string", default: "256" },
     batches: { type: "string", default: "16" },
     keys: { type: "string", default: "100000" },
+    "reshard-slots": { type: "string", default: "2000" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -77,7 +83,12 @@ async function main(): Promise<void> {
     const clusterClient = new Cluster([{ host: cluster.masters[0]!.host, port: cluster.masters[0]!.port }], {
       enableAutoPipelining: true,
     });
+    // For the live reshard only: ioredis Cluster's auto-pipelining hands MOVED to callers while slots move (redis/ioredis#2075).
+    const clusterPlain = new Cluster([{ host: cluster.masters[0]!.host, port: cluster.masters[0]!.port }]);
     const slots = new ShardedClient({ shards });
+    const onCluster = new ShardedClient({ cluster: { seeds: cluster.seeds } });
+    // The cluster's masters in slot order get the same ranges from defaultSlotRanges as from redis-cli --cluster create.
+    const onClusterNodes = new ShardedClient({ shards: cluster.masters.map((m, i) => ({ name: `c${i}`, master: m.address })) });
     const ketama = new ShardedClient({ shards, sharding: { strategy: "ketama" } });
     // Metrics exported as in production: a registry scraped every second, INFO read every second.
     const registry = new Registry();
@@ -85,7 +96,7 @@ async function main(): Promise<void> {
     let scrapedBytes = 0;
     const scraper = setInterval(() => void registry.metrics().then((text) => (scrapedBytes = text.length)), 1000);
     closers.push(async () => clearInterval(scraper));
-    for (const c of [...autoPipelined, ...explicit, clusterClient, slots, ketama, metered]) closers.push(() => c.quit());
+    for (const c of [...autoPipelined, ...explicit, clusterClient, clusterPlain, slots, onCluster, onClusterNodes, ketama, metered]) closers.push(() => c.quit());
 
     const targets: Record<string, Target> = {
       "manual shard": {
@@ -96,6 +107,8 @@ async function main(): Promise<void> {
       "shardis slots": { get: (k) => slots.get(k), set: (k, v) => slots.set(k, v) },
       "shardis ketama": { get: (k) => ketama.get(k), set: (k, v) => ketama.set(k, v) },
       "shardis slots + metrics": { get: (k) => metered.get(k), set: (k, v) => metered.set(k, v) },
+      "shardis on Cluster": { get: (k) => onCluster.get(k), set: (k, v) => onCluster.set(k, v) },
+      "shardis on Cluster nodes": { get: (k) => onClusterNodes.get(k), set: (k, v) => onClusterNodes.set(k, v) },
     };
     const keys = keyNames(base.keys);
     const value = "v".repeat(base.valueBytes);
@@ -113,6 +126,8 @@ async function main(): Promise<void> {
         ["shardis ketama / manual shard", "shardis ketama", "manual shard"],
         ["shardis slots + metrics / manual shard", "shardis slots + metrics", "manual shard", 0.95],
         ["shardis slots + metrics / shardis slots", "shardis slots + metrics", "shardis slots"],
+        ["shardis on Cluster / ioredis Cluster", "shardis on Cluster", "ioredis Cluster", 1.6],
+        ["shardis on Cluster / on Cluster nodes", "shardis on Cluster", "shardis on Cluster nodes", 0.9],
       ],
     );
     log(`  (last scrape: ${scrapedBytes} bytes of exposition)`);
@@ -129,6 +144,21 @@ async function main(): Promise<void> {
         ["shardis pipeline + metrics / ioredis pipelines", "shardis pipeline + metrics", "ioredis pipelines", 0.95],
       ],
     );
+    const reshardSlots = Number(flags["reshard-slots"]);
+    if (reshardSlots > 0 && (!wanted || wanted.some((n) => n.includes("Cluster")))) {
+      log(`\n== live reshard: ${commands.inflight} in flight; redis-cli --cluster reshard moves ${reshardSlots} slots from one master to another and back`);
+      report.reshard = {
+        "shardis on Cluster": await underReshard("shardis on Cluster", targets["shardis on Cluster"]!, keys, cluster, reshardSlots),
+        "ioredis Cluster": await underReshard("ioredis Cluster", targets["ioredis Cluster"]!, keys, cluster, reshardSlots),
+        "ioredis Cluster, no auto-pipelining": await underReshard(
+          "ioredis Cluster, no auto-pipelining",
+          { get: (k) => clusterPlain.get(k), set: (k, v) => clusterPlain.set(k, v) },
+          keys,
+          cluster,
+          reshardSlots,
+        ),
+      };
+    }
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {
     await Promise.allSettled(closers.map((close) => close()));
@@ -162,6 +192,51 @@ async function compare(all: Variants, ratios: Ratio[]): Promise<Record<string, R
     log(`  ${label.padEnd(38)} ${value.toFixed(2)}x${verdict}`);
   }
   return results;
+}
+
+/**
+ * The closed-loop workload on a cluster while its slots move (a second of
+ * load first and after): ops/s and errors/s for every second, printed as
+ * they come, and the run's totals.
+ */
+async function underReshard(name: string, target: Target, keys: string[], cluster: RedisClusterHandle, slots: number) {
+  const progress = { ops: 0, errors: 0 };
+  const seconds: Array<{ ops: number; errors: number; moving: boolean }> = [];
+  let moving = false;
+  let last = { ops: 0, errors: 0 };
+  const sampler = setInterval(() => {
+    const now = { ...progress };
+    const second = { ops: now.ops - last.ops, errors: now.errors - last.errors, moving };
+    last = now;
+    seconds.push(second);
+    log(`  ${name.padEnd(35)} second ${String(seconds.length).padStart(3)}  ${String(second.ops).padStart(7)} ops/s  ${String(second.errors).padStart(5)} errors/s${moving ? "  (slots moving)" : ""}`);
+  }, 1000);
+  const [a, b] = [cluster.masters[0]!, cluster.masters[1]!];
+  const reshard = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    moving = true;
+    await cluster.reshard(a, b, slots);
+    await cluster.reshard(b, a, slots);
+    await cluster.waitUntilStable();
+    moving = false;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  })();
+  const result = await runWorkload(target, keys, { ...commands, until: reshard, progress });
+  clearInterval(sampler);
+  const during = seconds.filter((s) => s.moving);
+  const steady = seconds.filter((s) => !s.moving);
+  const summary = {
+    seconds,
+    errors: result.errors,
+    medianOpsSteady: median(steady.map((s) => s.ops)),
+    medianOpsMoving: median(during.map((s) => s.ops)),
+    p99Ms: result.p99Ms,
+  };
+  log(
+    `  ${name}: ${result.errors} failed commands; median ops/s ${Math.round(summary.medianOpsSteady)} steady, ` +
+      `${Math.round(summary.medianOpsMoving)} while ${2 * slots} slots moved (${during.length} s); p99 ${result.p99Ms.toFixed(2)} ms`,
+  );
+  return summary;
 }
 
 /** What an application does with plain ioredis: one pipeline per node, results put back in order. */

@@ -13,6 +13,10 @@ export interface WorkloadOptions {
   valueBytes: number;
   inflight: number;
   durationMs: number;
+  /** Ends the run when it settles, instead of after durationMs. */
+  until?: Promise<unknown>;
+  /** Kept up to date while the run goes, for a per-second view. */
+  progress?: { ops: number; errors: number };
 }
 
 export interface RunResult {
@@ -109,15 +113,17 @@ async function runLoop(step: (random: () => number) => Promise<number>, options:
         // Not `ops += await ...`: that reads ops before the await and loses other workers' counts.
         const done = await step(random);
         ops += done;
+        if (options.progress) options.progress.ops += done;
       } catch {
         errors++;
+        if (options.progress) options.progress.errors++;
       }
       if (recorded < latencies.length) latencies[recorded++] = performance.now() - begin;
     }
   };
 
   const workers = Array.from({ length: options.inflight }, (_, i) => worker(i + 1));
-  await new Promise((resolve) => setTimeout(resolve, options.durationMs));
+  await (options.until ?? new Promise((resolve) => setTimeout(resolve, options.durationMs)));
   stop = true;
   await Promise.all(workers);
   const elapsedSec = (performance.now() - started) / 1000;

@@ -48,6 +48,8 @@ describe("the client over a Redis Cluster", () => {
     expect(view.shards.map((s) => s.name).sort()).toEqual([...byAddress.values()].sort());
     for (const shard of view.shards) expect(shard.name).toBe(byAddress.get(shard.master!.address));
     expect(view.shards.every((s) => s.replicas.length === 1)).toBe(true);
+    expect(view.shards.map((s) => s.slots).sort()).toEqual([5461, 5461, 5462]);
+    expect(view.shards.reduce((n, s) => n + s.slots!, 0)).toBe(16384);
     for (let i = 0; i < 60; i++) expect(await c.set(`route:${i}`, String(i))).toBe("OK");
     for (let i = 0; i < 60; i++) expect(await ownerOf(`route:${i}`).client().get(`route:${i}`)).toBe(String(i));
     expect(c.shardOf("route:1")).toBe(ids[cluster.masters.indexOf(ownerOf("route:1"))]!.slice(0, 8));
@@ -116,11 +118,76 @@ describe("the client over a Redis Cluster", () => {
     await migration.begin();
     await migration.move([a]);
     const read = c.mget(a, b); // a on the target, b on the source: TRYAGAIN until b moves too
-    const done = new Promise((resolve) => setTimeout(resolve, 300)).then(() => migration.finish());
+    const retries = () => c.stats().shards.reduce((n, s) => n + s.retries, 0);
+    // The migration ends only once the read has been answered TRYAGAIN at least once.
+    const done = eventually(async () => expect(retries()).toBeGreaterThan(0), 4000).then(() => migration.finish());
     expect(await read).toEqual(["1", "2"]);
     await done;
     // It was answered TRYAGAIN and retried (counted as retries), not routed around the migration.
-    expect(c.stats().shards.reduce((n, s) => n + s.retries, 0)).toBeGreaterThan(0);
+    expect(retries()).toBeGreaterThan(0);
+  });
+
+  it("re-sends only a pipeline's redirected entries, and keeps the caller's order", async () => {
+    const c = client();
+    await c.ready();
+    const from = cluster.masters[0]!;
+    const to = cluster.masters[2]!;
+    let tag = 0;
+    while (ownerOf(`{pm${tag}}`) !== from) tag++;
+    const moving = [`{pm${tag}}a`, `{pm${tag}}b`, `{pm${tag}}c`];
+    const staying = keyInSlotOf((k) => ownerOf(k) === to, "pstay");
+    await c.mset({ [moving[0]!]: "a", [moving[1]!]: "b", [moving[2]!]: "c", [staying]: "s" });
+    const migration = await migrateSlot(cluster, keySlot(moving[0]!), from, to);
+    await migration.begin();
+    await migration.move(moving);
+    await migration.finish();
+    const moved = () => c.stats().shards.reduce((n, s) => n + s.redirects.moved, 0);
+    const before = moved();
+    const results = await c.pipeline().get(moving[0]!).get(staying).set(moving[1]!, "B").get(moving[1]!).incr(staying).get(moving[2]!).exec();
+    expect(results).toEqual([[null, "a"], [null, "s"], [null, "OK"], [null, "B"], [expect.objectContaining({ message: expect.stringContaining("not an integer") }), undefined], [null, "c"]]);
+    // The four entries for the moved slot were answered MOVED and re-sent; the others were not.
+    expect(moved() - before).toBe(4);
+    expect(await to.client().get(moving[1]!)).toBe("B");
+  });
+
+  it("runs a transaction whose slot moved again on the new owner, whole; never re-sends its commands alone", async () => {
+    const c = client();
+    await c.ready();
+    const from = cluster.masters[1]!;
+    const to = cluster.masters[0]!;
+    let tag = 0;
+    while (ownerOf(`{tm${tag}}`) !== from) tag++;
+    const [a, b] = [`{tm${tag}}a`, `{tm${tag}}b`];
+    await c.mset({ [a]: "1", [b]: "1" });
+    const fromShard = c.topology().shards.find((s) => s.master!.address === from.address)!.name;
+    const migration = await migrateSlot(cluster, keySlot(a), from, to);
+    await migration.begin();
+    await migration.move([a, b]);
+    await migration.finish();
+    // Pinned to the old owner (a named shard), the block cannot move: refused whole, and nothing in it ran anywhere.
+    const pinned = await c.shard(fromShard).multi().set(a, "pinned").incr(b).exec().catch((e: unknown) => e);
+    expect((pinned as Error).message).toMatch(/^EXECABORT/);
+    expect((pinned as { previousErrors: Error[] }).previousErrors.map((e) => e.message.split(" ")[0])).toEqual(["MOVED", "MOVED"]);
+    expect(await to.client().mget(a, b)).toEqual(["1", "1"]);
+    // Through routing it runs on the new owner, whole.
+    expect(await c.multi().set(a, "2").incr(b).exec()).toEqual([[null, "OK"], [null, 2]]);
+    expect(await to.client().mget(a, b)).toEqual(["2", "2"]);
+  });
+
+  it("sends a blocking command refused with MOVED on its pooled connection again, to the slot's new owner", async () => {
+    const c = client();
+    await c.ready();
+    const from = cluster.masters[2]!;
+    const to = cluster.masters[1]!;
+    const key = keyInSlotOf((k) => ownerOf(k) === from, "blocking");
+    const migration = await migrateSlot(cluster, keySlot(key), from, to);
+    await migration.begin();
+    await migration.finish();
+    await to.client().rpush(key, "job");
+    // The client's map still gives the slot to `from`: BLPOP goes there on a pooled connection and is answered MOVED.
+    expect(c.explain("blpop", key, 1).parts[0]!.shard).toBe(c.topology().shards.find((s) => s.master!.address === from.address)!.name);
+    expect(await c.blpop(key, 1)).toEqual([key, "job"]);
+    expect(await to.client().llen(key)).toBe(0);
   });
 
   it("reads from replicas by policy (READONLY on their connections)", async () => {
@@ -184,6 +251,19 @@ describe("the client over a Redis Cluster", () => {
       expect(errors).toContain(plain.address);
     } finally {
       await plain.stop();
+    }
+    // A cluster in fail state: a cluster-enabled node serving no slots answers CLUSTERDOWN to everything.
+    const empty: RedisServer = await startRedis({ cluster: true });
+    try {
+      const down = client({ cluster: { seeds: [empty.address] }, commandTimeoutMs: 400 });
+      expect(String(await empty.client().call("CLUSTER", "INFO"))).toContain("cluster_state:fail");
+      const started = performance.now();
+      const command = await down.set("k", "v").catch((e: unknown) => e);
+      expect(command).toBeInstanceOf(ClusterError);
+      expect((command as Error).message).toMatch(/^no shard served the key's slot by the command's deadline$/);
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      await empty.stop();
     }
   });
 });

@@ -62,8 +62,8 @@ describe("examples", () => {
   const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
 
   it("import only shardis and public packages, so they copy into an app as they are", () => {
-    // local.ts (starts servers for them) and demo.ts (starts its own) are programs, not examples to copy.
-    const programs = new Set(["local.ts", "demo.ts"]);
+    // local.ts (starts servers for them) and the demos (start their own) are programs, not examples to copy.
+    const programs = new Set(["local.ts", "demo.ts", "demo-cluster.ts"]);
     const examples = listSources(EXAMPLES).filter((file) => !file.includes("/") && !programs.has(file));
     expect(examples.length).toBeGreaterThanOrEqual(4);
     const relative = examples.flatMap((file) =>

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand, internalCommand } from "../../lib/commands/command.js";
 import { ROLE_RECHECK_MS } from "../../lib/connection/roleCheck.js";
-import { RETRYABLE } from "../../lib/connection/NodeClient.js";
+import { IN_BLOCK, RETRYABLE } from "../../lib/connection/NodeClient.js";
 import {
   AuthenticationError,
   CircuitOpenError,
@@ -291,6 +291,16 @@ describe("NodeClient: READONLY and hand-over", () => {
     expect(other.connection.names()).toEqual(["incr"]);
     other.connection.reply(7);
     await expect(p).resolves.toBe(7);
+  });
+
+  it("never re-routes a command queued inside MULTI (it would run outside the block): the refusal is the caller's", async () => {
+    const other = fakeNode();
+    const { node, connection } = fakeNode({ redirect: (_node, entry) => other.node.adopt(entry), retry: { attempts: 3 } });
+    const p = node.send(incr(), 1000, IN_BLOCK | RETRYABLE);
+    await turn();
+    connection.replyError("READONLY You can't write against a read only replica.");
+    await expect(p).rejects.toThrow(/^READONLY/);
+    expect(other.connection.names()).toEqual([]);
   });
 
   it("passes a second READONLY to the caller", async () => {
