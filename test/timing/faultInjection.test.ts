@@ -85,8 +85,10 @@ describe("fault injection on one of three shards under steady load", () => {
         summary.push(`${shard} p99 ${baseline.toFixed(2)} -> ${during.toFixed(2)} ms`);
         const failed = load.ops.filter((op) => op.shard === shard && op.error);
         expect(failed.map((op) => op.error!.message)).toEqual([]);
+        // Waiting behind the sick node would add hundreds of ms (its deadline, the breaker's probe); the fault proxy
+        // sharing this process's event loop adds 1-2 ms to a p99 of a thousand samples on a busy 2-core VM.
         expect(during, `${shard} p99 ${during.toFixed(2)} ms vs baseline ${baseline.toFixed(2)} ms`).toBeLessThanOrEqual(
-          Math.max(2 * baseline, baseline + 1),
+          Math.max(2 * baseline, baseline + 3),
         );
       }
 
