@@ -18,6 +18,7 @@ import { ShardedClient, type ShardisError } from "shardis";
 import { ensureServers, startRedisCluster, type RedisServer } from "./local.js";
 import { LiveView } from "./support/liveView.js";
 import { ShardStats } from "./support/stats.js";
+import { MIX, startWorkers } from "./support/workload.js";
 
 const IN_FLIGHT = 64;
 const KEYS = 50_000;
@@ -44,52 +45,22 @@ export async function clusterDemo(): Promise<void> {
   for (const shard of client.topology().shards) {
     view.log(`${shard.name}: master ${shard.master!.address}, replica ${shard.replicas[0]?.address ?? "-"}, ${shard.slots} slots`);
   }
-  view.log(`workload: GET 50% (replicas preferred), SET 25%, HINCRBY 10%, MGET of 4 keys 10%, DEL 5%; ${IN_FLIGHT} in flight\n`);
+  view.log(`workload: ${MIX} (reads from replicas when fit); ${IN_FLIGHT} in flight\n`);
   client.on("failover", (e) => {
     if (e.shard === timeline.victim && !timeline.promotedAt) timeline.promotedAt = performance.now();
     view.log(`[${since()}] failover: ${e.shard} ${e.from} -> ${e.to} (its replica, promoted by the cluster)`);
   });
   client.on("breaker", (e) => view.log(`[${since()}] breaker ${e.state}: ${e.shard} ${e.node}`));
 
-  let running = true;
   let total = 0;
-  const value = "x".repeat(100);
-  const worker = async (seed: number) => {
-    let state = seed * 2654435761 + 1;
-    const next = () => {
-      // xorshift32: low bits are as random as high ones (unlike an LCG's).
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return state >>> 0;
-    };
-    while (running) {
-      const n = next();
-      const key = `demo:${n % KEYS}`;
-      const shard = client.shardOf(key);
-      const roll = next() % 100;
-      const begin = performance.now();
-      let ok = true;
-      try {
-        if (roll < 50) await client.get(key);
-        else if (roll < 75) {
-          await client.set(key, value, "EX", 60);
-          if (shard === timeline.victim && timeline.promotedAt && !timeline.firstWriteAt) timeline.firstWriteAt = performance.now();
-        } else if (roll < 85) await client.hincrby(`demo:h:${n % 1000}`, "hits", 1);
-        else if (roll < 95) await client.mget(key, `demo:${(n + 1) % KEYS}`, `demo:${(n + 2) % KEYS}`, `demo:${(n + 3) % KEYS}`);
-        else await client.del(key);
-      } catch (error) {
-        ok = false;
-        const code = `${phase}: ${(error as ShardisError).code ?? (error as Error).name}`;
-        errors.set(code, (errors.get(code) ?? 0) + 1);
-        // Failed fast: a breath, so a dead master does not turn the loop into a spin.
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      total++;
-      statsOf(shard).record(performance.now() - begin, ok);
-    }
-  };
-  const workers = Array.from({ length: IN_FLIGHT }, (_, i) => worker(i + 1));
+  const workers = startWorkers(client, { inflight: IN_FLIGHT, keys: KEYS, valueBytes: 100 }, (op, shard, ms, error) => {
+    total++;
+    if (error) {
+      const code = `${phase}: ${(error as ShardisError).code ?? (error as Error).name}`;
+      errors.set(code, (errors.get(code) ?? 0) + 1);
+    } else if (op.setsKey && shard === timeline.victim && timeline.promotedAt && !timeline.firstWriteAt) timeline.firstWriteAt = performance.now();
+    statsOf(shard).record(ms, !error);
+  });
 
   let last = performance.now();
   const render = (final = false) => {
@@ -147,8 +118,7 @@ export async function clusterDemo(): Promise<void> {
     await pause(3000);
   } finally {
     clearInterval(ticker);
-    running = false;
-    await Promise.all(workers);
+    await workers.stop();
     render(true);
     await client.quit();
     await cluster.stop();

@@ -14,6 +14,7 @@ import { NodeError, PartialFailureError, ShardedClient, type ShardisError } from
 import { ensureServers, startHaTopology } from "./local.js";
 import { LiveView } from "./support/liveView.js";
 import { ShardStats } from "./support/stats.js";
+import { MIX, startWorkers } from "./support/workload.js";
 
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 20);
 if (!(SECONDS >= 1 && SECONDS <= 3600)) throw new Error(`DEMO_SECONDS must be a number of seconds from 1 to 3600 (got ${process.env.DEMO_SECONDS})`);
@@ -48,51 +49,19 @@ async function main(): Promise<void> {
   for (const [i, shard] of ha.shards.entries()) {
     view.log(`s${i} (${shard.masterName}): master ${shard.master.address}, replica ${shard.replicas[0]!.address}`);
   }
-  view.log(`workload: GET 50% (from replicas), SET 25%, HINCRBY 10%, MGET of 4 keys 10%, DEL 5%; ${IN_FLIGHT} in flight, ${SECONDS}s`);
+  view.log(`workload: ${MIX} (reads from replicas); ${IN_FLIGHT} in flight, ${SECONDS}s`);
   view.log(`the master of s${VICTIM} will be killed (SIGKILL) at ${(SECONDS / 3).toFixed(1)}s\n`);
 
-  let running = true;
   let total = 0;
-  const value = "x".repeat(100);
-  const worker = async (seed: number) => {
-    let state = seed * 2654435761 + 1;
-    const next = () => {
-      // xorshift32: low bits are as random as high ones (unlike an LCG's).
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return state >>> 0;
-    };
-    while (running) {
-      const n = next();
-      const key = `demo:${n % KEYS}`;
-      let shard = client.shardOf(key);
-      const roll = next() % 100;
-      const begin = performance.now();
-      let ok = true;
-      try {
-        if (roll < 50) await client.get(key);
-        else if (roll < 75) {
-          await client.set(key, value, "EX", 60);
-          if (shard === names[VICTIM] && timeline.switchAt && !timeline.firstWriteAt) timeline.firstWriteAt = performance.now();
-        } else if (roll < 85) await client.hincrby(`demo:h:${n % 1000}`, "hits", 1);
-        else if (roll < 95) await client.mget(key, `demo:${(n + 1) % KEYS}`, `demo:${(n + 2) % KEYS}`, `demo:${(n + 3) % KEYS}`);
-        else await client.del(key);
-      } catch (error) {
-        ok = false;
-        // An MGET fails when any of its shards does: count the error where it happened.
-        shard = blame(error) ?? shard;
-        const code = (error as ShardisError).code ?? (error as Error).name;
-        errors.set(code, (errors.get(code) ?? 0) + 1);
-        // Failed fast: a breath, so a dead shard does not turn the loop into a spin.
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      total++;
-      // MGET spans shards; its latency is counted against its first key's shard (its error, where it failed).
-      stats.get(shard)!.record(performance.now() - begin, ok);
-    }
-  };
-  const workers = Array.from({ length: IN_FLIGHT }, (_, i) => worker(i + 1));
+  const workers = startWorkers(client, { inflight: IN_FLIGHT, keys: KEYS, valueBytes: 100 }, (op, keyShard, ms, error) => {
+    total++;
+    if (error) {
+      const code = (error as ShardisError).code ?? (error as Error).name;
+      errors.set(code, (errors.get(code) ?? 0) + 1);
+    } else if (op.setsKey && keyShard === names[VICTIM] && timeline.switchAt && !timeline.firstWriteAt) timeline.firstWriteAt = performance.now();
+    // An MGET spans shards: its latency counts against its first key's shard, its error where it happened.
+    stats.get((error ? blame(error) : undefined) ?? keyShard)!.record(ms, !error);
+  });
 
   let last = performance.now();
   const render = async (final = false) => {
@@ -125,8 +94,7 @@ async function main(): Promise<void> {
   while (!timeline.firstWriteAt && performance.now() < overtime) await new Promise((resolve) => setTimeout(resolve, 50));
   clearInterval(ticker);
   clearTimeout(killer);
-  running = false;
-  await Promise.all(workers);
+  await workers.stop();
   await render(true);
   await client.quit();
   await ha.stop();
