@@ -1,7 +1,7 @@
 /**
  * The client over a real Redis Cluster (3 masters, a replica each):
  * discovery, routing by the cluster's slot map, MOVED, ASK during a real
- * migration, TRYAGAIN on multi-key commands split by it, replica reads,
+ * migration, TRYAGAIN on multi-key commands split by it, replica reads and write concern,
  * pub/sub (sharded too), transactions, scans, and what bad input gets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -202,6 +202,11 @@ describe("the client over a Redis Cluster", () => {
     const before = await gets();
     for (let i = 0; i < 10; i++) expect(await c.get(key)).toBe("v");
     expect((await gets()) - before).toBe(10);
+    // A write concern waits for the shard's replica (WAIT on the master), as on plain nodes.
+    expect(await c.with({ writeConcern: { replicas: 1, timeoutMs: 2000 } }).set(key, "w")).toBe("OK");
+    const direct = replica.client();
+    await direct.call("READONLY"); // a cluster replica answers reads only on a READONLY connection
+    expect(await direct.get(key)).toBe("w");
   });
 
   it("runs transactions on one slot, refuses one across slots, and pipelines any keys", async () => {

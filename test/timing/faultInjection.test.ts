@@ -17,6 +17,8 @@ const DEADLINE_MS = DEFAULTS.commandTimeoutMs;
 const RESET_MS = DEFAULTS.breaker.resetTimeoutMs;
 /** Timer and event-loop slack allowed on top of deadlines and breaker timings. */
 const SLACK_MS = 150;
+/** The slowest healthy-shard commands stay far below anything the sick node could impose (its deadline is 1000 ms). */
+const HEALTHY_P99_CEILING_MS = 50;
 
 interface Fault {
   name: string;
@@ -63,6 +65,8 @@ describe("fault injection on one of three shards under steady load", () => {
       const load = new SteadyLoad(client, keys);
 
       load.start();
+      // Half a second of warm-up (connections, JIT) before the baseline, so the baseline is the steady state.
+      await sleep(500);
       const baselineStart = performance.now();
       await sleep(1000);
       const faultAt = performance.now();
@@ -77,19 +81,21 @@ describe("fault injection on one of three shards under steady load", () => {
       await client.quit();
       await sleep(100);
 
-      // Healthy shards kept their latency.
+      // Healthy shards kept their latency: the bulk of their commands (p90) as fast as before, and not one of the
+      // slowest (p99) anywhere near the sick node's timescales (its 1 s deadline, 500 ms stall detection, probes).
+      // A p99 of a thousand samples moves by 1-3 ms with this VM's noise alone, fault or not.
       const summary: string[] = [];
       for (const shard of ["s0", "s2"]) {
-        const baseline = percentile(load.latencies(shard, baselineStart, faultAt), 0.99);
-        const during = percentile(load.latencies(shard, faultAt, recoverAt), 0.99);
-        summary.push(`${shard} p99 ${baseline.toFixed(2)} -> ${during.toFixed(2)} ms`);
+        const window = (q: number, from: number, to: number) => percentile(load.latencies(shard, from, to), q);
+        const [baseline90, during90] = [window(0.9, baselineStart, faultAt), window(0.9, faultAt, recoverAt)];
+        const [baseline99, during99] = [window(0.99, baselineStart, faultAt), window(0.99, faultAt, recoverAt)];
+        summary.push(`${shard} p90 ${baseline90.toFixed(2)} -> ${during90.toFixed(2)} ms, p99 ${baseline99.toFixed(2)} -> ${during99.toFixed(2)} ms`);
         const failed = load.ops.filter((op) => op.shard === shard && op.error);
         expect(failed.map((op) => op.error!.message)).toEqual([]);
-        // Waiting behind the sick node would add hundreds of ms (its deadline, the breaker's probe); the fault proxy
-        // sharing this process's event loop adds 1-2 ms to a p99 of a thousand samples on a busy 2-core VM.
-        expect(during, `${shard} p99 ${during.toFixed(2)} ms vs baseline ${baseline.toFixed(2)} ms`).toBeLessThanOrEqual(
-          Math.max(2 * baseline, baseline + 3),
+        expect(during90, `${shard} p90 ${during90.toFixed(2)} ms vs baseline ${baseline90.toFixed(2)} ms`).toBeLessThanOrEqual(
+          Math.max(2 * baseline90, baseline90 + 1),
         );
+        expect(during99, `${shard} p99 ${during99.toFixed(2)} ms`).toBeLessThanOrEqual(HEALTHY_P99_CEILING_MS);
       }
 
       // Every call to the faulty shard settled, none past its deadline, each failure typed.
