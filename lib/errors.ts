@@ -27,7 +27,11 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_SENTINEL"
   | "ERR_SHARDIS_NO_REPLICA"
   | "ERR_SHARDIS_WRITE_CONCERN"
-  | "ERR_SHARDIS_CLUSTER";
+  | "ERR_SHARDIS_CLUSTER"
+  | "ERR_SHARDIS_CACHE_ARGUMENT"
+  | "ERR_SHARDIS_CACHE_SERIALIZATION"
+  | "ERR_SHARDIS_CACHE_TIMEOUT"
+  | "ERR_SHARDIS_CACHE_LOAD";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -306,3 +310,46 @@ export class ClusterError extends ShardisError {
     this.node = node;
   }
 }
+
+/** What the cache layer (client.cache()) raises at call time; options are checked by cache() itself (ConfigError). */
+export abstract class CacheError extends ShardisError {
+  /** The cache's namespace. */
+  readonly namespace: string;
+
+  constructor(code: ShardisErrorCode, namespace: string, message: string, cause?: unknown) {
+    super(code, `cache "${namespace}": ${message}`, cause === undefined ? undefined : { cause });
+    this.namespace = namespace;
+  }
+}
+
+/** A key that is not a string or Buffer, or per-call options out of range. Nothing was sent. */
+export class CacheArgumentError extends CacheError {
+  constructor(namespace: string, message: string) {
+    super("ERR_SHARDIS_CACHE_ARGUMENT", namespace, message);
+  }
+}
+
+/** The value could not be encoded (JSON refuses it: a BigInt, a cycle) or the serializer threw. Nothing was written. */
+export class CacheSerializationError extends CacheError {
+  constructor(namespace: string, cause: unknown) {
+    super("ERR_SHARDIS_CACHE_SERIALIZATION", namespace, `the value could not be encoded: ${(cause as Error)?.message ?? String(cause)}`, cause);
+  }
+}
+
+/** No value within waitTimeoutMs: another caller's load did not finish in time, or this caller's own loader did not. */
+export class CacheTimeoutError extends CacheError {
+  readonly waitTimeoutMs: number;
+
+  constructor(namespace: string, key: string, waitTimeoutMs: number, why: string) {
+    super("ERR_SHARDIS_CACHE_TIMEOUT", namespace, `no value for ${JSON.stringify(key)} within ${waitTimeoutMs} ms: ${why}`);
+    this.waitTimeoutMs = waitTimeoutMs;
+  }
+}
+
+/** The load this caller waited for failed in another process; `message` is that loader's error message. The next call loads again. */
+export class CacheLoadError extends CacheError {
+  constructor(namespace: string, key: string, message: string) {
+    super("ERR_SHARDIS_CACHE_LOAD", namespace, `the load of ${JSON.stringify(key)} failed in another process: ${message}`);
+  }
+}
+

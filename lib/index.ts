@@ -12,6 +12,9 @@ export type { ScanStreamOptions } from "./scan/scanStream.js";
 export type { ScriptDefinition } from "./commands/script.js";
 export type { ConnectionTarget } from "./client/ShardedClient.js";
 export { keySlot, SLOT_COUNT } from "./sharding/keySlot.js";
+export { Cache, type Loader, type LoaderContext, type ManyLoader, type CacheGetOptions, type CacheSetOptions } from "./cache/Cache.js";
+export type { CacheOptions, CacheSerializer } from "./config/cache.js";
+export type { CacheKey } from "./cache/store.js";
 export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";
 export type {
   ShardedClientOptions,
@@ -36,7 +39,7 @@ export type {
   MetricsRegistry,
   TracingOptions,
 } from "./config/types.js";
-export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats } from "./metrics/stats.js";
+export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats, CacheStats } from "./metrics/stats.js";
 export type { Outcome } from "./metrics/meters.js";
 export { COMMAND_CHANNEL, type CommandTrace } from "./metrics/tracing.js";
 export { DEFAULTS } from "./config/defaults.js";

@@ -17,6 +17,9 @@ import { RUN_SCRIPT, type Script, type ScriptDefinition, type ScriptRunner } fro
 import type { ShardedCommander } from "../commands/surface.js";
 import { resolveCallOptions, type CallSettings } from "../config/callOptions.js";
 import { resolveOptions } from "../config/resolve.js";
+import { resolveCacheOptions, type CacheOptions } from "../config/cache.js";
+import { Cache } from "../cache/Cache.js";
+import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections } from "../connection/connection.js";
 import type { NodeClient } from "../connection/NodeClient.js";
@@ -186,6 +189,22 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** Reads through this policy (writes still go to masters): client.readFrom("replicaPreferred").get(k). */
   readFrom(policy: ReadPolicy): CallScope {
     return this.with({ readFrom: policy });
+  }
+
+  /**
+   * A cache-aside layer over this client: getOrSet(key, loader) loads a
+   * missing value once across every process sharing the fleet (a rebuild
+   * lock on the key's node), serves stale values while one caller
+   * refreshes them, refreshes early (XFetch), and falls back to the loader
+   * when the key's node is down. Throws ConfigError for bad options.
+   * See docs/caching.md.
+   */
+  cache<T = unknown>(options: CacheOptions<T>): Cache<T> {
+    const resolved = resolveCacheOptions<T>(options);
+    const executor = this.#executor;
+    return new Cache<T>(resolved, cacheStore(executor), executor.fleet.meters.cache(resolved.namespace), {
+      error: (namespace, key, error, served) => this.emit("cache:error", { namespace, key, error, served }),
+    });
   }
 
   /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */

@@ -38,6 +38,11 @@ export interface ShardisEvents {
   "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
   /** A cluster node could not be asked for the slot map, or answered with an error; the next one is asked. */
   "cluster:error": [{ readonly node: string; readonly error: Error }];
+  /**
+   * client.cache(): a loader failed, or the cache's node could not be used; `served` is what the
+   * callers got instead: the stale value, the loader's value (the cache was skipped), or the error.
+   */
+  "cache:error": [{ readonly namespace: string; readonly key: string; readonly error: Error; readonly served: "stale" | "loader" | "error" | "none" }];
 
   // ioredis's events, as libraries written for it expect them.
   /** Every shard's master connected (first time), before "ready". */

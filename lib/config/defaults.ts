@@ -55,8 +55,29 @@ export const DEFAULTS = Object.freeze({
     latencyBuckets: Object.freeze([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
     /** Pipeline batch size histogram bounds, in commands per write. */
     batchBuckets: Object.freeze([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
+    /** Cache loader duration histogram bounds, in seconds: 1 ms to 10 s. */
+    loadBuckets: Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   }),
   tracing: Object.freeze({ includeArgs: false }),
+  cache: Object.freeze({
+    /** Each write's TTL is ttlMs * (1 ± up to this), so keys written together do not expire together. */
+    jitter: 0.1,
+    /** After ttlMs, how long the old value is still served while one caller refreshes it, in ms. */
+    staleMs: 0,
+    /** XFetch's beta: higher refreshes earlier. */
+    earlyRefreshBeta: 1,
+    /** Rebuild lock lifetime, in ms; the holder extends it (every third of it) while its loader runs. */
+    lockTtlMs: 1000,
+    /** How long a caller waits for a value being loaded (by another caller or its own loader), in ms. */
+    waitTimeoutMs: 2000,
+    /** How long "not found" (the loader returned undefined) is cached, in ms; 0: never. */
+    negativeTtlMs: 0,
+    /** How long the message of a failed load stays for the callers that waited on it, in ms. */
+    loadErrorTtlMs: 1000,
+    /** Polling for a value another process is loading: first delay and cap, in ms. */
+    pollFirstMs: 5,
+    pollMaxMs: 50,
+  }),
 });
 
 /** setTimeout's largest delay; longer deadlines would fire at once. */

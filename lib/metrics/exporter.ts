@@ -9,7 +9,10 @@ import { ConfigError } from "../errors.js";
 import type { ResolvedMetrics } from "../config/metrics.js";
 import type { MetricsRegistry } from "../config/types.js";
 import type { Figures } from "./figures.js";
-import { FAMILIES, type Family, type Sample } from "./families.js";
+import { FAMILIES as CORE, type Family, type Sample } from "./families.js";
+import { CACHE_FAMILIES } from "./cacheFamilies.js";
+
+const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES];
 
 /** Marks registry entries that shardis put there. */
 const OWNED = Symbol.for("shardis.metricFamily");

@@ -26,7 +26,7 @@ export interface Family {
 }
 
 /** A histogram's _bucket, _sum and _count series. */
-function histogram(out: Sample[], fullName: string, labels: Labels, h: Histogram): void {
+export function histogram(out: Sample[], fullName: string, labels: Labels, h: Histogram): void {
   const cumulative = h.cumulative();
   h.bounds.forEach((bound, i) => out.push({ metricName: `${fullName}_bucket`, labels: { ...labels, le: String(bound) }, value: cumulative[i]! }));
   out.push({ metricName: `${fullName}_bucket`, labels: { ...labels, le: "+Inf" }, value: h.count });

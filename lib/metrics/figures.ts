@@ -7,6 +7,7 @@ import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { HealthMonitor } from "../replicas/HealthMonitor.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { Meters, MeterRole, NodeMeter, Refusal, ShardMeter } from "./meters.js";
+import type { CacheMeter } from "./cacheMeter.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
 
 /** A node's pool of dedicated connections: idle and borrowed connections, callers waiting for one. */
@@ -43,6 +44,8 @@ export interface Figures {
   readonly nodes: readonly NodeFigures[];
   /** Commands refused before reaching any shard. */
   readonly refusals: readonly Refusal[];
+  /** client.cache() namespaces. */
+  readonly caches: readonly CacheMeter[];
 }
 
 export interface FigureSources {
@@ -79,5 +82,11 @@ export function readFigures({ meters, registry, health, server }: FigureSources)
       replicationLagSeconds: lagMs === null ? null : lagMs / 1000,
     };
   });
-  return { shards: meters.shards, nodeMeters: [...meters.allNodes()], nodes, refusals: [...meters.allRefusals()].map((r) => ({ ...r })) };
+  return {
+    shards: meters.shards,
+    nodeMeters: [...meters.allNodes()],
+    nodes,
+    refusals: [...meters.allRefusals()].map((r) => ({ ...r })),
+    caches: [...meters.allCaches()],
+  };
 }

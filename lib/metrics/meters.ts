@@ -11,6 +11,8 @@ import { CountedRead, type ShardisCommand } from "../commands/command.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { CommandObserver, FailOutcome, NodeObserver, TraceHandle } from "../connection/observer.js";
 import { Histogram } from "./histogram.js";
+import { CacheMeter } from "./cacheMeter.js";
+import { DEFAULTS } from "../config/defaults.js";
 import { traceCommand, tracingActive } from "./tracing.js";
 
 /** How a command ended. "error" is Redis answering with an error; the others are shardis or the network failing it. */
@@ -160,6 +162,7 @@ export class Meters {
   readonly shards: ShardMeter[];
   private readonly nodes = new Map<string, NodeMeter>();
   private readonly refusals = new Map<string, Refusal>();
+  private readonly caches = new Map<string, CacheMeter>();
 
   constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[], traceArgs = false) {
     this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs));
@@ -201,4 +204,16 @@ export class Meters {
   allRefusals(): Iterable<Refusal> {
     return this.refusals.values();
   }
+
+  /** A cache namespace's meter; caches of one namespace share it. */
+  cache(namespace: string): CacheMeter {
+    let meter = this.caches.get(namespace);
+    if (!meter) this.caches.set(namespace, (meter = new CacheMeter(namespace, DEFAULTS.metrics.loadBuckets)));
+    return meter;
+  }
+
+  allCaches(): Iterable<CacheMeter> {
+    return this.caches.values();
+  }
+
 }

@@ -6,6 +6,7 @@ import type { BreakerState } from "../resilience/breaker.js";
 import type { Figures, PoolFigures } from "./figures.js";
 import { Histogram } from "./histogram.js";
 import { OUTCOMES, type MeterRole, type Outcome } from "./meters.js";
+import type { CacheMeter, CacheResult, LoadOutcome } from "./cacheMeter.js";
 import type { ServerFigures } from "./serverStats.js";
 
 export interface LatencyStats {
@@ -62,6 +63,21 @@ export interface ShardisStats {
   readonly nodes: readonly NodeStats[];
   /** Commands refused before reaching any shard, by command and error code: `{ "mget|ERR_SHARDIS_CROSS_SHARD": 3 }`. */
   readonly refused: Readonly<Record<string, number>>;
+  /** client.cache() namespaces. */
+  readonly caches: readonly CacheStats[];
+}
+
+export interface CacheStats {
+  readonly namespace: string;
+  readonly requests: Readonly<Record<CacheResult, number>>;
+  /** (hit + negative + stale) / requests; null before any request. */
+  readonly hitRatio: number | null;
+  readonly loads: Readonly<Record<LoadOutcome, number>>;
+  readonly loadLatency: LatencyStats;
+  readonly lockWaits: number;
+  readonly earlyRefreshes: number;
+  readonly corruptEntries: number;
+  readonly refusedWrites: number;
 }
 
 function latency(h: Histogram): LatencyStats {
@@ -128,5 +144,21 @@ export function buildStats(figures: Figures): ShardisStats {
     };
   });
   const refused = Object.fromEntries(figures.refusals.map((r) => [`${r.command}|${r.code}`, r.count]));
-  return { shards, nodes, refused };
+  return { shards, nodes, refused, caches: figures.caches.map(cacheStats) };
+}
+
+function cacheStats(c: CacheMeter): CacheStats {
+  const { hit, miss, stale, negative } = c.requests;
+  const total = hit + miss + stale + negative;
+  return {
+    namespace: c.namespace,
+    requests: { ...c.requests },
+    hitRatio: total ? (hit + negative + stale) / total : null,
+    loads: { ...c.loads },
+    loadLatency: latency(c.loadDuration),
+    lockWaits: c.lockWaits,
+    earlyRefreshes: c.earlyRefreshes,
+    corruptEntries: c.corruptEntries,
+    refusedWrites: c.refusedWrites,
+  };
 }

@@ -20,7 +20,7 @@ const LAYERS: string[][] = [
   ["topology"],
   ["sentinel", "replicas", "cluster"],
   ["metrics"],
-  ["scripts", "scan", "pipeline", "pubsub"],
+  ["scan", "pipeline", "pubsub", "cache"],
   ["exec"],
   ["client"],
   ["index.ts"],

@@ -1,0 +1,30 @@
+/**
+ * What the cache needs from the client: a few commands routed by key, the
+ * lock scripts run on the key's node, and whether the key's node takes
+ * commands now. Implemented by the client over its executor; tests can
+ * give a fake.
+ */
+import type { Script } from "../commands/script.js";
+
+export type CacheKey = string | Buffer;
+
+export interface CacheStore {
+  get(key: CacheKey): Promise<Buffer | null>;
+  /** Split per shard by the client: one MGET per shard. */
+  mget(keys: readonly CacheKey[]): Promise<Array<Buffer | null>>;
+  set(key: CacheKey, value: Buffer, ttlMs: number): Promise<void>;
+  del(key: CacheKey): Promise<number>;
+  /** A lock script on the key's node (EVALSHA, EVAL when the node lacks it). */
+  run(script: Script, key: CacheKey, args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
+  /** False while the node serving the key refuses commands (its breaker is open): the cache is skipped, not waited on. */
+  admits(key: CacheKey): boolean;
+}
+
+export interface CacheEvents {
+  /**
+   * A load failed, the store failed, or a background refresh failed; what the
+   * callers got instead: the stale value, the loader's own value (store
+   * down), or the error.
+   */
+  error(namespace: string, key: string, error: Error, served: "stale" | "loader" | "error" | "none"): void;
+}

@@ -1,0 +1,150 @@
+/**
+ * The cache layer's pure parts: the stored record format, value encoding,
+ * keys, option validation, TTL jitter and XFetch's early-refresh odds
+ * (against the formula, with a seeded random source). The cache's behaviour
+ * runs against real servers in test/integration/cache.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { CORRUPT, ValueCodec } from "../../lib/cache/codec.js";
+import { entryKey } from "../../lib/cache/keys.js";
+import { decodeRecord, encodeRecord, holdsValue } from "../../lib/cache/record.js";
+import { jitteredTtl, refreshEarly } from "../../lib/cache/timing.js";
+import { resolveCacheOptions } from "../../lib/config/cache.js";
+import { CacheArgumentError, CacheSerializationError, ConfigError } from "../../lib/errors.js";
+
+/** mulberry32: a small seeded generator, so the statistical checks are repeatable. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("cache records", () => {
+  it("round-trip header and payload, binary payloads included", () => {
+    const payload = Buffer.from([0, 10, 124, 255, 13, 10]);
+    const record = decodeRecord(encodeRecord("b", 1_800_000_000_123, 1_800_000_060_123, 42.4, payload))!;
+    expect(record).toMatchObject({ kind: "b", expiresAt: 1_800_000_000_123, staleUntil: 1_800_000_060_123, loadMs: 42, lockToken: "", lockUntil: 0 });
+    expect(Buffer.compare(record.payload, payload)).toBe(0);
+    expect(holdsValue(record)).toBe(true);
+  });
+
+  it("read a lock and a failed load as written by the Lua scripts", () => {
+    const lock = decodeRecord(Buffer.from("SC1|l|0|0|0|tok123|1800000000500\n"))!;
+    expect([lock.kind, lock.lockToken, lock.lockUntil, holdsValue(lock)]).toEqual(["l", "tok123", 1_800_000_000_500, false]);
+    const failed = decodeRecord(Buffer.from("SC1|e|0|0|0|tok123|0\nboom"))!;
+    expect([failed.kind, failed.payload.toString()]).toEqual(["e", "boom"]);
+  });
+
+  it("refuse anything else: foreign values, truncated headers, unknown kinds, non-numbers", () => {
+    for (const raw of ["hello", "SC1|", "SC1|j|1|2|3||0", "SC1|x|1|2|3||0\n{}", "SC1|j|a|2|3||0\n{}", "SC1|j|1|2|3|0\n{}", `SC1|j|1|2|3||${"9".repeat(300)}\n{}`]) {
+      expect(decodeRecord(Buffer.from(raw)), raw).toBeUndefined();
+    }
+  });
+});
+
+describe("cache values", () => {
+  const json = new ValueCodec<unknown>("ns", undefined);
+
+  it("store JSON, Buffers as they are, and not-found without payload", () => {
+    const value = { a: [1, "two", null], b: { c: true } };
+    expect(json.decode(decodeRecord(json.encode(value, 1, 2, 3))!)).toEqual(value);
+    const bytes = Buffer.from([1, 2, 3, 0, 255]);
+    const stored = decodeRecord(json.encode(bytes, 1, 2, 3))!;
+    expect(stored.kind).toBe("b");
+    expect(json.decode(stored)).toEqual(bytes);
+    const missing = decodeRecord(json.encode(undefined, 1, 2, 3))!;
+    expect([missing.kind, json.decode(missing)]).toEqual(["n", undefined]);
+  });
+
+  it("refuse values JSON cannot hold, with a typed error", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const value of [10n, cyclic, () => 1, Symbol("s")]) expect(() => json.encode(value, 1, 2, 3)).toThrow(CacheSerializationError);
+  });
+
+  it("use a custom serializer both ways, and call payloads it cannot read corrupt", () => {
+    const upper = new ValueCodec<string>("ns", { encode: (v) => v.toUpperCase(), decode: (b) => b.toString().toLowerCase() });
+    const stored = decodeRecord(upper.encode("hello", 1, 2, 3))!;
+    expect([stored.kind, stored.payload.toString(), upper.decode(stored)]).toEqual(["c", "HELLO", "hello"]);
+    expect(upper.decode(decodeRecord(json.encode({ a: 1 }, 1, 2, 3))!)).toBe(CORRUPT);
+    expect(json.decode(decodeRecord(Buffer.from("SC1|j|1|2|3||0\n{not json"))!)).toBe(CORRUPT);
+  });
+});
+
+describe("cache keys", () => {
+  it("prefix the namespace and keep hash tags deciding the shard", () => {
+    expect(entryKey("users", "{u42}:profile").full).toBe("users:{u42}:profile");
+    const buffer = entryKey("users", Buffer.from([0xff, 0x00]));
+    expect(Buffer.compare(buffer.full as Buffer, Buffer.from([...Buffer.from("users:"), 0xff, 0x00]))).toBe(0);
+    expect(buffer.id).not.toBe(entryKey("users", "\xff\x00").id);
+  });
+
+  it("refuse keys that are not strings or Buffers", () => {
+    for (const key of [42, null, undefined, ["a"], { a: 1 }]) expect(() => entryKey("users", key)).toThrow(CacheArgumentError);
+    expect(() => entryKey("users", 42)).toThrow(/a key must be a string or a Buffer \(got number\)/);
+  });
+});
+
+describe("cache options", () => {
+  it("fill defaults and freeze", () => {
+    const options = resolveCacheOptions({ namespace: "users", ttlMs: 60_000 });
+    expect(options).toMatchObject({ namespace: "users", ttlMs: 60_000, jitter: 0.1, staleMs: 0, beta: 1, lockTtlMs: 1000, waitTimeoutMs: 2000, negativeTtlMs: 0 });
+    expect(Object.isFrozen(options)).toBe(true);
+    expect(resolveCacheOptions({ namespace: "n", ttlMs: 1, earlyRefresh: false }).beta).toBe(0);
+  });
+
+  it("list every problem in one ConfigError", () => {
+    let error: ConfigError | undefined;
+    try {
+      resolveCacheOptions({ namespace: "has space", ttlMs: -1, jitter: 2, staleMs: 1.5, earlyRefresh: { beta: 0 }, lockTtlMs: 1, serializer: {}, colour: "red" });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual([
+      "unknown cache option 'colour'",
+      expect.stringContaining("cache.namespace must be 1-128 characters without whitespace"),
+      expect.stringContaining("cache.ttlMs must be an integer number of ms from 1"),
+      expect.stringContaining("cache.jitter must be a number from 0 to 0.5"),
+      expect.stringContaining("cache.earlyRefresh must be false or { beta }"),
+      expect.stringContaining("cache.serializer must be { encode(value), decode(buffer) }"),
+      expect.stringContaining("cache.staleMs must be an integer"),
+      expect.stringContaining("cache.lockTtlMs must be an integer number of ms from 10"),
+    ]);
+    expect(() => resolveCacheOptions("users")).toThrow(ConfigError);
+  });
+});
+
+describe("cache timing", () => {
+  it("spreads TTLs over ttl * (1 ± jitter), evenly", () => {
+    const random = seeded(7);
+    const ttls = Array.from({ length: 10_000 }, () => jitteredTtl(10_000, 0.1, random));
+    expect(Math.min(...ttls)).toBeGreaterThanOrEqual(9000);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(11_000);
+    // Uniform: about a quarter in each quarter of the range.
+    const quarter = ttls.filter((t) => t < 9500).length / ttls.length;
+    expect(quarter).toBeGreaterThan(0.23);
+    expect(quarter).toBeLessThan(0.27);
+    expect(jitteredTtl(10_000, 0, random)).toBe(10_000);
+  });
+
+  it("refreshes early as often as XFetch's formula says: P = exp(-(expiry - now) / (loadMs * beta))", () => {
+    const random = seeded(42);
+    const draws = 20_000;
+    for (const [loadMs, beta, left] of [[100, 1, 50], [100, 1, 200], [20, 2, 10], [500, 0.5, 100]] as const) {
+      let refreshed = 0;
+      for (let i = 0; i < draws; i++) if (refreshEarly(1_000_000 - left, 1_000_000, loadMs, beta, random)) refreshed++;
+      const expected = Math.exp(-left / (loadMs * beta));
+      expect(Math.abs(refreshed / draws - expected), `loadMs ${loadMs}, beta ${beta}, ${left} ms left`).toBeLessThan(0.015);
+    }
+    // Never without a measured load, never with beta 0, always at expiry.
+    expect(refreshEarly(999, 1000, 0, 1, random)).toBe(false);
+    expect(refreshEarly(999, 1000, 100, 0, random)).toBe(false);
+    expect(refreshEarly(1000, 1000, 100, 1, () => 0)).toBe(true);
+  });
+});
