@@ -59,6 +59,8 @@ export interface CacheGetOptions {
 interface Found<T> {
   readonly value: T | undefined;
   readonly result: CacheResult;
+  /** The record the value came from (reads only). */
+  readonly record?: CacheRecord;
 }
 
 /** What a caller waiting on another's load saw. */
@@ -76,8 +78,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class Cache<T = unknown> {
   private readonly codec: ValueCodec<T>;
-  /** Keys this process is resolving now: callers join the promise instead of sending anything. */
-  private readonly inflight = new Map<string, Promise<Found<T>>>();
+  /**
+   * Reads started in this event-loop turn: callers of one turn share one GET.
+   * The map is dropped at the end of the turn rather than emptied key by key
+   * (deleting from a Map on every hit cost more than the GET itself).
+   */
+  private reading: Map<string, Promise<Found<T>>> | undefined;
+  /** Keys this process is loading (a miss being rebuilt): callers join the load and send nothing. */
+  private readonly loading = new Map<string, Promise<Found<T>>>();
+  private readonly endTurn = () => {
+    this.reading = undefined;
+  };
   /** Keys this process is refreshing in the background (stale or early). */
   private readonly refreshing = new Set<string>();
   /** Jitter and XFetch draws; replaceable for tests. */
@@ -97,31 +108,44 @@ export class Cache<T = unknown> {
   }
 
   /** The value for key: from the cache, or loaded once in the fleet and cached. */
-  async getOrSet(key: CacheKey, loader: Loader<T>, options?: CacheSetOptions): Promise<T | undefined> {
-    const entry = this.key(key);
-    if (typeof loader !== "function") throw new CacheArgumentError(this.namespace, "getOrSet needs a loader function");
-    const ttlMs = this.ttlOf(options);
-    let found = this.inflight.get(entry.id);
-    if (!found) {
-      found = this.resolve(entry, loader, ttlMs).finally(() => this.inflight.delete(entry.id));
-      this.inflight.set(entry.id, found);
-    }
-    let outcome: Found<T>;
+  getOrSet(key: CacheKey, loader: Loader<T>, options?: CacheSetOptions): Promise<T | undefined> {
+    let entry: EntryKey;
+    let ttlMs: number;
     try {
-      outcome = await found;
+      entry = this.key(key);
+      if (typeof loader !== "function") throw new CacheArgumentError(this.namespace, "getOrSet needs a loader function");
+      ttlMs = this.ttlOf(options);
     } catch (error) {
-      this.meter.requests.miss++;
-      throw error;
+      return Promise.reject(error);
     }
-    this.meter.requests[outcome.result]++;
-    return outcome.value;
+    // Written with then() rather than async/await: this is the hit path, and every promise saved shows.
+    const joined = this.loading.get(entry.id) ?? this.reading?.get(entry.id);
+    if (joined) return joined.then(this.counted, this.countedMiss);
+    if (!this.reading) {
+      this.reading = new Map();
+      setImmediate(this.endTurn);
+    }
+    const found = this.resolve(entry, loader, ttlMs);
+    this.reading.set(entry.id, found);
+    return found.then(this.counted, this.countedMiss);
   }
+
+  /** Counts a caller's request by what it found, and gives it the value. */
+  private readonly counted = (found: Found<T>): T | undefined => {
+    this.meter.requests[found.result]++;
+    return found.value;
+  };
+
+  private readonly countedMiss = (error: unknown): never => {
+    this.meter.requests.miss++;
+    throw error;
+  };
 
   /** The cached value, or undefined (a miss, "not found", or past ttlMs unless allowStale). Never loads. */
   async get(key: CacheKey, options?: CacheGetOptions): Promise<T | undefined> {
     const entry = this.key(key);
     const raw = await this.store.get(entry.full);
-    const found = this.read(entry, raw, Date.now(), options?.allowStale === true);
+    const found = this.read(raw, Date.now(), options?.allowStale === true);
     this.meter.requests[found.result]++;
     return found.value;
   }
@@ -154,17 +178,17 @@ export class Cache<T = unknown> {
     const unique = new Map<string, { entry: EntryKey; key: K }>();
     entries.forEach((entry, i) => unique.set(entry.id, { entry, key: keys[i]! }));
     const found = new Map<string, Promise<Found<T>>>();
-    // Keys this process is resolving already are joined, not read again.
+    // Keys this process is reading or loading already are joined, not read again.
     const toRead = [...unique.values()].filter(({ entry }) => {
-      const running = this.inflight.get(entry.id);
+      const running = this.loading.get(entry.id) ?? this.reading?.get(entry.id);
       if (running) found.set(entry.id, running);
       return !running;
     });
     if (toRead.length) {
       const batch = this.resolveMany(toRead, loader, ttlMs);
       toRead.forEach(({ entry }) => {
-        const one = batch.then((all) => all.get(entry.id)!).finally(() => this.inflight.delete(entry.id));
-        this.inflight.set(entry.id, one);
+        const one = batch.then((all) => all.get(entry.id)!).finally(() => this.loading.delete(entry.id));
+        this.loading.set(entry.id, one);
         found.set(entry.id, one);
       });
     }
@@ -191,22 +215,19 @@ export class Cache<T = unknown> {
   }
 
   /** One key: read it; serve it (refreshing stale or nearly expired values in the background), or rebuild it. */
-  private async resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number): Promise<Found<T>> {
-    if (!this.store.admits(entry.full)) return this.loadDirectly(entry, loader, new Error("the key's node is not taking commands (its breaker is open)"));
-    let raw: Buffer | null;
-    try {
-      raw = await this.store.get(entry.full);
-    } catch (error) {
-      return this.loadDirectly(entry, loader, error as Error);
-    }
-    return this.serveOrRebuild(entry, raw, loader, ttlMs);
+  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number): Promise<Found<T>> {
+    // A node whose breaker is open fails the GET at once (CircuitOpenError): the loader is then called directly.
+    return this.store.get(entry.full).then(
+      (raw) => this.serveOrRebuild(entry, raw, loader, ttlMs),
+      (error: unknown) => this.loadDirectly(entry, loader, error as Error),
+    );
   }
 
   private serveOrRebuild(entry: EntryKey, raw: Buffer | null, loader: Loader<T>, ttlMs: number): Promise<Found<T>> | Found<T> {
     const now = Date.now();
-    const found = this.read(entry, raw, now, true);
-    if (found.result === "miss") return this.rebuild(entry, loader, ttlMs, this.seen(raw));
-    const record = decodeRecord(raw!)!;
+    const found = this.read(raw, now, true);
+    if (found.result === "miss") return this.load(entry, () => this.rebuild(entry, loader, ttlMs, this.seen(found.record)));
+    const record = found.record!;
     if (found.result === "stale") this.refreshInBackground(entry, loader, ttlMs, record, found.value, false);
     else if (this.options.beta > 0 && refreshEarly(now, record.expiresAt, record.loadMs, this.options.beta, this.random)) {
       this.refreshInBackground(entry, loader, ttlMs, record, found.value, true);
@@ -214,27 +235,35 @@ export class Cache<T = unknown> {
     return found;
   }
 
+  /** Runs a rebuild of the key unless this process runs one already (a caller that read it in an earlier turn): then joins that. */
+  private load(entry: EntryKey, rebuild: () => Promise<Found<T>>): Promise<Found<T>> {
+    const running = this.loading.get(entry.id);
+    if (running) return running;
+    const loading = rebuild().finally(() => this.loading.delete(entry.id));
+    this.loading.set(entry.id, loading);
+    return loading;
+  }
+
   /** What a stored value means now: a hit, "not found", a stale value (when allowed), or a miss. Counts corrupt entries. */
-  private read(entry: EntryKey, raw: Buffer | null, now: number, allowStale: boolean): Found<T> {
+  private read(raw: Buffer | null, now: number, allowStale: boolean): Found<T> {
     if (raw === null) return { value: undefined, result: "miss" };
     const record = decodeRecord(raw);
     if (!record) {
       this.meter.corruptEntries++;
       return { value: undefined, result: "miss" };
     }
-    if (!holdsValue(record) || now >= record.staleUntil || (!allowStale && now >= record.expiresAt)) return { value: undefined, result: "miss" };
+    if (!holdsValue(record) || now >= record.staleUntil || (!allowStale && now >= record.expiresAt)) return { value: undefined, result: "miss", record };
     const value = this.codec.decode(record);
     if (value === CORRUPT) {
       this.meter.corruptEntries++;
-      return { value: undefined, result: "miss" };
+      return { value: undefined, result: "miss", record };
     }
-    if (now >= record.expiresAt) return { value, result: "stale" };
-    return { value, result: record.kind === "n" ? "negative" : "hit" };
+    if (now >= record.expiresAt) return { value, result: "stale", record };
+    return { value, result: record.kind === "n" ? "negative" : "hit", record };
   }
 
-  /** The `seen` argument of ACQUIRE for a stored value: its expiresAt when it holds one (so the lock may replace it), else "". */
-  private seen(raw: Buffer | null): string {
-    const record = raw && decodeRecord(raw);
+  /** The `seen` argument of ACQUIRE for a stored record: its expiresAt when it holds a value (so the lock may replace it), else "". */
+  private seen(record: CacheRecord | undefined): string {
     return record && holdsValue(record) ? String(record.expiresAt) : "";
   }
 
@@ -445,11 +474,10 @@ export class Cache<T = unknown> {
     }
     const misses: Array<{ entry: EntryKey; key: K; seen: string }> = [];
     wanted.forEach(({ entry, key }, i) => {
-      const raw = raws[i] ?? null;
-      const found = this.read(entry, raw, Date.now(), true);
-      if (found.result === "miss") misses.push({ entry, key, seen: this.seen(raw) });
+      const found = this.read(raws[i] ?? null, Date.now(), true);
+      if (found.result === "miss") misses.push({ entry, key, seen: this.seen(found.record) });
       else {
-        if (found.result === "stale") this.refreshInBackground(entry, one(key), ttlMs, decodeRecord(raw!)!, found.value, false);
+        if (found.result === "stale") this.refreshInBackground(entry, one(key), ttlMs, found.record!, found.value, false);
         out.set(entry.id, found);
       }
     });

@@ -12,10 +12,14 @@ export interface EntryKey {
 }
 
 export function entryKey(namespace: string, key: unknown): EntryKey {
-  if (typeof key === "string") return { id: `s${key}`, full: `${namespace}:${key}`, display: key };
+  if (typeof key === "string") {
+    const full = `${namespace}:${key}`;
+    return { id: full, full, display: key };
+  }
   if (Buffer.isBuffer(key)) {
     const hex = key.toString("hex");
-    return { id: `b${hex}`, full: Buffer.concat([Buffer.from(`${namespace}:`), key]), display: `<Buffer ${hex}>` };
+    // A namespace has no whitespace, so no string key's id starts with a newline.
+    return { id: `\n${hex}`, full: Buffer.concat([Buffer.from(`${namespace}:`), key]), display: `<Buffer ${hex}>` };
   }
   const got = key === null ? "null" : Array.isArray(key) ? "an array" : typeof key;
   throw new CacheArgumentError(namespace, `a key must be a string or a Buffer (got ${got})`);

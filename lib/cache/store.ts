@@ -1,8 +1,7 @@
 /**
  * What the cache needs from the client: a few commands routed by key, the
- * lock scripts run on the key's node, and whether the key's node takes
- * commands now. Implemented by the client over its executor; tests can
- * give a fake.
+ * lock scripts run on the key's node. Implemented by the client over its
+ * executor (so the key's node's breaker fails them fast while it is down).
  */
 import type { Script } from "../commands/script.js";
 
@@ -16,8 +15,6 @@ export interface CacheStore {
   del(key: CacheKey): Promise<number>;
   /** A lock script on the key's node (EVALSHA, EVAL when the node lacks it). */
   run(script: Script, key: CacheKey, args: ReadonlyArray<string | number | Buffer>): Promise<unknown>;
-  /** False while the node serving the key refuses commands (its breaker is open): the cache is skipped, not waited on. */
-  admits(key: CacheKey): boolean;
 }
 
 export interface CacheEvents {

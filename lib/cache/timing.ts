@@ -17,6 +17,8 @@ export function jitteredTtl(ttlMs: number, jitter: number, random: () => number)
  */
 export function refreshEarly(now: number, expiresAt: number, loadMs: number, beta: number, random: () => number): boolean {
   if (beta <= 0 || loadMs <= 0) return false;
+  // Beyond 40 load-times of beta the odds are below e^-40: not worth a random draw on every hit.
+  if (expiresAt - now > 40 * loadMs * beta) return false;
   // 1 - random() is in (0, 1]: ln never sees 0.
   return now - loadMs * beta * Math.log(1 - random()) >= expiresAt;
 }

@@ -11,6 +11,5 @@ export function cacheStore(executor: Executor): CacheStore {
     },
     del: (key) => executor.run("del", [key], "utf8") as Promise<number>,
     run: (script, key, args) => executor.runScript(script, [key, ...args], null),
-    admits: (key) => executor.admitsKey(key),
   };
 }

@@ -107,12 +107,6 @@ export class Executor {
     return this.fleet.registry.master(shard);
   }
 
-  /** Whether the master serving this key takes commands now (its breaker is not open); true while it is not placed yet (commands wait). */
-  admitsKey(key: string | Buffer): boolean {
-    const shard = this.strategy.shardIndexOf(key);
-    return shard === UNASSIGNED ? true : (this.master(shard)?.admits ?? true);
-  }
-
   /** The shard's master, waiting (up to timeoutMs) for Sentinel to name it. */
   async masterWhenPlaced(shard: number, timeoutMs = this.defaults.timeoutMs): Promise<NodeClient> {
     const now = this.master(shard);

@@ -13,6 +13,8 @@
  *   shardis pipeline   client.pipeline()
  * Live reshard: shardis on Cluster, then ioredis Cluster, each under load
  * while redis-cli moves slots away and back; ops/s and errors/s per second.
+ * Cache (cacheBench.ts): the hit path against plain GET, and 4 processes
+ * through key expiries (loader calls per expiry, p99 around an expiry).
  *
  * Every server is started here. Variants run forward then backward in
  * alternate rounds and ratios are taken within a round, then the median
@@ -20,7 +22,8 @@
  * are comparable.
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
- *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --only "name,name" --json FILE
+ *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip)
+ *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -32,6 +35,7 @@ import { keySlot, ShardedClient } from "shardis";
 import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
+import { cacheBench } from "./cacheBench.js";
 import {
   keyNames,
   median,
@@ -51,6 +55,7 @@ const { values: flags } = parseArgs({
     batches: { type: "string", default: "16" },
     keys: { type: "string", default: "100000" },
     "reshard-slots": { type: "string", default: "2000" },
+    "cache-seconds": { type: "string", default: "8" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -158,6 +163,10 @@ async function main(): Promise<void> {
           reshardSlots,
         ),
       };
+    }
+    const cacheSeconds = Number(flags["cache-seconds"]);
+    if (cacheSeconds > 0 && (!wanted || wanted.some((n) => n.includes("cache")))) {
+      report.cache = await cacheBench({ client: slots, shards, keys: base.keys, commands, seconds: cacheSeconds, log, compare });
     }
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {

@@ -49,6 +49,14 @@ export async function runWorkload(target: Target, keys: string[], options: Workl
   }, options);
 }
 
+/** Reads only: one read of a random key per step (a cache's hit path). */
+export async function runReadWorkload(read: (key: string) => Promise<unknown>, keys: string[], options: WorkloadOptions): Promise<RunResult> {
+  return runLoop(async (random) => {
+    await read(keys[random() % keys.length]!);
+    return 1;
+  }, options);
+}
+
 /** One operation of a mixed batch. */
 export interface BatchOp {
   readonly kind: "get" | "set" | "incr" | "hset" | "hget";
