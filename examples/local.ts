@@ -18,7 +18,7 @@ import { startHaTopology, type HaTopology } from "../test/support/sentinel.js";
 import { startRedisCluster } from "../test/support/cluster.js";
 import type { RedisServer } from "../test/support/redis.js";
 
-export { ensureServers, startHaTopology, startRedisCluster, type HaTopology, type RedisServer };
+export { ensureServers, startHaTopology, startRedisCluster, startRedisMany, stopAll, type HaTopology, type RedisServer };
 
 /** What each example needs: plain shards, or shards behind sentinels. */
 const NEEDS: Record<string, "shards" | "sentinels"> = {

@@ -7,7 +7,7 @@
  * caller holding it runs the loader and writes the value only while it
  * still holds the lock (fencing), extending the lock as the loader runs.
  * Callers in the same process share one promise; callers elsewhere that find
- * the lock taken poll the key with a growing delay (5 ms doubling to 50 ms)
+ * the lock taken poll the key with a growing delay (1 ms doubling to 50 ms)
  * until the value is there, the load failed, or waitTimeoutMs passes.
  *
  * A stale value (past ttlMs, within staleMs) is served at once while one
@@ -23,7 +23,7 @@ import { CacheArgumentError, CacheLoadError, CacheSerializationError, CacheTimeo
 import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
-import { decodeRecord, holdsValue, type CacheRecord } from "./record.js";
+import { decodeRecord, holdsValue, payloadText, type CacheRecord } from "./record.js";
 import { ACQUIRE, COMMIT, EXTEND, RELEASE } from "./scripts.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
 import { jitteredTtl, refreshEarly } from "./timing.js";
@@ -330,7 +330,7 @@ export class Cache<T = unknown> {
         const value = this.codec.decode(record);
         return value === CORRUPT ? { kind: "free", seen: String(record.expiresAt) } : { kind: "value", value };
       }
-      if (record.kind === "e") return record.lockToken === token ? { kind: "failed", message: record.payload.toString("utf8") } : { kind: "free", seen: "" };
+      if (record.kind === "e") return record.lockToken === token ? { kind: "failed", message: payloadText(record) } : { kind: "free", seen: "" };
       // Still a lock: the same holder, or one that took over from a dead one.
       token = record.lockToken;
     }

@@ -5,7 +5,7 @@
  */
 import type { CacheSerializer } from "../config/cache.js";
 import { CacheSerializationError } from "../errors.js";
-import { encodeRecord, type CacheRecord } from "./record.js";
+import { encodeRecord, payloadOf, payloadText, type CacheRecord } from "./record.js";
 
 /** A payload that did not decode: the entry is treated as a miss and overwritten. */
 export const CORRUPT: unique symbol = Symbol("corrupt");
@@ -37,12 +37,12 @@ export class ValueCodec<T> {
         case "n":
           return undefined;
         case "b":
-          return Buffer.from(record.payload) as T;
+          return Buffer.from(payloadOf(record)) as T;
         case "j":
           // Written with a serializer elsewhere is not JSON here: a corrupt entry, not a crash.
-          return this.serializer ? CORRUPT : (JSON.parse(record.payload.toString("utf8")) as T);
+          return this.serializer ? CORRUPT : (JSON.parse(payloadText(record)) as T);
         case "c":
-          return this.serializer ? this.serializer.decode(record.payload) : CORRUPT;
+          return this.serializer ? this.serializer.decode(payloadOf(record)) : CORRUPT;
         default:
           return CORRUPT;
       }

@@ -29,7 +29,19 @@ export interface CacheRecord {
   /** The rebuild lock's holder, "" when none (for "e": the failed load's token). */
   readonly lockToken: string;
   readonly lockUntil: number;
-  readonly payload: Buffer;
+  /** The stored value the record was read from, and where its payload starts in it. */
+  readonly raw: Buffer;
+  readonly payloadStart: number;
+}
+
+/** The payload's bytes (a view of the stored value, not a copy). */
+export function payloadOf(record: CacheRecord): Buffer {
+  return record.raw.subarray(record.payloadStart);
+}
+
+/** The payload as UTF-8 text, without an intermediate Buffer (the hit path's JSON). */
+export function payloadText(record: CacheRecord): string {
+  return record.raw.toString("utf8", record.payloadStart);
 }
 
 const MAGIC = "SC1|";
@@ -95,6 +107,7 @@ export function decodeRecord(raw: Buffer): CacheRecord | undefined {
     loadMs: numbers[2]!,
     lockToken,
     lockUntil,
-    payload: raw.subarray(i + 1),
+    raw,
+    payloadStart: i + 1,
   };
 }

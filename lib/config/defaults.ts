@@ -75,7 +75,7 @@ export const DEFAULTS = Object.freeze({
     /** How long the message of a failed load stays for the callers that waited on it, in ms. */
     loadErrorTtlMs: 1000,
     /** Polling for a value another process is loading: first delay and cap, in ms. */
-    pollFirstMs: 5,
+    pollFirstMs: 1,
     pollMaxMs: 50,
   }),
 });
