@@ -7,7 +7,7 @@
  * caller holding it runs the loader and writes the value only while it
  * still holds the lock (fencing), extending the lock as the loader runs.
  * Callers in the same process share one promise; callers elsewhere that find
- * the lock taken poll the key with a growing delay (1 ms doubling to 50 ms)
+ * the lock taken poll the key (every 1 ms four times, then doubling to 50 ms)
  * until the value is there, the load failed, or waitTimeoutMs passes.
  *
  * A stale value (past ttlMs, within staleMs) is served at once while one
@@ -119,7 +119,7 @@ export class Cache<T = unknown> {
       return Promise.reject(error);
     }
     // Written with then() rather than async/await: this is the hit path, and every promise saved shows.
-    const joined = this.loading.get(entry.id) ?? this.reading?.get(entry.id);
+    const joined = (this.loading.size ? this.loading.get(entry.id) : undefined) ?? this.reading?.get(entry.id);
     if (joined) return joined.then(this.counted, this.countedMiss);
     if (!this.reading) {
       this.reading = new Map();
@@ -142,12 +142,15 @@ export class Cache<T = unknown> {
   };
 
   /** The cached value, or undefined (a miss, "not found", or past ttlMs unless allowStale). Never loads. */
-  async get(key: CacheKey, options?: CacheGetOptions): Promise<T | undefined> {
-    const entry = this.key(key);
-    const raw = await this.store.get(entry.full);
-    const found = this.read(raw, Date.now(), options?.allowStale === true);
-    this.meter.requests[found.result]++;
-    return found.value;
+  get(key: CacheKey, options?: CacheGetOptions): Promise<T | undefined> {
+    let entry: EntryKey;
+    try {
+      entry = this.key(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const allowStale = options?.allowStale === true;
+    return this.store.get(entry.full).then((raw) => this.counted(this.read(raw, Date.now(), allowStale)));
   }
 
   /** Writes a value (fresh for ttlMs, with jitter), replacing whatever is there, a rebuild in progress included. */
@@ -312,12 +315,13 @@ export class Cache<T = unknown> {
    * value (its holder died or gave up: the caller may take it), or the deadline.
    */
   private async waitFor(entry: EntryKey, token: string, deadline: number): Promise<Waited<T>> {
-    let delay: number = DEFAULTS.cache.pollFirstMs;
-    for (;;) {
+    const { pollFirstMs, pollQuickTries, pollMaxMs } = DEFAULTS.cache;
+    for (let attempt = 0; ; attempt++) {
       const left = deadline - performance.now();
       if (left <= 0) return { kind: "timeout" };
+      // A few quick looks (most loads are short), then doubling delays up to pollMaxMs.
+      const delay = attempt < pollQuickTries ? pollFirstMs : Math.min(pollFirstMs * 2 ** (attempt - pollQuickTries + 1), pollMaxMs);
       await sleep(Math.min(delay, left));
-      delay = Math.min(delay * 2, DEFAULTS.cache.pollMaxMs);
       let raw: Buffer | null;
       try {
         raw = await this.store.get(entry.full);

@@ -74,8 +74,9 @@ export const DEFAULTS = Object.freeze({
     negativeTtlMs: 0,
     /** How long the message of a failed load stays for the callers that waited on it, in ms. */
     loadErrorTtlMs: 1000,
-    /** Polling for a value another process is loading: first delay and cap, in ms. */
+    /** Polling for a value another process is loading: a few quick looks this far apart (ms), then doubling delays up to the cap. */
     pollFirstMs: 1,
+    pollQuickTries: 4,
     pollMaxMs: 50,
   }),
 });

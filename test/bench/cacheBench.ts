@@ -49,6 +49,7 @@ export async function cacheBench(parts: CacheBenchParts): Promise<Record<string,
     {
       "plain GET": () => runReadWorkload((k) => client.get(`plain:${k}`), names, parts.commands),
       "cache getOrSet hit": () => runReadWorkload((k) => hits.getOrSet(k, never), names, parts.commands),
+      ...(process.env.BENCH_CACHE_GET ? { "cache get": () => runReadWorkload((k) => hits.get(k), names, parts.commands) } : {}),
     },
     [["cache hit / plain GET", "cache getOrSet hit", "plain GET", 0.9]],
   );
