@@ -12,7 +12,8 @@ import type { Figures } from "./figures.js";
 import { FAMILIES as CORE, type Family, type Sample } from "./families.js";
 import { CACHE_FAMILIES } from "./cacheFamilies.js";
 
-const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES];
+/** Every family shardis exports. */
+export const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES];
 
 /** Marks registry entries that shardis put there. */
 const OWNED = Symbol.for("shardis.metricFamily");

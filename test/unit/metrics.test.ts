@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Registry, register as globalRegistry } from "prom-client";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { ConfigError } from "../../lib/errors.js";
-import { FAMILIES } from "../../lib/metrics/families.js";
+import { FAMILIES } from "../../lib/metrics/exporter.js";
 import { sumByLabels } from "../../lib/metrics/exporter.js";
 import { Histogram } from "../../lib/metrics/histogram.js";
 import { commandLabel, Meters } from "../../lib/metrics/meters.js";
