@@ -16,7 +16,7 @@
 import { randomBytes } from "node:crypto";
 import type { ResolvedCacheOptions } from "../config/cache.js";
 import { CacheArgumentError } from "../errors.js";
-import type { CacheMeter } from "../metrics/cacheMeter.js";
+import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
 import { decodeRecord, holdsValue, type CacheRecord } from "./record.js";
@@ -28,6 +28,12 @@ import type { CacheGetOptions, CacheSetOptions, Found, Loader, ManyLoader } from
 
 export type { CacheGetOptions, CacheSetOptions, Loader, LoaderContext, ManyLoader } from "./types.js";
 
+/** A read shared by the callers of one event-loop turn; `result` is known before `value` settles (joiners count it). */
+interface SharedRead<T> {
+  readonly value: Promise<T | undefined>;
+  result: CacheResult;
+}
+
 export class Cache<T = unknown> {
   private readonly codec: ValueCodec<T>;
   /**
@@ -35,7 +41,7 @@ export class Cache<T = unknown> {
    * The map is dropped at the end of the turn rather than emptied key by key
    * (deleting from a Map on every hit cost more than the GET itself).
    */
-  private reading: Map<string, Promise<Found<T>>> | undefined;
+  private reading: Map<string, SharedRead<T>> | undefined;
   /** Keys this process is loading (a miss being rebuilt): callers join the load and send nothing. */
   private readonly loading = new Map<string, Promise<Found<T>>>();
   private readonly endTurn = () => {
@@ -72,15 +78,17 @@ export class Cache<T = unknown> {
       return Promise.reject(error);
     }
     // Written with then() rather than async/await: this is the hit path, and every promise saved shows.
-    const joined = (this.loading.size ? this.loading.get(entry.id) : undefined) ?? this.reading?.get(entry.id);
-    if (joined) return joined.then(this.counted, this.countedMiss);
+    const loading = this.loading.size ? this.loading.get(entry.id) : undefined;
+    if (loading) return loading.then(this.counted, this.countedMiss);
+    const shared = this.reading?.get(entry.id);
+    if (shared) return shared.value.then((value) => (this.meter.requests[shared.result]++, value), this.countedMiss);
     if (!this.reading) {
       this.reading = new Map();
       setImmediate(this.endTurn);
     }
-    const found = this.resolve(entry, loader, ttlMs);
-    this.reading.set(entry.id, found);
-    return found.then(this.counted, this.countedMiss);
+    const read: SharedRead<T> = { value: this.resolve(entry, loader, ttlMs, (result) => (read.result = result)), result: "miss" };
+    this.reading.set(entry.id, read);
+    return read.value;
   }
 
   /** Counts a caller's request by what it found, and gives it the value. */
@@ -136,7 +144,8 @@ export class Cache<T = unknown> {
     const found = new Map<string, Promise<Found<T>>>();
     // Keys this process is reading or loading already are joined, not read again.
     const toRead = [...unique.values()].filter(({ entry }) => {
-      const running = this.loading.get(entry.id) ?? this.reading?.get(entry.id);
+      const shared = this.reading?.get(entry.id);
+      const running = this.loading.get(entry.id) ?? (shared && shared.value.then((value): Found<T> => ({ value, result: shared.result })));
       if (running) found.set(entry.id, running);
       return !running;
     });
@@ -171,11 +180,24 @@ export class Cache<T = unknown> {
   }
 
   /** One key: read it; serve it (refreshing stale or nearly expired values in the background), or rebuild it. */
-  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number): Promise<Found<T>> {
+  /**
+   * The first caller's read: the value, with its request counted and its
+   * result told to `settle` (for callers of the same turn who join it).
+   */
+  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number, settle: (result: CacheResult) => void): Promise<T | undefined> {
+    const finish = (found: Found<T>) => {
+      settle(found.result);
+      this.meter.requests[found.result]++;
+      return found.value;
+    };
+    const loaded = (load: Promise<Found<T>>) => load.then(finish, this.countedMiss);
     // A node whose breaker is open fails the GET at once (CircuitOpenError): the loader is then called directly.
     return this.store.get(entry.full).then(
-      (raw) => this.serveOrRebuild(entry, raw, loader, ttlMs),
-      (error: unknown) => this.rebuilds.loadDirectly(entry, loader, error as Error),
+      (raw) => {
+        const found = this.serveOrRebuild(entry, raw, loader, ttlMs);
+        return found instanceof Promise ? loaded(found) : finish(found);
+      },
+      (error: unknown) => loaded(this.rebuilds.loadDirectly(entry, loader, error as Error)),
     );
   }
 

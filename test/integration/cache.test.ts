@@ -146,11 +146,12 @@ describe("client.cache()", () => {
 
   it("refreshes before expiry (XFetch) when the last load was slow, without callers waiting", async () => {
     const client = context.fleet.client();
-    const cache = client.cache<number>({ namespace: ns("xfetch"), ttlMs: 400, jitter: 0, earlyRefresh: { beta: 2 } });
+    // 2 s of freshness: room for the refresh to finish well before expiry even on a loaded machine.
+    const cache = client.cache<number>({ namespace: ns("xfetch"), ttlMs: 2000, jitter: 0, earlyRefresh: { beta: 2 } });
     let loads = 0;
     const loader = async () => (await sleep(150), ++loads);
     expect(await cache.getOrSet("k", loader)).toBe(1);
-    // Read it until a refresh has happened: with a 150 ms load and beta 2, refreshes start well before the 400 ms expiry.
+    // Read it until a refresh has happened: with a 150 ms load and beta 2, one starts well before the 2 s expiry.
     const readerWaits: number[] = [];
     await eventually(async () => {
       const t = performance.now();
