@@ -167,6 +167,8 @@ export class SentinelClient implements LayoutSource {
         this.cursor = index;
         return reply;
       } catch (error) {
+        // Closing is not a sentinel's fault: nothing to report, nobody to ask next.
+        if (this.closed) throw new SentinelError("the sentinel client is closed", undefined, true);
         lastError = sanitizeError(error);
         this.events.error(key, lastError);
         this.forget(key);
@@ -176,6 +178,8 @@ export class SentinelClient implements LayoutSource {
   }
 
   private connection(sentinel: Address): Promise<Redis> {
+    // A refresh still running when the client closes must not open a connection nobody will close.
+    if (this.closed) return Promise.reject(new SentinelError("the sentinel client is closed", undefined, true));
     const key = formatAddress(sentinel);
     let pending = this.connections.get(key);
     if (!pending) {
@@ -183,7 +187,11 @@ export class SentinelClient implements LayoutSource {
       redis.on("error", () => undefined); // reported by query() when a command fails
       // A connection that ends is forgotten, so the next query makes a new one.
       redis.on("end", () => this.connections.get(key) === pending && this.connections.delete(key));
-      pending = redis.connect().then(() => redis);
+      pending = redis.connect().then(() => {
+        // close() ran while this connection was being made: it cleared the map, so close it here.
+        if (this.closed) redis.disconnect();
+        return redis;
+      });
       this.connections.set(key, pending);
     }
     return pending;

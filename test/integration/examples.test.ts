@@ -28,7 +28,7 @@ describe("examples run", () => {
   it("examples/quickstart.ts against three servers", () => {
     const run = runExample("examples/quickstart.ts", { SHARDS: servers.map((s) => s.address).join(",") }, 20_000);
     expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
     expect(run.stdout).toContain("GET user:1 = ada");
     expect(run.stdout).toContain("MGET = [ 'barbara', 'ada', null, 'grace' ]");
     expect(run.stdout).toContain("DEL count = 3");
@@ -38,7 +38,7 @@ describe("examples run", () => {
   it("examples/cross-shard.ts against three servers", () => {
     const run = runExample("examples/cross-shard.ts", { SHARDS: servers.map((s) => s.address).join(",") }, 20_000);
     expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
     expect(run.stdout).toContain('pipeline: [[null,"OK"],[null,"OK"],[null,["ada","grace"]],[null,1]]');
     expect(run.stdout).toContain("balance now 75");
     expect(run.stdout).toContain("claim: 1 0");
@@ -49,7 +49,7 @@ describe("examples run", () => {
   it("examples/quickstart.ts through examples/local.ts, which starts and stops the servers", () => {
     const run = runExample("examples/quickstart.ts", undefined, 20_000);
     expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
     expect(run.stdout).toContain("GET user:1 = ada");
   });
 
@@ -62,7 +62,7 @@ describe("examples run", () => {
   it("examples/high-availability.ts against a sentinel topology examples/local.ts starts", () => {
     const run = runExample("examples/high-availability.ts", undefined, 40_000);
     expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
     expect(run.stdout).toMatch(/^s0: master 127\.0\.0\.1:\d+, replicas 127\.0\.0\.1:\d+$/m);
     expect(run.stdout).toContain("write acknowledged by a replica");
     expect(run.stdout).toContain("from the master: ada");

@@ -108,10 +108,14 @@ export async function startRedisCluster(masters: number, options: ClusterOptions
           servers.map(async (s) => {
             const info = String(await client(s).call("CLUSTER", "INFO").catch(() => ""));
             const slots = JSON.stringify(await client(s).call("CLUSTER", "SLOTS").catch(() => null));
-            return { ok: info.includes("cluster_state:ok"), slots };
+            // CLUSTER SLOTS leaves out masters without slots: a node just added shows only in CLUSTER NODES.
+            // redis-cli refuses to add the next node until every node knows every other one.
+            const nodes = String(await client(s).call("CLUSTER", "NODES").catch(() => ""));
+            const known = nodes.split("\n").filter((line) => line && !/handshake|noaddr/.test(line)).length;
+            return { ok: info.includes("cluster_state:ok"), slots, known };
           }),
         );
-        if (states.every((s) => s.ok && s.slots === states[0]!.slots)) return;
+        if (states.every((s) => s.ok && s.slots === states[0]!.slots && s.known === servers.length)) return;
         if (Date.now() > deadline) throw new Error(`cluster not stable within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
