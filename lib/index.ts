@@ -38,7 +38,9 @@ export type {
   MetricsOptions,
   MetricsRegistry,
   TracingOptions,
+  HotKeyOptions,
 } from "./config/types.js";
+export type { HotKey, ShardLoad } from "./hotkeys/HotKeys.js";
 export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats, CacheStats } from "./metrics/stats.js";
 export type { Outcome } from "./metrics/meters.js";
 export { COMMAND_CHANNEL, type CommandTrace } from "./metrics/tracing.js";

@@ -19,6 +19,7 @@ import { resolveCallOptions, type CallSettings } from "../config/callOptions.js"
 import { resolveOptions } from "../config/resolve.js";
 import { resolveCacheOptions, type CacheOptions } from "../config/cache.js";
 import { Cache } from "../cache/Cache.js";
+import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections } from "../connection/connection.js";
@@ -220,6 +221,28 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
    */
   stats(): ShardisStats {
     return buildStats(this.#executor.fleet.figures());
+  }
+
+  /**
+   * The keys that took the most commands in the hot-key detector's last
+   * complete window (before the first window ends: the one being filled),
+   * across shards, most first, at most hotKeys.topK: { key, shard, count,
+   * rate }. Counts are estimates from sampled commands (docs/hot-keys.md).
+   * Empty with `hotKeys: false`.
+   */
+  hotKeys(): HotKey[] {
+    const executor = this.#executor;
+    return executor.fleet.hotKeys?.hotKeys((i) => executor.shardName(i)) ?? [];
+  }
+
+  /**
+   * How the same window's commands spread over shards: per shard, its
+   * commands, its share of all of them (a hot shard stands out), and the
+   * share its top-k keys took (a hot key stands out). Empty with `hotKeys: false`.
+   */
+  shardLoads(): ShardLoad[] {
+    const executor = this.#executor;
+    return executor.fleet.hotKeys?.loads((i) => executor.shardName(i)) ?? [];
   }
 
   /**

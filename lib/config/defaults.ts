@@ -48,8 +48,19 @@ export const DEFAULTS = Object.freeze({
   sentinel: Object.freeze({ connectTimeout: 1000, commandTimeoutMs: 1000 }),
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
+  hotKeys: Object.freeze({
+    /** Keys reported per window (and counted per shard, with 8x as many counters). */
+    topK: 50,
+    windowMs: 10_000,
+    /** One command in this many, on average, feeds the top-k sketch (every command counts toward its shard's load). */
+    sampleEvery: 16,
+  }),
   metrics: Object.freeze({
     prefix: "shardis_",
+    /** Hot keys as metric labels (at most topK series, keys truncated): opt-in, keys may be sensitive or unbounded. */
+    hotKeyLabels: false,
+    /** Longest key (in characters) a hot-key label keeps; longer ones are truncated and marked with a short hash. */
+    hotKeyLabelLength: 64,
     serverStatsIntervalMs: 10_000,
     /** Command latency histogram bounds, in seconds: 100 µs to 2.5 s, about 2x apart. */
     latencyBuckets: Object.freeze([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),

@@ -13,13 +13,14 @@ export interface ResolvedMetrics {
   readonly prefix: string;
   readonly serverStatsIntervalMs: number;
   readonly latencyBuckets: readonly number[];
+  readonly hotKeyLabels: boolean;
 }
 
 export interface ResolvedTracing {
   readonly includeArgs: boolean;
 }
 
-const METRICS_FIELDS = ["registry", "prefix", "serverStatsIntervalMs", "latencyBuckets"];
+const METRICS_FIELDS = ["registry", "prefix", "serverStatsIntervalMs", "latencyBuckets", "hotKeyLabels"];
 /** Prometheus metric names: letters, digits, underscores and colons, not starting with a digit. */
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -27,7 +28,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 export function resolveMetrics(value: unknown, problems: string[]): ResolvedMetrics | undefined {
   if (value === undefined) return undefined;
   if (!isPlainObject(value)) {
-    problems.push(`metrics must be an object { registry?, prefix?, serverStatsIntervalMs?, latencyBuckets? } (got ${describe(value)})`);
+    problems.push(`metrics must be an object { registry?, prefix?, serverStatsIntervalMs?, latencyBuckets?, hotKeyLabels? } (got ${describe(value)})`);
     return undefined;
   }
   unknownKeys(value, METRICS_FIELDS, "option in metrics", problems);
@@ -50,12 +51,15 @@ export function resolveMetrics(value: unknown, problems: string[]): ResolvedMetr
   ) {
     problems.push("metrics.latencyBuckets must be 1 to 50 increasing positive numbers of seconds");
   }
+  const hotKeyLabels = value.hotKeyLabels ?? DEFAULTS.metrics.hotKeyLabels;
+  if (typeof hotKeyLabels !== "boolean") problems.push(`metrics.hotKeyLabels ${isBoolean(hotKeyLabels)}`);
   // Frozen here, so the caller's registry inside is never deep-frozen with the rest of the options.
   return Object.freeze({
     registry: registry as MetricsRegistry,
     prefix: prefix as string,
     serverStatsIntervalMs: interval as number,
     latencyBuckets: Object.freeze([...(buckets as number[])]),
+    hotKeyLabels: hotKeyLabels as boolean,
   });
 }
 

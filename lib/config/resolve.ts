@@ -14,6 +14,7 @@ import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
 import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
+import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -42,6 +43,8 @@ export interface ResolvedOptions extends ResolvedHa {
   /** Prometheus export; undefined when off. */
   readonly metrics: ResolvedMetrics | undefined;
   readonly tracing: ResolvedTracing;
+  /** The hot-key detector; undefined when off. */
+  readonly hotKeys: ResolvedHotKeys | undefined;
 }
 
 export interface ResolvedRetryOptions {
@@ -54,7 +57,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
-  "metrics", "tracing", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -119,6 +122,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const ha = resolveHa(options, shards, problems);
   const metrics = resolveMetrics(options.metrics, problems);
   const tracing = resolveTracing(options.tracing, problems);
+  const hotKeys = resolveHotKeys(options.hotKeys, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
@@ -136,6 +140,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     fallback: fallback as FallbackFunction | undefined,
     metrics,
     tracing,
+    hotKeys,
   });
 }
 

@@ -182,6 +182,22 @@ export interface MetricsOptions {
   serverStatsIntervalMs?: number;
   /** Upper bounds of the command latency histogram, in seconds. @default 0.0001 ... 2.5 (14 bounds) */
   latencyBuckets?: number[];
+  /**
+   * Export the hot keys themselves (shardis_hot_key_rate{shard,key}): at
+   * most hotKeys.topK series, keys longer than 64 characters truncated and
+   * marked with a hash. Off by default: keys can hold user data. @default false
+   */
+  hotKeyLabels?: boolean;
+}
+
+/** The hot-key detector: a streaming top-k of the keys each shard receives, in fixed memory. */
+export interface HotKeyOptions {
+  /** Keys reported per window. @default 50 */
+  topK?: number;
+  /** Length of the window the counts cover, in ms. @default 10000 */
+  windowMs?: number;
+  /** One command in this many (on average, at random) feeds the top-k sketch; 1 counts every command. @default 16 */
+  sampleEvery?: number;
 }
 
 /** What the `shardis:command` diagnostics channel publishes. */
@@ -256,6 +272,8 @@ export interface ShardedClientOptions {
   writeConcern?: WriteConcern;
   /** Export metrics to Prometheus through prom-client. @default off */
   metrics?: MetricsOptions;
+  /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
+  hotKeys?: HotKeyOptions | false;
   /** The `shardis:command` tracing channel's payload. @default { includeArgs: false } */
   tracing?: TracingOptions;
 }

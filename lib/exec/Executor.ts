@@ -23,7 +23,7 @@ import {
 import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
-import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
+import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
 import { Router, type Args, type Plan, type SplitPlan } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
@@ -149,6 +149,9 @@ export class Executor {
     }
     if (route === UNASSIGNED) return this.whenMapped(name, args, encoding, call);
     if (typeof route !== "number") return this.scatter(spec, route, encoding, call);
+    // The hot-key detector counts the command under its (first) key: a counter, and now and then a sample.
+    const hot = this.fleet.hotKeys;
+    if (hot !== undefined) hot.observe(route, firstKey(spec, cmd.args as Args));
     const sent = this.runOn(route, spec, cmd, call);
     return spec.blocking && this.options.cluster ? sent.catch((error: unknown) => this.blockedElsewhere(error, spec, cmd, call, 1)) : sent;
   }
@@ -290,6 +293,8 @@ export class Executor {
 
   /** One command per shard in parallel, the replies put back in caller order. */
   private async scatter(spec: CommandSpec, plan: SplitPlan, encoding: Encoding, call: CallOptions): Promise<unknown> {
+    // Each part counts as a command on its shard, under its first key.
+    for (const part of plan.parts) this.fleet.hotKeys?.observe(part.shard, part.args[0]!);
     const { replies, failures, succeeded } = await fanOut(
       plan.parts.map((part) => ({ shard: this.shardName(part.shard), run: () => this.runOn(part.shard, spec, buildCommand(spec.name, part.args, encoding), call) })),
       // With partial results, each key of a failed part reads as its shard's error.
@@ -348,4 +353,11 @@ export class Executor {
       return Promise.reject(new FallbackError(spec.name, cause));
     }
   }
+}
+
+/** The key a routed command is counted under by the hot-key detector: its key, or the first of its keys (its channel for PUBLISH). */
+function firstKey(spec: CommandSpec, args: Args): string | Buffer {
+  if (spec.singleKeyIndex >= 0) return args[spec.singleKeyIndex]!;
+  const first = keyIndexes(spec, args)[0] ?? spec.channelIndex;
+  return args[first] ?? "";
 }

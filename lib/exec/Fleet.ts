@@ -23,6 +23,7 @@ import { AddressPolicy } from "../topology/addressPolicy.js";
 import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
 import { TopologyHolder, type LayoutSource } from "../topology/TopologyHolder.js";
 import { formatAddress } from "../config/address.js";
+import { HotKeyDetector } from "../hotkeys/HotKeys.js";
 
 /** What the fleet is built from besides options: injected so tests can run it on fakes. */
 export interface FleetParts {
@@ -64,6 +65,8 @@ export class Fleet {
   readonly serverStats: ServerStats | undefined;
   private readonly sentinel: SentinelClient | undefined;
   private readonly cluster: ClusterLink | undefined;
+  /** The streaming top-k of keys per shard; undefined with `hotKeys: false`. */
+  readonly hotKeys: HotKeyDetector | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -78,6 +81,7 @@ export class Fleet {
       options.tracing.includeArgs,
     );
     const meters = this.meters;
+    this.hotKeys = options.hotKeys && new HotKeyDetector(options.hotKeys);
     // Over a cluster, a lost connection may be a master going away: re-read the map until it settles.
     const watched: NodeEvents = options.cluster ? { ...nodeEvents, down: (node, cause) => (this.cluster?.nodeDown(), nodeEvents.down(node, cause)) } : nodeEvents;
     this.registry = new NodeRegistry(
@@ -160,7 +164,19 @@ export class Fleet {
 
   /** One reading of the client's counts and every node's state (metrics scrape, stats()). */
   figures(): Figures {
-    return readFigures({ meters: this.meters, registry: this.registry, health: this.health, server: this.serverStats });
+    const names = this.holder.current.names;
+    const shardName = (index: number) => names[index] ?? "(no shard)";
+    return readFigures({
+      meters: this.meters,
+      registry: this.registry,
+      health: this.health,
+      server: this.serverStats,
+      hot: this.hotKeys && {
+        keys: this.hotKeys.hotKeys(shardName),
+        loads: this.hotKeys.loads(shardName),
+        keyLabels: this.options.metrics?.hotKeyLabels ?? false,
+      },
+    });
   }
 
   /** The layout and each node's health, now, as an immutable snapshot. */
@@ -210,6 +226,7 @@ export class Fleet {
     this.holder.stop();
     this.health.stop();
     this.serverStats?.stop();
+    this.hotKeys?.close();
     this.sentinel?.close();
     await Promise.all([this.registry.close(timeoutMs), this.cluster?.close()]);
   }

@@ -9,6 +9,17 @@ import type { BreakerState } from "../resilience/breaker.js";
 import type { Meters, MeterRole, NodeMeter, Refusal, ShardMeter } from "./meters.js";
 import type { CacheMeter } from "./cacheMeter.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
+import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
+
+/** The hot-key detector's last complete window. */
+export interface HotFigures {
+  /** The top-k keys across shards, most first. */
+  readonly keys: readonly HotKey[];
+  /** Per shard that received commands. */
+  readonly loads: readonly ShardLoad[];
+  /** Export the keys as labels (metrics.hotKeyLabels). */
+  readonly keyLabels: boolean;
+}
 
 /** A node's pool of dedicated connections: idle and borrowed connections, callers waiting for one. */
 export interface PoolFigures {
@@ -46,6 +57,8 @@ export interface Figures {
   readonly refusals: readonly Refusal[];
   /** client.cache() namespaces. */
   readonly caches: readonly CacheMeter[];
+  /** undefined when the detector is off. */
+  readonly hot: HotFigures | undefined;
 }
 
 export interface FigureSources {
@@ -53,9 +66,10 @@ export interface FigureSources {
   readonly registry: NodeRegistry;
   readonly health: HealthMonitor;
   readonly server: ServerStats | undefined;
+  readonly hot?: HotFigures | undefined;
 }
 
-export function readFigures({ meters, registry, health, server }: FigureSources): Figures {
+export function readFigures({ meters, registry, health, server, hot }: FigureSources): Figures {
   const placements = registry.placements();
   const nodes = placements.map(({ shard, node, role, pool }): NodeFigures => {
     const own = server?.of(node) ?? null;
@@ -88,5 +102,6 @@ export function readFigures({ meters, registry, health, server }: FigureSources)
     nodes,
     refusals: [...meters.allRefusals()].map((r) => ({ ...r })),
     caches: [...meters.allCaches()],
+    hot,
   };
 }

@@ -12,24 +12,4 @@ export function expiresAt(rank: number, start: number, seconds: number): number 
   return start + 1000 + (((rank * 7919) % 1000) / 1000) * Math.max(0, seconds * 1000 - 2000);
 }
 
-/** Ranks 0..n-1 drawn with probability proportional to 1/(rank+1) (Zipf, s = 1), from a seeded xorshift. */
-export function zipfSampler(n: number, seed: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
-  let state = (seed * 2654435761 + 1) >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const target = ((state >>> 0) / 4294967296) * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < target) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
+export { zipfSampler } from "../support/zipf.js";

@@ -15,6 +15,8 @@
  * while redis-cli moves slots away and back; ops/s and errors/s per second.
  * Cache (cacheBench.ts): the hit path against plain GET, and 4 processes
  * through key expiries (loader calls per expiry, p99 around an expiry).
+ * Hot keys (hotKeysBench.ts): a Zipf load with the detector on and off, and
+ * how much of the true top 10 it found.
  *
  * Every server is started here. Variants run forward then backward in
  * alternate rounds and ratios are taken within a round, then the median
@@ -22,7 +24,7 @@
  * are comparable.
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
- *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip)
+ *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --no-hot-keys
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -36,6 +38,7 @@ import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { cacheBench } from "./cacheBench.js";
+import { hotKeysBench } from "./hotKeysBench.js";
 import {
   keyNames,
   median,
@@ -56,6 +59,7 @@ const { values: flags } = parseArgs({
     keys: { type: "string", default: "100000" },
     "reshard-slots": { type: "string", default: "2000" },
     "cache-seconds": { type: "string", default: "8" },
+    "hot-keys": { type: "boolean", default: true },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
     // For the live reshard only: ioredis Cluster's auto-pipelining hands MOVED to callers while slots move (redis/ioredis#2075).
     const clusterPlain = new Cluster([{ host: cluster.masters[0]!.host, port: cluster.masters[0]!.port }]);
     const slots = new ShardedClient({ shards });
+    // The hot-key detector is on by default: this one, without it, prices it.
+    const unwatched = new ShardedClient({ shards, hotKeys: false });
     const onCluster = new ShardedClient({ cluster: { seeds: cluster.seeds } });
     // The cluster's masters in slot order get the same ranges from defaultSlotRanges as from redis-cli --cluster create.
     const onClusterNodes = new ShardedClient({ shards: cluster.masters.map((m, i) => ({ name: `c${i}`, master: m.address })) });
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
     let scrapedBytes = 0;
     const scraper = setInterval(() => void registry.metrics().then((text) => (scrapedBytes = text.length)), 1000);
     closers.push(async () => clearInterval(scraper));
-    for (const c of [...autoPipelined, ...explicit, clusterClient, clusterPlain, slots, onCluster, onClusterNodes, ketama, metered]) closers.push(() => c.quit());
+    for (const c of [...autoPipelined, ...explicit, clusterClient, clusterPlain, slots, unwatched, onCluster, onClusterNodes, ketama, metered]) closers.push(() => c.quit());
 
     const targets: Record<string, Target> = {
       "manual shard": {
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
       },
       "ioredis Cluster": { get: (k) => clusterClient.get(k), set: (k, v) => clusterClient.set(k, v) },
       "shardis slots": { get: (k) => slots.get(k), set: (k, v) => slots.set(k, v) },
+      "shardis slots (hotKeys off)": { get: (k) => unwatched.get(k), set: (k, v) => unwatched.set(k, v) },
       "shardis ketama": { get: (k) => ketama.get(k), set: (k, v) => ketama.set(k, v) },
       "shardis slots + metrics": { get: (k) => metered.get(k), set: (k, v) => metered.set(k, v) },
       "shardis on Cluster": { get: (k) => onCluster.get(k), set: (k, v) => onCluster.set(k, v) },
@@ -127,6 +134,7 @@ async function main(): Promise<void> {
       [
         ["shardis slots / manual shard", "shardis slots", "manual shard", 0.95],
         ["shardis slots / ioredis Cluster", "shardis slots", "ioredis Cluster", 1.25],
+        ["shardis slots / shardis slots (hotKeys off)", "shardis slots", "shardis slots (hotKeys off)", 0.98],
         ["shardis ketama / shardis slots", "shardis ketama", "shardis slots", 0.9],
         ["shardis ketama / manual shard", "shardis ketama", "manual shard"],
         ["shardis slots + metrics / manual shard", "shardis slots + metrics", "manual shard", 0.95],
@@ -167,6 +175,12 @@ async function main(): Promise<void> {
     const cacheSeconds = Number(flags["cache-seconds"]);
     if (cacheSeconds > 0 && (!wanted || wanted.some((n) => n.includes("cache")))) {
       report.cache = await cacheBench({ client: slots, shards, keys: base.keys, commands, seconds: cacheSeconds, log, compare });
+    }
+    if (flags["hot-keys"] && (!wanted || wanted.some((n) => n.includes("zipf")))) {
+      // One window for the whole section, so the detector's counts cover what the workload counted.
+      const watched = new ShardedClient({ shards, hotKeys: { windowMs: 3_600_000 } });
+      closers.push(() => watched.quit());
+      report.hotKeys = await hotKeysBench({ watched, unwatched, keys, commands, log, compare });
     }
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {

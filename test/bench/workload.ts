@@ -49,6 +49,27 @@ export async function runWorkload(target: Target, keys: string[], options: Workl
   }, options);
 }
 
+/**
+ * A skewed read-mostly load: keys drawn by `draw` (a rank into keys, e.g.
+ * Zipf), 95% GET / 5% SET. `counts`, when given, is incremented per rank
+ * drawn: the truth a hot-key detector is checked against.
+ */
+export async function runSkewedWorkload(
+  target: Target,
+  keys: string[],
+  options: WorkloadOptions & { draw: () => number; counts?: Uint32Array },
+): Promise<RunResult> {
+  const value = "v".repeat(options.valueBytes);
+  const { draw, counts } = options;
+  return runLoop(async (random) => {
+    const rank = draw();
+    if (counts) counts[rank]!++;
+    if (random() % 20 === 0) await target.set(keys[rank]!, value);
+    else await target.get(keys[rank]!);
+    return 1;
+  }, options);
+}
+
 /** Reads only: one read of a random key per step (a cache's hit path). */
 export async function runReadWorkload(read: (key: string) => Promise<unknown>, keys: string[], options: WorkloadOptions): Promise<RunResult> {
   return runLoop(async (random) => {

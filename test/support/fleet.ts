@@ -1,5 +1,5 @@
 /** A set of real redis-servers plus ShardedClients pointed at them, cleaned up together. */
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { ShardedClient } from "../../lib/index.js";
 import type { ShardedClientOptions } from "../../lib/index.js";
 import { startRedisMany, stopAll, type RedisServer, type RedisServerOptions } from "./redis.js";
@@ -64,5 +64,24 @@ export function fleetWithClient(n: number, options: Partial<ShardedClientOptions
     await context.client.ready();
   });
   afterAll(async () => context.fleet?.stop());
+  return context;
+}
+
+/**
+ * A fleet of n servers for a whole test file (started in beforeAll, stopped
+ * in afterAll), which also fails the file on any unhandled rejection. Read
+ * `fleet` inside tests.
+ */
+export function fleetForFile(n: number): { readonly fleet: Fleet } {
+  const context = {} as { fleet: Fleet };
+  const unhandled = watchUnhandled();
+  beforeAll(async () => {
+    context.fleet = await startFleet(n);
+  });
+  afterAll(async () => {
+    unhandled.stop();
+    await context.fleet?.stop();
+    expect(unhandled.errors).toEqual([]);
+  });
   return context;
 }

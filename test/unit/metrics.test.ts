@@ -114,7 +114,7 @@ describe("stats", () => {
     m.hits = 3;
     m.misses = 1;
     meters.role(0, "replica").hits = 1;
-    const stats = buildStats({ shards: meters.shards, nodeMeters: [...meters.allNodes()], nodes: [], refusals: [], caches: [] });
+    const stats = buildStats({ shards: meters.shards, nodeMeters: [...meters.allNodes()], nodes: [], refusals: [], caches: [], hot: undefined });
     expect(stats.shards[0]!.commands.ok).toBe(2);
     expect(stats.shards[0]!.commands.timeout).toBe(1);
     expect(stats.shards[0]!.hits).toBe(4);
