@@ -179,10 +179,11 @@ export class Cache<T = unknown> {
     return ttl;
   }
 
-  /** One key: read it; serve it (refreshing stale or nearly expired values in the background), or rebuild it. */
   /**
-   * The first caller's read: the value, with its request counted and its
-   * result told to `settle` (for callers of the same turn who join it).
+   * One key, the first caller of its turn: read it; serve it (refreshing
+   * stale or nearly expired values in the background), or rebuild it. The
+   * value comes back with its request counted and its result told to
+   * `settle` (for callers of the same turn who join it).
    */
   private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number, settle: (result: CacheResult) => void): Promise<T | undefined> {
     const finish = (found: Found<T>) => {

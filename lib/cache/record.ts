@@ -63,51 +63,60 @@ export function encodeRecord(kind: RecordKind, expiresAt: number, staleUntil: nu
 const BAR = 0x7c;
 const ZERO = 0x30;
 const MAGIC_BYTES = [0x53, 0x43, 0x31, BAR]; // "SC1|"
+/** The kind for each byte that may name one, else undefined: no string is made to check it. */
+const KIND_OF: ReadonlyArray<RecordKind | undefined> = (() => {
+  const table: Array<RecordKind | undefined> = new Array(128).fill(undefined);
+  for (const kind of KINDS) table[kind.charCodeAt(0)] = kind as RecordKind;
+  return table;
+})();
+/** Longest lock token read (the scripts write 16 base64url characters). */
+const MAX_TOKEN = 64;
 
 /**
  * The record in a stored value; undefined for anything that is not one (a
- * corrupt or foreign value). Read byte by byte: it runs on every hit.
+ * corrupt or foreign value). Read byte by byte, without allocating anything
+ * but the record: it runs on every hit.
  */
 export function decodeRecord(raw: Buffer): CacheRecord | undefined {
   if (raw.length < 6 || raw[0] !== MAGIC_BYTES[0] || raw[1] !== MAGIC_BYTES[1] || raw[2] !== MAGIC_BYTES[2] || raw[3] !== BAR) return undefined;
-  const kind = String.fromCharCode(raw[4]!);
-  if (!KINDS.has(kind) || raw[5] !== BAR) return undefined;
-  let i = 6;
-  // expiresAt, staleUntil, loadMs: non-negative integers, each ended by "|".
-  const numbers = [0, 0, 0];
-  for (let f = 0; f < 3; f++) {
-    const from = i;
-    let n = 0;
-    for (let c = raw[i]; c !== BAR; c = raw[i]) {
-      if (c === undefined || c < ZERO || c > ZERO + 9 || i - from > 15) return undefined;
-      n = n * 10 + (c - ZERO);
-      i++;
-    }
-    if (i === from) return undefined;
-    numbers[f] = n;
+  const kind = KIND_OF[raw[4]!];
+  if (kind === undefined || raw[5] !== BAR) return undefined;
+  // expiresAt, staleUntil, loadMs: non-negative integers, each ended by "|" (at most 15 digits: exact in a double).
+  const expiresAt = readNumber(raw, 6, BAR);
+  if (expiresAt < 0) return undefined;
+  const staleUntil = readNumber(raw, end, BAR);
+  if (staleUntil < 0) return undefined;
+  const loadMs = readNumber(raw, end, BAR);
+  if (loadMs < 0) return undefined;
+  // lockToken up to "|" (often empty), then lockUntil up to the newline.
+  const tokenStart = end;
+  let i = tokenStart;
+  while (i < raw.length && raw[i] !== BAR) {
+    if (i - tokenStart >= MAX_TOKEN) return undefined;
     i++;
   }
-  // lockToken up to "|", then lockUntil up to the newline.
-  const tokenEnd = raw.indexOf(BAR, i);
-  if (tokenEnd === -1 || tokenEnd - i > 64) return undefined;
-  const lockToken = tokenEnd === i ? "" : raw.toString("latin1", i, tokenEnd);
-  i = tokenEnd + 1;
-  const from = i;
-  let lockUntil = 0;
-  for (let c = raw[i]; c !== NEWLINE; c = raw[i]) {
-    if (c === undefined || c < ZERO || c > ZERO + 9 || i - from > 15) return undefined;
-    lockUntil = lockUntil * 10 + (c - ZERO);
+  if (i >= raw.length) return undefined;
+  const lockToken = i === tokenStart ? "" : raw.toString("latin1", tokenStart, i);
+  const lockUntil = readNumber(raw, i + 1, NEWLINE);
+  if (lockUntil < 0 || end - 1 > MAX_HEADER) return undefined;
+  return { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, raw, payloadStart: end };
+}
+
+/** Where the last readNumber stopped: just past its terminator. A module variable, so reading a number allocates nothing. */
+let end = 0;
+
+/** The decimal digits from `from` up to `terminator` (1 to 15 of them), or -1; sets `end` past the terminator. */
+function readNumber(raw: Buffer, from: number, terminator: number): number {
+  let n = 0;
+  let i = from;
+  for (;;) {
+    const c = raw[i];
+    if (c === terminator) break;
+    if (c === undefined || c < ZERO || c > ZERO + 9 || i - from >= 15) return -1;
+    n = n * 10 + (c - ZERO);
     i++;
   }
-  if (i === from || i > MAX_HEADER) return undefined;
-  return {
-    kind: kind as RecordKind,
-    expiresAt: numbers[0]!,
-    staleUntil: numbers[1]!,
-    loadMs: numbers[2]!,
-    lockToken,
-    lockUntil,
-    raw,
-    payloadStart: i + 1,
-  };
+  if (i === from) return -1;
+  end = i + 1;
+  return n;
 }

@@ -4,6 +4,7 @@
  * (against the formula, with a seeded random source). The cache's behaviour
  * runs against real servers in test/integration/cache.test.ts.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CORRUPT, ValueCodec } from "../../lib/cache/codec.js";
 import { entryKey } from "../../lib/cache/keys.js";
@@ -44,6 +45,27 @@ describe("cache records", () => {
     for (const raw of ["hello", "SC1|", "SC1|j|1|2|3||0", "SC1|x|1|2|3||0\n{}", "SC1|j|a|2|3||0\n{}", "SC1|j|1|2|3|0\n{}", `SC1|j|1|2|3||${"9".repeat(300)}\n{}`]) {
       expect(decodeRecord(Buffer.from(raw)), raw).toBeUndefined();
     }
+  });
+
+  it("read back any header they wrote, and never throw on damaged ones (a damaged header reads as no record or as its own numbers)", () => {
+    const digits = fc.integer({ min: 0, max: 999_999_999_999_999 });
+    fc.assert(
+      fc.property(fc.constantFrom("j", "b", "c", "n"), digits, digits, digits, fc.uint8Array({ maxLength: 40 }), (kind, expiresAt, staleUntil, loadMs, payload) => {
+        const raw = encodeRecord(kind as "j", expiresAt, staleUntil, loadMs, Buffer.from(payload));
+        expect(decodeRecord(raw)).toMatchObject({ kind, expiresAt, staleUntil, loadMs, lockToken: "", lockUntil: 0, payloadStart: raw.indexOf(10) + 1 });
+      }),
+      { seed: 9, numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.nat({ max: 40 }), fc.integer({ min: 0, max: 255 }), fc.boolean(), (at, byte, cut) => {
+        const raw = Buffer.from("SC1|j|1800000000123|1800000060123|42|tok|1800000000500\n\"v\"");
+        const damaged = cut ? raw.subarray(0, at) : Buffer.from(raw);
+        if (!cut) damaged[at] = byte;
+        const record = decodeRecord(damaged);
+        if (record) expect(Number.isSafeInteger(record.expiresAt) && Number.isSafeInteger(record.lockUntil)).toBe(true);
+      }),
+      { seed: 10, numRuns: 500 },
+    );
   });
 });
 
