@@ -225,24 +225,18 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   /**
    * The keys that took the most commands in the hot-key detector's last
-   * complete window (before the first window ends: the one being filled),
-   * across shards, most first, at most hotKeys.topK: { key, shard, count,
-   * rate }. Counts are estimates from sampled commands (docs/hot-keys.md).
-   * Empty with `hotKeys: false`.
+   * window, across shards, most first: { key, shard, count, rate }, counts
+   * estimated from samples. Empty with `hotKeys: false`. See docs/hot-keys.md.
    */
   hotKeys(): HotKey[] {
-    const executor = this.#executor;
-    return executor.fleet.hotKeys?.hotKeys((i) => executor.shardName(i)) ?? [];
+    const fleet = this.#executor.fleet;
+    return fleet.hotKeys?.hotKeys(fleet.shardName) ?? [];
   }
 
-  /**
-   * How the same window's commands spread over shards: per shard, its
-   * commands, its share of all of them (a hot shard stands out), and the
-   * share its top-k keys took (a hot key stands out). Empty with `hotKeys: false`.
-   */
+  /** The same window per shard: its commands, its share of all (hot shard), the share its top keys took (hot key). */
   shardLoads(): ShardLoad[] {
-    const executor = this.#executor;
-    return executor.fleet.hotKeys?.loads((i) => executor.shardName(i)) ?? [];
+    const fleet = this.#executor.fleet;
+    return fleet.hotKeys?.loads(fleet.shardName) ?? [];
   }
 
   /**

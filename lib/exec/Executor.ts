@@ -84,7 +84,7 @@ export class Executor {
   }
 
   shardName(index: number): string {
-    return this.shardNames[index] ?? "(no shard)";
+    return this.fleet.shardName(index);
   }
 
   /** Resolves once the cluster's slot map is known (at once with configured shards), or after timeoutMs. */

@@ -164,20 +164,21 @@ export class Fleet {
 
   /** One reading of the client's counts and every node's state (metrics scrape, stats()). */
   figures(): Figures {
-    const names = this.holder.current.names;
-    const shardName = (index: number) => names[index] ?? "(no shard)";
     return readFigures({
       meters: this.meters,
       registry: this.registry,
       health: this.health,
       server: this.serverStats,
       hot: this.hotKeys && {
-        keys: this.hotKeys.hotKeys(shardName),
-        loads: this.hotKeys.loads(shardName),
+        keys: this.hotKeys.hotKeys(this.shardName),
+        loads: this.hotKeys.loads(this.shardName),
         keyLabels: this.options.metrics?.hotKeyLabels ?? false,
       },
     });
   }
+
+  /** A shard's name in the current layout, by index (an arrow: the hot-key reports take it as is). */
+  readonly shardName = (index: number): string => this.holder.current.names[index] ?? "(no shard)";
 
   /** The layout and each node's health, now, as an immutable snapshot. */
   snapshot(): TopologySnapshot {
