@@ -2,12 +2,9 @@
 import { describe } from "./address.js";
 import { intRange, isPlainObject, unknownKeys } from "./checks.js";
 import { DEFAULTS } from "./defaults.js";
+import type { DetectorOptions } from "../hotkeys/HotKeys.js";
 
-export interface ResolvedHotKeys {
-  readonly topK: number;
-  readonly windowMs: number;
-  readonly sampleEvery: number;
-}
+export type ResolvedHotKeys = DetectorOptions;
 
 const FIELDS = ["topK", "windowMs", "sampleEvery"] as const;
 const LIMITS: Record<(typeof FIELDS)[number], [number, number]> = {

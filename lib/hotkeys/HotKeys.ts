@@ -15,7 +15,8 @@
  */
 import { SpaceSaving } from "./SpaceSaving.js";
 
-export interface HotKeyOptions {
+/** The detector's settings (the resolved `hotKeys` option). */
+export interface DetectorOptions {
   readonly topK: number;
   readonly windowMs: number;
   /** One command in this many (on average) feeds the sketches; 1 samples every command. */
@@ -58,7 +59,7 @@ export class HotKeyDetector {
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly options: HotKeyOptions,
+    readonly options: DetectorOptions,
     private readonly random: () => number = Math.random,
     private readonly now: () => number = () => performance.now(),
     /** Rotates the windows itself every windowMs (tests rotate by hand). */
