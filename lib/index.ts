@@ -39,8 +39,10 @@ export type {
   MetricsRegistry,
   TracingOptions,
   HotKeyOptions,
+  NearCacheOptions,
 } from "./config/types.js";
 export type { HotKey, ShardLoad } from "./hotkeys/HotKeys.js";
+export type { NearCacheStats, NearCacheShardStats } from "./metrics/nearCacheStats.js";
 export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats, CacheStats } from "./metrics/stats.js";
 export type { Outcome } from "./metrics/meters.js";
 export { COMMAND_CHANNEL, type CommandTrace } from "./metrics/tracing.js";

@@ -20,6 +20,7 @@ import { resolveOptions } from "../config/resolve.js";
 import { resolveCacheOptions, type CacheOptions } from "../config/cache.js";
 import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
+import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections } from "../connection/connection.js";
@@ -231,6 +232,16 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   hotKeys(): HotKey[] {
     const fleet = this.#executor.fleet;
     return fleet.hotKeys?.hotKeys(fleet.shardName) ?? [];
+  }
+
+  /**
+   * The near cache's figures: entries and bytes held, hits, misses,
+   * invalidations and flushes by reason, in total and per shard. Zeros and
+   * no shards when the near cache is off.
+   */
+  nearCacheStats(): NearCacheStats {
+    const fleet = this.#executor.fleet;
+    return nearCacheStats(fleet.near?.cache.stats() ?? [], fleet.shardName);
   }
 
   /** The same window per shard: its commands, its share of all (hot shard), the share its top keys took (hot key). */

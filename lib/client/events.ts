@@ -38,6 +38,8 @@ export interface ShardisEvents {
   "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
   /** A cluster node could not be asked for the slot map, or answered with an error; the next one is asked. */
   "cluster:error": [{ readonly node: string; readonly error: Error }];
+  /** The near cache could not turn client tracking on for a shard (an old server, a proxy): that shard is read from Redis. */
+  "nearcache:error": [{ readonly shard: string; readonly error: Error }];
   /**
    * client.cache(): a loader failed, or the cache's node could not be used; `served` is what the
    * callers got instead: the stale value, the loader's value (the cache was skipped), or the error.
@@ -109,6 +111,7 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
     refused: (shard, address, reason) => client.emit("topology:refused", { shard, address, reason }),
     sentinelError: (sentinel, error) => client.emit("sentinel:error", { sentinel, error }),
     clusterError: (node, error) => client.emit("cluster:error", { node, error }),
+    nearCacheError: (shard, error) => client.emit("nearcache:error", { shard, error }),
     mastersChanged: (shards) => {
       wired.pubsub()?.follow(shards);
       wired.lifecycle()?.update();

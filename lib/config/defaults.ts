@@ -48,6 +48,15 @@ export const DEFAULTS = Object.freeze({
   sentinel: Object.freeze({ connectTimeout: 1000, commandTimeoutMs: 1000 }),
   /** How long quit() waits for QUIT replies before dropping sockets, in ms. */
   quitTimeoutMs: 2000,
+  nearCache: Object.freeze({
+    maxEntries: 10_000,
+    /** 64 MiB, counted as reply length plus a fixed overhead per entry. */
+    maxBytes: 64 * 1024 * 1024,
+    ttlMs: 60_000,
+    mode: "default" as "default" | "broadcast",
+    /** Read commands of one key whose replies are cached. */
+    commands: Object.freeze(["get", "hget", "hgetall", "exists", "strlen", "smembers"]),
+  }),
   hotKeys: Object.freeze({
     /** Keys reported per window (and counted per shard, with 8x as many counters). */
     topK: 50,

@@ -15,6 +15,7 @@ import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTrac
 import { resolveShards, type ResolvedShard } from "./shards.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
+import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -45,6 +46,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly tracing: ResolvedTracing;
   /** The hot-key detector; undefined when off. */
   readonly hotKeys: ResolvedHotKeys | undefined;
+  /** The near cache; undefined when off. */
+  readonly nearCache: ResolvedNearCache | undefined;
 }
 
 export interface ResolvedRetryOptions {
@@ -57,7 +60,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
-  "metrics", "tracing", "hotKeys", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", "nearCache", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -123,6 +126,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const metrics = resolveMetrics(options.metrics, problems);
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
+  const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
@@ -141,6 +145,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     metrics,
     tracing,
     hotKeys,
+    nearCache,
   });
 }
 

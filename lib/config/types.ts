@@ -190,6 +190,26 @@ export interface MetricsOptions {
   hotKeyLabels?: boolean;
 }
 
+/** The near cache: replies of read commands kept in process, dropped when Redis reports their key changed. */
+export interface NearCacheOptions {
+  /** Most entries kept (least recently used out first). @default 10000 */
+  maxEntries?: number;
+  /** Most bytes of replies kept (reply length plus a fixed overhead per entry). @default 67108864 (64 MiB) */
+  maxBytes?: number;
+  /** Longest an entry is served without Redis having confirmed anything, in ms. @default 60000 */
+  ttlMs?: number;
+  /**
+   * "default": Redis remembers the keys this client read and reports their
+   * changes. "broadcast": Redis reports every change to keys under `prefixes`
+   * (all keys without prefixes), remembering nothing per client. @default "default"
+   */
+  mode?: "default" | "broadcast";
+  /** Broadcast mode only: the key prefixes to hear about. */
+  prefixes?: string[];
+  /** Read commands (of one key) whose replies are cached. @default ["get", "hget", "hgetall", "exists", "strlen", "smembers"] */
+  commands?: string[];
+}
+
 /** The hot-key detector: a streaming top-k of the keys each shard receives, in fixed memory. */
 export interface HotKeyOptions {
   /** Keys reported per window. @default 50 */
@@ -272,6 +292,11 @@ export interface ShardedClientOptions {
   writeConcern?: WriteConcern;
   /** Export metrics to Prometheus through prom-client. @default off */
   metrics?: MetricsOptions;
+  /**
+   * An in-process cache of read replies, kept correct by Redis client
+   * tracking (RESP3 invalidation messages). Off by default. See docs/near-cache.md.
+   */
+  nearCache?: NearCacheOptions | false;
   /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
   hotKeys?: HotKeyOptions | false;
   /** The `shardis:command` tracing channel's payload. @default { includeArgs: false } */

@@ -95,6 +95,8 @@ export class NodeClient implements Flushable {
     this.id = formatAddress(init.address);
     this.connection = init.connections(init.address);
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+    const tracking = init.context.tracking;
+    if (tracking) this.connection.on("invalidate", (keys) => tracking.invalidated(this, keys === null ? null : keys.map(String)));
     const context = this.context;
     const redirect = context.redirect;
     const clusterRedirect = context.clusterRedirect;
@@ -215,6 +217,7 @@ export class NodeClient implements Flushable {
     }
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
+    this.context.sending?.(cmd, this.context.tracking !== undefined);
     this.accept(entry);
     if (this.connection.status === "wait") this.connect();
     if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);
@@ -392,12 +395,23 @@ export class NodeClient implements Flushable {
       cmd.promise.catch(() => undefined); // a refusal here changes nothing the caller asked for
       this.connection.sendCommand(cmd);
     }
+    const tracking = this.context.tracking;
+    if (tracking) {
+      // Also ahead of every queued command: each read written after it is tracked.
+      const cmd = internalCommand("client", [...tracking.command]);
+      cmd.promise.then(
+        () => tracking.on(this),
+        (error: unknown) => tracking.refused(this, sanitizeError(error)),
+      );
+      this.connection.sendCommand(cmd);
+    }
     this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();
   }
 
   private readonly onClose = (): void => {
+    this.context.tracking?.lost(this);
     this.role.reset();
     this.stallWatch?.stop();
     this.inflight.clear();

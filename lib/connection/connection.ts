@@ -34,6 +34,8 @@ export interface Connection {
   /** Pub/sub deliveries, binary-safe, on a connection that subscribed. */
   on(event: "messageBuffer" | "smessageBuffer", listener: (channel: Buffer, message: Buffer) => void): this;
   on(event: "pmessageBuffer", listener: (pattern: Buffer, channel: Buffer, message: Buffer) => void): this;
+  /** RESP3 invalidation messages (client tracking; see pushes.ts): the keys, or null for all. */
+  on(event: "invalidate", listener: (keys: unknown[] | null) => void): this;
 }
 
 /** Opens a connection to a node (lazily: nothing happens before connect()). */

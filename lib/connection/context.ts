@@ -8,6 +8,7 @@ import type { BreakerState } from "../resilience/breaker.js";
 import type { Entry } from "./entry.js";
 import type { CommandObserver, NodeObserver } from "./observer.js";
 import type { NodeClient } from "./NodeClient.js";
+import type { ShardisCommand } from "../commands/command.js";
 
 export type { BreakerState };
 
@@ -35,6 +36,23 @@ export interface NodeEvents {
   breaker(shard: string, node: string, state: BreakerState): void;
 }
 
+/**
+ * Client tracking on a node's shared connection (the near cache): turned on
+ * at every connect, ahead of anything queued, and reported.
+ */
+export interface TrackingHooks {
+  /** The CLIENT command's arguments that turn tracking on ("TRACKING", "ON", ...). */
+  readonly command: readonly string[];
+  /** Tracking is on for this connection: what it reads from now on is tracked. */
+  on(node: NodeClient): void;
+  /** Tracking could not be turned on (an old server or a proxy). */
+  refused(node: NodeClient, error: Error): void;
+  /** Redis reports these keys changed; null: every key (FLUSHALL, FLUSHDB). */
+  invalidated(node: NodeClient, keys: string[] | null): void;
+  /** The connection is gone: changes are no longer reported. */
+  lost(node: NodeClient): void;
+}
+
 /** The role a node was sent as; checked with ROLE on every connect. */
 export type NodeRole = "master" | "replica";
 
@@ -55,6 +73,14 @@ export interface NodeContext {
   readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => void;
   /** Commands sent on every new connection once its role is confirmed, before anything queued (READONLY on a cluster). */
   readonly onConnect?: readonly string[];
+  /** Client tracking (near cache) on the node's shared connection; never on dedicated ones. */
+  readonly tracking?: TrackingHooks;
+  /**
+   * Every command written to the node on any of its connections, before it
+   * is sent (the near cache drops what writes touch); `tracked`: on the
+   * connection that has tracking on.
+   */
+  readonly sending?: (cmd: ShardisCommand, tracked: boolean) => void;
   /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
   observer: CommandObserver;
   readonly nodeObserver: NodeObserver;

@@ -133,6 +133,12 @@ export class Executor {
   /** The path behind every routed command method. */
   run(name: string, args: unknown[], encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
+    // A near-cache hit needs neither a command nor a route.
+    const near = this.fleet.near;
+    if (near !== undefined && call.readFrom === "master") {
+      const cached = near.fast(name, args, encoding);
+      if (cached !== undefined) return cached;
+    }
     const refused = refusal(name, args);
     if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
     const spec = commandSpec(name);
@@ -152,6 +158,11 @@ export class Executor {
     // The hot-key detector counts the command under its (first) key: a counter, and now and then a sample.
     const hot = this.fleet.hotKeys;
     if (hot !== undefined) hot.observe(route, firstKey(spec, cmd.args as Args));
+    // The near cache keeps replies of reads meant for the master (those its tracking connection sees) of the commands it caches.
+    if (near !== undefined && spec.readOnly && call.readFrom === "master" && near.options.commands.has(spec.name)) {
+      const shard = route;
+      return near.read(shard, spec, cmd, encoding, () => this.runOn(shard, spec, cmd, call));
+    }
     const sent = this.runOn(route, spec, cmd, call);
     return spec.blocking && this.options.cluster ? sent.catch((error: unknown) => this.blockedElsewhere(error, spec, cmd, call, 1)) : sent;
   }

@@ -15,15 +15,17 @@ import { ClusterError } from "../errors.js";
 import { ClusterLink } from "./ClusterLink.js";
 import { Meters } from "../metrics/meters.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
+import { nearCacheStats } from "../metrics/nearCacheStats.js";
 import { ServerStats } from "../metrics/serverStats.js";
 import { HealthMonitor } from "../replicas/HealthMonitor.js";
 import { ReadRouter } from "../replicas/ReadRouter.js";
 import { SentinelClient } from "../sentinel/SentinelClient.js";
 import { AddressPolicy } from "../topology/addressPolicy.js";
-import { initialLayout, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
+import { initialLayout, sameSlots, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
 import { TopologyHolder, type LayoutSource } from "../topology/TopologyHolder.js";
 import { formatAddress } from "../config/address.js";
 import { HotKeyDetector } from "../hotkeys/HotKeys.js";
+import { NearCacheLink } from "./NearCacheLink.js";
 
 /** What the fleet is built from besides options: injected so tests can run it on fakes. */
 export interface FleetParts {
@@ -45,6 +47,8 @@ export interface FleetEvents {
   clusterError(node: string, error: Error): void;
   /** Shards whose master changed (subscriptions must follow). */
   mastersChanged(shards: number[]): void;
+  /** The near cache could not turn tracking on for a shard: it does not cache there. */
+  nearCacheError(shard: string, error: Error): void;
 }
 
 /**
@@ -67,6 +71,8 @@ export class Fleet {
   private readonly cluster: ClusterLink | undefined;
   /** The streaming top-k of keys per shard; undefined with `hotKeys: false`. */
   readonly hotKeys: HotKeyDetector | undefined;
+  /** The near cache and its tracking; undefined unless `nearCache` is set. */
+  readonly near: NearCacheLink | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -82,6 +88,13 @@ export class Fleet {
     );
     const meters = this.meters;
     this.hotKeys = options.hotKeys && new HotKeyDetector(options.hotKeys);
+    const near = options.nearCache
+      ? new NearCacheLink(options.nearCache, {
+          master: (shard) => this.registry.master(shard),
+          refused: (shard, error) => events.nearCacheError(this.shardName(shard), error),
+        })
+      : undefined;
+    this.near = near;
     // Over a cluster, a lost connection may be a master going away: re-read the map until it settles.
     const watched: NodeEvents = options.cluster ? { ...nodeEvents, down: (node, cause) => (this.cluster?.nodeDown(), nodeEvents.down(node, cause)) } : nodeEvents;
     this.registry = new NodeRegistry(
@@ -91,6 +104,7 @@ export class Fleet {
         breaker: (probe, onState) => new NodeBreaker(options.breaker, probe, onState),
         observer: (shard, role) => meters.role(shard, role),
         nodeObserver: (shard, address) => meters.node(shard, address),
+        ...(near && { tracking: (shard: number) => near.tracking(shard), sending: (shard: number) => near.sending(shard) }),
       },
       watched,
       {
@@ -174,6 +188,7 @@ export class Fleet {
         loads: this.hotKeys.loads(this.shardName),
         keyLabels: this.options.metrics?.hotKeyLabels ?? false,
       },
+      near: this.near && nearCacheStats(this.near.cache.stats(), this.shardName).shards,
     });
   }
 
@@ -255,6 +270,11 @@ export class Fleet {
       this.events.failover(next.names[shard]!, formatAddress(from), formatAddress(to));
     }
     if (changed.length) this.events.mastersChanged(changed);
+    if (this.near) {
+      // A cluster's slots moved: keys may have changed shard, and a domain only hears about its own node's keys.
+      if (previous.slots && !sameSlots(next.slots, previous.slots)) next.names.forEach((_, i) => this.near!.cache.flush(i, "topology", this.near!.cache.tracking(i)));
+      this.near.mastersChanged(changed);
+    }
     void this.health.check();
   }
 

@@ -12,9 +12,10 @@ import type { Figures } from "./figures.js";
 import { FAMILIES as CORE, type Family, type Sample } from "./families.js";
 import { CACHE_FAMILIES } from "./cacheFamilies.js";
 import { HOT_KEY_FAMILIES } from "./hotKeyFamilies.js";
+import { NEAR_CACHE_FAMILIES } from "./nearCacheFamilies.js";
 
 /** Every family shardis exports. */
-export const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES, ...HOT_KEY_FAMILIES];
+export const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES, ...HOT_KEY_FAMILIES, ...NEAR_CACHE_FAMILIES];
 
 /** Marks registry entries that shardis put there. */
 const OWNED = Symbol.for("shardis.metricFamily");

@@ -10,6 +10,7 @@ import type { Meters, MeterRole, NodeMeter, Refusal, ShardMeter } from "./meters
 import type { CacheMeter } from "./cacheMeter.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
+import type { NearCacheShardStats } from "./nearCacheStats.js";
 
 /** The hot-key detector's last complete window. */
 export interface HotFigures {
@@ -59,6 +60,8 @@ export interface Figures {
   readonly caches: readonly CacheMeter[];
   /** undefined when the detector is off. */
   readonly hot: HotFigures | undefined;
+  /** The near cache per shard; undefined when it is off. */
+  readonly near?: readonly NearCacheShardStats[] | undefined;
 }
 
 export interface FigureSources {
@@ -67,9 +70,10 @@ export interface FigureSources {
   readonly health: HealthMonitor;
   readonly server: ServerStats | undefined;
   readonly hot?: HotFigures | undefined;
+  readonly near?: readonly NearCacheShardStats[] | undefined;
 }
 
-export function readFigures({ meters, registry, health, server, hot }: FigureSources): Figures {
+export function readFigures({ meters, registry, health, server, hot, near }: FigureSources): Figures {
   const placements = registry.placements();
   const nodes = placements.map(({ shard, node, role, pool }): NodeFigures => {
     const own = server?.of(node) ?? null;
@@ -103,5 +107,6 @@ export function readFigures({ meters, registry, health, server, hot }: FigureSou
     refusals: [...meters.allRefusals()].map((r) => ({ ...r })),
     caches: [...meters.allCaches()],
     hot,
+    near,
   };
 }

@@ -12,7 +12,8 @@ import { formatAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
 import type { ConnectionFactory } from "../connection/connection.js";
-import type { Breaker } from "../connection/context.js";
+import type { Breaker, TrackingHooks } from "../connection/context.js";
+import type { ShardisCommand } from "../commands/command.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import { NodePool } from "../connection/NodePool.js";
 import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "../connection/NodeClient.js";
@@ -43,6 +44,10 @@ export interface RegistryParts {
   observer(shard: number, role: NodeRole): CommandObserver;
   /** Where a node's own figures go (reconnects, breaker transitions). */
   nodeObserver(shard: number, address: string): NodeObserver & { transition(state: BreakerState): void };
+  /** Client tracking for the shard's nodes' shared connections (near cache on). */
+  tracking?(shard: number): TrackingHooks;
+  /** Sees every command written to the shard's nodes (near cache on). */
+  sending?(shard: number): (cmd: ShardisCommand, tracked: boolean) => void;
 }
 
 export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "retry" | "lazyConnect">;
@@ -165,7 +170,12 @@ export class NodeRegistry {
   dedicated(node: NodeClient) {
     // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
     // Cluster redirects are not followed here (a blocking command must not land on a shared connection): the executor re-routes them.
-    const context = Object.create(node.context, { detectStalls: { value: false }, clusterRedirect: { value: undefined } }) as NodeContext;
+    // Tracking stays on the shared connection: the near cache trusts one connection per node.
+    const context = Object.create(node.context, {
+      detectStalls: { value: false },
+      clusterRedirect: { value: undefined },
+      tracking: { value: undefined },
+    }) as NodeContext;
     return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
   }
 
@@ -205,6 +215,8 @@ export class NodeRegistry {
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),
       observer: this.parts.observer(shard, role),
       nodeObserver,
+      tracking: this.parts.tracking?.(shard),
+      sending: this.parts.sending?.(shard),
       ...(this.options.cluster
         ? {
             clusterRedirect: (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) =>

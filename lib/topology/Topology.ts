@@ -68,7 +68,7 @@ export function nextLayout(current: Layout, draft: LayoutDraft): Layout | undefi
   return same ? undefined : freezeLayout(current.epoch + 1, shards, names, slots);
 }
 
-function sameSlots(a: Uint16Array | undefined, b: Uint16Array | undefined): boolean {
+export function sameSlots(a: Uint16Array | undefined, b: Uint16Array | undefined): boolean {
   if (a === b) return true;
   if (!a || !b || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

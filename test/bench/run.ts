@@ -17,6 +17,9 @@
  * through key expiries (loader calls per expiry, p99 around an expiry).
  * Hot keys (hotKeysBench.ts): a Zipf load with the detector on and off, and
  * how much of the true top 10 it found.
+ * Near cache (nearCacheBench.ts): the same Zipf load, 95% GET, against one
+ * node (shardis near cache, ioredis, node-redis with its client-side cache)
+ * and on three shards (the busiest node's command rate, with and without).
  *
  * Every server is started here. Variants run forward then backward in
  * alternate rounds and ratios are taken within a round, then the median
@@ -24,7 +27,7 @@
  * are comparable.
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
- *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --no-hot-keys
+ *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -39,6 +42,7 @@ import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { cacheBench } from "./cacheBench.js";
 import { hotKeysBench } from "./hotKeysBench.js";
+import { nearCacheBench } from "./nearCacheBench.js";
 import {
   keyNames,
   median,
@@ -59,7 +63,8 @@ const { values: flags } = parseArgs({
     keys: { type: "string", default: "100000" },
     "reshard-slots": { type: "string", default: "2000" },
     "cache-seconds": { type: "string", default: "8" },
-    "hot-keys": { type: "boolean", default: true },
+    "hot-keys": { type: "string", default: "1" },
+    "near-cache": { type: "string", default: "1" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -176,11 +181,14 @@ async function main(): Promise<void> {
     if (cacheSeconds > 0 && (!wanted || wanted.some((n) => n.includes("cache")))) {
       report.cache = await cacheBench({ client: slots, shards, keys: base.keys, commands, seconds: cacheSeconds, log, compare });
     }
-    if (flags["hot-keys"] && (!wanted || wanted.some((n) => n.includes("zipf")))) {
+    if (flags["hot-keys"] !== "0" && (!wanted || wanted.some((n) => n.includes("zipf")))) {
       // One window for the whole section, so the detector's counts cover what the workload counted.
       const watched = new ShardedClient({ shards, hotKeys: { windowMs: 3_600_000 } });
       closers.push(() => watched.quit());
       report.hotKeys = await hotKeysBench({ watched, unwatched, keys, commands, log, compare });
+    }
+    if (flags["near-cache"] !== "0" && (!wanted || wanted.some((n) => /near|node-redis|1 node|3 shards/.test(n)))) {
+      report.nearCache = await nearCacheBench({ servers: plain, keys, commands, log, compare, closers });
     }
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {

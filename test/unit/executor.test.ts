@@ -35,6 +35,7 @@ const SHARDS = [
 
 const noEvents = { ready: () => undefined, down: () => undefined, error: () => undefined, breaker: () => undefined };
 const noFleetEvents = {
+  nearCacheError: () => undefined,
   topology: () => undefined,
   failover: () => undefined,
   refused: () => undefined,

@@ -13,7 +13,7 @@ const LIB = fileURLToPath(new URL("../../lib", import.meta.url));
 /** Lowest first. Units on one line are peers and must not import each other. */
 const LAYERS: string[][] = [
   ["errors.ts", "util"],
-  ["sharding", "resilience", "hotkeys"],
+  ["sharding", "resilience", "hotkeys", "nearcache"],
   ["config"],
   ["routing", "commands"],
   ["connection"],

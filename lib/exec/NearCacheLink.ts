@@ -1,0 +1,213 @@
+/**
+ * Wires the near cache to the fleet: tracking on each shard's master
+ * connection (its confirmation starts the shard's domain, its loss or a
+ * failover flushes it), Redis's invalidations, the keys every write
+ * touches, and the read path (serve a cached reply, or send the read and
+ * keep its reply).
+ *
+ * Writes through this process drop their keys when sent: reads sent after
+ * a write on the tracking connection run after it. A write on another
+ * connection (a transaction on a pooled one) drops them again when answered:
+ * Redis reports it on the tracking connection at a time of its own, and a
+ * read sent meanwhile may have run first; this is what gives
+ * read-your-writes there.
+ */
+import type { ResolvedNearCache } from "../config/nearCache.js";
+import type { ShardisCommand } from "../commands/command.js";
+import type { NodeClient } from "../connection/NodeClient.js";
+import type { TrackingHooks } from "../connection/context.js";
+import { installInvalidationPushes } from "../connection/pushes.js";
+import { ConfigError } from "../errors.js";
+import { NearCache, type Table, type Ticket } from "../nearcache/NearCache.js";
+import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
+import type { Args } from "../routing/plan.js";
+
+/** Keyless commands that change keys: they empty the shard's domain. */
+const DATASET_WRITES = new Set(["flushall", "flushdb", "swapdb", "exec", "debug"]);
+/** Bytes counted per entry besides its reply: the entry, its id and its index slots. */
+const ENTRY_OVERHEAD = 96;
+
+export interface NearCacheHost {
+  /** The shard's master now. */
+  master(shard: number): NodeClient | undefined;
+  /** Tracking could not be turned on for a shard: it does not cache. */
+  refused(shard: number, error: Error): void;
+}
+
+export class NearCacheLink {
+  readonly cache: NearCache;
+  private readonly tracked = new Set<NodeClient>();
+  private readonly command: readonly string[];
+  /** The cached commands' tables, by command name: one per reply encoding. */
+  private readonly tables = new Map<string, { readonly utf8: Table; readonly buffer: Table }>();
+
+  constructor(
+    readonly options: ResolvedNearCache,
+    private readonly host: NearCacheHost,
+  ) {
+    if (!installInvalidationPushes()) {
+      throw new ConfigError(["nearCache: this ioredis version does not let shardis receive invalidation messages (ioredis 6 is supported)"]);
+    }
+    this.cache = new NearCache(options);
+    for (const name of options.commands) this.tables.set(name, { utf8: this.cache.table(`${name} utf8`), buffer: this.cache.table(`${name} buffer`) });
+    const bcast = options.mode === "broadcast" ? ["BCAST", ...options.prefixes.flatMap((p) => ["PREFIX", p])] : [];
+    this.command = ["TRACKING", "ON", ...bcast];
+  }
+
+  tracking(shard: number): TrackingHooks {
+    const isMaster = (node: NodeClient) => this.host.master(shard) === node;
+    return {
+      command: this.command,
+      on: (node) => {
+        this.tracked.add(node);
+        if (isMaster(node)) this.cache.track(shard);
+      },
+      refused: (node, error) => {
+        this.tracked.delete(node);
+        if (isMaster(node)) this.cache.flush(shard, "tracking");
+        this.host.refused(shard, error);
+      },
+      invalidated: (_node, keys) => {
+        // From a replica's connection too: an extra invalidation is always safe.
+        if (keys === null) this.cache.flush(shard, "server", this.cache.tracking(shard));
+        else this.cache.invalidate(keys);
+      },
+      lost: (node) => {
+        this.tracked.delete(node);
+        if (isMaster(node) || this.host.master(shard) === undefined) this.cache.flush(shard, "connection");
+      },
+    };
+  }
+
+  sending(shard: number): (cmd: ShardisCommand, tracked: boolean) => void {
+    return (cmd, tracked) => {
+      const spec = commandSpec(cmd.name);
+      if (spec.readOnly) return;
+      const touched = this.touched(spec, cmd);
+      if (touched === undefined) return;
+      const drop = () => (touched === "all" ? this.cache.flush(shard, "write", this.cache.tracking(shard)) : this.cache.invalidate(touched));
+      drop();
+      // On the tracking connection, reads sent after the write see it (one connection, in order): nothing more to drop.
+      // On another one (a transaction's), a read sent meanwhile may still have run before it: drop again once it is done.
+      if (!tracked) cmd.promise.then(drop, drop);
+    };
+  }
+
+  /** The shard's master moved: what the old one tracked is gone; the new one caches once its tracking is on. */
+  mastersChanged(shards: readonly number[]): void {
+    for (const shard of shards) {
+      this.cache.flush(shard, "failover");
+      const master = this.host.master(shard);
+      if (master && this.tracked.has(master)) this.cache.track(shard);
+    }
+  }
+
+  /**
+   * Before routing, for a read as the caller gave it: a cached reply, or
+   * the reply of the same read already in flight. undefined: go on and send
+   * it (then `read`). Costs a table lookup by the key on a hit: no command
+   * is built, no slot computed.
+   */
+  fast(name: string, args: readonly unknown[], encoding: string | null): Promise<unknown> | undefined {
+    const tables = this.tables.get(name);
+    if (tables === undefined) return undefined;
+    const id = idOf(args);
+    if (id === undefined) return undefined;
+    const table = encoding === null ? tables.buffer : tables.utf8;
+    const cached = this.cache.lookup(table, id);
+    if (cached !== undefined) return Promise.resolve(copyOut(cached));
+    // A read of this entry is in flight, sent after its key last changed: its reply is as fresh as a new one.
+    return this.cache.inflight(table, id)?.then(copyOut);
+  }
+
+  /**
+   * A read of one shard that `fast` did not answer: `send()`'s reply, kept
+   * for next time. Only commands of one key with string arguments are kept
+   * (the arguments name the entry).
+   */
+  read(shard: number, spec: CommandSpec, cmd: ShardisCommand, encoding: string | null, send: () => Promise<unknown>): Promise<unknown> {
+    const tables = this.tables.get(spec.name);
+    const args = cmd.args as Args;
+    const keyIndex = spec.singleKeyIndex >= 0 ? spec.singleKeyIndex : oneKey(spec, args);
+    const id = idOf(args);
+    if (tables === undefined || keyIndex < 0 || id === undefined) return send();
+    const key = args[keyIndex] as string;
+    // In broadcast mode Redis reports changes under the prefixes only: other keys are read from Redis every time.
+    if (this.options.prefixes.length && !this.options.prefixes.some((prefix) => key.startsWith(prefix))) return send();
+    const table = encoding === null ? tables.buffer : tables.utf8;
+    let ticket: Ticket | undefined;
+    // Every caller gets the reply as the cache keeps it (frozen; Buffers their own copy), hit or not.
+    const reply = send().then(
+      (value) => {
+        const kept = keep(value);
+        if (ticket) this.cache.fill(ticket, kept, sizeOf(value) + id.length + ENTRY_OVERHEAD);
+        return kept;
+      },
+      (error: unknown) => {
+        if (ticket) this.cache.abandon(ticket);
+        throw error;
+      },
+    );
+    ticket = this.cache.begin(shard, table, key, id, reply);
+    return reply.then(copyOut);
+  }
+
+  private touched(spec: CommandSpec, cmd: ShardisCommand): string[] | "all" | undefined {
+    if (!spec.known || DATASET_WRITES.has(spec.name)) return "all";
+    const args = cmd.args as Args;
+    const indexes = keyIndexes(spec, args);
+    return indexes.length ? indexes.map((i) => String(args[i])) : undefined;
+  }
+}
+
+/**
+ * An entry's id within its command's table: the key alone for a command of
+ * one argument; else every argument, length-prefixed after a NUL (no key
+ * alone starts that way: such a key takes the long form too). undefined
+ * when an argument is not a string or a number.
+ */
+function idOf(args: readonly unknown[]): string | undefined {
+  const first = args[0];
+  if (args.length === 1 && typeof first === "string" && first.charCodeAt(0) !== 0) return first;
+  let id = "\u0000";
+  for (const arg of args) {
+    if (typeof arg === "string") id += `${arg.length}:${arg}`;
+    else if (typeof arg === "number") id += `${String(arg).length}:${arg}`;
+    else return undefined;
+  }
+  return id;
+}
+
+/** The one key's index for commands whose key count varies (EXISTS): -1 unless exactly one. */
+function oneKey(spec: CommandSpec, args: Args): number {
+  const indexes = keyIndexes(spec, args);
+  return indexes.length === 1 ? indexes[0]! : -1;
+}
+
+/** What the cache keeps of a reply: Buffers copied (a caller may write into its own), the rest frozen (shared by every hit). */
+function keep(reply: unknown): unknown {
+  if (Buffer.isBuffer(reply)) return Buffer.from(reply);
+  if (Array.isArray(reply)) return Object.freeze(reply.map(keep));
+  if (reply !== null && typeof reply === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(reply)) out[k] = keep(v);
+    return Object.freeze(out);
+  }
+  return reply;
+}
+
+/** A hit's reply: Buffers copied again, frozen structures as they are. */
+function copyOut(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value) && value.some((v) => Buffer.isBuffer(v))) return Object.freeze(value.map(copyOut));
+  return value;
+}
+
+/** The reply's size in bytes, near enough: string lengths, Buffer lengths, 8 per number. */
+function sizeOf(reply: unknown): number {
+  if (typeof reply === "string") return reply.length;
+  if (Buffer.isBuffer(reply)) return reply.length;
+  if (Array.isArray(reply)) return reply.reduce((sum: number, v) => sum + 8 + sizeOf(v), 0);
+  if (reply !== null && typeof reply === "object") return Object.entries(reply).reduce((sum, [k, v]) => sum + 8 + k.length + sizeOf(v), 0);
+  return 8;
+}

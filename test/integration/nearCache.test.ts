@@ -1,0 +1,166 @@
+/**
+ * The near cache on real redis-servers: repeated reads stay in process,
+ * another client's write reaches every later read once Redis's
+ * invalidation has arrived, this client's own writes are read back at
+ * once (plain, split, pipelined, in a transaction), a lost connection or a
+ * FLUSHALL empties only its shard, broadcast mode follows its prefixes,
+ * and a server that cannot track leaves the shard uncached.
+ */
+import { describe, expect, it } from "vitest";
+import { Registry } from "prom-client";
+import { one, series } from "../support/metrics.js";
+import { ConfigError, ShardedClient } from "../../lib/index.js";
+import { fleetForFile } from "../support/fleet.js";
+import { eventually, keyOn } from "../support/keys.js";
+import { startRedis, stopAll } from "../support/redis.js";
+
+describe("near cache", () => {
+  const context = fleetForFile(3);
+  /** GET calls the shard's server has answered so far. */
+  const serverGets = async (shard: number) => {
+    const line = (await context.fleet.raw(shard).info("commandstats")).split("\n").find((l) => l.startsWith("cmdstat_get:"));
+    return Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+  };
+  const ready = async (c: ShardedClient) => {
+    await c.ready();
+    // Tracking is confirmed by the reply to CLIENT TRACKING, written first on each connection.
+    await eventually(async () => expect(c.nearCacheStats().shards.filter((s) => s.tracking)).toHaveLength(3));
+    return c;
+  };
+
+  it("answers repeated reads from memory: one GET reaches the server", async () => {
+    const registry = new Registry();
+    const c = await ready(context.fleet.client({ nearCache: {}, metrics: { registry, serverStatsIntervalMs: 0 } }));
+    const key = keyOn(c, "s0", "near:one");
+    await c.set(key, "v1");
+    const before = await serverGets(0);
+    const reads = [];
+    for (let i = 0; i < 50; i++) reads.push(await c.get(key));
+    expect(reads.every((v) => v === "v1")).toBe(true);
+    expect((await serverGets(0)) - before).toBe(1);
+    const stats = c.nearCacheStats();
+    expect(stats.hits).toBeGreaterThanOrEqual(49);
+    expect(stats.entries).toBeGreaterThanOrEqual(1);
+    expect(stats.shards.find((s) => s.shard === "s0")!.hits).toBeGreaterThanOrEqual(49);
+    const all = await series(registry);
+    expect(one(all, "shardis_near_cache_requests_total", { shard: "s0", result: "hit" })!.value).toBe(stats.shards.find((s) => s.shard === "s0")!.hits);
+    expect(one(all, "shardis_near_cache_entries", { shard: "s0" })!.value).toBeGreaterThanOrEqual(1);
+    expect(one(all, "shardis_near_cache_flushes_total", { shard: "s0", reason: "connection" })!.value).toBe(0);
+    expect(all.some((s) => Object.values(s.labels).includes(key))).toBe(false);
+  });
+
+  it("never serves the old value once Redis's invalidation for another client's write has arrived", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    for (let round = 0; round < 20; round++) {
+      const key = keyOn(c, `s${round % 3}`, `near:other:${round}`);
+      const raw = context.fleet.raw(round % 3);
+      await raw.set(key, "old");
+      expect(await c.get(key)).toBe("old");
+      expect(await c.get(key)).toBe("old"); // cached now
+      await raw.set(key, "new");
+      // Once a read sees the new value, no later read may see the old one.
+      await eventually(async () => expect(await c.get(key)).toBe("new"), 2000);
+      for (let i = 0; i < 20; i++) expect(await c.get(key)).toBe("new");
+    }
+    expect(c.nearCacheStats().invalidations).toBeGreaterThanOrEqual(20);
+  });
+
+  it("reads this client's own writes back at once: SET, DEL, INCR, HSET, MSET across shards, pipelines and transactions", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const k = keyOn(c, "s1", "near:own");
+    const h = keyOn(c, "s2", "near:own:hash");
+    for (let i = 0; i < 30; i++) {
+      await c.set(k, `v${i}`);
+      expect(await c.get(k)).toBe(`v${i}`);
+      await c.hset(h, "f", `h${i}`);
+      expect(await c.hget(h, "f")).toBe(`h${i}`);
+      expect(await c.hgetall(h)).toEqual({ f: `h${i}` });
+    }
+    await c.del(k);
+    expect(await c.get(k)).toBeNull();
+    expect(await c.exists(k)).toBe(0);
+    await c.incr(k);
+    expect(await c.get(k)).toBe("1");
+    const keys = ["s0", "s1", "s2"].map((s) => keyOn(c, s, "near:mset"));
+    for (const key of keys) expect(await c.get(key)).toBeNull();
+    await c.mset(Object.fromEntries(keys.map((key) => [key, "m"])));
+    for (const key of keys) expect(await c.get(key)).toBe("m");
+    await c.pipeline().set(keys[0]!, "p").exec();
+    expect(await c.get(keys[0]!)).toBe("p");
+    await c.multi().set(keys[1]!, "t").exec();
+    expect(await c.get(keys[1]!)).toBe("t");
+  });
+
+  it("a lost connection empties its own shard only; FLUSHALL empties the shard it ran on", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const keys = ["s0", "s1", "s2"].map((s) => keyOn(c, s, "near:domain"));
+    for (const [i, key] of keys.entries()) await context.fleet.raw(i).set(key, "v");
+    for (const key of keys) expect(await c.get(key)).toBe("v");
+    // Kill shardis's tracking connection on s0 (the one that turned tracking on).
+    const clients = String(await context.fleet.raw(0).call("CLIENT", "LIST")).split("\n").filter((line) => line.includes("flags=t"));
+    expect(clients.length).toBeGreaterThan(0);
+    for (const line of clients) await context.fleet.raw(0).call("CLIENT", "KILL", "ID", /id=(\d+)/.exec(line)![1]!);
+    await eventually(async () => expect(c.nearCacheStats().shards.find((s) => s.shard === "s0")!.flushes.connection).toBeGreaterThanOrEqual(1));
+    const before = await Promise.all([0, 1, 2].map(serverGets));
+    for (const key of keys) expect(await c.get(key)).toBe("v");
+    const after = await Promise.all([0, 1, 2].map(serverGets));
+    expect([after[0]! - before[0]!, after[1]! - before[1]!, after[2]! - before[2]!]).toEqual([1, 0, 0]);
+
+    await eventually(async () => expect(c.nearCacheStats().shards.find((s) => s.shard === "s0")!.tracking).toBe(true));
+    expect(await c.get(keys[0]!)).toBe("v");
+    await context.fleet.raw(1).flushall();
+    await eventually(async () => expect(await c.get(keys[1]!)).toBeNull(), 2000);
+    expect(c.nearCacheStats().shards.find((s) => s.shard === "s1")!.flushes.server).toBeGreaterThanOrEqual(1);
+    expect(await c.get(keys[2]!)).toBe("v");
+  });
+
+  it("client.cache() hits are served from the near cache: a fresh hit sends nothing; a set() elsewhere in the client is read back", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const users = c.cache<{ name: string }>({ namespace: "nearusers", ttlMs: 60_000 });
+    let loads = 0;
+    const load = async () => ({ name: `ada${++loads}` });
+    expect(await users.getOrSet("1", load)).toEqual({ name: "ada1" });
+    const shard = Number(c.shardOf("nearusers:1").slice(1));
+    expect(await users.getOrSet("1", load)).toEqual({ name: "ada1" }); // read from Redis once more, now cached
+    const before = await serverGets(shard);
+    for (let i = 0; i < 20; i++) expect(await users.getOrSet("1", load)).toEqual({ name: "ada1" });
+    expect((await serverGets(shard)) - before).toBe(0);
+    await users.set("1", { name: "grace" });
+    expect(await users.getOrSet("1", load)).toEqual({ name: "grace" });
+    expect(loads).toBe(1);
+  });
+
+  it("broadcast mode caches keys under its prefixes and hears every change to them", async () => {
+    const c = await ready(context.fleet.client({ nearCache: { mode: "broadcast", prefixes: ["users:"] } }));
+    const user = keyOn(c, "s0", "users:near");
+    const other = keyOn(c, "s0", "orders:near");
+    await context.fleet.raw(0).mset(user, "u1", other, "o1");
+    const before = await serverGets(0);
+    for (let i = 0; i < 5; i++) expect([await c.get(user), await c.get(other)]).toEqual(["u1", "o1"]);
+    // The user key was read once; the other key, outside the prefixes, every time.
+    expect((await serverGets(0)) - before).toBe(6);
+    await context.fleet.raw(0).set(user, "u2");
+    await eventually(async () => expect(await c.get(user)).toBe("u2"), 2000);
+  });
+
+  it("refuses RESP2 in the options (nutcracker needs it); a server that refuses tracking leaves its shard uncached, reads still served", async () => {
+    expect(() => context.fleet.client({ nearCache: {}, redis: { protocol: 2 } })).toThrow(ConfigError);
+    const server = await startRedis();
+    // A user who may not run CLIENT: CLIENT TRACKING is refused (NOPERM), as by a proxy or an old server.
+    await server.client().call("ACL", "SETUSER", "default", "on", "nopass", "~*", "&*", "+@all", "-client");
+    const c = new ShardedClient({ shards: [{ name: "t0", master: server.address }], redis: { disableClientInfo: true } as never, nearCache: {} });
+    const errors: string[] = [];
+    c.on("nearcache:error", ({ shard, error }) => errors.push(`${shard}: ${error.message}`));
+    try {
+      await c.set("near:refused", "p");
+      await eventually(async () => expect(errors.length).toBeGreaterThan(0));
+      expect(errors[0]).toMatch(/^t0: .*NOPERM/);
+      for (let i = 0; i < 3; i++) expect(await c.get("near:refused")).toBe("p");
+      expect(c.nearCacheStats()).toMatchObject({ entries: 0, hits: 0 });
+      expect(c.nearCacheStats().shards[0]!.tracking).toBe(false);
+    } finally {
+      await c.quit();
+      await stopAll([server]);
+    }
+  });
+});
