@@ -52,8 +52,12 @@ interface Entry {
 interface Domain {
   /** Tracking confirmed on the shard's connection; 0 while it is not. */
   generation: number;
-  /** Entries per Redis key, for invalidation. */
-  readonly byKey: Map<string, Set<Entry>>;
+  /**
+   * Entries per Redis key, for invalidation: the entry itself while a key
+   * has one (the usual case: no collection allocated per key), an array
+   * once it has more (GET and STRLEN of one key, HGET of several fields).
+   */
+  readonly byKey: Map<string, Entry | Entry[]>;
   readonly stats: DomainStats;
 }
 
@@ -141,9 +145,10 @@ export class NearCache {
     table.set(id, entry);
     this.count++;
     this.append(entry);
-    let entries = domain.byKey.get(key);
-    if (!entries) domain.byKey.set(key, (entries = new Set()));
-    entries.add(entry);
+    const others = domain.byKey.get(key);
+    if (others === undefined) domain.byKey.set(key, entry);
+    else if (Array.isArray(others)) others.push(entry);
+    else domain.byKey.set(key, [others, entry]);
     this.evict();
     return { entry, generation: domain.generation };
   }
@@ -180,7 +185,8 @@ export class NearCache {
         const entries = domain.byKey.get(key);
         if (!entries) continue;
         domain.stats.invalidations++;
-        for (const entry of [...entries]) this.remove(entry);
+        if (Array.isArray(entries)) for (const entry of [...entries]) this.remove(entry);
+        else this.remove(entries);
       }
     }
   }
@@ -189,7 +195,10 @@ export class NearCache {
   flush(shard: number, reason: FlushReason, keepTracking = false): void {
     const domain = this.domain(shard);
     domain.stats.flushes[reason]++;
-    for (const entries of [...domain.byKey.values()]) for (const entry of [...entries]) this.remove(entry);
+    for (const entries of [...domain.byKey.values()]) {
+      if (Array.isArray(entries)) for (const entry of [...entries]) this.remove(entry);
+      else this.remove(entries);
+    }
     domain.byKey.clear();
     domain.generation = keepTracking ? ++this.generations : 0;
   }
@@ -209,8 +218,8 @@ export class NearCache {
     return this.domains.map((d) => {
       let entries = 0;
       let bytes = 0;
-      for (const set of d.byKey.values()) {
-        for (const entry of set) {
+      for (const held of d.byKey.values()) {
+        for (const entry of Array.isArray(held) ? held : [held]) {
           if (entry.pending) continue;
           entries++;
           bytes += entry.bytes;
@@ -265,10 +274,14 @@ export class NearCache {
     this.count--;
     this.unlink(entry);
     if (!entry.pending) this.bytes -= entry.bytes;
-    const entries = entry.domain.byKey.get(entry.key);
-    if (entries) {
-      entries.delete(entry);
-      if (entries.size === 0) entry.domain.byKey.delete(entry.key);
+    const byKey = entry.domain.byKey;
+    const held = byKey.get(entry.key);
+    if (held === entry) byKey.delete(entry.key);
+    else if (Array.isArray(held)) {
+      const at = held.indexOf(entry);
+      if (at >= 0) held.splice(at, 1);
+      if (held.length === 1) byKey.set(entry.key, held[0]!);
+      else if (held.length === 0) byKey.delete(entry.key);
     }
   }
 
