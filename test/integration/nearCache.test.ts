@@ -13,6 +13,7 @@ import { ConfigError, ShardedClient } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually, keyOn } from "../support/keys.js";
 import { startRedis, stopAll } from "../support/redis.js";
+import { startFaultProxy } from "../support/faultProxy.js";
 
 describe("near cache", () => {
   const context = fleetForFile(3);
@@ -112,6 +113,36 @@ describe("near cache", () => {
     await eventually(async () => expect(await c.get(keys[1]!)).toBeNull(), 2000);
     expect(c.nearCacheStats().shards.find((s) => s.shard === "s1")!.flushes.server).toBeGreaterThanOrEqual(1);
     expect(await c.get(keys[2]!)).toBe("v");
+  });
+
+  it("a read racing another client's write through a slow link (fault proxy delaying every chunk) never leaves a stale entry", async () => {
+    const server = context.fleet.servers[0]!;
+    const proxy = await startFaultProxy({ host: server.host, port: server.port });
+    const c = new ShardedClient({ shards: [{ name: "p0", master: proxy.address }], nearCache: {}, commandTimeoutMs: 5000 });
+    try {
+      await c.ready();
+      await eventually(async () => expect(c.nearCacheStats().shards[0]?.tracking).toBe(true));
+      const raw = context.fleet.raw(0);
+      const key = "near:race";
+      await raw.set(key, "0");
+      expect(await c.get(key)).toBe("0");
+      proxy.set("delay", { delayMs: 60 });
+      for (let round = 1; round <= 8; round++) {
+        // The read leaves while the value changes twice: its reply may carry either value, or the one before.
+        const read = c.get(key);
+        await raw.set(key, `${round}a`);
+        await raw.set(key, `${round}b`);
+        await read;
+        // Once the new value is seen, the cache must never answer anything else.
+        await eventually(async () => expect(await c.get(key)).toBe(`${round}b`), 3000);
+        for (let i = 0; i < 5; i++) expect(await c.get(key)).toBe(`${round}b`);
+      }
+      proxy.set("pass");
+      expect(c.nearCacheStats().hits).toBeGreaterThan(0);
+    } finally {
+      await c.quit();
+      await proxy.close();
+    }
   });
 
   it("client.cache() hits are served from the near cache: a fresh hit sends nothing; a set() elsewhere in the client is read back", async () => {
