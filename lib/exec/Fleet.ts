@@ -273,7 +273,7 @@ export class Fleet {
     if (this.near) {
       // A cluster's slots moved: keys may have changed shard, and a domain only hears about its own node's keys.
       if (previous.slots && !sameSlots(next.slots, previous.slots)) next.names.forEach((_, i) => this.near!.cache.flush(i, "topology", this.near!.cache.tracking(i)));
-      this.near.mastersChanged(changed);
+      this.near.mastersChanged(changed, (shard) => previous.shards[shard]?.master !== undefined);
     }
     void this.health.check();
   }

@@ -93,12 +93,17 @@ export class NearCacheLink {
     };
   }
 
-  /** The shard's master moved: what the old one tracked is gone; the new one caches once its tracking is on. */
-  mastersChanged(shards: readonly number[]): void {
+  /**
+   * Shards whose master changed: where one moved (`moved`), what the old one
+   * tracked is gone; a master found for the first time has nothing to
+   * flush. Either way the new master caches once its tracking is on
+   * (perhaps already, if it was tracking as a replica).
+   */
+  mastersChanged(shards: readonly number[], moved: (shard: number) => boolean): void {
     for (const shard of shards) {
-      this.cache.flush(shard, "failover");
+      if (moved(shard)) this.cache.flush(shard, "failover");
       const master = this.host.master(shard);
-      if (master && this.tracked.has(master)) this.cache.track(shard);
+      if (master && this.tracked.has(master) && !this.cache.tracking(shard)) this.cache.track(shard);
     }
   }
 
