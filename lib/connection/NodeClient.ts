@@ -29,6 +29,7 @@ import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
+import { listenForInvalidations, turnTrackingOn } from "./tracking.js";
 import type { FlushScheduler, Flushable } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
@@ -95,8 +96,7 @@ export class NodeClient implements Flushable {
     this.id = formatAddress(init.address);
     this.connection = init.connections(init.address);
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
-    const tracking = init.context.tracking;
-    if (tracking) this.connection.on("invalidate", (keys) => tracking.invalidated(this, keys === null ? null : keys.map(String)));
+    if (init.context.tracking) listenForInvalidations(this.connection, init.context.tracking, this);
     const context = this.context;
     const redirect = context.redirect;
     const clusterRedirect = context.clusterRedirect;
@@ -395,16 +395,7 @@ export class NodeClient implements Flushable {
       cmd.promise.catch(() => undefined); // a refusal here changes nothing the caller asked for
       this.connection.sendCommand(cmd);
     }
-    const tracking = this.context.tracking;
-    if (tracking) {
-      // Also ahead of every queued command: each read written after it is tracked.
-      const cmd = internalCommand("client", [...tracking.command]);
-      cmd.promise.then(
-        () => tracking.on(this),
-        (error: unknown) => tracking.refused(this, sanitizeError(error)),
-      );
-      this.connection.sendCommand(cmd);
-    }
+    if (this.context.tracking) turnTrackingOn(this.connection, this.context.tracking, this);
     this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();
