@@ -16,7 +16,9 @@ describe("BullMQ over shards", () => {
     const prefix = "{bull}";
     const connection = ctx.client as never;
     const queue = new Queue("jobs", { connection, prefix });
-    const events = new QueueEvents("jobs", { connection, prefix });
+    // From the stream's start ("$" by default): under load the first XREAD BLOCK can be issued after the jobs have finished,
+    // and their events, already written, would never be read (waitUntilFinished then times out).
+    const events = new QueueEvents("jobs", { connection, prefix, lastEventId: "0-0" });
     const worker = new Worker("jobs", async (job) => (job.data as { n: number }).n * 2, { connection, prefix });
     try {
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
