@@ -110,19 +110,23 @@ export class NearCacheLink {
   /**
    * Before routing, for a read as the caller gave it: a cached reply, or
    * the reply of the same read already in flight. undefined: go on and send
-   * it (then `read`). Costs a table lookup by the key on a hit: no command
-   * is built, no slot computed.
+   * it (then `read`). Every cacheable command's key is its first argument.
+   * Costs one lookup by the key on a hit: no command is built, no slot
+   * computed.
    */
   fast(name: string, args: readonly unknown[], encoding: string | null): Promise<unknown> | undefined {
     const tables = this.tables.get(name);
-    if (tables === undefined) return undefined;
+    const key = args[0];
+    if (tables === undefined || typeof key !== "string") return undefined;
     const id = idOf(args);
     if (id === undefined) return undefined;
     const table = encoding === null ? tables.buffer : tables.utf8;
-    const cached = this.cache.lookup(table, id);
-    if (cached !== undefined) return Promise.resolve(copyOut(cached));
+    const cached = this.cache.lookup(table, key, id);
+    // Replies decoded as strings hold no Buffer: kept frozen, they are handed out as they are.
+    if (cached !== undefined) return Promise.resolve(encoding === null ? copyOut(cached) : cached);
     // A read of this entry is in flight, sent after its key last changed: its reply is as fresh as a new one.
-    return this.cache.inflight(table, id)?.then(copyOut);
+    const inflight = this.cache.inflight(table, key, id);
+    return encoding === null ? inflight?.then(copyOut) : inflight;
   }
 
   /**
@@ -154,7 +158,7 @@ export class NearCacheLink {
       },
     );
     ticket = this.cache.begin(shard, table, key, id, reply);
-    return reply.then(copyOut);
+    return encoding === null ? reply.then(copyOut) : reply;
   }
 
   private touched(spec: CommandSpec, cmd: ShardisCommand): string[] | "all" | undefined {

@@ -9,6 +9,8 @@ export interface NearCacheShardStats {
   readonly bytes: number;
   readonly hits: number;
   readonly misses: number;
+  /** Of the misses: reads that shared the same read already in flight (no command of their own). */
+  readonly joined: number;
   readonly invalidations: number;
   readonly flushes: Readonly<Record<FlushReason, number>>;
 }
@@ -18,6 +20,8 @@ export interface NearCacheStats {
   readonly bytes: number;
   readonly hits: number;
   readonly misses: number;
+  /** Of the misses: reads that shared the same read already in flight (no command of their own). */
+  readonly joined: number;
   /** Keys Redis (or a write through this client) reported changed while cached. */
   readonly invalidations: number;
   /** Whole shards dropped: all reasons added up. */
@@ -33,6 +37,7 @@ export function nearCacheStats(domains: ReadonlyArray<DomainStats & { entries: n
     bytes: sum((s) => s.bytes),
     hits: sum((s) => s.hits),
     misses: sum((s) => s.misses),
+    joined: sum((s) => s.joined),
     invalidations: sum((s) => s.invalidations),
     flushes: sum((s) => FLUSH_REASONS.reduce((n, reason) => n + s.flushes[reason], 0)),
     shards,

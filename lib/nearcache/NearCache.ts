@@ -5,16 +5,23 @@
  * Entries live in one invalidation domain per shard: a shard whose
  * tracking connection drops, fails over or reports a flush loses its own
  * entries only. A domain serves and fills only while tracking is confirmed
- * on its connection (`track`); each confirmation starts a new generation.
+ * on its connection (`track`); each confirmation starts a new generation,
+ * and an entry counts only while its generation is its domain's. So a
+ * flush is O(1): the domain moves to a new generation, and the old
+ * generation's entries are never served again and go first on eviction.
  *
  * The race every near cache has: a read is sent, the key changes, the
  * change is announced (or written by this process), then the old reply
  * arrives. So a read first leaves a placeholder (`begin`); an invalidation
- * of the key, a local write, a flush or a new generation removes it; the
- * reply is kept (`fill`) only if its placeholder is still there.
+ * of the key, a local write, a flush or a new generation removes it (or
+ * outdates it); the reply is kept (`fill`) only if its placeholder is
+ * still current.
  *
- * Bounded by maxEntries and maxBytes (least recently used out first) and
- * by ttlMs (an entry is never served older than that, whatever Redis says).
+ * Bounded by maxEntries and maxBytes, evicting by SIEVE (Zhang et al.,
+ * NSDI 2024): a hit only sets its entry's `visited` bit, so a hit touches
+ * no other entry (LRU's relinking touched two more, each a cache miss on
+ * a large table), and on skewed loads SIEVE keeps more hits than LRU. And
+ * by ttlMs: an entry is never served older than that, whatever Redis says.
  */
 
 export interface NearCacheLimits {
@@ -28,14 +35,24 @@ export type FlushReason = "connection" | "failover" | "topology" | "server" | "t
 export interface DomainStats {
   hits: number;
   misses: number;
+  /** Of the misses: reads that shared a read in flight. */
+  joined: number;
   invalidations: number;
   readonly flushes: Record<FlushReason, number>;
 }
 
+/** The replies of one command in one encoding: entries of a key are told apart by it. */
+export interface Table {
+  readonly name: string;
+}
+
 interface Entry {
   readonly domain: Domain;
+  /** The domain's generation when the read was sent: the entry counts only while it is the domain's. */
+  readonly generation: number;
   readonly table: Table;
   readonly key: string;
+  /** The key itself for commands of one argument, all arguments otherwise. */
   readonly id: string;
   value: unknown;
   bytes: number;
@@ -44,7 +61,9 @@ interface Entry {
   pending: boolean;
   /** That read's reply, for reads of the same entry meanwhile (one read per entry in flight). */
   inflight: Promise<unknown> | undefined;
-  /** Recency list: toward the least recently used, toward the most. */
+  /** SIEVE: hit since the eviction hand last passed. */
+  visited: boolean;
+  /** Insertion order: toward the oldest, toward the newest. */
   older: Entry | undefined;
   newer: Entry | undefined;
 }
@@ -52,79 +71,72 @@ interface Entry {
 interface Domain {
   /** Tracking confirmed on the shard's connection; 0 while it is not. */
   generation: number;
-  /**
-   * Entries per Redis key, for invalidation: the entry itself while a key
-   * has one (the usual case: no collection allocated per key), an array
-   * once it has more (GET and STRLEN of one key, HGET of several fields).
-   */
-  readonly byKey: Map<string, Entry | Entry[]>;
+  /** Filled entries of the current generation, and their bytes. */
+  entries: number;
+  bytes: number;
   readonly stats: DomainStats;
 }
-
-/**
- * The entries of one command and reply encoding, by id: the key itself for
- * commands of one argument (a lookup then hashes a string the application
- * already holds, its hash cached), the arguments otherwise.
- */
-export type Table = Map<string, Entry>;
 
 /** What a read remembers between `begin` and `fill`. */
 export interface Ticket {
   readonly entry: Entry;
-  readonly generation: number;
 }
 
 export const FLUSH_REASONS: readonly FlushReason[] = ["connection", "failover", "topology", "server", "tracking", "write"];
 
 export class NearCache {
-  private readonly tables = new Map<string, Table>();
-  private count = 0;
   /**
-   * Recency as a doubly linked list, least recently used at `oldest`: a hit
-   * moves its entry to `newest` in O(1). (Deleting and re-inserting in the
-   * Map instead leaves holes its iteration must skip: eviction went quadratic.)
+   * Entries by Redis key, across commands and domains: the entry itself
+   * while a key has one (the usual case: no collection per key), an array
+   * once it has more (GET and STRLEN of one key, HGET of several fields).
+   * A lookup is one Map read; an invalidation drops everything of its key.
    */
-  private oldest: Entry | undefined;
-  private newest: Entry | undefined;
+  private readonly byKey = new Map<string, Entry | Entry[]>();
+  private readonly tables = new Map<string, Table>();
   private readonly domains: Domain[] = [];
+  private count = 0;
   private bytes = 0;
   private generations = 0;
+  /** Insertion order (new entries at `newest`) and the SIEVE hand walking from oldest to newest. */
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
+  private hand: Entry | undefined;
 
   constructor(
     readonly limits: NearCacheLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The table of a command's replies in one encoding (get it once per command, then look up in it). */
+  /** The table of a command's replies in one encoding (get it once, then pass it to every call). */
   table(name: string): Table {
     let table = this.tables.get(name);
-    if (!table) this.tables.set(name, (table = new Map()));
+    if (!table) this.tables.set(name, (table = Object.freeze({ name })));
     return table;
   }
 
   /**
-   * The cached reply for entry `id`, or undefined. Needs no shard: an entry
-   * lives in its key's shard's domain, and a domain is flushed whenever keys
-   * could change shard (cluster slots moving).
+   * The cached reply of entry `id` of `key`, or undefined. Needs no shard:
+   * an entry lives in its key's shard's domain, and a domain is flushed
+   * whenever keys could change shard (cluster slots moving).
    */
-  lookup(table: Table, id: string): unknown {
-    const entry = table.get(id);
-    if (entry === undefined || entry.pending || entry.domain.generation === 0) return undefined;
+  lookup(table: Table, key: string, id: string): unknown {
+    const entry = this.find(table, key, id);
+    if (entry === undefined || entry.pending || entry.generation !== entry.domain.generation) return undefined;
     if (entry.expiresAt <= this.now()) {
       this.remove(entry);
       return undefined;
     }
-    this.unlink(entry);
-    this.append(entry);
+    entry.visited = true;
     entry.domain.stats.hits++;
     return entry.value;
   }
 
-  /** The reply of a read of entry `id` already in flight (sent after the entry's key last changed), to share. */
-  inflight(table: Table, id: string): Promise<unknown> | undefined {
-    const entry = table.get(id);
-    if (!entry?.pending) return undefined;
+  /** The reply of a read of entry `id` already in flight (sent after its key last changed), to share. */
+  inflight(table: Table, key: string, id: string): Promise<unknown> | undefined {
+    const entry = this.find(table, key, id);
+    if (!entry?.pending || entry.generation !== entry.domain.generation) return undefined;
     entry.domain.stats.misses++;
+    entry.domain.stats.joined++;
     return entry.inflight;
   }
 
@@ -137,70 +149,75 @@ export class NearCache {
     const domain = this.domain(shard);
     domain.stats.misses++;
     if (domain.generation === 0) return undefined;
-    const existing = table.get(id);
+    const existing = this.find(table, key, id);
     if (existing) this.remove(existing);
     const entry: Entry = {
-      domain, table, key, id, value: undefined, bytes: 0, expiresAt: 0, pending: true, inflight: reply, older: undefined, newer: undefined,
+      domain, generation: domain.generation, table, key, id, value: undefined, bytes: 0, expiresAt: 0,
+      pending: true, inflight: reply, visited: false, older: this.newest, newer: undefined,
     };
-    table.set(id, entry);
+    if (this.newest) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
     this.count++;
-    this.append(entry);
-    const others = domain.byKey.get(key);
-    if (others === undefined) domain.byKey.set(key, entry);
+    const others = this.byKey.get(key);
+    if (others === undefined) this.byKey.set(key, entry);
     else if (Array.isArray(others)) others.push(entry);
-    else domain.byKey.set(key, [others, entry]);
-    this.evict();
-    return { entry, generation: domain.generation };
+    else this.byKey.set(key, [others, entry]);
+    this.evict(entry);
+    return { entry };
   }
 
   /** The read's reply: kept if nothing touched its key (or its domain) since `begin`. */
   fill(ticket: Ticket, value: unknown, bytes: number): void {
     const { entry } = ticket;
-    if (entry.table.get(entry.id) !== entry || entry.domain.generation !== ticket.generation || !entry.pending) return;
+    if (!entry.pending || entry.generation !== entry.domain.generation || this.find(entry.table, entry.key, entry.id) !== entry) return;
     entry.pending = false;
     entry.inflight = undefined;
     entry.value = value;
     entry.bytes = bytes;
     entry.expiresAt = this.now() + this.limits.ttlMs;
     this.bytes += bytes;
-    this.evict();
+    entry.domain.entries++;
+    entry.domain.bytes += bytes;
+    this.evict(entry);
   }
 
   /** The read failed: its placeholder goes. */
   abandon(ticket: Ticket): void {
-    if (ticket.entry.table.get(ticket.entry.id) === ticket.entry && ticket.entry.pending) this.remove(ticket.entry);
+    const { entry } = ticket;
+    if (entry.pending && this.find(entry.table, entry.key, entry.id) === entry) this.remove(entry);
   }
 
   /**
    * These keys changed (Redis said so, or this process wrote them): their
-   * entries go from every domain, not only the reporting shard's. Over a
+   * entries go, from every domain, not only the reporting shard's. Over a
    * Redis Cluster a read redirected by MOVED is answered (and tracked) by
    * another shard's node than the one its entry was filed under, until the
    * new slot map flushes everything.
    */
   invalidate(keys: readonly string[]): void {
-    for (const domain of this.domains) {
-      if (domain.byKey.size === 0) continue;
-      for (const key of keys) {
-        const entries = domain.byKey.get(key);
-        if (!entries) continue;
-        domain.stats.invalidations++;
-        if (Array.isArray(entries)) for (const entry of [...entries]) this.remove(entry);
-        else this.remove(entries);
+    for (const key of keys) {
+      const held = this.byKey.get(key);
+      if (held === undefined) continue;
+      if (Array.isArray(held)) {
+        held[0]!.domain.stats.invalidations++;
+        for (const entry of [...held]) this.remove(entry);
+      } else {
+        held.domain.stats.invalidations++;
+        this.remove(held);
       }
     }
   }
 
-  /** Drops the shard's entries; unless `keepTracking`, tracking must be confirmed again (`track`) before it caches. */
+  /**
+   * Drops the shard's entries (its generation ends: they are never served
+   * again, and go first when room is needed); unless `keepTracking`,
+   * tracking must be confirmed again (`track`) before it caches.
+   */
   flush(shard: number, reason: FlushReason, keepTracking = false): void {
     const domain = this.domain(shard);
     domain.stats.flushes[reason]++;
-    for (const entries of [...domain.byKey.values()]) {
-      if (Array.isArray(entries)) for (const entry of [...entries]) this.remove(entry);
-      else this.remove(entries);
-    }
-    domain.byKey.clear();
-    domain.generation = keepTracking ? ++this.generations : 0;
+    this.renew(domain, keepTracking ? ++this.generations : 0);
   }
 
   /** Whether the shard caches now (its tracking is confirmed). */
@@ -210,26 +227,15 @@ export class NearCache {
 
   /** Tracking is on for the shard's connection: it may cache, from a new generation. */
   track(shard: number): void {
-    this.domain(shard).generation = ++this.generations;
+    this.renew(this.domain(shard), ++this.generations);
   }
 
-  /** Per shard index: counts, entries and bytes. */
+  /** Per shard index: counts, entries and bytes (of the current generation). */
   stats(): Array<DomainStats & { entries: number; bytes: number; tracking: boolean }> {
-    return this.domains.map((d) => {
-      let entries = 0;
-      let bytes = 0;
-      for (const held of d.byKey.values()) {
-        for (const entry of Array.isArray(held) ? held : [held]) {
-          if (entry.pending) continue;
-          entries++;
-          bytes += entry.bytes;
-        }
-      }
-      return { ...d.stats, flushes: { ...d.stats.flushes }, entries, bytes, tracking: d.generation > 0 };
-    });
+    return this.domains.map((d) => ({ ...d.stats, flushes: { ...d.stats.flushes }, entries: d.entries, bytes: d.bytes, tracking: d.generation > 0 }));
   }
 
-  /** Entries and placeholders held. */
+  /** Entries and placeholders held (flushed ones too, until evicted). */
   get size(): number {
     return this.count;
   }
@@ -238,14 +244,28 @@ export class NearCache {
     return this.bytes;
   }
 
+  private find(table: Table, key: string, id: string): Entry | undefined {
+    const held = this.byKey.get(key);
+    if (held === undefined || !Array.isArray(held)) return held !== undefined && held.table === table && held.id === id ? held : undefined;
+    for (const entry of held) if (entry.table === table && entry.id === id) return entry;
+    return undefined;
+  }
+
+  private renew(domain: Domain, generation: number): void {
+    domain.generation = generation;
+    domain.entries = 0;
+    domain.bytes = 0;
+  }
+
   private domain(shard: number): Domain {
     let domain = this.domains[shard];
     if (!domain) {
       for (let i = this.domains.length; i <= shard; i++) {
         this.domains[i] = {
           generation: 0,
-          byKey: new Map(),
-          stats: { hits: 0, misses: 0, invalidations: 0, flushes: { connection: 0, failover: 0, topology: 0, server: 0, tracking: 0, write: 0 } },
+          entries: 0,
+          bytes: 0,
+          stats: { hits: 0, misses: 0, joined: 0, invalidations: 0, flushes: { connection: 0, failover: 0, topology: 0, server: 0, tracking: 0, write: 0 } },
         };
       }
       domain = this.domains[shard]!;
@@ -253,40 +273,49 @@ export class NearCache {
     return domain;
   }
 
-  private append(entry: Entry): void {
-    entry.older = this.newest;
-    entry.newer = undefined;
-    if (this.newest) this.newest.newer = entry;
-    else this.oldest = entry;
-    this.newest = entry;
-  }
-
-  private unlink(entry: Entry): void {
+  private remove(entry: Entry): void {
+    this.count--;
+    if (this.hand === entry) this.hand = entry.newer;
     if (entry.older) entry.older.newer = entry.newer;
     else this.oldest = entry.newer;
     if (entry.newer) entry.newer.older = entry.older;
     else this.newest = entry.older;
     entry.older = entry.newer = undefined;
-  }
-
-  private remove(entry: Entry): void {
-    entry.table.delete(entry.id);
-    this.count--;
-    this.unlink(entry);
-    if (!entry.pending) this.bytes -= entry.bytes;
-    const byKey = entry.domain.byKey;
-    const held = byKey.get(entry.key);
-    if (held === entry) byKey.delete(entry.key);
+    if (!entry.pending) {
+      this.bytes -= entry.bytes;
+      if (entry.generation === entry.domain.generation) {
+        entry.domain.entries--;
+        entry.domain.bytes -= entry.bytes;
+      }
+    }
+    const held = this.byKey.get(entry.key);
+    if (held === entry) this.byKey.delete(entry.key);
     else if (Array.isArray(held)) {
       const at = held.indexOf(entry);
       if (at >= 0) held.splice(at, 1);
-      if (held.length === 1) byKey.set(entry.key, held[0]!);
-      else if (held.length === 0) byKey.delete(entry.key);
+      if (held.length === 1) this.byKey.set(entry.key, held[0]!);
+      else if (held.length === 0) this.byKey.delete(entry.key);
     }
   }
 
-  /** Least recently used first, until both bounds hold (placeholders count toward maxEntries: they are reads in flight). */
-  private evict(): void {
-    while (this.oldest && (this.count > this.limits.maxEntries || this.bytes > this.limits.maxBytes)) this.remove(this.oldest);
+  /**
+   * SIEVE, until both bounds hold: the hand walks from the oldest entry
+   * toward the newest (then wraps), clearing `visited` bits, and evicts the
+   * first entry not visited since it last passed, or of an ended
+   * generation. `added`, the entry just begun or filled, is passed by
+   * unless it alone breaks a bound. Placeholders count toward maxEntries
+   * (reads in flight).
+   */
+  private evict(added: Entry): void {
+    while (this.count > this.limits.maxEntries || this.bytes > this.limits.maxBytes) {
+      let victim = this.hand ?? this.oldest;
+      if (victim === undefined) return;
+      while (victim === added ? this.count > 1 : victim.visited && victim.generation === victim.domain.generation) {
+        if (victim !== added) victim.visited = false;
+        victim = victim.newer ?? this.oldest!;
+      }
+      this.hand = victim.newer;
+      this.remove(victim);
+    }
   }
 }

@@ -77,7 +77,11 @@ export async function nearCacheBench(parts: NearCacheBenchParts): Promise<Record
       `${drop.toFixed(1)}x fewer (target >= 5: ${drop >= 5 ? "met" : "MISSED"})`,
   );
   const near = nearThree.nearCacheStats();
-  log(`  near cache on 3 shards: hit ratio ${(near.hits / Math.max(1, near.hits + near.misses)).toFixed(3)}, ${near.entries} entries, ${near.invalidations} invalidations`);
+  const reads = Math.max(1, near.hits + near.misses);
+  log(
+    `  near cache on 3 shards: hit ratio ${(near.hits / reads).toFixed(3)}, reads answered without a command of their own ${((near.hits + near.joined) / reads).toFixed(3)} ` +
+      `(joined a read in flight ${(near.joined / reads).toFixed(3)}), ${near.entries} entries, ${near.invalidations} invalidations`,
+  );
   const csc = (nodeRedis as unknown as { _self?: { clientSideCache?: { stats(): { hitCount: number; missCount: number } } } })._self?.clientSideCache?.stats();
   if (csc) log(`  node-redis CSC hit ratio ${(csc.hitCount / Math.max(1, csc.hitCount + csc.missCount)).toFixed(3)}`);
   return { results, busiest, drop, near };

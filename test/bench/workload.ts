@@ -40,13 +40,11 @@ export async function preload(target: Target, keys: string[], value: string): Pr
 
 export async function runWorkload(target: Target, keys: string[], options: WorkloadOptions): Promise<RunResult> {
   const value = "v".repeat(options.valueBytes);
-  return runLoop(async (random) => {
+  return runLoop((random) => {
     const pick = random();
     // The top bit picks the command, the rest the key, so the two do not correlate.
-    if (pick >>> 31) await target.get(keys[pick % keys.length]!);
-    else await target.set(keys[pick % keys.length]!, value);
-    return 1;
-  }, options);
+    return pick >>> 31 ? target.get(keys[pick % keys.length]!) : target.set(keys[pick % keys.length]!, value);
+  }, 1, options);
 }
 
 /**
@@ -60,22 +58,21 @@ export async function runSkewedWorkload(
   options: WorkloadOptions & { draw: () => number; counts?: Uint32Array },
 ): Promise<RunResult> {
   const value = "v".repeat(options.valueBytes);
-  const { draw, counts } = options;
-  return runLoop(async (random) => {
-    const rank = draw();
+  const { counts } = options;
+  // Drawn ahead (the same stream for every target), so the run measures the target rather than the sampler.
+  const draws = new Uint32Array(1 << 20);
+  for (let i = 0; i < draws.length; i++) draws[i] = options.draw();
+  let next = 0;
+  return runLoop((random) => {
+    const rank = draws[next++ & (draws.length - 1)]!;
     if (counts) counts[rank]!++;
-    if (random() % 20 === 0) await target.set(keys[rank]!, value);
-    else await target.get(keys[rank]!);
-    return 1;
-  }, options);
+    return random() % 20 === 0 ? target.set(keys[rank]!, value) : target.get(keys[rank]!);
+  }, 1, options);
 }
 
 /** Reads only: one read of a random key per step (a cache's hit path). */
 export async function runReadWorkload(read: (key: string) => Promise<unknown>, keys: string[], options: WorkloadOptions): Promise<RunResult> {
-  return runLoop(async (random) => {
-    await read(keys[random() % keys.length]!);
-    return 1;
-  }, options);
+  return runLoop((random) => read(keys[random() % keys.length]!), 1, options);
 }
 
 /** One operation of a mixed batch. */
@@ -110,15 +107,17 @@ export async function runBatchWorkload(
     }
     const replies = await target.exec(ops, value);
     if (replies.length !== ops.length) throw new Error("batch lost replies");
-    return ops.length;
-  }, options);
+  }, options.batchSize, options);
 }
 
 /**
  * The closed loop: `inflight` workers each run a step (one command or one
- * batch), await it, and run the next, for durationMs. Latency is per step.
+ * batch of opsPerStep), await it, and run the next, for durationMs (or until `until`
+ * settles). Latency is per step. The clock ends the run, not a timer: a
+ * target that answers from memory never yields to the event loop, and a
+ * timer would never fire.
  */
-async function runLoop(step: (random: () => number) => Promise<number>, options: WorkloadOptions): Promise<RunResult> {
+async function runLoop(step: (random: () => number) => Promise<unknown>, opsPerStep: number, options: WorkloadOptions): Promise<RunResult> {
   const latencies = new Float64Array(4_000_000);
   let recorded = 0;
   let ops = 0;
@@ -126,6 +125,8 @@ async function runLoop(step: (random: () => number) => Promise<number>, options:
   let stop = false;
   const cpuStart = process.cpuUsage();
   const started = performance.now();
+  const deadline = options.until ? Infinity : started + options.durationMs;
+  void options.until?.finally(() => (stop = true));
 
   const worker = async (seed: number) => {
     let state = seed * 2654435761 + 1;
@@ -136,25 +137,24 @@ async function runLoop(step: (random: () => number) => Promise<number>, options:
       state ^= state << 5;
       return state >>> 0;
     };
-    while (!stop) {
-      const begin = performance.now();
+    let begin = performance.now();
+    while (!stop && begin < deadline) {
       try {
-        // Not `ops += await ...`: that reads ops before the await and loses other workers' counts.
-        const done = await step(random);
-        ops += done;
-        if (options.progress) options.progress.ops += done;
+        await step(random);
+        ops += opsPerStep;
+        if (options.progress) options.progress.ops += opsPerStep;
       } catch {
         errors++;
         if (options.progress) options.progress.errors++;
       }
-      if (recorded < latencies.length) latencies[recorded++] = performance.now() - begin;
+      const end = performance.now();
+      if (recorded < latencies.length) latencies[recorded++] = end - begin;
+      begin = end;
     }
   };
 
-  const workers = Array.from({ length: options.inflight }, (_, i) => worker(i + 1));
-  await (options.until ?? new Promise((resolve) => setTimeout(resolve, options.durationMs)));
+  await Promise.all(Array.from({ length: options.inflight }, (_, i) => worker(i + 1)));
   stop = true;
-  await Promise.all(workers);
   const elapsedSec = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   const sorted = latencies.subarray(0, recorded).sort();
