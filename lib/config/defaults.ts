@@ -54,8 +54,10 @@ export const DEFAULTS = Object.freeze({
     maxBytes: 64 * 1024 * 1024,
     ttlMs: 60_000,
     mode: "default" as "default" | "broadcast",
-    /** Read commands of one key whose replies are cached. */
-    commands: Object.freeze(["get", "hget", "hgetall", "exists", "strlen", "smembers"]),
+    /** Read commands of one key whose replies are cached, and MGET (from GET's entries). */
+    commands: Object.freeze(["get", "mget", "hget", "hgetall", "exists", "strlen", "smembers"]),
+    /** Cache every key read, not only the hot-key detector's top-k. */
+    hotOnly: false,
   }),
   hotKeys: Object.freeze({
     /** Keys reported per window (and counted per shard, with 8x as many counters). */

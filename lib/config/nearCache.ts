@@ -11,16 +11,19 @@ export interface ResolvedNearCache {
   /** Broadcast mode: the key prefixes Redis reports changes for (all keys when empty). */
   readonly prefixes: readonly string[];
   readonly commands: ReadonlySet<string>;
+  /** Cache only keys the hot-key detector ranks in their shard's top-k. */
+  readonly hotOnly: boolean;
 }
 
-const FIELDS = ["maxEntries", "maxBytes", "ttlMs", "mode", "prefixes", "commands"];
+const FIELDS = ["maxEntries", "maxBytes", "ttlMs", "mode", "prefixes", "commands", "hotOnly"];
 
 /**
  * Read commands of exactly one key (at a fixed position) whose reply
- * depends on that key alone: what tracking can keep correct.
+ * depends on that key alone: what tracking can keep correct. And MGET,
+ * answered key by key from GET's entries.
  */
 export const NEAR_CACHEABLE: ReadonlySet<string> = new Set([
-  "get", "getrange", "strlen", "exists", "type",
+  "get", "mget", "getrange", "strlen", "exists", "type",
   "hget", "hgetall", "hmget", "hexists", "hlen", "hkeys", "hvals", "hstrlen",
   "smembers", "sismember", "smismember", "scard",
   "llen", "lrange", "lindex",
@@ -28,10 +31,10 @@ export const NEAR_CACHEABLE: ReadonlySet<string> = new Set([
 ]);
 
 /** undefined when the near cache is off (the default). */
-export function resolveNearCache(value: unknown, protocol: unknown, problems: string[]): ResolvedNearCache | undefined {
+export function resolveNearCache(value: unknown, protocol: unknown, detector: boolean, problems: string[]): ResolvedNearCache | undefined {
   if (value === undefined || value === false) return undefined;
   if (!isPlainObject(value)) {
-    problems.push(`nearCache must be an object { maxEntries?, maxBytes?, ttlMs?, mode?, prefixes?, commands? } (got ${describe(value)})`);
+    problems.push(`nearCache must be an object { maxEntries?, maxBytes?, ttlMs?, mode?, prefixes?, commands?, hotOnly? } (got ${describe(value)})`);
     return undefined;
   }
   unknownKeys(value, FIELDS, "option in nearCache", problems);
@@ -65,6 +68,9 @@ export function resolveNearCache(value: unknown, protocol: unknown, problems: st
       }
     }
   }
+  const hotOnly = value.hotOnly ?? defaults.hotOnly;
+  if (typeof hotOnly !== "boolean") problems.push(`nearCache.hotOnly must be true or false (got ${describe(hotOnly)})`);
+  else if (hotOnly && !detector) problems.push("nearCache.hotOnly needs the hot-key detector to rank keys: remove hotKeys: false");
   // Invalidations arrive as RESP3 push messages on the connection that read the keys.
   if (protocol === 2) problems.push("nearCache needs RESP3 connections (Redis 6 or later): remove redis.protocol: 2");
   return Object.freeze({
@@ -74,5 +80,6 @@ export function resolveNearCache(value: unknown, protocol: unknown, problems: st
     mode: mode as "default" | "broadcast",
     prefixes: Object.freeze([...(Array.isArray(prefixes) ? (prefixes as string[]) : [])]),
     commands: new Set(Array.isArray(commands) ? commands.map((c) => String(c).toLowerCase()) : []),
+    hotOnly: hotOnly === true,
   });
 }

@@ -126,7 +126,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const metrics = resolveMetrics(options.metrics, problems);
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
-  const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, problems);
+  const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, hotKeys !== undefined, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({

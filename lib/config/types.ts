@@ -192,7 +192,7 @@ export interface MetricsOptions {
 
 /** The near cache: replies of read commands kept in process, dropped when Redis reports their key changed. */
 export interface NearCacheOptions {
-  /** Most entries kept (least recently used out first). @default 10000 */
+  /** Most entries kept (evicted by SIEVE: entries not read since the last pass go first). @default 10000 */
   maxEntries?: number;
   /** Most bytes of replies kept (reply length plus a fixed overhead per entry). @default 67108864 (64 MiB) */
   maxBytes?: number;
@@ -206,8 +206,15 @@ export interface NearCacheOptions {
   mode?: "default" | "broadcast";
   /** Broadcast mode only: the key prefixes to hear about. */
   prefixes?: string[];
-  /** Read commands (of one key) whose replies are cached. @default ["get", "hget", "hgetall", "exists", "strlen", "smembers"] */
+  /** Read commands (of one key) whose replies are cached, and MGET (answered key by key from GET's entries). @default ["get", "mget", "hget", "hgetall", "exists", "strlen", "smembers"] */
   commands?: string[];
+  /**
+   * Cache only keys the hot-key detector ranks among their shard's top-k
+   * (`hotKeys.topK`, this window or the last): a small near cache for the
+   * few keys that pin a node. Reads answered from memory count toward a
+   * key's rank, so a cached hot key stays hot. Needs the detector on. @default false
+   */
+  hotOnly?: boolean;
 }
 
 /** The hot-key detector: a streaming top-k of the keys each shard receives, in fixed memory. */

@@ -34,6 +34,7 @@ import { ClusterSlots, type ShardingStrategy } from "../sharding/strategy.js";
 import { UNASSIGNED, type Layout } from "../topology/Topology.js";
 import { fanOut } from "./fanOut.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
+import type { NearCacheLink } from "./NearCacheLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -136,9 +137,30 @@ export class Executor {
     // A near-cache hit needs neither a command nor a route.
     const near = this.fleet.near;
     if (near !== undefined && call.readFrom === "master") {
-      const cached = near.fast(name, args, encoding);
+      const cached = name === "mget" ? this.nearMget(near, args, encoding, call) : near.fast(name, args, encoding);
       if (cached !== undefined) return cached;
     }
+    return this.dispatch(name, args, encoding, call);
+  }
+
+  /** MGET through the near cache: its keys (given one by one or as one array) served from GET entries where cached. */
+  private nearMget(near: NearCacheLink, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
+    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
+    const get = commandSpec("get");
+    return near.mget(
+      keys,
+      encoding,
+      (key) => {
+        const route = this.router.route(get, [key]);
+        return typeof route === "number" && route !== UNASSIGNED ? route : -1;
+      },
+      (missing) => this.dispatch("mget", missing, encoding, call),
+    );
+  }
+
+  /** run() past the near cache's answers: build, route, send. */
+  private dispatch(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const near = this.fleet.near;
     const refused = refusal(name, args);
     if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
     const spec = commandSpec(name);

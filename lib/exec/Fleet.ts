@@ -92,6 +92,7 @@ export class Fleet {
       ? new NearCacheLink(options.nearCache, {
           master: (shard) => this.registry.master(shard),
           refused: (shard, error) => events.nearCacheError(this.shardName(shard), error),
+          ...(this.hotKeys && { hot: this.hotKeys }),
         })
       : undefined;
     this.near = near;

@@ -32,6 +32,8 @@ export interface NearCacheHost {
   master(shard: number): NodeClient | undefined;
   /** Tracking could not be turned on for a shard: it does not cache. */
   refused(shard: number, error: Error): void;
+  /** The hot-key detector, for `hotOnly`: whether a key ranks hot, and reads answered from memory (demand the shard does not see). */
+  readonly hot?: { isHot(shard: number, key: string): boolean; observe(shard: number, key: string, load: boolean): void };
 }
 
 export class NearCacheLink {
@@ -48,8 +50,12 @@ export class NearCacheLink {
     if (!installInvalidationPushes()) {
       throw new ConfigError(["nearCache: this ioredis version does not let shardis receive invalidation messages (ioredis 6 is supported)"]);
     }
-    this.cache = new NearCache(options);
-    for (const name of options.commands) this.tables.set(name, { utf8: this.cache.table(`${name} utf8`), buffer: this.cache.table(`${name} buffer`) });
+    const hot = host.hot;
+    if (options.hotOnly && hot === undefined) throw new ConfigError(["nearCache.hotOnly needs the hot-key detector"]);
+    this.cache = new NearCache(options, Date.now, options.hotOnly ? (shard, key) => hot!.observe(shard, key, false) : undefined);
+    // MGET has no table of its own: it is answered from (and fills) GET's.
+    const named = new Set([...options.commands].map((name) => (name === "mget" ? "get" : name)));
+    for (const name of named) this.tables.set(name, { utf8: this.cache.table(`${name} utf8`), buffer: this.cache.table(`${name} buffer`) });
     const bcast = options.mode === "broadcast" ? ["BCAST", ...options.prefixes.flatMap((p) => ["PREFIX", p])] : [];
     this.command = ["TRACKING", "ON", ...bcast];
   }
@@ -130,6 +136,65 @@ export class NearCacheLink {
   }
 
   /**
+   * MGET answered key by key from the GET entries (MGET is cached through
+   * GET's table: the same reply per key): hits from memory, the rest in one
+   * MGET (`send`, split by shard as usual) whose values then fill GET
+   * entries. A nil is not kept: MGET answers nil for a key of another type,
+   * where GET fails. undefined: not cached (MGET not configured, a key not
+   * a string), send it as it is.
+   */
+  mget(keys: readonly unknown[], encoding: string | null, shardOf: (key: string) => number, send: (keys: string[]) => Promise<unknown>): Promise<unknown> | undefined {
+    const tables = this.tables.get("get");
+    if (!this.options.commands.has("mget") || tables === undefined || keys.length === 0) return undefined;
+    for (const key of keys) if (typeof key !== "string" || key.charCodeAt(0) === 0) return undefined;
+    const table = encoding === null ? tables.buffer : tables.utf8;
+    const out: unknown[] = new Array(keys.length);
+    const missing: string[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const cached = this.cache.lookup(table, key, key);
+      if (cached !== undefined) out[i] = encoding === null ? copyOut(cached) : cached;
+      else {
+        missing.push(key);
+        at.push(i);
+      }
+    }
+    if (missing.length === 0) return Promise.resolve(out);
+    const tickets: Array<Ticket | undefined> = [];
+    const reply = send(missing);
+    for (const key of missing) {
+      let shard = this.cache.pending(table, key, key) ? -1 : shardOf(key);
+      if (shard >= 0 && !this.admits(shard, key)) shard = -1;
+      // No reply to share: a GET arriving meanwhile sends its own (it must fail where MGET says nil).
+      tickets.push(shard >= 0 ? this.cache.begin(shard, table, key, key) : undefined);
+    }
+    return reply.then(
+      (values) => {
+        const got = values as unknown[];
+        for (let j = 0; j < missing.length; j++) {
+          const value = got[j];
+          const ticket = tickets[j];
+          if (ticket === undefined) out[at[j]!] = value;
+          else if (value === null || value instanceof Error) {
+            this.cache.abandon(ticket);
+            out[at[j]!] = value;
+          } else {
+            const kept = keep(value);
+            this.cache.fill(ticket, kept, sizeOf(value) + missing[j]!.length + ENTRY_OVERHEAD);
+            out[at[j]!] = encoding === null ? copyOut(kept) : kept;
+          }
+        }
+        return out;
+      },
+      (error: unknown) => {
+        for (const ticket of tickets) if (ticket) this.cache.abandon(ticket);
+        throw error;
+      },
+    );
+  }
+
+  /**
    * A read of one shard that `fast` did not answer: `send()`'s reply, kept
    * for next time. Only commands of one key with string arguments are kept
    * (the arguments name the entry).
@@ -141,8 +206,7 @@ export class NearCacheLink {
     const id = idOf(args);
     if (tables === undefined || keyIndex < 0 || id === undefined) return send();
     const key = args[keyIndex] as string;
-    // In broadcast mode Redis reports changes under the prefixes only: other keys are read from Redis every time.
-    if (this.options.prefixes.length && !this.options.prefixes.some((prefix) => key.startsWith(prefix))) return send();
+    if (!this.admits(shard, key)) return send();
     const table = encoding === null ? tables.buffer : tables.utf8;
     let ticket: Ticket | undefined;
     // Every caller gets the reply as the cache keeps it (frozen; Buffers their own copy), hit or not.
@@ -159,6 +223,16 @@ export class NearCacheLink {
     );
     ticket = this.cache.begin(shard, table, key, id, reply);
     return encoding === null ? reply.then(copyOut) : reply;
+  }
+
+  /**
+   * Whether a read of `key` is kept. In broadcast mode Redis reports changes
+   * under the prefixes only: other keys are read from Redis every time. With
+   * `hotOnly`, only keys the detector ranks hot are kept.
+   */
+  private admits(shard: number, key: string): boolean {
+    if (this.options.prefixes.length && !this.options.prefixes.some((prefix) => key.startsWith(prefix))) return false;
+    return !this.options.hotOnly || this.host.hot!.isHot(shard, key);
   }
 
   private touched(spec: CommandSpec, cmd: ShardisCommand): string[] | "all" | undefined {

@@ -45,9 +45,17 @@ export interface ShardLoad {
 /** Counters per key per sketch: enough slack for Space-Saving to rank the top k on skewed traffic. */
 const COUNTERS_PER_KEY = 8;
 
+/** A shard's top-k of a window as a set, and the sketch total it was taken at. */
+interface TopSet {
+  readonly keys: ReadonlySet<string>;
+  readonly total: number;
+}
+
 interface Window {
   readonly sketches: SpaceSaving[];
   readonly totals: number[];
+  /** Per shard, for isHot: taken again once the sketch's total grew by an eighth. */
+  readonly tops: Array<TopSet | undefined>;
   readonly startedAt: number;
   endedAt: number | undefined;
 }
@@ -69,15 +77,28 @@ export class HotKeyDetector {
     if (timer) this.timer = setInterval(() => this.rotate(), options.windowMs).unref();
   }
 
-  /** A command for `key` was routed to shard `shard`. */
-  observe(shard: number, key: string | Buffer | number): void {
+  /**
+   * A command for `key` was routed to shard `shard`. `load` false: a read
+   * the near cache answered (demand for the key, which the shard did not
+   * receive): sampled into the sketch, not counted in the shard's load.
+   */
+  observe(shard: number, key: string | Buffer | number, load = true): void {
     const window = this.current;
-    window.totals[shard] = (window.totals[shard] ?? 0) + 1;
+    if (load) window.totals[shard] = (window.totals[shard] ?? 0) + 1;
     if (--this.countdown > 0) return;
     const every = this.options.sampleEvery;
     this.countdown = every === 1 ? 1 : 1 + Math.floor(this.random() * (2 * every - 1));
     const sketch = (window.sketches[shard] ??= new SpaceSaving(this.options.topK * COUNTERS_PER_KEY));
     sketch.observe(typeof key === "string" ? key : String(key), every);
+  }
+
+  /**
+   * Whether `key` is among shard `shard`'s top-k keys: of the window being
+   * filled, or of the last complete one (so a key stays hot across a
+   * window's turn). The near cache's `hotOnly` admits only such keys.
+   */
+  isHot(shard: number, key: string): boolean {
+    return this.inTop(this.current, shard, key) || (this.last !== undefined && this.inTop(this.last, shard, key));
   }
 
   /** Closes the window being filled; it becomes the one reported. */
@@ -117,6 +138,19 @@ export class HotKeyDetector {
     if (this.timer) clearInterval(this.timer);
   }
 
+  private inTop(window: Window, shard: number, key: string): boolean {
+    const sketch = window.sketches[shard];
+    if (sketch === undefined || sketch.countOf(key) === 0) return false;
+    let top = window.tops[shard];
+    // Ranking the counters costs a sort: done again only once the window has grown by an eighth since.
+    if (top === undefined || sketch.total >= top.total * 1.125 + this.options.sampleEvery) {
+      // By guaranteed count (count - error): a key that just took a counter over inherits its count, and is not hot for it.
+      const ranked = sketch.top(sketch.size).sort((a, b) => b.count - b.error - (a.count - a.error));
+      top = window.tops[shard] = { keys: new Set(ranked.slice(0, this.options.topK).map((c) => c.item)), total: sketch.total };
+    }
+    return top.keys.has(key);
+  }
+
   private reported(): Window {
     return this.last ?? this.current;
   }
@@ -127,6 +161,6 @@ export class HotKeyDetector {
   }
 
   private open(): Window {
-    return { sketches: [], totals: [], startedAt: this.now(), endedAt: undefined };
+    return { sketches: [], totals: [], tops: [], startedAt: this.now(), endedAt: undefined };
   }
 }

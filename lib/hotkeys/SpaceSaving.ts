@@ -61,6 +61,11 @@ export class SpaceSaving {
     this.down(0);
   }
 
+  /** The item's count, 0 when it holds no counter. */
+  countOf(item: string): number {
+    return this.byItem.get(item)?.count ?? 0;
+  }
+
   /** The k items counted most, most first. */
   top(k: number): Counted[] {
     return [...this.heap]

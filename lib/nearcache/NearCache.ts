@@ -69,6 +69,8 @@ interface Entry {
 }
 
 interface Domain {
+  /** The shard's index. */
+  readonly shard: number;
   /** Tracking confirmed on the shard's connection; 0 while it is not. */
   generation: number;
   /** Filled entries of the current generation, and their bytes. */
@@ -105,6 +107,8 @@ export class NearCache {
   constructor(
     readonly limits: NearCacheLimits,
     private readonly now: () => number = Date.now,
+    /** Told of every hit (the hot-key detector's demand, for `hotOnly`). */
+    private readonly onHit?: (shard: number, key: string) => void,
   ) {}
 
   /** The table of a command's replies in one encoding (get it once, then pass it to every call). */
@@ -128,16 +132,23 @@ export class NearCache {
     }
     entry.visited = true;
     entry.domain.stats.hits++;
+    if (this.onHit !== undefined) this.onHit(entry.domain.shard, key);
     return entry.value;
   }
 
   /** The reply of a read of entry `id` already in flight (sent after its key last changed), to share. */
   inflight(table: Table, key: string, id: string): Promise<unknown> | undefined {
     const entry = this.find(table, key, id);
-    if (!entry?.pending || entry.generation !== entry.domain.generation) return undefined;
+    if (!entry?.pending || entry.inflight === undefined || entry.generation !== entry.domain.generation) return undefined;
     entry.domain.stats.misses++;
     entry.domain.stats.joined++;
     return entry.inflight;
+  }
+
+  /** Whether a read of entry `id` is in flight (its placeholder is current). */
+  pending(table: Table, key: string, id: string): boolean {
+    const entry = this.find(table, key, id);
+    return entry !== undefined && entry.pending && entry.generation === entry.domain.generation;
   }
 
   /**
@@ -262,6 +273,7 @@ export class NearCache {
     if (!domain) {
       for (let i = this.domains.length; i <= shard; i++) {
         this.domains[i] = {
+          shard: i,
           generation: 0,
           entries: 0,
           bytes: 0,

@@ -92,6 +92,63 @@ describe("near cache", () => {
     expect(await c.get(keys[1]!)).toBe("t");
   });
 
+  it("answers MGET key by key from GET's entries: one MGET per shard for what is missing, nothing once cached; other types stay nil", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const keys = [0, 1, 2].map((i) => keyOn(c, `s${i}`, "near:mget"));
+    const hash = keyOn(c, "s0", "near:mget:hash");
+    const serverMgets = async () =>
+      Promise.all([0, 1, 2].map(async (i) => {
+        const line = (await context.fleet.raw(i).info("commandstats")).split("\n").find((l) => l.startsWith("cmdstat_mget:"));
+        return Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+      }));
+    await c.mset(keys[0]!, "a", keys[1]!, "b", keys[2]!, "c");
+    await c.hset(hash, "f", "1");
+    const start = await serverMgets();
+    expect(await c.mget(...keys, hash)).toEqual(["a", "b", "c", null]);
+    const first = await serverMgets();
+    expect(first.map((n, i) => n - start[i]!)).toEqual([1, 1, 1]);
+    // Cached now: MGET (either form) and GET of those keys send nothing; the hash's nil was not kept, GET still fails on it.
+    expect(await c.mget(keys)).toEqual(["a", "b", "c"]);
+    expect(await c.get(keys[1]!)).toBe("b");
+    expect(await serverMgets()).toEqual(first);
+    await expect(c.get(hash)).rejects.toThrow(/WRONGTYPE/);
+    // Another client changes one key: the next MGET fetches that key alone, from its shard alone.
+    await context.fleet.raw(1).set(keys[1]!, "B");
+    await eventually(async () => expect(await c.mget(...keys)).toEqual(["a", "B", "c"]), 2000);
+    const after = await serverMgets();
+    expect(after[0]! - first[0]! + after[2]! - first[2]!).toBe(0);
+    // Buffers: each caller gets its own copy.
+    const [buffer] = await c.mgetBuffer(keys[0]!);
+    buffer!.write("z");
+    expect((await c.mgetBuffer([keys[0]!]))[0]!.toString()).toBe("a");
+    expect(c.nearCacheStats().hits).toBeGreaterThanOrEqual(7);
+  });
+
+  it("hotOnly caches the keys the detector ranks hot and reads the rest from Redis every time", async () => {
+    const c = await ready(context.fleet.client({ nearCache: { hotOnly: true }, hotKeys: { topK: 2, sampleEvery: 1, windowMs: 3_600_000 } }));
+    const hot = keyOn(c, "s0", "near:hotonly:hot");
+    const warm = keyOn(c, "s0", "near:hotonly:warm");
+    const cold = Array.from({ length: 20 }, (_, i) => keyOn(c, "s0", `near:hotonly:cold:${i}`));
+    for (const key of [hot, warm, ...cold]) await context.fleet.raw(0).set(key, key);
+    for (let i = 0; i < 30; i++) {
+      expect(await c.get(hot)).toBe(hot);
+      if (i < 20) expect(await c.get(warm)).toBe(warm);
+    }
+    const coldBefore = await serverGets(0);
+    for (const key of cold) for (let i = 0; i < 3; i++) expect(await c.get(key)).toBe(key);
+    expect((await serverGets(0)) - coldBefore).toBe(60);
+    const hotBefore = await serverGets(0);
+    for (let i = 0; i < 100; i++) expect(await c.get(hot)).toBe(hot);
+    expect((await serverGets(0)) - hotBefore).toBe(0);
+    // Read from memory, the hot key stays ranked hot: changed elsewhere, it is fetched once and cached again.
+    await context.fleet.raw(0).set(hot, "changed");
+    await eventually(async () => expect(await c.get(hot)).toBe("changed"), 2000);
+    const again = await serverGets(0);
+    for (let i = 0; i < 20; i++) expect(await c.get(hot)).toBe("changed");
+    expect((await serverGets(0)) - again).toBe(0);
+    expect(c.hotKeys().map((h) => h.key)).toContain(hot);
+  });
+
   it("a lost connection empties its own shard only; FLUSHALL empties the shard it ran on", async () => {
     const c = await ready(context.fleet.client({ nearCache: {} }));
     const keys = ["s0", "s1", "s2"].map((s) => keyOn(c, s, "near:domain"));

@@ -112,6 +112,35 @@ describe("HotKeyDetector", () => {
     expect(sketch.total / 10).toBeGreaterThan(4500);
     expect(sketch.total / 10).toBeLessThan(5500);
   });
+
+  it("ranks keys hot (hotOnly's admission) when in a shard's top-k, this window or the last; demand from memory counts toward the rank, not the load", () => {
+    const detector = new HotKeyDetector({ topK: 10, windowMs: 1000, sampleEvery: 1 }, seededRandom(4), () => 0, false);
+    const draw = zipfSampler(10_000, 8);
+    for (let i = 0; i < 20_000; i++) detector.observe(0, `k${draw()}`);
+    expect(["k0", "k1", "k2", "k3"].every((key) => detector.isHot(0, key))).toBe(true);
+    // The tail is not hot, even the keys that just took a counter over (their count is mostly inherited).
+    const tail = Array.from({ length: 9_000 }, (_, i) => `k${1000 + i}`);
+    expect(tail.filter((key) => detector.isHot(0, key))).toEqual([]);
+    expect(detector.isHot(0, "never-seen")).toBe(false);
+    // With few counters (topK 2: 16), a tail key that just took a counter over can outrank real keys by count; not by guaranteed count.
+    const small = new HotKeyDetector({ topK: 2, windowMs: 1000, sampleEvery: 1 }, seededRandom(4), () => 0, false);
+    const again = zipfSampler(10_000, 8);
+    for (let i = 0; i < 20_000; i++) small.observe(0, `k${again()}`);
+    const inflated = small.hotKeys(names).map((k) => k.key).filter((key) => Number(key.slice(1)) >= 1000);
+    expect(inflated.length).toBeGreaterThan(0);
+    expect(inflated.some((key) => small.isHot(0, key))).toBe(false);
+    expect(small.isHot(0, "k0")).toBe(true);
+    expect(detector.isHot(1, "k0")).toBe(false); // ranked per shard
+    detector.rotate();
+    expect(detector.isHot(0, "k0")).toBe(true); // the last window still counts
+    // A new key read from memory only (load false) overtakes them: hot, while the shard's load is untouched.
+    for (let i = 0; i < 3_000; i++) detector.observe(0, "cached", false);
+    expect(detector.isHot(0, "cached")).toBe(true);
+    expect(detector.loads(names)[0]?.commands ?? 0).toBe(20_000);
+    detector.rotate();
+    detector.rotate();
+    expect(detector.isHot(0, "cached")).toBe(false);
+  });
 });
 
 describe("hot-key options and labels", () => {

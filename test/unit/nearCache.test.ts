@@ -170,7 +170,7 @@ describe("nearCache options", () => {
       64 * 1024 * 1024,
       60_000,
       "default",
-      ["get", "hget", "hgetall", "exists", "strlen", "smembers"],
+      ["get", "mget", "hget", "hgetall", "exists", "strlen", "smembers"],
     ]);
     expect(problems({ nearCache: { maxEntries: 0, mode: "push", commands: ["set"], size: 1 } })).toEqual([
       "unknown option in nearCache 'size'",
@@ -180,5 +180,11 @@ describe("nearCache options", () => {
     ]);
     expect(problems({ nearCache: { prefixes: ["users:"] } })).toEqual([expect.stringMatching(/prefixes apply to mode "broadcast" only/)]);
     expect(problems({ nearCache: {}, redis: { protocol: 2 } })).toEqual(["nearCache needs RESP3 connections (Redis 6 or later): remove redis.protocol: 2"]);
+    expect(on.hotOnly).toBe(false);
+    expect(resolveOptions({ shards, nearCache: { hotOnly: true } }).nearCache!.hotOnly).toBe(true);
+    expect(problems({ nearCache: { hotOnly: "yes" } })).toEqual(['nearCache.hotOnly must be true or false (got "yes")']);
+    expect(problems({ nearCache: { hotOnly: true }, hotKeys: false })).toEqual([
+      "nearCache.hotOnly needs the hot-key detector to rank keys: remove hotKeys: false",
+    ]);
   });
 });
