@@ -48,8 +48,9 @@ export async function nearCacheBench(parts: NearCacheBenchParts): Promise<Record
     "shardis 3 shards": { get: (k) => plainThree.get(k), set: (k, v) => plainThree.set(k, v) },
     "shardis near cache 3 shards": { get: (k) => nearThree.get(k), set: (k, v) => nearThree.set(k, v) },
   };
-  // Per variant and run: the busiest server's commands per second (3-shard variants).
+  // Per variant and run: the busiest server's commands per second, and per operation of the workload (3-shard variants).
   const busiest: Record<string, number[]> = {};
+  const perOp: Record<string, number[]> = {};
   const variants = Object.fromEntries(
     Object.entries(targets).map(([name, target], index) => [
       name,
@@ -59,7 +60,9 @@ export async function nearCacheBench(parts: NearCacheBenchParts): Promise<Record
         const result = await runSkewedWorkload(target, keys, { ...commands, draw: zipfSampler(keys.length, 100 + index) });
         const seconds = (performance.now() - started) / 1000;
         const after = await processed(admins);
-        (busiest[name] ??= []).push(Math.max(...after.map((n, i) => n - before[i]!)) / seconds);
+        const most = Math.max(...after.map((n, i) => n - before[i]!));
+        (busiest[name] ??= []).push(most / seconds);
+        (perOp[name] ??= []).push(most / Math.max(1, result.ops));
         return result;
       },
     ]),
@@ -71,10 +74,17 @@ export async function nearCacheBench(parts: NearCacheBenchParts): Promise<Record
     ["shardis near cache / no near cache (3 shards)", "shardis near cache 3 shards", "shardis 3 shards"],
   ]);
   const rate = (name: string) => median(busiest[name] ?? [0]);
+  const share = (name: string) => median(perOp[name] ?? [0]);
   const drop = rate("shardis 3 shards") / Math.max(1, rate("shardis near cache 3 shards"));
+  // The closed loop runs the near cache's variant at a higher throughput: per operation is the drop at the same application load.
+  const dropAtLoad = share("shardis 3 shards") / Math.max(1e-9, share("shardis near cache 3 shards"));
   log(
-    `  busiest node on 3 shards: ${Math.round(rate("shardis 3 shards"))} commands/s without the near cache, ${Math.round(rate("shardis near cache 3 shards"))} with it: ` +
-      `${drop.toFixed(1)}x fewer (target >= 5: ${drop >= 5 ? "met" : "MISSED"})`,
+    `  busiest node on 3 shards: ${Math.round(rate("shardis 3 shards"))} commands/s without the near cache, ${Math.round(rate("shardis near cache 3 shards"))} with it ` +
+      `(at its own, higher throughput): ${drop.toFixed(1)}x fewer`,
+  );
+  log(
+    `  busiest node's commands per application operation: ${share("shardis 3 shards").toFixed(3)} without, ${share("shardis near cache 3 shards").toFixed(3)} with: ` +
+      `${dropAtLoad.toFixed(1)}x fewer at the same load (target >= 5: ${dropAtLoad >= 5 ? "met" : "MISSED"})`,
   );
   const near = nearThree.nearCacheStats();
   const reads = Math.max(1, near.hits + near.misses);
@@ -84,5 +94,5 @@ export async function nearCacheBench(parts: NearCacheBenchParts): Promise<Record
   );
   const csc = (nodeRedis as unknown as { _self?: { clientSideCache?: { stats(): { hitCount: number; missCount: number } } } })._self?.clientSideCache?.stats();
   if (csc) log(`  node-redis CSC hit ratio ${(csc.hitCount / Math.max(1, csc.hitCount + csc.missCount)).toFixed(3)}`);
-  return { results, busiest, drop, near };
+  return { results, busiest, perOp, drop, dropAtLoad, near };
 }

@@ -38,6 +38,11 @@ describe("near cache", () => {
     const reads = [];
     for (let i = 0; i < 50; i++) reads.push(await c.get(key));
     expect(reads.every((v) => v === "v1")).toBe(true);
+    // A pipeline's reads are ordinary calls: answered from memory too.
+    expect(await c.pipeline().get(key).get(key).exec()).toEqual([
+      [null, "v1"],
+      [null, "v1"],
+    ]);
     expect((await serverGets(0)) - before).toBe(1);
     const stats = c.nearCacheStats();
     expect(stats.hits).toBeGreaterThanOrEqual(49);
