@@ -9,7 +9,6 @@
  * identity to client/ioredis.
  */
 import { EventEmitter } from "node:events";
-import type { Readable } from "node:stream";
 import { inspect } from "node:util";
 import type { Command, RedisKey } from "ioredis";
 import { addBatch, DISPATCH, installCommands, popCallback, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
@@ -33,7 +32,6 @@ import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
 import type { MessageHandler, PatternHandler, PubSub } from "../pubsub/PubSub.js";
-import type { ScanStreamOptions } from "../scan/scanStream.js";
 import type { TopologySnapshot } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
 import type { CallScope } from "./CallScope.js";
@@ -42,7 +40,7 @@ import { explain, type Explanation } from "./explain.js";
 import { Facades } from "./facades.js";
 import { adoptRedisIdentity, duplicateOptions, ioredisOptions, sendForeign } from "./ioredis.js";
 import { Lifecycle, type ClientStatus } from "./lifecycle.js";
-import { Scans } from "./scans.js";
+import { installScans, SCANS, Scans, type ScanMethods } from "./scans.js";
 import type { ShardHandle } from "./ShardHandle.js";
 import { connectionShard, transactionTarget, type ConnectionTarget } from "./targets.js";
 import { listening, mgetOptions } from "./arguments.js";
@@ -55,7 +53,7 @@ type Omitted =
   | "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
   | "scan" | "scanBuffer" | "ssubscribe" | "sunsubscribe";
 
-export interface ShardedClient extends ShardedCommander<Omitted> {}
+export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods {}
 
 export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher, ScriptRunner {
   readonly #input: ShardedClientOptions;
@@ -393,58 +391,6 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return listening(args, (names, handler) => this.#pubsub.punsubscribe(names, handler as PatternHandler | undefined), true);
   }
 
-  /**
-   * SCAN across every shard, in ioredis's cursor form: start at "0", pass
-   * back the cursor each call returns, stop when it is "0" again. The cursor
-   * carries the shard, so the loop visits every shard once.
-   */
-  scan(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: string, keys: string[]]> {
-    const callback = popCallback(args);
-    return withCallback(this.#scans.scan([cursor, ...args], "utf8"), callback) as Promise<[string, string[]]>;
-  }
-
-  scanBuffer(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: Buffer, keys: Buffer[]]> {
-    const callback = popCallback(args);
-    const scanned = this.#scans.scan([cursor, ...args], null).then(([next, keys]) => [Buffer.from(next), keys]);
-    return withCallback(scanned, callback) as Promise<[Buffer, Buffer[]]>;
-  }
-
-  /** Every key of every shard, as arrays of keys (a Node Readable in object mode). */
-  scanStream(options: ScanStreamOptions = {}): Readable {
-    return this.#scans.stream(options, "utf8");
-  }
-
-  scanBufferStream(options: ScanStreamOptions = {}): Readable {
-    return this.#scans.stream(options, null);
-  }
-
-  /** SSCAN of one set, as arrays of members. */
-  sscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("sscan", key, options, "utf8");
-  }
-
-  sscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("sscan", key, options, null);
-  }
-
-  /** HSCAN of one hash, as arrays of field, value, field, value, ... */
-  hscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("hscan", key, options, "utf8");
-  }
-
-  hscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("hscan", key, options, null);
-  }
-
-  /** ZSCAN of one sorted set, as arrays of member, score, member, score, ... */
-  zscanStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("zscan", key, options, "utf8");
-  }
-
-  zscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}): Readable {
-    return this.#scans.keyed("zscan", key, options, null);
-  }
-
   /** Runs fn for every shard in parallel; resolves the results in shard order. */
   forEachShard<T>(fn: (name: string, shard: ShardHandle) => Promise<T>): Promise<T[]> {
     return Promise.all(this.#executor.shardNames.map((name) => fn(name, this.shard(name))));
@@ -453,6 +399,10 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** ioredis's sendCommand(new Command(...)): routed like the command's own method; resolves (and settles) the Command. */
   sendCommand(command: Command): Promise<unknown> {
     return sendForeign(command, (name, args) => this.#executor.run(name, args, null));
+  }
+
+  get [SCANS](): Scans {
+    return this.#scans;
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
@@ -486,4 +436,5 @@ installCommands(
   ShardedClient,
   new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "scan"]),
 );
+installScans(ShardedClient);
 adoptRedisIdentity(ShardedClient);

@@ -6,7 +6,8 @@
  * so their streams read the key's shard.
  */
 import type { Readable } from "node:stream";
-import type { Encoding } from "../commands/install.js";
+import type { RedisKey } from "ioredis";
+import { popCallback, withCallback, type Callback, type Encoding } from "../commands/install.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { scanStream, type ScanStreamOptions, type ShardScan } from "../scan/scanStream.js";
@@ -59,5 +60,73 @@ export class Scans {
     const scanner: ShardScan<string | Buffer> = (cursor, args) =>
       this.executor.run(command, [key, cursor, ...args], encoding) as Promise<[string, Array<string | Buffer>]>;
     return scanStream([scanner], options);
+  }
+}
+
+/** Where a client keeps its Scans (a symbol: not part of its public surface). */
+export const SCANS = Symbol("shardis.scans");
+
+/** The scan methods of the client, in ioredis's names and forms. */
+export interface ScanMethods {
+  /**
+   * SCAN across every shard, in ioredis's cursor form: start at "0", pass
+   * back the cursor each call returns, stop when it is "0" again. The cursor
+   * carries the shard, so the loop visits every shard once.
+   */
+  scan(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: string, keys: string[]]>;
+  scanBuffer(cursor: number | string, ...args: Array<string | number | Callback>): Promise<[cursor: Buffer, keys: Buffer[]]>;
+  /** Every key of every shard, as arrays of keys (a Node Readable in object mode). */
+  scanStream(options?: ScanStreamOptions): Readable;
+  scanBufferStream(options?: ScanStreamOptions): Readable;
+  /** SSCAN of one set, as arrays of members. */
+  sscanStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+  sscanBufferStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+  /** HSCAN of one hash, as arrays of field, value, field, value, ... */
+  hscanStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+  hscanBufferStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+  /** ZSCAN of one sorted set, as arrays of member, score, member, score, ... */
+  zscanStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+  zscanBufferStream(key: RedisKey, options?: ScanStreamOptions): Readable;
+}
+
+/** Puts ScanMethods on a client class whose instances hold their Scans under SCANS (as installCommands does for commands). */
+export function installScans(target: { prototype: object }): void {
+  type Holder = { readonly [SCANS]: Scans };
+  const methods: { [K in keyof ScanMethods]: (this: Holder, ...args: never[]) => unknown } = {
+    scan(cursor: number | string, ...args: Array<string | number | Callback>) {
+      const callback = popCallback(args);
+      return withCallback(this[SCANS].scan([cursor, ...args], "utf8"), callback);
+    },
+    scanBuffer(cursor: number | string, ...args: Array<string | number | Callback>) {
+      const callback = popCallback(args);
+      return withCallback(this[SCANS].scan([cursor, ...args], null).then(([next, keys]) => [Buffer.from(next), keys]), callback);
+    },
+    scanStream(options: ScanStreamOptions = {}) {
+      return this[SCANS].stream(options, "utf8");
+    },
+    scanBufferStream(options: ScanStreamOptions = {}) {
+      return this[SCANS].stream(options, null);
+    },
+    sscanStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("sscan", key, options, "utf8");
+    },
+    sscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("sscan", key, options, null);
+    },
+    hscanStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("hscan", key, options, "utf8");
+    },
+    hscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("hscan", key, options, null);
+    },
+    zscanStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("zscan", key, options, "utf8");
+    },
+    zscanBufferStream(key: RedisKey, options: ScanStreamOptions = {}) {
+      return this[SCANS].keyed("zscan", key, options, null);
+    },
+  };
+  for (const [name, method] of Object.entries(methods)) {
+    Object.defineProperty(target.prototype, name, { value: method, writable: true, configurable: true });
   }
 }
