@@ -1,21 +1,8 @@
 /** client.nearCacheStats(): the near cache's figures, in total and per shard. */
 import { FLUSH_REASONS, type DomainStats, type FlushReason } from "../nearcache/NearCache.js";
 
-export interface NearCacheShardStats {
-  readonly shard: string;
-  /** Whether the shard caches now (client tracking confirmed on its master connection). */
-  readonly tracking: boolean;
-  readonly entries: number;
-  readonly bytes: number;
-  readonly hits: number;
-  readonly misses: number;
-  /** Of the misses: reads that shared the same read already in flight (no command of their own). */
-  readonly joined: number;
-  readonly invalidations: number;
-  readonly flushes: Readonly<Record<FlushReason, number>>;
-}
-
-export interface NearCacheStats {
+/** What the near cache counts, per shard and in total. */
+interface NearCacheCounts {
   readonly entries: number;
   readonly bytes: number;
   readonly hits: number;
@@ -24,6 +11,16 @@ export interface NearCacheStats {
   readonly joined: number;
   /** Keys Redis (or a write through this client) reported changed while cached. */
   readonly invalidations: number;
+}
+
+export interface NearCacheShardStats extends NearCacheCounts {
+  readonly shard: string;
+  /** Whether the shard caches now (client tracking confirmed on its master connection). */
+  readonly tracking: boolean;
+  readonly flushes: Readonly<Record<FlushReason, number>>;
+}
+
+export interface NearCacheStats extends NearCacheCounts {
   /** Whole shards dropped: all reasons added up. */
   readonly flushes: number;
   readonly shards: readonly NearCacheShardStats[];
