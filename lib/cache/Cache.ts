@@ -30,7 +30,8 @@ export type { CacheGetOptions, CacheSetOptions, Loader, LoaderContext, ManyLoade
 
 /** A read shared by the callers of one event-loop turn; `result` is known before `value` settles (joiners count it). */
 interface SharedRead<T> {
-  readonly value: Promise<T | undefined>;
+  /** Set once, right after the read object is made (the read notes its result on it). */
+  value: Promise<T | undefined>;
   result: CacheResult;
 }
 
@@ -86,7 +87,7 @@ export class Cache<T = unknown> {
       this.reading = new Map();
       setImmediate(this.endTurn);
     }
-    const read: { value: Promise<T | undefined>; result: CacheResult } = { value: undefined!, result: "miss" };
+    const read: SharedRead<T> = { value: undefined!, result: "miss" };
     read.value = this.resolve(entry, loader, ttlMs, read);
     this.reading.set(entry.id, read);
     return read.value;
@@ -187,7 +188,7 @@ export class Cache<T = unknown> {
    * `read` (for callers of the same turn who join it). Two closures per
    * call and nothing else allocated on a hit: this is the hot path.
    */
-  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number, read: { result: CacheResult }): Promise<T | undefined> {
+  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number, read: SharedRead<T>): Promise<T | undefined> {
     // A node whose breaker is open fails the GET at once (CircuitOpenError): the loader is then called directly.
     return this.store.get(entry.full).then(
       (raw) => {
@@ -199,7 +200,7 @@ export class Cache<T = unknown> {
   }
 
   /** The first caller's request counted, its result noted for the callers who joined it. */
-  private settle(read: { result: CacheResult }, found: Found<T>): T | undefined {
+  private settle(read: SharedRead<T>, found: Found<T>): T | undefined {
     read.result = found.result;
     this.meter.requests[found.result]++;
     return found.value;
