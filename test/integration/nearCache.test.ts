@@ -154,6 +154,34 @@ describe("near cache", () => {
     expect(c.hotKeys().map((h) => h.key)).toContain(hot);
   });
 
+  it("hotOnly: reads answered from memory keep a cached key ranked hot across windows, so a colder key never takes its place", async () => {
+    const windowMs = 100;
+    const c = await ready(context.fleet.client({ nearCache: { hotOnly: true }, hotKeys: { topK: 1, sampleEvery: 1, windowMs } }));
+    const hot = keyOn(c, "s1", "near:hotonly:demand:hot");
+    const colder = keyOn(c, "s1", "near:hotonly:demand:colder");
+    await context.fleet.raw(1).set(hot, "h");
+    await context.fleet.raw(1).set(colder, "c");
+    for (let i = 0; i < 5; i++) expect(await c.get(hot)).toBe("h"); // cached: the only key its shard has seen
+    const gets = async () => {
+      const line = (await context.fleet.raw(1).info("commandstats")).split("\n").find((l) => l.startsWith("cmdstat_get:"));
+      return Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+    };
+    const before = await gets();
+    let colderReads = 0;
+    // Several windows turn while the hot key is read from memory only (5 reads to the colder key's 1, which goes to Redis).
+    const started = performance.now();
+    while (performance.now() - started < 5 * windowMs && colderReads < 2000) {
+      for (let i = 0; i < 5; i++) expect(await c.get(hot)).toBe("h");
+      expect(await c.get(colder)).toBe("c");
+      colderReads++;
+    }
+    // Taken before any further await: the last complete window is one of the loop's.
+    const ranked = c.hotKeys().map((h) => h.key);
+    // Every read of the colder key reached Redis (never ranked hot), and none of the hot key's did.
+    expect((await gets()) - before).toBe(colderReads);
+    expect(ranked).toEqual([hot]);
+  });
+
   it("a lost connection empties its own shard only; FLUSHALL empties the shard it ran on", async () => {
     const c = await ready(context.fleet.client({ nearCache: {} }));
     const keys = ["s0", "s1", "s2"].map((s) => keyOn(c, s, "near:domain"));
