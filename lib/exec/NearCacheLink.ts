@@ -180,8 +180,7 @@ export class NearCacheLink {
             this.cache.abandon(ticket);
             out[at[j]!] = value;
           } else {
-            const kept = keep(value);
-            this.cache.fill(ticket, kept, sizeOf(value) + missing[j]!.length + ENTRY_OVERHEAD);
+            const kept = this.keepReply(ticket, value, missing[j]!);
             out[at[j]!] = encoding === null ? copyOut(kept) : kept;
           }
         }
@@ -211,11 +210,7 @@ export class NearCacheLink {
     let ticket: Ticket | undefined;
     // Every caller gets the reply as the cache keeps it (frozen; Buffers their own copy), hit or not.
     const reply = send().then(
-      (value) => {
-        const kept = keep(value);
-        if (ticket) this.cache.fill(ticket, kept, sizeOf(value) + id.length + ENTRY_OVERHEAD);
-        return kept;
-      },
+      (value) => this.keepReply(ticket, value, id),
       (error: unknown) => {
         if (ticket) this.cache.abandon(ticket);
         throw error;
@@ -223,6 +218,13 @@ export class NearCacheLink {
     );
     ticket = this.cache.begin(shard, table, key, id, reply);
     return encoding === null ? reply.then(copyOut) : reply;
+  }
+
+  /** What the cache keeps of a read's reply (frozen; Buffers copied), filled into the read's entry if it is still current. */
+  private keepReply(ticket: Ticket | undefined, value: unknown, id: string): unknown {
+    const kept = keep(value);
+    if (ticket) this.cache.fill(ticket, kept, sizeOf(value) + id.length + ENTRY_OVERHEAD);
+    return kept;
   }
 
   /**
