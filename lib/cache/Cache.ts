@@ -19,7 +19,7 @@ import { CacheArgumentError } from "../errors.js";
 import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
-import { decodeRecord, holdsValue, type CacheRecord } from "./record.js";
+import { decodeRecord, header, holdsValue, readHeader, type CacheRecord } from "./record.js";
 import { pick, Rebuilds } from "./Rebuilds.js";
 import { ACQUIRE } from "./scripts.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
@@ -27,6 +27,9 @@ import { jitteredTtl, refreshEarly } from "./timing.js";
 import type { CacheGetOptions, CacheSetOptions, Found, Loader, ManyLoader } from "./types.js";
 
 export type { CacheGetOptions, CacheSetOptions, Loader, LoaderContext, ManyLoader } from "./types.js";
+
+/** What freshValue returns for anything but a fresh value. */
+const NOT_FRESH: unique symbol = Symbol("not fresh");
 
 /** A read shared by the callers of one event-loop turn; `result` is known before `value` settles (joiners count it). */
 interface SharedRead<T> {
@@ -192,6 +195,12 @@ export class Cache<T = unknown> {
     // A node whose breaker is open fails the GET at once (CircuitOpenError): the loader is then called directly.
     return this.store.get(entry.full).then(
       (raw) => {
+        const value = this.freshValue(entry, raw, loader, ttlMs);
+        if (value !== NOT_FRESH) {
+          read.result = "hit";
+          this.meter.requests.hit++;
+          return value;
+        }
         const found = this.serveOrRebuild(entry, raw, loader, ttlMs);
         return found instanceof Promise ? found.then((f) => this.settle(read, f), this.countedMiss) : this.settle(read, found);
       },
@@ -204,6 +213,26 @@ export class Cache<T = unknown> {
     read.result = found.result;
     this.meter.requests[found.result]++;
     return found.value;
+  }
+
+  /**
+   * A fresh value, read without a record or a Found made for it (the hit
+   * path: a read's result is "hit" unless told otherwise); NOT_FRESH for
+   * anything else (a miss, "not found", stale, corrupt), which
+   * serveOrRebuild then reads again in full. Starts XFetch's early refresh
+   * when its draw says so.
+   */
+  private freshValue(entry: EntryKey, raw: Buffer | null, loader: Loader<T>, ttlMs: number): T | typeof NOT_FRESH {
+    if (raw === null || !readHeader(raw)) return NOT_FRESH;
+    const { kind, expiresAt, loadMs } = header;
+    const now = Date.now();
+    if ((kind !== "j" && kind !== "b" && kind !== "c") || now >= expiresAt) return NOT_FRESH;
+    const value = this.codec.decodePayload(kind, raw, header.payloadStart);
+    if (value === CORRUPT) return NOT_FRESH;
+    if (this.options.beta > 0 && refreshEarly(now, expiresAt, loadMs, this.options.beta, this.random)) {
+      this.rebuilds.refreshInBackground(entry, loader, ttlMs, decodeRecord(raw)!, value, true);
+    }
+    return value as T;
   }
 
   private serveOrRebuild(entry: EntryKey, raw: Buffer | null, loader: Loader<T>, ttlMs: number): Promise<Found<T>> | Found<T> {

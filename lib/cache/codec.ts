@@ -5,7 +5,7 @@
  */
 import type { CacheSerializer } from "../config/cache.js";
 import { CacheSerializationError } from "../errors.js";
-import { encodeRecord, payloadOf, payloadText, type CacheRecord } from "./record.js";
+import { encodeRecord, type CacheRecord, type RecordKind } from "./record.js";
 
 /** A payload that did not decode: the entry is treated as a miss and overwritten. */
 export const CORRUPT: unique symbol = Symbol("corrupt");
@@ -32,17 +32,22 @@ export class ValueCodec<T> {
 
   /** The value a record holds (undefined for "not found"), or CORRUPT when it does not decode here. */
   decode(record: CacheRecord): T | undefined | typeof CORRUPT {
+    return this.decodePayload(record.kind, record.raw, record.payloadStart);
+  }
+
+  /** The value of a record of `kind` whose payload starts at `start` in `raw` (the hit path has no record object). */
+  decodePayload(kind: RecordKind, raw: Buffer, start: number): T | undefined | typeof CORRUPT {
     try {
-      switch (record.kind) {
+      switch (kind) {
         case "n":
           return undefined;
         case "b":
-          return Buffer.from(payloadOf(record)) as T;
+          return Buffer.from(raw.subarray(start)) as T;
         case "j":
           // Written with a serializer elsewhere is not JSON here: a corrupt entry, not a crash.
-          return this.serializer ? CORRUPT : (JSON.parse(payloadText(record)) as T);
+          return this.serializer ? CORRUPT : (JSON.parse(raw.toString("utf8", start)) as T);
         case "c":
-          return this.serializer ? this.serializer.decode(payloadOf(record)) : CORRUPT;
+          return this.serializer ? this.serializer.decode(raw.subarray(start)) : CORRUPT;
         default:
           return CORRUPT;
       }

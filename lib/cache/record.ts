@@ -73,33 +73,60 @@ const KIND_OF: ReadonlyArray<RecordKind | undefined> = (() => {
 const MAX_TOKEN = 64;
 
 /**
- * The record in a stored value; undefined for anything that is not one (a
- * corrupt or foreign value). Read byte by byte, without allocating anything
- * but the record: it runs on every hit.
+ * The last header read by readHeader: valid until the next call. The hit
+ * path reads a value's header through it, allocating nothing.
  */
-export function decodeRecord(raw: Buffer): CacheRecord | undefined {
-  if (raw.length < 6 || raw[0] !== MAGIC_BYTES[0] || raw[1] !== MAGIC_BYTES[1] || raw[2] !== MAGIC_BYTES[2] || raw[3] !== BAR) return undefined;
+export const header: {
+  kind: RecordKind;
+  expiresAt: number;
+  staleUntil: number;
+  loadMs: number;
+  lockToken: string;
+  lockUntil: number;
+  payloadStart: number;
+} = { kind: "j", expiresAt: 0, staleUntil: 0, loadMs: 0, lockToken: "", lockUntil: 0, payloadStart: 0 };
+
+/**
+ * Reads a stored value's header into `header`; false for anything that is
+ * not a record (a corrupt or foreign value). Byte by byte: it runs on every
+ * hit.
+ */
+export function readHeader(raw: Buffer): boolean {
+  if (raw.length < 6 || raw[0] !== MAGIC_BYTES[0] || raw[1] !== MAGIC_BYTES[1] || raw[2] !== MAGIC_BYTES[2] || raw[3] !== BAR) return false;
   const kind = KIND_OF[raw[4]!];
-  if (kind === undefined || raw[5] !== BAR) return undefined;
+  if (kind === undefined || raw[5] !== BAR) return false;
   // expiresAt, staleUntil, loadMs: non-negative integers, each ended by "|" (at most 15 digits: exact in a double).
   const expiresAt = readNumber(raw, 6, BAR);
-  if (expiresAt < 0) return undefined;
+  if (expiresAt < 0) return false;
   const staleUntil = readNumber(raw, end, BAR);
-  if (staleUntil < 0) return undefined;
+  if (staleUntil < 0) return false;
   const loadMs = readNumber(raw, end, BAR);
-  if (loadMs < 0) return undefined;
+  if (loadMs < 0) return false;
   // lockToken up to "|" (often empty), then lockUntil up to the newline.
   const tokenStart = end;
   let i = tokenStart;
   while (i < raw.length && raw[i] !== BAR) {
-    if (i - tokenStart >= MAX_TOKEN) return undefined;
+    if (i - tokenStart >= MAX_TOKEN) return false;
     i++;
   }
-  if (i >= raw.length) return undefined;
-  const lockToken = i === tokenStart ? "" : raw.toString("latin1", tokenStart, i);
+  if (i >= raw.length) return false;
   const lockUntil = readNumber(raw, i + 1, NEWLINE);
-  if (lockUntil < 0 || end - 1 > MAX_HEADER) return undefined;
-  return { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, raw, payloadStart: end };
+  if (lockUntil < 0 || end - 1 > MAX_HEADER) return false;
+  header.kind = kind;
+  header.expiresAt = expiresAt;
+  header.staleUntil = staleUntil;
+  header.loadMs = loadMs;
+  header.lockToken = i === tokenStart ? "" : raw.toString("latin1", tokenStart, i);
+  header.lockUntil = lockUntil;
+  header.payloadStart = end;
+  return true;
+}
+
+/** The record in a stored value; undefined for anything that is not one. */
+export function decodeRecord(raw: Buffer): CacheRecord | undefined {
+  if (!readHeader(raw)) return undefined;
+  const { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, payloadStart } = header;
+  return { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, raw, payloadStart };
 }
 
 /** Where the last readNumber stopped: just past its terminator. A module variable, so reading a number allocates nothing. */
