@@ -127,12 +127,12 @@ export class NearCacheLink {
     const id = idOf(args);
     if (id === undefined) return undefined;
     const table = encoding === null ? tables.buffer : tables.utf8;
-    const cached = this.cache.lookup(table, key, id);
+    const found = this.cache.probe(table, key, id);
+    if (found === undefined) return undefined;
+    // A read of this entry in flight, sent after its key last changed: its reply is as fresh as a new one.
+    if (found instanceof Promise) return encoding === null ? found.then(copyOut) : found;
     // Replies decoded as strings hold no Buffer: kept frozen, they are handed out as they are.
-    if (cached !== undefined) return Promise.resolve(encoding === null ? copyOut(cached) : cached);
-    // A read of this entry is in flight, sent after its key last changed: its reply is as fresh as a new one.
-    const inflight = this.cache.inflight(table, key, id);
-    return encoding === null ? inflight?.then(copyOut) : inflight;
+    return Promise.resolve(encoding === null ? copyOut(found) : found);
   }
 
   /**

@@ -59,6 +59,8 @@ export interface Entry {
   expiresAt: number;
   /** A read in flight: no value yet. */
   pending: boolean;
+  /** In the index (not removed): what `fill` and `abandon` check instead of looking the key up again. */
+  held: boolean;
   /** That read's reply, for reads of the same entry meanwhile (one read per entry in flight). */
   inflight: Promise<unknown> | undefined;
   /** SIEVE: hit since the eviction hand last passed. */
@@ -124,6 +126,28 @@ export class NearCache {
   lookup(table: Table, key: string, id: string): unknown {
     const entry = this.find(table, key, id);
     if (entry === undefined || entry.pending || entry.generation !== entry.domain.generation) return undefined;
+    return this.serve(entry, key);
+  }
+
+  /** The reply of a read of entry `id` already in flight (sent after its key last changed), to share. */
+  inflight(table: Table, key: string, id: string): Promise<unknown> | undefined {
+    const entry = this.find(table, key, id);
+    if (!entry?.pending || entry.generation !== entry.domain.generation) return undefined;
+    return this.join(entry);
+  }
+
+  /**
+   * lookup and inflight in one lookup (a read's first step): the cached
+   * reply, else the Promise of a read of the entry in flight (no reply is a
+   * Promise), else undefined.
+   */
+  probe(table: Table, key: string, id: string): unknown {
+    const entry = this.find(table, key, id);
+    if (entry === undefined || entry.generation !== entry.domain.generation) return undefined;
+    return entry.pending ? this.join(entry) : this.serve(entry, key);
+  }
+
+  private serve(entry: Entry, key: string): unknown {
     if (entry.expiresAt <= this.now()) {
       this.remove(entry);
       return undefined;
@@ -134,10 +158,8 @@ export class NearCache {
     return entry.value;
   }
 
-  /** The reply of a read of entry `id` already in flight (sent after its key last changed), to share. */
-  inflight(table: Table, key: string, id: string): Promise<unknown> | undefined {
-    const entry = this.find(table, key, id);
-    if (!entry?.pending || entry.inflight === undefined || entry.generation !== entry.domain.generation) return undefined;
+  private join(entry: Entry): Promise<unknown> | undefined {
+    if (entry.inflight === undefined) return undefined;
     entry.domain.stats.misses++;
     entry.domain.stats.joined++;
     return entry.inflight;
@@ -158,17 +180,20 @@ export class NearCache {
     const domain = this.domain(shard);
     domain.stats.misses++;
     if (domain.generation === 0) return undefined;
-    const existing = this.find(table, key, id);
-    if (existing) this.remove(existing);
+    let others = this.byKey.get(key);
+    const existing = others === undefined ? undefined : match(others, table, id);
+    if (existing) {
+      this.remove(existing);
+      others = this.byKey.get(key);
+    }
     const entry: Entry = {
       domain, generation: domain.generation, table, key, id, value: undefined, bytes: 0, expiresAt: 0,
-      pending: true, inflight: reply, visited: false, older: this.newest, newer: undefined,
+      pending: true, held: true, inflight: reply, visited: false, older: this.newest, newer: undefined,
     };
     if (this.newest) this.newest.newer = entry;
     else this.oldest = entry;
     this.newest = entry;
     this.count++;
-    const others = this.byKey.get(key);
     if (others === undefined) this.byKey.set(key, entry);
     else if (Array.isArray(others)) others.push(entry);
     else this.byKey.set(key, [others, entry]);
@@ -178,7 +203,7 @@ export class NearCache {
 
   /** The read's reply: kept if nothing touched its key (or its domain) since `begin`. */
   fill(entry: Ticket, value: unknown, bytes: number): void {
-    if (!entry.pending || entry.generation !== entry.domain.generation || this.find(entry.table, entry.key, entry.id) !== entry) return;
+    if (!entry.pending || !entry.held || entry.generation !== entry.domain.generation) return;
     entry.pending = false;
     entry.inflight = undefined;
     entry.value = value;
@@ -192,7 +217,7 @@ export class NearCache {
 
   /** The read failed: its placeholder goes. */
   abandon(entry: Ticket): void {
-    if (entry.pending && this.find(entry.table, entry.key, entry.id) === entry) this.remove(entry);
+    if (entry.pending && entry.held) this.remove(entry);
   }
 
   /**
@@ -253,9 +278,7 @@ export class NearCache {
 
   private find(table: Table, key: string, id: string): Entry | undefined {
     const held = this.byKey.get(key);
-    if (held === undefined || !Array.isArray(held)) return held !== undefined && held.table === table && held.id === id ? held : undefined;
-    for (const entry of held) if (entry.table === table && entry.id === id) return entry;
-    return undefined;
+    return held === undefined ? undefined : match(held, table, id);
   }
 
   private renew(domain: Domain, generation: number): void {
@@ -283,6 +306,7 @@ export class NearCache {
 
   private remove(entry: Entry): void {
     this.count--;
+    entry.held = false;
     if (this.hand === entry) this.hand = entry.newer;
     if (entry.older) entry.older.newer = entry.newer;
     else this.oldest = entry.newer;
@@ -326,4 +350,11 @@ export class NearCache {
       this.remove(victim);
     }
   }
+}
+
+/** The entry of `table` and `id` among a key's entries. */
+function match(held: Entry | Entry[], table: Table, id: string): Entry | undefined {
+  if (!Array.isArray(held)) return held.table === table && held.id === id ? held : undefined;
+  for (const entry of held) if (entry.table === table && entry.id === id) return entry;
+  return undefined;
 }

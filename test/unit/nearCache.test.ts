@@ -68,6 +68,40 @@ describe("NearCache", () => {
     expect(cache.inflight(t(cache), "k", "k")).toBeUndefined();
   });
 
+
+  it("probe answers as lookup, then inflight, in one lookup: the reply, the read in flight, or nothing", () => {
+    let now = 0;
+    const cache = tracked(1, () => now);
+    const reply = Promise.resolve("v");
+    expect(cache.probe(t(cache), "k", "k")).toBeUndefined();
+    const ticket = cache.begin(0, t(cache), "k", "k", reply)!;
+    expect(cache.probe(t(cache), "k", "k")).toBe(reply);
+    cache.fill(ticket, "v", 10);
+    expect(cache.probe(t(cache), "k", "k")).toBe("v");
+    // A placeholder without a reply to share (an MGET's) is a miss, as for inflight().
+    cache.begin(0, t(cache), "m", "m");
+    expect(cache.probe(t(cache), "m", "m")).toBeUndefined();
+    expect(cache.stats()[0]).toMatchObject({ hits: 1, misses: 3, joined: 1 });
+    now = limits.ttlMs; // past ttlMs: not served, and gone
+    expect(cache.probe(t(cache), "k", "k")).toBeUndefined();
+    expect(cache.size).toBe(1);
+    // A filled entry whose domain was flushed is not served either.
+    cache.fill(cache.begin(0, t(cache), "k", "k")!, "w", 10);
+    cache.flush(0, "server", true);
+    expect(cache.probe(t(cache), "k", "k")).toBeUndefined();
+  });
+
+  it("a placeholder removed before its reply is neither filled nor abandoned twice", () => {
+    const cache = tracked(1);
+    const evicted = cache.begin(0, t(cache), "k", "k")!;
+    cache.invalidate(["k"]);
+    const next = cache.begin(0, t(cache), "k", "k")!;
+    cache.abandon(evicted); // must not remove the newer placeholder of the same key
+    cache.fill(evicted, "old", 10);
+    expect([cache.size, cache.totalBytes, cache.stats()[0]!.entries]).toEqual([1, 0, 0]);
+    cache.fill(next, "new", 10);
+    expect(cache.lookup(t(cache), "k", "k")).toBe("new");
+  });
   it("drops a changed key from every shard's domain (a read redirected over a cluster is filed under the shard it was routed to)", () => {
     const cache = tracked(2);
     cache.fill(cache.begin(0, t(cache), "moved", "get|moved")!, "old", 10);
