@@ -40,6 +40,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly breaker: ResolvedBreakerOptions;
   readonly retry: ResolvedRetryOptions;
   readonly maxQueueLength: number;
+  /** Infinity when `false` (always the end of the turn). */
+  readonly maxWriteDelayMs: number;
   readonly fallback: FallbackFunction | undefined;
   /** Prometheus export; undefined when off. */
   readonly metrics: ResolvedMetrics | undefined;
@@ -59,7 +61,7 @@ export interface ResolvedRetryOptions {
 
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
-  "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "fallback",
+  "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "maxWriteDelayMs", "fallback",
   "metrics", "tracing", "hotKeys", "nearCache", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
@@ -127,6 +129,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
   const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, hotKeys !== undefined, problems);
+  const maxWriteDelayMs = resolveWriteDelay(options.maxWriteDelayMs, nearCache !== undefined, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
@@ -141,6 +144,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     breaker,
     retry,
     maxQueueLength: maxQueueLength as number,
+    maxWriteDelayMs,
     fallback: fallback as FallbackFunction | undefined,
     metrics,
     tracing,
@@ -282,3 +286,13 @@ function resolveTimeout(value: unknown, problems: string[]): number {
   return timeout;
 }
 
+/** Infinity for false (the end of the turn); the default depends on whether a near cache is on. */
+function resolveWriteDelay(value: unknown, nearCache: boolean, problems: string[]): number {
+  const given = value === undefined ? DEFAULTS.maxWriteDelayMs[nearCache ? "withNearCache" : "withoutNearCache"] : value;
+  if (given === false) return Infinity;
+  if (typeof given !== "number" || !Number.isFinite(given) || given < 0 || given > 1000) {
+    problems.push(`maxWriteDelayMs must be false or a number of ms from 0 to 1000 (got ${describe(given)})`);
+    return Infinity;
+  }
+  return given;
+}

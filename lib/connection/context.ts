@@ -60,6 +60,8 @@ export type NodeRole = "master" | "replica";
 export interface NodeContext {
   readonly breaker: Breaker;
   readonly maxQueueLength: number;
+  /** A long turn writes what it has queued once the oldest command has waited this long (ms; Infinity: end of turn only). */
+  readonly maxWriteDelayMs: number;
   readonly retry: ResolvedRetryOptions;
   /** Watch for a node that stops answering (shared connections; never where commands block). */
   readonly detectStalls: boolean;

@@ -118,6 +118,7 @@ export class ClusterLink {
         context: {
           breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
           maxQueueLength: 16,
+          maxWriteDelayMs: Infinity,
           retry: { ...this.options.retry, attempts: 0 },
           detectStalls: false,
           role: undefined,

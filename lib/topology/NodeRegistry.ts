@@ -50,7 +50,7 @@ export interface RegistryParts {
   sending?(shard: number): (cmd: ShardisCommand, tracked: boolean) => void;
 }
 
-export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "retry" | "lazyConnect">;
+export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "maxWriteDelayMs" | "retry" | "lazyConnect">;
 
 export interface Placement {
   readonly shard: number;
@@ -208,6 +208,7 @@ export class NodeRegistry {
     const context: NodeContext = {
       breaker,
       maxQueueLength: this.options.maxQueueLength,
+      maxWriteDelayMs: this.options.maxWriteDelayMs,
       retry: this.options.retry,
       detectStalls: true,
       role: undefined,

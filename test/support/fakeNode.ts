@@ -74,6 +74,7 @@ export interface FakeNodeOptions {
   breaker?: Partial<ResolvedBreakerOptions>;
   retry?: Partial<ResolvedRetryOptions>;
   maxQueueLength?: number;
+  maxWriteDelayMs?: number;
   detectStalls?: boolean;
   redirect?: NodeContext["redirect"];
   clusterRedirect?: NodeContext["clusterRedirect"];
@@ -107,6 +108,7 @@ export function fakeNode(options: FakeNodeOptions = {}) {
   const context: NodeContext = {
     breaker,
     maxQueueLength: options.maxQueueLength ?? 100,
+    maxWriteDelayMs: options.maxWriteDelayMs ?? Infinity,
     retry: { ...DEFAULTS.retry, ...options.retry },
     detectStalls: options.detectStalls ?? true,
     role: options.role,

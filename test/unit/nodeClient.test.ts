@@ -47,6 +47,53 @@ describe("NodeClient: batching", () => {
     expect(observer.answers).toEqual([["get", true], ["set", true], ["get", true], ["get", true], ["get", true]]);
   });
 
+  it("writes at once what a long turn queued once its oldest command has waited maxWriteDelayMs; the rest at the end of the turn", async () => {
+    vi.useRealTimers(); // the turn below is long in real time: fake time cannot pass inside one synchronous turn
+    const { node, connection, observer } = fakeNode({ maxWriteDelayMs: 1 });
+    node.connect();
+    await node.whenReady(1000);
+    const before = connection.stream!.writes;
+    const a = node.send(get("a"), 1000);
+    const until = performance.now() + 3; // the application computes for 3 ms in the same turn
+    while (performance.now() < until);
+    const b = node.send(get("b"), 1000);
+    expect(connection.stream!.writes - before).toBe(1); // a and b, written as b was queued
+    const c = node.send(get("c"), 1000);
+    expect(connection.written.map((cmd) => cmd.args[0])).toEqual(expect.arrayContaining(["a", "b"]));
+    expect(connection.written.map((cmd) => cmd.args[0])).not.toContain("c");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(connection.stream!.writes - before).toBe(2); // c, at the end of the turn
+    for (const value of ["1", "2", "3"]) connection.reply(value);
+    await expect(Promise.all([a, b, c])).resolves.toEqual(["1", "2", "3"]);
+    expect(observer.batches.slice(-2)).toEqual([2, 1]);
+  });
+
+  it("never splits a MULTI block across writes, even past maxWriteDelayMs", async () => {
+    const { node, connection } = fakeNode({ maxWriteDelayMs: 0 });
+    node.connect();
+    await turn();
+    const before = connection.stream!.writes;
+    const block = [internalCommand("multi"), incr(), incr(), internalCommand("exec", [], null)].map((cmd) => node.send(cmd, 1000, IN_BLOCK));
+    expect(connection.stream!.writes - before).toBe(0);
+    await turn();
+    expect(connection.stream!.writes - before).toBe(1);
+    expect(connection.names().slice(-4)).toEqual(["multi", "incr", "incr", "exec"]);
+    for (const value of ["OK", "QUEUED", "QUEUED", [1, 2]]) connection.reply(value);
+    await expect(Promise.all(block)).resolves.toEqual(["OK", "QUEUED", "QUEUED", [1, 2]]);
+  });
+
+  it("with maxWriteDelayMs 0 writes every command as it is sent", async () => {
+    const { node, connection } = fakeNode({ maxWriteDelayMs: 0 });
+    node.connect();
+    await turn();
+    expect(node.ready).toBe(true);
+    const before = connection.stream!.writes;
+    const sent = [node.send(get("a"), 1000), node.send(get("b"), 1000), node.send(get("c"), 1000)];
+    expect(connection.stream!.writes - before).toBe(3);
+    for (const value of ["1", "2", "3"]) connection.reply(value);
+    await expect(Promise.all(sent)).resolves.toEqual(["1", "2", "3"]);
+  });
+
   it("counts as in flight only written commands still waiting for their reply", async () => {
     const { node, connection } = fakeNode();
     const sent = [node.send(get("a"), 1000), node.send(get("b"), 1000), node.send(get("c"), 1000)];

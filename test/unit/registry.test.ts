@@ -163,6 +163,7 @@ describe("PubSub", () => {
             context: {
               breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
               maxQueueLength: 100,
+              maxWriteDelayMs: 1,
               retry: { attempts: 0, baseDelayMs: 0, maxDelayMs: 0, idempotentCommands: [] },
               detectStalls: false,
               role: undefined,

@@ -36,6 +36,10 @@ describe("resolveOptions", () => {
     expect(resolved.retry).toEqual({ attempts: 2, baseDelayMs: 10, maxDelayMs: 100, idempotentCommands: [] });
     expect(resolved.pool).toEqual({ max: 16, minIdle: 0, acquireTimeoutMs: 1000, idleTimeoutMs: 30000 });
     expect(resolved.maxQueueLength).toBe(10000);
+    expect(resolved.maxWriteDelayMs).toBe(Infinity); // one write per turn, unless a near cache is on
+    expect(resolveOptions({ shards: [{ name: "a", master: "h:1" }], nearCache: {} }).maxWriteDelayMs).toBe(1);
+    expect(resolveOptions({ shards: [{ name: "a", master: "h:1" }], maxWriteDelayMs: false }).maxWriteDelayMs).toBe(Infinity);
+    expect(resolveOptions({ shards: [{ name: "a", master: "h:1" }], maxWriteDelayMs: 0.5 }).maxWriteDelayMs).toBe(0.5);
   });
 
   it("resolves Sentinel-managed and static shards with replicas", () => {
@@ -131,6 +135,8 @@ describe("resolveOptions", () => {
     [{ shards: two, retry: { idempotentCommands: ["set", "nosuch"] } }, "retry.idempotentCommands names unknown command 'nosuch'"],
     [{ shards: two, retry: { idempotentCommands: "set" } }, "retry.idempotentCommands must be an array of command names"],
     [{ shards: two, maxQueueLength: 0 }, "maxQueueLength must be an integer from 1 to 10000000 (got 0)"],
+    [{ shards: two, maxWriteDelayMs: -1 }, "maxWriteDelayMs must be false or a number of ms from 0 to 1000 (got -1)"],
+    [{ shards: two, maxWriteDelayMs: true }, "maxWriteDelayMs must be false or a number of ms from 0 to 1000 (got true)"],
     [{ shards: two, fallback: "cache" }, 'fallback must be a function (command, args, error) => value (got "cache")'],
     [{ shards: [{ name: "a" }] }, 'shards[0] needs master ("host:port") or masterName (discovered through sentinels)'],
     [{ shards: [{ name: "a", master: "h:1", masterName: "m" }], sentinels: ["h:2"] }, "shards[0] gives both master and masterName; give one"],
