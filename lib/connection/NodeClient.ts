@@ -254,7 +254,7 @@ export class NodeClient implements Flushable {
       this.failEntry(mine, this.circuitOpenError(), "circuit_open");
       return;
     }
-    // Both join the queue now, back to back: they leave in the same write, in this order.
+    // Both join the queue now, back to back: nothing can come between them on the connection.
     const now = performance.now();
     if (asking) this.accept(new Entry(internalCommand("asking"), mine.deadline, mine.timeoutMs, INTERNAL, now), now);
     this.accept(mine, now);
