@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto";
 import type { ResolvedCacheOptions } from "../config/cache.js";
 import { CacheArgumentError } from "../errors.js";
 import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
+import { turnClock } from "./clock.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
 import { decodeRecord, header, holdsValue, readHeader, type CacheRecord } from "./record.js";
@@ -40,6 +41,8 @@ interface SharedRead<T> {
 
 export class Cache<T = unknown> {
   private readonly codec: ValueCodec<T>;
+  /** "namespace:", what every key is stored under. */
+  private readonly prefix: string;
   /**
    * Reads started in this event-loop turn: callers of one turn share one GET.
    * The map is dropped at the end of the turn rather than emptied key by key
@@ -63,6 +66,7 @@ export class Cache<T = unknown> {
     events: CacheEvents,
   ) {
     this.codec = new ValueCodec(options.namespace, options.serializer);
+    this.prefix = `${options.namespace}:`;
     this.rebuilds = new Rebuilds(options, store, meter, events, this.codec, () => this.random());
   }
 
@@ -172,7 +176,7 @@ export class Cache<T = unknown> {
   }
 
   private key(key: unknown): EntryKey {
-    return entryKey(this.namespace, key);
+    return entryKey(this.prefix, key);
   }
 
   private ttlOf(options: CacheSetOptions | undefined): number {
@@ -225,8 +229,8 @@ export class Cache<T = unknown> {
   private freshValue(entry: EntryKey, raw: Buffer | null, loader: Loader<T>, ttlMs: number): T | typeof NOT_FRESH {
     if (raw === null || !readHeader(raw)) return NOT_FRESH;
     const { kind, expiresAt, loadMs } = header;
-    const now = Date.now();
-    if ((kind !== "j" && kind !== "b" && kind !== "c") || now >= expiresAt) return NOT_FRESH;
+    const now = turnClock();
+    if (kind === "n" || kind === "l" || kind === "e" || now >= expiresAt) return NOT_FRESH;
     const value = this.codec.decodePayload(kind, raw, header.payloadStart);
     if (value === CORRUPT) return NOT_FRESH;
     if (this.options.beta > 0 && refreshEarly(now, expiresAt, loadMs, this.options.beta, this.random)) {

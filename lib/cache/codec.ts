@@ -1,7 +1,8 @@
 /**
- * Values to records and back: Buffers stored as they are, everything else
- * through the cache's serializer (JSON unless one is given); "not found"
- * (undefined) as a record without payload.
+ * Values to records and back: Buffers stored as they are, strings as their
+ * text when no serializer is given, everything else through the cache's
+ * serializer (JSON unless one is given); "not found" (undefined) as a record
+ * without payload.
  */
 import type { CacheSerializer } from "../config/cache.js";
 import { CacheSerializationError } from "../errors.js";
@@ -20,6 +21,8 @@ export class ValueCodec<T> {
   encode(value: T | undefined, expiresAt: number, staleUntil: number, loadMs: number): Buffer {
     if (value === undefined) return encodeRecord("n", expiresAt, staleUntil, loadMs);
     if (Buffer.isBuffer(value)) return encodeRecord("b", expiresAt, staleUntil, loadMs, value);
+    // A string needs no JSON: its text reads back as it is, without a parse on every hit.
+    if (typeof value === "string" && !this.serializer) return encodeRecord("s", expiresAt, staleUntil, loadMs, value);
     let payload: string | Buffer | undefined;
     try {
       payload = this.serializer ? this.serializer.encode(value) : JSON.stringify(value);
@@ -43,6 +46,9 @@ export class ValueCodec<T> {
           return undefined;
         case "b":
           return Buffer.from(raw.subarray(start)) as T;
+        case "s":
+          // Written without a serializer elsewhere: not what this cache's serializer would give, a corrupt entry here.
+          return this.serializer ? CORRUPT : (raw.toString("utf8", start) as T);
         case "j":
           // Written with a serializer elsewhere is not JSON here: a corrupt entry, not a crash.
           return this.serializer ? CORRUPT : (JSON.parse(raw.toString("utf8", start)) as T);

@@ -14,11 +14,12 @@
  */
 
 /**
- * j: JSON payload; b: Buffer, as is; c: the cache's own serializer; n: "not
+ * j: JSON payload; s: a string, as its UTF-8 text (no JSON quoting to parse
+ * on every hit); b: Buffer, as is; c: the cache's own serializer; n: "not
  * found" (no payload); l: a lock alone, nothing loaded yet; e: a failed
  * load (the payload is its message; lockToken names the load).
  */
-export type RecordKind = "j" | "b" | "c" | "n" | "l" | "e";
+export type RecordKind = "j" | "s" | "b" | "c" | "n" | "l" | "e";
 
 export interface CacheRecord {
   readonly kind: RecordKind;
@@ -45,7 +46,7 @@ export function payloadText(record: CacheRecord): string {
 }
 
 const MAGIC = "SC1|";
-const KINDS = new Set<string>(["j", "b", "c", "n", "l", "e"]);
+const KINDS = new Set<string>(["j", "s", "b", "c", "n", "l", "e"]);
 const NEWLINE = 0x0a;
 /** A header is short: bounds the scan for its end in a corrupt value. */
 const MAX_HEADER = 256;

@@ -200,6 +200,22 @@ describe("client.cache()", () => {
     expect(await cache.get(key)).toEqual(bytes);
   });
 
+  it("stores strings as their text (no JSON to parse on a hit), and a cache with a serializer reads them as corrupt", async () => {
+    const client = context.fleet.client();
+    const namespace = ns("text");
+    const cache = client.cache<string>({ namespace, ttlMs: 60_000 });
+    const text = '"quoted" é 𝄞 {not json';
+    expect(await cache.getOrSet("t", async () => text)).toBe(text);
+    expect(await cache.getOrSet("t", async () => "loaded again")).toBe(text);
+    const stored = (await client.getBuffer(`${namespace}:t`))!;
+    expect(stored.toString("utf8")).toMatch(/^SC1\|s\|/);
+    expect(stored.subarray(stored.indexOf(10) + 1).toString("utf8")).toBe(text);
+    // The same namespace through a serializer: not its format, so a miss that is loaded and overwritten.
+    const other = client.cache<string>({ namespace, ttlMs: 60_000, serializer: { encode: (v) => `<${v}>`, decode: (b) => b.toString().slice(1, -1) } });
+    expect(await other.getOrSet("t", async () => "reloaded")).toBe("reloaded");
+    expect(client.stats().caches.find((c) => c.namespace === namespace && c.corruptEntries > 0)).toBeDefined();
+  });
+
   it("refuses bad input with typed errors, and writes nothing for a value it cannot encode", async () => {
     expect(() => context.client.cache({ namespace: "x", ttlMs: 0 })).toThrow(ConfigError);
     const cache = context.client.cache<unknown>({ namespace: ns("bad"), ttlMs: 60_000 });

@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { turnClock } from "../../lib/cache/clock.js";
 import { CORRUPT, ValueCodec } from "../../lib/cache/codec.js";
 import { entryKey } from "../../lib/cache/keys.js";
 import { decodeRecord, encodeRecord, holdsValue, payloadOf } from "../../lib/cache/record.js";
@@ -50,7 +51,7 @@ describe("cache records", () => {
   it("read back any header they wrote, and never throw on damaged ones (a damaged header reads as no record or as its own numbers)", () => {
     const digits = fc.integer({ min: 0, max: 999_999_999_999_999 });
     fc.assert(
-      fc.property(fc.constantFrom("j", "b", "c", "n"), digits, digits, digits, fc.uint8Array({ maxLength: 40 }), (kind, expiresAt, staleUntil, loadMs, payload) => {
+      fc.property(fc.constantFrom("j", "s", "b", "c", "n"), digits, digits, digits, fc.uint8Array({ maxLength: 40 }), (kind, expiresAt, staleUntil, loadMs, payload) => {
         const raw = encodeRecord(kind as "j", expiresAt, staleUntil, loadMs, Buffer.from(payload));
         expect(decodeRecord(raw)).toMatchObject({ kind, expiresAt, staleUntil, loadMs, lockToken: "", lockUntil: 0, payloadStart: raw.indexOf(10) + 1 });
       }),
@@ -83,6 +84,16 @@ describe("cache values", () => {
     expect([missing.kind, json.decode(missing)]).toEqual(["n", undefined]);
   });
 
+  it("store strings as their text, whatever they look like, and read them back as they were", () => {
+    for (const text of ["", "plain", '"quoted"', "{}", "null", "é ✓ 𝄞", "line\nbreak"]) {
+      const stored = decodeRecord(json.encode(text, 1, 2, 3))!;
+      expect([stored.kind, payloadOf(stored).toString("utf8")]).toEqual(["s", text]);
+      expect(json.decode(stored)).toBe(text);
+    }
+    // A string inside another value is still JSON.
+    expect(decodeRecord(json.encode(["a"], 1, 2, 3))!.kind).toBe("j");
+  });
+
   it("refuse values JSON cannot hold, with a typed error", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
@@ -94,21 +105,55 @@ describe("cache values", () => {
     const stored = decodeRecord(upper.encode("hello", 1, 2, 3))!;
     expect([stored.kind, payloadOf(stored).toString(), upper.decode(stored)]).toEqual(["c", "HELLO", "hello"]);
     expect(upper.decode(decodeRecord(json.encode({ a: 1 }, 1, 2, 3))!)).toBe(CORRUPT);
+    expect(upper.decode(decodeRecord(json.encode("text", 1, 2, 3))!)).toBe(CORRUPT);
     expect(json.decode(decodeRecord(Buffer.from("SC1|j|1|2|3||0\n{not json"))!)).toBe(CORRUPT);
   });
 });
 
 describe("cache keys", () => {
   it("prefix the namespace and keep hash tags deciding the shard", () => {
-    expect(entryKey("users", "{u42}:profile").full).toBe("users:{u42}:profile");
-    const buffer = entryKey("users", Buffer.from([0xff, 0x00]));
+    expect(entryKey("users:", "{u42}:profile").full).toBe("users:{u42}:profile");
+    const buffer = entryKey("users:", Buffer.from([0xff, 0x00]));
     expect(Buffer.compare(buffer.full as Buffer, Buffer.from([...Buffer.from("users:"), 0xff, 0x00]))).toBe(0);
-    expect(buffer.id).not.toBe(entryKey("users", "\xff\x00").id);
+    expect(buffer.id).not.toBe(entryKey("users:", "\xff\x00").id);
+  });
+
+  it("give distinct keys distinct ids, and a string its own text as id unless it could pass for a Buffer's", () => {
+    expect(entryKey("users:", "42").id).toBe("42");
+    // A string that starts with a newline takes its bytes' Buffer form: the same id as that Buffer (the same Redis key), no other string's.
+    const newline = entryKey("users:", "\nab");
+    expect(newline.id).toBe(entryKey("users:", Buffer.from("\nab")).id);
+    expect(newline.id).not.toBe(entryKey("users:", Buffer.from("ab")).id);
+    expect(newline.full).toBe("users:\nab");
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.uint8Array({ maxLength: 6 })), fc.oneof(fc.string(), fc.uint8Array({ maxLength: 6 })), (a, b) => {
+        const key = (k: string | Uint8Array) => (typeof k === "string" ? k : Buffer.from(k));
+        const [x, y] = [entryKey("n:", key(a)), entryKey("n:", key(b))];
+        // One id for one Redis key: ids equal only when the stored keys are the same bytes.
+        if (x.id === y.id) expect(Buffer.compare(Buffer.from(x.full), Buffer.from(y.full))).toBe(0);
+      }),
+      { seed: 4, numRuns: 500 },
+    );
   });
 
   it("refuse keys that are not strings or Buffers", () => {
-    for (const key of [42, null, undefined, ["a"], { a: 1 }]) expect(() => entryKey("users", key)).toThrow(CacheArgumentError);
-    expect(() => entryKey("users", 42)).toThrow(/a key must be a string or a Buffer \(got number\)/);
+    for (const key of [42, null, undefined, ["a"], { a: 1 }]) expect(() => entryKey("users:", key)).toThrow(CacheArgumentError);
+    expect(() => entryKey("users:", 42)).toThrow(/cache "users": a key must be a string or a Buffer \(got number\)/);
+  });
+});
+
+describe("cache turn clock", () => {
+  it("reads the wall clock once per event-loop turn, and again in the next turn", async () => {
+    const before = Date.now();
+    const first = turnClock();
+    expect(first).toBeGreaterThanOrEqual(before);
+    // Bounded: the wall clock moves on within a few ms.
+    const spinUntil = performance.now() + 50;
+    while (Date.now() <= first + 2 && performance.now() < spinUntil);
+    expect(Date.now()).toBeGreaterThan(first + 2);
+    expect(turnClock()).toBe(first);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(turnClock()).toBeGreaterThan(first + 2);
   });
 });
 
