@@ -23,16 +23,17 @@ import {
 import type { Connection, ConnectionFactory } from "./connection.js";
 import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { Entry, IN_BLOCK, INTERNAL, PROBE } from "./entry.js";
+import { Entry, INTERNAL, PROBE } from "./entry.js";
 import { InFlight } from "./inflight.js";
 import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
 import { isAuthFailure, sanitizeError } from "./sanitize.js";
 import { listenForInvalidations, turnTrackingOn } from "./tracking.js";
-import type { FlushScheduler, Flushable } from "./scheduler.js";
+import type { FlushScheduler } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
+import { WriteQueue } from "./writeQueue.js";
 
 export { IN_BLOCK, INTERNAL, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry } from "./entry.js";
@@ -60,25 +61,20 @@ export interface NodeClientInit {
   readonly context: NodeContext;
 }
 
-export class NodeClient implements Flushable {
+export class NodeClient {
   /** "host:port": how the node is named in errors, events and metrics. */
   readonly id: string;
   readonly shard: string;
   readonly address: Address;
   readonly context: NodeContext;
   private readonly connection: Connection;
-  private readonly scheduler: FlushScheduler;
   private readonly events: NodeEvents;
-  private queue: Entry[] = [];
+  private readonly queue: WriteQueue;
   private readonly tracker = new DeadlineTracker<Entry>((expired) => this.expire(expired));
   private readonly inflight = new InFlight();
   private readonly recovery: Recovery;
   private readonly role: RoleCheck;
   private link: Link = { kind: "new" };
-  /** When the oldest command still queued was queued (performance.now()). */
-  private queuedAt = 0;
-  /** Queued for this turn's flush already. */
-  private marked = false;
   closing = false;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
@@ -93,7 +89,7 @@ export class NodeClient implements Flushable {
     this.shard = init.shard;
     this.address = init.address;
     this.context = init.context;
-    this.scheduler = init.scheduler;
+    this.queue = new WriteQueue(init.scheduler, init.context.maxWriteDelayMs, () => this.flush());
     this.events = init.events;
     this.id = formatAddress(init.address);
     this.connection = init.connections(init.address);
@@ -263,36 +259,22 @@ export class NodeClient implements Flushable {
 
   /** Hands every command still waiting for a connection to another node (failover). */
   handOverQueued(to: NodeClient): void {
-    const waiting = this.queue;
-    this.queue = [];
-    for (const entry of waiting) to.adopt(entry);
+    for (const entry of this.queue.take()) to.adopt(entry);
   }
 
-  /**
-   * Queues an entry for this turn's write. A turn that has run past
-   * maxWriteDelayMs since its first queued command writes what it has now:
-   * otherwise a node waits idle while the application computes, or while a
-   * near cache answers thousands of reads from memory, and then gets
-   * everything at once (measured on the near-cache bench: 1.2-1.5x the
-   * throughput with 1 ms). A MULTI block is never split.
-   */
+  /** Queues an entry for this turn's write, or writes now when the turn has run long (WriteQueue). */
   private accept(entry: Entry, now: number): void {
     this.recovery.watch(entry);
     this.tracker.add(entry);
-    if (this.queue.length === 0) this.queuedAt = now;
-    this.queue.push(entry);
-    // Never inside a MULTI block (queued in one go): a block leaves in one write.
-    if (now - this.queuedAt >= this.context.maxWriteDelayMs && !(entry.flags & IN_BLOCK) && this.ready) this.flush();
-    else this.markDirty();
+    if (this.queue.add(entry, now) && this.ready) this.flush();
+    else this.queue.markDirty();
   }
 
   /** Writes everything queued in one corked write, if the connection is ready. */
   flush(): void {
-    this.marked = false;
     const stream = this.connection.stream;
     if (this.queue.length === 0 || !this.ready || !stream?.writable) return;
-    const batch = this.queue;
-    this.queue = [];
+    const batch = this.queue.take();
     let last: ShardisCommand | undefined;
     let written = 0;
     let traced = false;
@@ -347,7 +329,7 @@ export class NodeClient implements Flushable {
         this.failEntry(entry, error, "connection");
       } else this.failEntry(entry, new ClientClosedError(), "closed");
     }
-    this.queue = [];
+    this.queue.take();
   }
 
   /** The layout changed this node's role (a replica promoted, a master demoted): a held connection checks again. */
@@ -355,19 +337,12 @@ export class NodeClient implements Flushable {
     if (this.connection.status === "ready") this.role.expectationChanged();
   }
 
-  private markDirty(): void {
-    if (!this.marked) {
-      this.marked = true;
-      this.scheduler.mark(this);
-    }
-  }
-
   private requeue(entries: Entry[]): void {
     for (const entry of entries) {
       if (!this.context.breaker.admits) this.failEntry(entry, this.circuitOpenError(), "circuit_open");
-      else this.queue.push(entry);
+      else this.queue.requeue(entry);
     }
-    if (this.queue.length) this.markDirty();
+    if (this.queue.length) this.queue.markDirty();
   }
 
   private readonly onAnswered = (): void => {
@@ -387,7 +362,7 @@ export class NodeClient implements Flushable {
       this.failEntry(entry, new TimeoutError(this.shard, this.id, entry.timeoutMs, detail, this.lastError), "timeout");
     }
     this.context.breaker.record(0, expired.length);
-    if (this.queue.length && !this.ready) this.queue = this.queue.filter((entry) => !entry.isDone());
+    if (this.queue.length && !this.ready) this.queue.retain((entry) => !entry.isDone());
   }
 
   /** Connected (handshake done): the node is reachable, whatever its role; check the role, then go. */
@@ -448,8 +423,7 @@ export class NodeClient implements Flushable {
     this.lastError = safe;
     if (isAuthFailure(safe)) {
       this.authError = new AuthenticationError(this.shard, this.id, safe.message);
-      for (const entry of this.queue) this.failEntry(entry, this.authError, "auth");
-      this.queue = [];
+      for (const entry of this.queue.take()) this.failEntry(entry, this.authError, "auth");
       this.readyWaiters.fail(this.authError);
     }
     if (!this.closing) this.events.error(this, safe);

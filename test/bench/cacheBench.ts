@@ -2,7 +2,8 @@
  * The cache layer's part of npm run bench.
  *
  * Hit path: client.cache().getOrSet on cached keys against a plain
- * client.get of the same keys (100-byte values, same closed loop).
+ * client.get of the same keys (100-byte values, same closed loop); and for
+ * object values, against client.get and JSON.parse by hand.
  *
  * Expiry: 4 processes (app servers) read Zipf(1.0) over 100k keys for a few
  * seconds while 20% of the keys expire, loader 2 ms. Reported per variant:
@@ -39,19 +40,31 @@ export async function cacheBench(parts: CacheBenchParts): Promise<Record<string,
 
   log(`\n== cache hit path: getOrSet of cached keys vs plain GET, ${parts.commands.inflight} in flight, ${parts.keys} keys`);
   const hits = client.cache<string>({ namespace: "benchhit", ttlMs: 3_600_000 });
+  // Objects too (JSON both ways, about as long as the string): what a cache of records costs against GET + JSON.parse by hand.
+  const record = { id: 42, name: "v".repeat(60), tags: ["a", "b"], active: true };
+  const objects = client.cache<typeof record>({ namespace: "benchobj", ttlMs: 3_600_000 });
   for (let i = 0; i < names.length; i += 1000) {
-    await Promise.all(names.slice(i, i + 1000).flatMap((k) => [hits.set(k, value), client.set(`plain:${k}`, value)]));
+    await Promise.all(
+      names
+        .slice(i, i + 1000)
+        .flatMap((k) => [hits.set(k, value), client.set(`plain:${k}`, value), objects.set(k, record), client.set(`plainobj:${k}`, JSON.stringify(record))]),
+    );
   }
-  const never = async (): Promise<string> => {
+  const never = async (): Promise<never> => {
     throw new Error("the hit path must not load");
   };
   report.hitPath = await parts.compare(
     {
       "plain GET": () => runReadWorkload((k) => client.get(`plain:${k}`), names, parts.commands),
       "cache getOrSet hit": () => runReadWorkload((k) => hits.getOrSet(k, never), names, parts.commands),
+      "plain GET + JSON.parse": () => runReadWorkload((k) => client.get(`plainobj:${k}`).then((text) => JSON.parse(text!)), names, parts.commands),
+      "cache getOrSet hit (object)": () => runReadWorkload((k) => objects.getOrSet(k, never), names, parts.commands),
       ...(process.env.BENCH_CACHE_GET ? { "cache get": () => runReadWorkload((k) => hits.get(k), names, parts.commands) } : {}),
     },
-    [["cache hit / plain GET", "cache getOrSet hit", "plain GET", 0.9]],
+    [
+      ["cache hit / plain GET", "cache getOrSet hit", "plain GET", 0.9],
+      ["cache hit (object) / GET + JSON.parse", "cache getOrSet hit (object)", "plain GET + JSON.parse"],
+    ],
   );
 
   log(`\n== cache expiry: ${PROCESSES} processes, Zipf(1.0) over ${parts.keys} keys, 20% expiring during ${parts.seconds} s, loader 2 ms`);
