@@ -14,6 +14,7 @@
  * being unavailable never fails a getOrSet.
  */
 import { randomBytes } from "node:crypto";
+import { type Carried, CarriedFailure } from "../commands/command.js";
 import type { ResolvedCacheOptions } from "../config/cache.js";
 import { CacheArgumentError } from "../errors.js";
 import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
@@ -32,11 +33,22 @@ export type { CacheGetOptions, CacheSetOptions, Loader, LoaderContext, ManyLoade
 /** What freshValue returns for anything but a fresh value. */
 const NOT_FRESH: unique symbol = Symbol("not fresh");
 
-/** A read shared by the callers of one event-loop turn; `result` is known before `value` settles (joiners count it). */
-interface SharedRead<T> {
-  /** Set once, right after the read object is made (the read notes its result on it). */
-  value: Promise<T | undefined>;
-  result: CacheResult;
+/**
+ * A read shared by the callers of one event-loop turn: what its first
+ * caller asked for, the GET's reply (the store puts it here), and what it
+ * found; `result` is known before `value` settles (joiners count it).
+ */
+class SharedRead<T> implements Carried {
+  raw: Buffer | null = null;
+  /** Set once, right after the read is made. */
+  value!: Promise<T | undefined>;
+  result: CacheResult = "miss";
+
+  constructor(
+    readonly entry: EntryKey,
+    readonly loader: Loader<T>,
+    readonly ttlMs: number,
+  ) {}
 }
 
 export class Cache<T = unknown> {
@@ -94,8 +106,9 @@ export class Cache<T = unknown> {
       this.reading = new Map();
       setImmediate(this.endTurn);
     }
-    const read: SharedRead<T> = { value: undefined!, result: "miss" };
-    read.value = this.resolve(entry, loader, ttlMs, read);
+    const read = new SharedRead(entry, loader, ttlMs);
+    // The read carries its own state to one handler for every read: no closure per read on the hit path.
+    read.value = this.store.read(entry.full, read).then(this.onRead, this.onReadFailure);
     this.reading.set(entry.id, read);
     return read.value;
   }
@@ -189,28 +202,31 @@ export class Cache<T = unknown> {
   }
 
   /**
-   * One key, the first caller of its turn: read it; serve it (refreshing
-   * stale or nearly expired values in the background), or rebuild it. The
-   * value comes back with its request counted and its result noted in
-   * `read` (for callers of the same turn who join it). Two closures per
-   * call and nothing else allocated on a hit: this is the hot path.
+   * The first caller's read answered: serve it (refreshing stale or nearly
+   * expired values in the background), or rebuild it. The value comes back
+   * with its request counted and its result noted on the read (for callers
+   * of the same turn who joined it). Nothing allocated on a hit: this is the
+   * hot path.
    */
-  private resolve(entry: EntryKey, loader: Loader<T>, ttlMs: number, read: SharedRead<T>): Promise<T | undefined> {
-    // A node whose breaker is open fails the GET at once (CircuitOpenError): the loader is then called directly.
-    return this.store.get(entry.full).then(
-      (raw) => {
-        const value = this.freshValue(entry, raw, loader, ttlMs);
-        if (value !== NOT_FRESH) {
-          read.result = "hit";
-          this.meter.requests.hit++;
-          return value;
-        }
-        const found = this.serveOrRebuild(entry, raw, loader, ttlMs);
-        return found instanceof Promise ? found.then((f) => this.settle(read, f), this.countedMiss) : this.settle(read, found);
-      },
-      (error: unknown) => this.rebuilds.loadDirectly(entry, loader, error as Error).then((f) => this.settle(read, f), this.countedMiss),
-    );
-  }
+  private readonly onRead = (read: SharedRead<T>): T | undefined | Promise<T | undefined> => {
+    const { entry, raw, loader, ttlMs } = read;
+    const value = this.freshValue(entry, raw, loader, ttlMs);
+    if (value !== NOT_FRESH) {
+      read.result = "hit";
+      this.meter.requests.hit++;
+      return value;
+    }
+    const found = this.serveOrRebuild(entry, raw, loader, ttlMs);
+    return found instanceof Promise ? found.then((f) => this.settle(read, f), this.countedMiss) : this.settle(read, found);
+  };
+
+  /** The read failed (a node whose breaker is open fails it at once): the loader is called directly. */
+  private readonly onReadFailure = (failure: unknown): Promise<T | undefined> => {
+    // The store fails a read with a CarriedFailure only; anything else is a fault to surface, not to load on.
+    if (!(failure instanceof CarriedFailure)) return Promise.reject(failure).catch(this.countedMiss);
+    const read = failure.carried as SharedRead<T>;
+    return this.rebuilds.loadDirectly(read.entry, read.loader, failure.error).then((f) => this.settle(read, f), this.countedMiss);
+  };
 
   /** The first caller's request counted, its result noted for the callers who joined it. */
   private settle(read: SharedRead<T>, found: Found<T>): T | undefined {

@@ -3,12 +3,19 @@
  * lock scripts run on the key's node. Implemented by the client over its
  * executor (so the key's node's breaker fails them fast while it is down).
  */
+import type { Carried } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
 
 export type CacheKey = string | Buffer;
 
 export interface CacheStore {
   get(key: CacheKey): Promise<Buffer | null>;
+  /**
+   * GET that settles with `carried`, the reply put on it as `raw`, or fails
+   * with a CarriedFailure naming it: one handler serves every read (the hit
+   * path allocates no closure per read).
+   */
+  read<C extends Carried>(key: CacheKey, carried: C): Promise<C>;
   /** Split per shard by the client: one MGET per shard. */
   mget(keys: readonly CacheKey[]): Promise<Array<Buffer | null>>;
   set(key: CacheKey, value: Buffer, ttlMs: number): Promise<void>;

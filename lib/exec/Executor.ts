@@ -143,6 +143,22 @@ export class Executor {
     return this.dispatch(name, args, encoding, call);
   }
 
+  /**
+   * run() for a command the caller built (a CarriedRead), past the near
+   * cache: its reply is not what the near cache keeps. Routed, guarded and
+   * counted as any command; `encoding` is for a command rebuilt from its
+   * name and arguments (a slot no shard serves yet).
+   */
+  runBuilt(cmd: ShardisCommand, encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
+    if (this.closing) return Promise.reject(new ClientClosedError());
+    return this.dispatch(cmd.name, cmd.args, encoding, call, cmd);
+  }
+
+  /** Whether the near cache keeps replies of this command (runBuilt() would pass it by). */
+  nearCaches(name: string): boolean {
+    return this.fleet.near?.options.commands.has(name) ?? false;
+  }
+
   /** MGET through the near cache: its keys (given one by one or as one array) served from GET entries where cached. */
   private nearMget(near: NearCacheLink, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
     const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
@@ -158,13 +174,13 @@ export class Executor {
     );
   }
 
-  /** run() past the near cache's answers: build, route, send. */
-  private dispatch(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
-    const near = this.fleet.near;
+  /** run() past the near cache's answers: build (unless built), route, send. */
+  private dispatch(name: string, args: unknown[], encoding: Encoding, call: CallOptions, built?: ShardisCommand): Promise<unknown> {
+    const near = built === undefined ? this.fleet.near : undefined;
     const refused = refusal(name, args);
     if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
     const spec = commandSpec(name);
-    const cmd = buildCommand(name, args, encoding);
+    const cmd = built ?? buildCommand(name, args, encoding);
     if (spec.broadcast) {
       const rule = broadcastRule(name, cmd.args as Args);
       if (rule) return this.broadcast(spec, cmd.args as Args, encoding, rule, call);

@@ -8,7 +8,7 @@
  * `tracing.includeArgs` puts the arguments there.
  */
 import diagnostics_channel from "node:diagnostics_channel";
-import type { ShardisCommand } from "../commands/command.js";
+import { failureOf, type ShardisCommand } from "../commands/command.js";
 
 export const COMMAND_CHANNEL = "shardis:command";
 
@@ -56,7 +56,7 @@ export function traceCommand(
   const settled = (error?: unknown) => {
     trace.durationMs = performance.now() - startedAt;
     if (error !== undefined) {
-      trace.error = error;
+      trace.error = failureOf(error);
       channel.error.publish(trace);
     }
     channel.asyncStart.publish(trace);

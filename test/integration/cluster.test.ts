@@ -81,6 +81,24 @@ describe("the client over a Redis Cluster", () => {
     expect(c.stats().shards.reduce((n, s) => n + s.redirects.moved, 0)).toBeGreaterThan(0);
   });
 
+  it("serves client.cache() on a cluster: a getOrSet sent before the slot map is known, and a hit whose slot moved (MOVED)", async () => {
+    // Not awaited ready: the first read waits for the slot map, then goes out.
+    const c = client();
+    const users = c.cache<string>({ namespace: "clucache", ttlMs: 60_000 });
+    let loads = 0;
+    expect(await users.getOrSet("{hit}", async () => (loads++, "loaded"))).toBe("loaded");
+    expect(await users.getOrSet("{hit}", async () => (loads++, "again"))).toBe("loaded");
+    const from = ownerOf("clucache:{hit}");
+    const to = cluster.masters.find((m) => m !== from)!;
+    const migration = await migrateSlot(cluster, keySlot("clucache:{hit}"), from, to);
+    await migration.begin();
+    await migration.finish();
+    // The client's map still says `from`: MOVED, followed, and still a hit.
+    expect(await users.getOrSet("{hit}", async () => (loads++, "after move"))).toBe("loaded");
+    expect(loads).toBe(1);
+    expect(c.stats().caches.find((s) => s.namespace === "clucache")!.requests).toMatchObject({ hit: 2, miss: 1 });
+  });
+
   it("follows ASK to the importing node for that command only, during a real migration", async () => {
     const c = client();
     await c.ready();
