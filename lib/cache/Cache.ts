@@ -223,7 +223,7 @@ export class Cache<T = unknown> {
   /** The read failed (a node whose breaker is open fails it at once): the loader is called directly. */
   private readonly onReadFailure = (failure: unknown): Promise<T | undefined> => {
     // The store fails a read with a CarriedFailure only; anything else is a fault to surface, not to load on.
-    if (!(failure instanceof CarriedFailure)) return Promise.reject(failure).catch(this.countedMiss);
+    if (!(failure instanceof CarriedFailure)) return this.countedMiss(failure);
     const read = failure.carried as SharedRead<T>;
     return this.rebuilds.loadDirectly(read.entry, read.loader, failure.error).then((f) => this.settle(read, f), this.countedMiss);
   };
