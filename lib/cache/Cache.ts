@@ -21,7 +21,7 @@ import type { CacheMeter, CacheResult } from "../metrics/cacheMeter.js";
 import { turnClock } from "./clock.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
-import { decodeRecord, header, holdsValue, readHeader, type CacheRecord } from "./record.js";
+import { decodeRecord, header, holdsValue, lastRecord, readHeader, type CacheRecord } from "./record.js";
 import { pick, Rebuilds } from "./Rebuilds.js";
 import { ACQUIRE } from "./scripts.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
@@ -250,7 +250,8 @@ export class Cache<T = unknown> {
     const value = this.codec.decodePayload(kind, raw, header.payloadStart);
     if (value === CORRUPT) return NOT_FRESH;
     if (this.options.beta > 0 && refreshEarly(now, expiresAt, loadMs, this.options.beta, this.random)) {
-      this.rebuilds.refreshInBackground(entry, loader, ttlMs, decodeRecord(raw)!, value, true);
+      // The header just read, as a record (nothing has read another since): not parsed again.
+      this.rebuilds.refreshInBackground(entry, loader, ttlMs, lastRecord(raw), value, true);
     }
     return value as T;
   }

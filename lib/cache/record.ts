@@ -125,7 +125,11 @@ export function readHeader(raw: Buffer): boolean {
 
 /** The record in a stored value; undefined for anything that is not one. */
 export function decodeRecord(raw: Buffer): CacheRecord | undefined {
-  if (!readHeader(raw)) return undefined;
+  return readHeader(raw) ? lastRecord(raw) : undefined;
+}
+
+/** The record whose header readHeader just read from `raw`, as an object that outlives the next read. */
+export function lastRecord(raw: Buffer): CacheRecord {
   const { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, payloadStart } = header;
   return { kind, expiresAt, staleUntil, loadMs, lockToken, lockUntil, raw, payloadStart };
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { turnClock } from "../../lib/cache/clock.js";
 import { CORRUPT, ValueCodec } from "../../lib/cache/codec.js";
 import { entryKey } from "../../lib/cache/keys.js";
-import { decodeRecord, encodeRecord, holdsValue, payloadOf } from "../../lib/cache/record.js";
+import { decodeRecord, encodeRecord, holdsValue, lastRecord, payloadOf, readHeader } from "../../lib/cache/record.js";
 import { jitteredTtl, refreshEarly } from "../../lib/cache/timing.js";
 import { resolveCacheOptions } from "../../lib/config/cache.js";
 import { CacheArgumentError, CacheSerializationError, ConfigError } from "../../lib/errors.js";
@@ -33,6 +33,15 @@ describe("cache records", () => {
     expect(record).toMatchObject({ kind: "b", expiresAt: 1_800_000_000_123, staleUntil: 1_800_000_060_123, loadMs: 42, lockToken: "", lockUntil: 0 });
     expect(Buffer.compare(payloadOf(record), payload)).toBe(0);
     expect(holdsValue(record)).toBe(true);
+  });
+
+  it("keep the header just read as a record that outlives the next read (lastRecord)", () => {
+    const first = encodeRecord("s", 1_800_000_000_000, 1_800_000_001_000, 7, "one");
+    expect(readHeader(first)).toBe(true);
+    const kept = lastRecord(first);
+    expect(readHeader(encodeRecord("j", 5, 6, 0, "2"))).toBe(true);
+    expect(kept).toEqual(decodeRecord(first));
+    expect([kept.kind, kept.loadMs, payloadOf(kept).toString()]).toEqual(["s", 7, "one"]);
   });
 
   it("read a lock and a failed load as written by the Lua scripts", () => {
