@@ -4,11 +4,13 @@ import { type Carried, CarriedFailure, CarriedRead } from "../commands/command.j
 import type { Executor } from "../exec/Executor.js";
 
 export function cacheStore(executor: Executor): CacheStore {
+  // Fixed for the client's life (its near cache and what it keeps): decided once, not on every read.
+  const throughNear = executor.nearCaches("get");
   return {
     get: (key) => executor.run("get", [key], null) as Promise<Buffer | null>,
     read: <C extends Carried>(key: Buffer | string, carried: C): Promise<C> => {
       // The near cache keeps GET replies: through it, as any GET (a reply served from memory is a hit too).
-      if (executor.nearCaches("get")) return carry(executor.run("get", [key], null), carried);
+      if (throughNear) return carry(executor.run("get", [key], null), carried);
       const cmd = new CarriedRead(key, carried);
       const sent = executor.runBuilt(cmd, null);
       // Sent to a node as it is: the command's promise settles with `carried` (or fails with a CarriedFailure) already.
