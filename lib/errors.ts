@@ -21,6 +21,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_POOL_EXHAUSTED"
   | "ERR_SHARDIS_ALREADY_EXECUTED"
   | "ERR_SHARDIS_CONNECTION_RELEASED"
+  | "ERR_SHARDIS_WATCH_LOST"
   | "ERR_SHARDIS_CIRCUIT_OPEN"
   | "ERR_SHARDIS_QUEUE_FULL"
   | "ERR_SHARDIS_FALLBACK_FAILED"
@@ -293,6 +294,25 @@ export class AlreadyExecutedError extends ShardisError {
 export class ConnectionReleasedError extends ShardisError {
   constructor() {
     super("ERR_SHARDIS_CONNECTION_RELEASED", "this dedicated connection went back to the pool when the withConnection() callback finished");
+  }
+}
+
+/**
+ * A dedicated connection lost the state its caller set up on it (a WATCH,
+ * or a block opened with multi({ pipeline: false })): the connection dropped
+ * and reconnected, and the server forgot that state with the old socket.
+ * Nothing was sent in the lost state's name: EXEC did not run, and commands
+ * meant for inside the block did not run outside it. Start the optimistic
+ * transaction again (as after EXEC returned null).
+ */
+export class WatchLostError extends NodeError {
+  /** What was lost: the WATCH, the open MULTI block, or both. */
+  readonly lost: "watch" | "multi" | "watch+multi";
+
+  constructor(shard: string, node: string, lost: "watch" | "multi" | "watch+multi") {
+    const what = lost === "watch" ? "WATCH" : lost === "multi" ? "MULTI block" : "WATCH and MULTI block";
+    super("ERR_SHARDIS_WATCH_LOST", shard, node, `the connection was lost after ${what} was set up on it; the server forgot it, so nothing more was sent in its name (start the transaction again)`);
+    this.lost = lost;
   }
 }
 

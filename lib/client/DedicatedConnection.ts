@@ -5,6 +5,13 @@
  * ends, an active WATCH or MULTI is cleared and the connection goes back to
  * the pool. Transactions come pipelined (multi()...exec(), one write) or, as
  * ioredis's multi({ pipeline: false }), command by command.
+ *
+ * A WATCH or an open MULTI lives on the server for one socket only. From
+ * the moment one is sent, every command of the connection is pinned to the
+ * connection that holds it: if that connection is lost, the next command
+ * rejects with WatchLostError instead of running without it (EXEC never
+ * commits unwatched; a command meant for the block never runs outside it),
+ * until exec(), discard() or UNWATCH ends the scope.
  */
 import { inspect } from "node:util";
 import type { RedisCommander } from "ioredis";
@@ -22,7 +29,7 @@ import {
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { runScript } from "../exec/runScript.js";
-import type { NodeClient } from "../connection/NodeClient.js";
+import { Pin, type NodeClient, type SessionState } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
@@ -36,7 +43,8 @@ export interface DedicatedConnection extends Omit<RedisCommander, "quit" | "mult
 
 export class DedicatedConnection implements Dispatcher, ScriptRunner {
   private released = false;
-  private watching = false;
+  /** The WATCH and/or MULTI set up on this connection: what later commands depend on. */
+  private pin: Pin | undefined;
   /** Commands queued on the server since multi({ pipeline: false }), for exec() to transform their replies. */
   private unpipelined: ShardisCommand[] | undefined;
 
@@ -64,16 +72,20 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       const spec = commandSpec(name);
       const cmd = buildCommand(name, args, encoding);
       this.checkShard(spec, cmd);
+      if (name === "unwatch" && this.pin?.holds === "watch") {
+        // Ends the WATCH scope, also one already lost (UNWATCH on a new connection answers OK all the same).
+        this.pin = undefined;
+      } else if (name === "watch") {
+        this.hold("watch");
+      }
       if (this.unpipelined) {
         // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
+        const queued = this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs, 0, this.pin);
         this.unpipelined.push(cmd);
-        return this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs);
+        return queued;
       }
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
-      const reply = this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs);
-      if (name === "watch") reply.then(() => (this.watching = true), () => undefined);
-      if (name === "unwatch") this.watching = false;
-      return reply;
+      return this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs, 0, this.pin);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -85,7 +97,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       const evalArgs = script.evalArgs(args);
       const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...evalArgs], { replyEncoding: encoding });
       this.checkShard(commandSpec(script.evalshaCommand), evalsha);
-      return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs), callback);
+      return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs, 0, this.pin), callback);
     } catch (error) {
       return withCallback(Promise.reject(error), callback);
     }
@@ -109,8 +121,9 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       },
       node: () => this.node,
       timeoutMs: this.executor.defaults.timeoutMs,
+      pin: () => this.pin,
       // EXEC (or its failure) ends the WATCH.
-      settled: () => (this.watching = false),
+      settled: () => (this.pin = undefined),
     });
     if (Array.isArray(first)) addBatch(transaction, first, "multi");
     return transaction;
@@ -118,9 +131,10 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
 
   /** Ends a multi({ pipeline: false }) block: [error, result] per command, or null if a WATCHed key changed. */
   async exec(): Promise<PipelineResult | null> {
+    const pin = this.pin;
     const queued = this.endUnpipelined("exec");
-    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs)) as unknown[] | null;
-    this.watching = false;
+    // Success or failure, EXEC ends the scope (a lost one rejects here with WatchLostError, never sent).
+    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs, 0, pin)) as unknown[] | null;
     if (reply === null) return null;
     return queued.map((cmd, i) => {
       const result = reply[i];
@@ -135,9 +149,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
 
   /** Abandons a multi({ pipeline: false }) block. */
   async discard(): Promise<"OK"> {
+    const pin = this.pin;
     this.endUnpipelined("discard");
-    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs);
-    this.watching = false;
+    // A block lost with its connection is abandoned already: the server forgot it.
+    if (pin && pin.generation !== this.node.generation) return "OK";
+    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin);
     return "OK";
   }
 
@@ -145,31 +161,51 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const reset = this.unpipelined ? "discard" : this.watching ? "unwatch" : undefined;
-    if (reset && this.node.reusable) {
-      await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs).catch(() => undefined);
-    }
+    const pin = this.pin;
+    this.pin = undefined;
+    // A lost WATCH/MULTI went with its connection: the connection now in use has none to clear.
+    if (!pin || pin.generation !== this.node.generation || !this.node.reusable) return;
+    const reset = this.unpipelined ? "discard" : "unwatch";
+    await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs, 0, pin).catch(() => undefined);
   }
 
   private async beginUnpipelined(): Promise<"OK"> {
     this.checkOpen();
     if (this.unpipelined) throw new UnsupportedCommandError("multi", "a MULTI block is already open on this connection; exec() or discard() it first");
     this.unpipelined = [];
+    const before = this.pin?.holds;
+    this.hold("multi");
     try {
-      await this.node.send(internalCommand("multi"), this.executor.defaults.timeoutMs);
+      await this.node.send(internalCommand("multi"), this.executor.defaults.timeoutMs, 0, this.pin);
     } catch (error) {
+      // No block was opened: back to the WATCH alone, or to nothing.
       this.unpipelined = undefined;
+      if (before === undefined) this.pin = undefined;
+      else this.pin!.holds = before;
       throw error;
     }
     return "OK";
   }
 
+  /** Ends a multi({ pipeline: false }) block, and with it the pin (EXEC and DISCARD clear a WATCH too). */
   private endUnpipelined(command: string): ShardisCommand[] {
     this.checkOpen();
     const queued = this.unpipelined;
     if (!queued) throw new InvalidArgumentError(`${command}() ends a block begun with conn.multi({ pipeline: false }); none is open`);
     this.unpipelined = undefined;
+    this.pin = undefined;
     return queued;
+  }
+
+  /**
+   * Notes state the server will keep for this connection only. The pin is
+   * taken when the first of it is sent, so a command sent before the
+   * connection drops and one sent after it never count as the same session.
+   */
+  private hold(state: "watch" | "multi"): void {
+    const pin = this.pin;
+    if (!pin) this.pin = new Pin(this.node.generation, state);
+    else if (pin.holds !== state) pin.holds = "watch+multi" satisfies SessionState;
   }
 
   private checkOpen(): void {

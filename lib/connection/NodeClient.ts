@@ -12,19 +12,15 @@ import { formatAddress } from "../config/address.js";
 import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
 import { internalCommand, type ShardisCommand } from "../commands/command.js";
-import {
-  AuthenticationError,
-  CircuitOpenError,
-  ClientClosedError,
-  ConnectionError,
-  QueueFullError,
-  TimeoutError,
-} from "../errors.js";
+import { BlockCommand } from "../commands/block.js";
+import { AuthenticationError, type CircuitOpenError } from "../errors.js";
 import type { Connection, ConnectionFactory } from "./connection.js";
 import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { Entry, INTERNAL, PROBE } from "./entry.js";
+import { BLOCK, Entry, INTERNAL, PROBE, type Pin } from "./entry.js";
+import { NodeFailures } from "./failures.js";
 import { InFlight } from "./inflight.js";
+import { Link } from "./link.js";
 import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
@@ -35,22 +31,14 @@ import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 import { WriteQueue } from "./writeQueue.js";
 
-export { IN_BLOCK, INTERNAL, PROBE, RETRYABLE } from "./entry.js";
-export type { Entry } from "./entry.js";
+export { BLOCK, INTERNAL, Pin, PROBE, RETRYABLE } from "./entry.js";
+export type { Entry, SessionState } from "./entry.js";
 export type { NodeContext, NodeEvents, NodeRole } from "./context.js";
+export { NEVER_OPENS } from "./context.js";
 
 /** Commands that are not counted or traced: shardis's own probes and health checks. */
 const UNMETERED = PROBE | INTERNAL;
 
-/**
- * The connection's history, for events, reconnect counts and the breaker:
- * never ready yet, up (role confirmed), or down with the failed attempts
- * since it was last reachable.
- */
-type Link =
-  | { readonly kind: "new" }
-  | { readonly kind: "up" }
-  | { readonly kind: "down"; readonly failures: number; readonly wasUp: boolean };
 
 export interface NodeClientInit {
   readonly shard: string;
@@ -74,7 +62,8 @@ export class NodeClient {
   private readonly inflight = new InFlight();
   private readonly recovery: Recovery;
   private readonly role: RoleCheck;
-  private link: Link = { kind: "new" };
+  private readonly link = new Link();
+  private readonly failures: NodeFailures;
   closing = false;
   private lastError: Error | undefined;
   private authError: AuthenticationError | undefined;
@@ -84,6 +73,8 @@ export class NodeClient {
   private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
+  /** Stops listening to the breaker (on close). */
+  private readonly unwatchBreaker: () => void;
 
   constructor(init: NodeClientInit) {
     this.shard = init.shard;
@@ -92,6 +83,7 @@ export class NodeClient {
     this.queue = new WriteQueue(init.scheduler, init.context.maxWriteDelayMs, () => this.flush());
     this.events = init.events;
     this.id = formatAddress(init.address);
+    this.failures = new NodeFailures(this.shard, this.id);
     this.connection = init.connections(init.address);
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
     if (init.context.tracking) listenForInvalidations(this.connection, init.context.tracking, this);
@@ -130,6 +122,12 @@ export class NodeClient {
         (reason) => this.context.breaker.trip(reason),
       );
     }
+    this.unwatchBreaker = context.breaker.onOpen(this.failQueued);
+  }
+
+  /** Connections lost after being up: state set up on one (WATCH, MULTI) lives while this stays the same. */
+  get generation(): number {
+    return this.link.generation;
   }
 
   /** The connection's status as ioredis names it (wait, connecting, ready, reconnecting, end, ...). */
@@ -152,20 +150,9 @@ export class NodeClient {
     return this.context.breaker.admits;
   }
 
-  /**
-   * What a command gets while the breaker is open. Built without a stack
-   * trace: an open breaker may reject thousands of commands a second, the
-   * trace would only point into shardis, and capturing it is most of the cost.
-   */
+  /** What a command gets while the breaker is open. */
   circuitOpenError(): CircuitOpenError {
-    const breaker = this.context.breaker;
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new CircuitOpenError(this.shard, this.id, breaker.reason, breaker.retryInMs);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    return this.failures.circuitOpen(this.context.breaker);
   }
 
   /** Accepted commands not yet written (waiting for the connection or this turn's flush). */
@@ -184,7 +171,7 @@ export class NodeClient {
     this.connect();
     return this.readyWaiters.wait(
       timeoutMs,
-      () => new ConnectionError(this.shard, this.id, `not ready within ${timeoutMs} ms`, this.lastError),
+      () => this.failures.notReady(timeoutMs, this.lastError),
     );
   }
 
@@ -204,18 +191,28 @@ export class NodeClient {
 
   /**
    * Queues a command for this turn's write. Fails fast, without touching the
-   * socket, when the breaker is open, credentials were refused, or too many
-   * commands already wait for the connection.
+   * socket, when the breaker is open, credentials were refused, too many
+   * commands already wait for the connection, or the WATCH/MULTI the command
+   * is pinned to was lost with an earlier connection. A BlockCommand (flag
+   * BLOCK) is one entry: accepted or refused whole.
    */
-  send(cmd: ShardisCommand, timeoutMs: number, flags = 0): Promise<unknown> {
+  send(cmd: ShardisCommand, timeoutMs: number, flags = 0, pin?: Pin): Promise<unknown> {
     if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
     if (this.authError) return this.refuse(cmd, flags, this.authError, "auth");
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
-      return this.refuse(cmd, flags, new QueueFullError(this.shard, this.id, this.context.maxQueueLength), "queue_full");
+      return this.refuse(cmd, flags, this.failures.queueFull(this.context.maxQueueLength), "queue_full");
     }
+    if (pin && pin.generation !== this.generation) return this.refuse(cmd, flags, this.failures.stateLost(pin), "connection");
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
-    this.context.sending?.(cmd, this.context.tracking !== undefined);
+    entry.pin = pin;
+    const sending = this.context.sending;
+    if (sending) {
+      const tracked = this.context.tracking !== undefined;
+      // A block's parts are seen one by one, as the connection will write them.
+      if (flags & BLOCK) for (const part of (cmd as BlockCommand).head) sending(part, tracked);
+      sending(cmd, tracked);
+    }
     // Traced before it is queued: accept() may write it at once.
     if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);
     this.accept(entry, now);
@@ -244,6 +241,12 @@ export class NodeClient {
    */
   adopt(entry: Entry, asking = false): void {
     if (entry.isDone()) return;
+    if (entry.pin) {
+      // Its WATCH or MULTI lives on the connection it came from: elsewhere it would run without them.
+      entry.moved = true;
+      this.failEntry(entry, this.failures.stateLost(entry.pin), "connection");
+      return;
+    }
     const mine = entry.handOver();
     if (mine.trace) mine.trace.node = this.id;
     if (!this.context.breaker.admits) {
@@ -281,10 +284,16 @@ export class NodeClient {
     stream.cork();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
+      if (entry.pin && entry.pin.generation !== this.generation) {
+        // Queued while the connection was down: the WATCH/MULTI it depends on went with the old one.
+        this.failEntry(entry, this.failures.stateLost(entry.pin), "connection");
+        continue;
+      }
       entry.written = true;
       last = entry.cmd;
       written++;
       traced ||= entry.trace !== undefined;
+      if (entry.flags & BLOCK) for (const part of (entry.cmd as BlockCommand).head) this.connection.sendCommand(part);
       this.connection.sendCommand(entry.cmd);
     }
     stream.uncork();
@@ -312,6 +321,7 @@ export class NodeClient {
   /** Sends QUIT (bounded wait) and closes; `force` drops the socket at once, failing what is in flight. */
   async close(force = false): Promise<void> {
     this.closing = true;
+    this.unwatchBreaker();
     this.tracker.stop();
     this.role.reset();
     this.stallWatch?.stop();
@@ -324,10 +334,7 @@ export class NodeClient {
     this.connection.disconnect();
     // Nothing may wait for a connection that is gone. Unsent commands were never applied; sent ones may have been.
     for (const entry of [...this.tracker.pending(), ...this.recovery.drop()]) {
-      if (entry.written) {
-        const error = new ConnectionError(this.shard, this.id, "closed by the client with the command in flight; it may or may not have been applied");
-        this.failEntry(entry, error, "connection");
-      } else this.failEntry(entry, new ClientClosedError(), "closed");
+      this.failEntry(entry, this.failures.closed(entry), entry.written ? "connection" : "closed");
     }
     this.queue.take();
   }
@@ -345,6 +352,17 @@ export class NodeClient {
     if (this.queue.length) this.queue.markDirty();
   }
 
+  /**
+   * The breaker opened: what still waits to be written fails now, as new
+   * commands do, instead of waiting out its deadline for a node judged
+   * gone. Written commands keep waiting for their replies.
+   */
+  private readonly failQueued = (): void => {
+    if (this.queue.length === 0 || this.closing) return;
+    const error = this.circuitOpenError();
+    for (const entry of this.queue.take()) if (!entry.isDone()) this.failEntry(entry, error, "circuit_open");
+  };
+
   private readonly onAnswered = (): void => {
     const answered = this.inflight.collect(performance.now(), this.context.observer);
     if (answered) this.context.breaker.record(answered, 0);
@@ -354,12 +372,7 @@ export class NodeClient {
     for (const entry of expired) {
       if (entry.written) this.expiredInFlight = true;
       entry.failed = true;
-      const detail = entry.written
-        ? "the node did not answer"
-        : this.lastError
-          ? `not connected: ${this.lastError.message}`
-          : "still connecting";
-      this.failEntry(entry, new TimeoutError(this.shard, this.id, entry.timeoutMs, detail, this.lastError), "timeout");
+      this.failEntry(entry, this.failures.timeout(entry, this.lastError), "timeout");
     }
     this.context.breaker.record(0, expired.length);
     if (this.queue.length && !this.ready) this.queue.retain((entry) => !entry.isDone());
@@ -367,13 +380,12 @@ export class NodeClient {
 
   /** Connected (handshake done): the node is reachable, whatever its role; check the role, then go. */
   private readonly onConnected = (): void => {
-    if (this.link.kind === "down") this.link = { kind: "down", failures: 0, wasUp: this.link.wasUp };
+    this.link.connected();
     this.role.connected();
   };
 
   private onReady(): void {
-    if (this.link.kind === "down" && this.link.wasUp) this.context.nodeObserver.reconnected();
-    this.link = { kind: "up" };
+    if (this.link.up()) this.context.nodeObserver.reconnected();
     this.lastError = undefined;
     this.authError = undefined;
     this.expiredInFlight = false;
@@ -392,6 +404,8 @@ export class NodeClient {
   }
 
   private readonly onClose = (): void => {
+    // Whatever a caller set up on this connection (WATCH, MULTI) is gone with it: the generation moves on.
+    const loss = this.link.lost();
     this.context.tracking?.lost(this);
     this.role.reset();
     this.stallWatch?.stop();
@@ -402,20 +416,13 @@ export class NodeClient {
       lost++;
       entry.failed = true;
       // Through the command's interceptor: a retry (reads, idempotent writes) may take it over.
-      entry.cmd.reject(
-        new ConnectionError(this.shard, this.id, "connection lost with the command in flight; it may or may not have been applied", this.lastError),
-      );
+      entry.cmd.reject(this.failures.lostInFlight(this.lastError));
       if (entry.cmd.isSettled && !(entry.flags & UNMETERED)) this.context.observer.failed(entry.cmd.name, "connection");
     }
     if (this.closing) return;
     this.context.breaker.record(0, lost);
-    const link = this.link;
-    const failures = (link.kind === "down" ? link.failures : 0) + 1;
-    if (failures >= 2) {
-      this.context.breaker.trip(`connection lost and not re-established${this.lastError ? `: ${this.lastError.message}` : ""}`);
-    }
-    this.link = { kind: "down", failures, wasUp: link.kind === "up" || (link.kind === "down" && link.wasUp) };
-    if (link.kind !== "down") this.events.down(this, this.lastError);
+    if (loss.gone) this.context.breaker.trip(`connection lost and not re-established${this.lastError ? `: ${this.lastError.message}` : ""}`);
+    if (loss.first) this.events.down(this, this.lastError);
   };
 
   private readonly onError = (error: unknown): void => {

@@ -27,7 +27,21 @@ export interface Breaker {
   record(successes: number, failures: number): void;
   /** Opens now, for failures that need no statistics. */
   trip(reason: string): void;
+  /** Calls listener each time the breaker opens; returns the function that stops it. */
+  onOpen(listener: () => void): () => void;
 }
+
+/** A breaker that never opens: for connections outside the node's accounting (cluster control connections). */
+export const NEVER_OPENS: Breaker = Object.freeze({
+  admits: true,
+  state: "closed" as const,
+  reason: "",
+  retryInMs: 0,
+  stallMs: undefined,
+  record: () => undefined,
+  trip: () => undefined,
+  onOpen: () => () => undefined,
+});
 
 export interface NodeEvents {
   ready(node: NodeClient): void;

@@ -8,8 +8,28 @@ export const RETRYABLE = 1;
 export const PROBE = 2;
 /** shardis's own housekeeping (health checks, server stats, probes): not counted, not traced. */
 export const INTERNAL = 4;
-/** Part of a MULTI/EXEC block: answered where it was queued, never re-sent alone (it would run outside the block). */
-export const IN_BLOCK = 8;
+/**
+ * A whole MULTI/EXEC block (a BlockCommand): its MULTI, queued commands and
+ * EXEC are written together, and never retried or redirected on their own.
+ */
+export const BLOCK = 8;
+
+/** What a caller set up on a connection and the server keeps only for that socket. */
+export type SessionState = "watch" | "multi" | "watch+multi";
+
+/**
+ * Connection state a caller set up with WATCH or MULTI: the server keeps it
+ * for one socket only. Commands pinned to it are written only on the
+ * connection of that generation; after a reconnect they fail with
+ * WatchLostError, so nothing runs as if the state were still there.
+ */
+export class Pin {
+  constructor(
+    /** The connection's generation when the state was set up (NodeClient.generation). */
+    readonly generation: number,
+    public holds: SessionState,
+  ) {}
+}
 
 /** A command accepted by a NodeClient, from queueing to its reply. */
 export class Entry implements Deadlined {
@@ -29,6 +49,8 @@ export class Entry implements Deadlined {
   clusterWaits = 0;
   /** The trace, when someone subscribes to the shardis:command channel. */
   trace: TraceHandle | undefined;
+  /** Set for commands that depend on a WATCH or MULTI on this connection: written only on the connection that holds it. */
+  pin: Pin | undefined;
 
   constructor(
     readonly cmd: ShardisCommand,
@@ -57,6 +79,7 @@ export class Entry implements Deadlined {
     next.redirections = this.redirections;
     next.clusterWaits = this.clusterWaits;
     next.trace = this.trace;
+    next.pin = this.pin;
     return next;
   }
 }

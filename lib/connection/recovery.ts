@@ -11,7 +11,7 @@
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import { ClusterError, ConnectionError } from "../errors.js";
 import { reconnectDelay } from "../resilience/backoff.js";
-import { IN_BLOCK, RETRYABLE, type Entry } from "./entry.js";
+import { BLOCK, RETRYABLE, type Entry } from "./entry.js";
 
 /** Replies that mean "not now" rather than "no": safe to retry for commands that may repeat. */
 const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
@@ -46,13 +46,14 @@ export class Recovery {
 
   /** Whether entries of these flags need the hook at all. */
   wants(flags: number): boolean {
-    if (flags & IN_BLOCK) return false;
+    if (flags & BLOCK) return false;
     return (flags & RETRYABLE && this.host.retry.attempts > 0) || this.host.redirect !== undefined || this.host.clusterRedirect !== undefined;
   }
 
   /** Looks at the entry's failures before its caller does (or stops, when this connection has nothing to offer it). */
   watch(entry: Entry): void {
-    entry.cmd.interceptor = this.wants(entry.flags) ? (error) => this.handle(entry, error) : undefined;
+    // A pinned command depends on this connection's WATCH or MULTI: sent again elsewhere, it would run without them.
+    entry.cmd.interceptor = this.wants(entry.flags) && entry.pin === undefined ? (error) => this.handle(entry, error) : undefined;
   }
 
   /** Entries waiting for their retry, taken out (for close). */

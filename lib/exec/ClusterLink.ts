@@ -11,7 +11,7 @@ import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
 import { ClusterSource, type ClusterEvents } from "../cluster/ClusterSource.js";
 import type { ConnectionFactory } from "../connection/connection.js";
-import { INTERNAL, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
+import { INTERNAL, NEVER_OPENS, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
 import { IGNORE } from "../connection/observer.js";
 import type { FlushScheduler } from "../connection/scheduler.js";
 import { ClusterError } from "../errors.js";
@@ -116,7 +116,7 @@ export class ClusterLink {
         scheduler: this.parts.scheduler,
         events: QUIET_EVENTS,
         context: {
-          breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
+          breaker: NEVER_OPENS,
           maxQueueLength: 16,
           maxWriteDelayMs: Infinity,
           retry: { ...this.options.retry, attempts: 0 },

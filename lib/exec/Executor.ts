@@ -12,6 +12,7 @@ import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
 import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
 import {
+  CircuitOpenError,
   ClientClosedError,
   FallbackError,
   KeylessCommandError,
@@ -273,7 +274,12 @@ export class Executor {
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
     if (call.writeConcern && !spec.readOnly) return this.withConcern(shard, cmd, call, flags);
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
-    if (blockMs === undefined) return node.send(cmd, call.timeoutMs, flags);
+    if (blockMs === undefined) {
+      const sent = node.send(cmd, call.timeoutMs, flags);
+      if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
+      // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
+      return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
+    }
     return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
   }
 

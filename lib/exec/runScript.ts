@@ -6,7 +6,7 @@
  */
 import { ShardisCommand } from "../commands/command.js";
 import type { Encoding } from "../commands/install.js";
-import type { NodeClient } from "../connection/NodeClient.js";
+import type { NodeClient, Pin } from "../connection/NodeClient.js";
 import type { Script } from "../commands/script.js";
 
 export async function runScript(
@@ -17,16 +17,17 @@ export async function runScript(
   encoding: Encoding,
   timeoutMs: number,
   flags = 0,
+  pin?: Pin,
 ): Promise<unknown> {
   if (node.knownScripts.has(script.sha)) {
     try {
-      return await node.send(evalsha, timeoutMs, flags);
+      return await node.send(evalsha, timeoutMs, flags, pin);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
       node.knownScripts.delete(script.sha);
     }
   }
-  const result = node.send(new ShardisCommand(script.evalCommand, [script.lua, ...args], { replyEncoding: encoding }), timeoutMs, flags);
+  const result = node.send(new ShardisCommand(script.evalCommand, [script.lua, ...args], { replyEncoding: encoding }), timeoutMs, flags, pin);
   try {
     return await result;
   } finally {

@@ -1,16 +1,18 @@
 /**
  * A MULTI/EXEC block on one node. Commands are queued locally; exec() checks
- * they all belong on one node, then writes MULTI, the commands and EXEC
- * back to back (one write), so nothing else on a shared connection can land
- * inside the block. Results come back like ioredis's: [error, result] per
- * command, or null when a WATCHed key changed.
+ * they all belong on one node, then sends MULTI, the commands and EXEC as
+ * one BlockCommand: one entry in the connection's queue, written in one
+ * piece, so nothing else on a shared connection can land inside the block
+ * and no fault can send part of it. Results come back like ioredis's:
+ * [error, result] per command, or null when a WATCHed key changed.
  */
-import { internalCommand, ShardisCommand } from "../commands/command.js";
+import { BlockCommand } from "../commands/block.js";
+import { ShardisCommand } from "../commands/command.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
-import { IN_BLOCK, type NodeClient } from "../connection/NodeClient.js";
+import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
 
@@ -27,6 +29,8 @@ export interface TransactionTarget {
   readonly timeoutMs: number;
   /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
   settled?(): void;
+  /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
+  pin?(): Pin | undefined;
   /**
    * Over a cluster, for a block the node refused because its slot is
    * elsewhere or moving (MOVED, ASK, TRYAGAIN): resolves once running the
@@ -106,7 +110,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     this.target.settled?.();
     if (!execResult.ok) {
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
-      Object.assign(execResult.error, { previousErrors: execResult.previous });
+      if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
       throw execResult.error;
     }
     if (execResult.reply === null) return null;
@@ -124,22 +128,23 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     return results;
   }
 
-  /** MULTI, the commands and EXEC, back to back on the block's node; EXEC's outcome and the queued commands' refusals. */
+  /** The block on its node; EXEC's outcome and the server's refusals of queued commands. */
   private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number) {
     const node = await this.target.node(shards);
-    const multi = node.send(internalCommand("multi"), timeout, IN_BLOCK);
-    const acks = commands.map((cmd) => node.send(cmd, timeout, IN_BLOCK));
-    const exec = node.send(internalCommand("exec", [], null), timeout, IN_BLOCK);
-    const [, ackResults, execResult] = await Promise.all([
-      multi.catch((error: unknown) => error),
-      Promise.allSettled(acks),
+    const block = new BlockCommand(commands);
+    const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
+    // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
+    const [execResult, parts] = await Promise.all([
       exec.then(
         (reply) => ({ ok: true as const, reply }),
         (error: unknown) => ({ ok: false as const, error: error as Error }),
       ),
+      Promise.allSettled(block.head.map((part) => part.promise)),
     ]);
-    const previous = ackResults.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
-    return execResult.ok ? execResult : { ...execResult, previous };
+    if (execResult.ok) return execResult;
+    // The server's refusals of queued commands (EXECABORT's reasons), not the block's own failure repeated.
+    const previous = parts.slice(1).flatMap((r) => (r.status === "rejected" && r.reason !== execResult.error ? [r.reason as Error] : []));
+    return { ...execResult, previous };
   }
 }
 

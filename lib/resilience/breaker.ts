@@ -35,6 +35,8 @@ export class NodeBreaker {
   /** Why it last opened, for CircuitOpenError messages. */
   reason = "";
   openedAt = 0;
+  /** Told when the circuit opens: the node's connections fail what they still hold unwritten. */
+  private readonly openListeners = new Set<() => void>();
 
   constructor(
     readonly options: ResolvedBreakerOptions,
@@ -53,6 +55,7 @@ export class NodeBreaker {
     this.circuit.on("open", () => {
       this.openedAt = performance.now();
       onState("open");
+      for (const listener of this.openListeners) listener();
     });
     this.circuit.on("close", () => {
       this.counts.reset();
@@ -102,7 +105,13 @@ export class NodeBreaker {
     this.circuit.open();
   }
 
+  onOpen(listener: () => void): () => void {
+    this.openListeners.add(listener);
+    return () => this.openListeners.delete(listener);
+  }
+
   shutdown(): void {
+    this.openListeners.clear();
     this.circuit.shutdown();
   }
 }

@@ -204,7 +204,8 @@ describe("Sentinel: discovery and failover", () => {
       await oldMaster.restart();
       const before = acknowledged.length;
       await eventually(async () => expect(acknowledged.length).toBeGreaterThan(before + 20), 20_000);
-      expect(c.topology().shards[shard]!.replicas.map((r) => r.address)).toContain(oldMaster.address);
+      // WAIT counts the old master as soon as it replicates; the client learns it is a replica at its next topology read.
+      await eventually(async () => expect(c.topology().shards[shard]!.replicas.map((r) => r.address)).toContain(oldMaster.address), 15_000);
     } finally {
       writing = false;
       await writer;

@@ -27,17 +27,31 @@ export function requireBinary(name: string): void {
   if (!hasBinary(name)) throw new Error(`${name} was not found on PATH; ${INSTALL_HINT}`);
 }
 
-/** A port that was free a moment ago; callers retry if they lose the race for it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Test servers listen on 10000-22767: below Linux's ephemeral range
+ * (32768-60999), where the machine's own client sockets take their ports (a
+ * restarted server could find its port taken by a client), and low enough
+ * that a cluster node's bus port (port + 10000) stays below it too.
+ */
+const FIRST_PORT = 10_000;
+const PORTS = 12_768;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
   });
+}
+
+/** A port (and its cluster bus port) that was free a moment ago; callers retry if they lose the race for it. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * PORTS);
+    if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
+  }
+  throw new Error(`no free port in ${FIRST_PORT}-${FIRST_PORT + PORTS - 1} after 200 tries`);
 }
 
 export function tempDir(prefix: string, base = tmpdir()): { path: string; remove(): void } {

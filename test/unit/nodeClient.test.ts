@@ -8,7 +8,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand, internalCommand } from "../../lib/commands/command.js";
 import { ROLE_RECHECK_MS } from "../../lib/connection/roleCheck.js";
-import { IN_BLOCK, RETRYABLE } from "../../lib/connection/NodeClient.js";
+import { BlockCommand } from "../../lib/commands/block.js";
+import { BLOCK, RETRYABLE } from "../../lib/connection/NodeClient.js";
 import {
   AuthenticationError,
   CircuitOpenError,
@@ -68,18 +69,18 @@ describe("NodeClient: batching", () => {
     expect(observer.batches.slice(-2)).toEqual([2, 1]);
   });
 
-  it("never splits a MULTI block across writes, even past maxWriteDelayMs", async () => {
+  it("writes a MULTI block as one entry, in one write, even past maxWriteDelayMs", async () => {
     const { node, connection } = fakeNode({ maxWriteDelayMs: 0 });
     node.connect();
     await turn();
     const before = connection.stream!.writes;
-    const block = [internalCommand("multi"), incr(), incr(), internalCommand("exec", [], null)].map((cmd) => node.send(cmd, 1000, IN_BLOCK));
-    expect(connection.stream!.writes - before).toBe(0);
-    await turn();
+    const block = new BlockCommand([incr(), incr()]);
+    const exec = node.send(block, 1000, BLOCK);
     expect(connection.stream!.writes - before).toBe(1);
     expect(connection.names().slice(-4)).toEqual(["multi", "incr", "incr", "exec"]);
     for (const value of ["OK", "QUEUED", "QUEUED", [1, 2]]) connection.reply(value);
-    await expect(Promise.all(block)).resolves.toEqual(["OK", "QUEUED", "QUEUED", [1, 2]]);
+    await expect(exec).resolves.toEqual([1, 2]);
+    await expect(Promise.all(block.head.map((part) => part.promise))).resolves.toEqual(["OK", "QUEUED", "QUEUED"]);
   });
 
   it("with maxWriteDelayMs 0 writes every command as it is sent", async () => {
@@ -340,13 +341,17 @@ describe("NodeClient: READONLY and hand-over", () => {
     await expect(p).resolves.toBe(7);
   });
 
-  it("never re-routes a command queued inside MULTI (it would run outside the block): the refusal is the caller's", async () => {
+  it("never re-routes a MULTI block on its own (its parts would run apart): the refusal is the caller's", async () => {
     const other = fakeNode();
     const { node, connection } = fakeNode({ redirect: (_node, entry) => other.node.adopt(entry), retry: { attempts: 3 } });
-    const p = node.send(incr(), 1000, IN_BLOCK | RETRYABLE);
+    const block = new BlockCommand([incr()]);
+    const p = node.send(block, 1000, BLOCK | RETRYABLE);
     await turn();
+    connection.reply("OK");
     connection.replyError("READONLY You can't write against a read only replica.");
-    await expect(p).rejects.toThrow(/^READONLY/);
+    connection.replyError("EXECABORT Transaction discarded because of previous errors.");
+    await expect(p).rejects.toThrow(/^EXECABORT/);
+    await expect(block.head[1]!.promise).rejects.toThrow(/^READONLY/);
     expect(other.connection.names()).toEqual([]);
   });
 

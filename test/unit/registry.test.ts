@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand } from "../../lib/commands/command.js";
 import { resolveOptions } from "../../lib/config/resolve.js";
-import { NodeClient } from "../../lib/connection/NodeClient.js";
+import { NEVER_OPENS, NodeClient } from "../../lib/connection/NodeClient.js";
 import { FlushScheduler } from "../../lib/connection/scheduler.js";
 import { ConnectionError, PoolExhaustedError } from "../../lib/errors.js";
 import { PubSub, type PubSubEvents } from "../../lib/pubsub/PubSub.js";
@@ -161,7 +161,7 @@ describe("PubSub", () => {
             scheduler: new FlushScheduler(),
             events: noEvents,
             context: {
-              breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
+              breaker: NEVER_OPENS,
               maxQueueLength: 100,
               maxWriteDelayMs: 1,
               retry: { attempts: 0, baseDelayMs: 0, maxDelayMs: 0, idempotentCommands: [] },
