@@ -215,7 +215,7 @@ export class NodeClient {
     }
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
-    this.context.sending?.(cmd, this.context.tracking !== undefined);
+    this.context.sending?.(cmd, this.context.tracking !== undefined, this);
     // Traced before it is queued: accept() may write it at once.
     if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);
     this.accept(entry, now);

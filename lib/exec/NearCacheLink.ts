@@ -22,8 +22,19 @@ import { NearCache, type Table, type Ticket } from "../nearcache/NearCache.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 
-/** Keyless commands that change keys: they empty the shard's domain. */
-const DATASET_WRITES = new Set(["flushall", "flushdb", "swapdb", "exec", "debug"]);
+/**
+ * Keyless commands that change keys: they empty the shard's domain. Not
+ * EXEC: a block's writes are sent (and drop their keys) like any other.
+ */
+const DATASET_WRITES = new Set(["flushall", "flushdb", "swapdb", "debug"]);
+/** What opens and closes a MULTI block on a connection. */
+const BLOCK_EDGES = new Set(["multi", "exec", "discard"]);
+
+/** A MULTI block open on a connection without tracking: what its writes touched, dropped again once EXEC is answered. */
+interface Block {
+  readonly keys: string[];
+  all: boolean;
+}
 /** Bytes counted per entry besides its reply: the entry, its id and its index slots. */
 const ENTRY_OVERHEAD = 96;
 
@@ -85,18 +96,52 @@ export class NearCacheLink {
     };
   }
 
-  sending(shard: number): (cmd: ShardisCommand, tracked: boolean) => void {
-    return (cmd, tracked) => {
+  /**
+   * The hook told of every command a node's connections send. A write
+   * drops its keys when sent. On the tracking connection, reads sent after
+   * it run after it (one connection, in order), a MULTI block's included:
+   * nothing more to drop, and EXEC drops nothing of its own. On another
+   * connection (a pooled one's transaction), a read sent meanwhile may
+   * still run before the write: its keys are dropped again once it is
+   * done, and inside MULTI it is done when EXEC is answered (its own reply
+   * only says QUEUED), so each such connection's open block keeps its
+   * writes' keys until then.
+   */
+  sending(shard: number): (cmd: ShardisCommand, tracked: boolean, connection: object) => void {
+    const blocks = new WeakMap<object, Block>();
+    return (cmd, tracked, connection) => {
       const spec = commandSpec(cmd.name);
       if (spec.readOnly) return;
+      if (!tracked && BLOCK_EDGES.has(spec.name)) return this.blockEdge(shard, blocks, spec.name, cmd, connection);
       const touched = this.touched(spec, cmd);
       if (touched === undefined) return;
-      const drop = () => (touched === "all" ? this.cache.flush(shard, "write", this.cache.tracking(shard)) : this.cache.invalidate(touched));
+      const drop = () => this.drop(shard, touched);
       drop();
-      // On the tracking connection, reads sent after the write see it (one connection, in order): nothing more to drop.
-      // On another one (a transaction's), a read sent meanwhile may still have run before it: drop again once it is done.
-      if (!tracked) cmd.promise.then(drop, drop);
+      if (tracked) return;
+      cmd.promise.then(drop, drop);
+      const block = blocks.get(connection);
+      if (block === undefined) return;
+      if (touched === "all") block.all = true;
+      else block.keys.push(...touched);
     };
+  }
+
+  /** MULTI opens a block on a connection without tracking; EXEC drops what it wrote once answered; DISCARD forgets it. */
+  private blockEdge(shard: number, blocks: WeakMap<object, Block>, name: string, cmd: ShardisCommand, connection: object): void {
+    const block = blocks.get(connection);
+    if (name === "multi") {
+      blocks.set(connection, { keys: [], all: false });
+      return;
+    }
+    blocks.delete(connection);
+    if (name !== "exec" || block === undefined || (!block.all && block.keys.length === 0)) return;
+    const drop = () => this.drop(shard, block.all ? "all" : block.keys);
+    cmd.promise.then(drop, drop);
+  }
+
+  private drop(shard: number, touched: string[] | "all"): void {
+    if (touched === "all") this.cache.flush(shard, "write", this.cache.tracking(shard));
+    else this.cache.invalidate(touched);
   }
 
   /**
