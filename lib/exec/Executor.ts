@@ -159,9 +159,9 @@ export class Executor {
     return this.fleet.near?.options.commands.has(name) ?? false;
   }
 
-  /** MGET through the near cache: its keys (given one by one or as one array) served from GET entries where cached. */
+  /** MGET through the near cache: its keys (given one by one or in arrays, as the command builder flattens them) served from GET entries where cached. */
   private nearMget(near: NearCacheLink, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
-    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
+    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args.some(Array.isArray) ? args.flat() : args;
     const get = commandSpec("get");
     return near.mget(
       keys,

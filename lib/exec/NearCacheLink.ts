@@ -163,14 +163,17 @@ export class NearCacheLink {
    * the reply of the same read already in flight. undefined: go on and send
    * it (then `read`). Every cacheable command's key is its first argument.
    * Costs one lookup by the key on a hit: no command is built, no slot
-   * computed.
+   * computed. Arguments given as arrays (`exists([k])`, `hmget(h, [f, g])`)
+   * name the entry of their flat form, as the command built from them would.
    */
   fast(name: string, args: readonly unknown[], encoding: string | null): Promise<unknown> | undefined {
     const tables = this.tables.get(name);
+    if (tables === undefined) return undefined;
+    let id = idOf(args);
+    // As the command builder sends them (ioredis's Command spreads arrays in place, one level deep).
+    if (id === undefined && args.some(Array.isArray)) id = idOf((args = args.flat()));
     const key = args[0];
-    if (tables === undefined || typeof key !== "string") return undefined;
-    const id = idOf(args);
-    if (id === undefined) return undefined;
+    if (id === undefined || typeof key !== "string") return undefined;
     const table = encoding === null ? tables.buffer : tables.utf8;
     const found = this.cache.probe(table, key, id);
     if (found === undefined) return undefined;

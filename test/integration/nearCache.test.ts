@@ -124,6 +124,38 @@ describe("near cache", () => {
     expect(c.nearCacheStats().shards.find((s) => s.shard === "s0")!.flushes.write).toBe(0);
   });
 
+  it("reads with their arguments as one array (exists([k]), hmget(h, [f, g])) share the entries of the flat form", async () => {
+    const c = await ready(context.fleet.client({ nearCache: { commands: ["get", "exists", "hmget"] } }));
+    const k = keyOn(c, "s1", "near:array:k");
+    const h = keyOn(c, "s1", "near:array:h");
+    await context.fleet.raw(1).set(k, "v");
+    await context.fleet.raw(1).hset(h, "f", "1", "g", "2");
+    const calls = async (command: string) => {
+      const line = (await context.fleet.raw(1).info("commandstats")).split("\n").find((l) => l.startsWith(`cmdstat_${command}:`));
+      return Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+    };
+    // ioredis takes HMGET's fields as one array too (its command builder flattens arguments); its types do not say so.
+    const hmgetArray = (key: string, fields: string[]) => (c.hmget as unknown as (key: string, fields: string[]) => Promise<unknown>)(key, fields);
+    const before = [await calls("exists"), await calls("hmget")];
+    // The flat form fills; the array form then hits it, and leaves it in place for the flat form.
+    expect(await c.exists(k)).toBe(1);
+    expect(await c.hmget(h, "f", "g")).toEqual(["1", "2"]);
+    for (let i = 0; i < 3; i++) {
+      expect(await c.exists([k])).toBe(1);
+      expect(await hmgetArray(h, ["f", "g"])).toEqual(["1", "2"]);
+      expect(await c.exists(k)).toBe(1);
+      expect(await c.hmget(h, "f", "g")).toEqual(["1", "2"]);
+    }
+    expect([(await calls("exists")) - before[0]!, (await calls("hmget")) - before[1]!]).toEqual([1, 1]);
+    // And the other way round: the array form fills, the flat form hits.
+    await context.fleet.raw(1).hset(h, "f", "3");
+    await eventually(async () => expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]), 2000);
+    const filled = await calls("hmget");
+    expect(await c.hmget(h, "f", "g")).toEqual(["3", "2"]);
+    expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]);
+    expect((await calls("hmget")) - filled).toBe(0);
+  });
+
   it("answers MGET key by key from GET's entries: one MGET per shard for what is missing, nothing once cached; other types stay nil", async () => {
     const c = await ready(context.fleet.client({ nearCache: {} }));
     const keys = [0, 1, 2].map((i) => keyOn(c, `s${i}`, "near:mget"));
