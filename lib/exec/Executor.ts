@@ -267,7 +267,7 @@ export class Executor {
     if (!node.admits) {
       // Fail fast without borrowing or touching anything; reads may have a fallback.
       node.context.observer.failed(spec.name, "circuit_open");
-      if (this.options.fallback && spec.readOnly) return this.fallback(node, spec, cmd);
+      if (this.options.fallback && spec.readOnly) return this.fallback(shard, node, spec, cmd);
       return Promise.reject(node.circuitOpenError());
     }
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
@@ -391,8 +391,13 @@ export class Executor {
     });
   }
 
-  /** The configured fallback's answer for a read whose breaker is open; its failures become FallbackError. */
-  private fallback(node: NodeClient, spec: CommandSpec, cmd: ShardisCommand): Promise<unknown> {
+  /**
+   * The configured fallback's answer for a read whose breaker is open; its
+   * failures become FallbackError. The near cache is told first: the answer
+   * is not Redis's, and must not be kept.
+   */
+  private fallback(shard: number, node: NodeClient, spec: CommandSpec, cmd: ShardisCommand): Promise<unknown> {
+    this.fleet.near?.fellBack(shard);
     const error = node.circuitOpenError();
     try {
       return Promise.resolve(this.options.fallback!(spec.name, [...cmd.args], error)).catch((cause: unknown) => {

@@ -53,6 +53,12 @@ export class NearCacheLink {
   private readonly command: readonly string[];
   /** The cached commands' tables, by command name: one per reply encoding. */
   private readonly tables = new Map<string, { readonly utf8: Table; readonly buffer: Table }>();
+  /**
+   * Reads answered by the `fallback` option so far, by shard (`fellBack`):
+   * a reply that arrives after one was given may be that answer, a value
+   * Redis never saw (no invalidation would ever drop it), so it is not kept.
+   */
+  private readonly fallbacks: number[] = [];
 
   constructor(
     readonly options: ResolvedNearCache,
@@ -145,6 +151,17 @@ export class NearCacheLink {
   }
 
   /**
+   * A read of the shard is answered by the `fallback` option, not by Redis
+   * (its breaker is open): replies of the shard's reads in flight now,
+   * this one's among them, are not kept. Whatever path gave the answer
+   * (the read sent after the breaker opened, or before), this is called
+   * before the answer settles.
+   */
+  fellBack(shard: number): void {
+    this.fallbacks[shard] = (this.fallbacks[shard] ?? 0) + 1;
+  }
+
+  /**
    * Shards whose master changed: where one moved (`moved`), what the old one
    * tracked is gone; a master found for the first time has nothing to
    * flush. Either way the new master caches once its tracking is on
@@ -210,21 +227,25 @@ export class NearCacheLink {
     }
     if (missing.length === 0) return Promise.resolve(out);
     const tickets: Array<Ticket | undefined> = [];
-    const reply = send(missing);
+    const shards: number[] = [];
+    // Counted before sending: an open breaker's fallback answers inside send().
+    const answered: Array<number | undefined> = [];
     for (const key of missing) {
       let shard = this.cache.pending(table, key, key) ? -1 : shardOf(key);
       if (shard >= 0 && !this.admits(shard, key)) shard = -1;
       // No reply to share: a GET arriving meanwhile sends its own (it must fail where MGET says nil).
       tickets.push(shard >= 0 ? this.cache.begin(shard, table, key, key) : undefined);
+      shards.push(shard);
+      answered.push(this.fallbacks[shard]);
     }
-    return reply.then(
+    return send(missing).then(
       (values) => {
         const got = values as unknown[];
         for (let j = 0; j < missing.length; j++) {
           const value = got[j];
           const ticket = tickets[j];
           if (ticket === undefined) out[at[j]!] = value;
-          else if (value === null || value instanceof Error) {
+          else if (value === null || value instanceof Error || this.fallbacks[shards[j]!] !== answered[j]) {
             this.cache.abandon(ticket);
             out[at[j]!] = value;
           } else {
@@ -256,9 +277,11 @@ export class NearCacheLink {
     if (!this.admits(shard, key)) return send();
     const table = encoding === null ? tables.buffer : tables.utf8;
     let ticket: Ticket | undefined;
+    // Counted before sending: an open breaker's fallback answers inside send().
+    const answered = this.fallbacks[shard];
     // Every caller gets the reply as the cache keeps it (frozen; Buffers their own copy), hit or not.
     const reply = send().then(
-      (value) => this.keepReply(ticket, value, id),
+      (value) => (this.fallbacks[shard] === answered ? this.keepReply(ticket, value, id) : this.passOn(ticket, value)),
       (error: unknown) => {
         if (ticket) this.cache.abandon(ticket);
         throw error;
@@ -273,6 +296,12 @@ export class NearCacheLink {
     const kept = keep(value);
     if (ticket) this.cache.fill(ticket, kept, sizeOf(value) + id.length + ENTRY_OVERHEAD);
     return kept;
+  }
+
+  /** A reply not to keep (perhaps the fallback's): its placeholder goes; callers get it as a kept one would look. */
+  private passOn(ticket: Ticket | undefined, value: unknown): unknown {
+    if (ticket) this.cache.abandon(ticket);
+    return keep(value);
   }
 
   /**
