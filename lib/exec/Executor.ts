@@ -15,6 +15,7 @@ import {
   ClientClosedError,
   FallbackError,
   KeylessCommandError,
+  PartialFailureError,
   ShardisError,
   TimeoutError,
   UnsupportedCommandError,
@@ -170,8 +171,40 @@ export class Executor {
         const route = this.router.route(get, [key]);
         return typeof route === "number" && route !== UNASSIGNED ? route : -1;
       },
-      (missing) => this.dispatch("mget", missing, encoding, call),
+      (missing) => this.dispatch("mget", missing, encoding, call).catch((error: unknown) => this.nearMgetFailed(keys, missing, error, call)),
     );
+  }
+
+  /**
+   * The near cache's MGET of the keys it did not answer failed: the caller
+   * gets what the whole MGET would have given, the near cache changes no
+   * error contract. An MGET over several shards fails with a
+   * PartialFailureError naming them all (those answered from memory among
+   * the succeeded), or with `partial` reads each failed key as its shard's
+   * error, even when the keys left for Redis all live on the failed shard.
+   * An MGET of one shard fails with that shard's error, as it is.
+   */
+  private nearMgetFailed(keys: readonly unknown[], missing: string[], error: unknown, call: CallOptions): unknown {
+    const mget = commandSpec("mget");
+    let whole: number | SplitPlan;
+    try {
+      whole = this.router.route(mget, keys as Args);
+    } catch {
+      throw error;
+    }
+    if (typeof whole === "number") throw error;
+    let failures: Array<{ shard: string; error: Error }>;
+    if (error instanceof PartialFailureError) failures = [...error.failures];
+    else {
+      // Not split, so sent to one shard: its failure.
+      const sent = this.router.route(mget, missing);
+      if (typeof sent !== "number" || sent === UNASSIGNED) throw error;
+      if (call.partial) return missing.map(() => error);
+      failures = [{ shard: this.shardName(sent), error: error as Error }];
+    }
+    const failed = new Set(failures.map((f) => f.shard));
+    const succeeded = [...new Set(whole.parts.map((part) => this.shardName(part.shard)))].filter((name) => !failed.has(name));
+    throw fanOut.failed(mget.name, failures, succeeded);
   }
 
   /** run() past the near cache's answers: build (unless built), route, send. */
