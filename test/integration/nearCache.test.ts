@@ -2,9 +2,10 @@
  * The near cache on real redis-servers: repeated reads stay in process,
  * another client's write reaches every later read once Redis's
  * invalidation has arrived, this client's own writes are read back at
- * once (plain, split, pipelined, in a transaction), a lost connection or a
- * FLUSHALL empties only its shard, broadcast mode follows its prefixes,
- * and a server that cannot track leaves the shard uncached.
+ * once (plain, split, pipelined, in a transaction, which drops only the
+ * keys it wrote), array arguments share their flat form's entry, a lost
+ * connection or a FLUSHALL empties only its shard, broadcast mode follows
+ * its prefixes, and a server that cannot track leaves the shard uncached.
  */
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
