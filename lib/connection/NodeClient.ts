@@ -210,8 +210,8 @@ export class NodeClient {
     if (sending) {
       const tracked = this.context.tracking !== undefined;
       // A block's parts are seen one by one, as the connection will write them.
-      if (flags & BLOCK) for (const part of (cmd as BlockCommand).head) sending(part, tracked);
-      sending(cmd, tracked);
+      if (flags & BLOCK) for (const part of (cmd as BlockCommand).head) sending(part, tracked, this);
+      sending(cmd, tracked, this);
     }
     // Traced before it is queued: accept() may write it at once.
     if (!(flags & UNMETERED)) entry.trace = this.context.observer.accepted(cmd, this.id, now);

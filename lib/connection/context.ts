@@ -94,9 +94,10 @@ export interface NodeContext {
   /**
    * Every command written to the node on any of its connections, before it
    * is sent (the near cache drops what writes touch); `tracked`: on the
-   * connection that has tracking on.
+   * connection that has tracking on; `connection`: which one (a MULTI
+   * block's commands are those sent on it between MULTI and EXEC).
    */
-  readonly sending?: (cmd: ShardisCommand, tracked: boolean) => void;
+  readonly sending?: (cmd: ShardisCommand, tracked: boolean, connection: object) => void;
   /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
   observer: CommandObserver;
   readonly nodeObserver: NodeObserver;

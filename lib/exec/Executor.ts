@@ -16,6 +16,7 @@ import {
   ClientClosedError,
   FallbackError,
   KeylessCommandError,
+  PartialFailureError,
   ShardisError,
   TimeoutError,
   UnsupportedCommandError,
@@ -160,9 +161,9 @@ export class Executor {
     return this.fleet.near?.options.commands.has(name) ?? false;
   }
 
-  /** MGET through the near cache: its keys (given one by one or as one array) served from GET entries where cached. */
+  /** MGET through the near cache: its keys (given one by one or in arrays, as the command builder flattens them) served from GET entries where cached. */
   private nearMget(near: NearCacheLink, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
-    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
+    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args.some(Array.isArray) ? args.flat() : args;
     const get = commandSpec("get");
     return near.mget(
       keys,
@@ -171,8 +172,40 @@ export class Executor {
         const route = this.router.route(get, [key]);
         return typeof route === "number" && route !== UNASSIGNED ? route : -1;
       },
-      (missing) => this.dispatch("mget", missing, encoding, call),
+      (missing) => this.dispatch("mget", missing, encoding, call).catch((error: unknown) => this.nearMgetFailed(keys, missing, error, call)),
     );
+  }
+
+  /**
+   * The near cache's MGET of the keys it did not answer failed: the caller
+   * gets what the whole MGET would have given, the near cache changes no
+   * error contract. An MGET over several shards fails with a
+   * PartialFailureError naming them all (those answered from memory among
+   * the succeeded), or with `partial` reads each failed key as its shard's
+   * error, even when the keys left for Redis all live on the failed shard.
+   * An MGET of one shard fails with that shard's error, as it is.
+   */
+  private nearMgetFailed(keys: readonly unknown[], missing: string[], error: unknown, call: CallOptions): unknown {
+    const mget = commandSpec("mget");
+    let whole: number | SplitPlan;
+    try {
+      whole = this.router.route(mget, keys as Args);
+    } catch {
+      throw error;
+    }
+    if (typeof whole === "number") throw error;
+    let failures: Array<{ shard: string; error: Error }>;
+    if (error instanceof PartialFailureError) failures = [...error.failures];
+    else {
+      // Not split, so sent to one shard: its failure.
+      const sent = this.router.route(mget, missing);
+      if (typeof sent !== "number" || sent === UNASSIGNED) throw error;
+      if (call.partial) return missing.map(() => error);
+      failures = [{ shard: this.shardName(sent), error: error as Error }];
+    }
+    const failed = new Set(failures.map((f) => f.shard));
+    const succeeded = [...new Set(whole.parts.map((part) => this.shardName(part.shard)))].filter((name) => !failed.has(name));
+    throw fanOut.failed(mget.name, failures, succeeded);
   }
 
   /** run() past the near cache's answers: build (unless built), route, send. */
@@ -268,7 +301,7 @@ export class Executor {
     if (!node.admits) {
       // Fail fast without borrowing or touching anything; reads may have a fallback.
       node.context.observer.failed(spec.name, "circuit_open");
-      if (this.options.fallback && spec.readOnly) return this.fallback(node, spec, cmd);
+      if (this.options.fallback && spec.readOnly) return this.fallback(shard, node, spec, cmd);
       return Promise.reject(node.circuitOpenError());
     }
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
@@ -397,8 +430,13 @@ export class Executor {
     });
   }
 
-  /** The configured fallback's answer for a read whose breaker is open; its failures become FallbackError. */
-  private fallback(node: NodeClient, spec: CommandSpec, cmd: ShardisCommand): Promise<unknown> {
+  /**
+   * The configured fallback's answer for a read whose breaker is open; its
+   * failures become FallbackError. The near cache is told first: the answer
+   * is not Redis's, and must not be kept.
+   */
+  private fallback(shard: number, node: NodeClient, spec: CommandSpec, cmd: ShardisCommand): Promise<unknown> {
+    this.fleet.near?.fellBack(shard);
     const error = node.circuitOpenError();
     try {
       return Promise.resolve(this.options.fallback!(spec.name, [...cmd.args], error)).catch((cause: unknown) => {

@@ -22,8 +22,19 @@ import { NearCache, type Table, type Ticket } from "../nearcache/NearCache.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 
-/** Keyless commands that change keys: they empty the shard's domain. */
-const DATASET_WRITES = new Set(["flushall", "flushdb", "swapdb", "exec", "debug"]);
+/**
+ * Keyless commands that change keys: they empty the shard's domain. Not
+ * EXEC: a block's writes are sent (and drop their keys) like any other.
+ */
+const DATASET_WRITES = new Set(["flushall", "flushdb", "swapdb", "debug"]);
+/** What opens and closes a MULTI block on a connection. */
+const BLOCK_EDGES = new Set(["multi", "exec", "discard"]);
+
+/** A MULTI block open on a connection without tracking: what its writes touched, dropped again once EXEC is answered. */
+interface Block {
+  readonly keys: string[];
+  all: boolean;
+}
 /** Bytes counted per entry besides its reply: the entry, its id and its index slots. */
 const ENTRY_OVERHEAD = 96;
 
@@ -42,6 +53,12 @@ export class NearCacheLink {
   private readonly command: readonly string[];
   /** The cached commands' tables, by command name: one per reply encoding. */
   private readonly tables = new Map<string, { readonly utf8: Table; readonly buffer: Table }>();
+  /**
+   * Reads answered by the `fallback` option so far, by shard (`fellBack`):
+   * a reply that arrives after one was given may be that answer, a value
+   * Redis never saw (no invalidation would ever drop it), so it is not kept.
+   */
+  private readonly fallbacks: number[] = [];
 
   constructor(
     readonly options: ResolvedNearCache,
@@ -85,18 +102,63 @@ export class NearCacheLink {
     };
   }
 
-  sending(shard: number): (cmd: ShardisCommand, tracked: boolean) => void {
-    return (cmd, tracked) => {
+  /**
+   * The hook told of every command a node's connections send. A write
+   * drops its keys when sent. On the tracking connection, reads sent after
+   * it run after it (one connection, in order), a MULTI block's included:
+   * nothing more to drop, and EXEC drops nothing of its own. On another
+   * connection (a pooled one's transaction), a read sent meanwhile may
+   * still run before the write: its keys are dropped again once it is
+   * done, and inside MULTI it is done when EXEC is answered (its own reply
+   * only says QUEUED), so each such connection's open block keeps its
+   * writes' keys until then.
+   */
+  sending(shard: number): (cmd: ShardisCommand, tracked: boolean, connection: object) => void {
+    const blocks = new WeakMap<object, Block>();
+    return (cmd, tracked, connection) => {
       const spec = commandSpec(cmd.name);
       if (spec.readOnly) return;
+      if (!tracked && BLOCK_EDGES.has(spec.name)) return this.blockEdge(shard, blocks, spec.name, cmd, connection);
       const touched = this.touched(spec, cmd);
       if (touched === undefined) return;
-      const drop = () => (touched === "all" ? this.cache.flush(shard, "write", this.cache.tracking(shard)) : this.cache.invalidate(touched));
+      const drop = () => this.drop(shard, touched);
       drop();
-      // On the tracking connection, reads sent after the write see it (one connection, in order): nothing more to drop.
-      // On another one (a transaction's), a read sent meanwhile may still have run before it: drop again once it is done.
-      if (!tracked) cmd.promise.then(drop, drop);
+      if (tracked) return;
+      cmd.promise.then(drop, drop);
+      const block = blocks.get(connection);
+      if (block === undefined) return;
+      if (touched === "all") block.all = true;
+      else block.keys.push(...touched);
     };
+  }
+
+  /** MULTI opens a block on a connection without tracking; EXEC drops what it wrote once answered; DISCARD forgets it. */
+  private blockEdge(shard: number, blocks: WeakMap<object, Block>, name: string, cmd: ShardisCommand, connection: object): void {
+    const block = blocks.get(connection);
+    if (name === "multi") {
+      blocks.set(connection, { keys: [], all: false });
+      return;
+    }
+    blocks.delete(connection);
+    if (name !== "exec" || block === undefined || (!block.all && block.keys.length === 0)) return;
+    const drop = () => this.drop(shard, block.all ? "all" : block.keys);
+    cmd.promise.then(drop, drop);
+  }
+
+  private drop(shard: number, touched: string[] | "all"): void {
+    if (touched === "all") this.cache.flush(shard, "write", this.cache.tracking(shard));
+    else this.cache.invalidate(touched);
+  }
+
+  /**
+   * A read of the shard is answered by the `fallback` option, not by Redis
+   * (its breaker is open): replies of the shard's reads in flight now,
+   * this one's among them, are not kept. Whatever path gave the answer
+   * (the read sent after the breaker opened, or before), this is called
+   * before the answer settles.
+   */
+  fellBack(shard: number): void {
+    this.fallbacks[shard] = (this.fallbacks[shard] ?? 0) + 1;
   }
 
   /**
@@ -118,14 +180,17 @@ export class NearCacheLink {
    * the reply of the same read already in flight. undefined: go on and send
    * it (then `read`). Every cacheable command's key is its first argument.
    * Costs one lookup by the key on a hit: no command is built, no slot
-   * computed.
+   * computed. Arguments given as arrays (`exists([k])`, `hmget(h, [f, g])`)
+   * name the entry of their flat form, as the command built from them would.
    */
   fast(name: string, args: readonly unknown[], encoding: string | null): Promise<unknown> | undefined {
     const tables = this.tables.get(name);
+    if (tables === undefined) return undefined;
+    let id = idOf(args);
+    // As the command builder sends them (ioredis's Command spreads arrays in place, one level deep).
+    if (id === undefined && args.some(Array.isArray)) id = idOf((args = args.flat()));
     const key = args[0];
-    if (tables === undefined || typeof key !== "string") return undefined;
-    const id = idOf(args);
-    if (id === undefined) return undefined;
+    if (id === undefined || typeof key !== "string") return undefined;
     const table = encoding === null ? tables.buffer : tables.utf8;
     const found = this.cache.probe(table, key, id);
     if (found === undefined) return undefined;
@@ -162,21 +227,25 @@ export class NearCacheLink {
     }
     if (missing.length === 0) return Promise.resolve(out);
     const tickets: Array<Ticket | undefined> = [];
-    const reply = send(missing);
+    const shards: number[] = [];
+    // Counted before sending: an open breaker's fallback answers inside send().
+    const answered: Array<number | undefined> = [];
     for (const key of missing) {
       let shard = this.cache.pending(table, key, key) ? -1 : shardOf(key);
       if (shard >= 0 && !this.admits(shard, key)) shard = -1;
       // No reply to share: a GET arriving meanwhile sends its own (it must fail where MGET says nil).
       tickets.push(shard >= 0 ? this.cache.begin(shard, table, key, key) : undefined);
+      shards.push(shard);
+      answered.push(this.fallbacks[shard]);
     }
-    return reply.then(
+    return send(missing).then(
       (values) => {
         const got = values as unknown[];
         for (let j = 0; j < missing.length; j++) {
           const value = got[j];
           const ticket = tickets[j];
           if (ticket === undefined) out[at[j]!] = value;
-          else if (value === null || value instanceof Error) {
+          else if (value === null || value instanceof Error || this.fallbacks[shards[j]!] !== answered[j]) {
             this.cache.abandon(ticket);
             out[at[j]!] = value;
           } else {
@@ -208,9 +277,11 @@ export class NearCacheLink {
     if (!this.admits(shard, key)) return send();
     const table = encoding === null ? tables.buffer : tables.utf8;
     let ticket: Ticket | undefined;
+    // Counted before sending: an open breaker's fallback answers inside send().
+    const answered = this.fallbacks[shard];
     // Every caller gets the reply as the cache keeps it (frozen; Buffers their own copy), hit or not.
     const reply = send().then(
-      (value) => this.keepReply(ticket, value, id),
+      (value) => (this.fallbacks[shard] === answered ? this.keepReply(ticket, value, id) : this.passOn(ticket, value)),
       (error: unknown) => {
         if (ticket) this.cache.abandon(ticket);
         throw error;
@@ -225,6 +296,12 @@ export class NearCacheLink {
     const kept = keep(value);
     if (ticket) this.cache.fill(ticket, kept, sizeOf(value) + id.length + ENTRY_OVERHEAD);
     return kept;
+  }
+
+  /** A reply not to keep (perhaps the fallback's): its placeholder goes; callers get it as a kept one would look. */
+  private passOn(ticket: Ticket | undefined, value: unknown): unknown {
+    if (ticket) this.cache.abandon(ticket);
+    return keep(value);
   }
 
   /**

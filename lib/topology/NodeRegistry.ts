@@ -47,7 +47,7 @@ export interface RegistryParts {
   /** Client tracking for the shard's nodes' shared connections (near cache on). */
   tracking?(shard: number): TrackingHooks;
   /** Sees every command written to the shard's nodes (near cache on). */
-  sending?(shard: number): (cmd: ShardisCommand, tracked: boolean) => void;
+  sending?(shard: number): (cmd: ShardisCommand, tracked: boolean, connection: object) => void;
 }
 
 export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "maxWriteDelayMs" | "retry" | "lazyConnect">;

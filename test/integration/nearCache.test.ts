@@ -2,16 +2,17 @@
  * The near cache on real redis-servers: repeated reads stay in process,
  * another client's write reaches every later read once Redis's
  * invalidation has arrived, this client's own writes are read back at
- * once (plain, split, pipelined, in a transaction), a lost connection or a
- * FLUSHALL empties only its shard, broadcast mode follows its prefixes,
- * and a server that cannot track leaves the shard uncached.
+ * once (plain, split, pipelined, in a transaction, which drops only the
+ * keys it wrote), array arguments share their flat form's entry, a lost
+ * connection or a FLUSHALL empties only its shard, broadcast mode follows
+ * its prefixes, and a server that cannot track leaves the shard uncached.
  */
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import { one, series } from "../support/metrics.js";
 import { ConfigError, ShardedClient } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
-import { eventually, keyOn } from "../support/keys.js";
+import { eventually, keyOn, keysOn } from "../support/keys.js";
 import { startRedis, stopAll } from "../support/redis.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 
@@ -95,6 +96,65 @@ describe("near cache", () => {
     expect(await c.get(keys[0]!)).toBe("p");
     await c.multi().set(keys[1]!, "t").exec();
     expect(await c.get(keys[1]!)).toBe("t");
+  });
+
+  it("a MULTI/EXEC drops the keys its block wrote, not its shard: other entries stay in memory, the written key is read back (shared and dedicated connections)", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const [a, b] = keysOn(c, "s0", 2, "near:exec");
+    await context.fleet.raw(0).mset(a!, "a0", b!, "b0");
+    expect([await c.get(a!), await c.get(b!)]).toEqual(["a0", "b0"]);
+    const gets = await serverGets(0);
+    // On the shared (tracking) connection, as a library's MULTI would be.
+    expect(await c.multi().set(a!, "a1").exec()).toEqual([[null, "OK"]]);
+    expect(await c.get(b!)).toBe("b0");
+    expect(await c.get(a!)).toBe("a1");
+    // On a pooled connection: the block pipelined, then one begun with multi({ pipeline: false }), a read of the key in between.
+    await c.withConnection(a!, async (conn) => {
+      expect(await conn.multi().set(a!, "a2").exec()).toEqual([[null, "OK"]]);
+      expect(await c.get(a!)).toBe("a2");
+      await conn.multi({ pipeline: false });
+      await conn.set(a!, "a3");
+      // Runs before the block's EXEC: Redis's invalidation of it arrives on another connection than EXEC's reply.
+      expect(await c.get(a!)).toBe("a2");
+      expect(await conn.exec()).toEqual([[null, "OK"]]);
+      expect(await c.get(a!)).toBe("a3");
+    });
+    for (let i = 0; i < 5; i++) expect(await c.get(b!)).toBe("b0");
+    // b was never read again from Redis; a once after each of its three blocks and once inside the last.
+    expect((await serverGets(0)) - gets).toBe(4);
+    expect(c.nearCacheStats().shards.find((s) => s.shard === "s0")!.flushes.write).toBe(0);
+  });
+
+  it("reads with their arguments as one array (exists([k]), hmget(h, [f, g])) share the entries of the flat form", async () => {
+    const c = await ready(context.fleet.client({ nearCache: { commands: ["get", "exists", "hmget"] } }));
+    const k = keyOn(c, "s1", "near:array:k");
+    const h = keyOn(c, "s1", "near:array:h");
+    await context.fleet.raw(1).set(k, "v");
+    await context.fleet.raw(1).hset(h, "f", "1", "g", "2");
+    const calls = async (command: string) => {
+      const line = (await context.fleet.raw(1).info("commandstats")).split("\n").find((l) => l.startsWith(`cmdstat_${command}:`));
+      return Number(/calls=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+    };
+    // ioredis takes HMGET's fields as one array too (its command builder flattens arguments); its types do not say so.
+    const hmgetArray = (key: string, fields: string[]) => (c.hmget as unknown as (key: string, fields: string[]) => Promise<unknown>)(key, fields);
+    const before = [await calls("exists"), await calls("hmget")];
+    // The flat form fills; the array form then hits it, and leaves it in place for the flat form.
+    expect(await c.exists(k)).toBe(1);
+    expect(await c.hmget(h, "f", "g")).toEqual(["1", "2"]);
+    for (let i = 0; i < 3; i++) {
+      expect(await c.exists([k])).toBe(1);
+      expect(await hmgetArray(h, ["f", "g"])).toEqual(["1", "2"]);
+      expect(await c.exists(k)).toBe(1);
+      expect(await c.hmget(h, "f", "g")).toEqual(["1", "2"]);
+    }
+    expect([(await calls("exists")) - before[0]!, (await calls("hmget")) - before[1]!]).toEqual([1, 1]);
+    // And the other way round: the array form fills, the flat form hits.
+    await context.fleet.raw(1).hset(h, "f", "3");
+    await eventually(async () => expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]), 2000);
+    const filled = await calls("hmget");
+    expect(await c.hmget(h, "f", "g")).toEqual(["3", "2"]);
+    expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]);
+    expect((await calls("hmget")) - filled).toBe(0);
   });
 
   it("answers MGET key by key from GET's entries: one MGET per shard for what is missing, nothing once cached; other types stay nil", async () => {
@@ -229,6 +289,31 @@ describe("near cache", () => {
       }
       proxy.set("pass");
       expect(c.nearCacheStats().hits).toBeGreaterThan(0);
+    } finally {
+      await c.quit();
+      await proxy.close();
+    }
+  });
+
+  it("a transaction on a pooled connection is read back once its EXEC is answered, even while Redis's invalidation is still on its way", async () => {
+    const server = context.fleet.servers[2]!;
+    const proxy = await startFaultProxy({ host: server.host, port: server.port });
+    const c = new ShardedClient({ shards: [{ name: "p2", master: proxy.address }], nearCache: {}, commandTimeoutMs: 5000, breaker: { stallMs: 3000 } });
+    try {
+      await c.ready();
+      await eventually(async () => expect(c.nearCacheStats().shards[0]?.tracking).toBe(true));
+      const key = "near:exec:late";
+      await context.fleet.raw(2).set(key, "old");
+      // The tracking connection (open now) is slow; the pooled one opened next is not.
+      proxy.set("delay", { delayMs: 200, onlyOpen: true });
+      await c.withConnection("p2", async (conn) => {
+        await conn.multi({ pipeline: false });
+        await conn.set(key, "new");
+        // Read (and kept) before the block runs; Redis will report the block's change to the tracking connection, late.
+        expect(await c.get(key)).toBe("old");
+        expect(await conn.exec()).toEqual([[null, "OK"]]);
+        expect(await c.get(key)).toBe("new");
+      });
     } finally {
       await c.quit();
       await proxy.close();

@@ -2,7 +2,7 @@
  * A TCP proxy between shardis and a real redis-server that injects network
  * faults on command, for existing and new connections alike:
  *   pass       forward both ways
- *   delay      forward, each chunk held back `delayMs`
+ *   delay      forward, each chunk held back `delayMs` (with `onlyOpen`: on the connections open when set)
  *   drop       close connections (FIN) and close new ones on accept
  *   reset      reset connections (RST) and reset new ones on accept
  *   blackhole  accept, read and discard everything, answer nothing
@@ -18,6 +18,8 @@ interface Pair {
   client: Socket;
   upstream: Socket | undefined;
   swallowed: boolean;
+  /** Passes delay mode by: opened after a delay set with `onlyOpen`. */
+  undelayed: boolean;
 }
 
 export interface FaultProxy {
@@ -26,7 +28,8 @@ export interface FaultProxy {
   readonly mode: FaultMode;
   /** Bytes received from clients so far (forwarded or not). */
   readonly bytesFromClients: number;
-  set(mode: FaultMode, options?: { delayMs?: number }): void;
+  /** `onlyOpen` (delay): only the connections open now are delayed; later ones pass. */
+  set(mode: FaultMode, options?: { delayMs?: number; onlyOpen?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   const pairs = new Set<Pair>();
   let mode: FaultMode = "pass";
   let delayMs = 0;
+  let onlyOpen = false;
   let bytesFromClients = 0;
 
   const end = (pair: Pair, how: "fin" | "rst") => {
@@ -60,14 +64,14 @@ export async function startFaultProxy(target: { host: string; port: number }): P
         return;
       }
       const now = Date.now();
-      releaseAt = Math.max(releaseAt, mode === "delay" ? now + delayMs : now);
+      releaseAt = Math.max(releaseAt, mode === "delay" && !pair.undelayed ? now + delayMs : now);
       if (releaseAt <= now) to()?.write(chunk);
       else setTimeout(() => to()?.write(chunk), releaseAt - now);
     };
   };
 
   const server: Server = createServer((client) => {
-    const pair: Pair = { client, upstream: undefined, swallowed: false };
+    const pair: Pair = { client, upstream: undefined, swallowed: false, undelayed: mode === "delay" && onlyOpen };
     pairs.add(pair);
     client.on("error", () => undefined);
     client.on("close", () => {
@@ -104,6 +108,8 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       const leaving = mode;
       mode = next;
       delayMs = options.delayMs ?? delayMs;
+      onlyOpen = options.onlyOpen ?? false;
+      for (const pair of pairs) pair.undelayed = false;
       if (next === "drop") for (const pair of [...pairs]) end(pair, "fin");
       if (next === "reset") for (const pair of [...pairs]) end(pair, "rst");
       if (leaving === "blackhole" && next !== "blackhole") {
