@@ -22,11 +22,11 @@ import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
-import { ioredisConnections } from "../connection/connection.js";
+import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import type { NodeClient } from "../connection/NodeClient.js";
 import { ClientClosedError, InvalidArgumentError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
-import { LAYOUT_SOURCE } from "../exec/Fleet.js";
+import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
@@ -74,9 +74,10 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
+    const connections = (options as { [CONNECTION_FACTORY]?: ConnectionFactory })[CONNECTION_FACTORY];
     const wired = { lifecycle: () => this.#lifecycle, pubsub: () => this.#pubsub };
     this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
-      connections: ioredisConnections(resolved.redis),
+      connections: connections ?? ioredisConnections(resolved.redis),
       source,
     });
     const executor = this.#executor;

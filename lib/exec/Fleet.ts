@@ -58,6 +58,13 @@ export interface FleetEvents {
  */
 export const LAYOUT_SOURCE = Symbol("shardis.layoutSource");
 
+/**
+ * Where a test may hand the client a connection factory of its own (not
+ * part of the public options): the deterministic simulation runs the whole
+ * client on simulated connections this way.
+ */
+export const CONNECTION_FACTORY = Symbol("shardis.connectionFactory");
+
 export class Fleet {
   /** Every count the client keeps (commands, hits, reconnects, failovers), read by stats() and the exporter. */
   readonly meters: Meters;

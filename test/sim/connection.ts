@@ -1,0 +1,227 @@
+/**
+ * A simulated connection, in the shape NodeClient takes from its factory
+ * (lib/connection/connection.ts), with ioredis's behaviour where shardis
+ * relies on it: statuses, "ready"/"error"/"close" events, reconnecting by
+ * itself after a loss (never after disconnect()), and never re-sending a
+ * command. Each socket carries commands to the node and replies (and
+ * invalidation pushes) back in order, each way after a seeded latency, so a
+ * reset at any moment may fall before a command reached the node, after it
+ * ran but before its reply came back, or between two replies.
+ */
+import { EventEmitter } from "node:events";
+import type { ShardisCommand } from "../../lib/commands/command.js";
+import type { Connection, ConnectionStream } from "../../lib/connection/connection.js";
+import type { Args, Reply } from "./commands.js";
+import type { Random } from "./random.js";
+import type { Session, SimServer } from "./server.js";
+
+export interface Network {
+  server(address: string): SimServer | undefined;
+  readonly random: Random;
+  /** Every connection made, so faults can pick one. */
+  opened(connection: SimConnection): void;
+}
+
+/** Replies as ioredis's parser hands them over: strings (status replies) as Buffers, nested. */
+function wire(reply: Reply): unknown {
+  if (typeof reply === "string") return Buffer.from(reply);
+  if (Array.isArray(reply)) return reply.map(wire);
+  return reply;
+}
+
+function argsOf(cmd: ShardisCommand): Args {
+  return cmd.args.map((arg) => (Buffer.isBuffer(arg) ? arg.toString("latin1") : Buffer.from(String(arg), "utf8").toString("latin1")));
+}
+
+/** One TCP connection's lifetime: a session on the node, and the two directions of the pipe. */
+class Socket implements ConnectionStream {
+  alive = true;
+  readonly session: Session;
+  private toServerAt = 0;
+  private toClientAt = 0;
+  private readonly inbound: ShardisCommand[] = [];
+  private busy = false;
+
+  constructor(
+    private readonly owner: SimConnection,
+    readonly server: SimServer,
+  ) {
+    this.session = server.openSession({ push: (kind, keys) => this.push(keys) });
+  }
+
+  get writable(): boolean {
+    return this.alive;
+  }
+
+  cork(): void {}
+
+  uncork(): void {}
+
+  send(cmd: ShardisCommand): void {
+    const at = Math.max(Date.now() + this.latency(), this.toServerAt);
+    this.toServerAt = at;
+    setTimeout(() => {
+      if (!this.alive) return; // lost on the way: never reached the node
+      this.inbound.push(cmd);
+      this.pump();
+    }, at - Date.now());
+  }
+
+  /** Ends the socket: what is on the way in either direction is lost; the node forgets the session. */
+  kill(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.server.endSession(this.session);
+  }
+
+  /** Runs what arrived, in order; a blocked reply (WAIT) holds the rest, as a blocked Redis client. */
+  private pump(): void {
+    while (!this.busy && this.inbound.length && this.alive) {
+      const cmd = this.inbound.shift()!;
+      const name = cmd.name.toLowerCase();
+      const reply = this.server.handle(this.session, name, argsOf(cmd));
+      if (name === "quit") {
+        this.reply(cmd, reply);
+        this.owner.closedByServer(this);
+        return;
+      }
+      if (reply instanceof Promise) {
+        this.busy = true;
+        void reply.then((value) => {
+          this.busy = false;
+          this.reply(cmd, value);
+          this.pump();
+        });
+      } else this.reply(cmd, reply);
+    }
+  }
+
+  private reply(cmd: ShardisCommand, reply: Reply): void {
+    this.deliver(() => {
+      if (reply instanceof Error) cmd.reject(reply);
+      else cmd.resolve(wire(reply));
+    });
+  }
+
+  private push(keys: string[] | null): void {
+    this.deliver(() => this.owner.emit("invalidate", keys === null ? null : keys.map((key) => Buffer.from(key, "latin1"))));
+  }
+
+  private deliver(settle: () => void): void {
+    const at = Math.max(Date.now() + this.latency(), this.toClientAt);
+    this.toClientAt = at;
+    setTimeout(() => {
+      if (this.alive) settle();
+    }, at - Date.now());
+  }
+
+  private latency(): number {
+    return this.owner.network.random.int(0, 2) + this.server.extraLatencyMs;
+  }
+}
+
+export class SimConnection extends EventEmitter implements Connection {
+  status = "wait";
+  private socket: Socket | undefined;
+  private manual = false;
+  private attempts = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly address: string,
+    readonly network: Network,
+  ) {
+    super();
+    network.opened(this);
+  }
+
+  get stream(): ConnectionStream | null {
+    return this.status === "ready" ? (this.socket ?? null) : null;
+  }
+
+  /** The node this connection is connected to now, if any. */
+  get server(): SimServer | undefined {
+    return this.socket?.alive ? this.socket.server : undefined;
+  }
+
+  async connect(): Promise<void> {
+    if (this.status !== "wait" && this.status !== "end") throw new Error(`already ${this.status}`);
+    this.manual = false;
+    this.status = "connecting";
+    this.schedule(this.network.random.int(0, 2));
+  }
+
+  sendCommand(cmd: ShardisCommand): unknown {
+    if (this.status !== "ready" || !this.socket?.alive) throw new Error(`sim: write while ${this.status}`);
+    this.socket.send(cmd);
+    return cmd.promise;
+  }
+
+  async quit(): Promise<unknown> {
+    const socket = this.socket;
+    if (this.status === "ready" && socket?.alive) {
+      this.manual = true;
+      await new Promise<void>((resolve) => setTimeout(resolve, 2 * this.network.random.int(0, 2)));
+    }
+    this.disconnect();
+    return "OK";
+  }
+
+  disconnect(): void {
+    this.manual = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const wasOpen = this.status !== "end";
+    this.socket?.kill();
+    this.socket = undefined;
+    this.status = "end";
+    if (wasOpen) process.nextTick(() => this.emit("close"));
+  }
+
+  /** A fault: the connection is reset now (whatever is on the way is lost); it reconnects by itself. */
+  reset(): void {
+    if (!this.socket?.alive) return;
+    this.socket.kill();
+    this.lost(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+  }
+
+  /** The node closed this socket (QUIT answered). */
+  closedByServer(socket: Socket): void {
+    if (socket !== this.socket) return;
+    socket.kill();
+    if (!this.manual) this.lost(Object.assign(new Error("Connection is closed."), { code: "ECONNRESET" }));
+  }
+
+  private schedule(delay: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.attempt();
+    }, delay);
+  }
+
+  private attempt(): void {
+    if (this.manual) return;
+    const server = this.network.server(this.address);
+    if (!server?.up) {
+      this.lost(Object.assign(new Error(`connect ECONNREFUSED ${this.address}`), { code: "ECONNREFUSED" }));
+      return;
+    }
+    this.socket = new Socket(this, server);
+    this.attempts = 0;
+    this.status = "ready";
+    this.emit("ready");
+  }
+
+  /** As ioredis: "error", then "close", then a reconnect after a backoff (capped exponential, jittered). */
+  private lost(error: Error): void {
+    this.status = "reconnecting";
+    this.socket = undefined;
+    this.emit("error", error);
+    this.emit("close");
+    if (this.manual) return;
+    this.attempts++;
+    const ceiling = Math.min(2000, 50 * 2 ** Math.min(this.attempts - 1, 6));
+    this.schedule(this.network.random.int(Math.floor(ceiling / 2), ceiling));
+  }
+}

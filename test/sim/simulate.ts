@@ -1,0 +1,229 @@
+/**
+ * One seeded run of the simulation: a ShardedClient on simulated nodes in
+ * fake time, a random workload, faults injected at random moments, and the
+ * invariants checked over everything that happened. The same seed replays
+ * the same run, fault for fault: `npm run sim -- --seeds 1 --from <seed> --verbose`.
+ */
+import FakeTimers from "@sinonjs/fake-timers";
+import { ShardedClient } from "../../lib/client/ShardedClient.js";
+import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../../lib/exec/Fleet.js";
+import { Timelines, type Call, type Outcome } from "./history.js";
+import { Random } from "./random.js";
+import { WORKLOAD_SCRIPT } from "./scripts.js";
+import { describe, nextOp, untyped, type CheckContext, type Op } from "./workload.js";
+import { START, World } from "./world.js";
+
+export interface SimOptions {
+  /** Workload steps (each issues calls, injects a fault or lets time pass). @default 60 */
+  readonly steps?: number;
+}
+
+export interface SimReport {
+  readonly seed: number;
+  readonly config: string;
+  readonly calls: number;
+  readonly faults: number;
+  readonly violations: string[];
+  /** Faults and undo steps, with fake times: printed with a failure. */
+  readonly log: readonly string[];
+}
+
+/** How long a call may run past its deadline: the deadline sweep runs in the next check phase, plus a reply on its way. */
+const SETTLE_BOUND_MS = 50;
+
+export async function simulate(seed: number, options: SimOptions = {}): Promise<SimReport> {
+  const random = new Random(seed);
+  const shards = random.int(1, 3);
+  const replicas = random.chance(0.6);
+  const config = {
+    commandTimeoutMs: random.pick([100, 300, 1000]),
+    maxQueueLength: random.pick([4, 50, 1000]),
+    breaker: random.chance(0.7) ? { resetTimeoutMs: random.pick([200, 1000]) } : (false as const),
+    retry: { attempts: random.pick([0, 1, 3]) },
+    nearCache: random.chance(0.3) ? {} : undefined,
+    pool: { max: random.pick([1, 2, 4]), acquireTimeoutMs: 300 },
+  };
+  const describeConfig = `${shards} shard(s)${replicas ? " with replicas" : ""}, ${JSON.stringify(config)}`;
+
+  const clock = FakeTimers.withGlobal(globalThis).install({
+    now: START,
+    toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate", "Date", "performance"],
+    loopLimit: 1_000_000,
+  });
+  const realRandom = Math.random;
+  const jitter = new Random(seed ^ 0x5bd1e995);
+  Math.random = () => jitter.next();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+
+  const violations: string[] = [];
+  const calls: Call[] = [];
+  let faults = 0;
+  const world = new World(random, shards, replicas);
+  try {
+    const client = new ShardedClient({
+      shards: world.shardConfigs(),
+      ...config,
+      [LAYOUT_SOURCE]: world.source,
+      [CONNECTION_FACTORY]: world.factory,
+    } as ConstructorParameters<typeof ShardedClient>[0]);
+    client.defineCommand("simIncr", { numberOfKeys: 1, lua: WORKLOAD_SCRIPT });
+    const cache = client.cache<string>({ namespace: "c", ttlMs: random.pick([100, 1000]), staleMs: random.pick([0, 200]), waitTimeoutMs: 600 });
+    const acknowledged = new Map<string, string>();
+    const loaded = new Map<string, Set<string>>();
+    const host = {
+      client,
+      cache,
+      timeoutMs: config.commandTimeoutMs,
+      replicated: replicas,
+      acknowledged: (key: string, value: string) => acknowledged.set(key, value),
+      loaderReturned: (key: string, value: string) => {
+        let set = loaded.get(key);
+        if (!set) loaded.set(key, (set = new Set()));
+        set.add(value);
+      },
+    };
+    const ops = new Map<number, Op>();
+    let quitting: Promise<unknown> | undefined;
+
+    const issue = (op: Op) => {
+      const call: Call = { id: calls.length + 1, what: op.what, start: Date.now(), due: Date.now() + op.budgetMs + SETTLE_BOUND_MS, settles: 0 };
+      calls.push(call);
+      ops.set(call.id, op);
+      const settle = (outcome: Outcome) => {
+        call.settles++;
+        call.end ??= Date.now();
+        call.outcome ??= outcome;
+        op.settled?.(outcome);
+      };
+      let promise: Promise<unknown>;
+      try {
+        promise = op.run();
+      } catch (error) {
+        violations.push(`call ${call.id} (${op.what}) threw synchronously: ${describe(error)}`);
+        return;
+      }
+      promise.then(
+        (value) => settle({ ok: true, value }),
+        (error: unknown) => settle({ ok: false, error }),
+      );
+    };
+
+    const steps = options.steps ?? 60;
+    const quitAt = random.chance(0.1) ? random.int(1, steps) : -1;
+    for (let step = 0; step < steps; step++) {
+      world.due();
+      const action = random.weighted<string>([[70, "call"], [10, "fault"], [20, "wait"]]);
+      if (step === quitAt) {
+        world.log.push(`${Date.now() - START}ms quit() called`);
+        quitting = client.quit().catch((error: unknown) => violations.push(`quit() rejected: ${describe(error)}`));
+      }
+      if (action === "call") {
+        const burst = random.int(1, 4);
+        for (let i = 0; i < burst; i++) issue(nextOp(random, calls.length + 1, host));
+      } else if (action === "fault") {
+        faults++;
+        injectFault(world, random);
+      }
+      await clock.tickAsync(random.int(0, 20));
+    }
+
+    // Everything heals; every call must settle (each within its budget, checked below).
+    world.heal();
+    for (let i = 0; i < 600 && calls.some((c) => c.settles === 0); i++) await clock.tickAsync(100);
+    // Replication and invalidations in flight land.
+    await clock.tickAsync(1000);
+
+    const timelines = new Timelines(world.changes);
+    const nodesOf = (key: string) => world.shards[Number(client.shardOf(key).slice(1))]!.nodes.map((n) => n.address);
+    const ctx: CheckContext = {
+      held: (key, from, to) => timelines.heldDuring(nodesOf(key), key, from, to),
+      near: config.nearCache !== undefined,
+      loaded: (key) => loaded.get(key) ?? new Set(),
+    };
+    for (const call of calls) {
+      const op = ops.get(call.id)!;
+      const name = `call ${call.id} (${call.what}, started at ${call.start - START}ms)`;
+      if (call.settles === 0) {
+        violations.push(`${name} never settled`);
+        continue;
+      }
+      if (call.settles > 1) violations.push(`${name} settled ${call.settles} times`);
+      if (call.end! > call.due) violations.push(`${name} settled ${call.end! - call.start} ms after it started, past its budget of ${call.due - call.start - SETTLE_BOUND_MS} ms`);
+      const outcome = call.outcome!;
+      const problem = outcome.ok ? op.check(outcome.value, call.start, call.end!, ctx) : untyped(outcome.error);
+      if (problem) violations.push(`${name}: ${problem}`);
+    }
+    for (const server of world.servers.values()) {
+      if (server.sessionsInMulti() > 0) violations.push(`${server.address}: ${server.sessionsInMulti()} connection(s) left inside MULTI with nothing in flight`);
+    }
+    for (const [key, value] of acknowledged) {
+      const master = world.masterOf(Number(client.shardOf(key).slice(1)));
+      const now = master.keys.get(key);
+      if (now?.type !== "string" || now.value !== value) violations.push(`${key}: acknowledged under a write concern as ${value}, but the master has ${describe(now?.value ?? null)}`);
+    }
+
+    if (!quitting) {
+      // Once invalidations are delivered, nothing older than the master's value may be served (the near cache included).
+      for (const key of ["k0", "k1", "k2", "k3", "k4", "k5", "n0", "n1", "n2"]) {
+        const reading = client.get(key).then(
+          (v) => ({ ok: true as const, v }),
+          (error: unknown) => ({ ok: false as const, error }),
+        );
+        await clock.tickAsync(50);
+        const read = await reading;
+        const master = world.masterOf(Number(client.shardOf(key).slice(1))).keys.get(key);
+        const expected = master?.type === "string" ? master.value : null;
+        if (!read.ok) violations.push(`final read of ${key} failed with everything healed: ${describe(read.error)}`);
+        else if (read.v !== expected) violations.push(`final read of ${key} answered ${describe(read.v)}, the master has ${describe(expected)}`);
+      }
+      quitting = client.quit();
+    }
+    for (let i = 0; i < 100; i++) await clock.tickAsync(100);
+    await quitting;
+    // The client's own timers and connections are gone: what is left of the simulation's settles within seconds.
+    await clock.tickAsync(10_000);
+    const timers = clock.countTimers();
+    if (timers > 0) violations.push(`${timers} timer(s) still pending after quit()`);
+    const open = world.connections.filter((c) => c.status !== "end");
+    if (open.length) violations.push(`${open.length} connection(s) not ended after quit(): ${open.map((c) => `${c.address} ${c.status}`).join(", ")}`);
+  } catch (error) {
+    violations.push(`the run itself failed: ${describe(error)}${error instanceof Error ? `\n${error.stack}` : ""}`);
+  } finally {
+    clock.uninstall();
+    Math.random = realRandom;
+    // Rejections reported a tick late still count.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("unhandledRejection", onUnhandled);
+  }
+  for (const reason of unhandled) violations.push(`unhandled rejection: ${describe(reason)}`);
+  return { seed, config: describeConfig, calls: calls.length, faults, violations, log: world.log };
+}
+
+function injectFault(world: World, random: Random): void {
+  const shard = random.int(0, world.shards.length - 1);
+  const master = world.masterOf(shard);
+  const any = random.pick(world.shards[shard]!.nodes);
+  switch (random.weighted<string>([[30, "reset"], [15, "crash"], [12, "failover"], [10, "slow"], [12, "acl"], [8, "loading"], [8, "oom"]])) {
+    case "reset": {
+      const open = world.connections.filter((c) => c.server !== undefined);
+      if (open.length) world.resetConnection(random.pick(open));
+      return;
+    }
+    case "crash":
+      // Data is lost only where nothing acknowledged can be: a replica (it resyncs), or a master without replicas.
+      return world.crash(any, random.int(50, 1500), any.role === "replica" || world.shards[shard]!.nodes.length === 1 ? random.chance(0.5) : false);
+    case "failover":
+      return world.failover(shard, random.int(200, 2000));
+    case "slow":
+      return world.slow(any, random.int(100, 2000), random.int(100, 1500));
+    case "acl":
+      // shardis's own commands refused by an ACL change: they must degrade a feature, never a caller's command.
+      return world.refuse(any, [random.pick(["role", "info", "client|tracking", "wait", "readonly", "ping"])], "NOPERM this user has no permissions to run this command", random.int(100, 2000));
+    case "loading":
+      return world.refuse(any, ["get", "set", "incr", "mget", "mset", "del", "evalsha", "eval", "multi", "watch", "exec"], "LOADING Redis is loading the dataset in memory", random.int(50, 500));
+    default:
+      return world.refuse(master, ["set", "incr", "mset", "evalsha", "eval"], "OOM command not allowed when used memory > 'maxmemory'.", random.int(50, 500));
+  }
+}
