@@ -32,6 +32,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
+  | "ERR_SHARDIS_CACHE_LOAD_TIMEOUT"
   | "ERR_SHARDIS_CACHE_LOAD";
 
 export class ShardisError extends Error {
@@ -363,6 +364,24 @@ export class CacheTimeoutError extends CacheError {
   constructor(namespace: string, key: string, waitTimeoutMs: number, why: string) {
     super("ERR_SHARDIS_CACHE_TIMEOUT", namespace, `no value for ${JSON.stringify(key)} within ${waitTimeoutMs} ms: ${why}`);
     this.waitTimeoutMs = waitTimeoutMs;
+  }
+}
+
+/**
+ * The loader ran past loadTimeoutMs: the load was abandoned (its signal
+ * aborted, its rebuild lock given up so another process can load, its value
+ * never written if it comes at last).
+ */
+export class CacheLoadTimeoutError extends CacheError {
+  readonly loadTimeoutMs: number;
+
+  constructor(namespace: string, key: string, loadTimeoutMs: number) {
+    super(
+      "ERR_SHARDIS_CACHE_LOAD_TIMEOUT",
+      namespace,
+      `the loader of ${JSON.stringify(key)} ran past loadTimeoutMs (${loadTimeoutMs} ms): its signal was aborted and its rebuild lock given up; a value it returns later is not written`,
+    );
+    this.loadTimeoutMs = loadTimeoutMs;
   }
 }
 

@@ -5,7 +5,8 @@
  * A hit is one GET. A miss is rebuilt under the key's rebuild lock, once
  * in the fleet (Rebuilds.ts; the lock lives in the entry itself, see
  * record.ts). Callers in the same process share one promise: reads of one
- * event-loop turn, and loads while they run.
+ * event-loop turn, and loads while they run (one load per key per process,
+ * whatever started it: Flights.ts).
  *
  * A stale value (past ttlMs, within staleMs) is served at once while one
  * caller in the fleet refreshes it; XFetch starts that refresh before
@@ -13,7 +14,6 @@
  * When the key's node is down the loader is called directly: the cache
  * being unavailable never fails a getOrSet.
  */
-import { randomBytes } from "node:crypto";
 import { type Carried, CarriedFailure } from "../commands/command.js";
 import type { ResolvedCacheOptions } from "../config/cache.js";
 import { CacheArgumentError } from "../errors.js";
@@ -22,8 +22,7 @@ import { turnClock } from "./clock.js";
 import { CORRUPT, ValueCodec } from "./codec.js";
 import { entryKey, type EntryKey } from "./keys.js";
 import { decodeRecord, header, holdsValue, lastRecord, readHeader, type CacheRecord } from "./record.js";
-import { pick, Rebuilds } from "./Rebuilds.js";
-import { ACQUIRE } from "./scripts.js";
+import { one, Rebuilds, type Miss } from "./Rebuilds.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
 import { jitteredTtl, refreshEarly } from "./timing.js";
 import type { CacheGetOptions, CacheSetOptions, Found, Loader, ManyLoader } from "./types.js";
@@ -61,8 +60,6 @@ export class Cache<T = unknown> {
    * (deleting from a Map on every hit cost more than the GET itself).
    */
   private reading: Map<string, SharedRead<T>> | undefined;
-  /** Keys this process is loading (a miss being rebuilt): callers join the load and send nothing. */
-  private readonly loading = new Map<string, Promise<Found<T>>>();
   private readonly endTurn = () => {
     this.reading = undefined;
   };
@@ -98,7 +95,8 @@ export class Cache<T = unknown> {
       return Promise.reject(error);
     }
     // Written with then() rather than async/await: this is the hit path, and every promise saved shows.
-    const loading = this.loading.size ? this.loading.get(entry.id) : undefined;
+    // A load of the key running in this process (a miss being rebuilt): joined, nothing sent.
+    const loading = this.rebuilds.running ? this.rebuilds.awaited(entry) : undefined;
     if (loading) return loading.then(this.counted, this.countedMiss);
     const shared = this.reading?.get(entry.id);
     if (shared) return shared.value.then((value) => (this.meter.requests[shared.result]++, value), this.countedMiss);
@@ -153,8 +151,9 @@ export class Cache<T = unknown> {
 
   /**
    * Values for many keys: one MGET per shard, then one loader call for every
-   * key missing (those another caller is loading are waited for instead).
-   * Returns values in the order of `keys`.
+   * key missing (those this process is loading already are joined instead,
+   * those another process is loading waited for). Returns values in the
+   * order of `keys`; a failure rejects the call, every key's own promise handled.
    */
   async getOrSetMany<K extends CacheKey>(keys: readonly K[], loader: ManyLoader<K, T>, options?: CacheSetOptions): Promise<Array<T | undefined>> {
     if (!Array.isArray(keys)) throw new CacheArgumentError(this.namespace, "getOrSetMany needs an array of keys");
@@ -163,29 +162,25 @@ export class Cache<T = unknown> {
     const entries = keys.map((k) => this.key(k));
     const unique = new Map<string, { entry: EntryKey; key: K }>();
     entries.forEach((entry, i) => unique.set(entry.id, { entry, key: keys[i]! }));
-    const found = new Map<string, Promise<Found<T>>>();
+    const joined = new Map<string, Promise<Found<T>>>();
     // Keys this process is reading or loading already are joined, not read again.
     const toRead = [...unique.values()].filter(({ entry }) => {
       const shared = this.reading?.get(entry.id);
-      const running = this.loading.get(entry.id) ?? (shared && shared.value.then((value): Found<T> => ({ value, result: shared.result })));
-      if (running) found.set(entry.id, running);
+      const running = this.rebuilds.awaited(entry) ?? (shared && shared.value.then((value): Found<T> => ({ value, result: shared.result })));
+      if (running) joined.set(entry.id, running);
       return !running;
     });
-    if (toRead.length) {
-      const batch = this.resolveMany(toRead, loader, ttlMs);
-      toRead.forEach(({ entry }) => {
-        const one = batch.then((all) => all.get(entry.id)!).finally(() => this.loading.delete(entry.id));
-        this.loading.set(entry.id, one);
-        found.set(entry.id, one);
-      });
+    const read = toRead.length ? this.resolveMany(toRead, loader, ttlMs) : undefined;
+    // Every key's promise awaited at once (Promise.all handles them all): none is left to reject unobserved.
+    const all = entries.map((entry) => joined.get(entry.id) ?? read!.then((found) => found.get(entry.id)!));
+    let found: Array<Found<T>>;
+    try {
+      found = await Promise.all(all);
+    } catch (error) {
+      this.meter.requests.miss += entries.length;
+      throw error;
     }
-    const values: Array<T | undefined> = [];
-    for (const entry of entries) {
-      const { value, result } = await found.get(entry.id)!;
-      this.meter.requests[result]++;
-      values.push(value);
-    }
-    return values;
+    return found.map(this.counted);
   }
 
   private key(key: unknown): EntryKey {
@@ -220,7 +215,7 @@ export class Cache<T = unknown> {
     return found instanceof Promise ? found.then((f) => this.settle(read, f), this.countedMiss) : this.settle(read, found);
   };
 
-  /** The read failed (a node whose breaker is open fails it at once): the loader is called directly. */
+  /** The read failed (a node whose breaker is open fails it at once): the loader is called directly, as the key's one load in this process. */
   private readonly onReadFailure = (failure: unknown): Promise<T | undefined> => {
     // The store fails a read with a CarriedFailure only; anything else is a fault to surface, not to load on.
     if (!(failure instanceof CarriedFailure)) return this.countedMiss(failure);
@@ -259,22 +254,13 @@ export class Cache<T = unknown> {
   private serveOrRebuild(entry: EntryKey, raw: Buffer | null, loader: Loader<T>, ttlMs: number): Promise<Found<T>> | Found<T> {
     const now = Date.now();
     const found = this.read(raw, now, true);
-    if (found.result === "miss") return this.load(entry, () => this.rebuilds.rebuild(entry, loader, ttlMs, this.seen(found.record)));
+    if (found.result === "miss") return this.rebuilds.rebuild(entry, loader, ttlMs, this.seen(found.record));
     const record = found.record!;
     if (found.result === "stale") this.rebuilds.refreshInBackground(entry, loader, ttlMs, record, found.value, false);
     else if (this.options.beta > 0 && refreshEarly(now, record.expiresAt, record.loadMs, this.options.beta, this.random)) {
       this.rebuilds.refreshInBackground(entry, loader, ttlMs, record, found.value, true);
     }
     return found;
-  }
-
-  /** Runs a rebuild of the key unless this process runs one already (a caller that read it in an earlier turn): then joins that. */
-  private load(entry: EntryKey, rebuild: () => Promise<Found<T>>): Promise<Found<T>> {
-    const running = this.loading.get(entry.id);
-    if (running) return running;
-    const loading = rebuild().finally(() => this.loading.delete(entry.id));
-    this.loading.set(entry.id, loading);
-    return loading;
   }
 
   /** What a stored value means now: a hit, "not found", a stale value (when allowed), or a miss. Counts corrupt entries. */
@@ -300,51 +286,30 @@ export class Cache<T = unknown> {
     return record && holdsValue(record) ? String(record.expiresAt) : "";
   }
 
-  /** Many keys: one MGET per shard; hits served, stale ones refreshed in the background, misses locked and loaded in one call. */
+  /** Many keys: one MGET per shard; hits served, stale ones refreshed in the background, misses loaded (Rebuilds.loadMany): a promise per key. */
   private async resolveMany<K extends CacheKey>(
     wanted: ReadonlyArray<{ entry: EntryKey; key: K }>,
     loader: ManyLoader<K, T>,
     ttlMs: number,
-  ): Promise<Map<string, Found<T>>> {
-    const out = new Map<string, Found<T>>();
-    const one = (key: K): Loader<T> => async (context) => pick(await loader([key], { signal: context.signal }), key, 0);
+  ): Promise<Map<string, Promise<Found<T>>>> {
     let raws: Array<Buffer | null>;
     try {
       raws = await this.store.mget(wanted.map((w) => w.entry.full));
     } catch {
+      // Read as misses: their locks' acquire then finds what is there, or that the node is down (loaded directly).
       raws = wanted.map(() => null);
     }
-    const misses: Array<{ entry: EntryKey; key: K; seen: string }> = [];
+    const out = new Map<string, Promise<Found<T>>>();
+    const misses: Array<Miss<K>> = [];
     wanted.forEach(({ entry, key }, i) => {
       const found = this.read(raws[i] ?? null, Date.now(), true);
       if (found.result === "miss") misses.push({ entry, key, seen: this.seen(found.record) });
       else {
-        if (found.result === "stale") this.rebuilds.refreshInBackground(entry, one(key), ttlMs, found.record!, found.value, false);
-        out.set(entry.id, found);
+        if (found.result === "stale") this.rebuilds.refreshInBackground(entry, one(loader, key), ttlMs, found.record!, found.value, false);
+        out.set(entry.id, Promise.resolve(found));
       }
     });
-    if (!misses.length) return out;
-    // Take every missing key's lock at once (auto-pipelined: one write per shard); load the ones taken in one call.
-    const taken = await Promise.all(
-      misses.map(async (miss) => {
-        const token = randomBytes(12).toString("base64url");
-        try {
-          const reply = (await this.store.run(ACQUIRE, miss.entry.full, [token, this.options.lockTtlMs, miss.seen])) as [number, Buffer?];
-          return reply[0] === 1 ? token : undefined;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    // In the caller's order, so the loader sees the keys as they were asked for.
-    const mine = misses.flatMap((miss, i) => (taken[i] ? [{ ...miss, token: taken[i] }] : []));
-    const others = misses.filter((_, i) => !taken[i]);
-    if (mine.length) {
-      const loaded = await this.rebuilds.loadManyLocked(mine, loader, ttlMs);
-      for (const [id, found] of loaded) out.set(id, found);
-    }
-    // Locked by another caller (or the store failed): the single-key path waits, or loads directly.
-    await Promise.all(others.map(async ({ entry, key, seen }) => out.set(entry.id, await this.rebuilds.rebuild(entry, one(key), ttlMs, seen))));
+    for (const [id, loading] of this.rebuilds.loadMany(misses, loader, ttlMs)) out.set(id, loading);
     return out;
   }
 }

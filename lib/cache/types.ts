@@ -8,7 +8,12 @@ export interface LoaderContext<T> {
   readonly key: string;
   /** The value being refreshed (stale-while-revalidate, early refresh), if any. */
   readonly stale: T | undefined;
-  /** Aborted when the callers stop waiting (waitTimeoutMs): the value is no longer awaited. */
+  /**
+   * Aborted when the load is abandoned: the loader ran past loadTimeoutMs
+   * (its lock given up, a value it returns later not written). Callers that
+   * stop waiting earlier (waitTimeoutMs) do not abort it: its value is still
+   * cached for the next ones.
+   */
   readonly signal: AbortSignal;
 }
 

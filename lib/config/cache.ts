@@ -29,6 +29,12 @@ export interface CacheOptions<T = unknown> {
   lockTtlMs?: number;
   /** How long a caller waits for a value being loaded before CacheTimeoutError (or the stale value, if any), in ms. @default 2000 */
   waitTimeoutMs?: number;
+  /**
+   * How long a loader may run, in ms: past it the load is abandoned (its
+   * signal aborted, its lock given up so another process can load, a late
+   * value not written) and its callers get CacheLoadTimeoutError. @default 10000
+   */
+  loadTimeoutMs?: number;
   /** Cache "not found" (the loader returned undefined) this long, in ms; 0 never caches it. @default 0 */
   negativeTtlMs?: number;
   /** JSON by default; Buffers pass through untouched either way. */
@@ -44,11 +50,12 @@ export interface ResolvedCacheOptions<T = unknown> {
   readonly beta: number;
   readonly lockTtlMs: number;
   readonly waitTimeoutMs: number;
+  readonly loadTimeoutMs: number;
   readonly negativeTtlMs: number;
   readonly serializer: CacheSerializer<T> | undefined;
 }
 
-const KNOWN = ["namespace", "ttlMs", "jitter", "staleMs", "earlyRefresh", "lockTtlMs", "waitTimeoutMs", "negativeTtlMs", "serializer"];
+const KNOWN = ["namespace", "ttlMs", "jitter", "staleMs", "earlyRefresh", "lockTtlMs", "waitTimeoutMs", "loadTimeoutMs", "negativeTtlMs", "serializer"];
 const MAX_MS = 2_147_483_647;
 
 export function resolveCacheOptions<T>(input: unknown): ResolvedCacheOptions<T> {
@@ -91,6 +98,7 @@ export function resolveCacheOptions<T>(input: unknown): ResolvedCacheOptions<T> 
     beta,
     lockTtlMs: ms("lockTtlMs", 10, DEFAULTS.cache.lockTtlMs),
     waitTimeoutMs: ms("waitTimeoutMs", 1, DEFAULTS.cache.waitTimeoutMs),
+    loadTimeoutMs: ms("loadTimeoutMs", 1, DEFAULTS.cache.loadTimeoutMs),
     negativeTtlMs: ms("negativeTtlMs", 0, DEFAULTS.cache.negativeTtlMs),
     serializer,
   };

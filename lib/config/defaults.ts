@@ -100,6 +100,8 @@ export const DEFAULTS = Object.freeze({
     lockTtlMs: 1000,
     /** How long a caller waits for a value being loaded (by another caller or its own loader), in ms. */
     waitTimeoutMs: 2000,
+    /** How long a loader may run before its load is abandoned (signal aborted, lock given up), in ms. */
+    loadTimeoutMs: 10_000,
     /** How long "not found" (the loader returned undefined) is cached, in ms; 0: never. */
     negativeTtlMs: 0,
     /** How long the message of a failed load stays for the callers that waited on it, in ms. */

@@ -11,7 +11,7 @@ export const CACHE_FAMILIES: readonly Family[] = [
   },
   {
     name: "cache_loads_total",
-    help: "Loader calls by outcome: ok, error (it threw), timeout (not finished within waitTimeoutMs).",
+    help: "Loader calls by outcome: ok, error (it threw), timeout (abandoned at loadTimeoutMs).",
     type: "counter",
     samples: (f) => f.caches.flatMap((c) => LOAD_OUTCOMES.map((outcome) => ({ labels: { namespace: c.namespace, outcome }, value: c.loads[outcome] }))),
   },

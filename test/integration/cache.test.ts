@@ -229,14 +229,16 @@ describe("client.cache()", () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
-  it("times out a loader that never settles, at waitTimeoutMs, and aborts its signal", async () => {
-    const cache = context.client.cache<string>({ namespace: ns("hang"), ttlMs: 60_000, waitTimeoutMs: 150 });
+  it("answers a caller with CacheTimeoutError at waitTimeoutMs, and abandons a loader that never settles at loadTimeoutMs, aborting its signal", async () => {
+    const cache = context.client.cache<string>({ namespace: ns("hang"), ttlMs: 60_000, waitTimeoutMs: 150, loadTimeoutMs: 400 });
     let aborted = false;
     const started = performance.now();
     const outcome = cache.getOrSet("k", ({ signal }) => new Promise<string>(() => signal.addEventListener("abort", () => (aborted = true))));
     await expect(outcome).rejects.toBeInstanceOf(CacheTimeoutError);
     expect(performance.now() - started).toBeLessThan(1000);
-    expect(aborted).toBe(true);
+    // The caller stopped waiting, the load did not: its signal aborts at loadTimeoutMs.
+    await eventually(async () => expect(aborted).toBe(true));
+    expect(context.client.stats().caches.find((c) => c.namespace === cache.namespace)!.loads.timeout).toBe(1);
   });
 
   it("exports its metrics per namespace", async () => {

@@ -169,7 +169,7 @@ describe("cache turn clock", () => {
 describe("cache options", () => {
   it("fill defaults and freeze", () => {
     const options = resolveCacheOptions({ namespace: "users", ttlMs: 60_000 });
-    expect(options).toMatchObject({ namespace: "users", ttlMs: 60_000, jitter: 0.1, staleMs: 0, beta: 1, lockTtlMs: 1000, waitTimeoutMs: 2000, negativeTtlMs: 0 });
+    expect(options).toMatchObject({ namespace: "users", ttlMs: 60_000, jitter: 0.1, staleMs: 0, beta: 1, lockTtlMs: 1000, waitTimeoutMs: 2000, loadTimeoutMs: 10_000, negativeTtlMs: 0 });
     expect(Object.isFrozen(options)).toBe(true);
     expect(resolveCacheOptions({ namespace: "n", ttlMs: 1, earlyRefresh: false }).beta).toBe(0);
   });
@@ -177,7 +177,7 @@ describe("cache options", () => {
   it("list every problem in one ConfigError", () => {
     let error: ConfigError | undefined;
     try {
-      resolveCacheOptions({ namespace: "has space", ttlMs: -1, jitter: 2, staleMs: 1.5, earlyRefresh: { beta: 0 }, lockTtlMs: 1, serializer: {}, colour: "red" });
+      resolveCacheOptions({ namespace: "has space", ttlMs: -1, jitter: 2, staleMs: 1.5, earlyRefresh: { beta: 0 }, lockTtlMs: 1, loadTimeoutMs: 0, serializer: {}, colour: "red" });
     } catch (e) {
       error = e as ConfigError;
     }
@@ -191,6 +191,7 @@ describe("cache options", () => {
       expect.stringContaining("cache.serializer must be { encode(value), decode(buffer) }"),
       expect.stringContaining("cache.staleMs must be an integer"),
       expect.stringContaining("cache.lockTtlMs must be an integer number of ms from 10"),
+      expect.stringContaining("cache.loadTimeoutMs must be an integer number of ms from 1"),
     ]);
     expect(() => resolveCacheOptions("users")).toThrow(ConfigError);
   });
