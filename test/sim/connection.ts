@@ -17,6 +17,8 @@ import type { Session, SimServer } from "./server.js";
 
 export interface Network {
   server(address: string): SimServer | undefined;
+  /** Messages on their way (either direction), for the checks to wait for a quiet network. */
+  inFlight: number;
   readonly random: Random;
   /** Every connection made, so faults can pick one. */
   opened(connection: SimConnection): void;
@@ -60,7 +62,10 @@ class Socket implements ConnectionStream {
   send(cmd: ShardisCommand): void {
     const at = Math.max(Date.now() + this.latency(), this.toServerAt);
     this.toServerAt = at;
+    const network = this.owner.network;
+    network.inFlight++;
     setTimeout(() => {
+      network.inFlight--;
       if (!this.alive) return; // lost on the way: never reached the node
       this.inbound.push(cmd);
       this.pump();
@@ -110,7 +115,10 @@ class Socket implements ConnectionStream {
   private deliver(settle: () => void): void {
     const at = Math.max(Date.now() + this.latency(), this.toClientAt);
     this.toClientAt = at;
+    const network = this.owner.network;
+    network.inFlight++;
     setTimeout(() => {
+      network.inFlight--;
       if (this.alive) settle();
     }, at - Date.now());
   }

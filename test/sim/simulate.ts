@@ -28,6 +28,8 @@ export interface SimReport {
   readonly log: readonly string[];
 }
 
+type Clock = ReturnType<ReturnType<typeof FakeTimers.withGlobal>["install"]>;
+
 /** How long a call may run past its deadline: the deadline sweep runs in the next check phase, plus a reply on its way. */
 const SETTLE_BOUND_MS = 50;
 
@@ -132,7 +134,8 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     // Everything heals; every call must settle (each within its budget, checked below).
     world.heal();
     for (let i = 0; i < 600 && calls.some((c) => c.settles === 0); i++) await clock.tickAsync(100);
-    // Replication and invalidations in flight land.
+    // Replication, replies and invalidations still on their way land (a slowed node's backlog included).
+    for (let i = 0; i < 600 && world.inFlight > 0; i++) await clock.tickAsync(100);
     await clock.tickAsync(1000);
 
     const timelines = new Timelines(world.changes);
@@ -165,23 +168,20 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     }
 
     if (!quitting) {
+      // Every breaker closes again once its node answers (a probe after resetTimeoutMs).
+      for (let i = 0; i < 100 && client.stats().nodes.some((n) => n.breaker !== "closed"); i++) await clock.tickAsync(100);
       // Once invalidations are delivered, nothing older than the master's value may be served (the near cache included).
       for (const key of ["k0", "k1", "k2", "k3", "k4", "k5", "n0", "n1", "n2"]) {
-        const reading = client.get(key).then(
-          (v) => ({ ok: true as const, v }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        await clock.tickAsync(50);
-        const read = await reading;
+        const read = await drive(clock, client.get(key), 5000);
         const master = world.masterOf(Number(client.shardOf(key).slice(1))).keys.get(key);
         const expected = master?.type === "string" ? master.value : null;
-        if (!read.ok) violations.push(`final read of ${key} failed with everything healed: ${describe(read.error)}`);
-        else if (read.v !== expected) violations.push(`final read of ${key} answered ${describe(read.v)}, the master has ${describe(expected)}`);
+        if (read === undefined) violations.push(`final read of ${key} never settled with everything healed`);
+        else if (!read.ok) violations.push(`final read of ${key} failed with everything healed: ${describe(read.error)}`);
+        else if (read.value !== expected) violations.push(`final read of ${key} answered ${describe(read.value)}, the master has ${describe(expected)}`);
       }
       quitting = client.quit();
     }
-    for (let i = 0; i < 100; i++) await clock.tickAsync(100);
-    await quitting;
+    if ((await drive(clock, quitting, 30_000)) === undefined) violations.push("quit() never resolved");
     // The client's own timers and connections are gone: what is left of the simulation's settles within seconds.
     await clock.tickAsync(10_000);
     const timers = clock.countTimers();
@@ -199,6 +199,17 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
   }
   for (const reason of unhandled) violations.push(`unhandled rejection: ${describe(reason)}`);
   return { seed, config: describeConfig, calls: calls.length, faults, violations, log: world.log };
+}
+
+/** Lets fake time pass until the promise settles, up to maxMs; undefined if it did not (a hang). */
+async function drive(clock: Clock, promise: Promise<unknown>, maxMs: number): Promise<Outcome | undefined> {
+  let outcome: Outcome | undefined;
+  promise.then(
+    (value) => (outcome = { ok: true, value }),
+    (error: unknown) => (outcome = { ok: false, error }),
+  );
+  for (let waited = 0; outcome === undefined && waited <= maxMs; waited += 10) await clock.tickAsync(10);
+  return outcome;
 }
 
 function injectFault(world: World, random: Random): void {
@@ -222,7 +233,8 @@ function injectFault(world: World, random: Random): void {
       // shardis's own commands refused by an ACL change: they must degrade a feature, never a caller's command.
       return world.refuse(any, [random.pick(["role", "info", "client|tracking", "wait", "readonly", "ping"])], "NOPERM this user has no permissions to run this command", random.int(100, 2000));
     case "loading":
-      return world.refuse(any, ["get", "set", "incr", "mget", "mset", "del", "evalsha", "eval", "multi", "watch", "exec"], "LOADING Redis is loading the dataset in memory", random.int(50, 500));
+      // As Redis while loading: data commands refused; MULTI, WATCH, EXEC are allowed (their queued commands are refused).
+      return world.refuse(any, ["get", "set", "incr", "mget", "mset", "del", "evalsha", "eval"], "LOADING Redis is loading the dataset in memory", random.int(50, 500));
     default:
       return world.refuse(master, ["set", "incr", "mset", "evalsha", "eval"], "OOM command not allowed when used memory > 'maxmemory'.", random.int(50, 500));
   }

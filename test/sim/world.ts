@@ -23,6 +23,7 @@ export class World implements Network {
   readonly servers = new Map<string, SimServer>();
   readonly shards: SimShard[] = [];
   readonly connections: SimConnection[] = [];
+  inFlight = 0;
   /** Every change of every key on every node, in time order. */
   readonly changes: Change[] = [];
   /** What was done to the fleet, in order (printed with a failure). */
