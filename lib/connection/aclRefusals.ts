@@ -50,6 +50,11 @@ export const ACL_FEATURES = {
     grant: "+wait",
     degraded: "writes with a writeConcern are applied but cannot be confirmed: they reject with WriteConcernError",
   },
+  cacheScripts: {
+    command: "EVAL",
+    grant: "+eval +evalsha",
+    degraded: "client.cache() cannot take its rebuild lock or store values on this node: every getOrSet that misses is answered by its loader, and nothing is cached",
+  },
 } as const satisfies Record<string, AclFeature>;
 
 export type AclFeatureName = keyof typeof ACL_FEATURES;

@@ -81,6 +81,7 @@ describe("least-privilege ACL users: a shard with replicas (ROLE checked)", () =
       await setUser(server, "full", LEAST_PRIVILEGE);
       await setUser(server, "notracking", [...NOT_DANGEROUS, "-client|tracking"]);
       await setUser(server, "nowait", [...NOT_DANGEROUS, "-wait"]);
+      await setUser(server, "nolua", [...NOT_DANGEROUS, "-@scripting"]);
     }
   });
   afterAll(async () => {
@@ -176,6 +177,21 @@ describe("least-privilege ACL users: a shard with replicas (ROLE checked)", () =
     await expect(concerned.set("wc", "2")).rejects.toBeInstanceOf(WriteConcernError);
     expect(seen.refusals.filter((r) => r.command === "WAIT")).toHaveLength(1);
     expectNoSecret(error, seen.refusals);
+  });
+
+  it("cache layer without Lua (-@scripting): every getOrSet is answered by its loader, one acl:refused, no cache:error per call", async () => {
+    const c = client({}, "nolua", true);
+    const seen = listen(c);
+    const cacheErrors: Error[] = [];
+    c.on("cache:error", ({ error }) => cacheErrors.push(error));
+    const users = c.cache<string>({ namespace: "acl", ttlMs: 10_000 });
+    let loads = 0;
+    for (let i = 0; i < 5; i++) expect(await users.getOrSet("u1", async () => `v${++loads}`)).toBe(`v${loads}`);
+    expect(loads).toBe(5); // no lock, no write: the store cannot be used, the loader answers
+    const scripts = seen.refusals.filter((r) => r.command === "EVAL");
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]).toMatchObject({ node: master.address, fix: "ACL SETUSER nolua +eval +evalsha" });
+    expect(cacheErrors).toEqual([]);
   });
 
   it("server stats: INFO refused leaves that node without server_* figures, says so once, and the scrape works", async () => {
