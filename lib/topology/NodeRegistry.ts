@@ -223,6 +223,8 @@ export class NodeRegistry {
       onRoleMismatch: (n, actual) => this.hooks.roleMismatch(shard, n, actual),
       // An ACL's refusal is reported once per node and feature; another error reply (a proxy without ROLE) as the node's error.
       refused: (n, feature, error) => {
+        // A master serves reads without READONLY: its refusal costs nothing (a master demoted later says READONLY again when it reconnects).
+        if (feature === "replicaReads" && n.context.role === "master") return;
         if (!this.parts.refusals?.refused(n, feature, error)) this.events.error(n, error);
       },
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),

@@ -296,8 +296,12 @@ describe("least-privilege ACL users: a Redis Cluster", () => {
   const unhandled = watchUnhandled();
 
   beforeAll(async () => {
-    cluster = await startRedisCluster(3);
-    for (const server of cluster.servers) await setUser(server, "app", NOT_DANGEROUS);
+    cluster = await startRedisCluster(3, { replicas: 1 });
+    await cluster.waitUntilStable();
+    for (const server of cluster.servers) {
+      await setUser(server, "app", NOT_DANGEROUS);
+      await setUser(server, "noreadonly", [...LEAST_PRIVILEGE, "-readonly"]);
+    }
   });
   afterAll(async () => {
     unhandled.stop();
@@ -321,8 +325,38 @@ describe("least-privilege ACL users: a Redis Cluster", () => {
         expect(await c.set(key, shard)).toBe("OK");
         expect(await c.get(key)).toBe(shard);
       }
-      await eventually(async () => expect(seen.refusals.filter((r) => r.command === "ROLE")).toHaveLength(3));
-      expect(new Set(seen.refusals.map((r) => r.node))).toEqual(new Set(cluster.masters.map((m) => m.address)));
+      // Masters and replicas: each checked its role, each said once that it could not.
+      const roles = () => seen.refusals.filter((r) => r.command === "ROLE");
+      await eventually(async () => expect(roles()).toHaveLength(6));
+      expect(new Set(roles().map((r) => r.node))).toEqual(new Set(cluster.servers.map((s) => s.address)));
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it("READONLY refused: no read goes to a replica that would answer MOVED; reads are served by the masters, one event per replica", async () => {
+    const c = new ShardedClient({
+      cluster: { seeds: cluster.seeds },
+      redis: { username: "noreadonly", password: PASSWORD },
+      commandTimeoutMs: 1500,
+      readFrom: "replicaPreferred",
+      healthCheckIntervalMs: 50,
+    });
+    const seen = listen(c);
+    try {
+      await c.ready();
+      const readonly = () => seen.refusals.filter((r) => r.command === "READONLY");
+      await eventually(async () => expect(readonly()).toHaveLength(3));
+      expect(new Set(readonly().map((r) => r.node))).toEqual(new Set(cluster.replicas.map((s) => s.address)));
+      expect(readonly()[0]!.fix).toBe("ACL SETUSER noreadonly +readonly");
+      // Their lag is known (INFO allowed): only the refusal keeps reads off them.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const shard of c.topology().shards) expect(shard.replicas.map((r) => r.readable)).toEqual([false]);
+      const keys = c.topology().shards.map((s) => keyOn(c, s.name, "ro"));
+      for (const key of keys) await c.set(key, "v");
+      for (let i = 0; i < 5; i++) for (const key of keys) expect(await c.get(key)).toBe("v");
+      expect(c.stats().shards.reduce((n, s) => n + s.redirects.moved, 0)).toBe(0);
+      expect(seen.refusals.filter((r) => r.command !== "READONLY")).toEqual([]);
     } finally {
       await c.quit();
     }
