@@ -16,6 +16,8 @@ export interface AclFeature {
   readonly grant: string;
   /** What happens on that node while it is refused. */
   readonly degraded: string;
+  /** Sent to the sentinels (as sentinelOptions' user), not to the data nodes. */
+  readonly sentinel?: boolean;
 }
 
 export const ACL_FEATURES = {
@@ -55,6 +57,24 @@ export const ACL_FEATURES = {
     grant: "+eval +evalsha",
     degraded: "client.cache() cannot take its rebuild lock or store values on this node: every getOrSet that misses is answered by its loader, and nothing is cached",
   },
+  sentinelMaster: {
+    command: "SENTINEL|MASTER",
+    grant: "+sentinel|master",
+    degraded: "a master being failed over is not seen as in flux: a half-updated answer may be followed until +switch-master settles it",
+    sentinel: true,
+  },
+  sentinelReplicas: {
+    command: "SENTINEL|REPLICAS",
+    grant: "+sentinel|replicas",
+    degraded: "the shard's replicas are not known: its reads go to the master",
+    sentinel: true,
+  },
+  sentinelPeers: {
+    command: "SENTINEL|SENTINELS",
+    grant: "+sentinel|sentinels",
+    degraded: "other sentinels are not learned: only the configured ones are asked",
+    sentinel: true,
+  },
 } as const satisfies Record<string, AclFeature>;
 
 export type AclFeatureName = keyof typeof ACL_FEATURES;
@@ -78,10 +98,12 @@ export class AclRefusals {
   /**
    * @param user the ACL user the client connects as, for the fix it names ("default" without a username)
    * @param report where a new refusal goes (the client's `acl:refused` event)
+   * @param sentinelUser the user it connects to sentinels as
    */
   constructor(
     private readonly user: string,
     private readonly report: (error: NoPermissionError) => void,
+    private readonly sentinelUser = "default",
   ) {}
 
   /**
@@ -110,7 +132,8 @@ export class AclRefusals {
 
   /** The error a refusal is reported as (also what a caller gets where the feature was theirs, as WAIT's). */
   error(node: RefusedAt, feature: AclFeatureName, cause?: unknown): NoPermissionError {
-    const { command, grant, degraded } = ACL_FEATURES[feature];
-    return new NoPermissionError(node.shard, node.id, command.replace("|", " "), degraded, `ACL SETUSER ${this.user} ${grant}`, cause);
+    const known: AclFeature = ACL_FEATURES[feature];
+    const user = known.sentinel ? this.sentinelUser : this.user;
+    return new NoPermissionError(node.shard, node.id, known.command.replace("|", " "), known.degraded, `ACL SETUSER ${user} ${known.grant}`, cause);
   }
 }

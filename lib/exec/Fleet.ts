@@ -94,7 +94,7 @@ export class Fleet {
     );
     const meters = this.meters;
     // The fix a refusal names is for the user the client connects as ("default" when only a password is set).
-    this.refusals = new AclRefusals(options.redis.username ?? "default", (error) => events.aclRefused(error));
+    this.refusals = new AclRefusals(options.redis.username ?? "default", (error) => events.aclRefused(error), options.sentinelOptions.username ?? "default");
     this.hotKeys = options.hotKeys && new HotKeyDetector(options.hotKeys);
     const near = options.nearCache
       ? new NearCacheLink(options.nearCache, {
@@ -154,6 +154,7 @@ export class Fleet {
             watching: () => void this.holder.refresh("sentinel watch (re)established"),
             error: (sentinel, error) => events.sentinelError(sentinel, error),
             refused: (name, address, reason) => events.refused(options.shards[byMasterName.get(name)!]!.name, address, reason),
+            aclRefused: (name, sentinel, feature, error) => this.refusals.refused({ shard: options.shards[byMasterName.get(name)!]!.name, id: sentinel }, feature, error),
           },
         )
       : undefined;

@@ -263,6 +263,10 @@ describe("least-privilege ACL users: a Sentinel-managed shard", () => {
   beforeAll(async () => {
     ha = await startHaTopology({ shards: 1, replicasPerShard: 1 });
     for (const server of [ha.shards[0]!.master, ...ha.shards[0]!.replicas]) await setUser(server, "app", NOT_DANGEROUS);
+    // A sentinel user who may only ask for the master's address and watch the events.
+    for (const sentinel of ha.sentinels) {
+      await sentinel.client().call("ACL", "SETUSER", "watcher", "on", `>${PASSWORD}`, "&*", "+sentinel|get-master-addr-by-name", "+subscribe", "+ping");
+    }
   });
   afterAll(async () => {
     unhandled.stop();
@@ -284,6 +288,32 @@ describe("least-privilege ACL users: a Sentinel-managed shard", () => {
       expect(await ha.shards[0]!.master.client().get("k")).toBe("v");
       await eventually(async () => expect(seen.summary()).toContain(`${ha.shards[0]!.master.address} ROLE`));
       expect(seen.refusals.filter((r) => r.node === ha.shards[0]!.master.address && r.command === "ROLE")).toHaveLength(1);
+      expectNoSecret(seen.refusals);
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it("a sentinel user without SENTINEL MASTER, REPLICAS, SENTINELS: the master is found, each refusal said once, the shard served", async () => {
+    const c = new ShardedClient({
+      sentinels: ha.sentinels.map((s) => s.address),
+      sentinelOptions: { username: "watcher", password: PASSWORD },
+      shards: [{ name: "s0", masterName: ha.shards[0]!.masterName }],
+      commandTimeoutMs: 1500,
+      topologyRefreshMs: 100,
+    });
+    const seen = listen(c);
+    try {
+      expect(await c.set("w", "1")).toBe("OK");
+      expect(await c.get("w")).toBe("1");
+      const commands = () => [...new Set(seen.refusals.map((r) => r.command))].sort();
+      await eventually(async () => expect(commands()).toEqual(["SENTINEL MASTER", "SENTINEL REPLICAS", "SENTINEL SENTINELS"]));
+      await new Promise((resolve) => setTimeout(resolve, 400)); // a few periodic re-reads
+      const distinct = new Set(seen.refusals.map((r) => `${r.node} ${r.command}`));
+      expect(seen.refusals).toHaveLength(distinct.size);
+      expect(seen.refusals.find((r) => r.command === "SENTINEL REPLICAS")!.fix).toBe("ACL SETUSER watcher +sentinel|replicas");
+      expect(c.topology().shards[0]!.master?.address).toBe(ha.shards[0]!.master.address);
+      expect(c.topology().shards[0]!.replicas).toEqual([]);
       expectNoSecret(seen.refusals);
     } finally {
       await c.quit();
