@@ -30,7 +30,8 @@ export const ACL_FEATURES = {
   replicaHealth: {
     command: "INFO",
     grant: "+info",
-    degraded: "replication lag and sync state are not known: no read goes to this replica (replicaPreferred reads go to the master)",
+    degraded:
+      "replication offsets and sync state cannot be read from this node: a replica of unknown lag is not read from (replicaPreferred reads go to the master)",
   },
   serverStats: {
     command: "INFO",
