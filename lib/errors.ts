@@ -28,6 +28,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_SENTINEL"
   | "ERR_SHARDIS_NO_REPLICA"
   | "ERR_SHARDIS_WRITE_CONCERN"
+  | "ERR_SHARDIS_NO_PERMISSION"
   | "ERR_SHARDIS_CLUSTER"
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
@@ -228,16 +229,40 @@ export class WriteConcernError extends NodeError {
   readonly acknowledged: number;
   readonly required: number;
 
-  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown) {
+  /** `cause`: WAIT itself was refused (a NoPermissionError): nothing is known of the replicas. */
+  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown, cause?: NoPermissionError) {
     super(
       "ERR_SHARDIS_WRITE_CONCERN",
       shard,
       node,
-      `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`,
+      cause
+        ? `written on the master, but WAIT was refused by the ACL (${cause.fix}): no replica could confirm it; a failover now could lose it`
+        : `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`,
+      cause,
     );
     this.reply = reply;
     this.acknowledged = acknowledged;
     this.required = required;
+  }
+}
+
+/**
+ * The node's ACL refused a command shardis sends on its own (ROLE, INFO,
+ * CLIENT TRACKING, READONLY, WAIT, ...): `command` is what was refused,
+ * `degraded` what goes without it, `fix` the ACL rule that restores it.
+ * Reported once per node and feature on the client's `acl:refused` event;
+ * the node keeps serving. Never contains credentials.
+ */
+export class NoPermissionError extends NodeError {
+  readonly command: string;
+  readonly degraded: string;
+  readonly fix: string;
+
+  constructor(shard: string, node: string, command: string, degraded: string, fix: string, cause?: unknown) {
+    super("ERR_SHARDIS_NO_PERMISSION", shard, node, `the ACL user may not run ${command} (NOPERM): ${degraded}. Fix: ${fix}`, cause);
+    this.command = command;
+    this.degraded = degraded;
+    this.fix = fix;
   }
 }
 

@@ -24,7 +24,7 @@ import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import type { NodeClient } from "../connection/NodeClient.js";
-import { ClientClosedError, InvalidArgumentError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
+import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
@@ -204,7 +204,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     const resolved = resolveCacheOptions<T>(options);
     const executor = this.#executor;
     return new Cache<T>(resolved, cacheStore(executor), executor.fleet.meters.cache(resolved.namespace), {
-      error: (namespace, key, error, served) => this.emit("cache:error", { namespace, key, error, served }),
+      // A NoPermissionError was reported once on acl:refused: not again for every key.
+      error: (namespace, key, error, served) => error instanceof NoPermissionError || this.emit("cache:error", { namespace, key, error, served }),
     });
   }
 

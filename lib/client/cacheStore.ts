@@ -2,6 +2,7 @@
 import type { CacheStore } from "../cache/store.js";
 import { type Carried, CarriedFailure, CarriedRead } from "../commands/command.js";
 import type { Executor } from "../exec/Executor.js";
+import { isNoPermission } from "../connection/aclRefusals.js";
 
 export function cacheStore(executor: Executor): CacheStore {
   // Fixed for the client's life (its near cache and what it keeps): decided once, not on every read.
@@ -21,8 +22,21 @@ export function cacheStore(executor: Executor): CacheStore {
       await executor.run("set", [key, value, "PX", ttlMs], null);
     },
     del: (key) => executor.run("del", [key], "utf8") as Promise<number>,
-    run: (script, key, args) => executor.runScript(script, [key, ...args], null),
+    run: (script, key, args) => executor.runScript(script, [key, ...args], null).catch((error: unknown) => refusedScript(executor, key, error)),
   };
+}
+
+/**
+ * A lock script the key's node refused (an ACL without +eval/+evalsha):
+ * reported once per node, and thrown as a NoPermissionError, which the
+ * cache's own events leave out (the cache answers from the loader).
+ */
+function refusedScript(executor: Executor, key: Buffer | string, error: unknown): never {
+  const fleet = executor.fleet;
+  const node = isNoPermission(error) ? fleet.registry.master(executor.strategy.shardIndexOf(key)) : undefined;
+  if (!node) throw error;
+  fleet.refusals.refused(node, "cacheScripts", error);
+  throw fleet.refusals.error(node, "cacheScripts", error);
 }
 
 /**

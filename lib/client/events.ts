@@ -9,6 +9,7 @@ import type { Executor } from "../exec/Executor.js";
 import type { FleetEvents } from "../exec/Fleet.js";
 import { PubSub } from "../pubsub/PubSub.js";
 import type { BreakerState } from "../resilience/breaker.js";
+import type { NoPermissionError } from "../errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 
 export interface NodeEvent {
@@ -38,6 +39,12 @@ export interface ShardisEvents {
   "sentinel:error": [{ readonly sentinel: string; readonly error: Error }];
   /** A cluster node could not be asked for the slot map, or answered with an error; the next one is asked. */
   "cluster:error": [{ readonly node: string; readonly error: Error }];
+  /**
+   * A node's ACL refused a command shardis sends on its own (ROLE, INFO, CLIENT TRACKING, READONLY, WAIT):
+   * `command` was refused, `fix` is the ACL rule that restores it, `error.degraded` what goes without it.
+   * The node keeps serving. Once per node and feature.
+   */
+  "acl:refused": [NodeEvent & { readonly command: string; readonly fix: string; readonly error: NoPermissionError }];
   /** The near cache could not turn client tracking on for a shard (an old server, a proxy): that shard is read from Redis. */
   "nearcache:error": [{ readonly shard: string; readonly error: Error }];
   /**
@@ -112,6 +119,7 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
     sentinelError: (sentinel, error) => client.emit("sentinel:error", { sentinel, error }),
     clusterError: (node, error) => client.emit("cluster:error", { node, error }),
     nearCacheError: (shard, error) => client.emit("nearcache:error", { shard, error }),
+    aclRefused: (error) => client.emit("acl:refused", { shard: error.shard, node: error.node, command: error.command, fix: error.fix, error }),
     mastersChanged: (shards) => {
       wired.pubsub()?.follow(shards);
       wired.lifecycle()?.update();

@@ -85,9 +85,9 @@ export class ClusterSource implements LayoutSource {
     } catch (error) {
       const message = (error as Error).message;
       if (/cluster support disabled/i.test(message)) throw new ClusterError("not a cluster node (cluster support is disabled)", node, error);
-      if (!/unknown subcommand|unknown command/i.test(message)) throw error;
+      if (!/unknown subcommand|unknown command|^NOPERM/i.test(message)) throw error;
     }
-    // Servers before Redis 7 have no CLUSTER SHARDS.
+    // Servers before Redis 7 have no CLUSTER SHARDS, and an ACL may allow only CLUSTER SLOTS.
     return parseClusterSlots(await this.port.ask(address, ["SLOTS"]));
   }
 

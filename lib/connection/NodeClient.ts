@@ -109,6 +109,7 @@ export class NodeClient {
         if (first) this.events.error(this, this.lastError);
         this.context.onRoleMismatch?.(this, actual);
       },
+      refused: (error) => this.context.refused?.(this, "roleCheck", error),
     });
     // Dedicated connections carry blocking commands, unanswered for long by design: no stall watch there.
     const stallMs = context.breaker.stallMs;
@@ -392,9 +393,10 @@ export class NodeClient {
     this.knownScripts.clear();
     this.stallWatch?.start();
     // Written now, ahead of every queued command.
-    for (const name of this.context.onConnect ?? []) {
+    for (const [name, feature] of this.context.onConnect ?? []) {
       const cmd = internalCommand(name);
-      cmd.promise.catch(() => undefined); // a refusal here changes nothing the caller asked for
+      // A refusal changes nothing the caller asked for; the feature it serves goes without it, and says so.
+      cmd.promise.catch((error: Error) => this.context.refused?.(this, feature, error));
       this.connection.sendCommand(cmd);
     }
     if (this.context.tracking) turnTrackingOn(this.connection, this.context.tracking, this);

@@ -9,6 +9,7 @@ import type { Entry } from "./entry.js";
 import type { CommandObserver, NodeObserver } from "./observer.js";
 import type { NodeClient } from "./NodeClient.js";
 import type { ShardisCommand } from "../commands/command.js";
+import type { AclFeatureName } from "./aclRefusals.js";
 
 export type { BreakerState };
 
@@ -81,14 +82,24 @@ export interface NodeContext {
   readonly detectStalls: boolean;
   /** Checked on connect when set; the registry updates it as the topology changes. */
   role: NodeRole | undefined;
+  /**
+   * A command the connection sends on its own for a feature (ROLE, READONLY)
+   * was answered with an error: the feature goes without it; reported once
+   * per node and feature when it is an ACL's NOPERM.
+   */
+  readonly refused?: (node: NodeClient, feature: AclFeatureName, error: Error) => void;
   /** The node answered ROLE with another role: have the topology re-read. */
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
   /** Re-route an entry (a write that got READONLY) to the shard's current master. */
   readonly redirect?: (node: NodeClient, entry: Entry) => void;
   /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there). */
   readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => void;
-  /** Commands sent on every new connection once its role is confirmed, before anything queued (READONLY on a cluster). */
-  readonly onConnect?: readonly string[];
+  /**
+   * Commands sent on every new connection once its role is confirmed, before
+   * anything queued (READONLY on a cluster), each with the feature that goes
+   * without it if the node refuses it.
+   */
+  readonly onConnect?: ReadonlyArray<readonly [command: string, feature: AclFeatureName]>;
   /** Client tracking (near cache) on the node's shared connection; never on dedicated ones. */
   readonly tracking?: TrackingHooks;
   /**

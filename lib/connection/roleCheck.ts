@@ -5,12 +5,16 @@
  * "master", the demoted master "slave".
  *
  *   idle ──connected──▶ checking ──ROLE as expected──▶ confirmed
- *                         │   └──replica answers master──▶ confirmed, topology re-read
+ *                         │   ├──replica answers master──▶ confirmed, topology re-read
+ *                         │   └──ROLE refused (NOPERM, a proxy)──▶ trusted
  *                         └──another role──▶ mismatched ──layout changed, or ROLE_RECHECK_MS──▶ checking
  *   any ──connection lost──▶ idle
  *
  * While checking or mismatched the connection holds its commands (they wait
  * within their deadlines); a mismatch is reported once until the role matches.
+ * A node that answers ROLE with an error (an ACL without +role) cannot be
+ * checked: it serves as the role the layout gives it, and the refusal is
+ * reported; holding its commands would hang the node for good.
  */
 import { internalCommand, type ShardisCommand } from "../commands/command.js";
 import type { NodeRole } from "./context.js";
@@ -24,6 +28,7 @@ type RoleState =
   | { readonly kind: "idle" }
   | { readonly kind: "checking"; readonly attempt: number; readonly reported: boolean }
   | { readonly kind: "confirmed" }
+  | { readonly kind: "trusted" }
   | { readonly kind: "mismatched"; readonly actual: string; readonly recheck: NodeJS.Timeout };
 
 export interface RoleCheckHost {
@@ -37,6 +42,8 @@ export interface RoleCheckHost {
   promoted(actual: string): void;
   /** Another role than expected: commands stay held. `first` until the role matches again. */
   mismatched(actual: string, first: boolean): void;
+  /** ROLE was answered with an error (NOPERM): the role the layout gives is trusted, and the commands go. */
+  refused(error: Error): void;
 }
 
 export class RoleCheck {
@@ -79,8 +86,19 @@ export class RoleCheck {
     this.host.send(role);
     role.promise.then(
       (reply: unknown) => this.answered(attempt, Array.isArray(reply) ? String(reply[0]) : String(reply)),
-      () => undefined, // the connection failed under the check; its close resets this
+      (error: unknown) => {
+        // An error reply: the node is up but will not say its role. Anything else: the connection failed, its close resets this.
+        if (error instanceof Error && error.name === "ReplyError") this.refused(attempt, error);
+      },
     );
+  }
+
+  private refused(attempt: number, error: Error): void {
+    const state = this.state;
+    if (state.kind !== "checking" || state.attempt !== attempt) return;
+    this.state = { kind: "trusted" };
+    this.host.refused(error);
+    this.host.confirmed();
   }
 
   private answered(attempt: number, actual: string): void {

@@ -422,7 +422,12 @@ export class Executor {
       const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);
       if (reply.status === "rejected") throw reply.reason;
-      if (acked.status === "rejected") throw acked.reason;
+      if (acked.status === "rejected") {
+        // WAIT refused by the ACL: the write was applied, unconfirmed. Typed, and reported once per node.
+        if (!this.fleet.refusals.refused(node, "writeConcern", acked.reason)) throw acked.reason;
+        const refusal = this.fleet.refusals.error(node, "writeConcern", acked.reason);
+        throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, refusal);
+      }
       if (Number(acked.value) < replicas) {
         throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);
       }

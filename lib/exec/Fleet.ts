@@ -26,6 +26,8 @@ import { TopologyHolder, type LayoutSource } from "../topology/TopologyHolder.js
 import { formatAddress } from "../config/address.js";
 import { HotKeyDetector } from "../hotkeys/HotKeys.js";
 import { NearCacheLink } from "./NearCacheLink.js";
+import { AclRefusals } from "../connection/aclRefusals.js";
+import type { NoPermissionError } from "../errors.js";
 
 /** What the fleet is built from besides options: injected so tests can run it on fakes. */
 export interface FleetParts {
@@ -49,6 +51,8 @@ export interface FleetEvents {
   mastersChanged(shards: number[]): void;
   /** The near cache could not turn tracking on for a shard: it does not cache there. */
   nearCacheError(shard: string, error: Error): void;
+  /** A node's ACL refused a command of shardis's own: its feature degrades there (once per node and feature). */
+  aclRefused(error: NoPermissionError): void;
 }
 
 /**
@@ -80,6 +84,8 @@ export class Fleet {
   readonly hotKeys: HotKeyDetector | undefined;
   /** The near cache and its tracking; undefined unless `nearCache` is set. */
   readonly near: NearCacheLink | undefined;
+  /** Commands of shardis's own that nodes' ACLs refused, reported once per node and feature. */
+  readonly refusals: AclRefusals;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -94,11 +100,13 @@ export class Fleet {
       options.tracing.includeArgs,
     );
     const meters = this.meters;
+    // The fix a refusal names is for the user the client connects as ("default" when only a password is set).
+    this.refusals = new AclRefusals(options.redis.username ?? "default", (error) => events.aclRefused(error), options.sentinelOptions.username ?? "default");
     this.hotKeys = options.hotKeys && new HotKeyDetector(options.hotKeys);
     const near = options.nearCache
       ? new NearCacheLink(options.nearCache, {
           master: (shard) => this.registry.master(shard),
-          refused: (shard, error) => events.nearCacheError(this.shardName(shard), error),
+          refused: (shard, node, error) => this.refusals.refused(node, "nearCache", error) || events.nearCacheError(this.shardName(shard), error),
           ...(this.hotKeys && { hot: this.hotKeys }),
         })
       : undefined;
@@ -112,6 +120,7 @@ export class Fleet {
         breaker: (probe, onState) => new NodeBreaker(options.breaker, probe, onState),
         observer: (shard, role) => meters.role(shard, role),
         nodeObserver: (shard, address) => meters.node(shard, address),
+        refusals: this.refusals,
         ...(near && { tracking: (shard: number) => near.tracking(shard), sending: (shard: number) => near.sending(shard) }),
       },
       watched,
@@ -152,6 +161,7 @@ export class Fleet {
             watching: () => void this.holder.refresh("sentinel watch (re)established"),
             error: (sentinel, error) => events.sentinelError(sentinel, error),
             refused: (name, address, reason) => events.refused(options.shards[byMasterName.get(name)!]!.name, address, reason),
+            aclRefused: (name, sentinel, feature, error) => this.refusals.refused({ shard: options.shards[byMasterName.get(name)!]!.name, id: sentinel }, feature, error),
           },
         )
       : undefined;
@@ -171,6 +181,7 @@ export class Fleet {
       maxReplicaLagMs: options.maxReplicaLagMs,
       timeoutMs: options.commandTimeoutMs,
       allMasters: options.readFrom === "nearest",
+      refusals: this.refusals,
       // A replica that says it is a master was promoted: the layout is behind.
       promoted: () => void this.holder.refresh("a replica reports it is a master"),
     });
@@ -179,7 +190,7 @@ export class Fleet {
     this.sentinel?.watch();
     if (hasReplicas || options.readFrom === "nearest") this.health.start();
     if (options.metrics && options.metrics.serverStatsIntervalMs > 0) {
-      this.serverStats = new ServerStats(this.registry, options.metrics.serverStatsIntervalMs, options.commandTimeoutMs);
+      this.serverStats = new ServerStats(this.registry, options.metrics.serverStatsIntervalMs, options.commandTimeoutMs, this.refusals);
       this.serverStats.start();
     }
   }

@@ -41,8 +41,8 @@ const ENTRY_OVERHEAD = 96;
 export interface NearCacheHost {
   /** The shard's master now. */
   master(shard: number): NodeClient | undefined;
-  /** Tracking could not be turned on for a shard: it does not cache. */
-  refused(shard: number, error: Error): void;
+  /** Tracking could not be turned on for a shard (on `node`, its master or a replica): it does not cache. */
+  refused(shard: number, node: NodeClient, error: Error): void;
   /** The hot-key detector, for `hotOnly`: whether a key ranks hot, and reads answered from memory (demand the shard does not see). */
   readonly hot?: { isHot(shard: number, key: string): boolean; observe(shard: number, key: string, load: boolean): void };
 }
@@ -88,7 +88,7 @@ export class NearCacheLink {
       refused: (node, error) => {
         this.tracked.delete(node);
         if (isMaster(node)) this.cache.flush(shard, "tracking");
-        this.host.refused(shard, error);
+        this.host.refused(shard, node, error);
       },
       invalidated: (_node, keys) => {
         // From a replica's connection too: an extra invalidation is always safe.

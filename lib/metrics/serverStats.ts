@@ -9,6 +9,7 @@ import { internalCommand } from "../commands/command.js";
 import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import { parseInfo } from "../replicas/replication.js";
+import type { AclRefusals } from "../connection/aclRefusals.js";
 
 /** What one INFO said, as numbers. */
 export interface ServerFigures {
@@ -52,6 +53,7 @@ export class ServerStats {
     private readonly registry: NodeRegistry,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
+    private readonly refusals?: AclRefusals,
   ) {}
 
   start(): void {
@@ -86,7 +88,10 @@ export class ServerStats {
         try {
           const info = (await node.send(internalCommand("info"), this.timeoutMs, INTERNAL)) as string;
           this.figures.set(node, readServerFigures(info, performance.now()));
-        } catch {
+          this.refusals?.permitted(node, "serverStats");
+        } catch (error) {
+          // An ACL without +info: that node has no server_* figures, and the refusal is reported once.
+          this.refusals?.refused(node, "serverStats", error);
           this.figures.delete(node);
         }
       }),

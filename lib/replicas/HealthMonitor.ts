@@ -6,11 +6,15 @@
  * master first had data the replica still lacks; while the master is
  * unreachable no newer data exists, so a replica's lag stops growing and it
  * stays readable: that is what keeps reads going during a master outage.
+ * A node whose ACL refuses INFO still answers (NOPERM): the round trip
+ * measures its latency, but a replica's lag is then unknown, and a replica
+ * of unknown lag is never read from (maxReplicaLagMs could not be kept).
  */
 import { internalCommand } from "../commands/command.js";
 import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
 import { isSyncing, lagMs, parseInfo, type OffsetSample } from "./replication.js";
+import type { AclRefusals } from "../connection/aclRefusals.js";
 
 export interface NodeHealth {
   /** Moving average of round trips, ms. */
@@ -19,6 +23,8 @@ export interface NodeHealth {
   lagMs: number | null;
   /** Replicas: in a full sync or loading its dataset. */
   syncing: boolean;
+  /** The node's ACL refuses INFO: its lag cannot be known. */
+  infoRefused?: boolean;
 }
 
 export interface HealthOptions {
@@ -29,6 +35,8 @@ export interface HealthOptions {
   readonly allMasters: boolean;
   /** A node listed as a replica says it is a master: it was promoted, and the layout is behind. */
   readonly promoted?: () => void;
+  /** Where an ACL's refusal of INFO (or of READONLY, on a cluster replica) is reported and remembered. */
+  readonly refusals?: AclRefusals;
 }
 
 /** Weight of the newest round trip in the latency average. */
@@ -68,7 +76,14 @@ export class HealthMonitor {
   readable(replica: NodeClient, evenIfDisconnected = false): boolean {
     if ((!replica.ready && !evenIfDisconnected) || !replica.admits) return false;
     const health = this.health.get(replica);
-    return !!health && !health.syncing && health.lagMs !== null && health.lagMs <= this.options.maxReplicaLagMs;
+    if (!health || health.syncing || health.lagMs === null || health.lagMs > this.options.maxReplicaLagMs) return false;
+    // A cluster replica that may not say READONLY answers every read with MOVED.
+    return !this.options.refusals?.isRefused(replica, "replicaReads");
+  }
+
+  /** Whether every one of these replicas refuses INFO (for the error of a read that found none readable). */
+  lagUnknown(replicas: readonly NodeClient[]): boolean {
+    return replicas.length > 0 && replicas.every((r) => this.health.get(r)?.infoRefused === true);
   }
 
   /** One round of checks; overlapping rounds are skipped. */
@@ -118,16 +133,28 @@ export class HealthMonitor {
   /** INFO <section> as fields, timing the round trip; undefined if the node did not answer. */
   private async info(node: NodeClient, section: string): Promise<Record<string, string> | undefined> {
     const started = performance.now();
+    let text: string;
     try {
-      const info = internalCommand("info", [section]);
-      const text = (await node.send(info, this.options.timeoutMs, INTERNAL)) as string;
-      const rtt = performance.now() - started;
-      const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
-      health.latencyMs = health.latencyMs === null ? rtt : health.latencyMs + ALPHA * (rtt - health.latencyMs);
-      this.health.set(node, health);
-      return parseInfo(text);
-    } catch {
+      text = (await node.send(internalCommand("info", [section]), this.options.timeoutMs, INTERNAL)) as string;
+    } catch (error) {
+      // Refused by the ACL: reported once; the NOPERM is still an answer, so the round trip counts as latency.
+      if (this.options.refusals?.refused(node, "replicaHealth", error)) this.measured(node, started).infoRefused = true;
       return undefined;
     }
+    const health = this.measured(node, started);
+    if (health.infoRefused) {
+      health.infoRefused = false;
+      this.options.refusals?.permitted(node, "replicaHealth");
+    }
+    return parseInfo(text);
+  }
+
+  /** Adds a round trip that started at `started` to the node's latency average. */
+  private measured(node: NodeClient, started: number): NodeHealth {
+    const rtt = performance.now() - started;
+    const health = this.health.get(node) ?? { latencyMs: null, lagMs: null, syncing: false };
+    health.latencyMs = health.latencyMs === null ? rtt : health.latencyMs + ALPHA * (rtt - health.latencyMs);
+    this.health.set(node, health);
+    return health;
   }
 }

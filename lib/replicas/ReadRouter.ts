@@ -40,15 +40,20 @@ export class ReadRouter {
       case "replica":
         if (readable.length) return this.next(readable);
         if (this.reconnecting(replicas).length) return this.next(this.reconnecting(replicas));
-        throw new NoReplicaAvailableError(
-          master?.shard ?? String(shard),
-          this.registry.replicasOf(shard).length ? "none is connected, caught up and not syncing" : "the shard has no replicas",
-        );
+        throw new NoReplicaAvailableError(master?.shard ?? String(shard), this.unreadable(replicas));
       case "nearest":
         return this.nearest(master, readable);
       case "any":
         return this.next(master && master.admits ? [master, ...readable] : readable) ?? master;
     }
+  }
+
+  /** Why none of the shard's replicas can take a read. */
+  private unreadable(replicas: readonly NodeClient[]): string {
+    if (!replicas.length) return "the shard has no replicas";
+    // An ACL without +info: lag cannot be measured, so no replica is trusted to be within maxReplicaLagMs.
+    if (this.health.lagUnknown(replicas)) return "their replication lag is unknown: the ACL user may not run INFO (see the acl:refused event)";
+    return "none is connected, caught up and not syncing";
   }
 
   /** Replicas fit at their last check whose connection is down for now (breaker still closed). */

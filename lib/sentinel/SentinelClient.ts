@@ -10,6 +10,7 @@ import type { ResolvedShard } from "../config/shards.js";
 import type { Address, SentinelConnectionOptions } from "../config/types.js";
 import { SentinelError } from "../errors.js";
 import { sanitizeError } from "../connection/sanitize.js";
+import { isNoPermission, type AclFeatureName } from "../connection/aclRefusals.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
@@ -24,6 +25,8 @@ export interface SentinelEvents {
   error(sentinel: string, error: Error): void;
   /** A sentinel reported an address (a node's or a peer sentinel's) the policy refused. */
   refused(masterName: string, reported: string, reason: string): void;
+  /** A sentinel's ACL refused a query discovery can do without: it goes on without it. */
+  aclRefused?(masterName: string, sentinel: string, feature: AclFeatureName, error: Error): void;
 }
 
 /** The events that say a master or replica changed (from Sentinel's documented pub/sub messages). */
@@ -90,13 +93,13 @@ export class SentinelClient implements LayoutSource {
    * the layout keeps its last picture until +switch-master settles it.
    */
   async discover(masterName: string): Promise<ShardNodes | undefined> {
-    const state = pairs((await this.query(["MASTER", masterName])) as unknown[]);
+    const state = pairs(((await this.optional(masterName, "sentinelMaster", ["MASTER", masterName])) ?? []) as unknown[]);
     if (String(state.flags ?? "").split(",").some((flag) => IN_FLUX.includes(flag))) return undefined;
     const reply = (await this.query(["GET-MASTER-ADDR-BY-NAME", masterName])) as [string, string | number] | null;
     if (!reply) throw new SentinelError(`no sentinel knows a master named '${masterName}'`);
     const master = this.admit(masterName, { host: String(reply[0]), port: Number(reply[1]) });
     if (!master) throw new SentinelError(`the master address sentinels gave for '${masterName}' was refused`, undefined, true);
-    const listed = (await this.query(["REPLICAS", masterName])) as unknown[][];
+    const listed = ((await this.optional(masterName, "sentinelReplicas", ["REPLICAS", masterName])) ?? []) as unknown[][];
     const replicas: Address[] = [];
     for (const fields of listed) {
       const replica = pairs(fields);
@@ -107,6 +110,17 @@ export class SentinelClient implements LayoutSource {
     }
     await this.learnPeers(masterName);
     return { master, replicas };
+  }
+
+  /** A query discovery can do without: undefined (reported once) when the sentinel's ACL refuses it. */
+  private async optional(masterName: string, feature: AclFeatureName, args: string[]): Promise<unknown> {
+    try {
+      return await this.query(args);
+    } catch (error) {
+      if (!isNoPermission(error)) throw error;
+      this.events.aclRefused?.(masterName, this.current, feature, error);
+      return undefined;
+    }
   }
 
   /** Subscribes to one sentinel's events; moves to the next sentinel if that one goes away. */
@@ -169,6 +183,8 @@ export class SentinelClient implements LayoutSource {
       } catch (error) {
         // Closing is not a sentinel's fault: nothing to report, nobody to ask next.
         if (this.closed) throw new SentinelError("the sentinel client is closed", undefined, true);
+        // An ACL's answer, not a failing sentinel: the connection is fine, and the caller decides what to do without it.
+        if (isNoPermission(error)) throw error;
         lastError = sanitizeError(error);
         this.events.error(key, lastError);
         this.forget(key);
@@ -220,7 +236,7 @@ export class SentinelClient implements LayoutSource {
   }
 
   private async learnPeers(masterName: string): Promise<void> {
-    const peers = (await this.query(["SENTINELS", masterName]).catch(() => [])) as unknown[][];
+    const peers = ((await this.optional(masterName, "sentinelPeers", ["SENTINELS", masterName]).catch(() => [])) ?? []) as unknown[][];
     for (const fields of peers) {
       const peer = pairs(fields);
       const reported = { host: String(peer.ip), port: Number(peer.port) };

@@ -18,6 +18,7 @@ import type { BreakerState } from "../resilience/breaker.js";
 import { NodePool } from "../connection/NodePool.js";
 import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "../connection/NodeClient.js";
 import type { CommandObserver, NodeObserver } from "../connection/observer.js";
+import { isNoPermission, type AclRefusals } from "../connection/aclRefusals.js";
 import { FlushScheduler } from "../connection/scheduler.js";
 import type { Layout } from "./Topology.js";
 
@@ -48,6 +49,8 @@ export interface RegistryParts {
   tracking?(shard: number): TrackingHooks;
   /** Sees every command written to the shard's nodes (near cache on). */
   sending?(shard: number): (cmd: ShardisCommand, tracked: boolean, connection: object) => void;
+  /** Where commands of shardis's own that a node's ACL refused are reported (once per node and feature). */
+  readonly refusals?: AclRefusals;
 }
 
 export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "maxWriteDelayMs" | "retry" | "lazyConnect">;
@@ -199,7 +202,12 @@ export class NodeRegistry {
   private create(shard: number, name: string, address: Address, role: NodeRole): Slot {
     const id = formatAddress(address);
     let node: NodeClient | undefined;
-    const probe = () => node!.send(internalCommand("ping"), this.options.commandTimeoutMs, PROBE);
+    // An ACL that refuses PING still proves the node up and answering: its NOPERM closes the breaker as a PONG would.
+    const probe = () =>
+      node!.send(internalCommand("ping"), this.options.commandTimeoutMs, PROBE).catch((error: unknown) => {
+        if (isNoPermission(error)) return "PONG";
+        throw error;
+      });
     const nodeObserver = this.parts.nodeObserver(shard, id);
     const breaker = this.parts.breaker(probe, (state) => {
       nodeObserver.transition(state);
@@ -213,6 +221,12 @@ export class NodeRegistry {
       detectStalls: true,
       role: undefined,
       onRoleMismatch: (n, actual) => this.hooks.roleMismatch(shard, n, actual),
+      // An ACL's refusal is reported once per node and feature; another error reply (a proxy without ROLE) as the node's error.
+      refused: (n, feature, error) => {
+        // A master serves reads without READONLY: its refusal costs nothing (a master demoted later says READONLY again when it reconnects).
+        if (feature === "replicaReads" && n.context.role === "master") return;
+        if (!this.parts.refusals?.refused(n, feature, error)) this.events.error(n, error);
+      },
       redirect: (n, entry) => this.hooks.redirect(shard, n, entry),
       observer: this.parts.observer(shard, role),
       nodeObserver,
@@ -223,7 +237,7 @@ export class NodeRegistry {
             clusterRedirect: (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) =>
               this.hooks.clusterRedirect?.(shard, n, entry, kind, address),
             // Cluster replicas serve reads only on connections that said READONLY; masters ignore it.
-            onConnect: ["readonly"],
+            onConnect: [["readonly", "replicaReads"]],
           }
         : {}),
     };

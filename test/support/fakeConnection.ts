@@ -35,8 +35,8 @@ export class FakeConnection extends EventEmitter implements Connection {
   readonly written: ShardisCommand[] = [];
   /** Written and not yet answered; replies settle them in order. */
   readonly pending: ShardisCommand[] = [];
-  /** What ROLE answers: "master" or "slave". */
-  role = "master";
+  /** What ROLE answers: "master" or "slave", or an error reply (an ACL's NOPERM). */
+  role: string | Error = "master";
   /** What connect() does: succeed, fail (refused), or never finish. */
   onConnect: "ready" | "refuse" | "hang" = "ready";
   /** Answers commands as they are written; return undefined to leave one for the test. */
@@ -63,7 +63,8 @@ export class FakeConnection extends EventEmitter implements Connection {
     if (this.status !== "ready") throw new Error(`fake: write while ${this.status}`);
     this.written.push(cmd);
     if (cmd.name === "role") {
-      cmd.resolve([this.role]);
+      if (this.role instanceof Error) cmd.reject(this.role);
+      else cmd.resolve([this.role]);
       return cmd.promise;
     }
     const auto = this.autoReply?.(cmd);

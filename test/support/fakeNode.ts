@@ -79,6 +79,7 @@ export interface FakeNodeOptions {
   redirect?: NodeContext["redirect"];
   clusterRedirect?: NodeContext["clusterRedirect"];
   onRoleMismatch?: NodeContext["onRoleMismatch"];
+  refused?: NodeContext["refused"];
   /** Set up each fake connection before use (role, connect outcome, auto replies). */
   setup?: (connection: FakeConnection) => void;
 }
@@ -113,6 +114,7 @@ export function fakeNode(options: FakeNodeOptions = {}) {
     detectStalls: options.detectStalls ?? true,
     role: options.role,
     onRoleMismatch: options.onRoleMismatch,
+    refused: options.refused,
     redirect: options.redirect,
     clusterRedirect: options.clusterRedirect,
     observer,

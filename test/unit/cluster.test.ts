@@ -114,6 +114,13 @@ describe("ClusterSource", () => {
     expect((error as Error).message).toContain("not a cluster node");
   });
 
+  it("falls back to CLUSTER SLOTS when the ACL refuses CLUSTER SHARDS", async () => {
+    const acl = source([new Error("NOPERM this user has no permissions to run the 'cluster|shards' command"), [[0, 16383, ["10.0.0.1", 7000, ID.a]]]]);
+    const layout = await apply(acl.src, initialLayout([], true));
+    expect(acl.asked).toEqual(["10.0.0.1:7000 SHARDS", "10.0.0.1:7000 SLOTS"]);
+    expect(layout.names).toEqual(["aaaaaaaa"]);
+  });
+
   it("leaves out and reports addresses outside allowedAddresses", async () => {
     const { src, refused } = source([three], { allowed: ["10.0.0.1:7000", "10.0.0.1:7001", "10.0.0.1:7002"] });
     const layout = await apply(src, initialLayout([], true));

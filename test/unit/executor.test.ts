@@ -36,6 +36,7 @@ const SHARDS = [
 const noEvents = { ready: () => undefined, down: () => undefined, error: () => undefined, breaker: () => undefined };
 const noFleetEvents = {
   nearCacheError: () => undefined,
+  aclRefused: () => undefined,
   topology: () => undefined,
   failover: () => undefined,
   refused: () => undefined,

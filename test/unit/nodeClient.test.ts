@@ -6,6 +6,7 @@
  * in milliseconds.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ReplyError } from "ioredis";
 import { buildCommand, internalCommand } from "../../lib/commands/command.js";
 import { ROLE_RECHECK_MS } from "../../lib/connection/roleCheck.js";
 import { BlockCommand } from "../../lib/commands/block.js";
@@ -296,6 +297,48 @@ describe("NodeClient: ROLE check", () => {
     expect(mismatches).toEqual(["master"]);
     connection.reply("v");
     await expect(p).resolves.toBe("v");
+  });
+
+  it("serves a node whose ACL refuses ROLE as the role it was sent as, at once, and reports the refusal", async () => {
+    const refusals: Array<[string, string]> = [];
+    const { node, connection, log } = fakeNode({
+      role: "master",
+      setup: (c) => (c.role = new ReplyError("NOPERM this user has no permissions to run the 'role' command")),
+      refused: (_node, feature, error) => refusals.push([feature, error.message]),
+    });
+    const p = node.send(incr(), 1000);
+    await turn();
+    expect(connection.names()).toEqual(["role", "incr"]);
+    expect(node.ready).toBe(true);
+    expect(log.ready).toHaveLength(1);
+    expect(log.errors).toEqual([]);
+    expect(refusals).toEqual([["roleCheck", "NOPERM this user has no permissions to run the 'role' command"]]);
+    connection.reply(1);
+    await expect(p).resolves.toBe(1);
+
+    // A layout change cannot re-check it (nothing is held); a new connection asks again, and is refused again.
+    node.roleChanged();
+    connection.drop();
+    connection.up();
+    await turn();
+    expect(connection.names()).toEqual(["role", "incr", "role"]);
+    expect(node.ready).toBe(true);
+    expect(refusals).toHaveLength(2);
+  });
+
+  it("checks again when the ACL allows ROLE later: a mismatch is held as before", async () => {
+    const { node, connection } = fakeNode({
+      role: "master",
+      setup: (c) => (c.role = new ReplyError("NOPERM this user has no permissions to run the 'role' command")),
+    });
+    node.connect();
+    await turn();
+    expect(node.ready).toBe(true);
+    connection.role = "slave";
+    connection.drop();
+    connection.up();
+    await turn();
+    expect(node.ready).toBe(false);
   });
 
   it("checks afresh on every new connection", async () => {
