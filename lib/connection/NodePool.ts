@@ -12,6 +12,9 @@ import { NodeClient, type NodeClientInit } from "./NodeClient.js";
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
 const RECENT_ERROR_MS = 5000;
 
+/** The caller's deadline came before a connection did. */
+class BudgetSpent extends Error {}
+
 export class NodePool {
   private readonly pool: Pool<NodeClient>;
   private readonly borrowed = new Set<NodeClient>();
@@ -59,22 +62,33 @@ export class NodePool {
   }
 
   /**
-   * Borrows a connection. After acquireTimeoutMs: PoolExhaustedError if every
-   * connection was busy, ConnectionError if one could not be opened in time.
+   * Borrows a connection. After acquireTimeoutMs, or `budgetMs` when the
+   * caller's own deadline is nearer (a blocking command, a write under a
+   * write concern): PoolExhaustedError if every connection was busy,
+   * ConnectionError if one could not be opened in time.
    */
-  async acquire(): Promise<NodeClient> {
+  async acquire(budgetMs = Infinity): Promise<NodeClient> {
     const started = Date.now();
+    const pending = this.pool.acquire();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const node = await this.pool.acquire();
+      const node =
+        budgetMs >= this.options.acquireTimeoutMs
+          ? await pending
+          : await Promise.race([pending, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new BudgetSpent()), Math.max(0, budgetMs))))]);
       this.borrowed.add(node);
       return node;
     } catch (error) {
-      if (!(error instanceof Error && error.name === "TimeoutError")) throw error;
+      // Given up before the pool's own timeout: whatever the pool hands over later goes straight back.
+      if (error instanceof BudgetSpent) pending.then((late) => this.pool.release(late), () => undefined);
+      if (!(error instanceof Error && (error.name === "TimeoutError" || error instanceof BudgetSpent))) throw error;
       const waited = Date.now() - started;
       if (this.pool.borrowed >= this.options.max) throw new PoolExhaustedError(this.shard, this.id, this.options.max, waited);
       const recent = this.lastCreateError;
       const cause = recent && recent.at >= started - RECENT_ERROR_MS ? recent.error : undefined;
       throw new ConnectionError(this.shard, this.id, `could not open a dedicated connection within ${waited} ms`, cause);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

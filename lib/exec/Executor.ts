@@ -313,7 +313,8 @@ export class Executor {
       // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
       return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
     }
-    return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
+    // The wait for a pooled connection counts against the call's deadline.
+    return this.withPooled(shard, (pooled, leftMs) => pooled.send(cmd, blockMs + leftMs, flags), call.timeoutMs);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
@@ -349,19 +350,25 @@ export class Executor {
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
 
-  /** Borrows a dedicated connection to the shard's master for fn, and always returns it. */
-  async withPooled<T>(shard: number, fn: (node: NodeClient) => Promise<T>): Promise<T> {
+  /**
+   * Borrows a dedicated connection to the shard's master for fn, and always
+   * returns it. `budgetMs`: the caller's deadline, which the wait for the
+   * connection counts against; fn gets what is left of it.
+   */
+  async withPooled<T>(shard: number, fn: (node: NodeClient, leftMs: number) => Promise<T>, budgetMs = Infinity): Promise<T> {
+    const started = performance.now();
     const pool = this.fleet.registry.pool(shard);
     if (!pool) {
-      await this.fleet.holder.whenPlaced(shard, this.defaults.timeoutMs);
+      const waitMs = Math.min(budgetMs, this.defaults.timeoutMs);
+      await this.fleet.holder.whenPlaced(shard, waitMs);
       if (!this.fleet.registry.pool(shard)) {
-        throw new TimeoutError(this.shardName(shard), "(no master yet)", this.defaults.timeoutMs, "Sentinel has not named the master");
+        throw new TimeoutError(this.shardName(shard), "(no master yet)", waitMs, "Sentinel has not named the master");
       }
-      return this.withPooled(shard, fn);
+      return this.withPooled(shard, fn, budgetMs - (performance.now() - started));
     }
-    const node = await pool.acquire();
+    const node = await pool.acquire(budgetMs);
     try {
-      return await fn(node);
+      return await fn(node, budgetMs - (performance.now() - started));
     } finally {
       await pool.release(node);
     }
@@ -417,9 +424,9 @@ export class Executor {
   /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
   private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
-    return this.withPooled(shard, async (node) => {
-      const written = node.send(cmd, call.timeoutMs, flags);
-      const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
+    return this.withPooled(shard, async (node, leftMs) => {
+      const written = node.send(cmd, leftMs, flags);
+      const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), leftMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);
       if (reply.status === "rejected") throw reply.reason;
       if (acked.status === "rejected") {
@@ -432,7 +439,7 @@ export class Executor {
         throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);
       }
       return reply.value;
-    });
+    }, call.timeoutMs);
   }
 
   /**

@@ -19,6 +19,7 @@ export async function runScript(
   flags = 0,
   pin?: Pin,
 ): Promise<unknown> {
+  const deadline = performance.now() + timeoutMs;
   if (node.knownScripts.has(script.sha)) {
     try {
       return await node.send(evalsha, timeoutMs, flags, pin);
@@ -27,7 +28,9 @@ export async function runScript(
       node.knownScripts.delete(script.sha);
     }
   }
-  const result = node.send(new ShardisCommand(script.evalCommand, [script.lua, ...args], { replyEncoding: encoding }), timeoutMs, flags, pin);
+  // After a NOSCRIPT, EVAL gets what is left of the call's deadline, not a deadline of its own.
+  const left = Math.max(0, deadline - performance.now());
+  const result = node.send(new ShardisCommand(script.evalCommand, [script.lua, ...args], { replyEncoding: encoding }), left, flags, pin);
   try {
     return await result;
   } finally {

@@ -188,6 +188,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     if (timers > 0) violations.push(`${timers} timer(s) still pending after quit()`);
     const open = world.connections.filter((c) => c.status !== "end");
     if (open.length) violations.push(`${open.length} connection(s) not ended after quit(): ${open.map((c) => `${c.address} ${c.status}`).join(", ")}`);
+    if (open.length && (globalThis as { __stacks?: WeakMap<object, string> }).__stacks) for (const c of open) console.log((globalThis as { __stacks?: WeakMap<object, string> }).__stacks!.get(c));
   } catch (error) {
     violations.push(`the run itself failed: ${describe(error)}${error instanceof Error ? `\n${error.stack}` : ""}`);
   } finally {
@@ -216,7 +217,7 @@ function injectFault(world: World, random: Random): void {
   const shard = random.int(0, world.shards.length - 1);
   const master = world.masterOf(shard);
   const any = random.pick(world.shards[shard]!.nodes);
-  switch (random.weighted<string>([[30, "reset"], [15, "crash"], [12, "failover"], [10, "slow"], [12, "acl"], [8, "loading"], [8, "oom"]])) {
+  switch (random.weighted<string>([[30, "reset"], [15, "crash"], [12, "failover"], [6, "demote"], [10, "slow"], [12, "acl"], [8, "loading"], [8, "oom"]])) {
     case "reset": {
       const open = world.connections.filter((c) => c.server !== undefined);
       if (open.length) world.resetConnection(random.pick(open));
@@ -227,11 +228,13 @@ function injectFault(world: World, random: Random): void {
       return world.crash(any, random.int(50, 1500), any.role === "replica" || world.shards[shard]!.nodes.length === 1 ? random.chance(0.5) : false);
     case "failover":
       return world.failover(shard, random.int(200, 2000));
+    case "demote":
+      return world.demote(shard);
     case "slow":
       return world.slow(any, random.int(100, 2000), random.int(100, 1500));
     case "acl":
       // shardis's own commands refused by an ACL change: they must degrade a feature, never a caller's command.
-      return world.refuse(any, [random.pick(["role", "info", "client|tracking", "wait", "readonly", "ping"])], "NOPERM this user has no permissions to run this command", random.int(100, 2000));
+      return world.refuse(any, [random.pick(["role", "info", "client|tracking", "wait", "readonly", "ping", "multi"])], "NOPERM this user has no permissions to run this command", random.int(100, 2000));
     case "loading":
       // As Redis while loading: data commands refused; MULTI, WATCH, EXEC are allowed (their queued commands are refused).
       return world.refuse(any, ["get", "set", "incr", "mget", "mset", "del", "evalsha", "eval"], "LOADING Redis is loading the dataset in memory", random.int(50, 500));

@@ -125,6 +125,16 @@ export class World implements Network {
     });
   }
 
+  /** A manual failover (SENTINEL FAILOVER): the replica is promoted, the master stays up and becomes its replica. */
+  demote(shard: number): void {
+    const master = this.masterOf(shard);
+    const replica = this.replicaOf(shard);
+    if (!replica || !replica.up || !master.up) return;
+    this.note(`${this.shards[shard]!.name}: ${master.address} demoted, ${replica.address} promoted (both up)`);
+    replica.promote();
+    master.replicate(replica);
+  }
+
   /** The node answers these commands with an error for a while (an ACL change, LOADING, OOM). */
   refuse(server: SimServer, commands: readonly string[], message: string, forMs: number): void {
     this.note(`${server.address} refuses ${commands.join(",")} with "${message.split(" ")[0]}" for ${forMs} ms`);
