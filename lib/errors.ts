@@ -220,18 +220,27 @@ export class NoReplicaAvailableError extends ShardisError {
   }
 }
 
-/** The write was applied on the master, but fewer replicas than asked confirmed it in time. */
+/**
+ * The write was applied on the master (`reply` is its reply), but fewer
+ * replicas than asked confirmed it in time, or WAIT itself failed after the
+ * write (refused, connection lost, timed out): then `cause` is WAIT's error
+ * and `acknowledged` is 0, as no confirmation arrived.
+ */
 export class WriteConcernError extends NodeError {
   readonly reply: unknown;
   readonly acknowledged: number;
   readonly required: number;
 
-  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown) {
+  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown, waitError?: unknown) {
     super(
       "ERR_SHARDIS_WRITE_CONCERN",
       shard,
       node,
-      `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`,
+      waitError === undefined
+        ? `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`
+        : `written on the master, but WAIT failed (${String((waitError as Error)?.message ?? waitError)}): ` +
+            `whether ${required} replica(s) have it is unknown; a failover now could lose it`,
+      waitError,
     );
     this.reply = reply;
     this.acknowledged = acknowledged;

@@ -375,7 +375,11 @@ export class Executor {
     return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
   }
 
-  /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
+  /**
+   * The write, then WAIT on the same dedicated connection; fewer replicas
+   * than asked is a WriteConcernError. So is a WAIT that failed after the
+   * write succeeded: the caller must learn the write was applied.
+   */
   private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
     return this.withPooled(shard, async (node) => {
@@ -383,7 +387,7 @@ export class Executor {
       const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);
       if (reply.status === "rejected") throw reply.reason;
-      if (acked.status === "rejected") throw acked.reason;
+      if (acked.status === "rejected") throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, acked.reason);
       if (Number(acked.value) < replicas) {
         throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);
       }
