@@ -17,6 +17,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CONNECTION"
   | "ERR_SHARDIS_TIMEOUT"
   | "ERR_SHARDIS_AUTH"
+  | "ERR_SHARDIS_DATABASE"
   | "ERR_SHARDIS_PARTIAL_FAILURE"
   | "ERR_SHARDIS_POOL_EXHAUSTED"
   | "ERR_SHARDIS_ALREADY_EXECUTED"
@@ -169,6 +170,26 @@ export class TimeoutError extends NodeError {
 export class AuthenticationError extends NodeError {
   constructor(shard: string, node: string, serverMessage: string) {
     super("ERR_SHARDIS_AUTH", shard, node, `authentication failed: ${serverMessage}`);
+  }
+}
+
+/**
+ * The node refused to SELECT the configured `redis.db` (out of range, or an
+ * ACL user without +select). Commands to the node fail fast with it rather
+ * than run on another database, until a connection selects it.
+ */
+export class DatabaseError extends NodeError {
+  readonly db: number;
+
+  constructor(shard: string, node: string, db: number, cause: Error) {
+    super(
+      "ERR_SHARDIS_DATABASE",
+      shard,
+      node,
+      `SELECT ${db} refused (${cause.message}); commands fail rather than run on another database: check redis.db and the user's ACL (+select)`,
+      cause,
+    );
+    this.db = db;
   }
 }
 

@@ -26,8 +26,8 @@ export interface Connection {
   connect(): Promise<unknown>;
   /** QUIT, then close. */
   quit(): Promise<unknown>;
-  /** Closes at once, without reconnecting. */
-  disconnect(): void;
+  /** Closes at once, without reconnecting; `reconnect`: closes and reconnects (with the reconnect backoff). */
+  disconnect(reconnect?: boolean): void;
   /** "ready" once usable, "close" when lost, "error" for connection-level errors. */
   on(event: "ready" | "close", listener: () => void): this;
   on(event: "error", listener: (error: unknown) => void): this;

@@ -121,6 +121,8 @@ describe("resolveOptions", () => {
     [{ shards: two, retries: 3 }, "unknown option 'retries'"],
     [{ shards: two, redis: { pasword: "x" } }, "unknown option 'redis.pasword'"],
     [{ shards: two, redis: { db: -1 } }, "redis.db must be an integer from 0 to 1000000 (got -1)"],
+    [{ shards: two, redis: { db: 1.5 } }, "redis.db must be an integer from 0 to 1000000 (got 1.5)"],
+    [{ cluster: { seeds: ["h:1"] }, redis: { db: 2 } }, "redis.db must be 0 over a cluster: a Redis Cluster has database 0 only"],
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { enableOfflineQueue: true } }, "redis.enableOfflineQueue is managed by shardis: shardis queues commands itself, bounded by commandTimeoutMs"],
     [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
