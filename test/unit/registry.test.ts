@@ -80,6 +80,66 @@ describe("NodeRegistry", () => {
     expect(a.status).toBe("end"); // the node that left was retired
   });
 
+  it("an address re-placed into another shard (replica migration) becomes a new node of that shard; the old one settles its commands, then closes", async () => {
+    const { reg, fakes, observer } = registry({
+      shards: [
+        { name: "s0", master: "10.0.0.1:6379", replicas: ["10.0.0.2:6379"] },
+        { name: "s1", master: "10.0.0.3:6379", replicas: [] },
+      ],
+    });
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }, { master: C, replicas: [] }], ["s0", "s1"], undefined));
+    fakes.first("10.0.0.2:6379").role = "slave";
+    await turn();
+    const before = reg.replicasOf(0)[0]!;
+    const inFlight = before.send(buildCommand("get", ["k"], "utf8"), 5000);
+    await turn();
+
+    // B now replicates C: it serves shard s1.
+    expect(reg.apply(freezeLayout(2, [{ master: A, replicas: [] }, { master: C, replicas: [B] }], ["s0", "s1"], undefined))).toEqual([]);
+    const after = reg.replicasOf(1)[0]!;
+    expect(after).not.toBe(before);
+    expect(after.shard).toBe("s1");
+    expect(reg.placements().filter((p) => p.node.id === "10.0.0.2:6379").map((p) => [p.shard, p.node.shard, p.role])).toEqual([[1, "s1", "replica"]]);
+    const [oldConnection, newConnection] = fakes.all("10.0.0.2:6379");
+    newConnection!.role = "slave";
+    await turn();
+
+    // The old node's command in flight is answered where it was written, then the old connection closes.
+    oldConnection!.reply("old");
+    await expect(inFlight).resolves.toBe("old");
+    await turn();
+    expect(oldConnection!.status).toBe("end");
+    expect(observer("0/replica").answers).toEqual([["get", true]]);
+
+    // The new node reports under s1.
+    const read = after.send(buildCommand("get", ["k"], "utf8"), 5000);
+    await turn();
+    newConnection!.reply("new");
+    await expect(read).resolves.toBe("new");
+    await turn();
+    expect(observer("1/replica").answers).toEqual([["get", true]]);
+  });
+
+  it("commands that waited for a replica that migrated to another shard go to its old shard's master", async () => {
+    const { reg, fakes } = registry({
+      shards: [
+        { name: "s0", master: "10.0.0.1:6379", replicas: ["10.0.0.2:6379"] },
+        { name: "s1", master: "10.0.0.3:6379", replicas: [] },
+      ],
+    });
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }, { master: C, replicas: [] }], ["s0", "s1"], undefined));
+    fakes.first("10.0.0.2:6379").role = "slave";
+    await turn();
+    fakes.first("10.0.0.2:6379").drop(); // the replica is reconnecting: a read waits in its queue
+    const read = reg.replicasOf(0)[0]!.send(buildCommand("get", ["k"], "utf8"), 5000);
+    reg.apply(freezeLayout(2, [{ master: A, replicas: [] }, { master: C, replicas: [B] }], ["s0", "s1"], undefined));
+    await turn();
+    const master = fakes.first("10.0.0.1:6379");
+    expect(master.names()).toEqual(["role", "get"]);
+    master.reply("from s0");
+    await expect(read).resolves.toBe("from s0");
+  });
+
   it("reports a node whose ROLE disagrees with the layout", async () => {
     const { reg, fakes, mismatches } = registry();
     reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }], ["s0"], undefined));
