@@ -29,6 +29,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_NO_REPLICA"
   | "ERR_SHARDIS_WRITE_CONCERN"
   | "ERR_SHARDIS_CLUSTER"
+  | "ERR_SHARDIS_SUBSCRIPTION"
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
@@ -338,6 +339,33 @@ export class ClusterError extends ShardisError {
   constructor(message: string, node?: string, cause?: unknown) {
     super("ERR_SHARDIS_CLUSTER", node ? `${node}: ${message}` : message, cause === undefined ? undefined : { cause });
     this.node = node;
+  }
+}
+
+/**
+ * Subscriptions could not be subscribed again on a shard after its
+ * subscriber connection was re-established or replaced (reconnect,
+ * failover, slot move). `refused`: the node said no (NOPERM: an ACL user
+ * without the channel); otherwise no answer in time or no connection.
+ * shardis asks again, with backoff, for as long as they stay subscribed.
+ * Reported through the `subscription:error` event, never thrown at a caller.
+ */
+export class SubscriptionError extends ShardisError {
+  readonly shard: string;
+  /** "subscribe", "psubscribe" or "ssubscribe". */
+  readonly command: string;
+  /** The channels (or patterns) it failed for. */
+  readonly names: readonly string[];
+  readonly refused: boolean;
+
+  constructor(shard: string, command: string, names: readonly string[], refused: boolean, cause: Error) {
+    const what = `${command.toUpperCase()} of ${names.length} ${command === "psubscribe" ? "pattern(s)" : "channel(s)"}`;
+    const next = refused ? "the node refused it; asked again quietly while subscribed" : "retried with backoff while subscribed";
+    super("ERR_SHARDIS_SUBSCRIPTION", `shard ${shard}: ${what} failed after the subscriber connection was re-established (${cause.message}); ${next}`, { cause });
+    this.shard = shard;
+    this.command = command;
+    this.names = Object.freeze([...names]);
+    this.refused = refused;
   }
 }
 

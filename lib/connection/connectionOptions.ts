@@ -18,6 +18,8 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     enableAutoPipelining: false,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
+    // Subscriptions are restored by shardis (pubsub/restore.ts), with a deadline, retries and events.
+    autoResubscribe: false,
     maxRetriesPerRequest: null,
     showFriendlyErrorStack: false,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, DEFAULTS.reconnect),

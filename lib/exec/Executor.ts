@@ -118,10 +118,16 @@ export class Executor {
     return placed;
   }
 
-  /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers). */
-  async openDedicated(shard: number): Promise<NodeClient> {
+  /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers); `watch` hears it become ready and go down too. */
+  async openDedicated(shard: number, watch?: Pick<NodeEvents, "ready" | "down">): Promise<NodeClient> {
     const master = await this.masterWhenPlaced(shard);
-    return new NodeClient(this.fleet.registry.dedicated(master));
+    const init = this.fleet.registry.dedicated(master);
+    if (!watch) return new NodeClient(init);
+    const events = init.events;
+    return new NodeClient({
+      ...init,
+      events: { ...events, ready: (node) => (events.ready(node), watch.ready(node)), down: (node, cause) => (events.down(node, cause), watch.down(node, cause)) },
+    });
   }
 
   /** Where a command would go and how its replies would combine, without sending it; throws what run() would reject with. */

@@ -3,12 +3,13 @@
  * connections, roles and hand-overs; how the pool lends, bounds and replaces
  * connections; how subscriptions reach shards and messages reach listeners.
  */
+import { ReplyError } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand } from "../../lib/commands/command.js";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { NodeClient } from "../../lib/connection/NodeClient.js";
 import { FlushScheduler } from "../../lib/connection/scheduler.js";
-import { ConnectionError, PoolExhaustedError } from "../../lib/errors.js";
+import { ConnectionError, PoolExhaustedError, SubscriptionError, TimeoutError } from "../../lib/errors.js";
 import { PubSub, type PubSubEvents } from "../../lib/pubsub/PubSub.js";
 import { NodeBreaker } from "../../lib/resilience/breaker.js";
 import { NodeRegistry, type RegistryParts } from "../../lib/topology/NodeRegistry.js";
@@ -201,11 +202,13 @@ describe("PubSub", () => {
   function pubsub() {
     const fakes = fakeConnections();
     const delivered: unknown[][] = [];
+    const failures: SubscriptionError[] = [];
     const events: PubSubEvents = {
       message: (channel, message) => delivered.push(["event", channel.toString(), message]),
       smessage: (channel, message) => delivered.push(["sevent", channel.toString(), message]),
       pmessage: (pattern, channel, message) => delivered.push(["pevent", pattern.toString(), channel.toString(), message.toString()]),
       handlerError: (error, channel) => delivered.push(["error", channel, (error as Error).message]),
+      subscriptionError: (error) => failures.push(error),
     };
     const addresses = [A, B, C];
     const opened: NodeClient[] = [];
@@ -213,13 +216,14 @@ describe("PubSub", () => {
       {
         shardCount: 3,
         shardOf: (channel) => (String(channel).startsWith("x") ? 1 : 0),
-        open: async (shard) => {
+        shardName: (shard) => `s${shard}`,
+        open: async (shard, watch) => {
           const node = new NodeClient({
             shard: `s${shard}`,
             address: addresses[shard]!,
             connections: fakes.factory,
             scheduler: new FlushScheduler(),
-            events: noEvents,
+            events: { ...noEvents, ready: (n) => watch.ready(n), down: (n) => watch.down(n) },
             context: {
               breaker: { admits: true, state: "closed", reason: "", retryInMs: 0, stallMs: undefined, record: () => undefined, trip: () => undefined },
               maxQueueLength: 100,
@@ -240,7 +244,7 @@ describe("PubSub", () => {
       events,
     );
     const subscribe = (fake: ReturnType<typeof fakes.first>) => (fake.autoReply = (cmd) => [cmd.name, cmd.args[0], 1]);
-    return { ps, fakes, delivered, opened, subscribe };
+    return { ps, fakes, delivered, failures, opened, subscribe };
   }
 
   it("subscribes each channel on its shard; handlers get strings, handler-less subscriptions become events with Buffers", async () => {
@@ -298,5 +302,78 @@ describe("PubSub", () => {
     expect(opened).toHaveLength(4);
     expect(fresh!.names()).toEqual(["subscribe", "psubscribe"]);
     expect(old!.status).toBe("end");
+  });
+
+  /** Subscribed to "news" on s0 (10.0.0.1), confirmed; returns its fake connection. */
+  async function subscribed(setup: ReturnType<typeof pubsub>, handler: (m: string) => void) {
+    const subscribing = setup.ps.subscribe(["news"], handler);
+    await turn();
+    const fake = setup.fakes.first("10.0.0.1:6379");
+    fake.pending.splice(0).forEach((cmd) => cmd.resolve(["subscribe", "news", 1]));
+    await subscribing;
+    return fake;
+  }
+
+  it("subscribes again after the connection comes back; a SUBSCRIBE past its deadline is reported and retried with backoff until held", async () => {
+    const setup = pubsub();
+    const got: string[] = [];
+    const fake = await subscribed(setup, (m) => got.push(m));
+    fake.drop();
+    await turn();
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "restoring" }]);
+    fake.up(); // reconnected: it holds nothing; the node does not answer in time
+    await turn();
+    expect(fake.names()).toEqual(["subscribe", "subscribe"]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(setup.failures).toHaveLength(1);
+    const [failure] = setup.failures;
+    expect(failure).toBeInstanceOf(SubscriptionError);
+    expect(failure).toMatchObject({ code: "ERR_SHARDIS_SUBSCRIPTION", shard: "s0", command: "subscribe", names: ["news"], refused: false });
+    expect(failure!.cause).toBeInstanceOf(TimeoutError);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "restoring", error: failure }]);
+    // The retry comes after the first backoff step (at most 50 ms) and is answered.
+    fake.autoReply = (cmd) => [cmd.name, cmd.args[0], 1];
+    await vi.advanceTimersByTimeAsync(60);
+    expect(fake.names()).toEqual(["subscribe", "subscribe", "subscribe"]);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "active" }]);
+    fake.deliver("news", "back");
+    expect(got).toEqual(["back"]);
+    expect(setup.failures).toHaveLength(1);
+  });
+
+  it("a refused re-subscription (NOPERM) is reported once, asked again quietly, held again once accepted; unsubscribing stops it", async () => {
+    const setup = pubsub();
+    const fake = await subscribed(setup, () => undefined);
+    let accept = false;
+    fake.autoReply = (cmd) => (accept ? [cmd.name, cmd.args[0], 1] : new ReplyError("NOPERM this user has no permissions to access one of the channels used as arguments"));
+    fake.drop();
+    await turn();
+    fake.up();
+    await turn();
+    expect(setup.failures.map((f) => [f.refused, f.names])).toEqual([[true, ["news"]]]);
+    const [refusal] = setup.failures;
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "refused", error: refusal }]);
+    await vi.advanceTimersByTimeAsync(5000);
+    const asked = fake.names().filter((n) => n === "subscribe").length;
+    expect(asked).toBeGreaterThanOrEqual(5); // the first, the restore, and quiet retries, at most 2 s apart
+    expect(setup.failures).toHaveLength(1);
+    accept = true;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "active" }]);
+
+    // Refused again, then unsubscribed: reported again (it was held in between), and no more SUBSCRIBE after.
+    accept = false;
+    fake.drop();
+    await turn();
+    fake.up();
+    await turn();
+    expect(setup.failures).toHaveLength(2);
+    const unsubscribing = setup.ps.unsubscribe(["news"]);
+    await turn();
+    await unsubscribing;
+    const before = fake.names().filter((n) => n === "subscribe").length;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(fake.names().filter((n) => n === "subscribe").length).toBe(before);
+    expect(setup.ps.subscriptions()).toEqual([]);
   });
 });

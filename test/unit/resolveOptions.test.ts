@@ -125,6 +125,7 @@ describe("resolveOptions", () => {
     [{ cluster: { seeds: ["h:1"] }, redis: { db: 2 } }, "redis.db must be 0 over a cluster: a Redis Cluster has database 0 only"],
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { enableOfflineQueue: true } }, "redis.enableOfflineQueue is managed by shardis: shardis queues commands itself, bounded by commandTimeoutMs"],
+    [{ shards: two, redis: { autoResubscribe: false } }, "redis.autoResubscribe is managed by shardis: shardis subscribes again itself after a reconnect, with retries and subscription:error events"],
     [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
     [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
     [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
