@@ -361,7 +361,7 @@ export class SubscriptionError extends ShardisError {
   constructor(shard: string, command: string, names: readonly string[], refused: boolean, cause: Error) {
     const what = `${command.toUpperCase()} of ${names.length} ${command === "psubscribe" ? "pattern(s)" : "channel(s)"}`;
     const next = refused ? "the node refused it; asked again quietly while subscribed" : "retried with backoff while subscribed";
-    super("ERR_SHARDIS_SUBSCRIPTION", `shard ${shard}: ${what} failed after the subscriber connection was re-established (${cause.message}); ${next}`, { cause });
+    super("ERR_SHARDIS_SUBSCRIPTION", `shard ${shard}: ${what} failed on a re-established or new subscriber connection (${cause.message}); ${next}`, { cause });
     this.shard = shard;
     this.command = command;
     this.names = Object.freeze([...names]);
