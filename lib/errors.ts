@@ -17,6 +17,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CONNECTION"
   | "ERR_SHARDIS_TIMEOUT"
   | "ERR_SHARDIS_AUTH"
+  | "ERR_SHARDIS_DATABASE"
   | "ERR_SHARDIS_PARTIAL_FAILURE"
   | "ERR_SHARDIS_POOL_EXHAUSTED"
   | "ERR_SHARDIS_ALREADY_EXECUTED"
@@ -30,6 +31,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_WRITE_CONCERN"
   | "ERR_SHARDIS_NO_PERMISSION"
   | "ERR_SHARDIS_CLUSTER"
+  | "ERR_SHARDIS_SUBSCRIPTION"
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
@@ -175,6 +177,26 @@ export class AuthenticationError extends NodeError {
   }
 }
 
+/**
+ * The node refused to SELECT the configured `redis.db` (out of range, or an
+ * ACL user without +select). Commands to the node fail fast with it rather
+ * than run on another database, until a connection selects it.
+ */
+export class DatabaseError extends NodeError {
+  readonly db: number;
+
+  constructor(shard: string, node: string, db: number, cause: Error) {
+    super(
+      "ERR_SHARDIS_DATABASE",
+      shard,
+      node,
+      `SELECT ${db} refused (${cause.message}); commands fail rather than run on another database: check redis.db and the user's ACL (+select)`,
+      cause,
+    );
+    this.db = db;
+  }
+}
+
 /** The node's circuit breaker is open: the command failed fast, without touching the socket. */
 export class CircuitOpenError extends NodeError {
   readonly retryInMs: number;
@@ -223,22 +245,30 @@ export class NoReplicaAvailableError extends ShardisError {
   }
 }
 
-/** The write was applied on the master, but fewer replicas than asked confirmed it in time. */
+/**
+ * The write was applied on the master (`reply` is its reply), but fewer
+ * replicas than asked confirmed it in time, or WAIT itself failed after the
+ * write (refused, connection lost, timed out): then `cause` is WAIT's error
+ * and `acknowledged` is 0, as no confirmation arrived.
+ */
 export class WriteConcernError extends NodeError {
   readonly reply: unknown;
   readonly acknowledged: number;
   readonly required: number;
 
-  /** `cause`: WAIT itself was refused (a NoPermissionError): nothing is known of the replicas. */
-  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown, cause?: NoPermissionError) {
+  /** `waitError`: WAIT failed after the write succeeded (refused by the ACL: a NoPermissionError; connection lost; deadline). */
+  constructor(shard: string, node: string, required: number, acknowledged: number, timeoutMs: number, reply: unknown, waitError?: unknown) {
     super(
       "ERR_SHARDIS_WRITE_CONCERN",
       shard,
       node,
-      cause
-        ? `written on the master, but WAIT was refused by the ACL (${cause.fix}): no replica could confirm it; a failover now could lose it`
-        : `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`,
-      cause,
+      waitError === undefined
+        ? `written on the master, but ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms; a failover now could lose it`
+        : waitError instanceof NoPermissionError
+          ? `written on the master, but WAIT was refused by the ACL (${waitError.fix}): no replica could confirm it; a failover now could lose it`
+          : `written on the master, but WAIT failed (${String((waitError as Error)?.message ?? waitError)}): ` +
+            `whether ${required} replica(s) have it is unknown; a failover now could lose it`,
+      waitError,
     );
     this.reply = reply;
     this.acknowledged = acknowledged;
@@ -354,6 +384,33 @@ export class ClusterError extends ShardisError {
   constructor(message: string, node?: string, cause?: unknown) {
     super("ERR_SHARDIS_CLUSTER", node ? `${node}: ${message}` : message, cause === undefined ? undefined : { cause });
     this.node = node;
+  }
+}
+
+/**
+ * Subscriptions could not be subscribed again on a shard after its
+ * subscriber connection was re-established or replaced (reconnect,
+ * failover, slot move). `refused`: the node said no (NOPERM: an ACL user
+ * without the channel); otherwise no answer in time or no connection.
+ * shardis asks again, with backoff, for as long as they stay subscribed.
+ * Reported through the `subscription:error` event, never thrown at a caller.
+ */
+export class SubscriptionError extends ShardisError {
+  readonly shard: string;
+  /** "subscribe", "psubscribe" or "ssubscribe". */
+  readonly command: string;
+  /** The channels (or patterns) it failed for. */
+  readonly names: readonly string[];
+  readonly refused: boolean;
+
+  constructor(shard: string, command: string, names: readonly string[], refused: boolean, cause: Error) {
+    const what = `${command.toUpperCase()} of ${names.length} ${command === "psubscribe" ? "pattern(s)" : "channel(s)"}`;
+    const next = refused ? "the node refused it; asked again quietly while subscribed" : "retried with backoff while subscribed";
+    super("ERR_SHARDIS_SUBSCRIPTION", `shard ${shard}: ${what} failed on a re-established or new subscriber connection (${cause.message}); ${next}`, { cause });
+    this.shard = shard;
+    this.command = command;
+    this.names = Object.freeze([...names]);
+    this.refused = refused;
   }
 }
 

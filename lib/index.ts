@@ -7,7 +7,7 @@ export type { BreakerState } from "./resilience/breaker.js";
 export type { ShardedPipeline, PipelineOptions } from "./pipeline/Pipeline.js";
 export type { ShardedTransaction, PipelineResult } from "./pipeline/Transaction.js";
 export type { DedicatedConnection } from "./client/DedicatedConnection.js";
-export type { MessageHandler, PatternHandler } from "./pubsub/PubSub.js";
+export type { MessageHandler, PatternHandler, SubscriptionState } from "./pubsub/PubSub.js";
 export type { ScanStreamOptions } from "./scan/scanStream.js";
 export type { ScriptDefinition } from "./commands/script.js";
 export type { ConnectionTarget } from "./client/ShardedClient.js";

@@ -31,7 +31,7 @@ import { MetricsExporter } from "../metrics/exporter.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
-import type { MessageHandler, PatternHandler, PubSub } from "../pubsub/PubSub.js";
+import type { MessageHandler, PatternHandler, PubSub, SubscriptionState } from "../pubsub/PubSub.js";
 import type { TopologySnapshot } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
 import type { CallScope } from "./CallScope.js";
@@ -391,6 +391,17 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   punsubscribe(...patterns: Array<string | Buffer>): Promise<number>;
   punsubscribe(...args: unknown[]): Promise<number> {
     return listening(args, (names, handler) => this.#pubsub.punsubscribe(names, handler as PatternHandler | undefined), true);
+  }
+
+  /**
+   * Every subscription (channels, patterns, sharded channels) and whether
+   * it is held now: "active", "subscribing", "restoring" (its connection was
+   * lost or replaced; subscribed again with retries) or "refused" (a node
+   * refused it, e.g. an ACL user without the channel; asked again quietly
+   * while it stays subscribed), with the last failure as `error`.
+   */
+  subscriptions(): SubscriptionState[] {
+    return this.#pubsub.subscriptions();
   }
 
   /** Runs fn for every shard in parallel; resolves the results in shard order. */

@@ -4,6 +4,7 @@
  * pub/sub happenings into them.
  */
 import type { EventEmitter } from "node:events";
+import type { SubscriptionError } from "../errors.js";
 import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
 import type { Executor } from "../exec/Executor.js";
 import type { FleetEvents } from "../exec/Fleet.js";
@@ -29,6 +30,20 @@ export interface ShardisEvents {
   breaker: [NodeEvent & { readonly state: BreakerState }];
   /** A subscribe/psubscribe handler threw; delivery to other handlers went on. */
   "pubsub:error": [{ readonly channel: string; readonly error: unknown }];
+  /**
+   * Subscriptions could not be subscribed again on a shard after its subscriber connection was
+   * re-established or replaced; retried while subscribed. `refused`: the node said no (reported once).
+   */
+  "subscription:error": [
+    {
+      readonly shard: string;
+      readonly command: string;
+      /** The channels or patterns. */
+      readonly names: readonly string[];
+      readonly refused: boolean;
+      readonly error: SubscriptionError;
+    },
+  ];
   /** A new topology took effect (a new epoch). */
   topology: [{ readonly epoch: number; readonly reason: string }];
   /** A shard's master moved to another node. */
@@ -135,7 +150,8 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
         return executor.shardNames.length;
       },
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
-      open: (shard) => executor.openDedicated(shard),
+      shardName: (shard) => executor.shardName(shard),
+      open: (shard, watch) => executor.openDedicated(shard, watch),
       timeoutMs: executor.defaults.timeoutMs,
       get closed() {
         return executor.closed;
@@ -155,6 +171,8 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
         client.emit("smessageBuffer", channel, message);
       },
       handlerError: (error, channel) => client.emit("pubsub:error", { channel, error }),
+      subscriptionError: (error) =>
+        client.emit("subscription:error", { shard: error.shard, command: error.command, names: error.names, refused: error.refused, error }),
     },
   );
 }

@@ -23,6 +23,9 @@ export function resolveCluster(value: unknown, options: Record<string, unknown>,
   for (const other of ["shards", "sentinels"]) {
     if (options[other] !== undefined) problems.push(`cluster and ${other} exclude each other: the cluster's masters are the shards`);
   }
+  // A cluster serves database 0 only: SELECT of another would be refused on every node.
+  const db = isPlainObject(options.redis) ? options.redis.db : undefined;
+  if (db !== undefined && db !== 0) problems.push("redis.db must be 0 over a cluster: a Redis Cluster has database 0 only");
   const sharding = options.sharding as Record<string, unknown> | undefined;
   if (sharding !== undefined && (!isPlainObject(sharding) || (sharding.strategy ?? "slots") !== "slots" || sharding.slots !== undefined)) {
     problems.push("cluster places keys by its own slot map: leave out sharding");

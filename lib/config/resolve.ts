@@ -92,6 +92,7 @@ const MANAGED_REDIS_FIELDS: Record<string, string> = {
   retryStrategy: "shardis reconnects with capped, jittered backoff",
   maxRetriesPerRequest: "commands are bounded by commandTimeoutMs",
   autoResendUnfulfilledCommands: "shardis never re-sends a command silently",
+  autoResubscribe: "shardis subscribes again itself after a reconnect, with retries and subscription:error events",
   keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };

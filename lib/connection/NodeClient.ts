@@ -13,7 +13,7 @@ import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
 import { internalCommand, type ShardisCommand } from "../commands/command.js";
 import { BlockCommand } from "../commands/block.js";
-import { AuthenticationError, type CircuitOpenError } from "../errors.js";
+import { type AuthenticationError, type CircuitOpenError, DatabaseError } from "../errors.js";
 import type { Connection, ConnectionFactory } from "./connection.js";
 import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
@@ -24,7 +24,8 @@ import { Link } from "./link.js";
 import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
-import { isAuthFailure, sanitizeError } from "./sanitize.js";
+import { sanitizeError } from "./sanitize.js";
+import { handshakeRefusal } from "./handshake.js";
 import { listenForInvalidations, turnTrackingOn } from "./tracking.js";
 import type { FlushScheduler } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
@@ -66,7 +67,10 @@ export class NodeClient {
   private readonly failures: NodeFailures;
   closing = false;
   private lastError: Error | undefined;
-  private authError: AuthenticationError | undefined;
+  /** The node refused the handshake (credentials, SELECT): commands fail fast with it until a connection is ready. */
+  private refusal: AuthenticationError | DatabaseError | undefined;
+  /** This connection's SELECT was refused: it is on another database, so it is dropped instead of used. */
+  private wrongDatabase = false;
   private readonly readyWaiters = new ReadyWaiters();
   /** A written command expired unanswered: replies on this connection may lag its requests. */
   private expiredInFlight = false;
@@ -198,8 +202,9 @@ export class NodeClient {
    * BLOCK) is one entry: accepted or refused whole.
    */
   send(cmd: ShardisCommand, timeoutMs: number, flags = 0, pin?: Pin): Promise<unknown> {
+    // The refusal first: it says what to fix, the breaker it opened would not.
+    if (this.refusal) return this.refuse(cmd, flags, this.refusal, this.refusal instanceof DatabaseError ? "database" : "auth");
     if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
-    if (this.authError) return this.refuse(cmd, flags, this.authError, "auth");
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
       return this.refuse(cmd, flags, this.failures.queueFull(this.context.maxQueueLength), "queue_full");
     }
@@ -381,6 +386,8 @@ export class NodeClient {
 
   /** Connected (handshake done): the node is reachable, whatever its role; check the role, then go. */
   private readonly onConnected = (): void => {
+    // Connected, but SELECT was refused: never used; ioredis reconnects (with backoff) and asks again.
+    if (this.wrongDatabase) return void this.connection.disconnect(true);
     this.link.connected();
     this.role.connected();
   };
@@ -388,7 +395,7 @@ export class NodeClient {
   private onReady(): void {
     if (this.link.up()) this.context.nodeObserver.reconnected();
     this.lastError = undefined;
-    this.authError = undefined;
+    this.refusal = undefined;
     this.expiredInFlight = false;
     this.knownScripts.clear();
     this.stallWatch?.start();
@@ -406,6 +413,7 @@ export class NodeClient {
   }
 
   private readonly onClose = (): void => {
+    this.wrongDatabase = false;
     // Whatever a caller set up on this connection (WATCH, MULTI) is gone with it: the generation moves on.
     const loss = this.link.lost();
     this.context.tracking?.lost(this);
@@ -430,12 +438,14 @@ export class NodeClient {
   private readonly onError = (error: unknown): void => {
     const safe = sanitizeError(error);
     this.lastError = safe;
-    if (isAuthFailure(safe)) {
-      this.authError = new AuthenticationError(this.shard, this.id, safe.message);
-      for (const entry of this.queue.take()) this.failEntry(entry, this.authError, "auth");
-      this.readyWaiters.fail(this.authError);
+    const refusal = handshakeRefusal(error, safe, this.shard, this.id);
+    if (refusal) {
+      this.refusal = refusal;
+      if (refusal instanceof DatabaseError) this.wrongDatabase = true;
+      for (const entry of this.queue.take()) this.failEntry(entry, refusal, refusal instanceof DatabaseError ? "database" : "auth");
+      this.readyWaiters.fail(refusal);
     }
-    if (!this.closing) this.events.error(this, safe);
+    if (!this.closing) this.events.error(this, refusal ?? safe);
   };
 
   [inspect.custom](): string {

@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import type { Address, RedisConnectionOptions } from "../config/types.js";
 import type { ShardisCommand } from "../commands/command.js";
 import { connectionOptions } from "./connectionOptions.js";
+import { refusedSelect } from "./handshake.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -26,8 +27,8 @@ export interface Connection {
   connect(): Promise<unknown>;
   /** QUIT, then close. */
   quit(): Promise<unknown>;
-  /** Closes at once, without reconnecting. */
-  disconnect(): void;
+  /** Closes at once, without reconnecting; `reconnect`: closes and reconnects (with the reconnect backoff). */
+  disconnect(reconnect?: boolean): void;
   /** "ready" once usable, "close" when lost, "error" for connection-level errors. */
   on(event: "ready" | "close", listener: () => void): this;
   on(event: "error", listener: (error: unknown) => void): this;
@@ -43,5 +44,16 @@ export type ConnectionFactory = (address: Address) => Connection;
 
 /** The default: an ioredis Redis per connection, configured so that shardis alone queues and retries. */
 export function ioredisConnections(options: Readonly<RedisConnectionOptions>): ConnectionFactory {
-  return (address) => new Redis(connectionOptions(address, options)) as unknown as Connection;
+  if (!options.db) return (address) => new Redis(connectionOptions(address, options)) as unknown as Connection;
+  return (address) => {
+    // A connection whose SELECT was refused is dropped once ready (NodeClient), and ioredis restarts its
+    // backoff at every ready: the refusals in a row carry it on, or a wrong db would reconnect 20 times a second.
+    let refusals = 0;
+    let refusedNow = false;
+    const redis = new Redis(connectionOptions(address, options, () => refusals));
+    redis.on("error", (error: unknown) => void (refusedNow ||= refusedSelect(error) !== undefined));
+    redis.on("ready", () => void ((refusals = refusedNow ? refusals + 1 : 0), (refusedNow = false)));
+    redis.on("close", () => void (refusedNow = false));
+    return redis as unknown as Connection;
+  };
 }

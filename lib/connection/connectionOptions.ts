@@ -9,7 +9,7 @@ import { DEFAULTS } from "../config/defaults.js";
  * command on its own: a command it re-sent after a reconnect could be applied
  * twice, or after its caller was told it timed out.
  */
-export function connectionOptions(address: Address, redis: Readonly<RedisConnectionOptions>): RedisOptions {
+export function connectionOptions(address: Address, redis: Readonly<RedisConnectionOptions>, extraAttempts: () => number = () => 0): RedisOptions {
   return {
     ...(redis as RedisOptions),
     host: address.host,
@@ -18,8 +18,10 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     enableAutoPipelining: false,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
+    // Subscriptions are restored by shardis (pubsub/restore.ts), with a deadline, retries and events.
+    autoResubscribe: false,
     maxRetriesPerRequest: null,
     showFriendlyErrorStack: false,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt, DEFAULTS.reconnect),
+    retryStrategy: (attempt: number) => reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect),
   };
 }

@@ -7,7 +7,7 @@
 import type { ShardisCommand } from "../commands/command.js";
 
 /** How a command failed without an answer from Redis. */
-export type FailOutcome = "timeout" | "connection" | "circuit_open" | "queue_full" | "closed" | "auth";
+export type FailOutcome = "timeout" | "connection" | "circuit_open" | "queue_full" | "closed" | "auth" | "database";
 
 /** The part of a command's trace the connection keeps up to date. */
 export interface TraceHandle {

@@ -120,10 +120,16 @@ export class Executor {
     return placed;
   }
 
-  /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers). */
-  async openDedicated(shard: number): Promise<NodeClient> {
+  /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers); `watch` hears it become ready and go down too. */
+  async openDedicated(shard: number, watch?: Pick<NodeEvents, "ready" | "down">): Promise<NodeClient> {
     const master = await this.masterWhenPlaced(shard);
-    return new NodeClient(this.fleet.registry.dedicated(master));
+    const init = this.fleet.registry.dedicated(master);
+    if (!watch) return new NodeClient(init);
+    const events = init.events;
+    return new NodeClient({
+      ...init,
+      events: { ...events, ready: (node) => (events.ready(node), watch.ready(node)), down: (node, cause) => (events.down(node, cause), watch.down(node, cause)) },
+    });
   }
 
   /** Where a command would go and how its replies would combine, without sending it; throws what run() would reject with. */
@@ -421,7 +427,11 @@ export class Executor {
     return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
   }
 
-  /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
+  /**
+   * The write, then WAIT on the same dedicated connection; fewer replicas
+   * than asked is a WriteConcernError. So is a WAIT that failed after the
+   * write succeeded: the caller must learn the write was applied.
+   */
   private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
     return this.withPooled(shard, async (node, leftMs) => {
@@ -430,10 +440,10 @@ export class Executor {
       const [reply, acked] = await Promise.allSettled([written, waited]);
       if (reply.status === "rejected") throw reply.reason;
       if (acked.status === "rejected") {
-        // WAIT refused by the ACL: the write was applied, unconfirmed. Typed, and reported once per node.
-        if (!this.fleet.refusals.refused(node, "writeConcern", acked.reason)) throw acked.reason;
-        const refusal = this.fleet.refusals.error(node, "writeConcern", acked.reason);
-        throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, refusal);
+        // WAIT failed after the write was applied (refused by the ACL, connection lost, deadline): typed, with the write's reply.
+        // An ACL refusal is reported once per node, and the caller's cause names the fix.
+        const cause = this.fleet.refusals.refused(node, "writeConcern", acked.reason) ? this.fleet.refusals.error(node, "writeConcern", acked.reason) : acked.reason;
+        throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, cause);
       }
       if (Number(acked.value) < replicas) {
         throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);

@@ -77,7 +77,7 @@ export const FAMILIES: readonly Family[] = [
   },
   {
     name: "commands_total",
-    help: "Commands by outcome: ok, error (Redis error reply), timeout, connection, circuit_open, queue_full, closed, auth.",
+    help: "Commands by outcome: ok, error (Redis error reply), timeout, connection, circuit_open, queue_full, closed, auth, database.",
     type: "counter",
     samples(figures) {
       const totals = new Map<string, Sample>();

@@ -16,7 +16,7 @@ import { DEFAULTS } from "../config/defaults.js";
 import { traceCommand, tracingActive } from "./tracing.js";
 
 /** How a command ended. "error" is Redis answering with an error; the others are shardis or the network failing it. */
-export const OUTCOMES = ["ok", "error", "timeout", "connection", "circuit_open", "queue_full", "closed", "auth"] as const;
+export const OUTCOMES = ["ok", "error", "timeout", "connection", "circuit_open", "queue_full", "closed", "auth", "database"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export type { FailOutcome };
 
@@ -31,7 +31,7 @@ export function commandLabel(name: string): string {
 /** One command on one shard and role. */
 export class CommandFigures {
   readonly outcomes: Record<Outcome, number> = {
-    ok: 0, error: 0, timeout: 0, connection: 0, circuit_open: 0, queue_full: 0, closed: 0, auth: 0,
+    ok: 0, error: 0, timeout: 0, connection: 0, circuit_open: 0, queue_full: 0, closed: 0, auth: 0, database: 0,
   };
   /** Seconds from acceptance to reply, for commands the node answered (ok or error). */
   readonly latency: Histogram;

@@ -2,9 +2,10 @@
  * Pub/sub across shards. A channel lives on the shard its name hashes to,
  * like a key: SUBSCRIBE goes to that shard and PUBLISH (routed by channel)
  * too. A pattern may match channels anywhere, so PSUBSCRIBE goes to every
- * shard. Each shard gets one subscriber connection, opened on first use;
- * ioredis re-subscribes it after a reconnect, and after a failover it moves
- * to the new master with every channel and pattern of its shard.
+ * shard. Each shard gets one subscriber connection, opened on first use.
+ * After it reconnects, or moves to a new master at a failover, everything
+ * its shard held is subscribed again (restore.ts): failures are reported
+ * and retried while wanted, and client.subscriptions() tells each state.
  *
  * Two ways to listen, as in shardis and ioredis: a handler per channel
  * (`subscribe(channel, handler)`), or events on the client for channels
@@ -13,7 +14,11 @@
  */
 import { internalCommand } from "../commands/command.js";
 import type { NodeClient } from "../connection/NodeClient.js";
-import { ClientClosedError, InvalidArgumentError } from "../errors.js";
+import { ClientClosedError, InvalidArgumentError, type SubscriptionError } from "../errors.js";
+import { Restorer } from "./restore.js";
+import { EVENTS, keyOf, stateOf, type Kind, type Listener, type Registry, type Subscription, type SubscriptionState } from "./subscriptions.js";
+
+export type { SubscriptionState } from "./subscriptions.js";
 
 export type MessageHandler = (message: string, channel: string) => void;
 export type PatternHandler = (message: string, channel: string, pattern: string) => void;
@@ -26,40 +31,27 @@ export interface PubSubEvents {
   pmessage(pattern: Buffer, channel: Buffer, message: Buffer): void;
   /** A handler threw: reported, never allowed to break delivery or crash the process. */
   handlerError(error: unknown, channel: string): void;
+  /** Subscribing again after a reconnect or failover failed on a shard (retried while wanted). */
+  subscriptionError(error: SubscriptionError): void;
+}
+
+/** What pub/sub hears from a subscriber connection besides messages. */
+export interface SubscriberWatch {
+  /** Ready: at first connect, and again after every reconnect (when it holds nothing). */
+  ready(node: NodeClient): void;
+  /** Lost: what it held is gone until it is ready again. */
+  down(node: NodeClient): void;
 }
 
 /** What pub/sub needs from the client: where a channel lives and a subscriber connection per shard. */
 export interface PubSubHost {
   readonly shardCount: number;
   shardOf(channel: string | Buffer): number;
-  /** A new subscriber connection to the shard's master (waits, within the deadline, for it to be known). */
-  open(shard: number): Promise<NodeClient>;
+  shardName(shard: number): string;
+  /** A new subscriber connection to the shard's master (waits, within the deadline, for it to be known), reporting to `watch`. */
+  open(shard: number, watch: SubscriberWatch): Promise<NodeClient>;
   readonly timeoutMs: number;
   readonly closed: boolean;
-}
-
-/** Stands for "deliver as client events" among a name's listeners. */
-const EVENTS = Symbol("events");
-type Listener<H> = H | typeof EVENTS;
-
-interface Subscription<H> {
-  /** As given (string or Buffer), for the SUBSCRIBE command. */
-  readonly name: string | Buffer;
-  readonly listeners: Set<Listener<H>>;
-  /** Settles when the server confirmed (or refused) the subscription. */
-  confirmed: Promise<void>;
-}
-
-type Registry<H> = Map<string, Subscription<H>>;
-
-/** What one kind of subscription sends, and where. */
-interface Kind<H> {
-  readonly what: string;
-  readonly subscribe: string;
-  readonly unsubscribe: string;
-  readonly registry: Registry<H>;
-  /** The shards a name is subscribed on. */
-  shards(name: string | Buffer): number[];
 }
 
 export class PubSub {
@@ -69,7 +61,10 @@ export class PubSub {
   /** Where each sharded channel is subscribed now (its slot's owner): it moves with the slot. */
   private readonly shardChannelHome = new Map<string, number>();
   private readonly connections = new Map<number, Promise<NodeClient>>();
+  /** Subscriber connections that were ready once: a later ready is a reconnect, holding nothing. */
+  private readonly wasReady = new WeakSet<NodeClient>();
   private readonly kinds: { channel: Kind<MessageHandler>; pattern: Kind<PatternHandler>; shardChannel: Kind<MessageHandler> };
+  private readonly restorer: Restorer;
 
   constructor(
     private readonly host: PubSubHost,
@@ -77,11 +72,24 @@ export class PubSub {
   ) {
     const own = (name: string | Buffer) => [this.host.shardOf(name)];
     this.kinds = {
-      channel: { what: "channel", subscribe: "subscribe", unsubscribe: "unsubscribe", registry: this.channels, shards: own },
+      channel: { kind: "channel", what: "channel", subscribe: "subscribe", unsubscribe: "unsubscribe", registry: this.channels, shards: own },
       // A pattern may match channels anywhere.
-      pattern: { what: "pattern", subscribe: "psubscribe", unsubscribe: "punsubscribe", registry: this.patterns, shards: () => this.allShards() },
-      shardChannel: { what: "channel", subscribe: "ssubscribe", unsubscribe: "sunsubscribe", registry: this.shardChannels, shards: own },
+      pattern: { kind: "pattern", what: "pattern", subscribe: "psubscribe", unsubscribe: "punsubscribe", registry: this.patterns, shards: () => this.allShards() },
+      shardChannel: { kind: "shardChannel", what: "channel", subscribe: "ssubscribe", unsubscribe: "sunsubscribe", registry: this.shardChannels, shards: own },
     };
+    this.restorer = new Restorer({
+      get closed() {
+        return host.closed;
+      },
+      shardName: (shard) => host.shardName(shard),
+      send: (shard, command, name) => this.send([shard], command, name),
+      failed: (error) => events.subscriptionError(error),
+    });
+  }
+
+  /** Every subscription and whether it is held now (active, subscribing, restoring, refused). */
+  subscriptions(): SubscriptionState[] {
+    return this.allKinds().flatMap((kind) => [...kind.registry.values()].map((s) => stateOf(kind.kind, s)));
   }
 
   /** Channels and patterns listened to now (what ioredis's SUBSCRIBE replies count). */
@@ -118,6 +126,7 @@ export class PubSub {
   }
 
   async close(): Promise<void> {
+    this.restorer.stop();
     const open = await Promise.allSettled(this.connections.values());
     this.connections.clear();
     await Promise.all(open.map((c) => (c.status === "fulfilled" ? c.value.close() : undefined)));
@@ -130,11 +139,8 @@ export class PubSub {
       if (!old) continue;
       this.connections.delete(shard);
       void old.then((node) => node.close(true), () => undefined);
-      for (const kind of [this.kinds.channel, this.kinds.shardChannel, this.kinds.pattern] as Array<Kind<unknown>>) {
-        for (const s of kind.registry.values()) {
-          if (kind.shards(s.name).includes(shard)) void this.send([shard], kind.subscribe, s.name).catch(() => undefined);
-        }
-      }
+      // On a new connection (opened by the first send): its first ready is not a reconnect.
+      for (const kind of this.allKinds()) this.restorer.restore(shard, kind);
     }
   }
 
@@ -146,7 +152,7 @@ export class PubSub {
       if (this.shardChannelHome.get(key) === now) continue;
       this.shardChannelHome.set(key, now);
       // The old node dropped the subscription itself when the slot left it.
-      void this.send([now], "ssubscribe", s.name).catch(() => undefined);
+      this.restorer.restore(now, this.kinds.shardChannel, [key]);
     }
   }
 
@@ -181,12 +187,16 @@ export class PubSub {
         throw error;
       }
     }
-    const subscription: Subscription<H> = { name, listeners: new Set([listener]), confirmed: Promise.resolve() };
+    const subscription: Subscription<H> = { name, listeners: new Set([listener]), confirmed: Promise.resolve(), subscribing: true, trouble: new Map() };
     map.set(key, subscription);
-    subscription.confirmed = subscribe().catch((error: unknown) => {
-      if (map.get(key) === subscription) map.delete(key);
-      throw error;
-    });
+    subscription.confirmed = subscribe().then(
+      () => void (subscription.subscribing = false),
+      (error: unknown) => {
+        subscription.subscribing = false;
+        if (map.get(key) === subscription) map.delete(key);
+        throw error;
+      },
+    );
     await subscription.confirmed;
   }
 
@@ -211,10 +221,40 @@ export class PubSub {
     return Array.from({ length: this.host.shardCount }, (_, i) => i);
   }
 
+  private allKinds(): Array<Kind<unknown>> {
+    return [this.kinds.channel, this.kinds.pattern, this.kinds.shardChannel] as Array<Kind<unknown>>;
+  }
+
+  /** The shard's subscriber connection now, if it is `node` (an old one, replaced at a failover, no longer counts). */
+  private async current(shard: number, node: NodeClient): Promise<boolean> {
+    const now = this.connections.get(shard);
+    return now !== undefined && (await now.catch(() => undefined)) === node;
+  }
+
+  /** What the shard's subscriber connection heard: a reconnect restores what it held; a loss marks it restoring. */
+  private watch(shard: number): SubscriberWatch {
+    return {
+      ready: (node) => {
+        if (!this.wasReady.has(node)) return void this.wasReady.add(node);
+        void this.current(shard, node).then((current) => current && this.allKinds().forEach((kind) => this.restorer.restore(shard, kind)));
+      },
+      down: (node) => {
+        void this.current(shard, node).then((current) => {
+          if (!current) return;
+          for (const kind of this.allKinds()) {
+            for (const s of kind.registry.values()) {
+              if (!s.subscribing && !s.trouble.has(shard) && kind.shards(s.name).includes(shard)) s.trouble.set(shard, { state: "restoring", error: undefined });
+            }
+          }
+        });
+      },
+    };
+  }
+
   private connection(shard: number): Promise<NodeClient> {
     let pending = this.connections.get(shard);
     if (!pending) {
-      pending = this.host.open(shard).then((node) => {
+      pending = this.host.open(shard, this.watch(shard)).then((node) => {
         node.onMessage({
           message: (channel, message) => this.deliver(node, this.kinds.channel, channel, message),
           pmessage: (pattern, channel, message) => this.deliverPattern(node, pattern, channel, message),
@@ -262,11 +302,6 @@ export class PubSub {
       this.events.handlerError(error, channel.toString());
     }
   }
-}
-
-/** Names as the server sends them back (bytes), so string and Buffer names meet in one map. */
-function keyOf(name: string | Buffer): string {
-  return typeof name === "string" ? Buffer.from(name).toString("latin1") : name.toString("latin1");
 }
 
 function checkNames(what: string, names: ReadonlyArray<unknown>): void {

@@ -4,7 +4,10 @@
  * routing tables (master and replicas per shard) match a new layout, creating
  * connections for new addresses, updating the role each connection must have,
  * handing commands queued for a replaced master to the new one, and retiring
- * nodes that left. Connections, breakers and observers come from the
+ * nodes that left. An address that moved to another shard (a cluster
+ * replica migrated to another master) is a node that left plus a new one:
+ * a node is bound to its shard (name, observers, redirect hooks, near-cache
+ * tracking) for life. Connections, breakers and observers come from the
  * outside (RegistryParts), so this bookkeeping is tested with fakes.
  */
 import { internalCommand } from "../commands/command.js";
@@ -124,10 +127,17 @@ export class NodeRegistry {
   /** Makes the routing tables match the layout; returns the shards whose master changed. */
   apply(layout: Layout): number[] {
     const live = new Set<string>();
+    const moved: Slot[] = [];
     const place = (shard: number, address: Address, role: NodeRole) => {
       const key = formatAddress(address);
       live.add(key);
-      const slot = this.slots.get(key) ?? this.create(shard, layout.names[shard]!, address, role);
+      let slot = this.slots.get(key);
+      if (slot && (slot.shard !== shard || slot.node.shard !== layout.names[shard])) {
+        // Re-placed into another shard: retired below, once queued commands were handed over; a new node serves the new shard.
+        moved.push(slot);
+        slot = undefined;
+      }
+      slot ??= this.create(shard, layout.names[shard]!, address, role);
       // Reported under the role it serves now: a promoted replica's commands count as the master's.
       slot.context.observer = this.parts.observer(shard, role);
       const next = this.checksRoles(shard) ? role : undefined;
@@ -155,6 +165,12 @@ export class NodeRegistry {
     for (const [key, slot] of this.slots) {
       if (live.has(key)) continue;
       this.slots.delete(key);
+      void this.retire(slot);
+    }
+    for (const slot of moved) {
+      // Reads that waited for a migrated replica are its old shard's: its master answers them.
+      const master = masters[slot.shard];
+      if (master) slot.node.handOverQueued(master);
       void this.retire(slot);
     }
     return changed;

@@ -55,18 +55,28 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   /**
    * Moves a chunk along as the current mode says. Order is kept as TCP keeps
    * it: after a delay ends, new chunks still wait behind the delayed ones.
+   * One queue drained by one timer: timers of different durations due at the
+   * same instant may fire in any order, which would reorder the stream.
    */
   const forwarder = (pair: Pair, to: () => Socket | undefined) => {
-    let releaseAt = 0;
+    const held: Array<{ at: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const release = () => {
+      timer = undefined;
+      const now = Date.now();
+      while (held.length && held[0]!.at <= now) to()?.write(held.shift()!.chunk);
+      if (held.length) timer = setTimeout(release, held[0]!.at - now);
+    };
     return (chunk: Buffer) => {
       if (mode === "blackhole") {
         pair.swallowed = true;
         return;
       }
       const now = Date.now();
-      releaseAt = Math.max(releaseAt, mode === "delay" && !pair.undelayed ? now + delayMs : now);
-      if (releaseAt <= now) to()?.write(chunk);
-      else setTimeout(() => to()?.write(chunk), releaseAt - now);
+      const at = Math.max(held.at(-1)?.at ?? 0, mode === "delay" && !pair.undelayed ? now + delayMs : now);
+      if (held.length === 0 && at <= now) return void to()?.write(chunk);
+      held.push({ at, chunk });
+      timer ??= setTimeout(release, held[0]!.at - now);
     };
   };
 

@@ -3,12 +3,13 @@
  * connections, roles and hand-overs; how the pool lends, bounds and replaces
  * connections; how subscriptions reach shards and messages reach listeners.
  */
+import { ReplyError } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand } from "../../lib/commands/command.js";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { NEVER_OPENS, NodeClient } from "../../lib/connection/NodeClient.js";
 import { FlushScheduler } from "../../lib/connection/scheduler.js";
-import { ConnectionError, PoolExhaustedError } from "../../lib/errors.js";
+import { ConnectionError, PoolExhaustedError, SubscriptionError, TimeoutError } from "../../lib/errors.js";
 import { PubSub, type PubSubEvents } from "../../lib/pubsub/PubSub.js";
 import { NodeBreaker } from "../../lib/resilience/breaker.js";
 import { NodeRegistry, type RegistryParts } from "../../lib/topology/NodeRegistry.js";
@@ -80,6 +81,66 @@ describe("NodeRegistry", () => {
     expect(a.status).toBe("end"); // the node that left was retired
   });
 
+  it("an address re-placed into another shard (replica migration) becomes a new node of that shard; the old one settles its commands, then closes", async () => {
+    const { reg, fakes, observer } = registry({
+      shards: [
+        { name: "s0", master: "10.0.0.1:6379", replicas: ["10.0.0.2:6379"] },
+        { name: "s1", master: "10.0.0.3:6379", replicas: [] },
+      ],
+    });
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }, { master: C, replicas: [] }], ["s0", "s1"], undefined));
+    fakes.first("10.0.0.2:6379").role = "slave";
+    await turn();
+    const before = reg.replicasOf(0)[0]!;
+    const inFlight = before.send(buildCommand("get", ["k"], "utf8"), 5000);
+    await turn();
+
+    // B now replicates C: it serves shard s1.
+    expect(reg.apply(freezeLayout(2, [{ master: A, replicas: [] }, { master: C, replicas: [B] }], ["s0", "s1"], undefined))).toEqual([]);
+    const after = reg.replicasOf(1)[0]!;
+    expect(after).not.toBe(before);
+    expect(after.shard).toBe("s1");
+    expect(reg.placements().filter((p) => p.node.id === "10.0.0.2:6379").map((p) => [p.shard, p.node.shard, p.role])).toEqual([[1, "s1", "replica"]]);
+    const [oldConnection, newConnection] = fakes.all("10.0.0.2:6379");
+    newConnection!.role = "slave";
+    await turn();
+
+    // The old node's command in flight is answered where it was written, then the old connection closes.
+    oldConnection!.reply("old");
+    await expect(inFlight).resolves.toBe("old");
+    await turn();
+    expect(oldConnection!.status).toBe("end");
+    expect(observer("0/replica").answers).toEqual([["get", true]]);
+
+    // The new node reports under s1.
+    const read = after.send(buildCommand("get", ["k"], "utf8"), 5000);
+    await turn();
+    newConnection!.reply("new");
+    await expect(read).resolves.toBe("new");
+    await turn();
+    expect(observer("1/replica").answers).toEqual([["get", true]]);
+  });
+
+  it("commands that waited for a replica that migrated to another shard go to its old shard's master", async () => {
+    const { reg, fakes } = registry({
+      shards: [
+        { name: "s0", master: "10.0.0.1:6379", replicas: ["10.0.0.2:6379"] },
+        { name: "s1", master: "10.0.0.3:6379", replicas: [] },
+      ],
+    });
+    reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }, { master: C, replicas: [] }], ["s0", "s1"], undefined));
+    fakes.first("10.0.0.2:6379").role = "slave";
+    await turn();
+    fakes.first("10.0.0.2:6379").drop(); // the replica is reconnecting: a read waits in its queue
+    const read = reg.replicasOf(0)[0]!.send(buildCommand("get", ["k"], "utf8"), 5000);
+    reg.apply(freezeLayout(2, [{ master: A, replicas: [] }, { master: C, replicas: [B] }], ["s0", "s1"], undefined));
+    await turn();
+    const master = fakes.first("10.0.0.1:6379");
+    expect(master.names()).toEqual(["role", "get"]);
+    master.reply("from s0");
+    await expect(read).resolves.toBe("from s0");
+  });
+
   it("reports a node whose ROLE disagrees with the layout", async () => {
     const { reg, fakes, mismatches } = registry();
     reg.apply(freezeLayout(1, [{ master: A, replicas: [B] }], ["s0"], undefined));
@@ -141,11 +202,13 @@ describe("PubSub", () => {
   function pubsub() {
     const fakes = fakeConnections();
     const delivered: unknown[][] = [];
+    const failures: SubscriptionError[] = [];
     const events: PubSubEvents = {
       message: (channel, message) => delivered.push(["event", channel.toString(), message]),
       smessage: (channel, message) => delivered.push(["sevent", channel.toString(), message]),
       pmessage: (pattern, channel, message) => delivered.push(["pevent", pattern.toString(), channel.toString(), message.toString()]),
       handlerError: (error, channel) => delivered.push(["error", channel, (error as Error).message]),
+      subscriptionError: (error) => failures.push(error),
     };
     const addresses = [A, B, C];
     const opened: NodeClient[] = [];
@@ -153,13 +216,14 @@ describe("PubSub", () => {
       {
         shardCount: 3,
         shardOf: (channel) => (String(channel).startsWith("x") ? 1 : 0),
-        open: async (shard) => {
+        shardName: (shard) => `s${shard}`,
+        open: async (shard, watch) => {
           const node = new NodeClient({
             shard: `s${shard}`,
             address: addresses[shard]!,
             connections: fakes.factory,
             scheduler: new FlushScheduler(),
-            events: noEvents,
+            events: { ...noEvents, ready: (n) => watch.ready(n), down: (n) => watch.down(n) },
             context: {
               breaker: NEVER_OPENS,
               maxQueueLength: 100,
@@ -180,7 +244,7 @@ describe("PubSub", () => {
       events,
     );
     const subscribe = (fake: ReturnType<typeof fakes.first>) => (fake.autoReply = (cmd) => [cmd.name, cmd.args[0], 1]);
-    return { ps, fakes, delivered, opened, subscribe };
+    return { ps, fakes, delivered, failures, opened, subscribe };
   }
 
   it("subscribes each channel on its shard; handlers get strings, handler-less subscriptions become events with Buffers", async () => {
@@ -238,5 +302,78 @@ describe("PubSub", () => {
     expect(opened).toHaveLength(4);
     expect(fresh!.names()).toEqual(["subscribe", "psubscribe"]);
     expect(old!.status).toBe("end");
+  });
+
+  /** Subscribed to "news" on s0 (10.0.0.1), confirmed; returns its fake connection. */
+  async function subscribed(setup: ReturnType<typeof pubsub>, handler: (m: string) => void) {
+    const subscribing = setup.ps.subscribe(["news"], handler);
+    await turn();
+    const fake = setup.fakes.first("10.0.0.1:6379");
+    fake.pending.splice(0).forEach((cmd) => cmd.resolve(["subscribe", "news", 1]));
+    await subscribing;
+    return fake;
+  }
+
+  it("subscribes again after the connection comes back; a SUBSCRIBE past its deadline is reported and retried with backoff until held", async () => {
+    const setup = pubsub();
+    const got: string[] = [];
+    const fake = await subscribed(setup, (m) => got.push(m));
+    fake.drop();
+    await turn();
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "restoring" }]);
+    fake.up(); // reconnected: it holds nothing; the node does not answer in time
+    await turn();
+    expect(fake.names()).toEqual(["subscribe", "subscribe"]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(setup.failures).toHaveLength(1);
+    const [failure] = setup.failures;
+    expect(failure).toBeInstanceOf(SubscriptionError);
+    expect(failure).toMatchObject({ code: "ERR_SHARDIS_SUBSCRIPTION", shard: "s0", command: "subscribe", names: ["news"], refused: false });
+    expect(failure!.cause).toBeInstanceOf(TimeoutError);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "restoring", error: failure }]);
+    // The retry comes after the first backoff step (at most 50 ms) and is answered.
+    fake.autoReply = (cmd) => [cmd.name, cmd.args[0], 1];
+    await vi.advanceTimersByTimeAsync(60);
+    expect(fake.names()).toEqual(["subscribe", "subscribe", "subscribe"]);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "active" }]);
+    fake.deliver("news", "back");
+    expect(got).toEqual(["back"]);
+    expect(setup.failures).toHaveLength(1);
+  });
+
+  it("a refused re-subscription (NOPERM) is reported once, asked again quietly, held again once accepted; unsubscribing stops it", async () => {
+    const setup = pubsub();
+    const fake = await subscribed(setup, () => undefined);
+    let accept = false;
+    fake.autoReply = (cmd) => (accept ? [cmd.name, cmd.args[0], 1] : new ReplyError("NOPERM this user has no permissions to access one of the channels used as arguments"));
+    fake.drop();
+    await turn();
+    fake.up();
+    await turn();
+    expect(setup.failures.map((f) => [f.refused, f.names])).toEqual([[true, ["news"]]]);
+    const [refusal] = setup.failures;
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "refused", error: refusal }]);
+    await vi.advanceTimersByTimeAsync(5000);
+    const asked = fake.names().filter((n) => n === "subscribe").length;
+    expect(asked).toBeGreaterThanOrEqual(5); // the first, the restore, and quiet retries, at most 2 s apart
+    expect(setup.failures).toHaveLength(1);
+    accept = true;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(setup.ps.subscriptions()).toEqual([{ kind: "channel", name: "news", state: "active" }]);
+
+    // Refused again, then unsubscribed: reported again (it was held in between), and no more SUBSCRIBE after.
+    accept = false;
+    fake.drop();
+    await turn();
+    fake.up();
+    await turn();
+    expect(setup.failures).toHaveLength(2);
+    const unsubscribing = setup.ps.unsubscribe(["news"]);
+    await turn();
+    await unsubscribing;
+    const before = fake.names().filter((n) => n === "subscribe").length;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(fake.names().filter((n) => n === "subscribe").length).toBe(before);
+    expect(setup.ps.subscriptions()).toEqual([]);
   });
 });
