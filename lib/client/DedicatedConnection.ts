@@ -121,6 +121,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       },
       node: () => this.node,
       timeoutMs: this.executor.defaults.timeoutMs,
+      multi: this.executor.multiGuard,
       pin: () => this.pin,
       // EXEC (or its failure) ends the WATCH.
       settled: () => (this.pin = undefined),
@@ -172,17 +173,19 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   private async beginUnpipelined(): Promise<"OK"> {
     this.checkOpen();
     if (this.unpipelined) throw new UnsupportedCommandError("multi", "a MULTI block is already open on this connection; exec() or discard() it first");
+    // MULTI goes alone here: a refusal costs nothing more than itself, so a known one is not assumed.
     this.unpipelined = [];
     const before = this.pin?.holds;
     this.hold("multi");
     try {
       await this.node.send(internalCommand("multi"), this.executor.defaults.timeoutMs, 0, this.pin);
+      this.executor.multiGuard.ran(this.node);
     } catch (error) {
       // No block was opened: back to the WATCH alone, or to nothing.
       this.unpipelined = undefined;
       if (before === undefined) this.pin = undefined;
       else this.pin!.holds = before;
-      throw error;
+      throw error instanceof Error && error.name === "ReplyError" ? this.executor.multiGuard.failed(this.node, error) : error;
     }
     return "OK";
   }

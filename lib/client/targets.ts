@@ -58,6 +58,7 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
       return executor.masterWhenPlaced(shard(group));
     },
     timeoutMs: executor.defaults.timeoutMs,
+    multi: executor.multiGuard,
     // Over a cluster a block whose slot moved runs again on its new owner, once the map is re-read.
     relocated: executor.options.cluster ? () => executor.fleet.holder.refresh("MOVED in a transaction") : undefined,
   };

@@ -6,7 +6,9 @@
  * transaction, and every other caller would get QUEUED.
  *
  * The block's own promise is EXEC's reply (raw: an array of Buffers and
- * errors, or null when a WATCHed key changed). Each queued command keeps
+ * errors, or null when a WATCHed key changed). A block may end with
+ * DISCARD instead: MULTI then DISCARD asks whether the node accepts MULTI
+ * and leaves nothing behind either way. Each queued command keeps
  * its promise: the server's QUEUED or its refusal once written, or the
  * block's failure when the block never went out.
  */
@@ -18,8 +20,11 @@ export class BlockCommand extends ShardisCommand {
   /** MULTI and the queued commands, in write order; the block itself (EXEC) goes right after them. */
   readonly head: readonly ShardisCommand[];
 
-  constructor(readonly queued: readonly ShardisCommand[]) {
-    super("exec", [], { replyEncoding: null });
+  constructor(
+    readonly queued: readonly ShardisCommand[],
+    end: "exec" | "discard" = "exec",
+  ) {
+    super(end, [], { replyEncoding: null });
     this.head = [internalCommand("multi"), ...queued];
     // A part's failure is the block's to report (EXECABORT, or the block's own error): never an unhandled rejection.
     for (const part of this.head) part.promise.catch(ignore);
@@ -32,6 +37,6 @@ export class BlockCommand extends ShardisCommand {
   }
 
   override clone(): BlockCommand {
-    return new BlockCommand(this.queued.map((cmd) => cmd.clone()));
+    return new BlockCommand(this.queued.map((cmd) => cmd.clone()), this.name as "exec" | "discard");
   }
 }

@@ -53,6 +53,12 @@ export const ACL_FEATURES = {
     grant: "+wait",
     degraded: "writes with a writeConcern are applied but cannot be confirmed: they reject with WriteConcernError",
   },
+  transactions: {
+    command: "MULTI",
+    grant: "+multi",
+    degraded:
+      "MULTI/EXEC blocks on this node fail with this error before anything is sent; the block that met the refusal first had its commands run by Redis outside a transaction (Redis runs the commands that follow a refused MULTI)",
+  },
   cacheScripts: {
     command: "EVAL",
     grant: "+eval +evalsha",

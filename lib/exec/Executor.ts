@@ -31,6 +31,7 @@ import { reduceReplies } from "../routing/reduce.js";
 import { refusal } from "../routing/refusals.js";
 import { runScript } from "./runScript.js";
 import type { Script } from "../commands/script.js";
+import type { MultiGuard } from "../pipeline/Transaction.js";
 import { colocateHint, createStrategy } from "../sharding/create.js";
 import { ClusterSlots, type ShardingStrategy } from "../sharding/strategy.js";
 import { UNASSIGNED, type Layout } from "../topology/Topology.js";
@@ -355,6 +356,13 @@ export class Executor {
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
+
+  /** What transactions need to know of nodes whose ACL refuses MULTI (see MultiGuard). */
+  readonly multiGuard: MultiGuard = {
+    refused: (node) => (this.fleet.refusals.isRefused(node, "transactions") ? this.fleet.refusals.error(node, "transactions") : undefined),
+    failed: (node, error) => (this.fleet.refusals.refused(node, "transactions", error) ? this.fleet.refusals.error(node, "transactions", error) : error),
+    ran: (node) => this.fleet.refusals.permitted(node, "transactions"),
+  };
 
   /**
    * Borrows a dedicated connection to the shard's master for fn, and always

@@ -31,6 +31,8 @@ export interface TransactionTarget {
   settled?(): void;
   /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
   pin?(): Pin | undefined;
+  /** What the client knows of nodes that refuse MULTI (their ACL). */
+  readonly multi?: MultiGuard;
   /**
    * Over a cluster, for a block the node refused because its slot is
    * elsewhere or moving (MOVED, ASK, TRYAGAIN): resolves once running the
@@ -38,6 +40,20 @@ export interface TransactionTarget {
    * block must not move (a dedicated connection, a named shard).
    */
   relocated?(): Promise<void>;
+}
+
+/**
+ * A node whose ACL refuses MULTI runs the commands that follow it on their
+ * own: the block cannot be made safe on the wire, so the refusal is typed
+ * and remembered, and later blocks fail before anything is sent.
+ */
+export interface MultiGuard {
+  /** The node is known to refuse MULTI: the error to fail with, before sending. */
+  refused(node: NodeClient): Error | undefined;
+  /** MULTI was answered with an error: what the caller gets (a NOPERM becomes a NoPermissionError, remembered). */
+  failed(node: NodeClient, error: Error): Error;
+  /** MULTI ran on the node: a refusal seen before is lifted. */
+  ran(node: NodeClient): void;
 }
 
 /** Refusals of queued commands that mean "not on this node, or not yet": the block did not run, and may run again. */
@@ -128,9 +144,25 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     return results;
   }
 
+  /**
+   * The node refused MULTI before: asks again with MULTI then DISCARD (one
+   * unit, harmless either way) before risking the block's commands running
+   * on their own. Resolves true when MULTI is allowed now.
+   */
+  private async allowedAgain(node: NodeClient, timeout: number): Promise<boolean> {
+    const probe = new BlockCommand([], "discard");
+    await node.send(probe, timeout, BLOCK).catch(() => undefined);
+    const [multi] = await Promise.allSettled([probe.head[0]!.promise]);
+    if (multi!.status === "rejected") return false; // refused still (or the probe failed): nothing of the block was sent
+    this.target.multi!.ran(node);
+    return true;
+  }
+
   /** The block on its node; EXEC's outcome and the server's refusals of queued commands. */
   private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number) {
     const node = await this.target.node(shards);
+    const known = this.target.multi?.refused(node);
+    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false as const, error: known, previous: [] as Error[] };
     const block = new BlockCommand(commands);
     const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
@@ -141,7 +173,13 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       ),
       Promise.allSettled(block.head.map((part) => part.promise)),
     ]);
+    const multi = parts[0]!;
+    if (multi.status === "fulfilled") this.target.multi?.ran(node);
     if (execResult.ok) return execResult;
+    if (multi.status === "rejected" && multi.reason !== execResult.error) {
+      // MULTI itself was refused: EXEC's "EXEC without MULTI" tells the caller nothing; the refusal does.
+      return { ok: false as const, error: this.target.multi?.failed(node, multi.reason as Error) ?? (multi.reason as Error), previous: [] as Error[] };
+    }
     // The server's refusals of queued commands (EXECABORT's reasons), not the block's own failure repeated.
     const previous = parts.slice(1).flatMap((r) => (r.status === "rejected" && r.reason !== execResult.error ? [r.reason as Error] : []));
     return { ...execResult, previous };

@@ -82,6 +82,7 @@ describe("least-privilege ACL users: a shard with replicas (ROLE checked)", () =
       await setUser(server, "notracking", [...NOT_DANGEROUS, "-client|tracking"]);
       await setUser(server, "nowait", [...NOT_DANGEROUS, "-wait"]);
       await setUser(server, "nolua", [...NOT_DANGEROUS, "-@scripting"]);
+      await setUser(server, "nomulti", [...NOT_DANGEROUS, "-multi"]);
     }
   });
   afterAll(async () => {
@@ -177,6 +178,36 @@ describe("least-privilege ACL users: a shard with replicas (ROLE checked)", () =
     await expect(concerned.set("wc", "2")).rejects.toBeInstanceOf(WriteConcernError);
     expect(seen.refusals.filter((r) => r.command === "WAIT")).toHaveLength(1);
     expectNoSecret(error, seen.refusals);
+  });
+
+  it("MULTI refused: the block rejects with NoPermissionError (not EXEC's 'EXEC without MULTI'), later blocks fail before anything is sent", async () => {
+    const c = client({}, "nomulti", true);
+    const seen = listen(c);
+    await c.ready();
+    const admin = master.client();
+    const first = await c.multi().set("{m}a", "1").incr("{m}n").exec().catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(NoPermissionError);
+    expect((first as NoPermissionError).command).toBe("MULTI");
+    expect((first as NoPermissionError).fix).toBe("ACL SETUSER nomulti +multi");
+    // Redis ran the commands that followed the refused MULTI on their own: the error says so, and it happened.
+    expect((first as NoPermissionError).degraded).toContain("outside a transaction");
+    expect(await admin.get("{m}a")).toBe("1");
+    const sets = async () => Number(/cmdstat_set:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+    const before = await sets();
+    await expect(c.multi().set("{m}a", "2").exec()).rejects.toBeInstanceOf(NoPermissionError);
+    await expect(c.withConnection("{m}a", (conn) => conn.multi({ pipeline: false }))).rejects.toBeInstanceOf(NoPermissionError);
+    // Before each block, MULTI and DISCARD ask whether MULTI is allowed now: no SET ran.
+    expect(await sets()).toBe(before);
+    expect(await admin.get("{m}a")).toBe("1");
+    expect(seen.summary()).toEqual([`${master.address} MULTI`]);
+    expectNoSecret(first, seen.refusals);
+    // Allowed again: the next block asks, finds MULTI allowed, and runs.
+    await admin.acl("SETUSER", "nomulti", "+multi");
+    expect(await c.multi().set("{m}a", "3").incr("{m}n").exec()).toEqual([
+      [null, "OK"],
+      [null, 2],
+    ]);
+    expect(await admin.get("{m}a")).toBe("3");
   });
 
   it("cache layer without Lua (-@scripting): every getOrSet is answered by its loader, one acl:refused, no cache:error per call", async () => {
