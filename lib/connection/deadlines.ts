@@ -10,10 +10,15 @@ export interface Deadlined {
 /**
  * Expires entries at their deadline with one timer per node instead of one
  * per command. Entries of one timeout value are issued in deadline order, so
- * each value gets a FIFO lane and only lane heads are ever examined.
+ * each value gets a FIFO lane and only lane heads are ever examined. An
+ * entry that arrives with an earlier deadline than its lane's last (handed
+ * over from another node: a failover, a READONLY or MOVED redirect) would
+ * wait behind later ones there, so it goes to a short list swept whole.
  */
 export class DeadlineTracker<T extends Deadlined> {
   private readonly lanes = new Map<number, Fifo<T>>();
+  /** Entries that came out of deadline order (hand-overs): few, and checked one by one. */
+  private stragglers: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
@@ -22,7 +27,9 @@ export class DeadlineTracker<T extends Deadlined> {
   add(entry: T): void {
     let lane = this.lanes.get(entry.timeoutMs);
     if (!lane) this.lanes.set(entry.timeoutMs, (lane = new Fifo<T>()));
-    lane.push(entry);
+    const last = lane.last();
+    if (last !== undefined && last.deadline > entry.deadline) this.stragglers.push(entry);
+    else lane.push(entry);
     if (entry.deadline < this.timerAt) this.arm(entry.deadline);
   }
 
@@ -31,19 +38,21 @@ export class DeadlineTracker<T extends Deadlined> {
     for (const lane of this.lanes.values()) {
       while (lane.length && lane.peek()!.isDone()) lane.shift();
     }
+    if (this.stragglers.length) this.stragglers = this.stragglers.filter((entry) => !entry.isDone());
   }
 
   /** Entries not yet done, oldest first within each lane. */
   pending(): T[] {
     const result: T[] = [];
     for (const lane of this.lanes.values()) for (const entry of lane) if (!entry.isDone()) result.push(entry);
+    for (const entry of this.stragglers) if (!entry.isDone()) result.push(entry);
     return result;
   }
 
   get size(): number {
     let size = 0;
     for (const lane of this.lanes.values()) size += lane.length;
-    return size;
+    return size + this.stragglers.length;
   }
 
   stop(): void {
@@ -84,6 +93,18 @@ export class DeadlineTracker<T extends Deadlined> {
       const head = lane.peek();
       if (head) next = Math.min(next, head.deadline);
       else this.lanes.delete(timeout);
+    }
+    if (this.stragglers.length) {
+      const waiting: T[] = [];
+      for (const entry of this.stragglers) {
+        if (entry.isDone()) continue;
+        if (entry.deadline <= now) expired.push(entry);
+        else {
+          waiting.push(entry);
+          next = Math.min(next, entry.deadline);
+        }
+      }
+      this.stragglers = waiting;
     }
     if (next !== Infinity) this.arm(next);
     if (expired.length) this.onExpired(expired);

@@ -40,6 +40,26 @@ describe("DeadlineTracker", () => {
     expect(tracker.size).toBe(0);
   });
 
+  it("expires an entry handed over with an earlier deadline than its lane's last at its own deadline (simulation seed 169)", () => {
+    const expired: string[] = [];
+    const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
+    const own = item(300, "own");
+    vi.advanceTimersByTime(100);
+    // Accepted here later, with the same timeout: its deadline is 100 ms after the handed-over one's.
+    tracker.add(item(300, "later"));
+    tracker.add(own);
+    vi.advanceTimersByTime(199);
+    settle();
+    expect(expired).toEqual([]);
+    settle();
+    expect(expired).toEqual(["own"]);
+    expect(tracker.pending().map((i) => i.id)).toEqual(["later"]);
+    vi.advanceTimersByTime(99);
+    settle();
+    expect(expired).toEqual(["own", "later"]);
+    expect(tracker.size).toBe(0);
+  });
+
   it("handles several timeout values with one timer", () => {
     const expired: string[] = [];
     const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
