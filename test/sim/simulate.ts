@@ -30,23 +30,6 @@ export interface SimReport {
 
 type Clock = ReturnType<ReturnType<typeof FakeTimers.withGlobal>["install"]>;
 
-/**
- * fake-timers, made to let promise reactions settle between two timers by
- * a process.nextTick instead of a real setImmediate: a tick runs once the
- * microtask queue is empty, which is all the wait is for, and costs a
- * fraction of a pass of the event loop (the simulation runs thousands of
- * timers per seed). fake-timers takes that function from the global object
- * when withGlobal() is called, so it is swapped in for that moment only.
- */
-function fakeClock(): ReturnType<typeof FakeTimers.withGlobal> {
-  const real = globalThis.setImmediate;
-  globalThis.setImmediate = ((fn: () => void) => process.nextTick(fn)) as unknown as typeof setImmediate;
-  try {
-    return FakeTimers.withGlobal(globalThis);
-  } finally {
-    globalThis.setImmediate = real;
-  }
-}
 
 /** How long a call may run past its deadline: the deadline sweep runs in the next check phase, plus a reply on its way. */
 const SETTLE_BOUND_MS = 50;
@@ -65,7 +48,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
   };
   const describeConfig = `${shards} shard(s)${replicas ? " with replicas" : ""}, ${JSON.stringify(config)}`;
 
-  const clock = fakeClock().install({
+  const clock = FakeTimers.withGlobal(globalThis).install({
     now: START,
     toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate", "Date", "performance"],
     loopLimit: 1_000_000,
