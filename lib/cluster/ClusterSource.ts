@@ -10,7 +10,7 @@
  */
 import { formatAddress } from "../config/address.js";
 import type { Address } from "../config/types.js";
-import { ClusterError } from "../errors.js";
+import { ClientClosedError, ClusterError } from "../errors.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import { UNASSIGNED, type Layout, type LayoutDraft, type ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
@@ -65,6 +65,8 @@ export class ClusterSource implements LayoutSource {
         this.lastGood = key;
         return shards;
       } catch (error) {
+        // The client is closing: nobody to ask next, nothing to report.
+        if (error instanceof ClientClosedError) throw error;
         last = error instanceof ClusterError ? error : new ClusterError((error as Error).message, key, error);
         this.events.error(key, last);
       }

@@ -6,7 +6,7 @@
 import genericPool, { type Pool } from "generic-pool";
 import { formatAddress } from "../config/address.js";
 import type { PoolOptions } from "../config/types.js";
-import { ConnectionError, PoolExhaustedError } from "../errors.js";
+import { ClientClosedError, ConnectionError, PoolExhaustedError } from "../errors.js";
 import { NodeClient, type NodeClientInit } from "./NodeClient.js";
 
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
@@ -18,6 +18,8 @@ export class NodePool {
   private lastCreateError: { error: Error; at: number } | undefined;
   private readonly shard: string;
   private readonly id: string;
+  /** close() began: connections handed out from now on are closed instead (an acquire already waiting would outlive it). */
+  private closing: Promise<void> | undefined;
 
   /**
    * `node` describes every connection the pool opens (a view of the shared
@@ -63,9 +65,14 @@ export class NodePool {
    * connection was busy, ConnectionError if one could not be opened in time.
    */
   async acquire(): Promise<NodeClient> {
+    if (this.closing) throw new ClientClosedError();
     const started = Date.now();
     try {
       const node = await this.pool.acquire();
+      if (this.closing) {
+        await this.pool.destroy(node);
+        throw new ClientClosedError();
+      }
       this.borrowed.add(node);
       return node;
     } catch (error) {
@@ -105,7 +112,12 @@ export class NodePool {
   }
 
   /** Waits up to timeoutMs for borrowed work, cuts what still runs (a BLPOP blocks for long), closes every connection. */
-  async close(timeoutMs: number): Promise<void> {
+  close(timeoutMs: number): Promise<void> {
+    this.closing ??= this.shut(timeoutMs);
+    return this.closing;
+  }
+
+  private async shut(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all([...this.borrowed].map((node) => node.drain())), waited]);

@@ -312,6 +312,7 @@ export class Executor {
 
   /** Borrows a dedicated connection to the shard's master for fn, and always returns it. */
   async withPooled<T>(shard: number, fn: (node: NodeClient) => Promise<T>): Promise<T> {
+    if (this.closing) throw new ClientClosedError();
     const pool = this.fleet.registry.pool(shard);
     if (!pool) {
       await this.fleet.holder.whenPlaced(shard, this.defaults.timeoutMs);

@@ -11,7 +11,7 @@ import type { Entry, NodeClient, NodeEvents } from "../connection/NodeClient.js"
 import { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { ConnectionFactory } from "../connection/connection.js";
 import { NodeBreaker } from "../resilience/breaker.js";
-import { ClusterError } from "../errors.js";
+import { ClientClosedError, ClusterError } from "../errors.js";
 import { ClusterLink } from "./ClusterLink.js";
 import { Meters } from "../metrics/meters.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
@@ -258,6 +258,7 @@ export class Fleet {
     // A cluster's new shards get their meters before their first connection reports.
     this.meters.ensure(next.names);
     const changed = this.registry.apply(next);
+    this.cluster?.retain(next);
     next.shards.forEach((shard, i) => {
       const before = previous.shards[i];
       if (before && shardKey(shard) !== shardKey(before)) this.meters.shards[i]!.topologyChanges++;
@@ -281,7 +282,11 @@ export class Fleet {
 
   /** A write hit a demoted master: re-read the topology, then send it (once) where the master is now. */
   private redirect(shard: number, node: NodeClient, entry: Entry): void {
-    void this.holder.refresh("READONLY reply").then(() => (this.registry.master(shard) ?? node).adopt(entry));
+    void this.holder.refresh("READONLY reply").then(() => {
+      // Closing: the master is closing too, and a closed node would keep the command unanswered.
+      if (this.registry.closed) entry.fail(new ClientClosedError());
+      else (this.registry.master(shard) ?? node).adopt(entry);
+    });
   }
 }
 

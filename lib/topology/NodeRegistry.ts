@@ -70,7 +70,10 @@ interface Slot {
 export class NodeRegistry {
   readonly scheduler = new FlushScheduler();
   private readonly slots = new Map<string, Slot>();
+  /** Nodes that left the layout, still settling their work (closed with the rest if the client closes first). */
+  private readonly retiring = new Set<Slot>();
   private masters: ReadonlyArray<NodeClient | undefined> = [];
+  private isClosed = false;
   private replicas: ReadonlyArray<readonly NodeClient[]> = [];
   /** Shards whose roles matter: Sentinel-managed, given replicas, or a cluster's. Others skip the ROLE check. */
   private readonly checksRoles: (shard: number) => boolean;
@@ -83,6 +86,11 @@ export class NodeRegistry {
   ) {
     const configured = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
     this.checksRoles = options.cluster ? () => true : (shard) => configured[shard] ?? false;
+  }
+
+  /** close() was called: no node, pool or connection is made any more. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** How many shards the layout has (a cluster's grow). */
@@ -159,6 +167,7 @@ export class NodeRegistry {
 
   /** The pool of dedicated connections to the shard's master (created on first need). */
   pool(shard: number): NodePool | undefined {
+    if (this.isClosed) return undefined;
     const master = this.masters[shard];
     const slot = master && this.slots.get(master.id);
     if (!slot) return undefined;
@@ -185,7 +194,8 @@ export class NodeRegistry {
 
   /** Lets accepted commands settle for up to timeoutMs, then closes every connection. */
   async close(timeoutMs: number): Promise<void> {
-    const slots = [...this.slots.values()];
+    this.isClosed = true;
+    const slots = [...this.slots.values(), ...this.retiring];
     await Promise.all(slots.map((slot) => slot.pool?.close(timeoutMs)));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
@@ -236,9 +246,11 @@ export class NodeRegistry {
 
   /** A node that left the layout: its work settles within deadlines, then it closes. */
   private async retire(slot: Slot): Promise<void> {
+    this.retiring.add(slot);
     await slot.pool?.close(this.options.commandTimeoutMs);
     await slot.node.drain();
     await slot.node.close();
     slot.breaker.shutdown();
+    this.retiring.delete(slot);
   }
 }
