@@ -28,6 +28,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_NO_REPLICA"
   | "ERR_SHARDIS_WRITE_CONCERN"
   | "ERR_SHARDIS_CLUSTER"
+  | "ERR_SHARDIS_SLOT_MOVED"
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
@@ -308,6 +309,29 @@ export class ClusterError extends ShardisError {
   constructor(message: string, node?: string, cause?: unknown) {
     super("ERR_SHARDIS_CLUSTER", node ? `${node}: ${message}` : message, cause === undefined ? undefined : { cause });
     this.node = node;
+  }
+}
+
+/**
+ * Over a Redis Cluster, a command on a connection that cannot follow a
+ * redirect (a dedicated connection from withConnection(): its WATCH and
+ * MULTI state live on that one node) was answered MOVED (the key's slot is
+ * served by `owner` now) or ASK (the slot is migrating to `owner` and the
+ * key is there). The command did not run. `node` is the node the connection
+ * goes to.
+ */
+export class SlotMovedError extends NodeError {
+  readonly slot: number;
+  /** "host:port" of the node the cluster named. */
+  readonly owner: string;
+  readonly redirect: "MOVED" | "ASK";
+
+  constructor(shard: string, node: string, slot: number, owner: string, redirect: "MOVED" | "ASK") {
+    const where = redirect === "MOVED" ? `is served by ${owner} now` : `is migrating to ${owner}, where the key is`;
+    super("ERR_SHARDIS_SLOT_MOVED", shard, node, `slot ${slot} ${where} (${redirect}); the command did not run, and this connection cannot follow it`);
+    this.slot = slot;
+    this.owner = owner;
+    this.redirect = redirect;
   }
 }
 

@@ -50,7 +50,7 @@ export class ClusterSource implements LayoutSource {
     return this.draft(current, observed);
   }
 
-  /** Asks nodes in turn (the last that answered, the layout's masters and replicas, the seeds) until one answers. */
+  /** Asks nodes in turn (the last that answered, the layout's masters and replicas, the seeds) until one answers with a slot map. */
   private async read(current: Layout): Promise<ClusterShardInfo[]> {
     const candidates = new Map<string, Address>();
     const add = (address: Address | undefined) => address && !candidates.has(formatAddress(address)) && candidates.set(formatAddress(address), address);
@@ -62,6 +62,9 @@ export class ClusterSource implements LayoutSource {
     for (const [key, address] of candidates) {
       try {
         const shards = await this.ask(address);
+        // A node reset, or removed with `redis-cli --cluster del-node` (which resets it), knows only itself and no slot:
+        // taken at its word, it would leave every key unserved, and be asked first again and again.
+        if (!shards.some((shard) => shard.slots.length > 0)) throw new ClusterError("knows no slot of any node: not (or no longer) part of a serving cluster", key);
         this.lastGood = key;
         return shards;
       } catch (error) {
@@ -73,7 +76,7 @@ export class ClusterSource implements LayoutSource {
     }
     // Named after the last node that failed: with one seed, the seed that is not a cluster node, or is down.
     this.lastError = new ClusterError(
-      `no cluster node answered (asked ${[...candidates.keys()].join(", ")}); the last said: ${last?.message ?? "nothing"}`,
+      `no cluster node answered with a slot map (asked ${[...candidates.keys()].join(", ")}); the last said: ${last?.message ?? "nothing"}`,
       last?.node,
       last,
     );

@@ -68,14 +68,8 @@ export class ClusterLink {
     const holder = this.parts.holder();
     // MOVED means the map changed: re-read it (coalesced with every other redirect of the moment).
     const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
-    // The node as the cluster announces it, mapped and checked like every address the cluster reports.
-    const parsed = parseAddress(reported);
-    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
-    if (!admitted.ok) {
-      entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported));
-      return;
-    }
-    const address = formatAddress(admitted.address);
+    const address = this.admitted(kind, reported);
+    if (typeof address !== "string") return entry.fail(address);
     const target = this.parts.registry.nodeAt(address);
     if (target) return target.adopt(entry, kind === "ask");
     void (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
@@ -84,6 +78,32 @@ export class ClusterLink {
       if (found) found.adopt(entry, kind === "ask");
       else entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address));
     });
+  }
+
+  /**
+   * The node a MOVED or ASK reply names, for a command that cannot be handed
+   * over as an entry (a block, a pooled connection's command); the map is
+   * re-read first when the node is not in it. Rejects with ClusterError.
+   */
+  async nodeNamed(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    if (this.closed) throw new ClientClosedError();
+    const address = this.admitted(kind, reported);
+    if (typeof address !== "string") throw address;
+    const known = this.parts.registry.nodeAt(address);
+    if (known) return known;
+    await this.parts.holder().refresh(kind === "moved" ? "MOVED" : "ASK to a node not in the map");
+    if (this.closed) throw new ClientClosedError();
+    const found = this.parts.registry.nodeAt(address);
+    if (!found) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address);
+    return found;
+  }
+
+  /** The node a redirect names as the client reaches it ("host:port"), mapped and checked like every address the cluster reports. */
+  private admitted(kind: "moved" | "ask", reported: string): string | ClusterError {
+    const parsed = parseAddress(reported);
+    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
+    if (!admitted.ok) return new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported);
+    return formatAddress(admitted.address);
   }
 
   /** A connection went down: while a master is unreachable, re-read the map often, to see a replica take over. */

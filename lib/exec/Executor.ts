@@ -16,11 +16,12 @@ import {
   FallbackError,
   KeylessCommandError,
   ShardisError,
+  SlotMovedError,
   TimeoutError,
   UnsupportedCommandError,
   WriteConcernError,
 } from "../errors.js";
-import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
+import { INTERNAL, NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
@@ -38,8 +39,8 @@ import type { NearCacheLink } from "./NearCacheLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
-/** Times a blocking command is sent again after MOVED/ASK (as a command's redirections). */
-const MAX_BLOCKING_HOPS = 16;
+/** Times a command on a pooled connection is sent again after MOVED/ASK (as a command's redirections). */
+const MAX_POOLED_HOPS = 16;
 
 export class Executor {
   /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
@@ -201,24 +202,7 @@ export class Executor {
       const shard = route;
       return near.read(shard, spec, cmd, encoding, () => this.runOn(shard, spec, cmd, call));
     }
-    const sent = this.runOn(route, spec, cmd, call);
-    return spec.blocking && this.options.cluster ? sent.catch((error: unknown) => this.blockedElsewhere(error, spec, cmd, call, 1)) : sent;
-  }
-
-  /**
-   * A blocking command refused with MOVED or ASK on its pooled connection
-   * (not redirected there: it would block a shared connection): the map is
-   * re-read and the command sent again through routing, a bounded number of
-   * times. It did not run, so it may go again.
-   */
-  private async blockedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, hops: number): Promise<unknown> {
-    const redirected = error instanceof Error && error.name === "ReplyError" && /^(MOVED|ASK) /.test(error.message);
-    if (!redirected || hops > MAX_BLOCKING_HOPS || this.closing) throw error;
-    await this.fleet.holder.refresh(`${error.message.slice(0, error.message.indexOf(" "))} on a blocking command`);
-    const again = cmd.clone();
-    const route = this.router.route(spec, again.args as Args);
-    if (typeof route !== "number" || route === UNASSIGNED) throw error;
-    return this.runOn(route, spec, again, call).catch((next: unknown) => this.blockedElsewhere(next, spec, again, call, hops + 1));
+    return this.runOn(route, spec, cmd, call);
   }
 
   /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
@@ -271,10 +255,48 @@ export class Executor {
       return Promise.reject(node.circuitOpenError());
     }
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
-    if (call.writeConcern && !spec.readOnly) return this.withConcern(shard, cmd, call, flags);
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
-    if (blockMs === undefined) return node.send(cmd, call.timeoutMs, flags);
-    return this.withPooled(shard, (pooled) => pooled.send(cmd, blockMs + call.timeoutMs, flags));
+    if ((call.writeConcern && !spec.readOnly) || blockMs !== undefined) return this.onPooled(shard, spec, cmd, call, flags, 0, false);
+    return node.send(cmd, call.timeoutMs, flags);
+  }
+
+  /**
+   * A command on a pooled connection: a blocking one (deadline: its own
+   * timeout plus the call's), or a write with a write concern. Over a
+   * cluster such a connection does not follow MOVED or ASK (SlotMovedError):
+   * the command did not run, so it goes again, a bounded number of times, to
+   * the slot's owner once the map is re-read (MOVED), or to the importing
+   * node with ASKING in front (ASK). `asking`: this is that second send.
+   */
+  private onPooled(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, asking: boolean): Promise<unknown> {
+    const sent =
+      call.writeConcern && !spec.readOnly
+        ? this.withConcern(shard, cmd, call, flags, asking)
+        : this.withPooled(shard, (pooled) => {
+            // Both queued now, back to back on this connection: ASKING applies to the command.
+            if (asking) pooled.send(internalCommand("asking"), call.timeoutMs, INTERNAL).catch(() => undefined);
+            return pooled.send(cmd, (blockingTimeoutMs(spec, cmd.args as Args) ?? 0) + call.timeoutMs, flags);
+          });
+    if (!this.options.cluster) return sent;
+    return sent.catch((error: unknown) => this.movedElsewhere(error, spec, cmd, call, flags, hops));
+  }
+
+  private async movedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number): Promise<unknown> {
+    if (!(error instanceof SlotMovedError) || hops >= MAX_POOLED_HOPS || this.closing) throw error;
+    const again = cmd.clone();
+    if (error.redirect === "ASK") {
+      // The slot is migrating and the key is on the importing node already: there, for this command only.
+      const shard = await this.fleet.shardOfNode("ask", error.owner);
+      return this.onPooled(shard, spec, again, call, flags, hops + 1, true);
+    }
+    await this.fleet.holder.refresh("MOVED on a pooled connection");
+    if (this.closing) throw new ClientClosedError();
+    const route = this.router.route(spec, again.args as Args);
+    if (typeof route !== "number" || route === UNASSIGNED) throw error;
+    const node = this.fleet.registry.master(route);
+    if (!node) throw error;
+    if (!node.admits) throw node.circuitOpenError();
+    return this.onPooled(route, spec, again, call, flags, hops + 1, false);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
@@ -376,10 +398,11 @@ export class Executor {
     return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
   }
 
-  /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. */
-  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
+  /** The write, then WAIT on the same dedicated connection; fewer replicas than asked is a WriteConcernError. `asking`: ASKING first (ASK). */
+  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number, asking: boolean): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
     return this.withPooled(shard, async (node) => {
+      if (asking) node.send(internalCommand("asking"), call.timeoutMs, INTERNAL).catch(() => undefined);
       const written = node.send(cmd, call.timeoutMs, flags);
       const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), call.timeoutMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);

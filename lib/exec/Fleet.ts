@@ -115,6 +115,7 @@ export class Fleet {
           this.meters.shards[shard]!.redirects[kind]++;
           this.cluster!.redirect(entry, kind, address);
         },
+        slotMoved: () => void this.holder.refresh("MOVED on a dedicated connection"),
       },
     );
     const source = parts.source;
@@ -237,6 +238,19 @@ export class Fleet {
   /** The error of a command whose slot no shard serves (cluster): why there is no map. */
   unmapped(timeoutMs: number | undefined): ClusterError {
     return this.cluster?.unmapped(timeoutMs) ?? new ClusterError("no shard served the key's slot");
+  }
+
+  /** Over a cluster: the node a MOVED or ASK reply names (the map re-read when it is new); ClusterError when refused or unknown. */
+  clusterNode(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    return this.cluster ? this.cluster.nodeNamed(kind, reported) : Promise.reject(new ClusterError(`a ${kind.toUpperCase()} reply, but the client is not over a cluster`));
+  }
+
+  /** Over a cluster: the shard whose master is the node a MOVED or ASK reply names. */
+  async shardOfNode(kind: "moved" | "ask", reported: string): Promise<number> {
+    const node = await this.clusterNode(kind, reported);
+    const shard = this.registry.placements().find((p) => p.node === node && p.role === "master")?.shard;
+    if (shard === undefined) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${node.id}, which is not a master in the cluster's map`, node.id);
+    return shard;
   }
 
   async close(timeoutMs: number): Promise<void> {

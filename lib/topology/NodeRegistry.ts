@@ -20,6 +20,9 @@ import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type 
 import type { CommandObserver, NodeObserver } from "../connection/observer.js";
 import { FlushScheduler } from "../connection/scheduler.js";
 import type { Layout } from "./Topology.js";
+import { SlotMovedError } from "../errors.js";
+import { commandSpec, keyIndexes } from "../routing/commandSpec.js";
+import { keySlot } from "../sharding/keySlot.js";
 
 export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
@@ -28,6 +31,8 @@ export interface RegistryHooks {
   redirect(shard: number, node: NodeClient, entry: Entry): void;
   /** Over a cluster: a command got MOVED or ASK from a node of this shard; send it where the reply points. */
   clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
+  /** Over a cluster: a dedicated connection got MOVED (failed as SlotMovedError): the map changed. */
+  slotMoved?(): void;
 }
 
 /** A node's breaker with what the registry needs beyond what connections use. */
@@ -178,11 +183,16 @@ export class NodeRegistry {
   /** How to open a dedicated (pooled or subscriber) connection to this node, sharing its breaker, role and observer. */
   dedicated(node: NodeClient) {
     // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
-    // Cluster redirects are not followed here (a blocking command must not land on a shared connection): the executor re-routes them.
+    // Cluster redirects are not followed here (a blocking command must not land on a shared connection, a WATCH lives on
+    // this node): the command fails with SlotMovedError, which the executor re-routes where it may (blocking, write concern).
     // Tracking stays on the shared connection: the near cache trusts one connection per node.
+    const moved = (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => {
+      if (kind === "moved") this.hooks.slotMoved?.();
+      entry.fail(new SlotMovedError(n.shard, n.id, slotOf(entry.cmd), address, kind === "moved" ? "MOVED" : "ASK"));
+    };
     const context = Object.create(node.context, {
       detectStalls: { value: false },
-      clusterRedirect: { value: undefined },
+      clusterRedirect: { value: this.options.cluster ? moved : undefined },
       tracking: { value: undefined },
     }) as NodeContext;
     return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
@@ -252,5 +262,16 @@ export class NodeRegistry {
     await slot.node.close();
     slot.breaker.shutdown();
     this.retiring.delete(slot);
+  }
+}
+
+/** The cluster slot of a command's (first) key, as a MOVED or ASK reply to it names; -1 for a command without one. */
+function slotOf(cmd: ShardisCommand): number {
+  const args = cmd.args as Array<string | Buffer>;
+  try {
+    const index = keyIndexes(commandSpec(cmd.name), args)[0];
+    return index === undefined ? -1 : keySlot(args[index]!);
+  } catch {
+    return -1;
   }
 }
