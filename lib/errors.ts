@@ -32,6 +32,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_NO_PERMISSION"
   | "ERR_SHARDIS_CLUSTER"
   | "ERR_SHARDIS_SUBSCRIPTION"
+  | "ERR_SHARDIS_SLOT_MOVED"
   | "ERR_SHARDIS_CACHE_ARGUMENT"
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
@@ -411,6 +412,29 @@ export class SubscriptionError extends ShardisError {
     this.command = command;
     this.names = Object.freeze([...names]);
     this.refused = refused;
+  }
+}
+
+/**
+ * Over a Redis Cluster, a command on a connection that cannot follow a
+ * redirect (a dedicated connection from withConnection(): its WATCH and
+ * MULTI state live on that one node) was answered MOVED (the key's slot is
+ * served by `owner` now) or ASK (the slot is migrating to `owner` and the
+ * key is there). The command did not run. `node` is the node the connection
+ * goes to.
+ */
+export class SlotMovedError extends NodeError {
+  readonly slot: number;
+  /** "host:port" of the node the cluster named. */
+  readonly owner: string;
+  readonly redirect: "MOVED" | "ASK";
+
+  constructor(shard: string, node: string, slot: number, owner: string, redirect: "MOVED" | "ASK") {
+    const where = redirect === "MOVED" ? `is served by ${owner} now` : `is migrating to ${owner}, where the key is`;
+    super("ERR_SHARDIS_SLOT_MOVED", shard, node, `slot ${slot} ${where} (${redirect}); the command did not run, and this connection cannot follow it`);
+    this.slot = slot;
+    this.owner = owner;
+    this.redirect = redirect;
   }
 }
 

@@ -3,9 +3,11 @@ import type { RedisKey } from "ioredis";
 import { CrossShardError, InvalidArgumentError, KeylessCommandError, UnknownShardError } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import type { TransactionTarget } from "../pipeline/Transaction.js";
+import type { ShardisCommand } from "../commands/command.js";
 import type { Args } from "../routing/plan.js";
 import { keyIndexes } from "../routing/commandSpec.js";
 import { ClusterSlots } from "../sharding/strategy.js";
+import { MigratingBlock } from "./migratingBlock.js";
 
 export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
 
@@ -33,6 +35,12 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
  * routing; the block runs on that shard's master.
  */
 export function transactionTarget(executor: Executor, checkOpen: () => void): TransactionTarget {
+  const fleet = executor.fleet;
+  // Over a cluster a block whose slot moved runs again on its new owner once the map is re-read, or, while the slot
+  // migrates, on the importing node (ASK).
+  const migration = executor.options.cluster
+    ? new MigratingBlock((reported) => fleet.clusterNode("ask", reported), () => fleet.holder.refresh("MOVED in a transaction"))
+    : undefined;
   return {
     checkOpen,
     shardOf: (spec, cmd) => {
@@ -55,11 +63,11 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
         const names = [...new Set([...groups].map((g) => executor.shardName(shard(g))))];
         throw new CrossShardError("multi", names, executor.options.cluster ? "a cluster runs a transaction on one slot; use one hash tag" : "a transaction runs on one shard; use hash tags");
       }
-      return executor.masterWhenPlaced(shard(group));
+      const master = () => executor.masterWhenPlaced(shard(group));
+      return migration ? migration.node(master) : master();
     },
     timeoutMs: executor.defaults.timeoutMs,
     multi: executor.multiGuard,
-    // Over a cluster a block whose slot moved runs again on its new owner, once the map is re-read.
-    relocated: executor.options.cluster ? () => executor.fleet.holder.refresh("MOVED in a transaction") : undefined,
+    relocated: migration && ((queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>) => migration.relocated(queued, replies)),
   };
 }

@@ -10,7 +10,7 @@
  */
 import { formatAddress } from "../config/address.js";
 import type { Address } from "../config/types.js";
-import { ClusterError } from "../errors.js";
+import { ClientClosedError, ClusterError } from "../errors.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import { UNASSIGNED, type Layout, type LayoutDraft, type ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
@@ -50,7 +50,7 @@ export class ClusterSource implements LayoutSource {
     return this.draft(current, observed);
   }
 
-  /** Asks nodes in turn (the last that answered, the layout's masters and replicas, the seeds) until one answers. */
+  /** Asks nodes in turn (the last that answered, the layout's masters and replicas, the seeds) until one answers with a slot map. */
   private async read(current: Layout): Promise<ClusterShardInfo[]> {
     const candidates = new Map<string, Address>();
     const add = (address: Address | undefined) => address && !candidates.has(formatAddress(address)) && candidates.set(formatAddress(address), address);
@@ -62,16 +62,21 @@ export class ClusterSource implements LayoutSource {
     for (const [key, address] of candidates) {
       try {
         const shards = await this.ask(address);
+        // A node reset, or removed with `redis-cli --cluster del-node` (which resets it), knows only itself and no slot:
+        // taken at its word, it would leave every key unserved, and be asked first again and again.
+        if (!shards.some((shard) => shard.slots.length > 0)) throw new ClusterError("knows no slot of any node: not (or no longer) part of a serving cluster", key);
         this.lastGood = key;
         return shards;
       } catch (error) {
+        // The client is closing: nobody to ask next, nothing to report.
+        if (error instanceof ClientClosedError) throw error;
         last = error instanceof ClusterError ? error : new ClusterError((error as Error).message, key, error);
         this.events.error(key, last);
       }
     }
     // Named after the last node that failed: with one seed, the seed that is not a cluster node, or is down.
     this.lastError = new ClusterError(
-      `no cluster node answered (asked ${[...candidates.keys()].join(", ")}); the last said: ${last?.message ?? "nothing"}`,
+      `no cluster node answered with a slot map (asked ${[...candidates.keys()].join(", ")}); the last said: ${last?.message ?? "nothing"}`,
       last?.node,
       last,
     );

@@ -17,15 +17,18 @@ import { internalCommand, ShardisCommand } from "./command.js";
 const ignore = (): void => undefined;
 
 export class BlockCommand extends ShardisCommand {
-  /** MULTI and the queued commands, in write order; the block itself (EXEC) goes right after them. */
+  readonly multi = internalCommand("multi");
+  /** What is written before the block's own EXEC (or DISCARD): [ASKING,] MULTI, the queued commands. */
   readonly head: readonly ShardisCommand[];
 
+  /** `asking`: ASKING goes first, so a cluster node importing the block's slot serves it (the flag holds until EXEC). */
   constructor(
     readonly queued: readonly ShardisCommand[],
     end: "exec" | "discard" = "exec",
+    readonly asking = false,
   ) {
     super(end, [], { replyEncoding: null });
-    this.head = [internalCommand("multi"), ...queued];
+    this.head = asking ? [internalCommand("asking"), this.multi, ...queued] : [this.multi, ...queued];
     // A part's failure is the block's to report (EXECABORT, or the block's own error): never an unhandled rejection.
     for (const part of this.head) part.promise.catch(ignore);
   }
@@ -37,6 +40,6 @@ export class BlockCommand extends ShardisCommand {
   }
 
   override clone(): BlockCommand {
-    return new BlockCommand(this.queued.map((cmd) => cmd.clone()), this.name as "exec" | "discard");
+    return new BlockCommand(this.queued.map((cmd) => cmd.clone()), this.name as "exec" | "discard", this.asking);
   }
 }

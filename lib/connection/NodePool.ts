@@ -6,7 +6,7 @@
 import genericPool, { type Pool } from "generic-pool";
 import { formatAddress } from "../config/address.js";
 import type { PoolOptions } from "../config/types.js";
-import { ConnectionError, PoolExhaustedError } from "../errors.js";
+import { ClientClosedError, ConnectionError, PoolExhaustedError } from "../errors.js";
 import { NodeClient, type NodeClientInit } from "./NodeClient.js";
 
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
@@ -21,6 +21,8 @@ export class NodePool {
   private lastCreateError: { error: Error; at: number } | undefined;
   private readonly shard: string;
   private readonly id: string;
+  /** close() began: connections handed out from now on are closed instead (an acquire already waiting would outlive it). */
+  private closing: Promise<void> | undefined;
 
   /**
    * `node` describes every connection the pool opens (a view of the shared
@@ -68,6 +70,7 @@ export class NodePool {
    * ConnectionError if one could not be opened in time.
    */
   async acquire(budgetMs = Infinity): Promise<NodeClient> {
+    if (this.closing) throw new ClientClosedError();
     const started = Date.now();
     const pending = this.pool.acquire();
     let timer: NodeJS.Timeout | undefined;
@@ -76,11 +79,15 @@ export class NodePool {
         budgetMs >= this.options.acquireTimeoutMs
           ? await pending
           : await Promise.race([pending, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new BudgetSpent()), Math.max(0, budgetMs))))]);
+      if (this.closing) {
+        await this.pool.destroy(node);
+        throw new ClientClosedError();
+      }
       this.borrowed.add(node);
       return node;
     } catch (error) {
       // Given up before the pool's own timeout: whatever the pool hands over later goes straight back.
-      if (error instanceof BudgetSpent) pending.then((late) => this.pool.release(late), () => undefined);
+      if (error instanceof BudgetSpent) pending.then((late) => (this.closing ? this.pool.destroy(late) : this.pool.release(late)), () => undefined);
       if (!(error instanceof Error && (error.name === "TimeoutError" || error instanceof BudgetSpent))) throw error;
       const waited = Date.now() - started;
       if (this.pool.borrowed >= this.options.max) throw new PoolExhaustedError(this.shard, this.id, this.options.max, waited);
@@ -119,7 +126,12 @@ export class NodePool {
   }
 
   /** Waits up to timeoutMs for borrowed work, cuts what still runs (a BLPOP blocks for long), closes every connection. */
-  async close(timeoutMs: number): Promise<void> {
+  close(timeoutMs: number): Promise<void> {
+    this.closing ??= this.shut(timeoutMs);
+    return this.closing;
+  }
+
+  private async shut(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all([...this.borrowed].map((node) => node.drain())), waited]);

@@ -3,7 +3,9 @@
  * (asking nodes over connections of its own), redirects (MOVED: to the node
  * named, and the map re-read; ASK: ASKING there, for that command only), and
  * re-reading the map while a master is unreachable, so a failover inside
- * the cluster is followed as soon as a replica takes over.
+ * the cluster is followed as soon as a replica takes over. It asks only
+ * nodes of the current map (connections to nodes that left it are closed)
+ * and nothing once closed: a connection opened then would outlive quit().
  */
 import { internalCommand } from "../commands/command.js";
 import { formatAddress, parseAddress } from "../config/address.js";
@@ -14,9 +16,10 @@ import type { ConnectionFactory } from "../connection/connection.js";
 import { INTERNAL, NEVER_OPENS, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
 import { IGNORE } from "../connection/observer.js";
 import type { FlushScheduler } from "../connection/scheduler.js";
-import { ClusterError } from "../errors.js";
+import { ClientClosedError, ClusterError } from "../errors.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
+import type { Layout } from "../topology/Topology.js";
 import type { TopologyHolder } from "../topology/TopologyHolder.js";
 
 /** How often the map is re-read while a master is unreachable (a failover inside the cluster is under way), in ms. */
@@ -60,24 +63,47 @@ export class ClusterLink {
 
   /** A command answered MOVED or ASK: send it to the node named (re-reading the map first when that node is new). */
   redirect(entry: Entry, kind: "moved" | "ask", reported: string): void {
+    // Closing: the nodes it could go to are closing too, and would never answer it.
+    if (this.closed) return entry.fail(new ClientClosedError());
     const holder = this.parts.holder();
     // MOVED means the map changed: re-read it (coalesced with every other redirect of the moment).
     const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
-    // The node as the cluster announces it, mapped and checked like every address the cluster reports.
-    const parsed = parseAddress(reported);
-    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
-    if (!admitted.ok) {
-      entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported));
-      return;
-    }
-    const address = formatAddress(admitted.address);
+    const address = this.admitted(kind, reported);
+    if (typeof address !== "string") return entry.fail(address);
     const target = this.parts.registry.nodeAt(address);
     if (target) return target.adopt(entry, kind === "ask");
     void (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
+      if (this.closed) return entry.fail(new ClientClosedError());
       const found = this.parts.registry.nodeAt(address);
       if (found) found.adopt(entry, kind === "ask");
       else entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address));
     });
+  }
+
+  /**
+   * The node a MOVED or ASK reply names, for a command that cannot be handed
+   * over as an entry (a block, a pooled connection's command); the map is
+   * re-read first when the node is not in it. Rejects with ClusterError.
+   */
+  async nodeNamed(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    if (this.closed) throw new ClientClosedError();
+    const address = this.admitted(kind, reported);
+    if (typeof address !== "string") throw address;
+    const known = this.parts.registry.nodeAt(address);
+    if (known) return known;
+    await this.parts.holder().refresh(kind === "moved" ? "MOVED" : "ASK to a node not in the map");
+    if (this.closed) throw new ClientClosedError();
+    const found = this.parts.registry.nodeAt(address);
+    if (!found) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address);
+    return found;
+  }
+
+  /** The node a redirect names as the client reaches it ("host:port"), mapped and checked like every address the cluster reports. */
+  private admitted(kind: "moved" | "ask", reported: string): string | ClusterError {
+    const parsed = parseAddress(reported);
+    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
+    if (!admitted.ok) return new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported);
+    return formatAddress(admitted.address);
   }
 
   /** A connection went down: while a master is unreachable, re-read the map often, to see a replica take over. */
@@ -96,9 +122,20 @@ export class ClusterLink {
     this.outage.unref();
   }
 
+  /** A new layout: connections kept for asking nodes it no longer names (removed, failed over and gone) are closed. */
+  retain(layout: Layout): void {
+    const named = new Set(layout.shards.flatMap((s) => [s.master, ...s.replicas].flatMap((a) => (a ? [formatAddress(a)] : []))));
+    for (const [key, node] of this.control) {
+      if (named.has(key)) continue;
+      this.control.delete(key);
+      void node.close();
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.outage);
+    this.outage = undefined;
     const control = [...this.control.values()];
     this.control.clear();
     await Promise.all(control.map((node) => node.close(true)));
@@ -106,6 +143,8 @@ export class ClusterLink {
 
   /** CLUSTER <args> on one node, over a connection kept for asking it. */
   private async ask(address: Address, args: string[]): Promise<unknown> {
+    // A refresh still running when the client closes must not open a connection nobody will close.
+    if (this.closed) throw new ClientClosedError();
     const key = formatAddress(address);
     let node = this.control.get(key);
     if (!node) {
@@ -128,6 +167,11 @@ export class ClusterLink {
       });
       this.control.set(key, node);
     }
-    return node.send(internalCommand("cluster", args), this.options.commandTimeoutMs, INTERNAL);
+    try {
+      return await node.send(internalCommand("cluster", args), this.options.commandTimeoutMs, INTERNAL);
+    } catch (error) {
+      // Cut by close(): not the node's fault.
+      throw this.closed ? new ClientClosedError() : error;
+    }
   }
 }

@@ -18,11 +18,12 @@ import {
   KeylessCommandError,
   PartialFailureError,
   ShardisError,
+  SlotMovedError,
   TimeoutError,
   UnsupportedCommandError,
   WriteConcernError,
 } from "../errors.js";
-import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
+import { INTERNAL, NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
@@ -41,8 +42,8 @@ import type { NearCacheLink } from "./NearCacheLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
-/** Times a blocking command is sent again after MOVED/ASK (as a command's redirections). */
-const MAX_BLOCKING_HOPS = 16;
+/** Times a command on a pooled connection is sent again after MOVED/ASK (as a command's redirections). */
+const MAX_POOLED_HOPS = 16;
 
 export class Executor {
   /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
@@ -242,24 +243,7 @@ export class Executor {
       const shard = route;
       return near.read(shard, spec, cmd, encoding, () => this.runOn(shard, spec, cmd, call));
     }
-    const sent = this.runOn(route, spec, cmd, call);
-    return spec.blocking && this.options.cluster ? sent.catch((error: unknown) => this.blockedElsewhere(error, spec, cmd, call, 1)) : sent;
-  }
-
-  /**
-   * A blocking command refused with MOVED or ASK on its pooled connection
-   * (not redirected there: it would block a shared connection): the map is
-   * re-read and the command sent again through routing, a bounded number of
-   * times. It did not run, so it may go again.
-   */
-  private async blockedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, hops: number): Promise<unknown> {
-    const redirected = error instanceof Error && error.name === "ReplyError" && /^(MOVED|ASK) /.test(error.message);
-    if (!redirected || hops > MAX_BLOCKING_HOPS || this.closing) throw error;
-    await this.fleet.holder.refresh(`${error.message.slice(0, error.message.indexOf(" "))} on a blocking command`);
-    const again = cmd.clone();
-    const route = this.router.route(spec, again.args as Args);
-    if (typeof route !== "number" || route === UNASSIGNED) throw error;
-    return this.runOn(route, spec, again, call).catch((next: unknown) => this.blockedElsewhere(next, spec, again, call, hops + 1));
+    return this.runOn(route, spec, cmd, call);
   }
 
   /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
@@ -312,16 +296,60 @@ export class Executor {
       return Promise.reject(node.circuitOpenError());
     }
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
-    if (call.writeConcern && !spec.readOnly) return this.withConcern(shard, cmd, call, flags);
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
-    if (blockMs === undefined) {
-      const sent = node.send(cmd, call.timeoutMs, flags);
-      if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
-      // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
-      return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
+    if ((call.writeConcern && !spec.readOnly) || blockMs !== undefined) return this.onPooled(shard, spec, cmd, call, flags, 0, false);
+    const sent = node.send(cmd, call.timeoutMs, flags);
+    if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
+    // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
+    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
+  }
+
+  /**
+   * A command on a pooled connection: a blocking one (deadline: its own
+   * timeout plus the call's), or a write with a write concern. The wait for
+   * the connection counts against the call's deadline. Over a cluster such a
+   * connection does not follow MOVED or ASK (SlotMovedError): the command
+   * did not run, so it goes again, a bounded number of times and within the
+   * same deadline, to the slot's owner once the map is re-read (MOVED), or to
+   * the importing node with ASKING in front (ASK). `asking`: this is that
+   * second send.
+   */
+  private onPooled(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, asking: boolean): Promise<unknown> {
+    const deadline = performance.now() + call.timeoutMs;
+    const sent =
+      call.writeConcern && !spec.readOnly
+        ? this.withConcern(shard, cmd, call, flags, asking)
+        : this.withPooled(
+            shard,
+            (pooled, leftMs) => {
+              // Both queued now, back to back on this connection: ASKING applies to the command.
+              if (asking) pooled.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
+              return pooled.send(cmd, (blockingTimeoutMs(spec, cmd.args as Args) ?? 0) + leftMs, flags);
+            },
+            call.timeoutMs,
+          );
+    if (!this.options.cluster) return sent;
+    return sent.catch((error: unknown) => this.movedElsewhere(error, spec, cmd, call, flags, hops, deadline));
+  }
+
+  private async movedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, deadline: number): Promise<unknown> {
+    if (!(error instanceof SlotMovedError) || hops >= MAX_POOLED_HOPS || this.closing) throw error;
+    const again = cmd.clone();
+    const left = () => ({ ...call, timeoutMs: deadline - performance.now() });
+    if (error.redirect === "ASK") {
+      // The slot is migrating and the key is on the importing node already: there, for this command only.
+      const shard = await this.fleet.shardOfNode("ask", error.owner);
+      if (left().timeoutMs <= 0) throw error;
+      return this.onPooled(shard, spec, again, left(), flags, hops + 1, true);
     }
-    // The wait for a pooled connection counts against the call's deadline.
-    return this.withPooled(shard, (pooled, leftMs) => pooled.send(cmd, blockMs + leftMs, flags), call.timeoutMs);
+    await this.fleet.holder.refresh("MOVED on a pooled connection");
+    if (this.closing) throw new ClientClosedError();
+    const route = this.router.route(spec, again.args as Args);
+    if (typeof route !== "number" || route === UNASSIGNED || left().timeoutMs <= 0) throw error;
+    const node = this.fleet.registry.master(route);
+    if (!node) throw error;
+    if (!node.admits) throw node.circuitOpenError();
+    return this.onPooled(route, spec, again, left(), flags, hops + 1, false);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
@@ -370,6 +398,7 @@ export class Executor {
    * connection counts against; fn gets what is left of it.
    */
   async withPooled<T>(shard: number, fn: (node: NodeClient, leftMs: number) => Promise<T>, budgetMs = Infinity): Promise<T> {
+    if (this.closing) throw new ClientClosedError();
     const started = performance.now();
     const pool = this.fleet.registry.pool(shard);
     if (!pool) {
@@ -439,10 +468,12 @@ export class Executor {
    * The write, then WAIT on the same dedicated connection; fewer replicas
    * than asked is a WriteConcernError. So is a WAIT that failed after the
    * write succeeded: the caller must learn the write was applied.
+   * `asking`: ASKING first (ASK).
    */
-  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
+  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number, asking: boolean): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
     return this.withPooled(shard, async (node, leftMs) => {
+      if (asking) node.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
       const written = node.send(cmd, leftMs, flags);
       const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), leftMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);

@@ -11,7 +11,7 @@ import type { Entry, NodeClient, NodeEvents } from "../connection/NodeClient.js"
 import { NodeRegistry } from "../topology/NodeRegistry.js";
 import type { ConnectionFactory } from "../connection/connection.js";
 import { NodeBreaker } from "../resilience/breaker.js";
-import { ClusterError } from "../errors.js";
+import { ClientClosedError, ClusterError } from "../errors.js";
 import { ClusterLink } from "./ClusterLink.js";
 import { Meters } from "../metrics/meters.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
@@ -131,6 +131,7 @@ export class Fleet {
           this.meters.shards[shard]!.redirects[kind]++;
           this.cluster!.redirect(entry, kind, address);
         },
+        slotMoved: () => void this.holder.refresh("MOVED on a dedicated connection"),
       },
     );
     const source = parts.source;
@@ -257,6 +258,19 @@ export class Fleet {
     return this.cluster?.unmapped(timeoutMs) ?? new ClusterError("no shard served the key's slot");
   }
 
+  /** Over a cluster: the node a MOVED or ASK reply names (the map re-read when it is new); ClusterError when refused or unknown. */
+  clusterNode(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    return this.cluster ? this.cluster.nodeNamed(kind, reported) : Promise.reject(new ClusterError(`a ${kind.toUpperCase()} reply, but the client is not over a cluster`));
+  }
+
+  /** Over a cluster: the shard whose master is the node a MOVED or ASK reply names. */
+  async shardOfNode(kind: "moved" | "ask", reported: string): Promise<number> {
+    const node = await this.clusterNode(kind, reported);
+    const shard = this.registry.placements().find((p) => p.node === node && p.role === "master")?.shard;
+    if (shard === undefined) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${node.id}, which is not a master in the cluster's map`, node.id);
+    return shard;
+  }
+
   async close(timeoutMs: number): Promise<void> {
     this.holder.stop();
     this.health.stop();
@@ -276,6 +290,7 @@ export class Fleet {
     // A cluster's new shards get their meters before their first connection reports.
     this.meters.ensure(next.names);
     const changed = this.registry.apply(next);
+    this.cluster?.retain(next);
     next.shards.forEach((shard, i) => {
       const before = previous.shards[i];
       if (before && shardKey(shard) !== shardKey(before)) this.meters.shards[i]!.topologyChanges++;
@@ -299,7 +314,11 @@ export class Fleet {
 
   /** A write hit a demoted master: re-read the topology, then send it (once) where the master is now. */
   private redirect(shard: number, node: NodeClient, entry: Entry): void {
-    void this.holder.refresh("READONLY reply").then(() => (this.registry.master(shard) ?? node).adopt(entry));
+    void this.holder.refresh("READONLY reply").then(() => {
+      // Closing: the master is closing too, and a closed node would keep the command unanswered.
+      if (this.registry.closed) entry.fail(new ClientClosedError());
+      else (this.registry.master(shard) ?? node).adopt(entry);
+    });
   }
 }
 

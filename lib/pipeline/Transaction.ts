@@ -25,7 +25,7 @@ export interface TransactionTarget {
   /** The shard a command's keys live on, or undefined when it has none; throws for commands that cannot run here. */
   shardOf(spec: CommandSpec, cmd: ShardisCommand): number | undefined;
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
-  node(shards: ReadonlySet<number>): NodeClient | Promise<NodeClient>;
+  node(shards: ReadonlySet<number>): NodeClient | BlockPlace | Promise<NodeClient | BlockPlace>;
   readonly timeoutMs: number;
   /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
   settled?(): void;
@@ -36,10 +36,18 @@ export interface TransactionTarget {
   /**
    * Over a cluster, for a block the node refused because its slot is
    * elsewhere or moving (MOVED, ASK, TRYAGAIN): resolves once running the
-   * whole block again may succeed (the slot map re-read). Absent where the
-   * block must not move (a dedicated connection, a named shard).
+   * whole block again may succeed (the slot map re-read, or the importing
+   * node found). `replies`: each queued command's refusal (undefined:
+   * QUEUED). Absent where the block must not move (a dedicated connection,
+   * a named shard).
    */
-  relocated?(): Promise<void>;
+  relocated?(queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>): Promise<void>;
+}
+
+/** Where a block runs: `asking`, ASKING goes right before its MULTI (a cluster slot migrating to this node). */
+export interface BlockPlace {
+  readonly node: NodeClient;
+  readonly asking: boolean;
 }
 
 /**
@@ -60,6 +68,11 @@ export interface MultiGuard {
 const RELOCATED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 /** Runs of one block before its caller gets the refusal (as a command's redirections). */
 const MAX_RUNS = 16;
+
+/** One run of the block: EXEC's reply, or its failure with the server's refusals of queued commands (by position, and in a list). */
+type RunResult =
+  | { readonly ok: true; readonly reply: unknown }
+  | { readonly ok: false; readonly error: Error; readonly previous: Error[]; readonly replies: ReadonlyArray<Error | undefined> };
 
 interface Queued {
   readonly cmd: ShardisCommand;
@@ -117,7 +130,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       // A cluster moved the block's slot: nothing in it ran (EXECABORT), so the whole block goes again where the map now says.
       const refusals = execResult.previous;
       if (refusals.length === 0 || !refusals.every((error) => RELOCATED.test(error.message))) break;
-      await this.target.relocated();
+      await this.target.relocated(commands, execResult.replies);
       const left = deadline - performance.now();
       if (left <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
@@ -152,37 +165,41 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
   private async allowedAgain(node: NodeClient, timeout: number): Promise<boolean> {
     const probe = new BlockCommand([], "discard");
     await node.send(probe, timeout, BLOCK).catch(() => undefined);
-    const [multi] = await Promise.allSettled([probe.head[0]!.promise]);
+    const [multi] = await Promise.allSettled([probe.multi.promise]);
     if (multi!.status === "rejected") return false; // refused still (or the probe failed): nothing of the block was sent
     this.target.multi!.ran(node);
     return true;
   }
 
   /** The block on its node; EXEC's outcome and the server's refusals of queued commands. */
-  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number) {
-    const node = await this.target.node(shards);
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number): Promise<RunResult> {
+    const placed = await this.target.node(shards);
+    const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
     const known = this.target.multi?.refused(node);
-    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false as const, error: known, previous: [] as Error[] };
-    const block = new BlockCommand(commands);
+    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false, error: known, previous: [], replies: [] };
+    const block = new BlockCommand(commands, "exec", asking);
     const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
-    const [execResult, parts] = await Promise.all([
+    const [execResult, multi, queued] = await Promise.all([
       exec.then(
         (reply) => ({ ok: true as const, reply }),
         (error: unknown) => ({ ok: false as const, error: error as Error }),
       ),
-      Promise.allSettled(block.head.map((part) => part.promise)),
+      block.multi.promise.then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      ),
+      Promise.allSettled(block.queued.map((cmd) => cmd.promise)),
     ]);
-    const multi = parts[0]!;
-    if (multi.status === "fulfilled") this.target.multi?.ran(node);
+    if (multi === undefined) this.target.multi?.ran(node);
     if (execResult.ok) return execResult;
-    if (multi.status === "rejected" && multi.reason !== execResult.error) {
+    if (multi !== undefined && multi !== execResult.error) {
       // MULTI itself was refused: EXEC's "EXEC without MULTI" tells the caller nothing; the refusal does.
-      return { ok: false as const, error: this.target.multi?.failed(node, multi.reason as Error) ?? (multi.reason as Error), previous: [] as Error[] };
+      return { ok: false, error: this.target.multi?.failed(node, multi) ?? multi, previous: [], replies: [] };
     }
     // The server's refusals of queued commands (EXECABORT's reasons), not the block's own failure repeated.
-    const previous = parts.slice(1).flatMap((r) => (r.status === "rejected" && r.reason !== execResult.error ? [r.reason as Error] : []));
-    return { ...execResult, previous };
+    const replies = queued.map((r) => (r.status === "rejected" && r.reason !== execResult.error ? (r.reason as Error) : undefined));
+    return { ...execResult, previous: replies.filter((r): r is Error => r !== undefined), replies };
   }
 }
 

@@ -24,6 +24,9 @@ import type { CommandObserver, NodeObserver } from "../connection/observer.js";
 import { isNoPermission, type AclRefusals } from "../connection/aclRefusals.js";
 import { FlushScheduler } from "../connection/scheduler.js";
 import type { Layout } from "./Topology.js";
+import { SlotMovedError } from "../errors.js";
+import { commandSpec, keyIndexes } from "../routing/commandSpec.js";
+import { keySlot } from "../sharding/keySlot.js";
 
 export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
@@ -32,6 +35,8 @@ export interface RegistryHooks {
   redirect(shard: number, node: NodeClient, entry: Entry): void;
   /** Over a cluster: a command got MOVED or ASK from a node of this shard; send it where the reply points. */
   clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
+  /** Over a cluster: a dedicated connection got MOVED (failed as SlotMovedError): the map changed. */
+  slotMoved?(): void;
 }
 
 /** A node's breaker with what the registry needs beyond what connections use. */
@@ -76,7 +81,10 @@ interface Slot {
 export class NodeRegistry {
   readonly scheduler = new FlushScheduler();
   private readonly slots = new Map<string, Slot>();
+  /** Nodes that left the layout, still settling their work (closed with the rest if the client closes first). */
+  private readonly retiring = new Set<Slot>();
   private masters: ReadonlyArray<NodeClient | undefined> = [];
+  private isClosed = false;
   private replicas: ReadonlyArray<readonly NodeClient[]> = [];
   /** Shards whose roles matter: Sentinel-managed, given replicas, or a cluster's. Others skip the ROLE check. */
   private readonly checksRoles: (shard: number) => boolean;
@@ -89,6 +97,11 @@ export class NodeRegistry {
   ) {
     const configured = options.shards.map((s) => s.masterName !== undefined || s.replicas.length > 0);
     this.checksRoles = options.cluster ? () => true : (shard) => configured[shard] ?? false;
+  }
+
+  /** close() was called: no node, pool or connection is made any more. */
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** How many shards the layout has (a cluster's grow). */
@@ -178,6 +191,7 @@ export class NodeRegistry {
 
   /** The pool of dedicated connections to the shard's master (created on first need). */
   pool(shard: number): NodePool | undefined {
+    if (this.isClosed) return undefined;
     const master = this.masters[shard];
     const slot = master && this.slots.get(master.id);
     if (!slot) return undefined;
@@ -188,11 +202,16 @@ export class NodeRegistry {
   /** How to open a dedicated (pooled or subscriber) connection to this node, sharing its breaker, role and observer. */
   dedicated(node: NodeClient) {
     // A view, not a copy: the role and observer follow the layout. Blocking commands go unanswered for long: no stall watch.
-    // Cluster redirects are not followed here (a blocking command must not land on a shared connection): the executor re-routes them.
+    // Cluster redirects are not followed here (a blocking command must not land on a shared connection, a WATCH lives on
+    // this node): the command fails with SlotMovedError, which the executor re-routes where it may (blocking, write concern).
     // Tracking stays on the shared connection: the near cache trusts one connection per node.
+    const moved = (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => {
+      if (kind === "moved") this.hooks.slotMoved?.();
+      entry.fail(new SlotMovedError(n.shard, n.id, slotOf(entry.cmd), address, kind === "moved" ? "MOVED" : "ASK"));
+    };
     const context = Object.create(node.context, {
       detectStalls: { value: false },
-      clusterRedirect: { value: undefined },
+      clusterRedirect: { value: this.options.cluster ? moved : undefined },
       tracking: { value: undefined },
     }) as NodeContext;
     return { shard: node.shard, address: node.address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context };
@@ -204,7 +223,8 @@ export class NodeRegistry {
 
   /** Lets accepted commands settle for up to timeoutMs, then closes every connection. */
   async close(timeoutMs: number): Promise<void> {
-    const slots = [...this.slots.values()];
+    this.isClosed = true;
+    const slots = [...this.slots.values(), ...this.retiring];
     await Promise.all(slots.map((slot) => slot.pool?.close(timeoutMs)));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
@@ -266,9 +286,22 @@ export class NodeRegistry {
 
   /** A node that left the layout: its work settles within deadlines, then it closes. */
   private async retire(slot: Slot): Promise<void> {
+    this.retiring.add(slot);
     await slot.pool?.close(this.options.commandTimeoutMs);
     await slot.node.drain();
     await slot.node.close();
     slot.breaker.shutdown();
+    this.retiring.delete(slot);
+  }
+}
+
+/** The cluster slot of a command's (first) key, as a MOVED or ASK reply to it names; -1 for a command without one. */
+function slotOf(cmd: ShardisCommand): number {
+  const args = cmd.args as Array<string | Buffer>;
+  try {
+    const index = keyIndexes(commandSpec(cmd.name), args)[0];
+    return index === undefined ? -1 : keySlot(args[index]!);
+  } catch {
+    return -1;
   }
 }

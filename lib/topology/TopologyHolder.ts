@@ -49,17 +49,20 @@ export class TopologyHolder {
     this.timer.unref();
   }
 
+  /** For good: no refresh starts or applies after this (one in flight ends without effect), and waiters wake. */
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
     this.stopped = true;
+    this.again = false;
     for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
 
   /** Re-reads the fleet; concurrent and closely spaced calls share refreshes. */
   refresh(reason: string): Promise<void> {
-    if (!this.source) return Promise.resolve();
+    // After stop() a refresh would open connections nobody closes (the client is closing): none starts.
+    if (!this.source || this.stopped) return Promise.resolve();
     if (this.inFlight) {
       this.again = true;
       return this.inFlight;
@@ -69,13 +72,13 @@ export class TopologyHolder {
       const wait = this.lastEnded + this.options.cooldownMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
       try {
-        this.apply(await source.observe(this.layout), reason);
+        if (!this.stopped) this.apply(await source.observe(this.layout), reason);
       } catch (error) {
-        this.onRefreshError(error as Error);
+        if (!this.stopped) this.onRefreshError(error as Error);
       } finally {
         this.lastEnded = performance.now();
         this.inFlight = undefined;
-        if (this.again) {
+        if (this.again && !this.stopped) {
           this.again = false;
           void this.refresh(reason);
         }
@@ -105,7 +108,7 @@ export class TopologyHolder {
 
   /** Resolves once `done()` holds after a layout change (or now), or after timeoutMs. */
   private waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
-    if (done()) return Promise.resolve();
+    if (done() || this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = () => {
         if (!done() && !this.stopped) return;
@@ -122,6 +125,8 @@ export class TopologyHolder {
   }
 
   private apply(draft: LayoutDraft, reason: string): void {
+    // A refresh that was under way when the holder stopped: its answer would place nodes on a closed registry.
+    if (this.stopped) return;
     const next = nextLayout(this.layout, draft);
     if (!next) return;
     const previous = this.layout;

@@ -6,7 +6,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseClusterShards, parseClusterSlots } from "../../lib/cluster/clusterShards.js";
 import { ClusterSource, type ClusterPort } from "../../lib/cluster/ClusterSource.js";
-import { buildCommand } from "../../lib/commands/command.js";
+import { MigratingBlock } from "../../lib/client/migratingBlock.js";
+import { buildCommand, internalCommand } from "../../lib/commands/command.js";
+import { BLOCK, type NodeClient } from "../../lib/connection/NodeClient.js";
+import { BlockCommand } from "../../lib/commands/block.js";
 import { ClusterError, CrossShardError } from "../../lib/errors.js";
 import { commandSpec } from "../../lib/routing/commandSpec.js";
 import { Router, type SplitPlan } from "../../lib/routing/plan.js";
@@ -121,6 +124,20 @@ describe("ClusterSource", () => {
     expect(layout.names).toEqual(["aaaaaaaa"]);
   });
 
+  it("asks the next node when one knows no slot (reset, or removed with del-node), and says so when none does", async () => {
+    // The node that answered last was removed: it knows only itself, and no slot.
+    const removed = [shard([], node(ID.d, 7004, "master"))];
+    const { src, asked } = source([three, removed, three]);
+    const before = await apply(src, initialLayout([], true));
+    const after = await apply(src, before);
+    expect(asked).toEqual(["10.0.0.1:7000 SHARDS", "10.0.0.1:7000 SHARDS", "10.0.0.1:7001 SHARDS"]);
+    expect(after.shards.map((s) => s.master?.port)).toEqual([7000, 7001, 7002]);
+    const alone = source([removed]);
+    const error = await alone.src.observe(initialLayout([], true)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterError);
+    expect((error as Error).message).toMatch(/no cluster node answered with a slot map .*knows no slot of any node/);
+  });
+
   it("leaves out and reports addresses outside allowedAddresses", async () => {
     const { src, refused } = source([three], { allowed: ["10.0.0.1:7000", "10.0.0.1:7001", "10.0.0.1:7002"] });
     const layout = await apply(src, initialLayout([], true));
@@ -157,6 +174,65 @@ describe("routing over a cluster's slot map", () => {
   it("gives UNASSIGNED for a slot no shard serves", () => {
     const empty = new Router(new ClusterSlots(new Uint16Array(16384).fill(UNASSIGNED)), [], "");
     expect(empty.route(commandSpec("get"), ["k"])).toBe(UNASSIGNED);
+  });
+});
+
+describe("a transaction's block through a slot migration (MigratingBlock)", () => {
+  beforeEach(() => useFakeTime());
+  afterEach(() => vi.useRealTimers());
+
+  /** Sends a block where MigratingBlock says, as a transaction does: one BlockCommand ([ASKING,] MULTI, the commands, EXEC). */
+  async function run(migration: MigratingBlock, master: NodeClient) {
+    const { node, asking } = await migration.node(() => master);
+    const queued = [buildCommand("set", ["{t}a", "1"], "utf8"), buildCommand("incr", ["{t}b"], "utf8")];
+    const block = new BlockCommand(queued, "exec", asking);
+    const exec = node.send(block, 1000, BLOCK);
+    exec.catch(() => undefined);
+    await turn();
+    const replies = Promise.allSettled([...block.head, block].map((cmd) => cmd.promise));
+    /** Each queued command's refusal, as the transaction hands them to relocated(). */
+    const refusals = async () => (await Promise.allSettled(queued.map((cmd) => cmd.promise))).map((r) => (r.status === "rejected" ? (r.reason as Error) : undefined));
+    return { node, queued, replies, refusals };
+  }
+
+  it("runs the block again on the importing node, ASKING right before MULTI, when every keyed command was answered ASK", async () => {
+    const source = fakeNode();
+    const target = fakeNode();
+    const refreshes: string[] = [];
+    const migration = new MigratingBlock(async (reported) => (refreshes.push(`node ${reported}`), target.node), async () => void refreshes.push("refresh"));
+    const first = await run(migration, source.node);
+    source.connection.reply("OK");
+    source.connection.replyError("ASK 3999 10.0.0.9:7005");
+    source.connection.replyError("ASK 3999 10.0.0.9:7005");
+    source.connection.replyError("EXECABORT Transaction discarded because of previous errors.");
+    await first.replies;
+    await migration.relocated(first.queued, await first.refusals());
+    expect(refreshes).toEqual(["node 10.0.0.9:7005"]);
+    const second = await run(migration, source.node);
+    expect(target.connection.names()).toEqual(["asking", "multi", "set", "incr", "exec"]);
+    expect(target.connection.stream!.writes).toBe(1);
+    for (const reply of ["OK", "OK", "QUEUED", "QUEUED"]) target.connection.reply(reply);
+    target.connection.reply(["OK", 2]);
+    // ASKING, MULTI, SET, INCR, EXEC
+    expect((await second.replies).map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+  });
+
+  it("waits for the map instead while some of the block's keys are still on the source", async () => {
+    const source = fakeNode();
+    const target = fakeNode();
+    const refreshes: string[] = [];
+    const migration = new MigratingBlock(async () => target.node, async () => void refreshes.push("refresh"));
+    const first = await run(migration, source.node);
+    source.connection.reply("OK");
+    source.connection.replyError("ASK 3999 10.0.0.9:7005");
+    source.connection.reply("QUEUED"); // {t}b has not moved yet
+    source.connection.replyError("EXECABORT Transaction discarded because of previous errors.");
+    await first.replies;
+    await migration.relocated(first.queued, await first.refusals());
+    expect(refreshes).toEqual(["refresh"]);
+    await run(migration, source.node);
+    expect(source.connection.names().slice(-4)).toEqual(["multi", "set", "incr", "exec"]);
+    expect(target.connection.names()).toEqual([]);
   });
 });
 

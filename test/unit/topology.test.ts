@@ -84,6 +84,37 @@ describe("TopologyHolder", () => {
     expect(epochs).toEqual([2]);
   });
 
+  it("stops for good: a refresh in flight applies and reports nothing, nothing follows it, and waits return at once", async () => {
+    let release: (draft: LayoutDraft) => void = () => undefined;
+    const source: LayoutSource & { calls: number } = {
+      calls: 0,
+      observe() {
+        source.calls++;
+        return new Promise<LayoutDraft>((resolve) => (release = resolve));
+      },
+    };
+    const changes: number[] = [];
+    const errors: Error[] = [];
+    const holder = new TopologyHolder(initial, source, { cooldownMs: 0, intervalMs: 10_000 }, (_, next) => changes.push(next.epoch), (e) => errors.push(e));
+    const inFlight = holder.refresh("a");
+    void holder.refresh("b"); // would run once more after the first
+    await vi.advanceTimersByTimeAsync(0);
+    holder.stop();
+    release({ shards: [{ master: at(2), replicas: [] }] });
+    await inFlight;
+    await vi.advanceTimersByTimeAsync(1000);
+    void holder.refresh("after stop");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(source.calls).toBe(1);
+    expect(changes).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(holder.current).toBe(initial);
+    let woke = false;
+    void holder.whenChanged(60_000).then(() => (woke = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(woke).toBe(true);
+  });
+
   it("wakes callers waiting for a shard's master", async () => {
     const empty = freezeLayout(1, [{ master: undefined, replicas: [] }], ["s0"], undefined);
     const holder = new TopologyHolder(empty, undefined, { cooldownMs: 0, intervalMs: 10_000 }, () => undefined, () => undefined);
