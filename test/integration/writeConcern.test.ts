@@ -4,7 +4,7 @@
  * write's reply and WAIT's failure as cause), never get WAIT's raw error.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectionError, ShardedClient, WriteConcernError } from "../../lib/index.js";
+import { ConnectionError, NoPermissionError, ShardedClient, WriteConcernError } from "../../lib/index.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import { startRedis, type RedisServer } from "../support/redis.js";
@@ -42,8 +42,10 @@ describe("write concern when WAIT fails", () => {
     expect(concern.reply).toBe(1);
     expect(concern.acknowledged).toBe(0);
     expect(concern.required).toBe(1);
-    expect(String((concern.cause as Error).message)).toMatch(/^NOPERM/);
-    expect(concern.message).toMatch(/written on the master.*WAIT failed.*NOPERM/);
+    // The refusal is typed (and reported once on acl:refused): a NoPermissionError naming the fix, the server's NOPERM as its cause.
+    expect(concern.cause).toBeInstanceOf(NoPermissionError);
+    expect(String(((concern.cause as Error).cause as Error).message)).toMatch(/^NOPERM/);
+    expect(concern.message).toMatch(/written on the master, but WAIT was refused by the ACL \(ACL SETUSER nowait \+wait\)/);
     expect(await server.client().get("wc:acl")).toBe("1");
   });
 
