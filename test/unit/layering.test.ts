@@ -12,6 +12,7 @@ const LIB = fileURLToPath(new URL("../../lib", import.meta.url));
 
 /** Lowest first. Units on one line are peers and must not import each other. */
 const LAYERS: string[][] = [
+  ["errors"],
   ["errors.ts", "util"],
   ["sharding", "resilience", "hotkeys", "nearcache"],
   ["config"],

@@ -1,0 +1,59 @@
+/** The root of every shardis error (a stable `code`), and of the errors tied to one node. */
+export type ShardisErrorCode =
+  | "ERR_SHARDIS_CONFIG"
+  | "ERR_SHARDIS_INVALID_ARGUMENT"
+  | "ERR_SHARDIS_CROSS_SHARD"
+  | "ERR_SHARDIS_KEYLESS_COMMAND"
+  | "ERR_SHARDIS_UNKNOWN_COMMAND"
+  | "ERR_SHARDIS_UNSUPPORTED_COMMAND"
+  | "ERR_SHARDIS_UNKNOWN_SHARD"
+  | "ERR_SHARDIS_CLIENT_CLOSED"
+  | "ERR_SHARDIS_CONNECTION"
+  | "ERR_SHARDIS_TIMEOUT"
+  | "ERR_SHARDIS_AUTH"
+  | "ERR_SHARDIS_DATABASE"
+  | "ERR_SHARDIS_PARTIAL_FAILURE"
+  | "ERR_SHARDIS_POOL_EXHAUSTED"
+  | "ERR_SHARDIS_ALREADY_EXECUTED"
+  | "ERR_SHARDIS_CONNECTION_RELEASED"
+  | "ERR_SHARDIS_WATCH_LOST"
+  | "ERR_SHARDIS_CIRCUIT_OPEN"
+  | "ERR_SHARDIS_QUEUE_FULL"
+  | "ERR_SHARDIS_FALLBACK_FAILED"
+  | "ERR_SHARDIS_SENTINEL"
+  | "ERR_SHARDIS_NO_REPLICA"
+  | "ERR_SHARDIS_WRITE_CONCERN"
+  | "ERR_SHARDIS_NO_PERMISSION"
+  | "ERR_SHARDIS_CLUSTER"
+  | "ERR_SHARDIS_SUBSCRIPTION"
+  | "ERR_SHARDIS_SLOT_MOVED"
+  | "ERR_SHARDIS_CACHE_ARGUMENT"
+  | "ERR_SHARDIS_CACHE_SERIALIZATION"
+  | "ERR_SHARDIS_CACHE_TIMEOUT"
+  | "ERR_SHARDIS_CACHE_LOAD_TIMEOUT"
+  | "ERR_SHARDIS_CACHE_LOAD";
+
+export class ShardisError extends Error {
+  readonly code: ShardisErrorCode;
+
+  constructor(code: ShardisErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** Base for failures tied to one node; the message always names shard and address. */
+export abstract class NodeError extends ShardisError {
+  readonly shard: string;
+  readonly node: string;
+
+  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown) {
+    super(code, `shard ${shard} (${node}): ${detail}`, cause === undefined ? undefined : { cause });
+    this.shard = shard;
+    this.node = node;
+  }
+}
