@@ -10,7 +10,7 @@
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Encoding } from "../commands/install.js";
-import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
+import { buildCommand, ShardisCommand } from "../commands/command.js";
 import {
   CircuitOpenError,
   ClientClosedError,
@@ -18,12 +18,10 @@ import {
   KeylessCommandError,
   PartialFailureError,
   ShardisError,
-  SlotMovedError,
   TimeoutError,
   UnsupportedCommandError,
-  WriteConcernError,
 } from "../errors.js";
-import { INTERNAL, NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
+import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
@@ -37,13 +35,12 @@ import { colocateHint, createStrategy } from "../sharding/create.js";
 import { ClusterSlots, type ShardingStrategy } from "../sharding/strategy.js";
 import { UNASSIGNED, type Layout } from "../topology/Topology.js";
 import { fanOut } from "./fanOut.js";
+import { PooledRuns } from "./pooled.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 import type { NearCacheLink } from "./NearCacheLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
-/** Times a command on a pooled connection is sent again after MOVED/ASK (as a command's redirections). */
-const MAX_POOLED_HOPS = 16;
 
 export class Executor {
   /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
@@ -56,6 +53,8 @@ export class Executor {
   private closing: Promise<void> | undefined;
   /** The layout the router was built from (cluster). */
   private placedBy: Layout | undefined;
+  /** Blocking commands and writes under a write concern: their pooled connections. */
+  private readonly pooled = new PooledRuns(this);
 
   constructor(
     readonly options: ResolvedOptions,
@@ -297,59 +296,11 @@ export class Executor {
     }
     if (spec.readOnly || call.idempotent || this.idempotent.has(spec.name)) flags |= RETRYABLE;
     const blockMs = spec.blocking ? blockingTimeoutMs(spec, cmd.args as Args) : undefined;
-    if ((call.writeConcern && !spec.readOnly) || blockMs !== undefined) return this.onPooled(shard, spec, cmd, call, flags, 0, false);
+    if ((call.writeConcern && !spec.readOnly) || blockMs !== undefined) return this.pooled.run(shard, spec, cmd, call, flags);
     const sent = node.send(cmd, call.timeoutMs, flags);
     if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
     // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
     return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
-  }
-
-  /**
-   * A command on a pooled connection: a blocking one (deadline: its own
-   * timeout plus the call's), or a write with a write concern. The wait for
-   * the connection counts against the call's deadline. Over a cluster such a
-   * connection does not follow MOVED or ASK (SlotMovedError): the command
-   * did not run, so it goes again, a bounded number of times and within the
-   * same deadline, to the slot's owner once the map is re-read (MOVED), or to
-   * the importing node with ASKING in front (ASK). `asking`: this is that
-   * second send.
-   */
-  private onPooled(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, asking: boolean): Promise<unknown> {
-    const deadline = performance.now() + call.timeoutMs;
-    const sent =
-      call.writeConcern && !spec.readOnly
-        ? this.withConcern(shard, cmd, call, flags, asking)
-        : this.withPooled(
-            shard,
-            (pooled, leftMs) => {
-              // Both queued now, back to back on this connection: ASKING applies to the command.
-              if (asking) pooled.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
-              return pooled.send(cmd, (blockingTimeoutMs(spec, cmd.args as Args) ?? 0) + leftMs, flags);
-            },
-            call.timeoutMs,
-          );
-    if (!this.options.cluster) return sent;
-    return sent.catch((error: unknown) => this.movedElsewhere(error, spec, cmd, call, flags, hops, deadline));
-  }
-
-  private async movedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, deadline: number): Promise<unknown> {
-    if (!(error instanceof SlotMovedError) || hops >= MAX_POOLED_HOPS || this.closing) throw error;
-    const again = cmd.clone();
-    const left = () => ({ ...call, timeoutMs: deadline - performance.now() });
-    if (error.redirect === "ASK") {
-      // The slot is migrating and the key is on the importing node already: there, for this command only.
-      const shard = await this.fleet.shardOfNode("ask", error.owner);
-      if (left().timeoutMs <= 0) throw error;
-      return this.onPooled(shard, spec, again, left(), flags, hops + 1, true);
-    }
-    await this.fleet.holder.refresh("MOVED on a pooled connection");
-    if (this.closing) throw new ClientClosedError();
-    const route = this.router.route(spec, again.args as Args);
-    if (typeof route !== "number" || route === UNASSIGNED || left().timeoutMs <= 0) throw error;
-    const node = this.fleet.registry.master(route);
-    if (!node) throw error;
-    if (!node.admits) throw node.circuitOpenError();
-    return this.onPooled(route, spec, again, left(), flags, hops + 1, false);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
@@ -394,27 +345,10 @@ export class Executor {
 
   /**
    * Borrows a dedicated connection to the shard's master for fn, and always
-   * returns it. `budgetMs`: the caller's deadline, which the wait for the
-   * connection counts against; fn gets what is left of it.
+   * returns it (withConnection(); see PooledRuns.withPooled).
    */
-  async withPooled<T>(shard: number, fn: (node: NodeClient, leftMs: number) => Promise<T>, budgetMs = Infinity): Promise<T> {
-    if (this.closing) throw new ClientClosedError();
-    const started = performance.now();
-    const pool = this.fleet.registry.pool(shard);
-    if (!pool) {
-      const waitMs = Math.min(budgetMs, this.defaults.timeoutMs);
-      await this.fleet.holder.whenPlaced(shard, waitMs);
-      if (!this.fleet.registry.pool(shard)) {
-        throw new TimeoutError(this.shardName(shard), "(no master yet)", waitMs, "Sentinel has not named the master");
-      }
-      return this.withPooled(shard, fn, budgetMs - (performance.now() - started));
-    }
-    const node = await pool.acquire(budgetMs);
-    try {
-      return await fn(node, budgetMs - (performance.now() - started));
-    } finally {
-      await pool.release(node);
-    }
+  withPooled<T>(shard: number, fn: (node: NodeClient, leftMs: number) => Promise<T>, budgetMs = Infinity): Promise<T> {
+    return this.pooled.withPooled(shard, fn, budgetMs);
   }
 
   /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
@@ -462,33 +396,6 @@ export class Executor {
       throw new TimeoutError(this.shardName(shard), "(no master yet)", call.timeoutMs, "Sentinel has not named the master");
     }
     return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
-  }
-
-  /**
-   * The write, then WAIT on the same dedicated connection; fewer replicas
-   * than asked is a WriteConcernError. So is a WAIT that failed after the
-   * write succeeded: the caller must learn the write was applied.
-   * `asking`: ASKING first (ASK).
-   */
-  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number, asking: boolean): Promise<unknown> {
-    const { replicas, timeoutMs } = call.writeConcern!;
-    return this.withPooled(shard, async (node, leftMs) => {
-      if (asking) node.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
-      const written = node.send(cmd, leftMs, flags);
-      const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), leftMs + timeoutMs);
-      const [reply, acked] = await Promise.allSettled([written, waited]);
-      if (reply.status === "rejected") throw reply.reason;
-      if (acked.status === "rejected") {
-        // WAIT failed after the write was applied (refused by the ACL, connection lost, deadline): typed, with the write's reply.
-        // An ACL refusal is reported once per node, and the caller's cause names the fix.
-        const cause = this.fleet.refusals.refused(node, "writeConcern", acked.reason) ? this.fleet.refusals.error(node, "writeConcern", acked.reason) : acked.reason;
-        throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, cause);
-      }
-      if (Number(acked.value) < replicas) {
-        throw new WriteConcernError(node.shard, node.id, replicas, Number(acked.value), timeoutMs, reply.value);
-      }
-      return reply.value;
-    }, call.timeoutMs);
   }
 
   /**
