@@ -26,7 +26,8 @@ import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
 import { sanitizeError } from "./sanitize.js";
 import { handshakeRefusal } from "./handshake.js";
-import { listenForInvalidations, turnTrackingOn } from "./tracking.js";
+import { listenForInvalidations } from "./tracking.js";
+import { quitWithin, writeOnConnect } from "./onConnect.js";
 import type { FlushScheduler } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
@@ -202,6 +203,8 @@ export class NodeClient {
    * BLOCK) is one entry: accepted or refused whole.
    */
   send(cmd: ShardisCommand, timeoutMs: number, flags = 0, pin?: Pin): Promise<unknown> {
+    // Closed (or closing): its deadlines are no longer watched, so nothing may wait here.
+    if (this.closing) return this.refuse(cmd, flags, this.failures.closed(undefined), "closed");
     // The refusal first: it says what to fix, the breaker it opened would not.
     if (this.refusal) return this.refuse(cmd, flags, this.refusal, this.refusal instanceof DatabaseError ? "database" : "auth");
     if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
@@ -247,6 +250,11 @@ export class NodeClient {
    */
   adopt(entry: Entry, asking = false): void {
     if (entry.isDone()) return;
+    if (this.closing) {
+      entry.moved = true;
+      this.failEntry(entry, this.failures.closed(undefined), "closed");
+      return;
+    }
     if (entry.pin) {
       // Its WATCH or MULTI lives on the connection it came from: elsewhere it would run without them.
       entry.moved = true;
@@ -331,12 +339,7 @@ export class NodeClient {
     this.tracker.stop();
     this.role.reset();
     this.stallWatch?.stop();
-    if (this.connection.status === "ready" && !force) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, DEFAULTS.quitTimeoutMs)));
-      await Promise.race([this.connection.quit().catch(() => undefined), timeout]);
-      clearTimeout(timer);
-    }
+    if (this.connection.status === "ready" && !force) await quitWithin(this.connection, DEFAULTS.quitTimeoutMs);
     this.connection.disconnect();
     // Nothing may wait for a connection that is gone. Unsent commands were never applied; sent ones may have been.
     for (const entry of [...this.tracker.pending(), ...this.recovery.drop()]) {
@@ -399,14 +402,7 @@ export class NodeClient {
     this.expiredInFlight = false;
     this.knownScripts.clear();
     this.stallWatch?.start();
-    // Written now, ahead of every queued command.
-    for (const [name, feature] of this.context.onConnect ?? []) {
-      const cmd = internalCommand(name);
-      // A refusal changes nothing the caller asked for; the feature it serves goes without it, and says so.
-      cmd.promise.catch((error: Error) => this.context.refused?.(this, feature, error));
-      this.connection.sendCommand(cmd);
-    }
-    if (this.context.tracking) turnTrackingOn(this.connection, this.context.tracking, this);
+    writeOnConnect(this.connection, this.context, this);
     this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();

@@ -56,9 +56,9 @@ export class NodeFailures {
     return new ConnectionError(this.shard, this.node, "connection lost with the command in flight; it may or may not have been applied", lastError);
   }
 
-  /** Closed by the client: written ones may have run, unsent ones did not. */
-  closed(entry: Entry): ConnectionError | ClientClosedError {
-    return entry.written
+  /** Closed by the client: written ones may have run, unsent ones (or none yet: sent after the close) did not. */
+  closed(entry: Entry | undefined): ConnectionError | ClientClosedError {
+    return entry?.written
       ? new ConnectionError(this.shard, this.node, "closed by the client with the command in flight; it may or may not have been applied")
       : new ClientClosedError();
   }

@@ -441,6 +441,17 @@ describe("NodeClient: close", () => {
     await expect(unsent).rejects.toBeInstanceOf(ClientClosedError);
   });
 
+  it("refuses what is sent or handed over to it once closed: nothing may wait where no deadline is watched", async () => {
+    const { node } = fakeNode();
+    const other = fakeNode({ setup: (c) => (c.onConnect = "hang") });
+    await node.close(true);
+    await expect(node.send(get(), 1000)).rejects.toBeInstanceOf(ClientClosedError);
+    const queued = other.node.send(get(), 1000);
+    other.node.handOverQueued(node);
+    await expect(queued).rejects.toBeInstanceOf(ClientClosedError);
+    expect(other.node.queued).toBe(0);
+  });
+
   it("drain() waits for bounded commands; close() then sends QUIT", async () => {
     const { node, connection } = fakeNode();
     const p = node.send(get(), 1000);
