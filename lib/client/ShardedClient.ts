@@ -23,7 +23,6 @@ import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.j
 import { cacheStore } from "./cacheStore.js";
 import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
-import type { NodeClient } from "../connection/NodeClient.js";
 import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
@@ -43,7 +42,7 @@ import { Lifecycle, type ClientStatus } from "./lifecycle.js";
 import { installScans, SCANS, Scans, type ScanMethods } from "./scans.js";
 import type { ShardHandle } from "./ShardHandle.js";
 import { connectionShard, transactionTarget, type ConnectionTarget } from "./targets.js";
-import { listening, mgetOptions } from "./arguments.js";
+import { listening, mgetOptions, pipelineArguments } from "./arguments.js";
 import { clientPubSub, fleetEvents, nodeEvents, type ShardisEvents } from "./events.js";
 
 export type { ConnectionTarget } from "./targets.js";
@@ -277,11 +276,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   pipeline(options?: PipelineOptions): ShardedPipeline;
   pipeline(commands: unknown[][], options?: PipelineOptions): ShardedPipeline;
   pipeline(first?: unknown[][] | PipelineOptions, second?: PipelineOptions): ShardedPipeline {
-    const commands = Array.isArray(first) ? first : undefined;
-    const options = (Array.isArray(first) ? second : first) ?? {};
-    if (typeof options !== "object" || options === null) throw new InvalidArgumentError("pipeline(options) takes { partial?: boolean }");
-    const partial = options.partial ?? true;
-    if (typeof partial !== "boolean") throw new InvalidArgumentError("pipeline({ partial }) must be true or false");
+    const { commands, partial } = pipelineArguments(first, second);
     const executor = this.#executor;
     const pipeline = this.#facades.pipeline(
       {
@@ -322,15 +317,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   async withConnection<T>(target: ConnectionTarget, fn: (conn: DedicatedConnection) => Promise<T>): Promise<T> {
     this.#checkOpen();
     if (typeof fn !== "function") throw new InvalidArgumentError("withConnection(target, fn) needs a callback");
-    const shard = connectionShard(target, this.#executor);
-    return this.#executor.withPooled(shard, async (node: NodeClient) => {
-      const conn = this.#facades.dedicated(shard, node);
-      try {
-        return await fn(conn);
-      } finally {
-        await conn.release();
-      }
-    });
+    return this.#facades.lend(connectionShard(target, this.#executor), fn);
   }
 
   /**

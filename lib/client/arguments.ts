@@ -32,3 +32,13 @@ export function listening(
     return Promise.reject(error);
   }
 }
+
+/** pipeline()'s arguments, as ioredis takes them: options, or the commands as an array then options. */
+export function pipelineArguments(first: unknown, second: unknown): { commands: unknown[][] | undefined; partial: boolean } {
+  const commands = Array.isArray(first) ? (first as unknown[][]) : undefined;
+  const options = (Array.isArray(first) ? second : first) ?? {};
+  if (typeof options !== "object" || options === null) throw new InvalidArgumentError("pipeline(options) takes { partial?: boolean }");
+  const partial = (options as { partial?: unknown }).partial ?? true;
+  if (typeof partial !== "boolean") throw new InvalidArgumentError("pipeline({ partial }) must be true or false");
+  return { commands, partial };
+}

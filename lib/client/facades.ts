@@ -59,6 +59,18 @@ export class Facades {
     return new this.Transaction(target);
   }
 
+  /** Runs fn with a dedicated connection to the shard's master, released (a WATCH or MULTI left cleared) when fn settles. */
+  lend<T>(shard: number, fn: (conn: DedicatedConnection) => Promise<T>): Promise<T> {
+    return this.executor.withPooled(shard, async (node) => {
+      const conn = this.dedicated(shard, node);
+      try {
+        return await fn(conn);
+      } finally {
+        await conn.release();
+      }
+    });
+  }
+
   dedicated(shard: number, node: NodeClient): DedicatedConnection {
     return new this.Dedicated(this.executor, shard, node, (target) => this.transaction(target));
   }
