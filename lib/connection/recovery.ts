@@ -18,7 +18,14 @@ const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
 /** Cluster replies of a command the node did not run: safe to retry for any command. */
 const CLUSTER_NOT_NOW = /^(TRYAGAIN|CLUSTERDOWN)\b/;
 /** MOVED 3999 127.0.0.1:6381 / ASK 3999 127.0.0.1:6381 */
-const CLUSTER_REDIRECT = /^(MOVED|ASK) \d+ (\S+)$/;
+const CLUSTER_REDIRECT = /^(MOVED|ASK) (\d+) (\S+)$/;
+
+/** What a MOVED or ASK reply says: where the slot is served (MOVED) or its key is now (ASK); undefined for any other error. */
+export function clusterRedirectOf(error: unknown): { kind: "MOVED" | "ASK"; slot: number; address: string } | undefined {
+  if (!(error instanceof Error) || error.name !== "ReplyError") return undefined;
+  const match = CLUSTER_REDIRECT.exec(error.message);
+  return match ? { kind: match[1] as "MOVED" | "ASK", slot: Number(match[2]), address: match[3]! } : undefined;
+}
 /** Redirections one command may follow before its caller gets the last reply (as ioredis Cluster's default). */
 const MAX_REDIRECTIONS = 16;
 
@@ -52,8 +59,7 @@ export class Recovery {
 
   /** Looks at the entry's failures before its caller does (or stops, when this connection has nothing to offer it). */
   watch(entry: Entry): void {
-    // A pinned command depends on this connection's WATCH or MULTI: sent again elsewhere, it would run without them.
-    entry.cmd.interceptor = this.wants(entry.flags) && entry.pin === undefined ? (error) => this.handle(entry, error) : undefined;
+    entry.cmd.interceptor = this.wants(entry.flags) ? (error) => this.handle(entry, error) : undefined;
   }
 
   /** Entries waiting for their retry, taken out (for close). */
@@ -68,7 +74,10 @@ export class Recovery {
   private handle(entry: Entry, error: Error): boolean {
     if (this.host.isClosing() || entry.moved) return false;
     const reply = error.name === "ReplyError";
-    if (reply && error.message.startsWith("READONLY") && this.host.redirect && !entry.redirected) {
+    // A pinned command depends on this connection's WATCH or MULTI: it is never sent elsewhere, nor again after a
+    // lost connection. Only what a cluster says (MOVED/ASK, turned into an error on such a connection; TRYAGAIN) applies.
+    const pinned = entry.pin !== undefined;
+    if (reply && error.message.startsWith("READONLY") && this.host.redirect && !entry.redirected && !pinned) {
       // Writing to a master that was demoted: learn the new topology and try once where it points.
       entry.redirected = true;
       this.host.redirect(entry);
@@ -78,7 +87,7 @@ export class Recovery {
       const redirect = CLUSTER_REDIRECT.exec(error.message);
       if (redirect && entry.redirections < MAX_REDIRECTIONS) {
         entry.redirections++;
-        this.host.clusterRedirect(entry, redirect[1] === "ASK" ? "ask" : "moved", redirect[2]!);
+        this.host.clusterRedirect(entry, redirect[1] === "ASK" ? "ask" : "moved", redirect[3]!);
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
@@ -89,7 +98,7 @@ export class Recovery {
         return true;
       }
     }
-    if (!(entry.flags & RETRYABLE)) return false;
+    if (!(entry.flags & RETRYABLE) || pinned) return false;
     const retry = this.host.retry;
     if (entry.attempts >= retry.attempts) return false;
     if (!(error instanceof ConnectionError || (reply && TRANSIENT_REPLY.test(error.message)))) return false;

@@ -158,9 +158,10 @@ export class SlotMovedError extends NodeError {
   readonly owner: string;
   readonly redirect: "MOVED" | "ASK";
 
-  constructor(shard: string, node: string, slot: number, owner: string, redirect: "MOVED" | "ASK") {
+  /** `cause`: the server's reply (a transaction's EXEC, or EXECABORT with its refusals). */
+  constructor(shard: string, node: string, slot: number, owner: string, redirect: "MOVED" | "ASK", cause?: unknown) {
     const where = redirect === "MOVED" ? `is served by ${owner} now` : `is migrating to ${owner}, where the key is`;
-    super("ERR_SHARDIS_SLOT_MOVED", shard, node, `slot ${slot} ${where} (${redirect}); the command did not run, and this connection cannot follow it`);
+    super("ERR_SHARDIS_SLOT_MOVED", shard, node, `slot ${slot} ${where} (${redirect}); the command did not run, and this connection cannot follow it`, cause);
     this.slot = slot;
     this.owner = owner;
     this.redirect = redirect;

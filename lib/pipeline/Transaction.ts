@@ -11,7 +11,8 @@ import { ShardisCommand } from "../commands/command.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
-import { AlreadyExecutedError, UnsupportedCommandError } from "../errors.js";
+import { AlreadyExecutedError, SlotMovedError, UnsupportedCommandError } from "../errors.js";
+import { clusterRedirectOf } from "../connection/recovery.js";
 import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
@@ -72,7 +73,20 @@ const MAX_RUNS = 16;
 /** One run of the block: EXEC's reply, or its failure with the server's refusals of queued commands (by position, and in a list). */
 type RunResult =
   | { readonly ok: true; readonly reply: unknown }
-  | { readonly ok: false; readonly error: Error; readonly previous: Error[]; readonly replies: ReadonlyArray<Error | undefined> };
+  | {
+      readonly ok: false;
+      readonly error: Error;
+      readonly previous: Error[];
+      readonly replies: ReadonlyArray<Error | undefined>;
+      /** Where it ran (undefined: no node was reached). */
+      readonly node?: NodeClient;
+    };
+
+/** The redirect every queued command was answered (MOVED/ASK for each, none QUEUED), or undefined. */
+function redirectOfAll(replies: ReadonlyArray<Error | undefined>): ReturnType<typeof clusterRedirectOf> {
+  const redirects = replies.map((reply) => (reply === undefined ? undefined : clusterRedirectOf(reply)));
+  return redirects.length > 0 && redirects.every((r) => r !== undefined) ? redirects[0] : undefined;
+}
 
 interface Queued {
   readonly cmd: ShardisCommand;
@@ -127,9 +141,10 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     let commands = this.queued.map((q) => q.cmd);
     let execResult = await this.run(commands, shards, this.target.timeoutMs);
     for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
-      // A cluster moved the block's slot: nothing in it ran (EXECABORT), so the whole block goes again where the map now says.
-      const refusals = execResult.previous;
-      if (refusals.length === 0 || !refusals.every((error) => RELOCATED.test(error.message))) break;
+      // A cluster moved the block's slot: nothing in it ran (EXECABORT, or EXEC itself answered MOVED/ASK because the
+      // slot moved while the block was queued), so the whole block goes again where the map now says.
+      const refusals = execResult.previous.length ? execResult.previous : [execResult.error];
+      if (!refusals.every((error) => RELOCATED.test(error.message))) break;
       await this.target.relocated(commands, execResult.replies);
       const left = deadline - performance.now();
       if (left <= 0) break;
@@ -138,6 +153,11 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     }
     this.target.settled?.();
     if (!execResult.ok) {
+      // Still redirected (a connection that cannot follow, or out of time): nothing ran; say where the slot went.
+      const redirect = clusterRedirectOf(execResult.error) ?? redirectOfAll(execResult.replies);
+      if (redirect && execResult.node) {
+        throw new SlotMovedError(execResult.node.shard, execResult.node.id, redirect.slot, redirect.address, redirect.kind, execResult.error);
+      }
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
       if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
       throw execResult.error;
@@ -199,7 +219,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     }
     // The server's refusals of queued commands (EXECABORT's reasons), not the block's own failure repeated.
     const replies = queued.map((r) => (r.status === "rejected" && r.reason !== execResult.error ? (r.reason as Error) : undefined));
-    return { ...execResult, previous: replies.filter((r): r is Error => r !== undefined), replies };
+    return { ...execResult, previous: replies.filter((r): r is Error => r !== undefined), replies, node };
   }
 }
 

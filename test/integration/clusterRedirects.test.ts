@@ -121,6 +121,30 @@ describe("MOVED and ASK where a command cannot be handed over, and nodes that le
     await eventually(async () => expect(await c.withConnection(key, (conn) => conn.get(key))).toBe("v"));
   });
 
+  it("after WATCH, the slot's move reaches the caller as SlotMovedError, the GET's and the block's alike, never a raw MOVED (simulation)", async () => {
+    const c = client();
+    await c.ready();
+    const [from, to] = [cluster.masters[1]!, cluster.masters[0]!];
+    const key = `${await tagOn(from, "watched")}n`;
+    await c.set(key, "1");
+    const seen: unknown[] = [];
+    const outcome = await c
+      .withConnection(key, async (conn) => {
+        await conn.watch(key);
+        const migration = await migrateSlot(cluster, keySlot(key), from, to);
+        await migration.begin();
+        await migration.finish();
+        // Pinned to the WATCH: MOVED is not followed, and must come back typed.
+        seen.push(await conn.get(key).catch((e: unknown) => e));
+        return conn.multi().set(key, "2").exec();
+      })
+      .catch((e: unknown) => e);
+    expect(seen[0]).toBeInstanceOf(SlotMovedError);
+    expect(outcome).toBeInstanceOf(SlotMovedError);
+    expect(outcome).toMatchObject({ slot: keySlot(key), owner: to.address, node: from.address });
+    expect(await c.get(key)).toBe("1");
+  });
+
   it("closes every connection to a node removed from the cluster (del-node) and serves every key from the others", async () => {
     const removed = await cluster.addMaster();
     const name = `removed-${process.pid}`;

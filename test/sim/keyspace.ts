@@ -88,6 +88,11 @@ export class Keyspace {
     this.log("*", undefined);
   }
 
+  /** The live keys that `match` accepts. */
+  keysIn(match: (key: string) => boolean): string[] {
+    return [...this.slots.keys()].filter((key) => match(key) && this.live(key) !== undefined);
+  }
+
   /** What WATCH remembers of a key: a change of it (or a FLUSHALL) breaks the transaction. */
   version(key: string): string {
     return `${this.flushes}:${this.versions.get(key) ?? 0}`;

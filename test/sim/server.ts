@@ -10,6 +10,7 @@ import type { Random } from "./random.js";
 import { bulk, err, isDataCommand, runData, WRITES, type Args, type Reply } from "./commands.js";
 import { Keyspace, type KeyState } from "./keyspace.js";
 import { scriptBody, sha1 } from "./scripts.js";
+import type { SimCluster } from "./cluster.js";
 
 /** What a session pushes to its connection outside replies (client tracking). */
 export interface SessionSink {
@@ -26,6 +27,10 @@ export class Session {
   /** Replication offset of this session's last write (WAIT waits for it). */
   lastWrite = 0;
   closed = false;
+  /** Cluster: READONLY was sent (a replica serves its reads). */
+  readonly = false;
+  /** Cluster: ASKING was sent; holds for the next command, or until EXEC inside MULTI. */
+  asking = false;
 
   constructor(
     id: number,
@@ -77,6 +82,8 @@ export class SimServer {
   private readonly scripts = new Set<string>();
   /** The master's data was lost (restart): the next time it comes up, replicas resync. */
   restarts = 0;
+  /** Set when the node is part of a Redis Cluster. */
+  cluster: SimCluster | undefined;
 
   constructor(
     readonly address: string,
@@ -105,6 +112,18 @@ export class SimServer {
     this.offset = master.offset;
     this.invalidateAll();
   }
+
+  /**
+   * Writes key states as a command of its own would (a slot migration moving
+   * keys): replicated, and invalidating what tracking sessions read.
+   */
+  applyStates(states: readonly KeyState[]): void {
+    this.keys.apply(states);
+    this.afterCommand(this.system);
+  }
+
+  /** The session internal writes are made in (a migration's MIGRATE). */
+  private readonly system = new Session(0, { push: () => undefined });
 
   /** Makes this replica a master (a failover). */
   promote(): void {
@@ -154,10 +173,24 @@ export class SimServer {
 
   /** Runs one command of a session. */
   handle(session: Session, name: string, args: Args): Reply {
+    const reply = this.answer(session, name, args);
+    // ASKING lasts one command; inside MULTI, until the block ends (as Redis's resetClient).
+    if (name !== "asking" && !session.multi) session.asking = false;
+    return reply;
+  }
+
+  private answer(session: Session, name: string, args: Args): Reply {
     const refused = this.refusals.get(name) ?? (args[0] ? this.refusals.get(`${name}|${args[0].toLowerCase()}`) : undefined);
     if (refused !== undefined && name !== "exec" && name !== "discard") {
       if (session.multi) session.multiFailed = true;
       return err(refused);
+    }
+    if (this.cluster && (!BLOCK_CONTROL.has(name) || name === "watch")) {
+      const elsewhere = this.cluster.route(this, session, name, args);
+      if (elsewhere) {
+        if (session.multi) session.multiFailed = true;
+        return elsewhere;
+      }
     }
     if (session.multi && !BLOCK_CONTROL.has(name)) {
       if (!this.knows(name)) {
@@ -204,6 +237,9 @@ export class SimServer {
     const watched = [...session.watched];
     session.watched.clear();
     if (failed) return err("EXECABORT Transaction discarded because of previous errors.");
+    // A slot that moved away while the block was queued: the block does not run (Redis checks again at EXEC).
+    const elsewhere = this.cluster && queued.map(({ name, args }) => this.cluster!.route(this, session, name, args)).find(Boolean);
+    if (elsewhere) return elsewhere;
     if (watched.some(([key, version]) => this.keys.version(key) !== version)) return null;
     const replies: Reply[] = [];
     for (const { name, args } of queued) {
@@ -227,10 +263,18 @@ export class SimServer {
       case "info":
         return bulk(this.info());
       case "readonly":
+        session.readonly = true;
+        return "OK";
       case "readwrite":
+        session.readonly = false;
+        return "OK";
       case "asking":
+        session.asking = true;
+        return "OK";
       case "select":
         return "OK";
+      case "cluster":
+        return this.cluster ? this.cluster.command(this, args) : err("ERR This instance has cluster support disabled");
       case "quit":
         return "OK";
       case "client":
@@ -405,4 +449,4 @@ export class SimServer {
 }
 
 /** Commands handled by the server itself rather than the data model. */
-const META = new Set(["role", "info", "readonly", "readwrite", "asking", "select", "quit", "client", "wait", "script", "eval", "eval_ro", "evalsha", "evalsha_ro", "unwatch"]);
+const META = new Set(["role", "info", "readonly", "readwrite", "asking", "select", "quit", "client", "wait", "script", "eval", "eval_ro", "evalsha", "evalsha_ro", "unwatch", "cluster"]);

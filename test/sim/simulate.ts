@@ -7,6 +7,7 @@
 import FakeTimers from "@sinonjs/fake-timers";
 import { ShardedClient } from "../../lib/client/ShardedClient.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../../lib/exec/Fleet.js";
+import { keySlot } from "../../lib/sharding/keySlot.js";
 import { Timelines, type Call, type Outcome } from "./history.js";
 import { Random } from "./random.js";
 import { WORKLOAD_SCRIPT } from "./scripts.js";
@@ -36,7 +37,8 @@ const SETTLE_BOUND_MS = 50;
 
 export async function simulate(seed: number, options: SimOptions = {}): Promise<SimReport> {
   const random = new Random(seed);
-  const shards = random.int(1, 3);
+  const cluster = random.chance(0.25);
+  const shards = cluster ? random.int(2, 3) : random.int(1, 3);
   const replicas = random.chance(0.6);
   const config = {
     commandTimeoutMs: random.pick([100, 300, 1000]),
@@ -46,7 +48,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     nearCache: random.chance(0.3) ? {} : undefined,
     pool: { max: random.pick([1, 2, 4]), acquireTimeoutMs: 300 },
   };
-  const describeConfig = `${shards} shard(s)${replicas ? " with replicas" : ""}, ${JSON.stringify(config)}`;
+  const describeConfig = `${cluster ? "cluster of " : ""}${shards} shard(s)${replicas ? " with replicas" : ""}, ${JSON.stringify(config)}`;
 
   const clock = FakeTimers.withGlobal(globalThis).install({
     now: START,
@@ -63,14 +65,13 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
   const violations: string[] = [];
   const calls: Call[] = [];
   let faults = 0;
-  const world = new World(random, shards, replicas);
+  const world = new World(random, shards, replicas, cluster);
   try {
-    const client = new ShardedClient({
-      shards: world.shardConfigs(),
-      ...config,
-      [LAYOUT_SOURCE]: world.source,
-      [CONNECTION_FACTORY]: world.factory,
-    } as ConstructorParameters<typeof ShardedClient>[0]);
+    // The layout source and connection factory are hidden options (symbols) for tests.
+    const hidden: object = cluster
+      ? { cluster: { seeds: world.shards.map((_, i) => world.masterOf(i).address) }, [CONNECTION_FACTORY]: world.factory }
+      : { shards: world.shardConfigs(), [LAYOUT_SOURCE]: world.source, [CONNECTION_FACTORY]: world.factory };
+    const client = new ShardedClient({ ...hidden, ...config } as ConstructorParameters<typeof ShardedClient>[0]);
     client.defineCommand("simIncr", { numberOfKeys: 1, lua: WORKLOAD_SCRIPT });
     const cache = client.cache<string>({ namespace: "c", ttlMs: random.pick([100, 1000]), staleMs: random.pick([0, 200]), waitTimeoutMs: 600 });
     const acknowledged = new Map<string, string>();
@@ -79,6 +80,7 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
       client,
       cache,
       timeoutMs: config.commandTimeoutMs,
+      acquireTimeoutMs: config.pool.acquireTimeoutMs,
       replicated: replicas,
       acknowledged: (key: string, value: string) => acknowledged.set(key, value),
       loaderReturned: (key: string, value: string) => {
@@ -88,6 +90,8 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
       },
     };
     const ops = new Map<number, Op>();
+    /** The world's shard of a key: by the slot's owner over a cluster, else by the client's sharding. */
+    const shardOf = (key: string) => (world.cluster ? world.cluster.owner[keySlot(key)]! : Number(client.shardOf(key).slice(1)));
     let quitting: Promise<unknown> | undefined;
 
     const issue = (op: Op) => {
@@ -137,10 +141,12 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     for (let i = 0; i < 600 && calls.some((c) => c.settles === 0); i++) await clock.tickAsync(100);
     // Replication, replies and invalidations still on their way land (a slowed node's backlog included).
     for (let i = 0; i < 600 && world.inFlight > 0; i++) await clock.tickAsync(100);
-    await clock.tickAsync(1000);
+    await clock.tickAsync(100);
 
     const timelines = new Timelines(world.changes);
-    const nodesOf = (key: string) => world.shards[Number(client.shardOf(key).slice(1))]!.nodes.map((n) => n.address);
+    // Over a cluster a key moves between shards with its slot: any node may have held it.
+    const everyNode = [...world.servers.keys()];
+    const nodesOf = (key: string) => (cluster ? everyNode : world.shards[shardOf(key)]!.nodes.map((n) => n.address));
     const ctx: CheckContext = {
       held: (key, from, to) => timelines.heldDuring(nodesOf(key), key, from, to),
       near: config.nearCache !== undefined,
@@ -163,22 +169,28 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
       if (server.sessionsInMulti() > 0) violations.push(`${server.address}: ${server.sessionsInMulti()} connection(s) left inside MULTI with nothing in flight`);
     }
     for (const [key, value] of acknowledged) {
-      const master = world.masterOf(Number(client.shardOf(key).slice(1)));
+      const master = world.masterOf(shardOf(key));
       const now = master.keys.get(key);
       if (now?.type !== "string" || now.value !== value) violations.push(`${key}: acknowledged under a write concern as ${value}, but the master has ${describe(now?.value ?? null)}`);
     }
 
     if (!quitting) {
-      // Every breaker closes again once its node answers (a probe after resetTimeoutMs).
-      for (let i = 0; i < 100 && client.stats().nodes.some((n) => n.breaker !== "closed"); i++) await clock.tickAsync(100);
+      // Every breaker closes again once its node answers (a probe after resetTimeoutMs), and every master reconnects.
+      const settled = () =>
+        client.stats().nodes.every((n) => n.breaker === "closed") && client.topology().shards.every((s) => s.master?.connected === true);
+      for (let i = 0; i < 100 && !settled(); i++) await clock.tickAsync(100);
       // Once invalidations are delivered, nothing older than the master's value may be served (the near cache included).
-      for (const key of ["k0", "k1", "k2", "k3", "k4", "k5", "n0", "n1", "n2"]) {
-        const read = await drive(clock, client.get(key), 5000);
-        const master = world.masterOf(Number(client.shardOf(key).slice(1))).keys.get(key);
-        const expected = master?.type === "string" ? master.value : null;
-        if (read === undefined) violations.push(`final read of ${key} never settled with everything healed`);
-        else if (!read.ok) violations.push(`final read of ${key} failed with everything healed: ${describe(read.error)}`);
-        else if (read.value !== expected) violations.push(`final read of ${key} answered ${describe(read.value)}, the master has ${describe(expected)}`);
+      const keys = ["k0", "k1", "k2", "k3", "k4", "k5", "n0", "n1", "n2"];
+      const reads = await drive(clock, Promise.allSettled(keys.map((key) => client.get(key))), 5000);
+      if (reads === undefined || !reads.ok) violations.push("final reads never settled with everything healed");
+      else {
+        (reads.value as Array<PromiseSettledResult<string | null>>).forEach((read, i) => {
+          const key = keys[i]!;
+          const master = world.masterOf(shardOf(key)).keys.get(key);
+          const expected = master?.type === "string" ? master.value : null;
+          if (read.status === "rejected") violations.push(`final read of ${key} failed with everything healed: ${describe(read.reason)}`);
+          else if (read.value !== expected) violations.push(`final read of ${key} answered ${describe(read.value)}, the master has ${describe(expected)}`);
+        });
       }
       quitting = client.quit();
     }
@@ -210,7 +222,7 @@ async function drive(clock: Clock, promise: Promise<unknown>, maxMs: number): Pr
     (value) => (outcome = { ok: true, value }),
     (error: unknown) => (outcome = { ok: false, error }),
   );
-  for (let waited = 0; outcome === undefined && waited <= maxMs; waited += 10) await clock.tickAsync(10);
+  for (let waited = 0; outcome === undefined && waited <= maxMs; waited += 5) await clock.tickAsync(5);
   return outcome;
 }
 
@@ -218,7 +230,7 @@ function injectFault(world: World, random: Random): void {
   const shard = random.int(0, world.shards.length - 1);
   const master = world.masterOf(shard);
   const any = random.pick(world.shards[shard]!.nodes);
-  switch (random.weighted<string>([[30, "reset"], [15, "crash"], [12, "failover"], [6, "demote"], [10, "slow"], [12, "acl"], [8, "loading"], [8, "oom"]])) {
+  switch (random.weighted<string>([[30, "reset"], [15, "crash"], [12, "failover"], [6, "demote"], [10, "slow"], [12, "acl"], [8, "loading"], [8, "oom"], [world.cluster ? 20 : 0, "migrate"]])) {
     case "reset": {
       const open = world.connections.filter((c) => c.server !== undefined);
       if (open.length) world.resetConnection(random.pick(open));
@@ -231,6 +243,13 @@ function injectFault(world: World, random: Random): void {
       return world.failover(shard, random.int(200, 2000));
     case "demote":
       return world.demote(shard);
+    case "migrate": {
+      // A slot the workload uses, to another shard.
+      const key = random.pick(["k0", "k1", "k2", "k3", "k4", "k5", "n0", "n1", "n2", "{t}a", "{w}n", "c:a", "c:b"]);
+      const slot = keySlot(key);
+      const to = (world.cluster!.owner[slot]! + random.int(1, world.shards.length - 1)) % world.shards.length;
+      return world.migrate(slot, to);
+    }
     case "slow":
       return world.slow(any, random.int(100, 2000), random.int(100, 1500));
     case "acl":

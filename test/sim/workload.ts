@@ -40,6 +40,8 @@ export interface WorkloadHost {
   readonly client: ShardedClient;
   readonly cache: Cache<string>;
   readonly timeoutMs: number;
+  /** The pool's acquire timeout (withConnection waits that long at most for a connection). */
+  readonly acquireTimeoutMs: number;
   /** Whether every shard has a replica (writes under a write concern can be acknowledged). */
   readonly replicated: boolean;
   /** An acknowledged write under a write concern: it must survive. */
@@ -162,7 +164,8 @@ export function nextOp(random: Random, id: number, host: WorkloadHost): Op {
             const result = await conn.multi().set("{w}n", String(before + 1)).exec();
             return { before, result };
           }),
-        budgetMs: Infinity,
+        // The pool's wait, then WATCH, GET and the block, each within its deadline.
+        budgetMs: host.acquireTimeoutMs + 3 * budget,
         check: (r, s, e, ctx) => {
           const { before, result } = r as { before: number; result: unknown };
           if (result === null) return undefined;
@@ -203,7 +206,8 @@ export function nextOp(random: Random, id: number, host: WorkloadHost): Op {
             host.loaderReturned(cacheKey, loaded);
             return loaded;
           }),
-        budgetMs: Infinity,
+        // Waiting for another caller's load (waitTimeoutMs), or: the lock, the loader (400 ms when slow), the write.
+        budgetMs: host.cache.options.waitTimeoutMs + 400 + 3 * budget,
         check: (r, _s, _e, ctx) => (typeof r === "string" && ctx.loaded(cacheKey).has(r) ? undefined : `getOrSet answered ${describe(r)}, which no loader returned`),
       };
     }

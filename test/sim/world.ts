@@ -12,6 +12,8 @@ import type { LayoutSource } from "../../lib/topology/TopologyHolder.js";
 import { SimConnection, type Network } from "./connection.js";
 import type { Random } from "./random.js";
 import { SimServer, type Change } from "./server.js";
+import { SimCluster } from "./cluster.js";
+import { keySlot } from "../../lib/sharding/keySlot.js";
 
 export interface SimShard {
   readonly name: string;
@@ -31,10 +33,14 @@ export class World implements Network {
   /** Faults to undo by time: [fake time, undo]. */
   private readonly undo: Array<{ at: number; run: () => void; what: string }> = [];
 
+  /** Set when the fleet is a Redis Cluster. */
+  readonly cluster: SimCluster | undefined;
+
   constructor(
     readonly random: Random,
     shards: number,
     replicas: boolean,
+    cluster = false,
   ) {
     for (let i = 0; i < shards; i++) {
       const master = this.add(`10.0.${i}.1:6379`, "master");
@@ -45,6 +51,10 @@ export class World implements Network {
         nodes.push(replica);
       }
       this.shards.push({ name: `s${i}`, nodes });
+    }
+    if (cluster) {
+      this.cluster = new SimCluster(this.shards);
+      for (const server of this.servers.values()) server.cluster = this.cluster;
     }
   }
 
@@ -149,6 +159,49 @@ export class World implements Network {
     this.note(`${server.address} slowed by ${ms} ms for ${forMs} ms`);
     server.extraLatencyMs = ms;
     this.later(forMs, `${server.address} fast again`, () => (server.extraLatencyMs = 0));
+  }
+
+  /**
+   * Moves a slot to another shard, as redis-cli --cluster reshard does: the
+   * slot migrates (the source answers ASK for keys already moved), its keys
+   * move one by one every few ms, then the target owns it. Heal finishes it.
+   */
+  migrate(slot: number, to: number): void {
+    const cluster = this.cluster!;
+    const from = cluster.owner[slot]!;
+    if (from === to || cluster.migrating.has(slot)) return;
+    this.note(`slot ${slot} migrates from ${this.shards[from]!.name} to ${this.shards[to]!.name}`);
+    cluster.migrating.set(slot, { from, to });
+    const step = () => {
+      if (!cluster.migrating.has(slot)) return;
+      const source = cluster.masterOf(from);
+      const key = source.up ? source.keys.keysIn((k) => keySlot(Buffer.from(k, "latin1")) === slot)[0] : undefined;
+      if (key !== undefined) {
+        cluster.masterOf(to).applyStates(source.keys.states([key]));
+        source.applyStates([{ key, slot: undefined }]);
+        setTimeout(step, this.random.int(1, 30));
+        return;
+      }
+      if (!source.up) return void setTimeout(step, 50);
+      this.finishMigration(slot);
+    };
+    setTimeout(step, this.random.int(1, 30));
+    this.later(60_000, `slot ${slot} migration finished`, () => this.finishMigration(slot));
+  }
+
+  private finishMigration(slot: number): void {
+    const cluster = this.cluster!;
+    const migration = cluster.migrating.get(slot);
+    if (!migration) return;
+    const source = cluster.masterOf(migration.from);
+    const keys = source.keys.keysIn((k) => keySlot(Buffer.from(k, "latin1")) === slot);
+    if (keys.length) {
+      cluster.masterOf(migration.to).applyStates(source.keys.states(keys));
+      source.applyStates(keys.map((key) => ({ key, slot: undefined })));
+    }
+    cluster.migrating.delete(slot);
+    cluster.owner[slot] = migration.to;
+    this.note(`slot ${slot} now served by ${this.shards[migration.to]!.name}`);
   }
 
   /** Undoes every fault now (before the final checks). */
