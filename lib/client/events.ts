@@ -146,6 +146,8 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
 export function clientPubSub(executor: Executor, client: Emitter): PubSub {
   return new PubSub(
     {
+      mapped: () => executor.mapped(executor.defaults.timeoutMs),
+      clusterWide: executor.options.cluster !== undefined,
       get shardCount() {
         return executor.shardNames.length;
       },

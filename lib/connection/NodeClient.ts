@@ -269,7 +269,12 @@ export class NodeClient {
     }
     // Both join the queue now, back to back: nothing can come between them on the connection.
     const now = performance.now();
-    if (asking) this.accept(new Entry(internalCommand("asking"), mine.deadline, mine.timeoutMs, INTERNAL, now), now);
+    if (asking) {
+      const cmd = internalCommand("asking");
+      // Its failure (a deadline, a lost connection) is the command's to report: never an unhandled rejection.
+      cmd.promise.catch(() => undefined);
+      this.accept(new Entry(cmd, mine.deadline, mine.timeoutMs, INTERNAL, now), now);
+    }
     this.accept(mine, now);
     this.connect();
   }

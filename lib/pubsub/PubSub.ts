@@ -2,7 +2,7 @@
  * Pub/sub across shards. A channel lives on the shard its name hashes to,
  * like a key: SUBSCRIBE goes to that shard and PUBLISH (routed by channel)
  * too. A pattern may match channels anywhere, so PSUBSCRIBE goes to every
- * shard. Each shard gets one subscriber connection, opened on first use.
+ * shard (over a Redis Cluster, where PUBLISH reaches every node, to one). Each shard gets one subscriber connection, opened on first use.
  * After it reconnects, or moves to a new master at a failover, everything
  * its shard held is subscribed again (restore.ts): failures are reported
  * and retried while wanted, and client.subscriptions() tells each state.
@@ -45,6 +45,14 @@ export interface SubscriberWatch {
 
 /** What pub/sub needs from the client: where a channel lives and a subscriber connection per shard. */
 export interface PubSubHost {
+  /** Resolves once the shards are known (a cluster's slot map; at once otherwise), or rejects at the deadline. */
+  mapped(): Promise<void>;
+  /**
+   * A Redis Cluster: classic PUBLISH reaches every node, so a pattern is
+   * listened to on one shard (its name's), not on all (each would deliver
+   * every message once more).
+   */
+  readonly clusterWide: boolean;
   readonly shardCount: number;
   shardOf(channel: string | Buffer): number;
   shardName(shard: number): string;
@@ -65,6 +73,8 @@ export class PubSub {
   private readonly wasReady = new WeakSet<NodeClient>();
   private readonly kinds: { channel: Kind<MessageHandler>; pattern: Kind<PatternHandler>; shardChannel: Kind<MessageHandler> };
   private readonly restorer: Restorer;
+  /** Shards patterns are subscribed on (every shard there was at the time): a cluster may grow. */
+  private patternShards = 0;
 
   constructor(
     private readonly host: PubSubHost,
@@ -73,8 +83,8 @@ export class PubSub {
     const own = (name: string | Buffer) => [this.host.shardOf(name)];
     this.kinds = {
       channel: { kind: "channel", what: "channel", subscribe: "subscribe", unsubscribe: "unsubscribe", registry: this.channels, shards: own },
-      // A pattern may match channels anywhere.
-      pattern: { kind: "pattern", what: "pattern", subscribe: "psubscribe", unsubscribe: "punsubscribe", registry: this.patterns, shards: () => this.allShards() },
+      // A pattern may match channels anywhere: on every shard, unless every node hears every message (a cluster).
+      pattern: { kind: "pattern", what: "pattern", subscribe: "psubscribe", unsubscribe: "punsubscribe", registry: this.patterns, shards: host.clusterWide ? own : () => this.allShards() },
       shardChannel: { kind: "shardChannel", what: "channel", subscribe: "ssubscribe", unsubscribe: "sunsubscribe", registry: this.shardChannels, shards: own },
     };
     this.restorer = new Restorer({
@@ -144,8 +154,14 @@ export class PubSub {
     }
   }
 
-  /** The slot map changed (a cluster resharded): sharded channels whose slot moved subscribe where it went. */
+  /**
+   * The slot map changed (a cluster resharded): sharded channels whose slot
+   * moved subscribe where it went, and patterns on shards (masters) added
+   * since they were subscribed.
+   */
   remap(): void {
+    if (!this.host.clusterWide) for (let shard = this.patternShards; shard < this.host.shardCount; shard++) this.restorer.restore(shard, this.kinds.pattern);
+    this.patternShards = Math.max(this.patternShards, this.host.shardCount);
     for (const s of this.shardChannels.values()) {
       const key = keyOf(s.name);
       const now = this.host.shardOf(s.name);
@@ -159,6 +175,9 @@ export class PubSub {
   private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
     checkNames(kind.what, names);
     if (handler !== undefined) checkHandler(handler);
+    // A channel's shard, and every shard for a pattern, are known once a cluster's map is.
+    await this.host.mapped();
+    this.patternShards = Math.max(this.patternShards, this.host.shardCount);
     await Promise.all(names.map((name) => this.add(kind.registry, name, handler ?? EVENTS, () => this.send(kind.shards(name), kind.subscribe, name))));
     return this.count;
   }

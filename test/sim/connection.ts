@@ -11,7 +11,7 @@
 import { EventEmitter } from "node:events";
 import type { ShardisCommand } from "../../lib/commands/command.js";
 import type { Connection, ConnectionStream } from "../../lib/connection/connection.js";
-import type { Args, Reply } from "./commands.js";
+import { bulk, type Args, type Reply } from "./commands.js";
 import type { Random } from "./random.js";
 import type { Session, SimServer } from "./server.js";
 
@@ -78,7 +78,15 @@ class Socket implements ConnectionStream {
     private readonly owner: SimConnection,
     readonly server: SimServer,
   ) {
-    this.session = server.openSession({ push: (_kind, keys) => this.push(keys) });
+    this.session = server.openSession({
+      invalidate: (keys) => this.toClient.send(() => owner.emit("invalidate", keys === null ? null : keys.map((key) => Buffer.from(key, "latin1")))),
+      message: (channel, message, pattern) =>
+        this.toClient.send(() =>
+          pattern === undefined
+            ? owner.emit("messageBuffer", bulk(channel), bulk(message))
+            : owner.emit("pmessageBuffer", bulk(pattern), bulk(channel), bulk(message)),
+        ),
+    });
     this.toServer = new Pipe(this, owner.network);
     this.toClient = new Pipe(this, owner.network);
   }
@@ -139,9 +147,6 @@ class Socket implements ConnectionStream {
     });
   }
 
-  private push(keys: string[] | null): void {
-    this.toClient.send(() => this.owner.emit("invalidate", keys === null ? null : keys.map((key) => Buffer.from(key, "latin1"))));
-  }
 }
 
 export class SimConnection extends EventEmitter implements Connection {

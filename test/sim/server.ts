@@ -14,7 +14,10 @@ import type { SimCluster } from "./cluster.js";
 
 /** What a session pushes to its connection outside replies (client tracking). */
 export interface SessionSink {
-  push(kind: "invalidate", keys: string[] | null): void;
+  /** Client tracking: these keys changed (null: all of them). */
+  invalidate(keys: string[] | null): void;
+  /** Pub/sub: a message on a channel this session subscribed to (`pattern`: through a pattern). */
+  message(channel: string, message: string, pattern?: string): void;
 }
 
 export class Session {
@@ -31,6 +34,9 @@ export class Session {
   readonly = false;
   /** Cluster: ASKING was sent; holds for the next command, or until EXEC inside MULTI. */
   asking = false;
+  /** Pub/sub: channels and patterns subscribed to on this connection. */
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
 
   constructor(
     id: number,
@@ -73,7 +79,7 @@ export class SimServer {
   /** Replication offset: writes applied (a master's own, a replica's from its master). */
   offset = 0;
   private sessionIds = 0;
-  private readonly sessions = new Set<Session>();
+  readonly sessions = new Set<Session>();
   /** Keys read by tracking sessions (default mode): invalidated once, on their next change. */
   private readonly readers = new Map<string, Set<Session>>();
   private readonly waiters = new Set<Waiter>();
@@ -123,7 +129,7 @@ export class SimServer {
   }
 
   /** The session internal writes are made in (a migration's MIGRATE). */
-  private readonly system = new Session(0, { push: () => undefined });
+  private readonly system = new Session(0, { invalidate: () => undefined, message: () => undefined });
 
   /** Makes this replica a master (a failover). */
   promote(): void {
@@ -275,6 +281,13 @@ export class SimServer {
         return "OK";
       case "cluster":
         return this.cluster ? this.cluster.command(this, args) : err("ERR This instance has cluster support disabled");
+      case "subscribe":
+      case "psubscribe":
+      case "unsubscribe":
+      case "punsubscribe":
+        return this.subscription(session, name, args);
+      case "publish":
+        return this.publish(args[0]!, args[1]!);
       case "quit":
         return "OK";
       case "client":
@@ -386,6 +399,40 @@ export class SimServer {
     });
   }
 
+  private subscription(session: Session, name: string, args: Args): Reply {
+    const set = name.startsWith("p") ? session.patterns : session.channels;
+    const adding = !name.includes("unsubscribe");
+    const names = args.length ? args : [...set];
+    let reply: Reply = [];
+    for (const n of names) {
+      if (adding) set.add(n);
+      else set.delete(n);
+      reply = [bulk(name), bulk(n), session.channels.size + session.patterns.size];
+    }
+    return reply;
+  }
+
+  /** PUBLISH: to this node's subscribers (and, over a cluster, every node's: classic pub/sub is cluster-wide). */
+  publish(channel: string, message: string): number {
+    const nodes = this.cluster ? this.cluster.shards.flatMap((s) => s.nodes) : [this];
+    let receivers = 0;
+    for (const node of nodes) {
+      if (!node.up) continue;
+      for (const session of node.sessions) {
+        if (session.channels.has(channel)) {
+          receivers++;
+          session.sink.message(channel, message);
+        }
+        for (const pattern of session.patterns) {
+          if (!glob(pattern, channel)) continue;
+          receivers++;
+          session.sink.message(channel, message, pattern);
+        }
+      }
+    }
+    return receivers;
+  }
+
   private track(key: string, session: Session): void {
     let readers = this.readers.get(key);
     if (!readers) this.readers.set(key, (readers = new Set()));
@@ -438,15 +485,21 @@ export class SimServer {
       const readers = this.readers.get(key);
       if (!readers) continue;
       this.readers.delete(key);
-      for (const session of readers) if (!session.closed) session.sink.push("invalidate", [key]);
+      for (const session of readers) if (!session.closed) session.sink.invalidate([key]);
     }
   }
 
   private invalidateAll(): void {
     this.readers.clear();
-    for (const session of this.sessions) if (session.tracking) session.sink.push("invalidate", null);
+    for (const session of this.sessions) if (session.tracking) session.sink.invalidate(null);
   }
 }
 
 /** Commands handled by the server itself rather than the data model. */
-const META = new Set(["role", "info", "readonly", "readwrite", "asking", "select", "quit", "client", "wait", "script", "eval", "eval_ro", "evalsha", "evalsha_ro", "unwatch", "cluster"]);
+const META = new Set(["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "role", "info", "readonly", "readwrite", "asking", "select", "quit", "client", "wait", "script", "eval", "eval_ro", "evalsha", "evalsha_ro", "unwatch", "cluster"]);
+
+/** Redis's glob for PSUBSCRIBE: * and ? (no character classes: the workload uses none). */
+function glob(pattern: string, text: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "s");
+  return re.test(text);
+}

@@ -88,7 +88,20 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
         if (!set) loaded.set(key, (set = new Set()));
         set.add(value);
       },
+      publishing: (channel: string, message: string) => published.set(message, channel),
     };
+    // Pub/sub: a channel and a pattern, subscribed before anything fails; what arrives is checked at the end.
+    const published = new Map<string, string>();
+    const deliveries: Array<{ via: string; channel: string; message: string }> = [];
+    const subscribed = await drive(
+      clock,
+      Promise.all([
+        client.subscribe("ch0", (message: string, channel: string) => deliveries.push({ via: "ch0", channel, message })),
+        client.psubscribe("p*", (message: string, channel: string) => deliveries.push({ via: "p*", channel, message })),
+      ]),
+      5000,
+    );
+    if (!subscribed?.ok) violations.push(`subscribing before any fault failed: ${describe(subscribed && !subscribed.ok ? subscribed.error : "never settled")}`);
     const ops = new Map<number, Op>();
     /** The world's shard of a key: by the slot's owner over a cluster, else by the client's sharding. */
     const shardOf = (key: string) => (world.cluster ? world.cluster.owner[keySlot(key)]! : Number(client.shardOf(key).slice(1)));
@@ -165,6 +178,16 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
       const problem = outcome.ok ? op.check(outcome.value, call.start, call.end!, ctx) : untyped(outcome.error);
       if (problem) violations.push(`${name}: ${problem}`);
     }
+    // Every message delivered was published, on a channel the subscription matches, and arrived once.
+    const seenMessages = new Set<string>();
+    for (const { via, channel, message } of deliveries) {
+      const sent = published.get(message);
+      if (sent === undefined) violations.push(`pub/sub: ${via} got ${message} on ${channel}, which nobody published`);
+      else if (sent !== channel || (via === "ch0" ? channel !== "ch0" : !channel.startsWith("p"))) violations.push(`pub/sub: ${via} got ${message} on ${channel} (published on ${sent})`);
+      const id = `${via} ${message}`;
+      if (seenMessages.has(id)) violations.push(`pub/sub: ${via} got ${message} twice`);
+      seenMessages.add(id);
+    }
     for (const server of world.servers.values()) {
       if (server.sessionsInMulti() > 0) violations.push(`${server.address}: ${server.sessionsInMulti()} connection(s) left inside MULTI with nothing in flight`);
     }
@@ -192,6 +215,18 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
           else if (read.value !== expected) violations.push(`final read of ${key} answered ${describe(read.value)}, the master has ${describe(expected)}`);
         });
       }
+      // Subscriptions are held again once everything healed: a message now reaches each subscription once.
+      const before = deliveries.length;
+      const finalMessages = ["final-ch0", "final-px"];
+      for (const [channel, message] of [["ch0", finalMessages[0]!], ["px", finalMessages[1]!]] as const) published.set(message, channel);
+      let arrived = false;
+      for (let attempt = 0; attempt < 20 && !arrived; attempt++) {
+        // Restoring subscriptions retries with backoff (up to 2 s): publish until both arrive, a bounded number of times.
+        await drive(clock, Promise.all([client.publish("ch0", finalMessages[0]!), client.publish("px", finalMessages[1]!)]), 3000);
+        await clock.tickAsync(50);
+        arrived = deliveries.slice(before).some((d) => d.via === "ch0") && deliveries.slice(before).some((d) => d.via === "p*");
+      }
+      if (!arrived) violations.push(`pub/sub: subscriptions not held after everything healed: ${JSON.stringify(client.subscriptions())}`);
       quitting = client.quit();
     }
     if ((await drive(clock, quitting, 30_000)) === undefined) violations.push("quit() never resolved");

@@ -48,6 +48,8 @@ export interface WorkloadHost {
   acknowledged(key: string, value: string): void;
   /** A value a loader returned for a cache key. */
   loaderReturned(key: string, value: string): void;
+  /** A message about to be published (it may be delivered before PUBLISH's reply). */
+  publishing(channel: string, message: string): void;
 }
 
 const KEYS = ["k0", "k1", "k2", "k3", "k4", "k5"];
@@ -90,7 +92,7 @@ export function nextOp(random: Random, id: number, host: WorkloadHost): Op {
   const counter = random.pick(COUNTERS);
   const kind = random.weighted<string>([
     [20, "get"], [14, "set"], [10, "incr"], [4, "del"], [8, "mget"], [4, "mset"], [6, "pipeline"], [6, "multi"],
-    [4, "watch"], [4, "script"], [host.replicated ? 4 : 0, "concern"], [8, "cache"],
+    [4, "watch"], [4, "script"], [host.replicated ? 4 : 0, "concern"], [8, "cache"], [5, "publish"],
   ]);
   switch (kind) {
     case "get":
@@ -181,6 +183,19 @@ export function nextOp(random: Random, id: number, host: WorkloadHost): Op {
         budgetMs: budget,
         check: (r, s, e, ctx) => counted(ctx, counter, r, s, e),
       };
+    case "publish": {
+      const channel = random.pick(["ch0", "px"]);
+      const message = `m${id}`;
+      return {
+        what: `publish ${channel} ${message}`,
+        run: () => {
+          host.publishing(channel, message);
+          return client.publish(channel, message);
+        },
+        budgetMs: budget,
+        check: (r) => (typeof r === "number" && r >= 0 ? undefined : `publish answered ${describe(r)}`),
+      };
+    }
     case "concern": {
       const wcKey = `wc${id}`;
       return {

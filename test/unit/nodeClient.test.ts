@@ -415,6 +415,20 @@ describe("NodeClient: READONLY and hand-over", () => {
     expect(redirects).toBe(1);
   });
 
+  it("an ASK hand-over's ASKING that expires with its command is no unhandled rejection (simulation seed)", async () => {
+    const a = fakeNode();
+    const b = fakeNode({ setup: (c) => (c.onConnect = "hang") });
+    const p = a.node.send(get(), 300);
+    const rejected = expect(p).rejects.toThrow(/no reply within 300 ms/);
+    await turn();
+    // What a cluster's ASK does: the command goes to the importing node, ASKING right before it; that node never answers.
+    const entry = (a.node as unknown as { tracker: { pending(): Array<{ cmd: unknown }> } }).tracker.pending()[0]!;
+    b.node.adopt(entry as never, true);
+    await vi.advanceTimersByTimeAsync(310);
+    await rejected;
+    expect(b.node.queued).toBe(0);
+  });
+
   it("hands queued commands to another node, keeping their deadlines", async () => {
     const a = fakeNode({ setup: (c) => (c.onConnect = "hang") });
     const b = fakeNode({ setup: (c) => (c.onConnect = "hang") });

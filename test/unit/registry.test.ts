@@ -214,6 +214,8 @@ describe("PubSub", () => {
     const opened: NodeClient[] = [];
     const ps = new PubSub(
       {
+        mapped: async () => undefined,
+        clusterWide: false,
         shardCount: 3,
         shardOf: (channel) => (String(channel).startsWith("x") ? 1 : 0),
         shardName: (shard) => `s${shard}`,
