@@ -15,6 +15,7 @@ import { blockingTimeoutMs } from "../routing/blocking.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, Router } from "../routing/plan.js";
 import { UNASSIGNED } from "../topology/Topology.js";
+import { within } from "../util/within.js";
 import type { Fleet } from "./Fleet.js";
 
 
@@ -70,11 +71,12 @@ export class PooledRuns {
     const left = () => ({ ...call, timeoutMs: deadline - performance.now() });
     if (error.redirect === "ASK") {
       // The slot is migrating and the key is on the importing node already: there, for this command only.
-      const shard = await this.host.fleet.shardOfNode("ask", error.owner);
+      const found = this.host.fleet.shardOfNode("ask", error.owner);
+      await within(found, deadline - performance.now());
       if (left().timeoutMs <= 0) throw error;
-      return this.run(shard, spec, again, left(), flags, hops + 1, true);
+      return this.run(await found, spec, again, left(), flags, hops + 1, true);
     }
-    await this.host.fleet.holder.refresh("MOVED on a pooled connection");
+    await within(this.host.fleet.holder.refresh("MOVED on a pooled connection"), deadline - performance.now());
     if (this.host.closed) throw new ClientClosedError();
     const route = this.host.router.route(spec, again.args as Args);
     if (typeof route !== "number" || route === UNASSIGNED || left().timeoutMs <= 0) throw error;

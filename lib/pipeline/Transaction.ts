@@ -13,6 +13,7 @@ import type { ChainableCommander } from "ioredis";
 import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, SlotMovedError, UnsupportedCommandError } from "../errors.js";
 import { clusterRedirectOf } from "../connection/recovery.js";
+import { within } from "../util/within.js";
 import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
@@ -145,7 +146,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       // slot moved while the block was queued), so the whole block goes again where the map now says.
       const refusals = execResult.previous.length ? execResult.previous : [execResult.error];
       if (!refusals.every((error) => RELOCATED.test(error.message))) break;
-      await this.target.relocated(commands, execResult.replies);
+      // Bounded by the block's deadline: a map re-read stuck on a slow node must not hold the caller past it.
+      await within(this.target.relocated(commands, execResult.replies), deadline - performance.now());
       const left = deadline - performance.now();
       if (left <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
