@@ -95,6 +95,9 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     try {
       this.checkOpen();
       const evalArgs = script.evalArgs(args);
+      // Inside multi({ pipeline: false }) EVALSHA is only QUEUED (a NOSCRIPT would come with EXEC, too late for EVAL), and
+      // its reply must take its place among EXEC's: it goes as EVAL, kept with the block's commands.
+      if (this.unpipelined) return withCallback(this[DISPATCH](script.evalCommand, [script.lua, ...evalArgs], encoding), callback);
       const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...evalArgs], { replyEncoding: encoding });
       this.checkShard(commandSpec(script.evalshaCommand), evalsha);
       return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs, 0, this.pin), callback);
