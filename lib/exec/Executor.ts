@@ -300,7 +300,15 @@ export class Executor {
     const sent = node.send(cmd, call.timeoutMs, flags);
     if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
     // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
-    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
+    const deadline = performance.now() + call.timeoutMs;
+    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runElsewhere(shard, spec, cmd, call, flags, deadline, error) : Promise.reject(error)));
+  }
+
+  /** A read failed by its node's opening breaker, sent again by policy within what is left of its deadline (not a new one). */
+  private runElsewhere(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, deadline: number, error: CircuitOpenError): Promise<unknown> {
+    const left = deadline - performance.now();
+    if (left <= 0) return Promise.reject(error);
+    return this.runOn(shard, spec, cmd.clone(), { ...call, timeoutMs: left }, flags);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
