@@ -125,16 +125,15 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
     const deadline = performance.now() + this.target.timeoutMs;
     let commands = this.queued.map((q) => q.cmd);
-    let execResult = await this.run(commands, shards, this.target.timeoutMs);
+    let execResult = await this.run(commands, shards, deadline);
     for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
       // A cluster moved the block's slot: nothing in it ran (EXECABORT), so the whole block goes again where the map now says.
       const refusals = execResult.previous;
       if (refusals.length === 0 || !refusals.every((error) => RELOCATED.test(error.message))) break;
       await this.target.relocated(commands, execResult.replies);
-      const left = deadline - performance.now();
-      if (left <= 0) break;
+      if (deadline - performance.now() <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
-      execResult = await this.run(commands, shards, left);
+      execResult = await this.run(commands, shards, deadline);
     }
     this.target.settled?.();
     if (!execResult.ok) {
@@ -171,14 +170,18 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     return true;
   }
 
-  /** The block on its node; EXEC's outcome and the server's refusals of queued commands. */
-  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number): Promise<RunResult> {
+  /**
+   * The block on its node; EXEC's outcome and the server's refusals of queued commands. The wait for the node
+   * (a master not named yet) and a MULTI probe count against the call's deadline: the block gets what is left.
+   */
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number): Promise<RunResult> {
+    const left = () => Math.max(1, deadline - performance.now());
     const placed = await this.target.node(shards);
     const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
     const known = this.target.multi?.refused(node);
-    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false, error: known, previous: [], replies: [] };
+    if (known && !(await this.allowedAgain(node, left()))) return { ok: false, error: known, previous: [], replies: [] };
     const block = new BlockCommand(commands, "exec", asking);
-    const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
+    const exec = node.send(block, left(), BLOCK, this.target.pin?.());
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
     const [execResult, multi, queued] = await Promise.all([
       exec.then(
