@@ -338,8 +338,12 @@ export class Executor {
       return Promise.reject(error);
     }
     if (!node) {
+      // The wait for Sentinel to name the master counts against the call's deadline.
       const placed = target;
-      return this.masterWhenPlaced(placed, call.timeoutMs).then(() => this.runScript(script, callArgs, encoding, call, placed));
+      const started = performance.now();
+      return this.masterWhenPlaced(placed, call.timeoutMs).then(() =>
+        this.runScript(script, callArgs, encoding, { ...call, timeoutMs: Math.max(1, call.timeoutMs - (performance.now() - started)) }, placed),
+      );
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
