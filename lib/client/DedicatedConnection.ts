@@ -126,6 +126,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       timeoutMs: this.executor.defaults.timeoutMs,
       multi: this.executor.multiGuard,
       pin: () => this.pin,
+      // The shard master's shared connection, when it is this connection's node: MULTI+DISCARD there leaves this WATCH alone.
+      probeNode: () => {
+        const shared = this.executor.master(this.shardIndex);
+        return shared?.id === this.node.id ? shared : undefined;
+      },
       // EXEC (or its failure) ends the WATCH.
       settled: () => (this.pin = undefined),
     });

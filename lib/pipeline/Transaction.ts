@@ -31,6 +31,12 @@ export interface TransactionTarget {
   settled?(): void;
   /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
   pin?(): Pin | undefined;
+  /**
+   * Where to ask whether a node that refused MULTI allows it now, when the
+   * block's own connection holds a WATCH (the probe's DISCARD would clear
+   * it): another connection to the same node, or undefined (not asked).
+   */
+  probeNode?(): NodeClient | undefined;
   /** What the client knows of nodes that refuse MULTI (their ACL). */
   readonly multi?: MultiGuard;
   /**
@@ -178,10 +184,15 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     const left = () => Math.max(1, deadline - performance.now());
     const placed = await this.target.node(shards);
     const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
+    const pin = this.target.pin?.();
     const known = this.target.multi?.refused(node);
-    if (known && !(await this.allowedAgain(node, left()))) return { ok: false, error: known, previous: [], replies: [] };
+    if (known) {
+      // Asked on another connection when this one holds a WATCH: DISCARD would clear it, and EXEC then commit unwatched.
+      const asked = pin ? this.target.probeNode?.() : node;
+      if (!asked || !(await this.allowedAgain(asked, left()))) return { ok: false, error: known, previous: [], replies: [] };
+    }
     const block = new BlockCommand(commands, "exec", asking);
-    const exec = node.send(block, left(), BLOCK, this.target.pin?.());
+    const exec = node.send(block, left(), BLOCK, pin);
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
     const [execResult, multi, queued] = await Promise.all([
       exec.then(
