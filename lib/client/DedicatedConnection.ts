@@ -29,7 +29,7 @@ import {
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { runScript } from "../exec/runScript.js";
-import { Pin, type NodeClient, type SessionState } from "../connection/NodeClient.js";
+import { Pin, PROBE, type NodeClient, type SessionState } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
@@ -131,8 +131,10 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
         const shared = this.executor.master(this.shardIndex);
         return shared?.id === this.node.id ? shared : undefined;
       },
-      // EXEC (or its failure) ends the WATCH.
-      settled: () => (this.pin = undefined),
+      // EXEC ends the WATCH, and so does a lost connection; a block refused before it ran (an open breaker) leaves it.
+      settled: (ran) => {
+        if (ran || (this.pin && this.pin.generation !== this.node.generation)) this.pin = undefined;
+      },
     });
     if (Array.isArray(first)) addBatch(transaction, first, "multi");
     return transaction;
@@ -175,7 +177,9 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     // A lost WATCH/MULTI went with its connection: the connection now in use has none to clear.
     if (!pin || pin.generation !== this.node.generation || !this.node.reusable) return;
     const reset = this.unpipelined ? "discard" : "unwatch";
-    await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs, 0, pin).catch(() => undefined);
+    // Housekeeping of this connection alone: it goes even while the node's breaker is open (PROBE). If it still
+    // fails, the connection is not lent again: the next borrower would inherit the WATCH or the open block.
+    await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs, PROBE, pin).catch(() => this.node.keepsState());
   }
 
   private async beginUnpipelined(): Promise<"OK"> {

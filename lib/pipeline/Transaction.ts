@@ -27,8 +27,13 @@ export interface TransactionTarget {
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
   node(shards: ReadonlySet<number>): NodeClient | BlockPlace | Promise<NodeClient | BlockPlace>;
   readonly timeoutMs: number;
-  /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
-  settled?(): void;
+  /**
+   * Called with the outcome: a dedicated connection tracks whether a WATCH is
+   * still active. `ran`: MULTI was accepted, so EXEC ran inside it and ended
+   * the WATCH on the server; otherwise (the block refused before it was
+   * sent, MULTI refused) the WATCH may still be there.
+   */
+  settled?(ran: boolean): void;
   /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
   pin?(): Pin | undefined;
   /**
@@ -96,6 +101,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
   private readonly queued: Queued[] = [];
   private problem: Error | undefined;
   private executed = false;
+  /** MULTI of a run was accepted by the server (EXEC then ran inside it). */
+  private multiRan = false;
 
   constructor(private readonly target: TransactionTarget) {}
 
@@ -141,7 +148,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       commands = this.queued.map((q) => q.cmd.clone());
       execResult = await this.run(commands, shards, deadline);
     }
-    this.target.settled?.();
+    this.target.settled?.(this.multiRan);
     if (!execResult.ok) {
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
       if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
@@ -205,7 +212,10 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       ),
       Promise.allSettled(block.queued.map((cmd) => cmd.promise)),
     ]);
-    if (multi === undefined) this.target.multi?.ran(node);
+    if (multi === undefined) {
+      this.multiRan = true;
+      this.target.multi?.ran(node);
+    }
     if (execResult.ok) return execResult;
     if (multi !== undefined && multi !== execResult.error) {
       // MULTI itself was refused: EXEC's "EXEC without MULTI" tells the caller nothing; the refusal does.

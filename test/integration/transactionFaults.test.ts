@@ -196,6 +196,56 @@ describe("connection state a reconnect destroys is never assumed", () => {
   });
 });
 
+describe("a dedicated connection goes back to the pool clean whatever failed", () => {
+  let server: RedisServer;
+  let raw: Redis;
+  const unhandled = watchUnhandled();
+
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = server.client();
+  });
+  afterAll(async () => {
+    unhandled.stop();
+    await server?.stop();
+  });
+
+  it("a WATCHed block refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
+    const c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    try {
+      await c.ready();
+      await raw.set("k", "start");
+      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
+      const refused = await c.withConnection("k", async (conn) => {
+        await conn.watch("k");
+        // The node stalls long enough for the breaker to open (the dedicated connection itself is fine).
+        const opened = state("open");
+        server.signal("SIGSTOP");
+        const stalled = c.get("x").catch(() => undefined);
+        await opened;
+        server.signal("SIGCONT");
+        await stalled;
+        return conn.multi().set("k", "mine").exec().catch((e: unknown) => e);
+      });
+      expect(refused).toBeInstanceOf(CircuitOpenError);
+      await eventually(async () => expect(await c.get("k")).toBe("start"), 5000);
+      // The first borrower's WATCH would make this block abort (null), though this borrower watched nothing.
+      await raw.set("k", "theirs");
+      const next = await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec());
+      expect(next).toEqual([[null, "OK"]]);
+      expect(unhandled.errors).toEqual([]);
+    } finally {
+      server.signal("SIGCONT");
+      await c.quit();
+    }
+  });
+});
+
 describe("a breaker that opens fails the node's queued commands at once", () => {
   let server: RedisServer;
 
