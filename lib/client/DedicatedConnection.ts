@@ -19,11 +19,13 @@ import { buildCommand, internalCommand, ShardisCommand } from "../commands/comma
 import { addBatch, DISPATCH, installCommands, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import {
+  CircuitOpenError,
   ClientClosedError,
   ConnectionReleasedError,
   CrossShardError,
   InvalidArgumentError,
   KeylessCommandError,
+  QueueFullError,
   UnknownCommandError,
   UnsupportedCommandError,
 } from "../errors.js";
@@ -78,10 +80,15 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       } else if (name === "watch") {
         this.hold("watch");
       }
-      if (this.unpipelined) {
+      const block = this.unpipelined;
+      if (block) {
         // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
         const queued = this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs, 0, this.pin);
-        this.unpipelined.push(cmd);
+        block.push(cmd);
+        // Refused before it was written (an open breaker, a full queue): the server never queued it, EXEC has no reply for it.
+        queued.catch((error: unknown) => {
+          if ((error instanceof CircuitOpenError || error instanceof QueueFullError) && block.includes(cmd)) block.splice(block.indexOf(cmd), 1);
+        });
         return queued;
       }
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
@@ -144,8 +151,10 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   async exec(): Promise<PipelineResult | null> {
     const pin = this.pin;
     const queued = this.endUnpipelined("exec");
-    // Success or failure, EXEC ends the scope (a lost one rejects here with WatchLostError, never sent).
-    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs, 0, pin)) as unknown[] | null;
+    // EXEC answered ends the scope, and so does a lost connection (WatchLostError, never sent).
+    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs, 0, pin).catch((error: unknown) => this.stillOpen(error, pin, queued))) as
+      | unknown[]
+      | null;
     if (reply === null) return null;
     return queued.map((cmd, i) => {
       const result = reply[i];
@@ -161,11 +170,26 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   /** Abandons a multi({ pipeline: false }) block. */
   async discard(): Promise<"OK"> {
     const pin = this.pin;
-    this.endUnpipelined("discard");
+    const queued = this.endUnpipelined("discard");
     // A block lost with its connection is abandoned already: the server forgot it.
     if (pin && pin.generation !== this.node.generation) return "OK";
-    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin);
+    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin).catch((error: unknown) => this.stillOpen(error, pin, queued));
     return "OK";
+  }
+
+  /**
+   * EXEC or DISCARD failed without an answer from the server (an open
+   * breaker refused it): on the same connection the block is still open
+   * there, so it stays open here too, for exec() or discard() again, or for
+   * release() to clear. Rethrows.
+   */
+  private stillOpen(error: unknown, pin: Pin | undefined, queued: ShardisCommand[]): never {
+    const answered = error instanceof Error && error.name === "ReplyError";
+    if (!answered && pin && pin.generation === this.node.generation && !this.released) {
+      this.unpipelined = queued;
+      this.pin = pin;
+    }
+    throw error;
   }
 
   /** Ends the loan: clears a WATCH or an open MULTI left behind so the next borrower starts clean. */

@@ -244,6 +244,72 @@ describe("a dedicated connection goes back to the pool clean whatever failed", (
       await c.quit();
     }
   });
+
+  it("an unpipelined MULTI whose EXEC an open breaker refused is not lent, still open, to the next borrower", async () => {
+    const c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    try {
+      await c.ready();
+      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
+      const refused = await c.withConnection("k", async (conn) => {
+        await conn.multi({ pipeline: false });
+        expect(await conn.set("u", "1")).toBe("QUEUED");
+        const opened = state("open");
+        server.signal("SIGSTOP");
+        const stalled = c.get("x").catch(() => undefined);
+        await opened;
+        server.signal("SIGCONT");
+        await stalled;
+        return conn.exec().catch((e: unknown) => e);
+      });
+      expect(refused).toBeInstanceOf(CircuitOpenError);
+      await eventually(async () => expect(await c.get("x")).toBeNull(), 5000);
+      // Inside the first borrower's MULTI, this SET would answer QUEUED.
+      expect(await c.withConnection("k", (conn) => conn.set("y", "1"))).toBe("OK");
+      expect(await insideMulti(raw)).toEqual([]);
+      expect(await raw.get("u")).toBeNull();
+    } finally {
+      server.signal("SIGCONT");
+      await c.quit();
+    }
+  });
+
+  it("an unpipelined MULTI outlives an open breaker: what it refused is not in the block, EXEC once it closes runs the rest", async () => {
+    const c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    try {
+      await c.ready();
+      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
+      const results = await c.withConnection("k", async (conn) => {
+        await conn.multi({ pipeline: false });
+        expect(await conn.set("u", "1")).toBe("QUEUED");
+        const opened = state("open");
+        server.signal("SIGSTOP");
+        const stalled = c.get("x").catch(() => undefined);
+        await opened;
+        server.signal("SIGCONT");
+        await stalled;
+        await expect(conn.incr("n")).rejects.toBeInstanceOf(CircuitOpenError);
+        await expect(conn.exec()).rejects.toBeInstanceOf(CircuitOpenError);
+        await eventually(async () => expect(await c.get("x")).toBeNull(), 5000);
+        return conn.exec();
+      });
+      expect(results).toEqual([[null, "OK"]]);
+      expect(await raw.get("u")).toBe("1");
+      expect(await raw.get("n")).toBeNull();
+    } finally {
+      server.signal("SIGCONT");
+      await c.quit();
+    }
+  });
 });
 
 describe("a breaker that opens fails the node's queued commands at once", () => {
