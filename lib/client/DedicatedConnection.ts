@@ -74,12 +74,8 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       const spec = commandSpec(name);
       const cmd = buildCommand(name, args, encoding);
       this.checkShard(spec, cmd);
-      if (name === "unwatch" && this.pin?.holds === "watch") {
-        // Ends the WATCH scope, also one already lost (UNWATCH on a new connection answers OK all the same).
-        this.pin = undefined;
-      } else if (name === "watch") {
-        this.hold("watch");
-      }
+      if (name === "unwatch" && this.pin?.holds === "watch") return this.endWatch(cmd, this.pin);
+      if (name === "watch") this.hold("watch");
       const block = this.unpipelined;
       if (block) {
         // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
@@ -96,6 +92,22 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * UNWATCH ends the WATCH scope: at once when the WATCH was lost with its
+   * connection (the one in use now has none; UNWATCH answers OK all the
+   * same), else once the server has answered it (refused before it was
+   * sent, by an open breaker, the WATCH is still there for release to clear).
+   */
+  private endWatch(cmd: ShardisCommand, pin: Pin): Promise<unknown> {
+    if (pin.generation !== this.node.generation) this.pin = undefined;
+    const sent = this.node.send(cmd, this.executor.defaults.timeoutMs);
+    sent.then(
+      () => this.pin === pin && (this.pin = undefined),
+      () => undefined,
+    );
+    return sent;
   }
 
   [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {

@@ -278,6 +278,36 @@ describe("a dedicated connection goes back to the pool clean whatever failed", (
     }
   });
 
+  it("an UNWATCH refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
+    const c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    try {
+      await c.ready();
+      await raw.set("k", "start");
+      const opened = new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === "open" && resolve()));
+      const refused = await c.withConnection("k", async (conn) => {
+        await conn.watch("k");
+        server.signal("SIGSTOP");
+        const stalled = c.get("x").catch(() => undefined);
+        await opened;
+        server.signal("SIGCONT");
+        await stalled;
+        return conn.unwatch().catch((e: unknown) => e);
+      });
+      expect(refused).toBeInstanceOf(CircuitOpenError);
+      await eventually(async () => expect(await c.get("k")).toBe("start"), 5000);
+      await raw.set("k", "theirs");
+      expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
+    } finally {
+      server.signal("SIGCONT");
+      await c.quit();
+    }
+  });
+
   it("an unpipelined MULTI outlives an open breaker: what it refused is not in the block, EXEC once it closes runs the rest", async () => {
     const c = new ShardedClient({
       shards: [{ name: "s0", master: server.address }],
