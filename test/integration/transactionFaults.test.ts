@@ -4,7 +4,7 @@
  * expired whole, so no connection is ever left inside MULTI), and state a
  * reconnect destroys (WATCH, an unpipelined MULTI) is never assumed.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { CircuitOpenError, QueueFullError, ShardedClient, WatchLostError, type ShardisError } from "../../lib/index.js";
 import { startRedis, type RedisServer } from "../support/redis.js";
@@ -199,146 +199,102 @@ describe("connection state a reconnect destroys is never assumed", () => {
 describe("a dedicated connection goes back to the pool clean whatever failed", () => {
   let server: RedisServer;
   let raw: Redis;
+  let c: ShardedClient;
   const unhandled = watchUnhandled();
 
   beforeAll(async () => {
     server = await startRedis();
     raw = server.client();
   });
+  beforeEach(async () => {
+    await raw.flushall();
+    // One pooled connection, so the next borrower gets the one the last left; a breaker that opens and closes quickly.
+    c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    await c.ready();
+  });
+  afterEach(async () => {
+    server.signal("SIGCONT");
+    await c?.quit();
+  });
   afterAll(async () => {
     unhandled.stop();
     await server?.stop();
+    expect(unhandled.errors).toEqual([]);
   });
+
+  /** The node stalls until its breaker opens (a dedicated connection's own commands are fine); resolves once it answers again. */
+  async function openBreaker(): Promise<void> {
+    const opened = new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === "open" && resolve()));
+    server.signal("SIGSTOP");
+    const stalled = c.get("stall").catch(() => undefined);
+    await opened;
+    server.signal("SIGCONT");
+    await stalled;
+  }
+
+  /** The breaker has closed again. */
+  const closed = () => eventually(async () => expect(await c.get("stall")).toBeNull(), 5000);
 
   it("a WATCHed block refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
-    const c = new ShardedClient({
-      shards: [{ name: "s0", master: server.address }],
-      commandTimeoutMs: 5000,
-      pool: { max: 1 },
-      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    await raw.set("k", "start");
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.watch("k");
+      await openBreaker();
+      return conn.multi().set("k", "mine").exec().catch((e: unknown) => e);
     });
-    try {
-      await c.ready();
-      await raw.set("k", "start");
-      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
-      const refused = await c.withConnection("k", async (conn) => {
-        await conn.watch("k");
-        // The node stalls long enough for the breaker to open (the dedicated connection itself is fine).
-        const opened = state("open");
-        server.signal("SIGSTOP");
-        const stalled = c.get("x").catch(() => undefined);
-        await opened;
-        server.signal("SIGCONT");
-        await stalled;
-        return conn.multi().set("k", "mine").exec().catch((e: unknown) => e);
-      });
-      expect(refused).toBeInstanceOf(CircuitOpenError);
-      await eventually(async () => expect(await c.get("k")).toBe("start"), 5000);
-      // The first borrower's WATCH would make this block abort (null), though this borrower watched nothing.
-      await raw.set("k", "theirs");
-      const next = await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec());
-      expect(next).toEqual([[null, "OK"]]);
-      expect(unhandled.errors).toEqual([]);
-    } finally {
-      server.signal("SIGCONT");
-      await c.quit();
-    }
-  });
-
-  it("an unpipelined MULTI whose EXEC an open breaker refused is not lent, still open, to the next borrower", async () => {
-    const c = new ShardedClient({
-      shards: [{ name: "s0", master: server.address }],
-      commandTimeoutMs: 5000,
-      pool: { max: 1 },
-      breaker: { stallMs: 100, resetTimeoutMs: 300 },
-    });
-    try {
-      await c.ready();
-      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
-      const refused = await c.withConnection("k", async (conn) => {
-        await conn.multi({ pipeline: false });
-        expect(await conn.set("u", "1")).toBe("QUEUED");
-        const opened = state("open");
-        server.signal("SIGSTOP");
-        const stalled = c.get("x").catch(() => undefined);
-        await opened;
-        server.signal("SIGCONT");
-        await stalled;
-        return conn.exec().catch((e: unknown) => e);
-      });
-      expect(refused).toBeInstanceOf(CircuitOpenError);
-      await eventually(async () => expect(await c.get("x")).toBeNull(), 5000);
-      // Inside the first borrower's MULTI, this SET would answer QUEUED.
-      expect(await c.withConnection("k", (conn) => conn.set("y", "1"))).toBe("OK");
-      expect(await insideMulti(raw)).toEqual([]);
-      expect(await raw.get("u")).toBeNull();
-    } finally {
-      server.signal("SIGCONT");
-      await c.quit();
-    }
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    // The first borrower's WATCH would make this block abort (null), though this borrower watched nothing.
+    await raw.set("k", "theirs");
+    expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
   });
 
   it("an UNWATCH refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
-    const c = new ShardedClient({
-      shards: [{ name: "s0", master: server.address }],
-      commandTimeoutMs: 5000,
-      pool: { max: 1 },
-      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    await raw.set("k", "start");
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.watch("k");
+      await openBreaker();
+      return conn.unwatch().catch((e: unknown) => e);
     });
-    try {
-      await c.ready();
-      await raw.set("k", "start");
-      const opened = new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === "open" && resolve()));
-      const refused = await c.withConnection("k", async (conn) => {
-        await conn.watch("k");
-        server.signal("SIGSTOP");
-        const stalled = c.get("x").catch(() => undefined);
-        await opened;
-        server.signal("SIGCONT");
-        await stalled;
-        return conn.unwatch().catch((e: unknown) => e);
-      });
-      expect(refused).toBeInstanceOf(CircuitOpenError);
-      await eventually(async () => expect(await c.get("k")).toBe("start"), 5000);
-      await raw.set("k", "theirs");
-      expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
-    } finally {
-      server.signal("SIGCONT");
-      await c.quit();
-    }
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    await raw.set("k", "theirs");
+    expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
+  });
+
+  it("an unpipelined MULTI whose EXEC an open breaker refused is not lent, still open, to the next borrower", async () => {
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("u", "1")).toBe("QUEUED");
+      await openBreaker();
+      return conn.exec().catch((e: unknown) => e);
+    });
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    // Inside the first borrower's MULTI, this SET would answer QUEUED.
+    expect(await c.withConnection("k", (conn) => conn.set("y", "1"))).toBe("OK");
+    expect(await insideMulti(raw)).toEqual([]);
+    expect(await raw.get("u")).toBeNull();
   });
 
   it("an unpipelined MULTI outlives an open breaker: what it refused is not in the block, EXEC once it closes runs the rest", async () => {
-    const c = new ShardedClient({
-      shards: [{ name: "s0", master: server.address }],
-      commandTimeoutMs: 5000,
-      pool: { max: 1 },
-      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    const results = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("u", "1")).toBe("QUEUED");
+      await openBreaker();
+      await expect(conn.incr("n")).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(conn.exec()).rejects.toBeInstanceOf(CircuitOpenError);
+      await closed();
+      return conn.exec();
     });
-    try {
-      await c.ready();
-      const state = (wanted: string) => new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === wanted && resolve()));
-      const results = await c.withConnection("k", async (conn) => {
-        await conn.multi({ pipeline: false });
-        expect(await conn.set("u", "1")).toBe("QUEUED");
-        const opened = state("open");
-        server.signal("SIGSTOP");
-        const stalled = c.get("x").catch(() => undefined);
-        await opened;
-        server.signal("SIGCONT");
-        await stalled;
-        await expect(conn.incr("n")).rejects.toBeInstanceOf(CircuitOpenError);
-        await expect(conn.exec()).rejects.toBeInstanceOf(CircuitOpenError);
-        await eventually(async () => expect(await c.get("x")).toBeNull(), 5000);
-        return conn.exec();
-      });
-      expect(results).toEqual([[null, "OK"]]);
-      expect(await raw.get("u")).toBe("1");
-      expect(await raw.get("n")).toBeNull();
-    } finally {
-      server.signal("SIGCONT");
-      await c.quit();
-    }
+    expect(results).toEqual([[null, "OK"]]);
+    expect(await raw.get("u")).toBe("1");
+    expect(await raw.get("n")).toBeNull();
   });
 });
 
