@@ -102,7 +102,7 @@ export class NodeClient {
       isClosing: () => this.closing,
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
-      redirect: redirect && ((entry) => redirect(this, entry)),
+      redirect: redirect && ((entry, error) => redirect(this, entry, error)),
       clusterRedirect: clusterRedirect && ((entry, kind, address) => clusterRedirect(this, entry, kind, address)),
       retried: () => this.context.observer.retried(),
     });
