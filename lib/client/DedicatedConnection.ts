@@ -38,6 +38,8 @@ import type { Args } from "../routing/plan.js";
 import { refusal } from "../routing/refusals.js";
 import type { PipelineResult, ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
 
+const NESTED = "a MULTI block is already open on this connection; exec() or discard() it first";
+
 /** Allowed here although refused on shared connections: this connection is the caller's alone. */
 const ALLOWED = new Set(["watch", "unwatch"]);
 
@@ -136,7 +138,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   multi(first?: unknown[][] | { pipeline?: boolean }): ShardedTransaction | Promise<"OK"> {
     if (first && !Array.isArray(first) && first.pipeline === false) return this.beginUnpipelined();
     const transaction = this.transaction({
-      checkOpen: () => this.checkOpen(),
+      checkOpen: () => {
+        this.checkOpen();
+        // Inside the open block its MULTI would be refused as nested, and its EXEC commit that block.
+        if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
+      },
       shardOf: (spec, cmd) => {
         this.checkShard(spec, cmd);
         return this.shardIndex;
@@ -220,7 +226,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
 
   private async beginUnpipelined(): Promise<"OK"> {
     this.checkOpen();
-    if (this.unpipelined) throw new UnsupportedCommandError("multi", "a MULTI block is already open on this connection; exec() or discard() it first");
+    if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
     // MULTI goes alone here: a refusal costs nothing more than itself, so a known one is not assumed.
     this.unpipelined = [];
     const before = this.pin?.holds;

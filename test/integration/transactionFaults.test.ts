@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { CircuitOpenError, QueueFullError, ShardedClient, WatchLostError, type ShardisError } from "../../lib/index.js";
+import { CircuitOpenError, QueueFullError, ShardedClient, UnsupportedCommandError, WatchLostError, type ShardisError } from "../../lib/index.js";
 import { startRedis, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -295,6 +295,35 @@ describe("a dedicated connection goes back to the pool clean whatever failed", (
     expect(results).toEqual([[null, "OK"]]);
     expect(await raw.get("u")).toBe("1");
     expect(await raw.get("n")).toBeNull();
+  });
+});
+
+describe("a dedicated connection's blocks do not nest", () => {
+  let server: RedisServer;
+  let raw: Redis;
+  let c: ShardedClient;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = server.client();
+    c = new ShardedClient({ shards: [{ name: "s0", master: server.address }], pool: { max: 1 } });
+  });
+  afterAll(async () => {
+    await c?.quit();
+    await server?.stop();
+  });
+
+  it("conn.multi()...exec() while a multi({ pipeline: false }) block is open is refused before anything is sent", async () => {
+    const results = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("a", "1")).toBe("QUEUED");
+      // Sent, its MULTI would be refused as nested and its EXEC would commit the open block.
+      await expect(conn.multi().set("b", "2").exec()).rejects.toBeInstanceOf(UnsupportedCommandError);
+      expect(await raw.exists("a", "b")).toBe(0);
+      return conn.exec();
+    });
+    expect(results).toEqual([[null, "OK"]]);
+    expect(await raw.exists("a", "b")).toBe(1);
   });
 });
 
