@@ -83,9 +83,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
         // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
         const queued = this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs, 0, this.pin);
         block.push(cmd);
-        // Refused before it was written (an open breaker, a full queue): the server never queued it, EXEC has no reply for it.
+        // Not queued by the server, so EXEC has no reply for it: refused before it was written (an open breaker, a full
+        // queue), or answered with an error (WATCH inside MULTI; any other refusal aborts the block at EXEC anyway).
         queued.catch((error: unknown) => {
-          if ((error instanceof CircuitOpenError || error instanceof QueueFullError) && block.includes(cmd)) block.splice(block.indexOf(cmd), 1);
+          const unqueued = error instanceof CircuitOpenError || error instanceof QueueFullError || (error instanceof Error && error.name === "ReplyError");
+          if (unqueued && block.includes(cmd)) block.splice(block.indexOf(cmd), 1);
         });
         return queued;
       }

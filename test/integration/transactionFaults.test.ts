@@ -325,6 +325,20 @@ describe("a dedicated connection's blocks do not nest", () => {
     expect(results).toEqual([[null, "OK"]]);
     expect(await raw.exists("a", "b")).toBe(1);
   });
+
+  it("a command the server refuses to queue without aborting the block (WATCH inside MULTI) takes no place among EXEC's replies", async () => {
+    const results = await c.withConnection("{w}a", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("{w}a", "1")).toBe("QUEUED");
+      await expect(conn.watch("{w}a")).rejects.toThrow(/WATCH inside MULTI is not allowed/);
+      expect(await conn.incr("{w}n")).toBe("QUEUED");
+      return conn.exec();
+    });
+    expect(results).toEqual([
+      [null, "OK"],
+      [null, 1],
+    ]);
+  });
 });
 
 describe("a breaker that opens fails the node's queued commands at once", () => {
