@@ -301,13 +301,15 @@ export class Executor {
     if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
     // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
     const deadline = performance.now() + call.timeoutMs;
-    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runElsewhere(shard, spec, cmd, call, flags, deadline, error) : Promise.reject(error)));
+    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runElsewhere(shard, spec, cmd, call, flags, deadline) : Promise.reject(error)));
   }
 
-  /** A read failed by its node's opening breaker, sent again by policy within what is left of its deadline (not a new one). */
-  private runElsewhere(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, deadline: number, error: CircuitOpenError): Promise<unknown> {
-    const left = deadline - performance.now();
-    if (left <= 0) return Promise.reject(error);
+  /**
+   * A read failed by its node's opening breaker, sent again by policy within what is left of its deadline (not a
+   * new one); with nothing left, a node that admits it times it out at once, the fallback still answers.
+   */
+  private runElsewhere(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, deadline: number): Promise<unknown> {
+    const left = Math.max(1, deadline - performance.now());
     return this.runOn(shard, spec, cmd.clone(), { ...call, timeoutMs: left }, flags);
   }
 
