@@ -214,7 +214,11 @@ export class PubSub {
 
   private async send(shards: number[], command: string, name: string | Buffer): Promise<void> {
     if (this.host.closed) throw new ClientClosedError();
-    await Promise.all(shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), this.host.timeoutMs)));
+    // The wait for a subscriber connection (its master not named yet) counts against the deadline.
+    const deadline = performance.now() + this.host.timeoutMs;
+    await Promise.all(
+      shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), Math.max(1, deadline - performance.now()))),
+    );
   }
 
   private allShards(): number[] {
