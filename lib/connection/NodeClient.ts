@@ -158,6 +158,11 @@ export class NodeClient {
     this.stateLeft = true;
   }
 
+  /** The node refused this connection's handshake (credentials, SELECT), until a connection is ready again. */
+  get handshakeRefusal(): AuthenticationError | DatabaseError | undefined {
+    return this.refusal;
+  }
+
   /** Whether the node's breaker lets commands through now. */
   get admits(): boolean {
     return this.context.breaker.admits;

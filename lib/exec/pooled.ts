@@ -126,6 +126,10 @@ export class PooledRuns {
       }
       return this.withPooled(shard, fn, budgetMs - (performance.now() - started));
     }
+    // The node refuses the handshake (credentials, SELECT): a pooled connection would be refused too, and the pool
+    // would open one after another until its acquire timed out. The shared connection keeps asking, with backoff.
+    const refusal = this.host.fleet.registry.master(shard)?.handshakeRefusal;
+    if (refusal) throw refusal;
     const node = await pool.acquire(budgetMs);
     try {
       return await fn(node, budgetMs - (performance.now() - started));
