@@ -19,22 +19,26 @@ import { buildCommand, internalCommand, ShardisCommand } from "../commands/comma
 import { addBatch, DISPATCH, installCommands, withCallback, type Callback, type Dispatcher, type Encoding } from "../commands/install.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import {
+  CircuitOpenError,
   ClientClosedError,
   ConnectionReleasedError,
   CrossShardError,
   InvalidArgumentError,
   KeylessCommandError,
+  QueueFullError,
   UnknownCommandError,
   UnsupportedCommandError,
 } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { runScript } from "../exec/runScript.js";
-import { Pin, type NodeClient, type SessionState } from "../connection/NodeClient.js";
+import { Pin, PROBE, type NodeClient, type SessionState } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { refusal } from "../routing/refusals.js";
 import type { PipelineResult, ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
+
+const NESTED = "a MULTI block is already open on this connection; exec() or discard() it first";
 
 /** Allowed here although refused on shared connections: this connection is the caller's alone. */
 const ALLOWED = new Set(["watch", "unwatch"]);
@@ -72,16 +76,19 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       const spec = commandSpec(name);
       const cmd = buildCommand(name, args, encoding);
       this.checkShard(spec, cmd);
-      if (name === "unwatch" && this.pin?.holds === "watch") {
-        // Ends the WATCH scope, also one already lost (UNWATCH on a new connection answers OK all the same).
-        this.pin = undefined;
-      } else if (name === "watch") {
-        this.hold("watch");
-      }
-      if (this.unpipelined) {
+      if (name === "unwatch" && this.pin?.holds === "watch") return this.endWatch(cmd, this.pin);
+      if (name === "watch") this.hold("watch");
+      const block = this.unpipelined;
+      if (block) {
         // Inside MULTI the server answers QUEUED; the command itself is kept to transform its EXEC reply.
         const queued = this.node.send(internalCommand(name, [...cmd.args]), this.executor.defaults.timeoutMs, 0, this.pin);
-        this.unpipelined.push(cmd);
+        block.push(cmd);
+        // Not queued by the server, so EXEC has no reply for it: refused before it was written (an open breaker, a full
+        // queue), or answered with an error (WATCH inside MULTI; any other refusal aborts the block at EXEC anyway).
+        queued.catch((error: unknown) => {
+          const unqueued = error instanceof CircuitOpenError || error instanceof QueueFullError || (error instanceof Error && error.name === "ReplyError");
+          if (unqueued && block.includes(cmd)) block.splice(block.indexOf(cmd), 1);
+        });
         return queued;
       }
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
@@ -91,10 +98,29 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     }
   }
 
+  /**
+   * UNWATCH ends the WATCH scope: at once when the WATCH was lost with its
+   * connection (the one in use now has none; UNWATCH answers OK all the
+   * same), else once the server has answered it (refused before it was
+   * sent, by an open breaker, the WATCH is still there for release to clear).
+   */
+  private endWatch(cmd: ShardisCommand, pin: Pin): Promise<unknown> {
+    if (pin.generation !== this.node.generation) this.pin = undefined;
+    const sent = this.node.send(cmd, this.executor.defaults.timeoutMs);
+    sent.then(
+      () => this.pin === pin && (this.pin = undefined),
+      () => undefined,
+    );
+    return sent;
+  }
+
   [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {
     try {
       this.checkOpen();
       const evalArgs = script.evalArgs(args);
+      // Inside multi({ pipeline: false }) EVALSHA is only QUEUED (a NOSCRIPT would come with EXEC, too late for EVAL), and
+      // its reply must take its place among EXEC's: it goes as EVAL, kept with the block's commands.
+      if (this.unpipelined) return withCallback(this[DISPATCH](script.evalCommand, [script.lua, ...evalArgs], encoding), callback);
       const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...evalArgs], { replyEncoding: encoding });
       this.checkShard(commandSpec(script.evalshaCommand), evalsha);
       return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs, 0, this.pin), callback);
@@ -114,7 +140,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   multi(first?: unknown[][] | { pipeline?: boolean }): ShardedTransaction | Promise<"OK"> {
     if (first && !Array.isArray(first) && first.pipeline === false) return this.beginUnpipelined();
     const transaction = this.transaction({
-      checkOpen: () => this.checkOpen(),
+      checkOpen: () => {
+        this.checkOpen();
+        // Inside the open block its MULTI would be refused as nested, and its EXEC commit that block.
+        if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
+      },
       shardOf: (spec, cmd) => {
         this.checkShard(spec, cmd);
         return this.shardIndex;
@@ -123,8 +153,15 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       timeoutMs: this.executor.defaults.timeoutMs,
       multi: this.executor.multiGuard,
       pin: () => this.pin,
-      // EXEC (or its failure) ends the WATCH.
-      settled: () => (this.pin = undefined),
+      // The shard master's shared connection, when it is this connection's node: MULTI+DISCARD there leaves this WATCH alone.
+      probeNode: () => {
+        const shared = this.executor.master(this.shardIndex);
+        return shared?.id === this.node.id ? shared : undefined;
+      },
+      // EXEC ends the WATCH, and so does a lost connection; a block refused before it ran (an open breaker) leaves it.
+      settled: (ran) => {
+        if (ran || (this.pin && this.pin.generation !== this.node.generation)) this.pin = undefined;
+      },
     });
     if (Array.isArray(first)) addBatch(transaction, first, "multi");
     return transaction;
@@ -134,8 +171,10 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   async exec(): Promise<PipelineResult | null> {
     const pin = this.pin;
     const queued = this.endUnpipelined("exec");
-    // Success or failure, EXEC ends the scope (a lost one rejects here with WatchLostError, never sent).
-    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs, 0, pin)) as unknown[] | null;
+    // EXEC answered ends the scope, and so does a lost connection (WatchLostError, never sent).
+    const reply = (await this.node.send(internalCommand("exec", [], null), this.executor.defaults.timeoutMs, 0, pin).catch((error: unknown) => this.stillOpen(error, pin, queued))) as
+      | unknown[]
+      | null;
     if (reply === null) return null;
     return queued.map((cmd, i) => {
       const result = reply[i];
@@ -151,11 +190,26 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   /** Abandons a multi({ pipeline: false }) block. */
   async discard(): Promise<"OK"> {
     const pin = this.pin;
-    this.endUnpipelined("discard");
+    const queued = this.endUnpipelined("discard");
     // A block lost with its connection is abandoned already: the server forgot it.
     if (pin && pin.generation !== this.node.generation) return "OK";
-    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin);
+    await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin).catch((error: unknown) => this.stillOpen(error, pin, queued));
     return "OK";
+  }
+
+  /**
+   * EXEC or DISCARD failed without an answer from the server (an open
+   * breaker refused it): on the same connection the block is still open
+   * there, so it stays open here too, for exec() or discard() again, or for
+   * release() to clear. Rethrows.
+   */
+  private stillOpen(error: unknown, pin: Pin | undefined, queued: ShardisCommand[]): never {
+    const answered = error instanceof Error && error.name === "ReplyError";
+    if (!answered && pin && pin.generation === this.node.generation && !this.released) {
+      this.unpipelined = queued;
+      this.pin = pin;
+    }
+    throw error;
   }
 
   /** Ends the loan: clears a WATCH or an open MULTI left behind so the next borrower starts clean. */
@@ -167,12 +221,14 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     // A lost WATCH/MULTI went with its connection: the connection now in use has none to clear.
     if (!pin || pin.generation !== this.node.generation || !this.node.reusable) return;
     const reset = this.unpipelined ? "discard" : "unwatch";
-    await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs, 0, pin).catch(() => undefined);
+    // Housekeeping of this connection alone: it goes even while the node's breaker is open (PROBE). If it still
+    // fails, the connection is not lent again: the next borrower would inherit the WATCH or the open block.
+    await this.node.send(internalCommand(reset), this.executor.defaults.timeoutMs, PROBE, pin).catch(() => this.node.keepsState());
   }
 
   private async beginUnpipelined(): Promise<"OK"> {
     this.checkOpen();
-    if (this.unpipelined) throw new UnsupportedCommandError("multi", "a MULTI block is already open on this connection; exec() or discard() it first");
+    if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
     // MULTI goes alone here: a refusal costs nothing more than itself, so a known one is not assumed.
     this.unpipelined = [];
     const before = this.pin?.holds;

@@ -75,6 +75,8 @@ export class NodeClient {
   private readonly readyWaiters = new ReadyWaiters();
   /** A written command expired unanswered: replies on this connection may lag its requests. */
   private expiredInFlight = false;
+  /** A borrower left state on this connection it could not clear (WATCH, MULTI): a reconnect clears it. */
+  private stateLeft = false;
   private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
@@ -100,7 +102,7 @@ export class NodeClient {
       isClosing: () => this.closing,
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
-      redirect: redirect && ((entry) => redirect(this, entry)),
+      redirect: redirect && ((entry, error) => redirect(this, entry, error)),
       clusterRedirect: clusterRedirect && ((entry, kind, address) => clusterRedirect(this, entry, kind, address)),
       retried: () => this.context.observer.retried(),
     });
@@ -148,7 +150,17 @@ export class NodeClient {
 
   /** Ready, and safe to hand to a new borrower (dedicated connections). */
   get reusable(): boolean {
-    return this.ready && !this.expiredInFlight && !this.closing;
+    return this.ready && !this.expiredInFlight && !this.stateLeft && !this.closing;
+  }
+
+  /** The server may hold state a borrower set up here and could not clear (its UNWATCH failed): not lent again. */
+  keepsState(): void {
+    this.stateLeft = true;
+  }
+
+  /** The node refused this connection's handshake (credentials, SELECT), until a connection is ready again. */
+  get handshakeRefusal(): AuthenticationError | DatabaseError | undefined {
+    return this.refusal;
   }
 
   /** Whether the node's breaker lets commands through now. */
@@ -405,6 +417,7 @@ export class NodeClient {
     this.lastError = undefined;
     this.refusal = undefined;
     this.expiredInFlight = false;
+    this.stateLeft = false;
     this.knownScripts.clear();
     this.stallWatch?.start();
     writeOnConnect(this.connection, this.context, this);

@@ -6,7 +6,8 @@
 import genericPool, { type Pool } from "generic-pool";
 import { formatAddress } from "../config/address.js";
 import type { PoolOptions } from "../config/types.js";
-import { ClientClosedError, ConnectionError, PoolExhaustedError } from "../errors.js";
+import { DEFAULTS } from "../config/defaults.js";
+import { AuthenticationError, ClientClosedError, ConnectionError, DatabaseError, PoolExhaustedError } from "../errors.js";
 import { NodeClient, type NodeClientInit } from "./NodeClient.js";
 
 /** A failed connection attempt this recent is reported as the cause of an acquire timeout. */
@@ -23,6 +24,17 @@ export class NodePool {
   private readonly id: string;
   /** close() began: connections handed out from now on are closed instead (an acquire already waiting would outlive it). */
   private closing: Promise<void> | undefined;
+  /**
+   * The node refused a new connection's handshake (credentials, SELECT):
+   * acquires fail with it at once until `until`, and the pool tries again
+   * no faster than that. generic-pool asks its factory again at once for a
+   * waiting acquire: without the pause, hundreds of refused connections a second.
+   */
+  private refused: { readonly error: AuthenticationError | DatabaseError; readonly until: number } | undefined;
+  /** Acquires waiting now, told of a refusal so they fail at once. */
+  private readonly waiting = new Set<(error: Error) => void>();
+  /** Ends the pause of a refused attempt early (close()). */
+  private readonly pauses = new Set<() => void>();
 
   /**
    * `node` describes every connection the pool opens (a view of the shared
@@ -42,10 +54,12 @@ export class NodePool {
           const created = new NodeClient(node);
           try {
             await created.whenReady(connectTimeout);
+            this.refused = undefined;
             return created;
           } catch (error) {
             this.lastCreateError = { error: error as Error, at: Date.now() };
             await created.close();
+            if (error instanceof AuthenticationError || error instanceof DatabaseError) await this.pause(error);
             throw error;
           }
         },
@@ -71,14 +85,18 @@ export class NodePool {
    */
   async acquire(budgetMs = Infinity): Promise<NodeClient> {
     if (this.closing) throw new ClientClosedError();
+    if (this.refused && Date.now() < this.refused.until) throw this.refused.error;
     const started = Date.now();
     const pending = this.pool.acquire();
     let timer: NodeJS.Timeout | undefined;
+    let refusedNow: ((error: Error) => void) | undefined;
+    const refusal = new Promise<never>((_, reject) => this.waiting.add((refusedNow = reject)));
     try {
-      const node =
-        budgetMs >= this.options.acquireTimeoutMs
-          ? await pending
-          : await Promise.race([pending, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new BudgetSpent()), Math.max(0, budgetMs))))]);
+      const node = await Promise.race([
+        pending,
+        refusal,
+        ...(budgetMs < this.options.acquireTimeoutMs ? [new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new BudgetSpent()), Math.max(0, budgetMs))))] : []),
+      ]);
       if (this.closing) {
         await this.pool.destroy(node);
         throw new ClientClosedError();
@@ -87,7 +105,8 @@ export class NodePool {
       return node;
     } catch (error) {
       // Given up before the pool's own timeout: whatever the pool hands over later goes straight back.
-      if (error instanceof BudgetSpent) pending.then((late) => (this.closing ? this.pool.destroy(late) : this.pool.release(late)), () => undefined);
+      if (error instanceof BudgetSpent || error === this.refused?.error) pending.then((late) => (this.closing ? this.pool.destroy(late) : this.pool.release(late)), () => undefined);
+      if (error === this.refused?.error) throw error;
       if (!(error instanceof Error && (error.name === "TimeoutError" || error instanceof BudgetSpent))) throw error;
       const waited = Date.now() - started;
       if (this.pool.borrowed >= this.options.max) throw new PoolExhaustedError(this.shard, this.id, this.options.max, waited);
@@ -96,7 +115,26 @@ export class NodePool {
       throw new ConnectionError(this.shard, this.id, `could not open a dedicated connection within ${waited} ms`, cause);
     } finally {
       clearTimeout(timer);
+      this.waiting.delete(refusedNow!);
     }
+  }
+
+  /** A refused attempt: waiting acquires fail with it now; the factory answers after the pause (or the close). */
+  private async pause(error: AuthenticationError | DatabaseError): Promise<void> {
+    const holdMs = DEFAULTS.reconnect.maxDelayMs;
+    this.refused = { error, until: Date.now() + holdMs };
+    for (const fail of this.waiting) fail(error);
+    if (this.closing) return;
+    await new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, holdMs);
+      timer.unref();
+      this.pauses.add(end);
+    });
   }
 
   /** Returns a connection; one whose replies may lag its requests is closed instead. */
@@ -132,6 +170,7 @@ export class NodePool {
   }
 
   private async shut(timeoutMs: number): Promise<void> {
+    for (const end of [...this.pauses]) end();
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all([...this.borrowed].map((node) => node.drain())), waited]);

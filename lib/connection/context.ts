@@ -90,8 +90,8 @@ export interface NodeContext {
   readonly refused?: (node: NodeClient, feature: AclFeatureName, error: Error) => void;
   /** The node answered ROLE with another role: have the topology re-read. */
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
-  /** Re-route an entry (a write that got READONLY) to the shard's current master. */
-  readonly redirect?: (node: NodeClient, entry: Entry) => void;
+  /** Re-route an entry (a write that got READONLY: `error`) to the shard's current master. */
+  readonly redirect?: (node: NodeClient, entry: Entry, error: Error) => void;
   /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there). */
   readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => void;
   /**

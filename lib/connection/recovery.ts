@@ -37,8 +37,8 @@ export interface RecoveryHost {
   readonly retry: ResolvedRetryOptions;
   /** Queues entries again on this connection (the breaker decides if they may go). */
   requeue(entries: Entry[]): void;
-  /** Sends the entry to the shard's current master; undefined when nobody re-routes (no HA). */
-  readonly redirect: ((entry: Entry) => void) | undefined;
+  /** Sends the entry (answered `error`, a READONLY) to the shard's current master; undefined when nobody re-routes (no HA). */
+  readonly redirect: ((entry: Entry, error: Error) => void) | undefined;
   /** Over a cluster: sends the entry where a MOVED or ASK reply points; undefined elsewhere. */
   readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string) => void) | undefined;
   /** A retry was scheduled (for the retries metric). */
@@ -80,7 +80,7 @@ export class Recovery {
     if (reply && error.message.startsWith("READONLY") && this.host.redirect && !entry.redirected && !pinned) {
       // Writing to a master that was demoted: learn the new topology and try once where it points.
       entry.redirected = true;
-      this.host.redirect(entry);
+      this.host.redirect(entry, error);
       return true;
     }
     if (reply && this.host.clusterRedirect) {

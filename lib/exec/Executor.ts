@@ -300,7 +300,17 @@ export class Executor {
     const sent = node.send(cmd, call.timeoutMs, flags);
     if (!spec.readOnly || (call.readFrom === "master" && !this.options.fallback)) return sent;
     // A read still queued when the breaker opens fails at once: it gets what a read sent after that would (fallback, replica).
-    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runOn(shard, spec, cmd.clone(), call, flags) : Promise.reject(error)));
+    const deadline = performance.now() + call.timeoutMs;
+    return sent.catch((error: unknown) => (error instanceof CircuitOpenError ? this.runElsewhere(shard, spec, cmd, call, flags, deadline) : Promise.reject(error)));
+  }
+
+  /**
+   * A read failed by its node's opening breaker, sent again by policy within what is left of its deadline (not a
+   * new one); with nothing left, a node that admits it times it out at once, the fallback still answers.
+   */
+  private runElsewhere(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, deadline: number): Promise<unknown> {
+    const left = Math.max(1, deadline - performance.now());
+    return this.runOn(shard, spec, cmd.clone(), { ...call, timeoutMs: left }, flags);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
@@ -330,8 +340,12 @@ export class Executor {
       return Promise.reject(error);
     }
     if (!node) {
+      // The wait for Sentinel to name the master counts against the call's deadline.
       const placed = target;
-      return this.masterWhenPlaced(placed, call.timeoutMs).then(() => this.runScript(script, callArgs, encoding, call, placed));
+      const started = performance.now();
+      return this.masterWhenPlaced(placed, call.timeoutMs).then(() =>
+        this.runScript(script, callArgs, encoding, { ...call, timeoutMs: Math.max(1, call.timeoutMs - (performance.now() - started)) }, placed),
+      );
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }

@@ -132,6 +132,7 @@ export class Fleet {
           this.cluster!.redirect(entry, kind, address);
         },
         slotMoved: () => void this.holder.refresh("MOVED on a dedicated connection"),
+        demoted: () => void this.holder.refresh("READONLY on a dedicated connection"),
       },
     );
     const source = parts.source;

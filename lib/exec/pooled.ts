@@ -19,7 +19,12 @@ import { within } from "../util/within.js";
 import type { Fleet } from "./Fleet.js";
 
 
-/** Times a command on a pooled connection is sent again after MOVED/ASK (as a command's redirections). */
+/** A demoted master's answer to a write: the command did not run. */
+function isReadOnlyReply(error: unknown): error is Error {
+  return error instanceof Error && error.name === "ReplyError" && error.message.startsWith("READONLY");
+}
+
+/** Times a command on a pooled connection is sent again after MOVED/ASK or READONLY (as a command's redirections). */
 const MAX_POOLED_HOPS = 16;
 
 /** What the pooled paths need of the executor. */
@@ -61,8 +66,28 @@ export class PooledRuns {
             },
             call.timeoutMs,
           );
-    if (!this.host.options.cluster) return sent;
-    return sent.catch((error: unknown) => this.movedElsewhere(error, spec, cmd, call, flags, hops, deadline));
+    return sent.catch((error: unknown) => {
+      if (isReadOnlyReply(error)) return this.demoted(error, shard, spec, cmd, call, flags, hops, deadline);
+      if (this.host.options.cluster) return this.movedElsewhere(error, spec, cmd, call, flags, hops, deadline);
+      throw error;
+    });
+  }
+
+  /**
+   * READONLY: the shard's master was demoted and the command did not run.
+   * Once the topology is re-read it goes again, on a pooled connection of the
+   * master the topology names now (never on a shared one), within the same
+   * deadline, a bounded number of times.
+   */
+  private async demoted(error: Error, shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, deadline: number): Promise<unknown> {
+    if (hops >= MAX_POOLED_HOPS || this.host.closed) throw error;
+    await this.host.fleet.holder.refresh("READONLY on a pooled connection");
+    if (this.host.closed) throw new ClientClosedError();
+    const left = deadline - performance.now();
+    const master = this.host.fleet.registry.master(shard);
+    if (!master || left <= 0) throw error;
+    if (!master.admits) throw master.circuitOpenError();
+    return this.run(shard, spec, cmd.clone(), { ...call, timeoutMs: left }, flags, hops + 1, false);
   }
 
   private async movedElsewhere(error: unknown, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, deadline: number): Promise<unknown> {
@@ -103,6 +128,10 @@ export class PooledRuns {
       }
       return this.withPooled(shard, fn, budgetMs - (performance.now() - started));
     }
+    // The node refuses the handshake (credentials, SELECT): a pooled connection would be refused too, and the pool
+    // would open one after another until its acquire timed out. The shared connection keeps asking, with backoff.
+    const refusal = this.host.fleet.registry.master(shard)?.handshakeRefusal;
+    if (refusal) throw refusal;
     const node = await pool.acquire(budgetMs);
     try {
       return await fn(node, budgetMs - (performance.now() - started));

@@ -29,10 +29,21 @@ export interface TransactionTarget {
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
   node(shards: ReadonlySet<number>): NodeClient | BlockPlace | Promise<NodeClient | BlockPlace>;
   readonly timeoutMs: number;
-  /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
-  settled?(): void;
+  /**
+   * Called with the outcome: a dedicated connection tracks whether a WATCH is
+   * still active. `ran`: MULTI was accepted, so EXEC ran inside it and ended
+   * the WATCH on the server; otherwise (the block refused before it was
+   * sent, MULTI refused) the WATCH may still be there.
+   */
+  settled?(ran: boolean): void;
   /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
   pin?(): Pin | undefined;
+  /**
+   * Where to ask whether a node that refused MULTI allows it now, when the
+   * block's own connection holds a WATCH (the probe's DISCARD would clear
+   * it): another connection to the same node, or undefined (not asked).
+   */
+  probeNode?(): NodeClient | undefined;
   /** What the client knows of nodes that refuse MULTI (their ACL). */
   readonly multi?: MultiGuard;
   /**
@@ -105,6 +116,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
   private readonly queued: Queued[] = [];
   private problem: Error | undefined;
   private executed = false;
+  /** MULTI of a run was accepted by the server (EXEC then ran inside it). */
+  private multiRan = false;
 
   constructor(private readonly target: TransactionTarget) {}
 
@@ -140,7 +153,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
     const deadline = performance.now() + this.target.timeoutMs;
     let commands = this.queued.map((q) => q.cmd);
-    let execResult = await this.run(commands, shards, this.target.timeoutMs);
+    let execResult = await this.run(commands, shards, deadline);
     for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
       // A cluster moved the block's slot: nothing in it ran (EXECABORT, or EXEC itself answered MOVED/ASK because the
       // slot moved while the block was queued), so the whole block goes again where the map now says.
@@ -148,20 +161,19 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       if (!refusals.every((error) => RELOCATED.test(error.message))) break;
       // Bounded by the block's deadline: a map re-read stuck on a slow node must not hold the caller past it.
       await within(this.target.relocated(commands, execResult.replies), deadline - performance.now());
-      const left = deadline - performance.now();
-      if (left <= 0) break;
+      if (deadline - performance.now() <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
-      execResult = await this.run(commands, shards, left);
+      execResult = await this.run(commands, shards, deadline);
     }
-    this.target.settled?.();
+    this.target.settled?.(this.multiRan);
     if (!execResult.ok) {
+      // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
+      if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
       // Still redirected (a connection that cannot follow, or out of time): nothing ran; say where the slot went.
       const redirect = clusterRedirectOf(execResult.error) ?? redirectOfAll(execResult.replies);
       if (redirect && execResult.node) {
         throw new SlotMovedError(execResult.node.shard, execResult.node.id, redirect.slot, redirect.address, redirect.kind, execResult.error);
       }
-      // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
-      if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
       throw execResult.error;
     }
     if (execResult.reply === null) return null;
@@ -193,14 +205,23 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     return true;
   }
 
-  /** The block on its node; EXEC's outcome and the server's refusals of queued commands. */
-  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number): Promise<RunResult> {
+  /**
+   * The block on its node; EXEC's outcome and the server's refusals of queued commands. The wait for the node
+   * (a master not named yet) and a MULTI probe count against the call's deadline: the block gets what is left.
+   */
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number): Promise<RunResult> {
+    const left = () => Math.max(1, deadline - performance.now());
     const placed = await this.target.node(shards);
     const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
+    const pin = this.target.pin?.();
     const known = this.target.multi?.refused(node);
-    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false, error: known, previous: [], replies: [] };
+    if (known) {
+      // Asked on another connection when this one holds a WATCH: DISCARD would clear it, and EXEC then commit unwatched.
+      const asked = pin ? this.target.probeNode?.() : node;
+      if (!asked || !(await this.allowedAgain(asked, left()))) return { ok: false, error: known, previous: [], replies: [] };
+    }
     const block = new BlockCommand(commands, "exec", asking);
-    const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
+    const exec = node.send(block, left(), BLOCK, pin);
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
     const [execResult, multi, queued] = await Promise.all([
       exec.then(
@@ -213,7 +234,10 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       ),
       Promise.allSettled(block.queued.map((cmd) => cmd.promise)),
     ]);
-    if (multi === undefined) this.target.multi?.ran(node);
+    if (multi === undefined) {
+      this.multiRan = true;
+      this.target.multi?.ran(node);
+    }
     if (execResult.ok) return execResult;
     if (multi !== undefined && multi !== execResult.error) {
       // MULTI itself was refused: EXEC's "EXEC without MULTI" tells the caller nothing; the refusal does.

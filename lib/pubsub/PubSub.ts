@@ -175,10 +175,11 @@ export class PubSub {
   private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
     checkNames(kind.what, names);
     if (handler !== undefined) checkHandler(handler);
-    // A channel's shard, and every shard for a pattern, are known once a cluster's map is.
+    // A channel's shard, and every shard for a pattern, are known once a cluster's map is; that wait counts against the deadline.
+    const deadline = performance.now() + this.host.timeoutMs;
     await this.host.mapped();
     this.patternShards = Math.max(this.patternShards, this.host.shardCount);
-    await Promise.all(names.map((name) => this.add(kind.registry, name, handler ?? EVENTS, () => this.send(kind.shards(name), kind.subscribe, name))));
+    await Promise.all(names.map((name) => this.add(kind.registry, name, handler ?? EVENTS, () => this.send(kind.shards(name), kind.subscribe, name, deadline))));
     return this.count;
   }
 
@@ -231,9 +232,12 @@ export class PubSub {
     return true;
   }
 
-  private async send(shards: number[], command: string, name: string | Buffer): Promise<void> {
+  private async send(shards: number[], command: string, name: string | Buffer, deadline = performance.now() + this.host.timeoutMs): Promise<void> {
     if (this.host.closed) throw new ClientClosedError();
-    await Promise.all(shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), this.host.timeoutMs)));
+    // The wait for a subscriber connection (its master not named yet) counts against the deadline.
+    await Promise.all(
+      shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), Math.max(1, deadline - performance.now()))),
+    );
   }
 
   private allShards(): number[] {

@@ -37,6 +37,8 @@ export interface RegistryHooks {
   clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
   /** Over a cluster: a dedicated connection got MOVED (failed as SlotMovedError): the map changed. */
   slotMoved?(): void;
+  /** A dedicated connection got READONLY (failed with it): its node was demoted, the topology is behind. */
+  demoted?(): void;
 }
 
 /** A node's breaker with what the registry needs beyond what connections use. */
@@ -209,8 +211,15 @@ export class NodeRegistry {
       if (kind === "moved") this.hooks.slotMoved?.();
       entry.fail(new SlotMovedError(n.shard, n.id, slotOf(entry.cmd), address, kind === "moved" ? "MOVED" : "ASK"));
     };
+    // Nor is READONLY: the shard's new master would get the command on its shared connection (a BLPOP there blocks every
+    // caller of the shard). It fails with Redis's reply, and the executor sends it again on a pooled connection where it may.
+    const demoted = (_n: NodeClient, entry: Entry, error: Error) => {
+      this.hooks.demoted?.();
+      entry.fail(error);
+    };
     const context = Object.create(node.context, {
       detectStalls: { value: false },
+      redirect: { value: demoted },
       clusterRedirect: { value: this.options.cluster ? moved : undefined },
       tracking: { value: undefined },
     }) as NodeContext;

@@ -210,6 +210,24 @@ describe("least-privilege ACL users: a shard with replicas (ROLE checked)", () =
     expect(await admin.get("{m}a")).toBe("3");
   });
 
+  it("MULTI allowed again after a refusal: the probe before a WATCHed block does not clear the WATCH (EXEC still sees the change)", async () => {
+    await setUser(master, "multiback", [...NOT_DANGEROUS, "-multi"]);
+    const c = client({}, "multiback", true);
+    await c.ready();
+    const admin = master.client();
+    await expect(c.multi().set("{w}other", "1").exec()).rejects.toBeInstanceOf(NoPermissionError);
+    await admin.acl("SETUSER", "multiback", "+multi");
+    await admin.set("{w}k", "start");
+    const outcome = await c.withConnection("{w}k", async (conn) => {
+      await conn.watch("{w}k");
+      await admin.set("{w}k", "theirs");
+      return conn.multi().set("{w}k", "mine").exec();
+    });
+    // The watched key changed: EXEC must not commit.
+    expect(outcome).toBeNull();
+    expect(await admin.get("{w}k")).toBe("theirs");
+  });
+
   it("cache layer without Lua (-@scripting): every getOrSet is answered by its loader, one acl:refused, no cache:error per call", async () => {
     const c = client({}, "nolua", true);
     const seen = listen(c);

@@ -70,6 +70,26 @@ describe("authentication", () => {
     }
   });
 
+  it("a password rotated on the server: new pooled connections fail fast with AuthenticationError, one attempt at a time", async () => {
+    await server.client().acl("SETUSER", "rotated", "on", `>${PASSWORD}`, "~*", "&*", "+@all");
+    const client = new ShardedClient({ shards: [{ name: "s0", master: server.address }], redis: { username: "rotated", password: PASSWORD } });
+    client.on("node:error", () => undefined);
+    try {
+      expect(await client.set("k", "v")).toBe("OK");
+      // Connections already authenticated stay so; a new one is refused.
+      await server.client().acl("SETUSER", "rotated", "resetpass", `>${WRONG}`);
+      const admin = server.client();
+      const connections = async () => Number(/total_connections_received:(\d+)/.exec(await admin.info("stats"))![1]);
+      const before = await connections();
+      for (let i = 0; i < 3; i++) await expect(client.blpop("q", 0.5)).rejects.toBeInstanceOf(AuthenticationError);
+      // Without a pause the pool opened hundreds of refused connections a second while an acquire waited.
+      expect((await connections()) - before).toBeLessThan(10);
+      expect(await client.get("k")).toBe("v"); // the shared connection is still authenticated
+    } finally {
+      await client.quit();
+    }
+  });
+
   it("keeps the password out of timeouts and config errors too", async () => {
     const client = new ShardedClient({
       shards: [{ name: "s0", master: "127.0.0.1:1" }],

@@ -5,7 +5,7 @@
  * pub/sub (sharded too), transactions, scans, and what bad input gets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClusterError, ConfigError, CrossShardError, keySlot, ShardedClient } from "../../lib/index.js";
+import { ClusterError, ConfigError, CrossShardError, keySlot, ShardedClient, SlotMovedError } from "../../lib/index.js";
 import { migrateSlot, startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -182,10 +182,14 @@ describe("the client over a Redis Cluster", () => {
     await migration.begin();
     await migration.move([a, b]);
     await migration.finish();
-    // Pinned to the old owner (a named shard), the block cannot move: refused whole, and nothing in it ran anywhere.
+    // Pinned to the old owner (a named shard), the block cannot move: refused whole (SlotMovedError naming where the
+    // slot went; the server's EXECABORT and its MOVED refusals as its cause), and nothing in it ran anywhere.
     const pinned = await c.shard(fromShard).multi().set(a, "pinned").incr(b).exec().catch((e: unknown) => e);
-    expect((pinned as Error).message).toMatch(/^EXECABORT/);
-    expect((pinned as { previousErrors: Error[] }).previousErrors.map((e) => e.message.split(" ")[0])).toEqual(["MOVED", "MOVED"]);
+    expect(pinned).toBeInstanceOf(SlotMovedError);
+    expect(pinned).toMatchObject({ slot: keySlot(a), owner: to.address, redirect: "MOVED" });
+    const cause = (pinned as Error).cause as Error & { previousErrors: Error[] };
+    expect(cause.message).toMatch(/^EXECABORT/);
+    expect(cause.previousErrors.map((e) => e.message.split(" ")[0])).toEqual(["MOVED", "MOVED"]);
     expect(await to.client().mget(a, b)).toEqual(["1", "1"]);
     // Through routing it runs on the new owner, whole.
     expect(await c.multi().set(a, "2").incr(b).exec()).toEqual([[null, "OK"], [null, 2]]);

@@ -66,6 +66,17 @@ describe("a database the node refuses to select", () => {
     expect(await server.client().exists("acl:k")).toBe(0);
   });
 
+  it("pooled connections (BLPOP, withConnection) fail fast with DatabaseError too, without opening connection after connection", async () => {
+    const { c } = client({ db: 99 });
+    await expect(c.get("db:k")).rejects.toBeInstanceOf(DatabaseError);
+    const connections = async () => Number(/total_connections_received:(\d+)/.exec(await server.client().info("stats"))![1]);
+    const before = await connections();
+    await expect(c.blpop("db:list", 0.5)).rejects.toBeInstanceOf(DatabaseError);
+    await expect(c.withConnection("db:k", (conn) => conn.get("db:k"))).rejects.toBeInstanceOf(DatabaseError);
+    // One connection each at most (the shared one's reconnects aside), not one per attempt of the pool.
+    expect((await connections()) - before).toBeLessThan(10);
+  });
+
   it("an invalid db is a ConfigError at construction", () => {
     for (const db of [-1, 1.5, "2"]) expect(() => new ShardedClient({ shards: [{ name: "s0", master: server.address }], redis: { db: db as number } })).toThrow(ConfigError);
   });

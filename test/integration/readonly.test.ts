@@ -67,4 +67,34 @@ describe("READONLY from a demoted master", () => {
       await client.quit();
     }
   });
+  it("a blocking command that meets READONLY on a pooled connection never lands on the new master's shared connection", async () => {
+    // Roles as the first test left them: b is the master, a its replica; swapped back by hand below.
+    const address = (s: RedisServer) => ({ host: s.host, port: s.port });
+    let layout: ShardNodes = { master: address(b), replicas: [address(a)] };
+    const client = new ShardedClient({
+      shards: [{ name: "s0", master: b.address, replicas: [a.address] }],
+      topologyRefreshMs: 3_600_000,
+      commandTimeoutMs: 1000,
+      [LAYOUT_SOURCE]: { observe: async () => ({ shards: [layout] }) },
+    } as ConstructorParameters<typeof ShardedClient>[0]);
+    try {
+      // A pooled connection to b, idle in its pool.
+      expect(await client.blpop("{q}list", 0.05)).toBeNull();
+      await a.client().call("REPLICAOF", "NO", "ONE");
+      await b.client().call("REPLICAOF", a.host, String(a.port));
+      await eventually(async () => expect(((await b.client().call("ROLE")) as string[])[0]).toBe("slave"));
+      layout = { master: address(a), replicas: [address(b)] };
+
+      const popped = client.blpop("{q}list", 3).catch((e: unknown) => e);
+      // Once the topology names a, reads and writes go to a's shared connection: none may wait behind a BLPOP there.
+      await eventually(async () => expect(client.topology().shards[0]!.master!.address).toBe(a.address));
+      expect(await client.set("{q}other", "1")).toBe("OK");
+      expect(await client.get("{q}other")).toBe("1");
+      await client.lpush("{q}list", "x");
+      const outcome = await popped;
+      expect(outcome instanceof Error ? outcome.name : outcome).toEqual(["{q}list", "x"]);
+    } finally {
+      await client.quit();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NoReplicaAvailableError, ShardedClient } from "../../lib/index.js";
+import { NoReplicaAvailableError, ShardedClient, type ShardisError } from "../../lib/index.js";
 import { startRedis, stopAll, type RedisServer } from "../support/redis.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { waitForLink } from "../support/sentinel.js";
@@ -191,6 +191,41 @@ describe("reads from replicas (static shards)", () => {
         await masterProxy.close();
       }
     });
+  });
+
+  it("a read the replica's opening breaker sends on to the master keeps its own deadline", async () => {
+    // The replica through a proxy that can cut it off; the read is retried once, late, on the replica's connection.
+    const proxy = await startFaultProxy(replica);
+    const c = new ShardedClient({
+      shards: [{ name: "s0", master: master.address, replicas: [proxy.address] }],
+      readFrom: "replicaPreferred",
+      healthCheckIntervalMs: 50,
+      commandTimeoutMs: 2000,
+      breaker: { stallMs: 60_000 },
+      retry: { attempts: 1, baseDelayMs: 1000, maxDelayMs: 1000 },
+    });
+    clients.push(c);
+    try {
+      await readableReplica(c);
+      // The master hangs: a read sent there waits out whatever deadline it carries.
+      master.signal("SIGSTOP");
+      // The read reaches the replica's connection and goes unanswered; then that connection is cut.
+      proxy.set("blackhole");
+      const before = proxy.bytesFromClients;
+      const started = performance.now();
+      const read = c.get("k").catch((e: unknown) => e);
+      await eventually(async () => expect(proxy.bytesFromClients).toBeGreaterThan(before), 1000);
+      proxy.set("reset");
+      const outcome = await read;
+      const elapsed = performance.now() - started;
+      expect((outcome as ShardisError).code).toBe("ERR_SHARDIS_TIMEOUT");
+      // It went to the replica, was lost, retried when the replica's breaker was open, then sent to the master:
+      // all within the 2000 ms it was given (it used to get 2000 ms more at the master).
+      expect(elapsed).toBeLessThan(2000 + 400);
+    } finally {
+      master.signal("SIGCONT");
+      await proxy.close();
+    }
   });
 
   it("keeps serving replicaPreferred reads with zero errors while the master is down", async () => {

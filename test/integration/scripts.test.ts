@@ -82,6 +82,23 @@ describe("scripts", () => {
     ]);
   });
 
+  it("runs inside multi({ pipeline: false }) with its own reply among EXEC's, also after SCRIPT FLUSH", async () => {
+    const key = "{unpiped}:swap";
+    const results = await client.withConnection(key, async (conn) => {
+      const scripted = conn as unknown as WithScripts;
+      expect(await scripted.swap(key, "a")).toBeNull(); // the connection knows the script now (EVALSHA next)
+      expect(await conn.script("FLUSH")).toBe("OK");
+      await conn.multi({ pipeline: false });
+      expect(await scripted.swap(key, "b")).toBe("QUEUED");
+      expect(await conn.incr("{unpiped}:n")).toBe("QUEUED");
+      return conn.exec();
+    });
+    expect(results).toEqual([
+      [null, "a"],
+      [null, 1],
+    ]);
+  });
+
   it("rejects bad definitions with InvalidArgumentError", () => {
     expect(() => client.defineCommand("get", { lua: "return 1" })).toThrow(InvalidArgumentError);
     expect(() => client.defineCommand("swap", { lua: "return 1" })).toThrow(/already a method/);

@@ -4,9 +4,9 @@
  * expired whole, so no connection is ever left inside MULTI), and state a
  * reconnect destroys (WATCH, an unpipelined MULTI) is never assumed.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { CircuitOpenError, QueueFullError, ShardedClient, WatchLostError, type ShardisError } from "../../lib/index.js";
+import { CircuitOpenError, QueueFullError, ShardedClient, UnsupportedCommandError, WatchLostError, type ShardisError } from "../../lib/index.js";
 import { startRedis, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -193,6 +193,151 @@ describe("connection state a reconnect destroys is never assumed", () => {
     expect(error).toBeInstanceOf(WatchLostError);
     expect(await raw.exists("k", "k2")).toBe(0);
     expect(await insideMulti(raw)).toEqual([]);
+  });
+});
+
+describe("a dedicated connection goes back to the pool clean whatever failed", () => {
+  let server: RedisServer;
+  let raw: Redis;
+  let c: ShardedClient;
+  const unhandled = watchUnhandled();
+
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = server.client();
+  });
+  beforeEach(async () => {
+    await raw.flushall();
+    // One pooled connection, so the next borrower gets the one the last left; a breaker that opens and closes quickly.
+    c = new ShardedClient({
+      shards: [{ name: "s0", master: server.address }],
+      commandTimeoutMs: 5000,
+      pool: { max: 1 },
+      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+    });
+    await c.ready();
+  });
+  afterEach(async () => {
+    server.signal("SIGCONT");
+    await c?.quit();
+  });
+  afterAll(async () => {
+    unhandled.stop();
+    await server?.stop();
+    expect(unhandled.errors).toEqual([]);
+  });
+
+  /** The node stalls until its breaker opens (a dedicated connection's own commands are fine); resolves once it answers again. */
+  async function openBreaker(): Promise<void> {
+    const opened = new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === "open" && resolve()));
+    server.signal("SIGSTOP");
+    const stalled = c.get("stall").catch(() => undefined);
+    await opened;
+    server.signal("SIGCONT");
+    await stalled;
+  }
+
+  /** The breaker has closed again. */
+  const closed = () => eventually(async () => expect(await c.get("stall")).toBeNull(), 5000);
+
+  it("a WATCHed block refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
+    await raw.set("k", "start");
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.watch("k");
+      await openBreaker();
+      return conn.multi().set("k", "mine").exec().catch((e: unknown) => e);
+    });
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    // The first borrower's WATCH would make this block abort (null), though this borrower watched nothing.
+    await raw.set("k", "theirs");
+    expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
+  });
+
+  it("an UNWATCH refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
+    await raw.set("k", "start");
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.watch("k");
+      await openBreaker();
+      return conn.unwatch().catch((e: unknown) => e);
+    });
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    await raw.set("k", "theirs");
+    expect(await c.withConnection("k", (conn) => conn.multi().set("k", "next").exec())).toEqual([[null, "OK"]]);
+  });
+
+  it("an unpipelined MULTI whose EXEC an open breaker refused is not lent, still open, to the next borrower", async () => {
+    const refused = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("u", "1")).toBe("QUEUED");
+      await openBreaker();
+      return conn.exec().catch((e: unknown) => e);
+    });
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    await closed();
+    // Inside the first borrower's MULTI, this SET would answer QUEUED.
+    expect(await c.withConnection("k", (conn) => conn.set("y", "1"))).toBe("OK");
+    expect(await insideMulti(raw)).toEqual([]);
+    expect(await raw.get("u")).toBeNull();
+  });
+
+  it("an unpipelined MULTI outlives an open breaker: what it refused is not in the block, EXEC once it closes runs the rest", async () => {
+    const results = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("u", "1")).toBe("QUEUED");
+      await openBreaker();
+      await expect(conn.incr("n")).rejects.toBeInstanceOf(CircuitOpenError);
+      await expect(conn.exec()).rejects.toBeInstanceOf(CircuitOpenError);
+      await closed();
+      return conn.exec();
+    });
+    expect(results).toEqual([[null, "OK"]]);
+    expect(await raw.get("u")).toBe("1");
+    expect(await raw.get("n")).toBeNull();
+  });
+});
+
+describe("a dedicated connection's blocks do not nest", () => {
+  let server: RedisServer;
+  let raw: Redis;
+  let c: ShardedClient;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    raw = server.client();
+    c = new ShardedClient({ shards: [{ name: "s0", master: server.address }], pool: { max: 1 } });
+  });
+  afterAll(async () => {
+    await c?.quit();
+    await server?.stop();
+  });
+
+  it("conn.multi()...exec() while a multi({ pipeline: false }) block is open is refused before anything is sent", async () => {
+    const results = await c.withConnection("k", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("a", "1")).toBe("QUEUED");
+      // Sent, its MULTI would be refused as nested and its EXEC would commit the open block.
+      await expect(conn.multi().set("b", "2").exec()).rejects.toBeInstanceOf(UnsupportedCommandError);
+      expect(await raw.exists("a", "b")).toBe(0);
+      return conn.exec();
+    });
+    expect(results).toEqual([[null, "OK"]]);
+    expect(await raw.exists("a", "b")).toBe(1);
+  });
+
+  it("a command the server refuses to queue without aborting the block (WATCH inside MULTI) takes no place among EXEC's replies", async () => {
+    const results = await c.withConnection("{w}a", async (conn) => {
+      await conn.multi({ pipeline: false });
+      expect(await conn.set("{w}a", "1")).toBe("QUEUED");
+      await expect(conn.watch("{w}a")).rejects.toThrow(/WATCH inside MULTI is not allowed/);
+      expect(await conn.incr("{w}n")).toBe("QUEUED");
+      return conn.exec();
+    });
+    expect(results).toEqual([
+      [null, "OK"],
+      [null, 1],
+    ]);
   });
 });
 

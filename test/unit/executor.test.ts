@@ -22,6 +22,9 @@ import {
 import type { LayoutSource } from "../../lib/topology/TopologyHolder.js";
 import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { fakeConnections, type FakeConnection } from "../support/fakeConnection.js";
+import { ShardedTransaction } from "../../lib/pipeline/Transaction.js";
+import { transactionTarget } from "../../lib/client/targets.js";
+import { Script } from "../../lib/commands/script.js";
 import { turn, useFakeTime } from "../support/fakeNode.js";
 
 const S0 = "10.0.0.1:6379";
@@ -238,5 +241,39 @@ describe("Executor: topology changes", () => {
     expect(moved.names()).toEqual(["get"]);
     moved.reply("from the new master");
     await expect(reply).resolves.toBe("from the new master");
+  });
+  it("a transaction that waited for its shard's master keeps its deadline on that master", async () => {
+    const { source, set } = controlledSource();
+    // s0's master comes from Sentinel: none is known until the source names one.
+    const shards = [{ name: "s0", masterName: "m0" }, SHARDS[1]!, SHARDS[2]!];
+    const { exec, fakes } = executor({ shards, sentinels: ["10.0.0.100:26379"], commandTimeoutMs: 1000 }, source);
+    const block = (new ShardedTransaction(transactionTarget(exec, () => undefined)) as unknown as { set(k: string, v: string): ShardedTransaction })
+      .set("b", "1")
+      .exec();
+    let outcome: unknown;
+    block.then((v) => (outcome = v), (e: unknown) => (outcome = e));
+    await vi.advanceTimersByTimeAsync(800);
+    set([{ master: { host: "10.0.0.9", port: 6379 }, replicas: [] }, undefined, undefined]);
+    void exec.fleet.holder.refresh("test");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fakes.first("10.0.0.9:6379").names()).toEqual(["role", "multi", "set", "exec"]);
+    // The new master never answers: the block fails at the 1000 ms it was given, not 1000 ms after it was placed.
+    await vi.advanceTimersByTimeAsync(150);
+    expect(outcome).toBeInstanceOf(TimeoutError);
+  });
+  it("a script that waited for its shard's master keeps its deadline on that master", async () => {
+    const { source, set } = controlledSource();
+    const shards = [{ name: "s0", masterName: "m0" }, SHARDS[1]!, SHARDS[2]!];
+    const { exec, fakes } = executor({ shards, sentinels: ["10.0.0.100:26379"], commandTimeoutMs: 1000 }, source);
+    const script = Script.define("touch", { lua: "return 1", numberOfKeys: 1 }, () => false, () => -1);
+    let outcome: unknown;
+    exec.runScript(script, ["b"], "utf8").then((v) => (outcome = v), (e: unknown) => (outcome = e));
+    await vi.advanceTimersByTimeAsync(800);
+    set([{ master: { host: "10.0.0.9", port: 6379 }, replicas: [] }, undefined, undefined]);
+    void exec.fleet.holder.refresh("test");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fakes.first("10.0.0.9:6379").names()).toEqual(["role", "eval"]);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(outcome).toBeInstanceOf(TimeoutError);
   });
 });
