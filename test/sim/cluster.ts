@@ -34,9 +34,10 @@ export class SimCluster {
     for (let slot = 0; slot < SLOT_COUNT; slot++) this.owner[slot] = Math.min(shards.length - 1, Math.floor(slot / per));
   }
 
+  /** The shard's master: the one up (a failed-over master stays "master", failed, until it rejoins as a replica). */
   masterOf(shard: number): SimServer {
     const nodes = this.shards[shard]!.nodes;
-    return nodes.find((n) => n.role === "master") ?? nodes[0]!;
+    return nodes.find((n) => n.role === "master" && n.up) ?? nodes.find((n) => n.role === "master") ?? nodes[0]!;
   }
 
   shardOfNode(server: SimServer): number {

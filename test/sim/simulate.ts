@@ -17,6 +17,8 @@ import { START, World } from "./world.js";
 export interface SimOptions {
   /** Workload steps (each issues calls, injects a fault or lets time pass). @default 60 */
   readonly steps?: number;
+  /** A key to trace: every change of it on every node, and every call that names it, go into the report. */
+  readonly traceKey?: string;
 }
 
 export interface SimReport {
@@ -27,6 +29,8 @@ export interface SimReport {
   readonly violations: string[];
   /** Faults and undo steps, with fake times: printed with a failure. */
   readonly log: readonly string[];
+  /** With `traceKey`: the key's history, in time order. */
+  readonly trace: readonly string[];
 }
 
 type Clock = ReturnType<ReturnType<typeof FakeTimers.withGlobal>["install"]>;
@@ -247,7 +251,18 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     process.off("unhandledRejection", onUnhandled);
   }
   for (const reason of unhandled) violations.push(`unhandled rejection: ${describe(reason)}`);
-  return { seed, config: describeConfig, calls: calls.length, faults, violations, log: world.log };
+  const trace: string[] = [];
+  const key = options.traceKey;
+  if (key !== undefined) {
+    for (const change of world.changes) if (change.key === key || change.key === "*") trace.push(`${change.at - START}ms ${change.server} ${change.key === "*" ? "emptied" : `= ${change.value ?? "(gone)"}`}`);
+    for (const call of calls) {
+      if (!call.what.split(/[ ,:]+/).includes(key)) continue;
+      const outcome = call.outcome ? (call.outcome.ok ? describe(call.outcome.value) : describe(call.outcome.error)) : "never settled";
+      trace.push(`${call.start - START}ms call ${call.id} ${call.what} -> ${call.end === undefined ? "" : `${call.end - START}ms `}${outcome}`);
+    }
+    trace.sort((a, b) => parseInt(a) - parseInt(b));
+  }
+  return { seed, config: describeConfig, calls: calls.length, faults, violations, log: world.log, trace };
 }
 
 /** Lets fake time pass until the promise settles, up to maxMs; undefined if it did not (a hang). */

@@ -75,8 +75,10 @@ export class World implements Network {
   /** The client's connection factory. */
   readonly factory = (address: Address) => new SimConnection(formatAddress(address), this);
 
+  /** The shard's master: the one up, if any (a failed-over master is still "master" while it is down). */
   masterOf(shard: number): SimServer {
-    return this.shards[shard]!.nodes.find((n) => n.role === "master")!;
+    const nodes = this.shards[shard]!.nodes;
+    return nodes.find((n) => n.role === "master" && n.up) ?? nodes.find((n) => n.role === "master")!;
   }
 
   replicaOf(shard: number): SimServer | undefined {
@@ -86,8 +88,9 @@ export class World implements Network {
   /** As Sentinel would say: each shard's master and replicas now. */
   readonly source: LayoutSource = {
     observe: async () => ({
-      shards: this.shards.map((shard) => {
-        const master = shard.nodes.find((n) => n.role === "master")!;
+      // Sentinel names the promoted replica once a failover is done (the old master, down, is still "master" here).
+      shards: this.shards.map((shard, i) => {
+        const master = this.masterOf(i);
         return { master: addressOf(master.address), replicas: shard.nodes.filter((n) => n.role === "replica").map((n) => addressOf(n.address)) };
       }),
     }),
@@ -177,8 +180,7 @@ export class World implements Network {
       const source = cluster.masterOf(from);
       const key = source.up ? source.keys.keysIn((k) => keySlot(Buffer.from(k, "latin1")) === slot)[0] : undefined;
       if (key !== undefined) {
-        cluster.masterOf(to).applyStates(source.keys.states([key]));
-        source.applyStates([{ key, slot: undefined }]);
+        this.moveKeys(source, cluster.masterOf(to), [key]);
         setTimeout(step, this.random.int(1, 30));
         return;
       }
@@ -189,16 +191,24 @@ export class World implements Network {
     this.later(60_000, `slot ${slot} migration finished`, () => this.finishMigration(slot));
   }
 
+  /**
+   * MIGRATE without REPLACE: a key the target has already (written there
+   * through ASK, after a failover brought an older copy back on the source)
+   * keeps the target's value; the source's copy goes either way.
+   */
+  private moveKeys(source: SimServer, target: SimServer, keys: readonly string[]): void {
+    const fresh = keys.filter((key) => target.keys.get(key) === undefined);
+    if (fresh.length) target.applyStates(source.keys.states(fresh));
+    source.applyStates(keys.map((key) => ({ key, slot: undefined })));
+  }
+
   private finishMigration(slot: number): void {
     const cluster = this.cluster!;
     const migration = cluster.migrating.get(slot);
     if (!migration) return;
     const source = cluster.masterOf(migration.from);
     const keys = source.keys.keysIn((k) => keySlot(Buffer.from(k, "latin1")) === slot);
-    if (keys.length) {
-      cluster.masterOf(migration.to).applyStates(source.keys.states(keys));
-      source.applyStates(keys.map((key) => ({ key, slot: undefined })));
-    }
+    if (keys.length) this.moveKeys(source, cluster.masterOf(migration.to), keys);
     cluster.migrating.delete(slot);
     cluster.owner[slot] = migration.to;
     this.note(`slot ${slot} now served by ${this.shards[migration.to]!.name}`);
