@@ -11,13 +11,13 @@ import { inspect } from "node:util";
 import { formatAddress } from "../config/address.js";
 import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
-import { internalCommand, type ShardisCommand } from "../commands/command.js";
-import { BlockCommand } from "../commands/block.js";
-import { type AuthenticationError, type CircuitOpenError, DatabaseError } from "../errors.js";
+import type { ShardisCommand } from "../commands/command.js";
+import type { BlockCommand } from "../commands/block.js";
+import type { AuthenticationError, CircuitOpenError, DatabaseError } from "../errors.js";
 import type { Connection, ConnectionFactory } from "./connection.js";
 import type { NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
-import { BLOCK, Entry, INTERNAL, PROBE, type Pin } from "./entry.js";
+import { askingFor, BLOCK, Entry, INTERNAL, PROBE, type Pin } from "./entry.js";
 import { NodeFailures } from "./failures.js";
 import { InFlight } from "./inflight.js";
 import { Link } from "./link.js";
@@ -25,7 +25,7 @@ import type { FailOutcome } from "./observer.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
 import { sanitizeError } from "./sanitize.js";
-import { handshakeRefusal } from "./handshake.js";
+import { Handshake } from "./handshake.js";
 import { listenForInvalidations } from "./tracking.js";
 import { quitWithin, writeOnConnect } from "./onConnect.js";
 import type { FlushScheduler } from "./scheduler.js";
@@ -40,7 +40,6 @@ export { NEVER_OPENS } from "./context.js";
 
 /** Commands that are not counted or traced: shardis's own probes and health checks. */
 const UNMETERED = PROBE | INTERNAL;
-
 
 export interface NodeClientInit {
   readonly shard: string;
@@ -68,15 +67,13 @@ export class NodeClient {
   private readonly failures: NodeFailures;
   closing = false;
   private lastError: Error | undefined;
-  /** The node refused the handshake (credentials, SELECT): commands fail fast with it until a connection is ready. */
-  private refusal: AuthenticationError | DatabaseError | undefined;
-  /** This connection's SELECT was refused: it is on another database, so it is dropped instead of used. */
-  private wrongDatabase = false;
+  private readonly handshake = new Handshake();
   private readonly readyWaiters = new ReadyWaiters();
-  /** A written command expired unanswered: replies on this connection may lag its requests. */
-  private expiredInFlight = false;
-  /** A borrower left state on this connection it could not clear (WATCH, MULTI): a reconnect clears it. */
-  private stateLeft = false;
+  /**
+   * Why this connection must not be lent again until it reconnects: a written command expired unanswered (replies
+   * may lag their requests), or a borrower left state it could not clear (WATCH, MULTI).
+   */
+  private unfit: "lagging" | "state" | undefined;
   private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
   readonly knownScripts = new Set<string>();
@@ -121,14 +118,8 @@ export class NodeClient {
     // Dedicated connections carry blocking commands, unanswered for long by design: no stall watch there.
     const stallMs = context.breaker.stallMs;
     if (context.detectStalls && stallMs !== undefined) {
-      this.stallWatch = new StallWatch(
-        stallMs,
-        () => {
-          this.onAnswered();
-          return this.inflight.oldestAge(performance.now());
-        },
-        (reason) => this.context.breaker.trip(reason),
-      );
+      const oldestAge = () => (this.onAnswered(), this.inflight.oldestAge(performance.now()));
+      this.stallWatch = new StallWatch(stallMs, oldestAge, (reason) => this.context.breaker.trip(reason));
     }
     this.unwatchBreaker = context.breaker.onOpen(this.failQueued);
   }
@@ -150,17 +141,17 @@ export class NodeClient {
 
   /** Ready, and safe to hand to a new borrower (dedicated connections). */
   get reusable(): boolean {
-    return this.ready && !this.expiredInFlight && !this.stateLeft && !this.closing;
+    return this.ready && this.unfit === undefined && !this.closing;
   }
 
   /** The server may hold state a borrower set up here and could not clear (its UNWATCH failed): not lent again. */
   keepsState(): void {
-    this.stateLeft = true;
+    this.unfit = "state";
   }
 
   /** The node refused this connection's handshake (credentials, SELECT), until a connection is ready again. */
   get handshakeRefusal(): AuthenticationError | DatabaseError | undefined {
-    return this.refusal;
+    return this.handshake.refusal;
   }
 
   /** Whether the node's breaker lets commands through now. */
@@ -218,7 +209,8 @@ export class NodeClient {
     // Closed (or closing): its deadlines are no longer watched, so nothing may wait here.
     if (this.closing) return this.refuse(cmd, flags, this.failures.closed(undefined), "closed");
     // The refusal first: it says what to fix, the breaker it opened would not.
-    if (this.refusal) return this.refuse(cmd, flags, this.refusal, this.refusal instanceof DatabaseError ? "database" : "auth");
+    const refusal = this.handshake.refusal;
+    if (refusal) return this.refuse(cmd, flags, refusal, this.handshake.outcome);
     if (!(flags & PROBE) && !this.context.breaker.admits) return this.refuse(cmd, flags, this.circuitOpenError(), "circuit_open");
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
       return this.refuse(cmd, flags, this.failures.queueFull(this.context.maxQueueLength), "queue_full");
@@ -281,12 +273,7 @@ export class NodeClient {
     }
     // Both join the queue now, back to back: nothing can come between them on the connection.
     const now = performance.now();
-    if (asking) {
-      const cmd = internalCommand("asking");
-      // Its failure (a deadline, a lost connection) is the command's to report: never an unhandled rejection.
-      cmd.promise.catch(() => undefined);
-      this.accept(new Entry(cmd, mine.deadline, mine.timeoutMs, INTERNAL, now), now);
-    }
+    if (asking) this.accept(askingFor(mine, now), now);
     this.accept(mine, now);
     this.connect();
   }
@@ -378,11 +365,7 @@ export class NodeClient {
     if (this.queue.length) this.queue.markDirty();
   }
 
-  /**
-   * The breaker opened: what still waits to be written fails now, as new
-   * commands do, instead of waiting out its deadline for a node judged
-   * gone. Written commands keep waiting for their replies.
-   */
+  /** The breaker opened: what waits to be written fails now, as new commands do (written ones await their replies). */
   private readonly failQueued = (): void => {
     if (this.queue.length === 0 || this.closing) return;
     const error = this.circuitOpenError();
@@ -396,7 +379,7 @@ export class NodeClient {
 
   private expire(expired: Entry[]): void {
     for (const entry of expired) {
-      if (entry.written) this.expiredInFlight = true;
+      if (entry.written) this.unfit ??= "lagging";
       entry.failed = true;
       this.failEntry(entry, this.failures.timeout(entry, this.lastError), "timeout");
     }
@@ -407,7 +390,7 @@ export class NodeClient {
   /** Connected (handshake done): the node is reachable, whatever its role; check the role, then go. */
   private readonly onConnected = (): void => {
     // Connected, but SELECT was refused: never used; ioredis reconnects (with backoff) and asks again.
-    if (this.wrongDatabase) return void this.connection.disconnect(true);
+    if (this.handshake.wrongDatabase) return void this.connection.disconnect(true);
     this.link.connected();
     this.role.connected();
   };
@@ -415,9 +398,8 @@ export class NodeClient {
   private onReady(): void {
     if (this.link.up()) this.context.nodeObserver.reconnected();
     this.lastError = undefined;
-    this.refusal = undefined;
-    this.expiredInFlight = false;
-    this.stateLeft = false;
+    this.handshake.refusal = undefined;
+    this.unfit = undefined;
     this.knownScripts.clear();
     this.stallWatch?.start();
     writeOnConnect(this.connection, this.context, this);
@@ -427,7 +409,7 @@ export class NodeClient {
   }
 
   private readonly onClose = (): void => {
-    this.wrongDatabase = false;
+    this.handshake.wrongDatabase = false;
     // Whatever a caller set up on this connection (WATCH, MULTI) is gone with it: the generation moves on.
     const loss = this.link.lost();
     this.context.tracking?.lost(this);
@@ -452,11 +434,9 @@ export class NodeClient {
   private readonly onError = (error: unknown): void => {
     const safe = sanitizeError(error);
     this.lastError = safe;
-    const refusal = handshakeRefusal(error, safe, this.shard, this.id);
+    const refusal = this.handshake.failed(error, safe, this.shard, this.id);
     if (refusal) {
-      this.refusal = refusal;
-      if (refusal instanceof DatabaseError) this.wrongDatabase = true;
-      for (const entry of this.queue.take()) this.failEntry(entry, refusal, refusal instanceof DatabaseError ? "database" : "auth");
+      for (const entry of this.queue.take()) this.failEntry(entry, refusal, this.handshake.outcome);
       this.readyWaiters.fail(refusal);
     }
     if (!this.closing) this.events.error(this, refusal ?? safe);

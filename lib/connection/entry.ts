@@ -1,4 +1,4 @@
-import type { ShardisCommand } from "../commands/command.js";
+import { internalCommand, type ShardisCommand } from "../commands/command.js";
 import type { Deadlined } from "./deadlines.js";
 import type { TraceHandle } from "./observer.js";
 
@@ -82,4 +82,15 @@ export class Entry implements Deadlined {
     next.pin = this.pin;
     return next;
   }
+}
+
+/**
+ * ASKING for an entry a cluster's ASK sends to the importing node, with the
+ * entry's deadline. Its failure (a deadline, a lost connection) is the
+ * entry's to report: never an unhandled rejection.
+ */
+export function askingFor(entry: Entry, now: number): Entry {
+  const cmd = internalCommand("asking");
+  cmd.promise.catch(() => undefined);
+  return new Entry(cmd, entry.deadline, entry.timeoutMs, INTERNAL, now);
 }
