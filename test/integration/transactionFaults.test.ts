@@ -17,9 +17,12 @@ async function insideMulti(raw: Redis): Promise<string[]> {
   return list.split("\n").filter((line) => / flags=\S*x/.test(line));
 }
 
-/** Resolves once the client saw its connection to the node go down. */
-function down(client: ShardedClient): Promise<void> {
-  return new Promise((resolve) => client.once("node:down", () => resolve()));
+/** The client is ready, then its node is SIGKILLed: resolves once the client saw the connection go down. */
+async function killed(client: ShardedClient, server: RedisServer): Promise<void> {
+  await client.ready();
+  const down = new Promise<void>((resolve) => client.once("node:down", () => resolve()));
+  server.signal("SIGKILL");
+  await down;
 }
 
 describe("a MULTI/EXEC block is one unit in the write queue", () => {
@@ -45,10 +48,7 @@ describe("a MULTI/EXEC block is one unit in the write queue", () => {
   it("is accepted whole behind a nearly full queue: after the node comes back nobody gets QUEUED", async () => {
     const c = client({ maxQueueLength: 5 });
     try {
-      await c.ready();
-      const lost = down(c);
-      server.signal("SIGKILL");
-      await lost;
+      await killed(c, server);
       // Four GETs wait for the connection; the block is the fifth entry (it used to be three: MULTI in, the rest refused).
       const waiting = Array.from({ length: 4 }, () => c.get("{t}w"));
       const block = c.multi().set("{t}a", "1").incr("{t}n").exec();
@@ -71,10 +71,7 @@ describe("a MULTI/EXEC block is one unit in the write queue", () => {
   it("is refused whole when the queue is full: nothing of it runs, and the connection is clean afterwards", async () => {
     const c = client({ maxQueueLength: 5 });
     try {
-      await c.ready();
-      const lost = down(c);
-      server.signal("SIGKILL");
-      await lost;
+      await killed(c, server);
       const waiting = Array.from({ length: 5 }, () => c.get("{t}w"));
       const refused = await c.multi().set("{t}a", "1").exec().catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(QueueFullError);
@@ -92,10 +89,7 @@ describe("a MULTI/EXEC block is one unit in the write queue", () => {
   it("expires whole while the node is away: no part of it is written later", async () => {
     const c = client({ commandTimeoutMs: 300 });
     try {
-      await c.ready();
-      const lost = down(c);
-      server.signal("SIGKILL");
-      await lost;
+      await killed(c, server);
       const block = await c.multi().set("{t}late", "1").exec().catch((e: unknown) => e);
       expect((block as ShardisError).code).toBe("ERR_SHARDIS_TIMEOUT");
       await server.restart();
@@ -357,10 +351,7 @@ describe("a breaker that opens fails the node's queued commands at once", () => 
       fallback: (command) => (command === "get" ? "from-fallback" : undefined),
     });
     try {
-      await c.ready();
-      const lost = down(c);
-      server.signal("SIGKILL");
-      await lost;
+      await killed(c, server);
       const opened = new Promise<void>((resolve) => c.on("breaker", ({ state }) => state === "open" && resolve()));
       const write = c.set("w", "1").catch((e: unknown) => e);
       const read = c.get("r");
