@@ -1,4 +1,5 @@
 import { Fifo } from "../util/fifo.js";
+import { MinHeap } from "../util/heap.js";
 
 export interface Deadlined {
   /** performance.now() value after which the entry has expired. */
@@ -10,35 +11,39 @@ export interface Deadlined {
 /**
  * Expires entries at their deadline with one timer per node instead of one
  * per command. Entries of one timeout value are issued in deadline order, so
- * each value gets a FIFO lane and only lane heads are ever examined. An
- * entry that arrives with an earlier deadline than its lane's last (handed
- * over from another node: a failover, a READONLY or MOVED redirect) would
- * wait behind later ones there, so it goes to a short list swept whole.
+ * each value gets a FIFO lane and only lane heads are ever examined. The
+ * rest go to a heap by deadline: an entry with an earlier deadline than its
+ * lane's last (handed over from another node: a failover, a READONLY or
+ * MOVED redirect), and one whose timeout is what was left of a deadline (a
+ * transaction's, a pooled command's), which would otherwise make a lane of
+ * its own for every command.
  */
 export class DeadlineTracker<T extends Deadlined> {
   private readonly lanes = new Map<number, Fifo<T>>();
-  /** Entries that came out of deadline order (hand-overs): few, and checked one by one. */
-  private stragglers: T[] = [];
+  /** Entries out of any lane's order, earliest deadline first. */
+  private readonly stragglers = new MinHeap<T>((entry) => entry.deadline);
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
   constructor(private readonly onExpired: (expired: T[]) => void) {}
 
   add(entry: T): void {
-    let lane = this.lanes.get(entry.timeoutMs);
-    if (!lane) this.lanes.set(entry.timeoutMs, (lane = new Fifo<T>()));
-    const last = lane.last();
-    if (last !== undefined && last.deadline > entry.deadline) this.stragglers.push(entry);
-    else lane.push(entry);
+    if (Number.isInteger(entry.timeoutMs)) {
+      let lane = this.lanes.get(entry.timeoutMs);
+      if (!lane) this.lanes.set(entry.timeoutMs, (lane = new Fifo<T>()));
+      const last = lane.last();
+      if (last === undefined || last.deadline <= entry.deadline) lane.push(entry);
+      else this.stragglers.push(entry);
+    } else this.stragglers.push(entry);
     if (entry.deadline < this.timerAt) this.arm(entry.deadline);
   }
 
-  /** Drops finished entries from lane heads. Cheap; called once per batch. */
+  /** Drops finished entries from lane heads (and the heap's top). Cheap; called once per batch. */
   prune(): void {
     for (const lane of this.lanes.values()) {
       while (lane.length && lane.peek()!.isDone()) lane.shift();
     }
-    if (this.stragglers.length) this.stragglers = this.stragglers.filter((entry) => !entry.isDone());
+    while (this.stragglers.peek()?.isDone()) this.stragglers.pop();
   }
 
   /** Entries not yet done, oldest first within each lane. */
@@ -52,7 +57,7 @@ export class DeadlineTracker<T extends Deadlined> {
   get size(): number {
     let size = 0;
     for (const lane of this.lanes.values()) size += lane.length;
-    return size + this.stragglers.length;
+    return size + this.stragglers.size;
   }
 
   stop(): void {
@@ -94,17 +99,13 @@ export class DeadlineTracker<T extends Deadlined> {
       if (head) next = Math.min(next, head.deadline);
       else this.lanes.delete(timeout);
     }
-    if (this.stragglers.length) {
-      const waiting: T[] = [];
-      for (const entry of this.stragglers) {
-        if (entry.isDone()) continue;
-        if (entry.deadline <= now) expired.push(entry);
-        else {
-          waiting.push(entry);
-          next = Math.min(next, entry.deadline);
-        }
+    for (let top = this.stragglers.peek(); top; top = this.stragglers.peek()) {
+      if (top.isDone()) this.stragglers.pop();
+      else if (top.deadline <= now) expired.push(this.stragglers.pop()!);
+      else {
+        next = Math.min(next, top.deadline);
+        break;
       }
-      this.stragglers = waiting;
     }
     if (next !== Infinity) this.arm(next);
     if (expired.length) this.onExpired(expired);

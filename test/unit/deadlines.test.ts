@@ -60,6 +60,23 @@ describe("DeadlineTracker", () => {
     expect(tracker.size).toBe(0);
   });
 
+  it("expires entries whose timeouts are what was left of a deadline (fractions) each at its own deadline, in order", () => {
+    const expired: string[] = [];
+    const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
+    // Issued together, with the time left of their callers' deadlines: out of order, none sharing a value.
+    for (const [left, id] of [[250.5, "c"], [100.25, "a"], [175.75, "b"], [400.125, "d"]] as const) tracker.add(item(left, id));
+    vi.advanceTimersByTime(101);
+    settle();
+    expect(expired).toEqual(["a"]);
+    vi.advanceTimersByTime(75);
+    settle();
+    expect(expired).toEqual(["a", "b"]);
+    vi.advanceTimersByTime(300);
+    settle();
+    expect(expired).toEqual(["a", "b", "c", "d"]);
+    expect(tracker.size).toBe(0);
+  });
+
   it("handles several timeout values with one timer", () => {
     const expired: string[] = [];
     const tracker = new DeadlineTracker<Item>((items) => expired.push(...items.map((i) => i.id)));
