@@ -30,6 +30,8 @@ interface Flight<T> {
 
 export class Flights<T> {
   private readonly flights = new Map<string, Flight<T>>();
+  /** Loads callers wait for (not refreshes): the hit path looks a key up only while one runs. */
+  private awaitedCount = 0;
 
   constructor(
     private readonly waitTimeoutMs: number,
@@ -37,9 +39,9 @@ export class Flights<T> {
     private readonly timedOut: (entry: EntryKey) => Error,
   ) {}
 
-  /** How many loads run: 0 on the hit path, which then looks nothing up. */
-  get size(): number {
-    return this.flights.size;
+  /** How many loads callers wait for run now (refreshes not counted): while 0, the hit path looks nothing up. */
+  get awaitedLoads(): number {
+    return this.awaitedCount;
   }
 
   /**
@@ -95,7 +97,9 @@ export class Flights<T> {
   private begin(entry: EntryKey, load: Promise<Found<T>>, background: boolean): Promise<Found<T>> {
     const end = () => {
       if (this.flights.get(entry.id) === flight) this.flights.delete(entry.id);
+      if (!background) this.awaitedCount--;
     };
+    if (!background) this.awaitedCount++;
     const flight: Flight<T> = { load, done: load.then(end, end), background };
     this.flights.set(entry.id, flight);
     return load;

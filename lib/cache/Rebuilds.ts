@@ -81,9 +81,9 @@ export class Rebuilds<T> {
     return this.options.namespace;
   }
 
-  /** How many loads run in this process: 0 on the hit path, which then looks nothing up. */
+  /** How many loads callers wait for run in this process (refreshes not counted): while 0, the hit path looks nothing up. */
   get running(): number {
-    return this.flights.size;
+    return this.flights.awaitedLoads;
   }
 
   /** The key's load that callers wait for, when one runs (not a refresh): joined without reading the key. */

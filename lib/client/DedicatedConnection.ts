@@ -105,7 +105,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
    * sent, by an open breaker, the WATCH is still there for release to clear).
    */
   private endWatch(cmd: ShardisCommand, pin: Pin): Promise<unknown> {
-    if (pin.generation !== this.node.generation) this.pin = undefined;
+    if (!this.node.holds(pin)) this.pin = undefined;
     const sent = this.node.send(cmd, this.executor.defaults.timeoutMs);
     sent.then(
       () => this.pin === pin && (this.pin = undefined),
@@ -160,7 +160,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       },
       // EXEC ends the WATCH, and so does a lost connection; a block refused before it ran (an open breaker) leaves it.
       settled: (ran) => {
-        if (ran || (this.pin && this.pin.generation !== this.node.generation)) this.pin = undefined;
+        if (ran || (this.pin && !this.node.holds(this.pin))) this.pin = undefined;
       },
     });
     if (Array.isArray(first)) addBatch(transaction, first, "multi");
@@ -192,7 +192,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     const pin = this.pin;
     const queued = this.endUnpipelined("discard");
     // A block lost with its connection is abandoned already: the server forgot it.
-    if (pin && pin.generation !== this.node.generation) return "OK";
+    if (pin && !this.node.holds(pin)) return "OK";
     await this.node.send(internalCommand("discard"), this.executor.defaults.timeoutMs, 0, pin).catch((error: unknown) => this.stillOpen(error, pin, queued));
     return "OK";
   }
@@ -219,7 +219,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     const pin = this.pin;
     this.pin = undefined;
     // A lost WATCH/MULTI went with its connection: the connection now in use has none to clear.
-    if (!pin || pin.generation !== this.node.generation || !this.node.reusable) return;
+    if (!pin || !this.node.holds(pin) || !this.node.reusable) return;
     const reset = this.unpipelined ? "discard" : "unwatch";
     // Housekeeping of this connection alone: it goes even while the node's breaker is open (PROBE). If it still
     // fails, the connection is not lent again: the next borrower would inherit the WATCH or the open block.

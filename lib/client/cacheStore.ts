@@ -34,9 +34,7 @@ export function cacheStore(executor: Executor): CacheStore {
 function refusedScript(executor: Executor, key: Buffer | string, error: unknown): never {
   const fleet = executor.fleet;
   const node = isNoPermission(error) ? fleet.registry.master(executor.strategy.shardIndexOf(key)) : undefined;
-  if (!node) throw error;
-  fleet.refusals.refused(node, "cacheScripts", error);
-  throw fleet.refusals.error(node, "cacheScripts", error);
+  throw node ? fleet.refusals.asError(node, "cacheScripts", error) : error;
 }
 
 /**

@@ -10,11 +10,10 @@
  */
 import type { ShardisCommand } from "../commands/command.js";
 import type { NodeClient } from "../connection/NodeClient.js";
+import { clusterRedirectOf } from "../connection/recovery.js";
 import type { BlockPlace } from "../pipeline/Transaction.js";
 import { commandSpec, keyIndexes } from "../routing/commandSpec.js";
 
-/** ASK 3999 127.0.0.1:6381 */
-const ASK = /^ASK \d+ (\S+)$/;
 
 export class MigratingBlock {
   /** The importing node the next run goes to (with ASKING), after a run whose every keyed command was answered ASK. */
@@ -44,10 +43,10 @@ export class MigratingBlock {
     queued.forEach((cmd, i) => {
       if (!hasKeys(cmd)) return;
       keyed++;
-      const ask = ASK.exec(replies[i]?.message ?? "");
-      if (!ask) return;
+      const redirect = clusterRedirectOf(replies[i]);
+      if (redirect?.kind !== "ASK") return;
       asked++;
-      to.add(ask[1]!);
+      to.add(redirect.address);
     });
     if (keyed > 0 && asked === keyed && to.size === 1) {
       this.importing = await this.nodeNamed([...to][0]!).catch(() => undefined);

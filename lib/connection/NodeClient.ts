@@ -100,7 +100,7 @@ export class NodeClient {
       retry: context.retry,
       requeue: (entries) => this.requeue(entries),
       redirect: redirect && ((entry, error) => redirect(this, entry, error)),
-      clusterRedirect: clusterRedirect && ((entry, kind, address) => clusterRedirect(this, entry, kind, address)),
+      clusterRedirect: clusterRedirect && ((entry, kind, address, slot) => clusterRedirect(this, entry, kind, address, slot)),
       retried: () => this.context.observer.retried(),
     });
     this.role = new RoleCheck({
@@ -127,6 +127,11 @@ export class NodeClient {
   /** Connections lost after being up: state set up on one (WATCH, MULTI) lives while this stays the same. */
   get generation(): number {
     return this.link.generation;
+  }
+
+  /** Whether the WATCH/MULTI `pin` stands for is still on this connection (no connection was lost since). */
+  holds(pin: Pin): boolean {
+    return pin.generation === this.link.generation;
   }
 
   /** The connection's status as ioredis names it (wait, connecting, ready, reconnecting, end, ...). */
@@ -215,7 +220,7 @@ export class NodeClient {
     if (this.queue.length >= this.context.maxQueueLength && !this.ready) {
       return this.refuse(cmd, flags, this.failures.queueFull(this.context.maxQueueLength), "queue_full");
     }
-    if (pin && pin.generation !== this.generation) return this.refuse(cmd, flags, this.failures.stateLost(pin), "connection");
+    if (pin && !this.holds(pin)) return this.refuse(cmd, flags, this.failures.stateLost(pin), "connection");
     const now = performance.now();
     const entry = new Entry(cmd, now + timeoutMs, timeoutMs, flags, now);
     entry.pin = pin;
@@ -302,7 +307,7 @@ export class NodeClient {
     stream.cork();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
-      if (entry.pin && entry.pin.generation !== this.generation) {
+      if (entry.pin && !this.holds(entry.pin)) {
         // Queued while the connection was down: the WATCH/MULTI it depends on went with the old one.
         this.failEntry(entry, this.failures.stateLost(entry.pin), "connection");
         continue;

@@ -127,6 +127,15 @@ export class AclRefusals {
     return true;
   }
 
+  /**
+   * What a caller whose command was refused gets: the NoPermissionError
+   * (the refusal reported once per node, as refused() does), or the error
+   * itself when it is no ACL refusal.
+   */
+  asError(node: RefusedAt, feature: AclFeatureName, error: unknown): unknown {
+    return this.refused(node, feature, error) ? this.error(node, feature, error) : error;
+  }
+
   /** The feature's command ran on the node: a later refusal (the ACL changed again) is reported anew. */
   permitted(node: RefusedAt, feature: AclFeatureName): void {
     if (this.reported.size) this.reported.delete(`${node.id} ${feature}`);

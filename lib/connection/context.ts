@@ -93,7 +93,7 @@ export interface NodeContext {
   /** Re-route an entry (a write that got READONLY: `error`) to the shard's current master. */
   readonly redirect?: (node: NodeClient, entry: Entry, error: Error) => void;
   /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there). */
-  readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => void;
+  readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string, slot: number) => void;
   /**
    * Commands sent on every new connection once its role is confirmed, before
    * anything queued (READONLY on a cluster), each with the feature that goes

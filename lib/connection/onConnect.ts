@@ -9,6 +9,7 @@ import type { Connection } from "./connection.js";
 import type { NodeContext } from "./context.js";
 import type { NodeClient } from "./NodeClient.js";
 import { turnTrackingOn } from "./tracking.js";
+import { within } from "../util/within.js";
 
 export function writeOnConnect(connection: Connection, context: NodeContext, node: NodeClient): void {
   for (const [name, feature] of context.onConnect ?? []) {
@@ -20,9 +21,6 @@ export function writeOnConnect(connection: Connection, context: NodeContext, nod
 }
 
 /** QUIT, waiting at most `ms` for its answer (a node that stopped answering must not hold up a close). */
-export async function quitWithin(connection: Connection, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([connection.quit().catch(() => undefined), timeout]);
-  clearTimeout(timer);
+export function quitWithin(connection: Connection, ms: number): Promise<void> {
+  return within(connection.quit(), ms);
 }

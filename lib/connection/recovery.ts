@@ -40,7 +40,7 @@ export interface RecoveryHost {
   /** Sends the entry (answered `error`, a READONLY) to the shard's current master; undefined when nobody re-routes (no HA). */
   readonly redirect: ((entry: Entry, error: Error) => void) | undefined;
   /** Over a cluster: sends the entry where a MOVED or ASK reply points; undefined elsewhere. */
-  readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string) => void) | undefined;
+  readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string, slot: number) => void) | undefined;
   /** A retry was scheduled (for the retries metric). */
   retried(): void;
 }
@@ -84,10 +84,10 @@ export class Recovery {
       return true;
     }
     if (reply && this.host.clusterRedirect) {
-      const redirect = CLUSTER_REDIRECT.exec(error.message);
+      const redirect = clusterRedirectOf(error);
       if (redirect && entry.redirections < MAX_REDIRECTIONS) {
         entry.redirections++;
-        this.host.clusterRedirect(entry, redirect[1] === "ASK" ? "ask" : "moved", redirect[3]!);
+        this.host.clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot);
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.

@@ -353,7 +353,7 @@ export class Executor {
   /** What transactions need to know of nodes whose ACL refuses MULTI (see MultiGuard). */
   readonly multiGuard: MultiGuard = {
     refused: (node) => (this.fleet.refusals.isRefused(node, "transactions") ? this.fleet.refusals.error(node, "transactions") : undefined),
-    failed: (node, error) => (this.fleet.refusals.refused(node, "transactions", error) ? this.fleet.refusals.error(node, "transactions", error) : error),
+    failed: (node, error) => this.fleet.refusals.asError(node, "transactions", error) as Error,
     ran: (node) => this.fleet.refusals.permitted(node, "transactions"),
   };
 

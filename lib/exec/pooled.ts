@@ -81,7 +81,8 @@ export class PooledRuns {
    */
   private async demoted(error: Error, shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number, deadline: number): Promise<unknown> {
     if (hops >= MAX_POOLED_HOPS || this.host.closed) throw error;
-    await this.host.fleet.holder.refresh("READONLY on a pooled connection");
+    // The connection's hook asked for the re-read as the reply arrived: join it, bounded by the deadline.
+    await within(this.host.fleet.holder.refresh("READONLY on a pooled connection", true), deadline - performance.now());
     if (this.host.closed) throw new ClientClosedError();
     const left = deadline - performance.now();
     const master = this.host.fleet.registry.master(shard);
@@ -101,7 +102,7 @@ export class PooledRuns {
       if (left().timeoutMs <= 0) throw error;
       return this.run(await found, spec, again, left(), flags, hops + 1, true);
     }
-    await within(this.host.fleet.holder.refresh("MOVED on a pooled connection"), deadline - performance.now());
+    await within(this.host.fleet.holder.refresh("MOVED on a pooled connection", true), deadline - performance.now());
     if (this.host.closed) throw new ClientClosedError();
     const route = this.host.router.route(spec, again.args as Args);
     if (typeof route !== "number" || route === UNASSIGNED || left().timeoutMs <= 0) throw error;
@@ -157,7 +158,7 @@ export class PooledRuns {
       if (acked.status === "rejected") {
         // WAIT failed after the write was applied (refused by the ACL, connection lost, deadline): typed, with the write's reply.
         // An ACL refusal is reported once per node, and the caller's cause names the fix.
-        const cause = this.host.fleet.refusals.refused(node, "writeConcern", acked.reason) ? this.host.fleet.refusals.error(node, "writeConcern", acked.reason) : acked.reason;
+        const cause = this.host.fleet.refusals.asError(node, "writeConcern", acked.reason);
         throw new WriteConcernError(node.shard, node.id, replicas, 0, timeoutMs, reply.value, cause);
       }
       if (Number(acked.value) < replicas) {

@@ -27,7 +27,6 @@ export interface RestoreHost {
 type Keys = ReadonlySet<string> | "all";
 
 interface Run {
-  readonly generation: number;
   readonly keys: Keys;
   timer?: NodeJS.Timeout;
 }
@@ -67,7 +66,7 @@ export class Restorer {
       this.runs.delete(id);
       return;
     }
-    const run: Run = { generation: (previous?.generation ?? 0) + 1, keys };
+    const run: Run = { keys };
     this.runs.set(id, run);
     for (const [, subscription] of targets) {
       const trouble = subscription.trouble.get(shard);
@@ -91,7 +90,7 @@ export class Restorer {
         this.runs.delete(id);
         return;
       }
-      const next: Run = { generation: run.generation, keys: new Set(retry) };
+      const next: Run = { keys: new Set(retry) };
       next.timer = setTimeout(() => this.run(shard, kind, next.keys, attempt + 1), reconnectDelay(attempt, DEFAULTS.reconnect));
       this.runs.set(id, next);
     });

@@ -25,8 +25,6 @@ import { isNoPermission, type AclRefusals } from "../connection/aclRefusals.js";
 import { FlushScheduler } from "../connection/scheduler.js";
 import type { Layout } from "./Topology.js";
 import { SlotMovedError } from "../errors.js";
-import { commandSpec, keyIndexes } from "../routing/commandSpec.js";
-import { keySlot } from "../sharding/keySlot.js";
 
 export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
@@ -207,9 +205,9 @@ export class NodeRegistry {
     // Cluster redirects are not followed here (a blocking command must not land on a shared connection, a WATCH lives on
     // this node): the command fails with SlotMovedError, which the executor re-routes where it may (blocking, write concern).
     // Tracking stays on the shared connection: the near cache trusts one connection per node.
-    const moved = (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) => {
+    const moved = (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string, slot: number) => {
       if (kind === "moved") this.hooks.slotMoved?.();
-      entry.fail(new SlotMovedError(n.shard, n.id, slotOf(entry.cmd), address, kind === "moved" ? "MOVED" : "ASK"));
+      entry.fail(new SlotMovedError(n.shard, n.id, slot, address, kind === "moved" ? "MOVED" : "ASK"));
     };
     // Nor is READONLY: the shard's new master would get the command on its shared connection (a BLPOP there blocks every
     // caller of the shard). It fails with Redis's reply, and the executor sends it again on a pooled connection where it may.
@@ -304,13 +302,3 @@ export class NodeRegistry {
   }
 }
 
-/** The cluster slot of a command's (first) key, as a MOVED or ASK reply to it names; -1 for a command without one. */
-function slotOf(cmd: ShardisCommand): number {
-  const args = cmd.args as Array<string | Buffer>;
-  try {
-    const index = keyIndexes(commandSpec(cmd.name), args)[0];
-    return index === undefined ? -1 : keySlot(args[index]!);
-  } catch {
-    return -1;
-  }
-}

@@ -59,12 +59,17 @@ export class TopologyHolder {
     this.waiters.clear();
   }
 
-  /** Re-reads the fleet; concurrent and closely spaced calls share refreshes. */
-  refresh(reason: string): Promise<void> {
+  /**
+   * Re-reads the fleet; concurrent and closely spaced calls share refreshes.
+   * A call during a re-read gets one more after it, unless `join`: the
+   * caller knows the one in flight began after what it saw (a connection's
+   * hook asked for it when the reply arrived), and waits for that one only.
+   */
+  refresh(reason: string, join = false): Promise<void> {
     // After stop() a refresh would open connections nobody closes (the client is closing): none starts.
     if (!this.source || this.stopped) return Promise.resolve();
     if (this.inFlight) {
-      this.again = true;
+      if (!join) this.again = true;
       return this.inFlight;
     }
     const source = this.source;

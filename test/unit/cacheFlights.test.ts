@@ -49,10 +49,10 @@ describe("cache flights", () => {
     const start = vi.fn(() => load.promise);
     const callers = [flights.run(k, start), flights.run(k, start), flights.awaited(k)!];
     expect(start).toHaveBeenCalledTimes(1);
-    expect(flights.size).toBe(1);
+    expect(flights.awaitedLoads).toBe(1);
     load.resolve("v");
     expect(await Promise.all(callers)).toEqual(callers.map(() => ({ value: "v", result: "miss" })));
-    expect(flights.size).toBe(0);
+    expect(flights.awaitedLoads).toBe(0);
     const next = deferred();
     const again = flights.run(k, () => next.promise);
     next.resolve("w");
@@ -80,8 +80,9 @@ describe("cache flights", () => {
     const skipped = vi.fn(() => deferred().promise);
     flights.background(k, skipped);
     expect(skipped).not.toHaveBeenCalled();
-    // Callers of a refreshed key read the value it refreshes: there is nothing to join.
+    // Callers of a refreshed key read the value it refreshes: there is nothing to join, and the hit path looks nothing up.
     expect(flights.awaited(k)).toBeUndefined();
+    expect(flights.awaitedLoads).toBe(0);
     const load = deferred();
     const start = vi.fn(() => load.promise);
     const missed = flights.run(k, start);
@@ -119,7 +120,7 @@ describe("cache flights", () => {
     expect((await justB).value).toBe("B");
     expect((await joinedA).value).toBe("A");
     await expect(many.get(c.id)!).rejects.toThrow("no c");
-    expect(flights.size).toBe(0);
+    expect(flights.awaitedLoads).toBe(0);
   });
 
   it("never leave a rejection unhandled: a refresh that fails, a load whose callers all gave up", async () => {
@@ -135,7 +136,7 @@ describe("cache flights", () => {
     expect(await gaveUp).toBeInstanceOf(CacheTimeoutError);
     load.reject(new Error("nobody waits"));
     await turn();
-    expect(flights.size).toBe(0);
+    expect(flights.awaitedLoads).toBe(0);
   });
 });
 
