@@ -216,11 +216,11 @@ export class Rebuilds<T> {
   private async refresh(entry: EntryKey, loader: Loader<T>, ttlMs: number, record: CacheRecord, stale: T | undefined, early: boolean): Promise<Found<T>> {
     const served: Found<T> = { value: stale, result: "stale" };
     try {
-      const token = newToken();
-      const reply = (await this.store.run(ACQUIRE, entry.full, [token, this.options.lockTtlMs, String(record.expiresAt)])) as [number];
-      if (reply[0] !== 1) return served; // another caller refreshes it, or already has
+      const lock = await this.acquire(entry, String(record.expiresAt));
+      if ("down" in lock) throw lock.down;
+      if (!("token" in lock)) return served; // another caller refreshes it, or already has
       if (early) this.meter.earlyRefreshes++;
-      return { value: await this.loadLocked(entry, loader, ttlMs, token, stale), result: "miss" };
+      return { value: await this.loadLocked(entry, loader, ttlMs, lock.token, stale), result: "miss" };
     } catch (error) {
       this.events.error(this.namespace, entry.display, error as Error, "stale");
       return served;

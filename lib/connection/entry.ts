@@ -37,7 +37,7 @@ export class Entry implements Deadlined {
   written = false;
   /** Failed at the node (timed out, connection lost): already counted against the breaker. */
   failed = false;
-  /** Handed to another node (failover, READONLY): this node no longer answers for it. */
+  /** Handed to another node (failover, READONLY, MOVED), or failed at the hand-over: this node no longer answers for it. */
   moved = false;
   /** Retries used so far. */
   attempts = 0;

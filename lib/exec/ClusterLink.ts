@@ -83,7 +83,8 @@ export class ClusterLink {
   /**
    * The node a MOVED or ASK reply names, for a command that cannot be handed
    * over as an entry (a block, a pooled connection's command); the map is
-   * re-read first when the node is not in it. Rejects with ClusterError.
+   * re-read first when the node is not in it. Rejects with ClusterError
+   * (ClientClosedError once the client is closing).
    */
   async nodeNamed(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
     if (this.closed) throw new ClientClosedError();

@@ -113,12 +113,23 @@ export class Executor {
 
   /** The shard's master, waiting (up to timeoutMs) for Sentinel to name it. */
   async masterWhenPlaced(shard: number, timeoutMs = this.defaults.timeoutMs): Promise<NodeClient> {
-    const now = this.master(shard);
-    if (now) return now;
-    await this.fleet.holder.whenPlaced(shard, timeoutMs);
-    const placed = this.master(shard);
-    if (!placed) throw new TimeoutError(this.shardName(shard), "(no master yet)", timeoutMs, "Sentinel has not named the master");
-    return placed;
+    await this.placed(shard, timeoutMs);
+    return this.master(shard)!;
+  }
+
+  /**
+   * Waits, within a call's `budgetMs`, for the shard's master to be known
+   * (Sentinel has not named it yet); resolves what is left of the budget,
+   * which the call's command then gets, or rejects with TimeoutError.
+   */
+  async placed(shard: number, budgetMs: number): Promise<number> {
+    if (this.master(shard)) return budgetMs;
+    const started = performance.now();
+    await this.fleet.holder.whenPlaced(shard, budgetMs);
+    if (this.closing) throw new ClientClosedError();
+    const left = budgetMs - (performance.now() - started);
+    if (!this.master(shard) || left <= 0) throw new TimeoutError(this.shardName(shard), "(no master yet)", budgetMs, "Sentinel has not named the master");
+    return left;
   }
 
   /** A new connection of its own to the shard's master, sharing its breaker (pub/sub subscribers); `watch` hears it become ready and go down too. */
@@ -342,10 +353,7 @@ export class Executor {
     if (!node) {
       // The wait for Sentinel to name the master counts against the call's deadline.
       const placed = target;
-      const started = performance.now();
-      return this.masterWhenPlaced(placed, call.timeoutMs).then(() =>
-        this.runScript(script, callArgs, encoding, { ...call, timeoutMs: Math.max(1, call.timeoutMs - (performance.now() - started)) }, placed),
-      );
+      return this.placed(placed, call.timeoutMs).then((left) => this.runScript(script, callArgs, encoding, { ...call, timeoutMs: left }, placed));
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
@@ -402,13 +410,7 @@ export class Executor {
 
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
   private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
-    const started = performance.now();
-    await this.fleet.holder.whenPlaced(shard, call.timeoutMs);
-    if (this.closing) throw new ClientClosedError();
-    const left = call.timeoutMs - (performance.now() - started);
-    if (this.fleet.registry.master(shard) === undefined || left <= 0) {
-      throw new TimeoutError(this.shardName(shard), "(no master yet)", call.timeoutMs, "Sentinel has not named the master");
-    }
+    const left = await this.placed(shard, call.timeoutMs);
     return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
   }
 

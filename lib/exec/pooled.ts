@@ -9,7 +9,7 @@
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import { internalCommand, type ShardisCommand } from "../commands/command.js";
-import { ClientClosedError, SlotMovedError, TimeoutError, WriteConcernError } from "../errors.js";
+import { ClientClosedError, SlotMovedError, WriteConcernError } from "../errors.js";
 import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
@@ -37,6 +37,8 @@ export interface PooledHost {
   /** Routing now (over a cluster, rebuilt with each slot map). */
   readonly router: Router;
   shardName(index: number): string;
+  /** Waits, within budgetMs, for the shard's master to be known; resolves what is left (TimeoutError otherwise). */
+  placed(shard: number, budgetMs: number): Promise<number>;
 }
 
 export class PooledRuns {
@@ -123,11 +125,8 @@ export class PooledRuns {
     const pool = this.host.fleet.registry.pool(shard);
     if (!pool) {
       const waitMs = Math.min(budgetMs, this.host.defaults.timeoutMs);
-      await this.host.fleet.holder.whenPlaced(shard, waitMs);
-      if (!this.host.fleet.registry.pool(shard)) {
-        throw new TimeoutError(this.host.shardName(shard), "(no master yet)", waitMs, "Sentinel has not named the master");
-      }
-      return this.withPooled(shard, fn, budgetMs - (performance.now() - started));
+      const left = await this.host.placed(shard, waitMs);
+      return this.withPooled(shard, fn, budgetMs === Infinity ? Infinity : budgetMs - (waitMs - left));
     }
     // The node refuses the handshake (credentials, SELECT): a pooled connection would be refused too, and the pool
     // would open one after another until its acquire timed out. The shared connection keeps asking, with backoff.

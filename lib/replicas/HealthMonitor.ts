@@ -130,7 +130,7 @@ export class HealthMonitor {
     if (lag !== undefined) health.lagMs = lag;
   }
 
-  /** INFO <section> as fields, timing the round trip; undefined if the node did not answer. */
+  /** INFO <section> as fields, timing the round trip (a NOPERM is an answer, and timed); undefined without fields. */
   private async info(node: NodeClient, section: string): Promise<Record<string, string> | undefined> {
     const started = performance.now();
     let text: string;
