@@ -27,6 +27,7 @@ import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShar
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
+import { ClientTracing } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
@@ -78,6 +79,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
+      // Every trace names this client: subscribers (shardis/otel) tell clients apart by it.
+      tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
     const executor = this.#executor;
     this.#exporter?.attach(() => executor.fleet.figures());
