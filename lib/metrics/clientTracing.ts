@@ -5,6 +5,9 @@
  */
 import { traceCall, type CallTrace } from "./tracing.js";
 
+/** Where a ShardedClient hands its ClientTracing to shardis/otel (not public API). */
+export const TRACING = Symbol("shardis.tracing");
+
 type CallFields = Partial<Pick<CallTrace, "script" | "namespace" | "batchSize">>;
 
 export class ClientTracing {
@@ -19,8 +22,8 @@ export class ClientTracing {
     /** The ShardedClient, on every context (subscribers tell clients apart by it). */
     readonly client: object,
     readonly db: number,
-    /** Put command arguments (keys, values) in contexts. */
-    readonly includeArgs: boolean,
+    /** Put command arguments (keys, values) in contexts (shardis/otel turns it on for db.query.text when asked). */
+    public includeArgs: boolean,
   ) {}
 
   /** Runs fn traced as a call on shardis:call (callers check callsTraced() first). */

@@ -17,6 +17,8 @@ import { within } from "../util/within.js";
 import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced } from "../metrics/tracing.js";
 
 export type PipelineResult = Array<[error: Error | null, result: unknown]>;
 
@@ -55,6 +57,8 @@ export interface TransactionTarget {
    * a named shard).
    */
   relocated?(queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>): Promise<void>;
+  /** Where exec() starts its trace (a MULTI call). */
+  readonly tracing?: ClientTracing;
 }
 
 /** Where a block runs: `asking`, ASKING goes right before its MULTI (a cluster slot migrating to this node). */
@@ -150,6 +154,13 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     this.target.checkOpen();
     if (this.problem) throw this.problem;
     if (this.queued.length === 0) return [];
+    const tracing = this.target.tracing;
+    if (tracing !== undefined && callsTraced()) return tracing.call("multi", "multi", undefined, () => this.runBlock(), { batchSize: this.queued.length });
+    return this.runBlock();
+  }
+
+  /** The block, run (again where a cluster moved its slot) until it ran or cannot. */
+  private async runBlock(): Promise<PipelineResult | null> {
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
     const deadline = performance.now() + this.target.timeoutMs;
     let commands = this.queued.map((q) => q.cmd);
