@@ -88,6 +88,32 @@ describe("traces in the caller's context", () => {
       expect(`${onS1.serverAddress}:${onS1.serverPort}`).toBe(fleet.shards[1]!.master);
     });
 
+    it("gives ioredis's channels what Sentry's ioredis integration reads: command, arguments, server, result or error; a MULTI block as a batch", async () => {
+      const c = fleet.client();
+      await c.ready();
+      const commands = watch<IoredisCommandContext & { error?: Error }>("ioredis:command");
+      const batches = watch<{ batchMode: string; batchSize: number; serverAddress: string; serverPort: number }>("ioredis:batch");
+      const key = keyOn(c, "s0", "ctx:sentry:k");
+      await requests.run("sentry", async () => {
+        await c.set(key, "secret-value");
+        await c.get(key);
+        await c.lpush(key, "x").catch(() => undefined);
+        await c.multi().set(key, "1").get(key).exec();
+      });
+      const [host, port] = fleet.shards[0]!.master.split(":");
+      expect(commands.seen.map((s) => [s.ctx.command, s.ctx.args, s.ctx.serverAddress, s.ctx.serverPort])).toEqual([
+        ["set", [key, "?"], host, Number(port)],
+        ["get", [key], host, Number(port)],
+        ["lpush", [key, "?"], host, Number(port)],
+      ]);
+      expect(commands.seen[1]!.ctx.result).toBe("secret-value");
+      expect(commands.seen[2]!.failed).toBe(true);
+      expect(commands.seen[2]!.ctx.error?.message).toMatch(/^WRONGTYPE/);
+      expect(batches.seen.map((s) => [s.ctx.batchMode, s.ctx.batchSize, `${s.ctx.serverAddress}:${s.ctx.serverPort}`, s.atStart, s.boundAtStart])).toEqual([
+        ["MULTI", 2, fleet.shards[0]!.master, "sentry", true],
+      ]);
+    });
+
     it("keeps a retried read's trace in its request, with the retry as an event", async () => {
       const commands = watch<CommandTrace>(COMMAND_CHANNEL);
       const c = new ShardedClient({ shards: [fleet.shards[0]!, { name: "s1", master: proxy.address }], breaker: false, tracing: { includeArgs: true } });
