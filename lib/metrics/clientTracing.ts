@@ -28,18 +28,9 @@ export class ClientTracing {
 
   /** Runs fn traced as a call on shardis:call (callers check callsTraced() first). */
   call<T>(kind: CallTrace["kind"], operation: string, args: readonly unknown[] | undefined, fn: () => Promise<T>, fields?: CallFields): Promise<T> {
-    const trace: CallTrace = {
-      client: this.client,
-      kind,
-      operation,
-      db: this.db,
-      shards: 0,
-      batchSize: 0,
-      nearCache: false,
-      durationMs: 0,
-      ...fields,
-      ...(this.includeArgs && args ? { args: [...args] } : {}),
-    };
+    const trace: CallTrace = { client: this.client, kind, operation, db: this.db, shards: 0, batchSize: 0, nearCache: false, durationMs: 0 };
+    if (fields !== undefined) Object.assign(trace, fields);
+    if (this.includeArgs && args !== undefined) (trace as { args?: unknown[] }).args = [...args];
     return traceCall(trace, fn);
   }
 }

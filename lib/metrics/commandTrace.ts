@@ -12,11 +12,14 @@ import type { ClientTracing } from "./clientTracing.js";
 import { ioredisContext, ioredisTraced, traceOnIoredis, type IoredisContext } from "./ioredisChannels.js";
 import { commandChannel, type CommandTrace, type TraceEvent, type TraceEventName } from "./tracing.js";
 
+const NO_EVENTS: readonly TraceEvent[] = Object.freeze([]);
+
 class NodeCommandTrace implements CommandTrace, TraceHandle {
   batchSize = 0;
   queuedMs = 0;
   durationMs = 0;
-  readonly events: TraceEvent[] = [];
+  /** Shared and empty until something happens (most commands: nothing). */
+  events: readonly TraceEvent[] = NO_EVENTS;
   readonly blockSize: number;
   readonly args?: readonly unknown[];
   error?: unknown;
@@ -46,7 +49,8 @@ class NodeCommandTrace implements CommandTrace, TraceHandle {
   }
 
   note(name: TraceEventName, detail?: string): void {
-    this.events.push(detail === undefined ? { name, at: performance.now() } : { name, at: performance.now(), detail });
+    const event: TraceEvent = detail === undefined ? { name, at: performance.now() } : { name, at: performance.now(), detail };
+    this.events = [...this.events, event];
   }
 
   movedTo(node: string): void {

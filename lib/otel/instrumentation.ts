@@ -10,7 +10,6 @@
  */
 import {
   context,
-  createContextKey,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -23,9 +22,6 @@ import type { ClientTracing } from "../metrics/clientTracing.js";
 import { CALL_CHANNEL, COMMAND_CHANNEL, type CallTrace, type CommandTrace } from "../metrics/tracing.js";
 import { callAttributes, callEndAttributes, callSpanName, commandAttributes, errorAttributes, isOperation, nodeAttributes, type Attributes } from "./attributes.js";
 import type { OperationMetrics } from "./metrics.js";
-
-/** The call a context's active span stands for (set with the span). */
-const CALL = createContextKey("shardis call");
 
 /** What the instrumentation keeps of a call while it runs. */
 interface CallRecord {
@@ -40,8 +36,6 @@ interface CommandRecord {
   readonly span: Span;
   /** Its own span (ended with it), or its call's. */
   readonly own: boolean;
-  /** performance.now() at acceptance: writes and events are placed from it. */
-  readonly acceptedAt: number;
 }
 
 /** Stands in for an AsyncLocalStorage: bindStore() enters it as it would one (runStores calls store.run). */
@@ -49,9 +43,15 @@ interface ContextStore {
   run<R>(store: Context, fn: () => R): R;
 }
 
+/** Where a context keeps what the instrumentation made of it (a property, not a WeakMap: short-lived keys in weak tables cost the GC). */
+const RECORD = Symbol("shardis.otel");
+type Recorded<T, R> = T & { [RECORD]?: R };
+
 export class ShardisSpans {
-  private readonly calls = new WeakMap<CallTrace, CallRecord>();
-  private readonly commands = new WeakMap<CommandTrace, CommandRecord>();
+  /** The call each open call span stands for: found from the active span (one context made per call, not two). */
+  private readonly callOfSpan = new Map<Span, CallTrace>();
+  /** Node attributes by "host:port", made once per node. */
+  private readonly nodes = new Map<string, Attributes>();
   private readonly store: ContextStore = { run: (ctx, fn) => context.with(ctx, fn) };
   private readonly callChannel = diagnostics_channel.tracingChannel<unknown, CallTrace>(CALL_CHANNEL);
   private readonly commandChannel = diagnostics_channel.tracingChannel<unknown, CommandTrace>(COMMAND_CHANNEL);
@@ -93,21 +93,19 @@ export class ShardisSpans {
   private callStarted(call: CallTrace): Context {
     const active = context.active();
     if (call.client !== this.tracing.client) return active;
-    const operation = isOperation(call);
-    const span = this.tracer.startSpan(
-      callSpanName(call),
-      { kind: operation ? SpanKind.CLIENT : SpanKind.INTERNAL, attributes: callAttributes(call, this.includeArgs) },
-      active,
-    );
-    this.calls.set(call, { span, command: undefined, node: undefined });
-    return trace.setSpan(active, span).setValue(CALL, call);
+    const span = this.tracer.startSpan(callSpanName(call), { kind: isOperation(call) ? SpanKind.CLIENT : SpanKind.INTERNAL }, active);
+    // Attributes only for spans that are kept: an unsampled call costs its context, not its description.
+    if (span.isRecording()) span.setAttributes(callAttributes(call, this.includeArgs));
+    (call as Recorded<CallTrace, CallRecord>)[RECORD] = { span, command: undefined, node: undefined };
+    this.callOfSpan.set(span, call);
+    return trace.setSpan(active, span);
   }
 
   private callEnded(call: CallTrace): void {
-    const record = this.calls.get(call);
+    const record = (call as Recorded<CallTrace, CallRecord>)[RECORD];
     if (!record) return;
-    this.calls.delete(call);
     const { span } = record;
+    this.callOfSpan.delete(span);
     const failure = call.error === undefined ? undefined : errorAttributes(call.error);
     if (span.isRecording()) {
       span.setAttributes(callEndAttributes(call));
@@ -122,33 +120,42 @@ export class ShardisSpans {
   private commandStarted(command: CommandTrace): void {
     if (command.client !== this.tracing.client) return;
     const active = context.active();
-    const acceptedAt = performance.now();
-    const call = active.getValue(CALL) as CallTrace | undefined;
-    const record = call && this.calls.get(call);
+    const activeSpan = trace.getSpan(active);
+    const call = activeSpan && this.callOfSpan.get(activeSpan);
+    const record = call && (call as Recorded<CallTrace, CallRecord>)[RECORD];
     if (call && record && record.command === undefined && completes(call)) {
       // The call's own command: its span gets the node, not a second span.
       record.command = command;
-      record.node = nodeAttributes(command);
-      if (record.span.isRecording()) record.span.setAttributes(record.node);
-      this.commands.set(command, { span: record.span, own: false, acceptedAt });
+      if (record.span.isRecording() || this.metrics) {
+        record.node = this.nodeAttributes(command);
+        record.span.setAttributes(record.node);
+      }
+      (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span: record.span, own: false };
       return;
     }
-    const span = this.tracer.startSpan(command.command.toUpperCase(), { kind: SpanKind.CLIENT, attributes: commandAttributes(command, this.includeArgs) }, active);
-    this.commands.set(command, { span, own: true, acceptedAt });
+    const span = this.tracer.startSpan(command.command.toUpperCase(), { kind: SpanKind.CLIENT }, active);
+    if (span.isRecording()) span.setAttributes(commandAttributes(command, this.includeArgs));
+    (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span, own: true };
+  }
+
+  private nodeAttributes(command: CommandTrace): Attributes {
+    const key = `${command.shard}|${command.node}`;
+    let attributes = this.nodes.get(key);
+    if (attributes === undefined) this.nodes.set(key, (attributes = nodeAttributes(command)));
+    return attributes;
   }
 
   private commandEnded(command: CommandTrace): void {
-    const record = this.commands.get(command);
+    const record = (command as Recorded<CommandTrace, CommandRecord>)[RECORD];
     if (!record) return;
-    this.commands.delete(command);
-    const { span, own, acceptedAt } = record;
+    const { span, own } = record;
     if (!span.isRecording()) return;
-    // Queue time and server time told apart: the write as an event, then what happened on the way.
-    if (command.batchSize > 0) span.addEvent("shardis.written", { "shardis.batch_size": command.batchSize }, acceptedAt + command.queuedMs);
+    // Queue time (acceptance to write) apart from the node's and network's; the write's batch; what happened on the way.
+    if (command.batchSize > 0) span.setAttributes({ "shardis.queue_time_ms": command.queuedMs, "shardis.batch_size": command.batchSize });
     for (const event of command.events) span.addEvent(`shardis.${event.name}`, event.detail === undefined ? {} : { "shardis.detail": event.detail }, event.at);
     if (!own) {
       // A hand-over changed the node after the span was given it.
-      span.setAttributes(nodeAttributes(command));
+      if (command.events.length > 0) span.setAttributes(this.nodeAttributes(command));
       return;
     }
     if (command.error !== undefined) fail(span, command.error, errorAttributes(command.error));
