@@ -39,7 +39,7 @@ import { PooledRuns } from "./pooled.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 import type { NearCacheLink } from "./NearCacheLink.js";
 import { ClientTracing } from "../metrics/clientTracing.js";
-import { callsTraced, currentCall } from "../metrics/tracing.js";
+import { callsTraced, currentCall, resumeCall } from "../metrics/tracing.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -277,13 +277,14 @@ export class Executor {
 
   /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
   private async whenMapped(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const traced = currentCall();
     const started = performance.now();
     await this.fleet.holder.whenChanged(call.timeoutMs);
     if (this.closing) throw new ClientClosedError();
     const left = call.timeoutMs - (performance.now() - started);
     // The deadline, not a number: a command may have waited here more than once, each time with what was left.
     if (left <= 0) throw this.fleet.unmapped(undefined);
-    return this.execute(name, args, encoding, { ...call, timeoutMs: left });
+    return resumeCall(traced, () => this.execute(name, args, encoding, { ...call, timeoutMs: left }));
   }
 
   /** Builds routing on a cluster's slot map when the layout brought a new one. */
@@ -384,7 +385,10 @@ export class Executor {
     if (!node) {
       // The wait for Sentinel to name the master counts against the call's deadline.
       const placed = target;
-      return this.placed(placed, call.timeoutMs).then((left) => this.executeScript(script, callArgs, encoding, { ...call, timeoutMs: left }, placed));
+      const traced = currentCall();
+      return this.placed(placed, call.timeoutMs).then((left) =>
+        resumeCall(traced, () => this.executeScript(script, callArgs, encoding, { ...call, timeoutMs: left }, placed)),
+      );
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
@@ -445,8 +449,10 @@ export class Executor {
 
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
   private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
+    const traced = currentCall();
     const left = await this.placed(shard, call.timeoutMs);
-    return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
+    // Still the same call (its trace follows the command to the node).
+    return resumeCall(traced, () => this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags));
   }
 
   /**

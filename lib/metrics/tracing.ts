@@ -109,6 +109,18 @@ export function currentCall(): CallTrace | undefined {
   return current;
 }
 
+/** Runs fn as part of `call` again: where a call goes on after an await (a master named, a block's node found). */
+export function resumeCall<T>(call: CallTrace | undefined, fn: () => T): T {
+  if (call === undefined) return fn();
+  const outer = current;
+  current = call;
+  try {
+    return fn();
+  } finally {
+    current = outer;
+  }
+}
+
 /**
  * Runs fn as the call `trace` describes: start with runStores, end, then
  * error, asyncStart and asyncEnd when its promise settles, inside the

@@ -1,12 +1,15 @@
 /**
  * shardis's channels as OpenTelemetry spans, for one client. A call's span
- * is made when its trace starts, in the caller's active context, and is
- * the active span for the call (a store bound to shardis:call's start
- * enters it with context.with()), so what the call awaits carries it too.
- * A command a node accepted either completes its call's span (a command,
- * a script, a MULTI block: one span per call, with the node it went to) or
- * is a child span (each shard's part of a split command, a command of a
- * pipeline, a NOSCRIPT's EVAL, commands sent outside any call).
+ * is made when its trace starts, under the call it runs in (a pipeline's)
+ * or the caller's active span. Calls that run code of their own (the
+ * cache's reads and loader, the loader's queries) make their span the
+ * active one meanwhile: a store bound to shardis:call's start enters it
+ * with context.with(). Others need no context of their own (its cost is
+ * most of an unsampled call's): their commands find them as the current
+ * call. A command a node accepted either completes its call's span (a
+ * command, a script, a MULTI block: one span per call, with the node it
+ * went to) or is a child span (each shard's part of a split command, a
+ * command of a pipeline, a NOSCRIPT's EVAL, commands sent outside any call).
  */
 import {
   context,
@@ -19,7 +22,7 @@ import {
 } from "@opentelemetry/api";
 import diagnostics_channel from "node:diagnostics_channel";
 import type { ClientTracing } from "../metrics/clientTracing.js";
-import { CALL_CHANNEL, COMMAND_CHANNEL, type CallTrace, type CommandTrace } from "../metrics/tracing.js";
+import { CALL_CHANNEL, COMMAND_CHANNEL, currentCall, type CallTrace, type CommandTrace } from "../metrics/tracing.js";
 import { callAttributes, callEndAttributes, callSpanName, commandAttributes, errorAttributes, isOperation, nodeAttributes, type Attributes } from "./attributes.js";
 import type { OperationMetrics } from "./metrics.js";
 
@@ -48,8 +51,6 @@ const RECORD = Symbol("shardis.otel");
 type Recorded<T, R> = T & { [RECORD]?: R };
 
 export class ShardisSpans {
-  /** The call each open call span stands for: found from the active span (one context made per call, not two). */
-  private readonly callOfSpan = new Map<Span, CallTrace>();
   /** Node attributes by "host:port", made once per node. */
   private readonly nodes = new Map<string, Attributes>();
   private readonly store: ContextStore = { run: (ctx, fn) => context.with(ctx, fn) };
@@ -93,19 +94,22 @@ export class ShardisSpans {
   private callStarted(call: CallTrace): Context {
     const active = context.active();
     if (call.client !== this.tracing.client) return active;
-    const span = this.tracer.startSpan(callSpanName(call), { kind: isOperation(call) ? SpanKind.CLIENT : SpanKind.INTERNAL }, active);
-    // Attributes only for spans that are kept: an unsampled call costs its context, not its description.
+    // Inside another call (a pipeline's command): under that call's span.
+    const outer = currentCall();
+    const outerRecord = outer && (outer as Recorded<CallTrace, CallRecord>)[RECORD];
+    const parent = outerRecord ? trace.setSpan(active, outerRecord.span) : active;
+    const span = this.tracer.startSpan(callSpanName(call), { kind: isOperation(call) ? SpanKind.CLIENT : SpanKind.INTERNAL }, parent);
+    // Attributes only for spans that are kept: an unsampled call costs little more than its trace.
     if (span.isRecording()) span.setAttributes(callAttributes(call, this.includeArgs));
     (call as Recorded<CallTrace, CallRecord>)[RECORD] = { span, command: undefined, node: undefined };
-    this.callOfSpan.set(span, call);
-    return trace.setSpan(active, span);
+    // The same context back: the store's run() then does nothing.
+    return isOperation(call) ? active : trace.setSpan(parent, span);
   }
 
   private callEnded(call: CallTrace): void {
     const record = (call as Recorded<CallTrace, CallRecord>)[RECORD];
     if (!record) return;
     const { span } = record;
-    this.callOfSpan.delete(span);
     const failure = call.error === undefined ? undefined : errorAttributes(call.error);
     if (span.isRecording()) {
       span.setAttributes(callEndAttributes(call));
@@ -119,9 +123,8 @@ export class ShardisSpans {
 
   private commandStarted(command: CommandTrace): void {
     if (command.client !== this.tracing.client) return;
-    const active = context.active();
-    const activeSpan = trace.getSpan(active);
-    const call = activeSpan && this.callOfSpan.get(activeSpan);
+    // Accepted inside its call (synchronously, or where the call resumed it: tracing.ts resumeCall).
+    const call = currentCall();
     const record = call && (call as Recorded<CallTrace, CallRecord>)[RECORD];
     if (call && record && record.command === undefined && completes(call)) {
       // The call's own command: its span gets the node, not a second span.
@@ -133,7 +136,8 @@ export class ShardisSpans {
       (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span: record.span, own: false };
       return;
     }
-    const span = this.tracer.startSpan(command.command.toUpperCase(), { kind: SpanKind.CLIENT }, active);
+    const active = context.active();
+    const span = this.tracer.startSpan(command.command.toUpperCase(), { kind: SpanKind.CLIENT }, record ? trace.setSpan(active, record.span) : active);
     if (span.isRecording()) span.setAttributes(commandAttributes(command, this.includeArgs));
     (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span, own: true };
   }

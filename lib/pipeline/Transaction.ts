@@ -18,7 +18,7 @@ import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
 import type { ClientTracing } from "../metrics/clientTracing.js";
-import { callsTraced } from "../metrics/tracing.js";
+import { callsTraced, currentCall, resumeCall, type CallTrace } from "../metrics/tracing.js";
 
 export type PipelineResult = Array<[error: Error | null, result: unknown]>;
 
@@ -161,10 +161,11 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
 
   /** The block, run (again where a cluster moved its slot) until it ran or cannot. */
   private async runBlock(): Promise<PipelineResult | null> {
+    const traced = currentCall();
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
     const deadline = performance.now() + this.target.timeoutMs;
     let commands = this.queued.map((q) => q.cmd);
-    let execResult = await this.run(commands, shards, deadline);
+    let execResult = await this.run(commands, shards, deadline, traced);
     for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
       // A cluster moved the block's slot: nothing in it ran (EXECABORT, or EXEC itself answered MOVED/ASK because the
       // slot moved while the block was queued), so the whole block goes again where the map now says.
@@ -174,7 +175,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       await within(this.target.relocated(commands, execResult.replies), deadline - performance.now());
       if (deadline - performance.now() <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
-      execResult = await this.run(commands, shards, deadline);
+      execResult = await this.run(commands, shards, deadline, traced);
     }
     this.target.settled?.(this.multiRan);
     if (!execResult.ok) {
@@ -220,7 +221,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
    * The block on its node; EXEC's outcome and the server's refusals of queued commands. The wait for the node
    * (a master not named yet) and a MULTI probe count against the call's deadline: the block gets what is left.
    */
-  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number): Promise<RunResult> {
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number, traced: CallTrace | undefined): Promise<RunResult> {
     const left = () => Math.max(1, deadline - performance.now());
     const placed = await this.target.node(shards);
     const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
@@ -232,7 +233,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       if (!asked || !(await this.allowedAgain(asked, left()))) return { ok: false, error: known, previous: [], replies: [] };
     }
     const block = new BlockCommand(commands, "exec", asking);
-    const exec = node.send(block, left(), BLOCK, pin);
+    // Sent after awaiting its node: as part of the exec() call still (its trace).
+    const exec = resumeCall(traced, () => node.send(block, left(), BLOCK, pin));
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
     const [execResult, multi, queued] = await Promise.all([
       exec.then(

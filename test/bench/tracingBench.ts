@@ -57,10 +57,10 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   try {
     return await parts.compare(
       {
-        "shardis slots, OTel context": () => inApp(shardis),
+        "shardis slots (OTel context)": () => inApp(shardis),
         "shardis slots + otel": instrumented(sampled),
         "shardis slots + otel unsampled": instrumented(unsampled),
-        "manual shard, OTel context": () => inApp(ioredis),
+        "manual shard (OTel context)": () => inApp(ioredis),
         "manual shard + otel": async () => {
           const stop = ioredisSpans(sampled.getTracer("anchor"));
           try {
@@ -71,10 +71,10 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
         },
       },
       [
-        ["shardis + otel / shardis, OTel context", "shardis slots + otel", "shardis slots, OTel context", 0.8],
-        ["shardis + otel unsampled / shardis", "shardis slots + otel unsampled", "shardis slots, OTel context"],
+        ["shardis + otel / shardis (OTel context)", "shardis slots + otel", "shardis slots (OTel context)", 0.8],
+        ["shardis + otel unsampled / shardis", "shardis slots + otel unsampled", "shardis slots (OTel context)"],
         ["shardis + otel / manual shard + otel", "shardis slots + otel", "manual shard + otel", 1],
-        ["manual shard + otel / manual shard", "manual shard + otel", "manual shard, OTel context"],
+        ["manual shard + otel / manual shard", "manual shard + otel", "manual shard (OTel context)"],
       ],
     );
   } finally {
