@@ -14,8 +14,6 @@ import type { ShardisStats } from "../metrics/stats.js";
 import { ShardisSpans } from "./instrumentation.js";
 import { OperationMetrics } from "./metrics.js";
 
-export { callSpanName, callAttributes, commandAttributes, errorAttributes, nodeAttributes, queryText } from "./attributes.js";
-
 export interface ShardisInstrumentationOptions {
   /** Where spans go. @default trace.getTracerProvider() (the global one) */
   tracerProvider?: TracerProvider;
