@@ -24,6 +24,7 @@ export { ensureServers, startHaTopology, startRedisCluster, startRedisMany, stop
 const NEEDS: Record<string, "shards" | "sentinels"> = {
   quickstart: "shards",
   "cross-shard": "shards",
+  tracing: "shards",
   "high-availability": "sentinels",
   "metrics-server": "sentinels",
 };

@@ -45,6 +45,6 @@ export type { HotKey, ShardLoad } from "./hotkeys/HotKeys.js";
 export type { NearCacheStats, NearCacheShardStats } from "./metrics/nearCacheStats.js";
 export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats, CacheStats } from "./metrics/stats.js";
 export type { Outcome } from "./metrics/meters.js";
-export { COMMAND_CHANNEL, type CommandTrace } from "./metrics/tracing.js";
+export { CALL_CHANNEL, COMMAND_CHANNEL, type CallTrace, type CommandTrace, type TraceEvent, type CacheOutcome } from "./metrics/tracing.js";
 export { DEFAULTS } from "./config/defaults.js";
 export * from "./errors.js";

@@ -26,6 +26,8 @@ import { one, Rebuilds, type Miss } from "./Rebuilds.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
 import { jitteredTtl, refreshEarly } from "./timing.js";
 import type { CacheGetOptions, CacheSetOptions, Found, Loader, ManyLoader } from "./types.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced, currentCall, type CacheOutcome, type CallTrace } from "../metrics/tracing.js";
 
 export type { CacheGetOptions, CacheSetOptions, Loader, LoaderContext, ManyLoader } from "./types.js";
 
@@ -42,6 +44,8 @@ class SharedRead<T> implements Carried {
   /** Set once, right after the read is made. */
   value!: Promise<T | undefined>;
   result: CacheResult = "miss";
+  /** The first caller's trace, when traced: told what the read found. */
+  trace: CallTrace | undefined = undefined;
 
   constructor(
     readonly entry: EntryKey,
@@ -73,10 +77,12 @@ export class Cache<T = unknown> {
     private readonly store: CacheStore,
     private readonly meter: CacheMeter,
     events: CacheEvents,
+    /** getOrSet() and its loader calls are traced through it. */
+    private readonly tracing?: ClientTracing,
   ) {
     this.codec = new ValueCodec(options.namespace, options.serializer);
     this.prefix = `${options.namespace}:`;
-    this.rebuilds = new Rebuilds(options, store, meter, events, this.codec, () => this.random());
+    this.rebuilds = new Rebuilds(options, store, meter, events, this.codec, () => this.random(), tracing);
   }
 
   get namespace(): string {
@@ -85,6 +91,15 @@ export class Cache<T = unknown> {
 
   /** The value for key: from the cache, or loaded once in the fleet and cached. */
   getOrSet(key: CacheKey, loader: Loader<T>, options?: CacheSetOptions): Promise<T | undefined> {
+    const tracing = this.tracing;
+    if (tracing !== undefined && callsTraced()) {
+      return tracing.call("cache", "getOrSet", [key], () => this.resolve(key, loader, options, currentCall()), { namespace: this.namespace });
+    }
+    return this.resolve(key, loader, options, undefined);
+  }
+
+  /** getOrSet(); `trace` (when traced) is told what the call did. */
+  private resolve(key: CacheKey, loader: Loader<T>, options: CacheSetOptions | undefined, trace: CallTrace | undefined): Promise<T | undefined> {
     let entry: EntryKey;
     let ttlMs: number;
     try {
@@ -97,14 +112,19 @@ export class Cache<T = unknown> {
     // Written with then() rather than async/await: this is the hit path, and every promise saved shows.
     // A load of the key running in this process (a miss being rebuilt): joined, nothing sent.
     const loading = this.rebuilds.running ? this.rebuilds.awaited(entry) : undefined;
-    if (loading) return loading.then(this.counted, this.countedMiss);
+    if (loading) {
+      if (trace !== undefined) trace.outcome = "joined";
+      return loading.then(this.counted, this.countedMiss);
+    }
     const shared = this.reading?.get(entry.id);
+    if (shared && trace !== undefined) trace.outcome = "joined";
     if (shared) return shared.value.then((value) => (this.meter.requests[shared.result]++, value), this.countedMiss);
     if (!this.reading) {
       this.reading = new Map();
       setImmediate(this.endTurn);
     }
     const read = new SharedRead(entry, loader, ttlMs);
+    read.trace = trace;
     // The read carries its own state to one handler for every read: no closure per read on the hit path.
     read.value = this.store.read(entry.full, read).then(this.onRead, this.onReadFailure);
     this.reading.set(entry.id, read);
@@ -209,6 +229,7 @@ export class Cache<T = unknown> {
     if (value !== NOT_FRESH) {
       read.result = "hit";
       this.meter.requests.hit++;
+      if (read.trace !== undefined) read.trace.outcome = "hit";
       return value;
     }
     const found = this.serveOrRebuild(entry, raw, loader, ttlMs);
@@ -226,6 +247,7 @@ export class Cache<T = unknown> {
   /** The first caller's request counted, its result noted for the callers who joined it. */
   private settle(read: SharedRead<T>, found: Found<T>): T | undefined {
     read.result = found.result;
+    if (read.trace !== undefined) read.trace.outcome = cacheOutcome(found);
     this.meter.requests[found.result]++;
     return found.value;
   }
@@ -312,4 +334,10 @@ export class Cache<T = unknown> {
     for (const [id, loading] of this.rebuilds.loadMany(misses, loader, ttlMs)) out.set(id, loading);
     return out;
   }
+}
+
+/** What a traced getOrSet did, from what it found. */
+function cacheOutcome(found: Found<unknown>): CacheOutcome {
+  if (found.how !== undefined) return found.how;
+  return found.result === "miss" ? "loaded" : found.result;
 }

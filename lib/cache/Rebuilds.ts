@@ -28,6 +28,7 @@ import { ACQUIRE, COMMIT, EXTEND, RELEASE } from "./scripts.js";
 import type { CacheEvents, CacheKey, CacheStore } from "./store.js";
 import { jitteredTtl } from "./timing.js";
 import type { Found, Loader, ManyLoader } from "./types.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
 
 /** What a caller waiting on another's load saw. */
 type Waited<T> =
@@ -69,6 +70,8 @@ export class Rebuilds<T> {
     private readonly codec: ValueCodec<T>,
     /** Jitter draws (the cache's, replaceable in tests). */
     private readonly random: () => number,
+    /** Loader calls are traced through it (spans of their own). */
+    private readonly tracing?: ClientTracing,
   ) {
     const { namespace, waitTimeoutMs } = options;
     this.flights = new Flights(
@@ -131,12 +134,12 @@ export class Rebuilds<T> {
       }
       const acquired = await this.acquire(entry, seen);
       if ("down" in acquired) return this.direct(entry, loader, acquired.down);
-      if ("token" in acquired) return this.loadLockedMiss(entry, loader, ttlMs, acquired.token);
+      if ("token" in acquired) return this.loadLockedMiss(entry, loader, ttlMs, acquired.token, waited ? "took_over" : "loaded");
       const current = acquired.current;
       if (current && holdsValue(current)) {
         // Written since this caller looked: use it.
         const value = this.codec.decode(current);
-        if (value !== CORRUPT) return { value, result: "miss" };
+        if (value !== CORRUPT) return { value, result: "miss", how: "waited" };
         seen = String(current.expiresAt);
         continue;
       }
@@ -145,7 +148,7 @@ export class Rebuilds<T> {
       const outcome = await this.waitFor(entry, current?.lockToken ?? "", deadline);
       switch (outcome.kind) {
         case "value":
-          return { value: outcome.value, result: "miss" };
+          return { value: outcome.value, result: "miss", how: "waited" };
         case "failed":
           throw new CacheLoadError(this.namespace, entry.display, outcome.message);
         case "timeout":
@@ -172,9 +175,9 @@ export class Rebuilds<T> {
   }
 
   /** A miss whose lock this caller took: its value, or its failure reported and thrown. */
-  private async loadLockedMiss(entry: EntryKey, loader: Loader<T>, ttlMs: number, token: string): Promise<Found<T>> {
+  private async loadLockedMiss(entry: EntryKey, loader: Loader<T>, ttlMs: number, token: string, how: "loaded" | "took_over"): Promise<Found<T>> {
     try {
-      return { value: await this.loadLocked(entry, loader, ttlMs, token, undefined), result: "miss" };
+      return { value: await this.loadLocked(entry, loader, ttlMs, token, undefined), result: "miss", how };
     } catch (error) {
       this.events.error(this.namespace, entry.display, error as Error, "error");
       throw error;
@@ -258,7 +261,7 @@ export class Rebuilds<T> {
     const extend = () => locks.forEach(({ entry, token }) => void this.store.run(EXTEND, entry.full, [token, lockTtl]).catch(ignore));
     const extender = setInterval(extend, Math.max(1, Math.floor(lockTtl / 3)));
     extender.unref();
-    const outcome = await runLoader(load, locks[0]!.entry, this.namespace, this.options.loadTimeoutMs, this.meter);
+    const outcome = await runLoader(load, locks[0]!.entry, this.namespace, this.options.loadTimeoutMs, this.meter, this.tracing);
     clearInterval(extender);
     if (!outcome.ok) {
       const message = outcome.timedOut ? "" : outcome.error.message.slice(0, MAX_MESSAGE);
@@ -271,9 +274,16 @@ export class Rebuilds<T> {
   /** The work of a direct load (the store unavailable): the loader's value, written nowhere. */
   private async direct(entry: EntryKey, loader: Loader<T>, cause: Error): Promise<Found<T>> {
     this.events.error(this.namespace, entry.display, cause, "loader");
-    const outcome = await runLoader((signal) => loader({ key: entry.display, stale: undefined, signal }), entry, this.namespace, this.options.loadTimeoutMs, this.meter);
+    const outcome = await runLoader(
+      (signal) => loader({ key: entry.display, stale: undefined, signal }),
+      entry,
+      this.namespace,
+      this.options.loadTimeoutMs,
+      this.meter,
+      this.tracing,
+    );
     if (!outcome.ok) throw outcome.error;
-    return { value: outcome.value, result: "miss" };
+    return { value: outcome.value, result: "miss", how: "direct" };
   }
 
   /** Writes a loaded value (or "not found") under the lock; a refused write (the lock was lost) is counted, the value still returned. */
@@ -358,7 +368,7 @@ export class Rebuilds<T> {
   private async directMany<K extends CacheKey>(down: ReadonlyArray<Miss<K>>, loader: ManyLoader<K, T>, cause: Error): Promise<Map<string, Found<T>>> {
     this.events.error(this.namespace, down[0]!.entry.display, cause, "loader");
     const keys = down.map((m) => m.key);
-    const outcome = await runLoader(async (signal) => manyValues(await loader(keys, { signal })), down[0]!.entry, this.namespace, this.options.loadTimeoutMs, this.meter);
+    const outcome = await runLoader(async (signal) => manyValues(await loader(keys, { signal })), down[0]!.entry, this.namespace, this.options.loadTimeoutMs, this.meter, this.tracing);
     if (!outcome.ok) throw outcome.error;
     return new Map(down.map(({ entry, key }, i) => [entry.id, { value: pick(outcome.value, key, i), result: "miss" }]));
   }

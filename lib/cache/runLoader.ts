@@ -8,6 +8,8 @@
 import { CacheLoadTimeoutError } from "../errors.js";
 import type { CacheMeter } from "../metrics/cacheMeter.js";
 import type { EntryKey } from "./keys.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced } from "../metrics/tracing.js";
 
 export type LoaderResult<V> =
   | { readonly ok: true; readonly value: V; readonly ms: number }
@@ -21,6 +23,8 @@ export function runLoader<V>(
   namespace: string,
   loadTimeoutMs: number,
   meter: CacheMeter,
+  /** Traces the loader call as a span of its own (a "load" call), its own commands inside it. */
+  tracing?: ClientTracing,
 ): Promise<LoaderResult<V>> {
   const controller = new AbortController();
   const started = performance.now();
@@ -47,7 +51,10 @@ export function runLoader<V>(
     timer.unref();
     let pending: Promise<V>;
     try {
-      pending = Promise.resolve(load(controller.signal));
+      pending =
+        tracing !== undefined && callsTraced()
+          ? tracing.call("load", "load", undefined, () => Promise.resolve(load(controller.signal)), { namespace })
+          : Promise.resolve(load(controller.signal));
     } catch (error) {
       pending = Promise.reject(error);
     }

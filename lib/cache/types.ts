@@ -40,6 +40,8 @@ export interface CacheGetOptions {
 export interface Found<T> {
   readonly value: T | undefined;
   readonly result: CacheResult;
+  /** How a miss was answered (for traces): loaded under the lock, waited for another caller's load, took over a lock given up, loaded directly. */
+  readonly how?: "loaded" | "waited" | "took_over" | "direct";
   /** The record the value came from (reads only). */
   readonly record?: CacheRecord;
 }

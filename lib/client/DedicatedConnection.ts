@@ -151,6 +151,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       },
       node: () => this.node,
       timeoutMs: this.executor.defaults.timeoutMs,
+      tracing: this.executor.tracing,
       multi: this.executor.multiGuard,
       pin: () => this.pin,
       // The shard master's shared connection, when it is this connection's node: MULTI+DISCARD there leaves this WATCH alone.

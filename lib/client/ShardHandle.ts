@@ -50,6 +50,7 @@ export class ShardHandle implements Dispatcher, ScriptRunner {
       shardOf: () => this.index,
       node: () => this.executor.masterWhenPlaced(this.index),
       timeoutMs: this.executor.defaults.timeoutMs,
+      tracing: this.executor.tracing,
       multi: this.executor.multiGuard,
     });
   }

@@ -27,6 +27,7 @@ import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShar
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MetricsExporter } from "../metrics/exporter.js";
+import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
@@ -78,6 +79,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
+      // Every trace names this client: subscribers (shardis/otel) tell clients apart by it.
+      tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
     const executor = this.#executor;
     this.#exporter?.attach(() => executor.fleet.figures());
@@ -205,7 +208,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     return new Cache<T>(resolved, cacheStore(executor), executor.fleet.meters.cache(resolved.namespace), {
       // A NoPermissionError was reported once on acl:refused: not again for every key.
       error: (namespace, key, error, served) => error instanceof NoPermissionError || this.emit("cache:error", { namespace, key, error, served }),
-    });
+    }, executor.tracing);
   }
 
   /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
@@ -283,6 +286,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         checkOpen: () => this.#checkOpen(),
         run: (name, args, encoding) => executor.run(name, args, encoding),
         runScript: (script, args, encoding) => executor.runScript(script, args, encoding),
+        tracing: executor.tracing,
       },
       partial,
     );
@@ -399,6 +403,11 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** ioredis's sendCommand(new Command(...)): routed like the command's own method; resolves (and settles) the Command. */
   sendCommand(command: Command): Promise<unknown> {
     return sendForeign(command, (name, args) => this.#executor.run(name, args, null));
+  }
+
+  /** @internal what the client's traces carry, for shardis/otel */
+  get [TRACING](): ClientTracing {
+    return this.#executor.tracing;
   }
 
   get [SCANS](): Scans {

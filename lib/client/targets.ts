@@ -67,6 +67,7 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
       return migration ? migration.node(master) : master();
     },
     timeoutMs: executor.defaults.timeoutMs,
+    tracing: executor.tracing,
     multi: executor.multiGuard,
     relocated: migration && ((queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>) => migration.relocated(queued, replies)),
   };

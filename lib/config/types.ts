@@ -227,9 +227,9 @@ export interface HotKeyOptions {
   sampleEvery?: number;
 }
 
-/** What the `shardis:command` diagnostics channel publishes. */
+/** What the `shardis:call` and `shardis:command` tracing channels publish. */
 export interface TracingOptions {
-  /** Put the command's arguments (keys, values) in the trace context. @default false */
+  /** Put the command's arguments (keys, values) in trace contexts. @default false */
   includeArgs?: boolean;
 }
 
@@ -316,6 +316,6 @@ export interface ShardedClientOptions {
   nearCache?: NearCacheOptions | false;
   /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
   hotKeys?: HotKeyOptions | false;
-  /** The `shardis:command` tracing channel's payload. @default { includeArgs: false } */
+  /** What the `shardis:call` and `shardis:command` tracing channels carry. @default { includeArgs: false } */
   tracing?: TracingOptions;
 }

@@ -32,6 +32,7 @@ import type { FlushScheduler } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 import { WriteQueue } from "./writeQueue.js";
+import { outsideCallers } from "./outside.js";
 
 export { BLOCK, INTERNAL, Pin, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry, SessionState } from "./entry.js";
@@ -200,8 +201,13 @@ export class NodeClient {
 
   connect(): void {
     // Failures surface through the "error" and "close" events; the promise adds nothing.
-    if (this.connection.status === "wait") this.connection.connect().catch(() => undefined);
+    if (this.connection.status === "wait") outsideCallers(this.openConnection);
   }
+
+  /** Opens the connection; its handshake and ROLE check belong to no caller (outside.ts). */
+  private readonly openConnection = (): void => {
+    this.connection.connect().catch(() => undefined);
+  };
 
   /**
    * Queues a command for this turn's write. Fails fast, without touching the
@@ -271,7 +277,7 @@ export class NodeClient {
       return;
     }
     const mine = entry.handOver();
-    if (mine.trace) mine.trace.node = this.id;
+    mine.trace?.movedTo(this.id);
     if (!this.context.breaker.admits) {
       this.failEntry(mine, this.circuitOpenError(), "circuit_open");
       return;
@@ -285,16 +291,22 @@ export class NodeClient {
 
   /** Hands every command still waiting for a connection to another node (failover). */
   handOverQueued(to: NodeClient): void {
-    for (const entry of this.queue.take()) to.adopt(entry);
+    for (const entry of this.queue.take()) {
+      entry.trace?.note("handover", to.id);
+      to.adopt(entry);
+    }
   }
 
   /** Queues an entry for this turn's write, or writes now when the turn has run long (WriteQueue). */
   private accept(entry: Entry, now: number): void {
     this.recovery.watch(entry);
     this.tracker.add(entry);
-    if (this.queue.add(entry, now) && this.ready) this.flush();
+    // A write now carries commands of other callers queued this turn: outside this caller's context (outside.ts).
+    if (this.queue.add(entry, now) && this.ready) outsideCallers(this.flushNow);
     else this.queue.markDirty();
   }
+
+  private readonly flushNow = (): void => this.flush();
 
   /** Writes everything queued in one corked write, if the connection is ready. */
   flush(): void {
@@ -323,9 +335,10 @@ export class NodeClient {
     this.tracker.prune();
     if (last) {
       this.context.observer.written(written);
+      const now = performance.now();
       // A second pass only when someone traces: the batch size is known once the write is done.
-      if (traced) for (const entry of batch) if (entry.trace && entry.written) entry.trace.batchSize = written;
-      this.inflight.add(batch, last, performance.now());
+      if (traced) for (const entry of batch) if (entry.trace && entry.written) entry.trace.written(now, written);
+      this.inflight.add(batch, last, now);
       last.promise.then(this.onAnswered, this.onAnswered);
     }
   }

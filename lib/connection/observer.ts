@@ -9,12 +9,17 @@ import type { ShardisCommand } from "../commands/command.js";
 /** How a command failed without an answer from Redis. */
 export type FailOutcome = "timeout" | "connection" | "circuit_open" | "queue_full" | "closed" | "auth" | "database";
 
-/** The part of a command's trace the connection keeps up to date. */
+/** What happened to a command on its way, as its trace tells it (span events). */
+export type TraceEventName = "retry" | "readonly" | "moved" | "ask" | "handover";
+
+/** The part of a command's trace the connection keeps up to date (present only while someone traces). */
 export interface TraceHandle {
-  /** The node that carries the command (changes when a failover hands it over). */
-  node: string;
-  /** Commands written in the same batch; set once written. */
-  batchSize: number;
+  /** Written at `at` (performance.now()) with `batchSize` commands in the same write. */
+  written(at: number, batchSize: number): void;
+  /** Something happened to the command on its way (a retry, a redirect, a hand-over); `detail` says where or why. */
+  note(event: TraceEventName, detail?: string): void;
+  /** Another node carries the command now (a hand-over, a redirect). */
+  movedTo(node: string): void;
 }
 
 export interface CommandObserver {

@@ -80,6 +80,7 @@ export class Recovery {
     if (reply && error.message.startsWith("READONLY") && this.host.redirect && !entry.redirected && !pinned) {
       // Writing to a master that was demoted: learn the new topology and try once where it points.
       entry.redirected = true;
+      entry.trace?.note("readonly");
       this.host.redirect(entry, error);
       return true;
     }
@@ -87,12 +88,13 @@ export class Recovery {
       const redirect = clusterRedirectOf(error);
       if (redirect && entry.redirections < MAX_REDIRECTIONS) {
         entry.redirections++;
+        entry.trace?.note(redirect.kind === "ASK" ? "ask" : "moved", redirect.address);
         this.host.clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot);
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
       if (CLUSTER_NOT_NOW.test(error.message)) {
-        if (this.retryLater(entry, Math.min(++entry.clusterWaits, 8))) return true;
+        if (this.retryLater(entry, Math.min(++entry.clusterWaits, 8), error)) return true;
         // Out of time: say which node kept answering so (a cluster in fail state answers CLUSTERDOWN to everything).
         entry.fail(new ClusterError(`still answering "${error.message}" at the command's deadline`, this.host.node, error));
         return true;
@@ -103,14 +105,16 @@ export class Recovery {
     if (entry.attempts >= retry.attempts) return false;
     if (!(error instanceof ConnectionError || (reply && TRANSIENT_REPLY.test(error.message)))) return false;
     entry.attempts++;
-    return this.retryLater(entry, entry.attempts);
+    return this.retryLater(entry, entry.attempts, error);
   }
 
   /** Queues the entry again after the attempt's backoff, if that still ends before its deadline. */
-  private retryLater(entry: Entry, attempt: number): boolean {
+  private retryLater(entry: Entry, attempt: number, cause: Error): boolean {
     const retry = this.host.retry;
     const delay = reconnectDelay(attempt, { baseDelayMs: Math.max(1, retry.baseDelayMs), maxDelayMs: Math.max(1, retry.maxDelayMs) });
     if (performance.now() + delay >= entry.deadline) return false;
+    // The reason as a class, never the message (a reply's text may carry what the caller sent).
+    entry.trace?.note("retry", cause.name === "ReplyError" ? cause.message.split(" ", 1)[0] : cause.name);
     // A fresh attempt: not written yet, and its failure was counted already (the retry's own outcome counts anew).
     entry.written = false;
     entry.failed = false;

@@ -38,6 +38,8 @@ import { fanOut } from "./fanOut.js";
 import { PooledRuns } from "./pooled.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 import type { NearCacheLink } from "./NearCacheLink.js";
+import { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced, currentCall, resumeCall } from "../metrics/tracing.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -55,6 +57,8 @@ export class Executor {
   private placedBy: Layout | undefined;
   /** Blocking commands and writes under a write concern: their pooled connections. */
   private readonly pooled = new PooledRuns(this);
+  /** What the client's traces carry; public calls start theirs here (shardis:call). */
+  readonly tracing: ClientTracing;
 
   constructor(
     readonly options: ResolvedOptions,
@@ -66,7 +70,8 @@ export class Executor {
     this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
     // The router follows a cluster's slot map: rebuilt (before the event reaches the client) at each new layout.
     const follow: FleetEvents = { ...fleetEvents, topology: (epoch, reason) => (this.follow(), fleetEvents.topology(epoch, reason)) };
-    this.fleet = new Fleet(options, nodeEvents, follow, parts);
+    this.tracing = parts.tracing ?? new ClientTracing(this, options.redis.db ?? 0, options.tracing.includeArgs);
+    this.fleet = new Fleet(options, nodeEvents, follow, { ...parts, tracing: this.tracing });
     this.follow();
     this.defaults = Object.freeze({
       timeoutMs: options.commandTimeoutMs,
@@ -151,14 +156,23 @@ export class Executor {
     return this.router.plan(commandSpec(name), buildCommand(name, args, null).args as Args, this.shardNames.length);
   }
 
-  /** The path behind every routed command method. */
+  /** The path behind every routed command method: a call of its own (traced when someone listens on shardis:call). */
   run(name: string, args: unknown[], encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
+    if (callsTraced()) return this.tracing.call("command", name, args, () => this.execute(name, args, encoding, call));
+    return this.execute(name, args, encoding, call);
+  }
+
+  private execute(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     // A near-cache hit needs neither a command nor a route.
     const near = this.fleet.near;
     if (near !== undefined && call.readFrom === "master") {
       const cached = name === "mget" ? this.nearMget(near, args, encoding, call) : near.fast(name, args, encoding);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) {
+        const traced = currentCall();
+        if (traced !== undefined && name !== "mget") traced.nearCache = true;
+        return cached;
+      }
     }
     return this.dispatch(name, args, encoding, call);
   }
@@ -170,6 +184,11 @@ export class Executor {
    * name and arguments (a slot no shard serves yet).
    */
   runBuilt(cmd: ShardisCommand, encoding: Encoding, call: CallOptions = this.defaults): Promise<unknown> {
+    if (callsTraced()) return this.tracing.call("command", cmd.name, cmd.args, () => this.executeBuilt(cmd, encoding, call));
+    return this.executeBuilt(cmd, encoding, call);
+  }
+
+  private executeBuilt(cmd: ShardisCommand, encoding: Encoding, call: CallOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     return this.dispatch(cmd.name, cmd.args, encoding, call, cmd);
   }
@@ -258,13 +277,14 @@ export class Executor {
 
   /** A slot no shard serves yet (the cluster's map is not known, or not covering it): wait for a new layout, within the deadline. */
   private async whenMapped(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const traced = currentCall();
     const started = performance.now();
     await this.fleet.holder.whenChanged(call.timeoutMs);
     if (this.closing) throw new ClientClosedError();
     const left = call.timeoutMs - (performance.now() - started);
     // The deadline, not a number: a command may have waited here more than once, each time with what was left.
     if (left <= 0) throw this.fleet.unmapped(undefined);
-    return this.run(name, args, encoding, { ...call, timeoutMs: left });
+    return resumeCall(traced, () => this.execute(name, args, encoding, { ...call, timeoutMs: left }));
   }
 
   /** Builds routing on a cluster's slot map when the layout brought a new one. */
@@ -278,6 +298,11 @@ export class Executor {
 
   /** Runs a command on one shard's master without routing (client.shard(name)). */
   runUnrouted(shard: number, name: string, args: unknown[], encoding: Encoding, call = this.defaults): Promise<unknown> {
+    if (callsTraced()) return this.tracing.call("command", name, args, () => this.executeUnrouted(shard, name, args, encoding, call));
+    return this.executeUnrouted(shard, name, args, encoding, call);
+  }
+
+  private executeUnrouted(shard: number, name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const refused = refusal(name, args);
     if (refused) return this.refuse(name, new UnsupportedCommandError(name, refused));
@@ -326,6 +351,13 @@ export class Executor {
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */
   runScript(script: Script, callArgs: unknown[], encoding: Encoding, call = this.defaults, shard?: number): Promise<unknown> {
+    if (callsTraced()) {
+      return this.tracing.call("script", script.evalshaCommand, callArgs, () => this.executeScript(script, callArgs, encoding, call, shard), { script: script.name });
+    }
+    return this.executeScript(script, callArgs, encoding, call, shard);
+  }
+
+  private executeScript(script: Script, callArgs: unknown[], encoding: Encoding, call: CallOptions, shard?: number): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
     const args = script.evalArgs(callArgs);
     const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...args], { replyEncoding: encoding });
@@ -353,7 +385,10 @@ export class Executor {
     if (!node) {
       // The wait for Sentinel to name the master counts against the call's deadline.
       const placed = target;
-      return this.placed(placed, call.timeoutMs).then((left) => this.runScript(script, callArgs, encoding, { ...call, timeoutMs: left }, placed));
+      const traced = currentCall();
+      return this.placed(placed, call.timeoutMs).then((left) =>
+        resumeCall(traced, () => this.executeScript(script, callArgs, encoding, { ...call, timeoutMs: left }, placed)),
+      );
     }
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
@@ -387,6 +422,8 @@ export class Executor {
 
   /** One command per shard in parallel, the replies put back in caller order. */
   private async scatter(spec: CommandSpec, plan: SplitPlan, encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const traced = currentCall();
+    if (traced !== undefined) traced.shards = plan.parts.length;
     // Each part counts as a command on its shard, under its first key.
     for (const part of plan.parts) this.fleet.hotKeys?.observe(part.shard, part.args[0]!);
     const { replies, failures, succeeded } = await fanOut(
@@ -401,6 +438,8 @@ export class Executor {
   /** A keyless command on every shard's master, the replies combined by its rule. */
   private async broadcast(spec: CommandSpec, args: Args, encoding: Encoding, rule: Combine, call: CallOptions): Promise<unknown> {
     const master = { ...call, readFrom: "master" as const };
+    const traced = currentCall();
+    if (traced !== undefined) traced.shards = this.shardNames.length;
     const { replies, failures, succeeded } = await fanOut(
       this.shardNames.map((shard, i) => ({ shard, run: () => this.runOn(i, spec, buildCommand(spec.name, [...args], encoding), master) })),
     );
@@ -410,8 +449,10 @@ export class Executor {
 
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */
   private async whenPlaced(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
+    const traced = currentCall();
     const left = await this.placed(shard, call.timeoutMs);
-    return this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags);
+    // Still the same call (its trace follows the command to the node).
+    return resumeCall(traced, () => this.runOn(shard, spec, cmd, { ...call, timeoutMs: left }, flags));
   }
 
   /**

@@ -14,6 +14,7 @@ import { NodeBreaker } from "../resilience/breaker.js";
 import { ClientClosedError, ClusterError } from "../errors.js";
 import { ClusterLink } from "./ClusterLink.js";
 import { Meters } from "../metrics/meters.js";
+import { ClientTracing } from "../metrics/clientTracing.js";
 import { readFigures, type Figures } from "../metrics/figures.js";
 import { nearCacheStats } from "../metrics/nearCacheStats.js";
 import { ServerStats } from "../metrics/serverStats.js";
@@ -35,6 +36,8 @@ export interface FleetParts {
   readonly connections: ConnectionFactory;
   /** Where layouts come from instead of Sentinel (tests simulate topology changes with it). */
   readonly source?: LayoutSource;
+  /** What the client's traces carry (the client itself, its database, arguments or not). */
+  readonly tracing?: ClientTracing;
 }
 
 export interface FleetEvents {
@@ -97,7 +100,7 @@ export class Fleet {
       options.shards.map((s) => s.name),
       options.metrics?.latencyBuckets ?? DEFAULTS.metrics.latencyBuckets,
       DEFAULTS.metrics.batchBuckets,
-      options.tracing.includeArgs,
+      parts.tracing ?? new ClientTracing(this, options.redis.db ?? 0, options.tracing.includeArgs),
     );
     const meters = this.meters;
     // The fix a refusal names is for the user the client connects as ("default" when only a password is set).

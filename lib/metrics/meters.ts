@@ -13,7 +13,8 @@ import type { CommandObserver, FailOutcome, NodeObserver, TraceHandle } from "..
 import { Histogram } from "./histogram.js";
 import { CacheMeter } from "./cacheMeter.js";
 import { DEFAULTS } from "../config/defaults.js";
-import { traceCommand, tracingActive } from "./tracing.js";
+import { commandsTraced, traceCommand } from "./commandTrace.js";
+import { ClientTracing } from "./clientTracing.js";
 
 /** How a command ended. "error" is Redis answering with an error; the others are shardis or the network failing it. */
 export const OUTCOMES = ["ok", "error", "timeout", "connection", "circuit_open", "queue_full", "closed", "auth", "database"] as const;
@@ -62,14 +63,14 @@ export class RoleMeter implements CommandObserver {
     readonly role: MeterRole,
     private readonly latencyBounds: readonly number[],
     batchBounds: readonly number[],
-    /** Put command arguments in trace contexts. */
-    private readonly traceArgs: boolean,
+    /** What the client's traces carry. */
+    private readonly tracing: ClientTracing,
   ) {
     this.batches = new Histogram(batchBounds);
   }
 
   accepted(cmd: ShardisCommand, node: string, startedAt: number): TraceHandle | undefined {
-    return tracingActive() ? traceCommand(cmd, { shard: this.shard, node, role: this.role }, startedAt, this.traceArgs) : undefined;
+    return commandsTraced(this.tracing) ? traceCommand(cmd, { shard: this.shard, node, role: this.role }, startedAt, this.tracing) : undefined;
   }
 
   answered(cmd: ShardisCommand, seconds: number): void {
@@ -140,11 +141,11 @@ export class ShardMeter {
     readonly shard: string,
     latencyBounds: readonly number[],
     batchBounds: readonly number[],
-    traceArgs: boolean,
+    tracing: ClientTracing,
   ) {
     this.roles = {
-      master: new RoleMeter(shard, "master", latencyBounds, batchBounds, traceArgs),
-      replica: new RoleMeter(shard, "replica", latencyBounds, batchBounds, traceArgs),
+      master: new RoleMeter(shard, "master", latencyBounds, batchBounds, tracing),
+      replica: new RoleMeter(shard, "replica", latencyBounds, batchBounds, tracing),
     };
   }
 }
@@ -164,9 +165,14 @@ export class Meters {
   private readonly refusals = new Map<string, Refusal>();
   private readonly caches = new Map<string, CacheMeter>();
 
-  constructor(shardNames: readonly string[], latencyBounds: readonly number[], batchBounds: readonly number[], traceArgs = false) {
-    this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs));
-    this.make = (name) => new ShardMeter(name, latencyBounds, batchBounds, traceArgs);
+  constructor(
+    shardNames: readonly string[],
+    latencyBounds: readonly number[],
+    batchBounds: readonly number[],
+    tracing: ClientTracing = new ClientTracing({}, 0, false),
+  ) {
+    this.shards = shardNames.map((name) => new ShardMeter(name, latencyBounds, batchBounds, tracing));
+    this.make = (name) => new ShardMeter(name, latencyBounds, batchBounds, tracing);
   }
 
   private readonly make: (name: string) => ShardMeter;

@@ -1,67 +1,161 @@
 /**
- * The `shardis:command` tracing channel (node:diagnostics_channel), for
- * OpenTelemetry and similar tools. Each command that reaches a node's queue
- * publishes start and end when it is accepted, then error (if it failed),
- * asyncStart and asyncEnd when it settles, all with one context object
- * (the same order tracePromise uses). Nothing is built or published unless
- * someone subscribes. Keys, values and replies never appear in it unless
- * `tracing.includeArgs` puts the arguments there.
+ * shardis's tracing channels (node:diagnostics_channel), for OpenTelemetry
+ * (shardis/otel), APM tools and anything else:
+ *
+ *   shardis:call     one trace per public call: a command (split across
+ *                    shards or not), a script, pipeline().exec(),
+ *                    multi().exec(), cache.getOrSet() and its loader.
+ *   shardis:command  one trace per command a node accepted for a caller:
+ *                    each shard's part of a split command, each command of
+ *                    a pipeline, a MULTI block, a script's EVALSHA.
+ *
+ * Both follow tracingChannel's semantics: start is published with
+ * start.runStores() in the caller's async context (stores bound with
+ * bindStore are entered for the call, and stay entered for what it awaits),
+ * then end; error, asyncStart and asyncEnd when it settles, in the stores.
+ * Nothing is built while no one subscribes. Keys, values and replies appear
+ * only with `tracing.includeArgs` (arguments), never replies.
  */
 import diagnostics_channel from "node:diagnostics_channel";
-import { failureOf, type ShardisCommand } from "../commands/command.js";
+import type { TraceEventName } from "../connection/observer.js";
 
+export type { TraceEventName };
+
+export const CALL_CHANNEL = "shardis:call";
 export const COMMAND_CHANNEL = "shardis:command";
 
-/** The context object every event of one command carries. */
-export interface CommandTrace {
-  readonly shard: string;
-  /** "host:port" of the node that answered (updated when a failover hands the command over). */
-  node: string;
-  readonly role: "master" | "replica";
-  /** Lower-case command name ("get", "hset", ...); any command, not only known ones. */
-  readonly command: string;
-  /** Commands written together with this one (set once written; 0 if it never was). */
-  batchSize: number;
-  /** Milliseconds from acceptance to settlement (set before asyncStart). */
-  durationMs: number;
+/** Something that happened to a command on its way: a retry, a redirect, a hand-over. */
+export interface TraceEvent {
+  readonly name: TraceEventName;
+  /** performance.now() when it happened. */
+  readonly at: number;
+  /** Where to (an address) or why (an error class or a reply's prefix). */
+  readonly detail?: string;
+}
+
+/** The context of one public call, on shardis:call. */
+export interface CallTrace {
+  /** The ShardedClient that made it. */
+  readonly client: object;
+  readonly kind: "command" | "script" | "pipeline" | "multi" | "cache" | "load";
+  /** Lower-case command name ("get", "mget", "evalsha"), "pipeline", "multi", "getOrSet" or "load". */
+  readonly operation: string;
+  /** The database index (redis.db). */
+  readonly db: number;
+  /** A script's name (defineCommand). */
+  readonly script?: string;
+  /** A cache's namespace (kinds cache and load). */
+  readonly namespace?: string;
   /** Arguments, keys and values included: only with `tracing: { includeArgs: true }`. */
   readonly args?: readonly unknown[];
-  /** Set by diagnostics_channel on the error event. */
+  /** Shards a split or broadcast command went to (set when it fans out; 0 otherwise). */
+  shards: number;
+  /** Commands in a pipeline or MULTI block. */
+  batchSize: number;
+  /** Answered from the near cache, without a command sent. */
+  nearCache: boolean;
+  /**
+   * What cache.getOrSet did: hit, stale (served, refreshed in the background), negative (a cached "not found"),
+   * joined (this process's load of the key), loaded (took the lock and loaded), waited (for another caller's load),
+   * took_over (waited, then took the lock its holder gave up), direct (the key's node down: the loader called directly).
+   */
+  outcome?: CacheOutcome;
+  /** Milliseconds from the call to its settlement (set before asyncStart). */
+  durationMs: number;
+  /** Set on the error event. */
   error?: unknown;
 }
 
-export const commandChannel = diagnostics_channel.tracingChannel<string, CommandTrace>(COMMAND_CHANNEL);
+export type CacheOutcome = "hit" | "stale" | "negative" | "joined" | "loaded" | "waited" | "took_over" | "direct";
 
-/** Whether anyone listens (checked per command; a property read). */
-export function tracingActive(): boolean {
-  return commandChannel.hasSubscribers;
+/** The context of one command a node accepted, on shardis:command. */
+export interface CommandTrace {
+  readonly client: object;
+  readonly shard: string;
+  /** "host:port" of the node carrying it (updated when a failover or a redirect hands it over). */
+  readonly node: string;
+  readonly role: "master" | "replica";
+  /** Lower-case command name ("get", "hset", ...; "exec" for a MULTI block); any command, not only known ones. */
+  readonly command: string;
+  readonly db: number;
+  /** Commands in a MULTI block (0 for a single command). */
+  readonly blockSize: number;
+  /** Commands written together with this one (set once written; 0 if it never was). */
+  readonly batchSize: number;
+  /** Milliseconds from acceptance to the write (queue time); 0 if never written. */
+  readonly queuedMs: number;
+  /** Milliseconds from acceptance to settlement (set before asyncStart); minus queuedMs, the node's and network's time. */
+  readonly durationMs: number;
+  /** Retries, redirects and hand-overs on the way. */
+  readonly events: readonly TraceEvent[];
+  /** Arguments, keys and values included: only with `tracing: { includeArgs: true }`. */
+  readonly args?: readonly unknown[];
+  /** Set on the error event. */
+  readonly error?: unknown;
+}
+
+export const callChannel = diagnostics_channel.tracingChannel<unknown, CallTrace>(CALL_CHANNEL);
+export const commandChannel = diagnostics_channel.tracingChannel<unknown, CommandTrace>(COMMAND_CHANNEL);
+
+/** Whether anyone listens for calls (checked once per call; a few property reads). */
+export function callsTraced(): boolean {
+  return callChannel.hasSubscribers;
+}
+
+/** The call whose synchronous part runs now, for code inside it to add what it learns (shards, near-cache hits). */
+let current: CallTrace | undefined;
+
+export function currentCall(): CallTrace | undefined {
+  return current;
+}
+
+/** Runs fn as part of `call` again: where a call goes on after an await (a master named, a block's node found). */
+export function resumeCall<T>(call: CallTrace | undefined, fn: () => T): T {
+  if (call === undefined) return fn();
+  const outer = current;
+  current = call;
+  try {
+    return fn();
+  } finally {
+    current = outer;
+  }
 }
 
 /**
- * Builds the command's context and publishes start and end now, and error
- * (if it fails), asyncStart and asyncEnd when it settles. Done by hand
- * rather than with tracePromise(), which would put the reply (cache
- * contents) on the context and hand the caller a second promise.
+ * Runs fn as the call `trace` describes: start with runStores, end, then
+ * error, asyncStart and asyncEnd when its promise settles, inside the
+ * stores. Returns fn's own promise (tracePromise would hand the caller a
+ * second one, and put the reply on the context).
  */
-export function traceCommand(
-  cmd: ShardisCommand,
-  where: Pick<CommandTrace, "shard" | "node" | "role">,
-  startedAt: number,
-  includeArgs: boolean,
-): CommandTrace {
-  const trace: CommandTrace = { ...where, command: cmd.name, batchSize: 0, durationMs: 0, ...(includeArgs ? { args: [...cmd.args] } : {}) };
-  const channel = commandChannel;
-  channel.start.publish(trace);
-  channel.end.publish(trace);
-  const settled = (error?: unknown) => {
+export function traceCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
+  return callChannel.start.runStores(trace, runCall<T>, undefined, trace, fn);
+}
+
+function runCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
+  const startedAt = performance.now();
+  const outer = current;
+  current = trace;
+  let promise: Promise<T>;
+  try {
+    promise = fn();
+  } catch (error) {
+    trace.error = error;
+    callChannel.error.publish(trace);
+    throw error;
+  } finally {
+    current = outer;
+    callChannel.end.publish(trace);
+  }
+  const settled = (error?: unknown): void => {
     trace.durationMs = performance.now() - startedAt;
     if (error !== undefined) {
-      trace.error = failureOf(error);
-      channel.error.publish(trace);
+      trace.error = error;
+      callChannel.error.publish(trace);
     }
-    channel.asyncStart.publish(trace);
-    channel.asyncEnd.publish(trace);
+    callChannel.asyncStart.publish(trace);
+    callChannel.asyncEnd.publish(trace);
   };
-  cmd.promise.then(() => settled(), settled);
-  return trace;
+  // Registered inside the stores, so the settlement events see them; never rejects (the caller has `promise`).
+  promise.then(() => settled(), (error: unknown) => settled(error ?? new Error("rejected without a reason")));
+  return promise;
 }

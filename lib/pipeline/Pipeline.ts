@@ -10,11 +10,15 @@ import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.j
 import type { ShardedChainable } from "../commands/surface.js";
 import { AlreadyExecutedError, NodeError, PartialFailureError } from "../errors.js";
 import type { PipelineResult } from "./Transaction.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced } from "../metrics/tracing.js";
 
 export interface PipelineRunner {
   checkOpen(): void;
   run(name: string, args: unknown[], encoding: Encoding): Promise<unknown>;
   runScript(script: Script, args: unknown[], encoding: Encoding): Promise<unknown>;
+  /** Where exec() starts its trace (a PIPELINE call, each command a call inside it). */
+  readonly tracing?: ClientTracing;
 }
 
 export interface PipelineOptions {
@@ -61,6 +65,12 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
     if (this.executed) throw new AlreadyExecutedError("pipeline");
     this.executed = true;
     this.runner.checkOpen();
+    const tracing = this.runner.tracing;
+    if (tracing !== undefined && callsTraced()) return tracing.call("pipeline", "pipeline", undefined, () => this.runAll(), { batchSize: this.entries.length });
+    return this.runAll();
+  }
+
+  private async runAll(): Promise<PipelineResult> {
     // Every entry starts in this turn, so each node gets its share in one write.
     const settled = await Promise.allSettled(this.entries.map((entry) => entry.run()));
     const results: PipelineResult = settled.map((r) => (r.status === "fulfilled" ? [null, r.value] : [r.reason as Error, undefined]));

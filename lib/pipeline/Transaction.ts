@@ -17,6 +17,8 @@ import { within } from "../util/within.js";
 import { BLOCK, type NodeClient, type Pin } from "../connection/NodeClient.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import { refusal } from "../routing/refusals.js";
+import type { ClientTracing } from "../metrics/clientTracing.js";
+import { callsTraced, currentCall, resumeCall, type CallTrace } from "../metrics/tracing.js";
 
 export type PipelineResult = Array<[error: Error | null, result: unknown]>;
 
@@ -55,6 +57,8 @@ export interface TransactionTarget {
    * a named shard).
    */
   relocated?(queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>): Promise<void>;
+  /** Where exec() starts its trace (a MULTI call). */
+  readonly tracing?: ClientTracing;
 }
 
 /** Where a block runs: `asking`, ASKING goes right before its MULTI (a cluster slot migrating to this node). */
@@ -150,10 +154,18 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     this.target.checkOpen();
     if (this.problem) throw this.problem;
     if (this.queued.length === 0) return [];
+    const tracing = this.target.tracing;
+    if (tracing !== undefined && callsTraced()) return tracing.call("multi", "multi", undefined, () => this.runBlock(), { batchSize: this.queued.length });
+    return this.runBlock();
+  }
+
+  /** The block, run (again where a cluster moved its slot) until it ran or cannot. */
+  private async runBlock(): Promise<PipelineResult | null> {
+    const traced = currentCall();
     const shards = new Set(this.queued.flatMap((q) => (q.shard === undefined ? [] : [q.shard])));
     const deadline = performance.now() + this.target.timeoutMs;
     let commands = this.queued.map((q) => q.cmd);
-    let execResult = await this.run(commands, shards, deadline);
+    let execResult = await this.run(commands, shards, deadline, traced);
     for (let runs = 1; !execResult.ok && this.target.relocated && runs < MAX_RUNS; runs++) {
       // A cluster moved the block's slot: nothing in it ran (EXECABORT, or EXEC itself answered MOVED/ASK because the
       // slot moved while the block was queued), so the whole block goes again where the map now says.
@@ -163,7 +175,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       await within(this.target.relocated(commands, execResult.replies), deadline - performance.now());
       if (deadline - performance.now() <= 0) break;
       commands = this.queued.map((q) => q.cmd.clone());
-      execResult = await this.run(commands, shards, deadline);
+      execResult = await this.run(commands, shards, deadline, traced);
     }
     this.target.settled?.(this.multiRan);
     if (!execResult.ok) {
@@ -209,7 +221,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
    * The block on its node; EXEC's outcome and the server's refusals of queued commands. The wait for the node
    * (a master not named yet) and a MULTI probe count against the call's deadline: the block gets what is left.
    */
-  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number): Promise<RunResult> {
+  private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, deadline: number, traced: CallTrace | undefined): Promise<RunResult> {
     const left = () => Math.max(1, deadline - performance.now());
     const placed = await this.target.node(shards);
     const { node, asking } = "asking" in placed ? placed : { node: placed, asking: false };
@@ -221,7 +233,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       if (!asked || !(await this.allowedAgain(asked, left()))) return { ok: false, error: known, previous: [], replies: [] };
     }
     const block = new BlockCommand(commands, "exec", asking);
-    const exec = node.send(block, left(), BLOCK, pin);
+    // Sent after awaiting its node: as part of the exec() call still (its trace).
+    const exec = resumeCall(traced, () => node.send(block, left(), BLOCK, pin));
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
     const [execResult, multi, queued] = await Promise.all([
       exec.then(

@@ -14,6 +14,7 @@ import { isNoPermission, type AclFeatureName } from "../connection/aclRefusals.j
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
+import { untraced } from "../connection/untraced.js";
 
 export interface SentinelEvents {
   /** +switch-master: the named master moved to `address` (already admitted by the policy). */
@@ -128,12 +129,15 @@ export class SentinelClient implements LayoutSource {
     if (this.closed || this.watcher) return;
     const sentinel = this.sentinels[this.watchTurn++ % this.sentinels.length]!;
     const key = formatAddress(sentinel);
-    const redis = new Redis({
-      ...this.base(sentinel),
-      enableOfflineQueue: true,
-      autoResubscribe: true,
-      retryStrategy: (attempt) => (attempt > 2 ? null : 100 * attempt),
-    });
+    // Sentinel traffic is shardis's own: kept off ioredis's tracing channel (untraced.ts).
+    const redis = untraced(
+      new Redis({
+        ...this.base(sentinel),
+        enableOfflineQueue: true,
+        autoResubscribe: true,
+        retryStrategy: (attempt) => (attempt > 2 ? null : 100 * attempt),
+      }),
+    );
     redis.on("error", (error) => this.events.error(key, sanitizeError(error)));
     redis.on("ready", () => this.events.watching(key));
     redis.on("message", (channel: string, message: string) => this.onEvent(channel, message));
@@ -199,7 +203,7 @@ export class SentinelClient implements LayoutSource {
     const key = formatAddress(sentinel);
     let pending = this.connections.get(key);
     if (!pending) {
-      const redis = new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+      const redis = untraced(new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null }));
       redis.on("error", () => undefined); // reported by query() when a command fails
       // A connection that ends is forgotten, so the next query makes a new one.
       redis.on("end", () => this.connections.get(key) === pending && this.connections.delete(key));

@@ -17,6 +17,8 @@
  * through key expiries (loader calls per expiry, p99 around an expiry).
  * Hot keys (hotKeysBench.ts): a Zipf load with the detector on and off, and
  * how much of the true top 10 it found.
+ * Tracing (tracingBench.ts): OpenTelemetry spans for every call, shardis/otel
+ * against the client untraced and against ioredis with spans from its channel.
  * Near cache (nearCacheBench.ts): the same Zipf load, 95% GET, against one
  * node (shardis near cache, ioredis, node-redis with its client-side cache)
  * and on three shards (the busiest node's command rate, with and without).
@@ -27,7 +29,7 @@
  * are comparable.
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
- *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1
+ *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1 --tracing 0|1
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -43,6 +45,7 @@ import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.j
 import { cacheBench } from "./cacheBench.js";
 import { hotKeysBench } from "./hotKeysBench.js";
 import { nearCacheBench } from "./nearCacheBench.js";
+import { tracingBench } from "./tracingBench.js";
 import {
   keyNames,
   median,
@@ -65,6 +68,7 @@ const { values: flags } = parseArgs({
     "cache-seconds": { type: "string", default: "8" },
     "hot-keys": { type: "string", default: "1" },
     "near-cache": { type: "string", default: "1" },
+    tracing: { type: "string", default: "1" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -186,6 +190,9 @@ async function main(): Promise<void> {
       const watched = new ShardedClient({ shards, hotKeys: { windowMs: 3_600_000 } });
       closers.push(() => watched.quit());
       report.hotKeys = await hotKeysBench({ watched, unwatched, keys, commands, log, compare });
+    }
+    if (flags.tracing !== "0" && (!wanted || wanted.some((n) => /otel|OTel/.test(n)))) {
+      report.tracing = await tracingBench({ client: slots, nodes: autoPipelined, nodeOf, keys, commands, log, compare });
     }
     if (flags["near-cache"] !== "0" && (!wanted || wanted.some((n) => /near|node-redis|1 node|3 shards/.test(n)))) {
       report.nearCache = await nearCacheBench({ servers: plain, keys, commands, log, compare, closers });

@@ -46,6 +46,25 @@ describe("examples run", () => {
     expect(run.stdout).toContain("message: hello, shards");
   });
 
+  it("examples/tracing.ts prints one request's span tree: shardis's spans under the request's, each command on its node", () => {
+    const run = runExample("examples/tracing.ts", { SHARDS: servers.map((s) => s.address).join(",") }, 20_000);
+    expect(run.stderr).toBe("");
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
+    const lines = run.stdout.split("\n").map((line) => line.replace(/ \([\d.]+ ms\)/, "").replace(/127\.0\.0\.1:\d+/g, "NODE").replace(/\bs\d\b/g, "SHARD"));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        "GET /users/1",
+        "  cache.getOrSet users  outcome loaded",
+        "    cache.load users",
+        "      SELECT users",
+        '  MGET  2 shards, "MGET user:1 user:2 user:3"',
+        "  PIPELINE  batch 2",
+        '    INCR  SHARD NODE, "INCR visits:{user:1}"',
+        "  MULTI  SHARD NODE, batch 2",
+      ]),
+    );
+  });
+
   it("examples/quickstart.ts through examples/local.ts, which starts and stops the servers", () => {
     const run = runExample("examples/quickstart.ts", undefined, 20_000);
     expect(run.stderr).toBe("");

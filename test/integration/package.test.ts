@@ -40,3 +40,22 @@ describe("prom-client", () => {
     expect(loadsPromClient("metrics: {}")).toBe(true);
   });
 });
+
+describe("shardis/otel", () => {
+  /** What a fresh process loads: @opentelemetry/api after importing `imports`, and whether instrumentShardis is there. */
+  function loads(imports: string): { api: boolean; instrument: string } {
+    const script = `
+      import { createRequire } from "node:module";
+      const mods = await Promise.all(${JSON.stringify(imports.split(",").filter(Boolean))}.map((m) => import(m)));
+      const cache = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify({ api: cache.some((p) => p.includes("/@opentelemetry/api/")), instrument: typeof mods.at(-1)?.instrumentShardis }));`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    if (run.status !== 0) throw new Error(run.stderr);
+    return JSON.parse(run.stdout.trim()) as { api: boolean; instrument: string };
+  }
+
+  it("is a subpath export that only its importers load, with @opentelemetry/api", () => {
+    expect(loads("shardis")).toEqual({ api: false, instrument: "undefined" });
+    expect(loads("shardis,shardis/otel")).toEqual({ api: true, instrument: "function" });
+  });
+});

@@ -48,7 +48,8 @@ describe("tracing channel", () => {
       expect(trace.batchSize).toBeGreaterThanOrEqual(1);
       expect(trace.durationMs).toBeGreaterThan(0);
       expect(trace.args).toBeUndefined();
-      expect(JSON.stringify(trace)).not.toMatch(/trace:a|trace:b|secret-value/);
+      expect(trace.client).toBe(c);
+      expect(JSON.stringify({ ...trace, client: undefined })).not.toMatch(/trace:a|trace:b|secret-value/);
     }
     // The set and the get of trace:a share a shard and a turn: one write of two.
     const a = c.shardOf("trace:a");

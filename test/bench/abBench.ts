@@ -1,0 +1,61 @@
+/**
+ * Two builds of shardis in one process, same servers, same closed loop,
+ * alternating round by round (A B, B A, ...): what a change costs where
+ * nothing else differs. The other build is any dist/ (a checkout of the
+ * commit before, built with `npx tsc -p tsconfig.build.json`).
+ *
+ *   npx tsx test/bench/abBench.ts --other /path/to/old/dist/index.js [--rounds 10 --seconds 3 --inflight 256]
+ */
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { ShardedClient } from "shardis";
+import { startRedisMany, stopAll } from "../support/redis.js";
+import { keyNames, median, preload, runWorkload, type RunResult, type Target } from "./workload.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    other: { type: "string" },
+    rounds: { type: "string", default: "10" },
+    seconds: { type: "string", default: "3" },
+    inflight: { type: "string", default: "256" },
+    keys: { type: "string", default: "100000" },
+  },
+});
+
+async function main(): Promise<void> {
+  if (!flags.other) throw new Error("--other /path/to/dist/index.js (the build to compare with)");
+  const other = (await import(pathToFileURL(flags.other).href)) as { ShardedClient: typeof ShardedClient };
+  const servers = await startRedisMany(3);
+  const shards = servers.map((s, i) => ({ name: `s${i}`, master: s.address }));
+  const clients = { "this build": new ShardedClient({ shards }), "other build": new other.ShardedClient({ shards }) };
+  const options = { keys: Number(flags.keys), valueBytes: 100, inflight: Number(flags.inflight), durationMs: Number(flags.seconds) * 1000 };
+  const keys = keyNames(options.keys);
+  const target = (c: ShardedClient): Target => ({ get: (k) => c.get(k), set: (k, v) => c.set(k, v) });
+  try {
+    await preload(target(clients["this build"]), keys, "v".repeat(options.valueBytes));
+    const names = Object.keys(clients) as Array<keyof typeof clients>;
+    for (const name of names) await runWorkload(target(clients[name]), keys, { ...options, durationMs: 1000 });
+    const results: Record<string, RunResult[]> = { "this build": [], "other build": [] };
+    for (let round = 0; round < Number(flags.rounds); round++) {
+      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+        const result = await runWorkload(target(clients[name]), keys, options);
+        results[name]!.push(result);
+        console.log(`round ${round + 1}  ${name.padEnd(12)} ${Math.round(result.opsPerSec)} ops/s  cpu ${result.cpuMicrosPerOp.toFixed(2)} us/op`);
+      }
+    }
+    const ratios = results["this build"]!.map((r, i) => r.opsPerSec / results["other build"]![i]!.opsPerSec);
+    const cpu = (name: string) => median(results[name]!.map((r) => r.cpuMicrosPerOp));
+    console.log(`this / other: median ${median(ratios).toFixed(3)}x (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}); cpu ${cpu("this build").toFixed(2)} vs ${cpu("other build").toFixed(2)} us/op`);
+  } finally {
+    await Promise.allSettled(Object.values(clients).map((c) => c.quit()));
+    await stopAll(servers);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
