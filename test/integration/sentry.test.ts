@@ -2,13 +2,13 @@
  * Sentry's own SDK (@sentry/node, offline: a transport that sends nothing),
  * its ioredis integration subscribed to ioredis:command as it is for
  * ioredis >= 5.11: each request's transaction holds its own Redis spans,
- * none of another request's and none of shardis's own traffic. Skipped
- * where @sentry/node is not installed (it is not a dependency of shardis).
+ * none of another request's and none of shardis's own traffic.
+ * @sentry/node is a devDependency (not a dependency of shardis).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type Fleet } from "../support/fleet.js";
 
-/** The part of @sentry/node used here (not a dependency: no types to import). */
+/** The part of @sentry/node used here. */
 interface SentryModule {
   init(options: Record<string, unknown>): void;
   startSpan<T>(options: { name: string; op?: string }, fn: () => Promise<T>): Promise<T>;
@@ -17,13 +17,13 @@ interface SentryModule {
 }
 type Transaction = { transaction?: string; spans?: Array<{ op?: string; data?: Record<string, unknown> }> };
 const sentryPackage = "@sentry/node";
-const sentry = (await import(sentryPackage).catch(() => undefined)) as SentryModule | undefined;
+const sentry = (await import(sentryPackage)) as SentryModule;
 
-describe.skipIf(!sentry)("Sentry's ioredis integration over shardis", () => {
+describe("Sentry's ioredis integration over shardis", () => {
   let fleet: Fleet;
   const transactions: Transaction[] = [];
   beforeAll(async () => {
-    sentry!.init({
+    sentry.init({
       dsn: "https://public@sentry.invalid/1",
       tracesSampleRate: 1,
       traceLifecycle: "static",
@@ -36,7 +36,7 @@ describe.skipIf(!sentry)("Sentry's ioredis integration over shardis", () => {
     fleet = await startFleet(3);
   });
   afterAll(async () => {
-    await sentry?.close(2000);
+    await sentry.close(2000);
     await fleet?.stop();
   });
 
@@ -45,13 +45,13 @@ describe.skipIf(!sentry)("Sentry's ioredis integration over shardis", () => {
     await c.ready();
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        sentry!.startSpan({ name: `request ${i}`, op: "http.server" }, async () => {
+        sentry.startSpan({ name: `request ${i}`, op: "http.server" }, async () => {
           await c.set(`sentry:${i}`, "v");
           await c.get(`sentry:${i}`);
         }),
       ),
     );
-    await sentry!.flush(2000);
+    await sentry.flush(2000);
     const requests = transactions.filter((t) => /^request \d+$/.test(t.transaction ?? ""));
     expect(requests).toHaveLength(40);
     for (const t of requests) {
