@@ -11,6 +11,8 @@ import { keyOn } from "../support/keys.js";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { clientTls, makeCertificates, type TlsFiles } from "../support/tls.js";
+import { startHaTopology, type HaTopology } from "../support/sentinel.js";
+import { killMasterUnderWrites } from "../support/failover.js";
 
 describe("TLS to plain shards", () => {
   let files: TlsFiles;
@@ -79,6 +81,47 @@ describe("TLS to plain shards", () => {
   });
 });
 
+
+describe("TLS with Sentinel: to the sentinels and to the data nodes they announce", () => {
+  let files: TlsFiles;
+  let ha: HaTopology;
+  const clients: ShardedClient[] = [];
+  const unhandled = watchUnhandled();
+
+  beforeAll(async () => {
+    files = makeCertificates();
+    ha = await startHaTopology({ shards: 2, replicasPerShard: 1, sentinels: 3, tls: { files } });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.quit()));
+    unhandled.stop();
+    await ha?.stop();
+    files?.remove();
+    expect(unhandled.errors).toEqual([]);
+  });
+
+  it("discovers masters and replicas through TLS sentinels, serves over TLS, and follows a failover", async () => {
+    const c = new ShardedClient({
+      sentinels: ha.sentinels.map((s) => s.address),
+      sentinelOptions: { tls: { ca: files.ca } },
+      shards: ha.shards.map((s, i) => ({ name: `s${i}`, masterName: s.masterName })),
+      redis: { tls: { ca: files.ca } },
+      readFrom: "replicaPreferred",
+    });
+    clients.push(c);
+    c.on("node:error", () => undefined);
+    await c.ready();
+    c.topology().shards.forEach((shard, i) => {
+      expect(shard.master!.address).toBe(ha.shards[i]!.master.address);
+      expect(shard.replicas.map((r) => r.address)).toEqual(ha.shards[i]!.replicas.map((r) => r.address));
+    });
+    const key = keyOn(c, "s0", "tls-ha");
+    expect(await c.set(key, "v")).toBe("OK");
+    const run = await killMasterUnderWrites(ha, c, 0, key);
+    expect(run.outcomes.some((o) => o.ok && o.at > run.switchedAt)).toBe(true);
+    expect(c.topology().shards[0]!.master!.address).toBe(ha.shards[0]!.replicas[0]!.address);
+  });
+});
 
 /** How a command fails at a node it cannot reach: its deadline, or the breaker the failed connection opened. */
 function unreachable(error: unknown): boolean {
