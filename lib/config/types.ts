@@ -6,6 +6,12 @@ export type AddressInput = string | { host: string; port: number };
 export interface Address {
   readonly host: string;
   readonly port: number;
+  /**
+   * The name a TLS connection verifies (and sends as SNI): the hostname a
+   * cluster or sentinel announced, kept when natMap rewrites the address.
+   * Unset for configured addresses (then `tls.servername`, else the host).
+   */
+  readonly servername?: string;
 }
 
 export interface ShardConfig {

@@ -11,7 +11,7 @@ import { internalCommand } from "../commands/command.js";
 import { formatAddress, parseAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
-import { ClusterSource, type ClusterEvents } from "../cluster/ClusterSource.js";
+import { ClusterSource, type ClusterEvents, type ClusterPort } from "../cluster/ClusterSource.js";
 import type { ConnectionFactory } from "../connection/connection.js";
 import { INTERNAL, NEVER_OPENS, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
 import { IGNORE } from "../connection/observer.js";
@@ -47,7 +47,8 @@ export class ClusterLink {
     private readonly options: ResolvedOptions,
     private readonly parts: ClusterLinkParts,
   ) {
-    this.source = new ClusterSource(options.cluster!.seeds, { ask: (address, args) => this.ask(address, args) }, parts.policy, parts.events);
+    const ask: ClusterPort = { ask: (address, args) => this.ask(address, args) };
+    this.source = new ClusterSource(options.cluster!.seeds, ask, parts.policy, parts.events, options.redis.tls !== undefined);
   }
 
   /** The error of a command that found no shard serving its slot (within timeoutMs; undefined: by its deadline). */

@@ -10,6 +10,7 @@ import type { ResolvedShard } from "../config/shards.js";
 import type { Address, SentinelConnectionOptions } from "../config/types.js";
 import { SentinelError } from "../errors.js";
 import { sanitizeError } from "../connection/sanitize.js";
+import { tlsFor } from "../connection/connectionOptions.js";
 import { isNoPermission, type AclFeatureName } from "../connection/aclRefusals.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
@@ -226,7 +227,7 @@ export class SentinelClient implements LayoutSource {
       port: sentinel.port,
       username,
       password,
-      tls: tls === true ? {} : tls || undefined,
+      tls: tls ? tlsFor(sentinel, tls === true ? {} : tls) : undefined,
       connectTimeout,
       commandTimeout: commandTimeoutMs,
       enableReadyCheck: false,

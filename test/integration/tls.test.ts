@@ -7,12 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CircuitOpenError, ConnectionError, ShardedClient, TimeoutError } from "../../lib/index.js";
 import type { ShardedClientOptions } from "../../lib/index.js";
-import { keyOn } from "../support/keys.js";
+import { eventually, keyOn } from "../support/keys.js";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { clientTls, makeCertificates, type TlsFiles } from "../support/tls.js";
 import { startHaTopology, type HaTopology } from "../support/sentinel.js";
 import { killMasterUnderWrites } from "../support/failover.js";
+import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
+import type { LookupFunction } from "node:net";
 
 describe("TLS to plain shards", () => {
   let files: TlsFiles;
@@ -120,6 +122,70 @@ describe("TLS with Sentinel: to the sentinels and to the data nodes they announc
     const run = await killMasterUnderWrites(ha, c, 0, key);
     expect(run.outcomes.some((o) => o.ok && o.at > run.switchedAt)).toBe(true);
     expect(c.topology().shards[0]!.master!.address).toBe(ha.shards[0]!.replicas[0]!.address);
+  });
+});
+
+describe("TLS over a Redis Cluster: tls-cluster, --port 0, nodes announced by hostname", () => {
+  let files: TlsFiles;
+  let cluster: RedisClusterHandle;
+  const clients: ShardedClient[] = [];
+  const unhandled = watchUnhandled();
+  const hostname = (server: RedisServer) => `node-${server.port}.shardis.test`;
+  /** Resolves the test's hostnames to loopback, as DNS would resolve a managed service's names. */
+  const lookup = ((name: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (!name.endsWith(".shardis.test")) return callback(new Error(`test lookup: unknown host ${name}`));
+    if (options.all) callback(null, [{ address: "127.0.0.1", family: 4 }]);
+    else callback(null, "127.0.0.1", 4);
+  }) as unknown as LookupFunction;
+
+  beforeAll(async () => {
+    // Issued for the hostnames only: a connection to 127.0.0.1 would fail verification.
+    files = makeCertificates({ hostnames: ["*.shardis.test"] });
+    cluster = await startRedisCluster(3, { replicas: 1, tls: { files }, hostname });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.quit()));
+    unhandled.stop();
+    await cluster?.stop();
+    files?.remove();
+    expect(unhandled.errors).toEqual([]);
+  });
+
+  const track = (c: ShardedClient) => (clients.push(c), c.on("node:error", () => undefined), c);
+
+  it("dials the hostnames the cluster announces on their TLS ports, verifying each node's certificate against the name dialled", async () => {
+    const seed = cluster.masters[0]!;
+    const c = track(new ShardedClient({ cluster: { seeds: [`${hostname(seed)}:${seed.port}`] }, redis: { tls: { ca: files.ca, lookup } }, readFrom: "replicaPreferred" }));
+    await c.ready();
+    const view = c.topology();
+    expect(view.shards.map((s) => s.master!.address).sort()).toEqual(cluster.masters.map((m) => `${hostname(m)}:${m.port}`).sort());
+    expect(view.shards.every((s) => s.replicas.length === 1 && /\.shardis\.test:/.test(s.replicas[0]!.address))).toBe(true);
+    const keys = view.shards.map((s) => keyOn(c, s.name, "tls-cluster"));
+    expect(await c.mset(Object.fromEntries(keys.map((k) => [k, k])))).toBe("OK");
+    expect(await c.mget(...keys)).toEqual(keys);
+    // A MOVED reply names the node by hostname too: a command sent to the wrong shard follows it there.
+    expect(await c.shard(view.shards[1]!.name).get(keys[0]!)).toBe(keys[0]);
+    await eventually(async () => expect(await c.readFrom("replica").get(keys[2]!)).toBe(keys[2]));
+  });
+
+  it("keeps the announced name as the TLS servername when natMap sends the client to an IP", async () => {
+    const natMap = Object.fromEntries(cluster.servers.map((s) => [`${hostname(s)}:${s.port}`, s.address]));
+    const seed = cluster.masters[1]!;
+    const seeds = [
+      // A seed by name (the lookup serves it alone: every node learned is natMapped to 127.0.0.1) ...
+      { seeds: [`${hostname(seed)}:${seed.port}`], tls: { ca: files.ca, lookup } },
+      // ... or by IP, verified against the servername given for it: nodes learned keep their own names.
+      { seeds: [seed.address], tls: { ca: files.ca, servername: hostname(seed) } },
+    ];
+    for (const { seeds: list, tls } of seeds) {
+      const c = track(new ShardedClient({ cluster: { seeds: list }, natMap, redis: { tls }, commandTimeoutMs: 2000 }));
+      await c.ready();
+      const view = c.topology();
+      expect(view.shards.map((s) => s.master!.address).sort()).toEqual(cluster.masters.map((m) => m.address).sort());
+      const keys = view.shards.map((s) => keyOn(c, s.name, "tls-nat"));
+      expect(await c.mset(Object.fromEntries(keys.map((k) => [k, "v"])))).toBe("OK");
+      expect(await c.mget(...keys)).toEqual(keys.map(() => "v"));
+    }
   });
 });
 

@@ -23,6 +23,14 @@ describe("AddressPolicy", () => {
     expect(throwing.admit(at(1))).toEqual({ ok: false, reason: "natMap threw for 127.0.0.1:1: boom" });
   });
 
+  it("keeps an announced hostname as the TLS servername, also when natMap sends the client to an IP", () => {
+    const policy = new AddressPolicy({ "a.cache.example:6380": "127.0.0.1:16380" }, undefined);
+    expect(policy.admit({ host: "a.cache.example", port: 6380 })).toEqual({ ok: true, address: { host: "127.0.0.1", port: 16380, servername: "a.cache.example" } });
+    expect(policy.admit({ host: "b.cache.example", port: 6380 })).toEqual({ ok: true, address: { host: "b.cache.example", port: 6380, servername: "b.cache.example" } });
+    const ip = policy.admit({ host: "10.0.0.1", port: 6380 });
+    expect(ip.ok && ip.address.servername).toBeUndefined();
+  });
+
   it("allows anything without an allow-list", () => {
     expect(new AddressPolicy(undefined, undefined).admit({ host: "203.0.113.7", port: 1 }).ok).toBe(true);
   });
