@@ -5,6 +5,7 @@
  */
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe, formatAddress, parseAddress } from "./address.js";
+import { parsePattern } from "./allowedAddresses.js";
 import { intRange, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import type { ResolvedShard } from "./shards.js";
 import type { Address, NatMap, ReadPolicy, SentinelConnectionOptions, WriteConcern } from "./types.js";
@@ -17,7 +18,7 @@ export interface ResolvedHa {
   readonly healthCheckIntervalMs: number;
   readonly topologyRefreshMs: number;
   readonly natMap: NatMap | undefined;
-  /** "host:port" or "host:*" patterns; undefined allows any address. */
+  /** Normalized "host:port" / "host:*" patterns (`*` labels in the host, see allowedAddresses.ts); undefined allows any address. */
   readonly allowedAddresses: readonly string[] | undefined;
   readonly writeConcern: Readonly<WriteConcern> | undefined;
 }
@@ -116,18 +117,14 @@ function resolveNatMap(value: unknown, problems: string[]): NatMap | undefined {
 function resolveAllowed(value: unknown, problems: string[]): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) {
-    problems.push(`allowedAddresses must be an array of "host:port" or "host:*" (got ${describe(value)})`);
+    problems.push(`allowedAddresses must be an array of "host", "host:port" or "host:*" patterns (got ${describe(value)})`);
     return undefined;
   }
   const patterns: string[] = [];
   value.forEach((entry: unknown, i) => {
-    if (typeof entry === "string" && entry.endsWith(":*") && entry.length > 2) {
-      patterns.push(entry);
-      return;
-    }
-    const parsed = parseAddress(entry);
-    if (!parsed.ok) problems.push(`allowedAddresses[${i}] ${parsed.problem}`);
-    else patterns.push(formatAddress(parsed.address));
+    const parsed = parsePattern(entry);
+    if (parsed.ok) patterns.push(parsed.pattern);
+    else problems.push(`allowedAddresses[${i}] ${parsed.problem}`);
   });
   return patterns;
 }

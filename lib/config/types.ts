@@ -307,8 +307,11 @@ export interface ShardedClientOptions {
   /** Rewrites addresses sentinels report (NAT, containers). */
   natMap?: NatMap;
   /**
-   * The only addresses a sentinel may send the client to ("host:port", or
-   * "host:*" for any port). Others are refused and reported. @default any
+   * The only addresses a sentinel or cluster node may send the client to:
+   * "host", "host:port" or "host:*" (no port: any), `*` standing for one
+   * whole label of the host ("10.0.0.*", "*.cache.example:6379"). Checked
+   * after natMap; others are refused, reported and never connected to.
+   * @default any
    */
   allowedAddresses?: string[];
   /** Wait for replicas after every write. Per call: client.with({ writeConcern }). @default none */

@@ -7,6 +7,7 @@
  */
 import { isIP } from "node:net";
 import { formatAddress, parseAddress } from "../config/address.js";
+import { allows } from "../config/allowedAddresses.js";
 import type { Address, NatMap } from "../config/types.js";
 
 export type Admission = { ok: true; address: Address } | { ok: false; reason: string };
@@ -39,8 +40,6 @@ export class AddressPolicy {
   }
 
   private allows(address: Address): boolean {
-    const exact = formatAddress(address);
-    const anyPort = `${exact.slice(0, exact.lastIndexOf(":"))}:*`;
-    return this.allowed!.includes(exact) || this.allowed!.includes(anyPort);
+    return this.allowed!.some((pattern) => allows(pattern, address));
   }
 }

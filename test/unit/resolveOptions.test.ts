@@ -64,6 +64,9 @@ describe("resolveOptions", () => {
     expect(resolved.healthCheckIntervalMs).toBe(250);
     expect(resolved.topologyRefreshMs).toBe(10000);
     expect(resolved.allowedAddresses).toEqual(["10.0.0.5:*", "10.0.0.6:6379"]);
+    // docs/cluster.md's example, and the other forms the docs show.
+    const patterns = ["10.0.0.*", "*.Cache.Example:6379", "[::1]:7000", "redis-1:*"];
+    expect(resolveOptions({ cluster: { seeds: ["h:1"] }, allowedAddresses: patterns }).allowedAddresses).toEqual(["10.0.0.*:*", "*.cache.example:6379", "[::1]:7000", "redis-1:*"]);
     expect(resolved.natMap).toEqual({ "10.0.0.7:6379": "127.0.0.1:7007" });
     expect(resolved.writeConcern).toEqual({ replicas: 1, timeoutMs: 50 });
   });
@@ -155,7 +158,9 @@ describe("resolveOptions", () => {
     [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
     [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
     [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
-    [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" has no port (expected "host:port")'],
+    [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" would match any host: leave allowedAddresses unset to allow every address'],
+    [{ shards: two, allowedAddresses: ["10.0.*.1:x"] }, 'allowedAddresses[0] "10.0.*.1:x": the port must be 1-65535 or * (got "x")'],
+    [{ shards: two, allowedAddresses: ["10.0.0.1*"] }, 'allowedAddresses[0] "10.0.0.1*": the host must be a name or address, with * for whole labels only ("10.0.0.*", "*.cache.example")'],
     [{ shards: two, writeConcern: { replicas: 1, timeoutMs: 0 } }, "writeConcern.timeoutMs must be an integer from 1 to 2147483647 (got 0) (0 would wait forever)"],
     [{ shards: two, writeConcern: { replicas: 0, timeoutMs: 50 } }, "writeConcern.replicas must be an integer from 1 to 1000 (got 0)"],
   ])("rejects %j", (options, problem) => {
