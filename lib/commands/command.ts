@@ -29,6 +29,7 @@ export class ShardisCommand extends Command {
 
   /** Rejects the caller's promise, past the interceptor. */
   rejectFinal(error: Error): void {
+    hideArguments(error);
     this.rejectPromise(error);
   }
 
@@ -81,6 +82,25 @@ export class CarriedFailure<C extends Carried = Carried> {
     readonly carried: C,
     readonly error: Error,
   ) {}
+}
+
+/**
+ * ioredis puts the failing command on reply errors (`error.command.args`:
+ * values, tokens). Callers keep reading it by name; inspect(), JSON and
+ * loggers no longer print it. Failures only: nothing on the hot path.
+ */
+export function hideArguments(error: unknown): void {
+  if (typeof error !== "object" || error === null) return;
+  const own = Object.getOwnPropertyDescriptor(error, "command");
+  if (own?.enumerable && typeof own.value === "object" && own.value !== null) Object.defineProperty(error, "command", { ...own, enumerable: false });
+}
+
+/** The same error without the command ioredis put on it (class, message and stack kept), for reports that must not carry arguments. */
+export function withoutArguments(error: unknown): unknown {
+  if (typeof error !== "object" || error === null || !Object.hasOwn(error, "command")) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as object;
+  for (const key of Reflect.ownKeys(error)) if (key !== "command") Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(error, key)!);
+  return copy;
 }
 
 /** The error itself, out of a CarriedFailure (for those who report failures: traces). */

@@ -4,7 +4,7 @@
  * replica health and write concern.
  */
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
-import { describe, formatAddress, parseAddress } from "./address.js";
+import { describe, formatAddress, parseAddress, quote } from "./address.js";
 import { parsePattern } from "./allowedAddresses.js";
 import { intRange, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import type { ResolvedShard } from "./shards.js";
@@ -107,8 +107,8 @@ function resolveNatMap(value: unknown, problems: string[]): NatMap | undefined {
   for (const [from, to] of Object.entries(value)) {
     const a = parseAddress(from);
     const b = parseAddress(to);
-    if (!a.ok) problems.push(`natMap key ${JSON.stringify(from)}: ${a.problem}`);
-    else if (!b.ok) problems.push(`natMap[${JSON.stringify(from)}] ${b.problem}`);
+    if (!a.ok) problems.push(`natMap key ${quote(from)}: ${a.problem}`);
+    else if (!b.ok) problems.push(`natMap[${quote(from)}] ${b.problem}`);
     else map[formatAddress(a.address)] = formatAddress(b.address);
   }
   return map;

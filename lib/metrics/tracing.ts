@@ -8,7 +8,7 @@
  * `tracing.includeArgs` puts the arguments there.
  */
 import diagnostics_channel from "node:diagnostics_channel";
-import { failureOf, type ShardisCommand } from "../commands/command.js";
+import { failureOf, withoutArguments, type ShardisCommand } from "../commands/command.js";
 
 export const COMMAND_CHANNEL = "shardis:command";
 
@@ -56,7 +56,8 @@ export function traceCommand(
   const settled = (error?: unknown) => {
     trace.durationMs = performance.now() - startedAt;
     if (error !== undefined) {
-      trace.error = failureOf(error);
+      // A reply error carries the command's arguments (ioredis's error.command): only where includeArgs lets them in.
+      trace.error = includeArgs ? failureOf(error) : withoutArguments(failureOf(error));
       channel.error.publish(trace);
     }
     channel.asyncStart.publish(trace);

@@ -158,6 +158,8 @@ describe("resolveOptions", () => {
     [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
     [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
     [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }] }, 'shards[0].master "redis://***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
+    [{ shards: two, natMap: { "pw@h:1": "h:2" } }, 'natMap key "***@h:1": "***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
     [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" would match any host: leave allowedAddresses unset to allow every address'],
     [{ shards: two, allowedAddresses: ["10.0.*.1:x"] }, 'allowedAddresses[0] "10.0.*.1:x": the port must be 1-65535 or * (got "x")'],
     [{ shards: two, allowedAddresses: ["10.0.0.1*"] }, 'allowedAddresses[0] "10.0.0.1*": the host must be a name or address, with * for whole labels only ("10.0.0.*", "*.cache.example")'],
