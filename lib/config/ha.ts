@@ -6,7 +6,7 @@
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe, formatAddress, parseAddress, quote } from "./address.js";
 import { parsePattern } from "./allowedAddresses.js";
-import { intRange, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
+import { checkCredentials, intRange, isFunction, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import type { ResolvedShard } from "./shards.js";
 import type { Address, NatMap, ReadPolicy, SentinelConnectionOptions, WriteConcern } from "./types.js";
 
@@ -33,6 +33,8 @@ export const READ_POLICIES: readonly ReadPolicy[] = ["master", "replicaPreferred
 const SENTINEL_FIELDS: Record<string, Check> = {
   username: isString,
   password: isString,
+  credentials: isFunction,
+  reauthenticateEveryMs: intRange(1000, MAX_TIMEOUT_MS),
   tls: (v) => (typeof v === "boolean" || isPlainObject(v) ? undefined : "must be true, false or tls options"),
   connectTimeout: intRange(1, MAX_TIMEOUT_MS),
 };
@@ -71,6 +73,7 @@ export function resolveHa(options: Record<string, unknown>, shards: readonly Res
         else if (key !== "tls") sentinelOptions[key] = v;
         else if (v !== false) sentinelOptions.tls = tlsOption(v);
       }
+      checkCredentials("sentinelOptions", options.sentinelOptions, problems);
     }
   }
 

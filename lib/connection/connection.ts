@@ -9,6 +9,7 @@ import type { ShardisCommand } from "../commands/command.js";
 import { connectionOptions } from "./connectionOptions.js";
 import { refusedSelect } from "./handshake.js";
 import { ownConnection } from "./pushes.js";
+import { credentialsOnConnect } from "./credentials.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -45,6 +46,12 @@ export type ConnectionFactory = (address: Address) => Connection;
 
 /** The default: an ioredis Redis per connection, configured so that shardis alone queues and retries. */
 export function ioredisConnections(options: Readonly<RedisConnectionOptions>): ConnectionFactory {
+  const provider = options.credentials;
+  const owned = (redis: Redis): Connection => {
+    ownConnection(redis);
+    if (provider) credentialsOnConnect(redis, provider);
+    return redis as unknown as Connection;
+  };
   if (!options.db) return (address) => owned(new Redis(connectionOptions(address, options)));
   return (address) => {
     // A connection whose SELECT was refused is dropped once ready (NodeClient), and ioredis restarts its
@@ -52,16 +59,10 @@ export function ioredisConnections(options: Readonly<RedisConnectionOptions>): C
     let refusals = 0;
     let refusedNow = false;
     const redis = new Redis(connectionOptions(address, options, () => refusals));
-    ownConnection(redis);
     redis.on("error", (error: unknown) => void (refusedNow ||= refusedSelect(error) !== undefined));
     redis.on("ready", () => void ((refusals = refusedNow ? refusals + 1 : 0), (refusedNow = false)));
     redis.on("close", () => void (refusedNow = false));
-    return redis as unknown as Connection;
+    return owned(redis);
   };
 }
 
-/** A connection of shardis's own (the near cache hears invalidations on these only). */
-function owned(redis: Redis): Connection {
-  ownConnection(redis);
-  return redis as unknown as Connection;
-}

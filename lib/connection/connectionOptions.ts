@@ -12,8 +12,10 @@ import { DEFAULTS } from "../config/defaults.js";
  * twice, or after its caller was told it timed out.
  */
 export function connectionOptions(address: Address, redis: Readonly<RedisConnectionOptions>, extraAttempts: () => number = () => 0): RedisOptions {
+  // shardis's own: the provider is asked before each connect (credentials.ts), never handed to ioredis.
+  const { credentials: _provider, reauthenticateEveryMs: _every, ...ioredis } = redis;
   return {
-    ...(redis as RedisOptions),
+    ...(ioredis as RedisOptions),
     ...(redis.tls && { tls: tlsFor(address, redis.tls as TlsConnectionOptions) }),
     host: address.host,
     port: address.port,

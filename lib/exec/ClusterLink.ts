@@ -16,6 +16,7 @@ import type { ConnectionFactory } from "../connection/connection.js";
 import { INTERNAL, NEVER_OPENS, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
 import { IGNORE } from "../connection/observer.js";
 import type { FlushScheduler } from "../connection/scheduler.js";
+import type { ReauthRegistry } from "../connection/reauth.js";
 import { ClientClosedError, ClusterError } from "../errors.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
@@ -35,6 +36,8 @@ export interface ClusterLinkParts {
   readonly holder: () => TopologyHolder;
   readonly policy: AddressPolicy;
   readonly events: ClusterEvents;
+  /** Control connections re-authenticate with the others (redis.reauthenticateEveryMs). */
+  readonly reauth?: ReauthRegistry;
 }
 
 export class ClusterLink {
@@ -165,6 +168,7 @@ export class ClusterLink {
           role: undefined,
           observer: IGNORE,
           nodeObserver: IGNORE,
+          reauth: this.parts.reauth,
         },
       });
       this.control.set(key, node);
