@@ -157,6 +157,16 @@ describe("secrets never leak", () => {
     const cluster = watched({ cluster: { seeds: [servers[0]!.address] }, redis: { password: WRONG, tls: tls() }, commandTimeoutMs: 400 });
     await attempt("cluster seed refuses the password", () => cluster.get("k"));
     see("sentinel client options", sentinel.options);
+    // A provider whose credentials stop working: refused re-authentications, and new connections refused.
+    let password = PASSWORD;
+    const rotating = watched({ shards: shards(), redis: { credentials: () => ({ password }), reauthenticateEveryMs: 1000, tls: tls() }, commandTimeoutMs: 400 });
+    await rotating.ready();
+    const refusals: unknown[] = [];
+    rotating.on("node:error", ({ error }) => refusals.push(error));
+    password = WRONG;
+    await eventually(async () => expect(refusals.length).toBeGreaterThan(0), 4000);
+    await attempt("new connection with rotated-out credentials", () => rotating.blpop("k", 0.01));
+    see("rotating client options", rotating.options);
   });
 
   it("keeps them out of ConfigError messages, redis:// URLs with passwords included", () => {

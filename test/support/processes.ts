@@ -13,7 +13,7 @@ import { join } from "node:path";
 export const HOST = "127.0.0.1";
 
 const INSTALL_HINT =
-  "install the servers with: sudo apt-get update && sudo apt-get install -y redis-server redis-sentinel redis-tools nutcracker";
+  "install the servers with: sudo apt-get update && sudo apt-get install -y redis-server redis-sentinel redis-tools nutcracker openssl";
 
 const started = new Set<ChildProcess>();
 process.once("exit", () => {
