@@ -130,6 +130,7 @@ export class CarriedRead<C extends Carried> extends CountedRead {
   }
 
   override rejectFinal(error: Error): void {
+    hideArguments(error);
     super.rejectFinal(new CarriedFailure(this.carried, error) as unknown as Error);
   }
 
