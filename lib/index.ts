@@ -25,6 +25,8 @@ export type {
   KetamaShardingOptions,
   SlotRange,
   RedisConnectionOptions,
+  Credentials,
+  CredentialsProvider,
   PoolOptions,
   BreakerOptions,
   RetryOptions,

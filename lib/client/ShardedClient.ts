@@ -94,8 +94,11 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   }
 
   /**
-   * ioredis's view of the options, which libraries read: the client's own
-   * (passwords left out), plus keyPrefix "" and maxRetriesPerRequest null.
+   * ioredis's view of the options, which libraries read: the client's own,
+   * plus keyPrefix "", maxRetriesPerRequest null, and username, password and
+   * tls as in `redis`. Passwords and TLS keys and passphrases are readable
+   * by name but not enumerable: inspect(), JSON.stringify() and loggers
+   * leave them out.
    */
   get options(): ReturnType<typeof ioredisOptions> {
     return this.#options;

@@ -14,6 +14,9 @@ import { CallScope } from "./CallScope.js";
 import { DedicatedConnection } from "./DedicatedConnection.js";
 import { ShardHandle } from "./ShardHandle.js";
 
+/** Names that change what a value is to the language or to common tools: a `then` method makes the client a thenable. */
+const RESERVED = new Set(["then", "catch", "finally", "constructor", "__proto__", "prototype", "toJSON", "inspect"]);
+
 export class Facades {
   private readonly Scope = class extends CallScope {};
   private readonly Handle = class extends ShardHandle {};
@@ -29,9 +32,14 @@ export class Facades {
     private readonly client: object,
   ) {}
 
-  /** Validates and installs a script everywhere; throws InvalidArgumentError for a bad definition or a taken name. */
+  /**
+   * Validates and installs a script everywhere; throws InvalidArgumentError for a bad definition, ConfigError for a
+   * name the client or any facade already has (or one `await`, `JSON.stringify` and the like give meaning to).
+   */
   define(name: string, definition: ScriptDefinition): Script {
-    const taken = (n: string) => this.scripts.has(n) || n in this.client || `${n}Buffer` in this.client;
+    const owners = [this.client, this.Scope.prototype, this.Handle.prototype, this.Pipeline.prototype, this.Transaction.prototype, this.Dedicated.prototype];
+    const used = (n: string) => RESERVED.has(n) || owners.some((owner) => n in owner);
+    const taken = (n: string) => this.scripts.has(n) || used(n) || used(`${n}Buffer`);
     const script = Script.define(name, definition, taken, (shard) => this.executor.shardIndex(shard));
     this.scripts.set(script.name, script);
     for (const target of [this.client, this.Scope.prototype, this.Handle.prototype, this.Pipeline.prototype, this.Transaction.prototype, this.Dedicated.prototype]) {

@@ -53,18 +53,56 @@ function refused(name: string) {
   };
 }
 
-/** What `client.options` shows: the client's options without secrets, plus the ioredis fields libraries read. */
-export function ioredisOptions(input: ShardedClientOptions): Readonly<ShardedClientOptions & { keyPrefix: ""; maxRetriesPerRequest: null }> {
-  const { password: _r, ...redis } = input.redis ?? {};
-  const { password: _s, ...sentinelOptions } = input.sentinelOptions ?? {};
+/** Fields of tls.connect() options that are secrets: the private key, its passphrase, a PKCS#12 bundle. */
+const TLS_SECRETS = ["key", "passphrase", "pfx"];
+
+/**
+ * A copy of `object` whose `secrets` are readable by name but not
+ * enumerable: util.inspect, JSON.stringify, loggers and Object.keys leave
+ * them out (a spread copy does too: read them by name).
+ */
+export function withHidden<T extends object>(object: T, secrets: readonly string[]): T {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) {
+    Object.defineProperty(copy, key, { value, enumerable: !secrets.includes(key), writable: false, configurable: false });
+  }
+  return Object.freeze(copy) as T;
+}
+
+/** Connection options as client.options shows them: the password and tls secrets hidden, the tls object copied. */
+function connectionView<T extends { tls?: unknown }>(options: T): T {
+  const tls = typeof options.tls === "object" && options.tls !== null ? withHidden(options.tls, TLS_SECRETS) : options.tls;
+  return withHidden({ ...options, ...(options.tls !== undefined && { tls }) }, ["password"]);
+}
+
+/**
+ * What `client.options` shows: the client's options, plus the fields
+ * libraries read off an ioredis client's (keyPrefix, maxRetriesPerRequest,
+ * and username, password and tls as in `redis`). Secrets (passwords, TLS
+ * keys and passphrases) stay readable by name but are not enumerable, so
+ * nothing that prints the options prints them.
+ */
+export function ioredisOptions(input: ShardedClientOptions): Readonly<ShardedClientOptions & IoredisView> {
+  const redis = input.redis && connectionView(input.redis);
+  const sentinelOptions = input.sentinelOptions && connectionView(input.sentinelOptions);
   // keyPrefix: shardis has none (libraries prefix with it). maxRetriesPerRequest: commands are bounded by their deadline.
-  return Object.freeze({
-    ...input,
-    ...(input.redis ? { redis: Object.freeze(redis) } : {}),
-    ...(input.sentinelOptions ? { sentinelOptions: Object.freeze(sentinelOptions) } : {}),
-    keyPrefix: "",
-    maxRetriesPerRequest: null,
-  });
+  const view: Record<string, unknown> = { ...input, ...(redis && { redis }), ...(sentinelOptions && { sentinelOptions }), keyPrefix: "", maxRetriesPerRequest: null };
+  if (redis?.username !== undefined) view.username = redis.username;
+  if (redis?.tls !== undefined) view.tls = redis.tls;
+  if (redis?.password !== undefined) view.password = redis.password;
+  return withHidden(view, ["password"]) as Readonly<ShardedClientOptions & IoredisView>;
+}
+
+/** The ioredis option fields client.options adds to the client's own. */
+export interface IoredisView {
+  readonly keyPrefix: "";
+  readonly maxRetriesPerRequest: null;
+  /** As `redis.username`. */
+  readonly username?: string;
+  /** As `redis.password`; not enumerable. */
+  readonly password?: string;
+  /** As `redis.tls`; its key, passphrase and pfx are not enumerable. */
+  readonly tls?: RedisConnectionOptions["tls"];
 }
 
 /** ioredis options that ask for what shardis does anyway: accepted by duplicate() and ignored. */

@@ -42,6 +42,8 @@ export class ClusterSource implements LayoutSource {
     private readonly port: ClusterPort,
     private readonly policy: AddressPolicy,
     private readonly events: ClusterEvents,
+    /** The client connects over TLS: nodes' TLS ports are the ones to dial. */
+    private readonly tls = false,
   ) {}
 
   async observe(current: Layout): Promise<LayoutDraft> {
@@ -86,7 +88,7 @@ export class ClusterSource implements LayoutSource {
   private async ask(address: Address): Promise<ClusterShardInfo[]> {
     const node = formatAddress(address);
     try {
-      return parseClusterShards(await this.port.ask(address, ["SHARDS"]));
+      return parseClusterShards(await this.port.ask(address, ["SHARDS"]), this.tls);
     } catch (error) {
       const message = (error as Error).message;
       if (/cluster support disabled/i.test(message)) throw new ClusterError("not a cluster node (cluster support is disabled)", node, error);

@@ -29,6 +29,7 @@ export class ShardisCommand extends Command {
 
   /** Rejects the caller's promise, past the interceptor. */
   rejectFinal(error: Error): void {
+    hideArguments(error);
     this.rejectPromise(error);
   }
 
@@ -83,6 +84,25 @@ export class CarriedFailure<C extends Carried = Carried> {
   ) {}
 }
 
+/**
+ * ioredis puts the failing command on reply errors (`error.command.args`:
+ * values, tokens). Callers keep reading it by name; inspect(), JSON and
+ * loggers no longer print it. Failures only: nothing on the hot path.
+ */
+export function hideArguments(error: unknown): void {
+  if (typeof error !== "object" || error === null) return;
+  const own = Object.getOwnPropertyDescriptor(error, "command");
+  if (own?.enumerable && typeof own.value === "object" && own.value !== null) Object.defineProperty(error, "command", { ...own, enumerable: false });
+}
+
+/** The same error without the command ioredis put on it (class, message and stack kept), for reports that must not carry arguments. */
+export function withoutArguments(error: unknown): unknown {
+  if (typeof error !== "object" || error === null || !Object.hasOwn(error, "command")) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as object;
+  for (const key of Reflect.ownKeys(error)) if (key !== "command") Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(error, key)!);
+  return copy;
+}
+
 /** The error itself, out of a CarriedFailure (for those who report failures: traces). */
 export function failureOf(reason: unknown): unknown {
   return reason instanceof CarriedFailure ? reason.error : reason;
@@ -110,6 +130,7 @@ export class CarriedRead<C extends Carried> extends CountedRead {
   }
 
   override rejectFinal(error: Error): void {
+    hideArguments(error);
     super.rejectFinal(new CarriedFailure(this.carried, error) as unknown as Error);
   }
 

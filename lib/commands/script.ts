@@ -5,7 +5,7 @@
  * A read-only script runs as EVALSHA_RO/EVAL_RO, so it may run on replicas.
  */
 import { createHash } from "node:crypto";
-import { InvalidArgumentError } from "../errors.js";
+import { ConfigError, InvalidArgumentError } from "../errors.js";
 import { popCallback, type Callback, type Encoding } from "./install.js";
 
 export interface ScriptDefinition {
@@ -44,12 +44,14 @@ export class Script {
     this.sha = createHash("sha1").update(lua).digest("hex");
   }
 
-  /** Validates a definition; `shardIndex` resolves a shard name (-1 when unknown). */
+  /** Validates a definition; `shardIndex` resolves a shard name (-1 when unknown). A name `taken` is a ConfigError. */
   static define(name: unknown, definition: unknown, taken: (name: string) => boolean, shardIndex: (name: string) => number): Script {
     if (typeof name !== "string" || !NAME_RE.test(name)) {
       throw new InvalidArgumentError(`defineCommand: the name must be a non-empty string without spaces (got ${JSON.stringify(name)})`);
     }
-    if (taken(name)) throw new InvalidArgumentError(`defineCommand: "${name}" is already a method; pick another name`);
+    if (taken(name)) {
+      throw new ConfigError([`defineCommand: "${name}" is already used by the client or an object it hands out (a method, a property, or a name await and JSON give meaning to); pick another name`]);
+    }
     const def = (definition ?? {}) as Partial<ScriptDefinition>;
     if (typeof def.lua !== "string" || def.lua.trim() === "") {
       throw new InvalidArgumentError(`defineCommand("${name}"): lua must be a non-empty string`);

@@ -27,6 +27,19 @@ export function unknownKeys(object: Record<string, unknown>, known: readonly str
   for (const key of Object.keys(object)) if (!known.includes(key)) problems.push(`unknown ${what} '${key}'`);
 }
 
+/** `credentials` excludes `username`/`password`; `reauthenticateEveryMs` needs it (re-sending a fixed password changes nothing). */
+export function checkCredentials(where: string, options: Record<string, unknown>, problems: string[]): void {
+  const has = (key: string) => options[key] !== undefined;
+  if (has("credentials") && (has("password") || has("username"))) {
+    problems.push(`${where}.credentials replaces ${where}.username and ${where}.password: give one or the other`);
+  }
+  if (has("reauthenticateEveryMs") && !has("credentials")) {
+    problems.push(`${where}.reauthenticateEveryMs needs ${where}.credentials (a provider of fresh credentials)`);
+  }
+}
+
+export const isFunction: Check = (v) => (typeof v === "function" ? undefined : `must be a function () => ({ username?, password }) (got ${describe(v)})`);
+
 /** A shallow, frozen copy of tls options: nested values (certificates) belong to the caller. */
 export function tlsOption(value: unknown): object {
   return Object.freeze(value === true ? {} : { ...(value as object) });

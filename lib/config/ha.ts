@@ -4,8 +4,9 @@
  * replica health and write concern.
  */
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
-import { describe, formatAddress, parseAddress } from "./address.js";
-import { intRange, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
+import { describe, formatAddress, parseAddress, quote } from "./address.js";
+import { parsePattern } from "./allowedAddresses.js";
+import { checkCredentials, intRange, isFunction, isPlainObject, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import type { ResolvedShard } from "./shards.js";
 import type { Address, NatMap, ReadPolicy, SentinelConnectionOptions, WriteConcern } from "./types.js";
 
@@ -17,7 +18,7 @@ export interface ResolvedHa {
   readonly healthCheckIntervalMs: number;
   readonly topologyRefreshMs: number;
   readonly natMap: NatMap | undefined;
-  /** "host:port" or "host:*" patterns; undefined allows any address. */
+  /** Normalized "host:port" / "host:*" patterns (`*` labels in the host, see allowedAddresses.ts); undefined allows any address. */
   readonly allowedAddresses: readonly string[] | undefined;
   readonly writeConcern: Readonly<WriteConcern> | undefined;
 }
@@ -32,6 +33,8 @@ export const READ_POLICIES: readonly ReadPolicy[] = ["master", "replicaPreferred
 const SENTINEL_FIELDS: Record<string, Check> = {
   username: isString,
   password: isString,
+  credentials: isFunction,
+  reauthenticateEveryMs: intRange(1000, MAX_TIMEOUT_MS),
   tls: (v) => (typeof v === "boolean" || isPlainObject(v) ? undefined : "must be true, false or tls options"),
   connectTimeout: intRange(1, MAX_TIMEOUT_MS),
 };
@@ -70,6 +73,7 @@ export function resolveHa(options: Record<string, unknown>, shards: readonly Res
         else if (key !== "tls") sentinelOptions[key] = v;
         else if (v !== false) sentinelOptions.tls = tlsOption(v);
       }
+      checkCredentials("sentinelOptions", options.sentinelOptions, problems);
     }
   }
 
@@ -106,8 +110,8 @@ function resolveNatMap(value: unknown, problems: string[]): NatMap | undefined {
   for (const [from, to] of Object.entries(value)) {
     const a = parseAddress(from);
     const b = parseAddress(to);
-    if (!a.ok) problems.push(`natMap key ${JSON.stringify(from)}: ${a.problem}`);
-    else if (!b.ok) problems.push(`natMap[${JSON.stringify(from)}] ${b.problem}`);
+    if (!a.ok) problems.push(`natMap key ${quote(from)}: ${a.problem}`);
+    else if (!b.ok) problems.push(`natMap[${quote(from)}] ${b.problem}`);
     else map[formatAddress(a.address)] = formatAddress(b.address);
   }
   return map;
@@ -116,18 +120,14 @@ function resolveNatMap(value: unknown, problems: string[]): NatMap | undefined {
 function resolveAllowed(value: unknown, problems: string[]): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) {
-    problems.push(`allowedAddresses must be an array of "host:port" or "host:*" (got ${describe(value)})`);
+    problems.push(`allowedAddresses must be an array of "host", "host:port" or "host:*" patterns (got ${describe(value)})`);
     return undefined;
   }
   const patterns: string[] = [];
   value.forEach((entry: unknown, i) => {
-    if (typeof entry === "string" && entry.endsWith(":*") && entry.length > 2) {
-      patterns.push(entry);
-      return;
-    }
-    const parsed = parseAddress(entry);
-    if (!parsed.ok) problems.push(`allowedAddresses[${i}] ${parsed.problem}`);
-    else patterns.push(formatAddress(parsed.address));
+    const parsed = parsePattern(entry);
+    if (parsed.ok) patterns.push(parsed.pattern);
+    else problems.push(`allowedAddresses[${i}] ${parsed.problem}`);
   });
   return patterns;
 }

@@ -9,7 +9,7 @@ import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
 import type { ShardingSpec } from "../sharding/create.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe } from "./address.js";
-import { deepFreeze, intRange, isBoolean, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
+import { checkCredentials, deepFreeze, intRange, isBoolean, isFunction, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
 import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
@@ -68,6 +68,8 @@ export const TOP_LEVEL_FIELDS: readonly string[] = [
 export const REDIS_FIELDS: Record<string, Check> = {
   username: isString,
   password: isString,
+  credentials: isFunction,
+  reauthenticateEveryMs: intRange(1000, MAX_TIMEOUT_MS),
   tls: (v) => (typeof v === "boolean" || (typeof v === "object" && v !== null) ? undefined : "must be true, false or tls options"),
   db: intRange(0, 1_000_000),
   connectTimeout: intRange(1, MAX_TIMEOUT_MS),
@@ -207,6 +209,7 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
       else if (v !== false) redis.tls = tlsOption(v);
     }
   }
+  checkCredentials("redis", value as Record<string, unknown>, problems);
   return redis as RedisConnectionOptions;
 }
 

@@ -6,6 +6,12 @@ export type AddressInput = string | { host: string; port: number };
 export interface Address {
   readonly host: string;
   readonly port: number;
+  /**
+   * The name a TLS connection verifies (and sends as SNI): the hostname a
+   * cluster or sentinel announced, kept when natMap rewrites the address.
+   * Unset for configured addresses (then `tls.servername`, else the host).
+   */
+  readonly servername?: string;
 }
 
 export interface ShardConfig {
@@ -57,10 +63,32 @@ export interface KetamaShardingOptions {
 
 export type ShardingOptions = SlotShardingOptions | KetamaShardingOptions;
 
+/** What a credentials provider returns: the ACL user (`default` when left out) and its password or token. */
+export interface Credentials {
+  username?: string;
+  password: string;
+}
+
+/**
+ * Called for every new connection, and for every re-authentication round
+ * with `reauthenticateEveryMs`: returns the credentials to use now (an IAM
+ * or Entra ID token, a secret manager's current password).
+ */
+export type CredentialsProvider = () => Credentials | Promise<Credentials>;
+
 /** ioredis connection options applied to every node connection. */
 export interface RedisConnectionOptions {
   username?: string;
   password?: string;
+  /** Credentials that change: asked for on every new connection. Instead of `username` and `password`. */
+  credentials?: CredentialsProvider;
+  /**
+   * With `credentials`: every this many ms, open connections send AUTH with
+   * fresh credentials (one provider call per round), before the old ones
+   * expire, without dropping anything in flight. Integer ms >= 1000.
+   * @default off
+   */
+  reauthenticateEveryMs?: number;
   /** `true` for TLS with Node's defaults, or tls.connect() options. */
   tls?: boolean | TlsConnectionOptions;
   /** @default 0 */
@@ -149,6 +177,10 @@ export type ReadPolicy = "master" | "replicaPreferred" | "replica" | "nearest" |
 export interface SentinelConnectionOptions {
   username?: string;
   password?: string;
+  /** As `redis.credentials`, for the sentinels. */
+  credentials?: CredentialsProvider;
+  /** As `redis.reauthenticateEveryMs`, for the sentinels. */
+  reauthenticateEveryMs?: number;
   tls?: boolean | TlsConnectionOptions;
   /** @default 1000 */
   connectTimeout?: number;
@@ -301,8 +333,11 @@ export interface ShardedClientOptions {
   /** Rewrites addresses sentinels report (NAT, containers). */
   natMap?: NatMap;
   /**
-   * The only addresses a sentinel may send the client to ("host:port", or
-   * "host:*" for any port). Others are refused and reported. @default any
+   * The only addresses a sentinel or cluster node may send the client to:
+   * "host", "host:port" or "host:*" (no port: any), `*` standing for one
+   * whole label of the host ("10.0.0.*", "*.cache.example:6379"). Checked
+   * after natMap; others are refused, reported and never connected to.
+   * @default any
    */
   allowedAddresses?: string[];
   /** Wait for replicas after every write. Per call: client.with({ writeConcern }). @default none */

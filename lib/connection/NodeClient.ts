@@ -67,6 +67,8 @@ export class NodeClient {
   private readonly link = new Link();
   private readonly failures: NodeFailures;
   closing = false;
+  /** Lent to a borrower by the node's pool (it may hold a MULTI open): nothing of shardis's own is sent meanwhile. */
+  lent = false;
   private lastError: Error | undefined;
   private readonly handshake = new Handshake();
   private readonly readyWaiters = new ReadyWaiters();
@@ -357,6 +359,7 @@ export class NodeClient {
   /** Sends QUIT (bounded wait) and closes; `force` drops the socket at once, failing what is in flight. */
   async close(force = false): Promise<void> {
     this.closing = true;
+    this.context.reauth?.delete(this);
     this.unwatchBreaker();
     this.tracker.stop();
     this.role.reset();
@@ -421,6 +424,7 @@ export class NodeClient {
     this.knownScripts.clear();
     this.stallWatch?.start();
     writeOnConnect(this.connection, this.context, this);
+    this.context.reauth?.add(this);
     this.readyWaiters.ready();
     this.events.ready(this);
     this.flush();
@@ -431,6 +435,7 @@ export class NodeClient {
     // Whatever a caller set up on this connection (WATCH, MULTI) is gone with it: the generation moves on.
     const loss = this.link.lost();
     this.context.tracking?.lost(this);
+    this.context.reauth?.delete(this);
     this.role.reset();
     this.stallWatch?.stop();
     this.inflight.clear();

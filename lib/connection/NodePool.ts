@@ -102,6 +102,7 @@ export class NodePool {
         throw new ClientClosedError();
       }
       this.borrowed.add(node);
+      node.lent = true;
       return node;
     } catch (error) {
       // Given up before the pool's own timeout: whatever the pool hands over later goes straight back.
@@ -140,6 +141,7 @@ export class NodePool {
   /** Returns a connection; one whose replies may lag its requests is closed instead. */
   async release(node: NodeClient): Promise<void> {
     this.borrowed.delete(node);
+    node.lent = false;
     if (node.reusable) await this.pool.release(node);
     else await this.pool.destroy(node);
   }

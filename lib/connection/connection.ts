@@ -9,6 +9,8 @@ import type { ShardisCommand } from "../commands/command.js";
 import { connectionOptions } from "./connectionOptions.js";
 import { refusedSelect } from "./handshake.js";
 import { untraced } from "./untraced.js";
+import { ownConnection } from "./pushes.js";
+import { credentialsOnConnect } from "./credentials.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -45,16 +47,24 @@ export type ConnectionFactory = (address: Address) => Connection;
 
 /** The default: an ioredis Redis per connection, configured so that shardis alone queues and retries. */
 export function ioredisConnections(options: Readonly<RedisConnectionOptions>): ConnectionFactory {
-  if (!options.db) return (address) => untraced(new Redis(connectionOptions(address, options))) as unknown as Connection;
+  const provider = options.credentials;
+  // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes.
+  const owned = (redis: Redis): Connection => {
+    ownConnection(untraced(redis));
+    if (provider) credentialsOnConnect(redis, provider);
+    return redis as unknown as Connection;
+  };
+  if (!options.db) return (address) => owned(new Redis(connectionOptions(address, options)));
   return (address) => {
     // A connection whose SELECT was refused is dropped once ready (NodeClient), and ioredis restarts its
     // backoff at every ready: the refusals in a row carry it on, or a wrong db would reconnect 20 times a second.
     let refusals = 0;
     let refusedNow = false;
-    const redis = untraced(new Redis(connectionOptions(address, options, () => refusals)));
+    const redis = new Redis(connectionOptions(address, options, () => refusals));
     redis.on("error", (error: unknown) => void (refusedNow ||= refusedSelect(error) !== undefined));
     redis.on("ready", () => void ((refusals = refusedNow ? refusals + 1 : 0), (refusedNow = false)));
     redis.on("close", () => void (refusedNow = false));
-    return redis as unknown as Connection;
+    return owned(redis);
   };
 }
+

@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { RedisOptions } from "ioredis";
 import type { Address, RedisConnectionOptions } from "../config/types.js";
 import { reconnectDelay } from "../resilience/backoff.js";
@@ -10,8 +12,11 @@ import { DEFAULTS } from "../config/defaults.js";
  * twice, or after its caller was told it timed out.
  */
 export function connectionOptions(address: Address, redis: Readonly<RedisConnectionOptions>, extraAttempts: () => number = () => 0): RedisOptions {
+  // shardis's own: the provider is asked before each connect (credentials.ts), never handed to ioredis.
+  const { credentials: _provider, reauthenticateEveryMs: _every, ...ioredis } = redis;
   return {
-    ...(redis as RedisOptions),
+    ...(ioredis as RedisOptions),
+    ...(redis.tls && { tls: tlsFor(address, redis.tls as TlsConnectionOptions) }),
     host: address.host,
     port: address.port,
     lazyConnect: true,
@@ -24,4 +29,14 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     showFriendlyErrorStack: false,
     retryStrategy: (attempt: number) => reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect),
   };
+}
+
+/**
+ * TLS options for one node: the servername it is verified against (and the
+ * SNI sent) is the name the cluster or sentinel announced for it, else the
+ * configured `servername`, else the hostname dialled (an IP sends none).
+ */
+export function tlsFor(address: Address, tls: Readonly<TlsConnectionOptions>): TlsConnectionOptions {
+  const servername = address.servername ?? tls.servername ?? (isIP(address.host) ? undefined : address.host);
+  return servername === undefined ? { ...tls } : { ...tls, servername };
 }

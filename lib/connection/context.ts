@@ -10,6 +10,7 @@ import type { CommandObserver, NodeObserver } from "./observer.js";
 import type { NodeClient } from "./NodeClient.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { AclFeatureName } from "./aclRefusals.js";
+import type { ReauthRegistry } from "./reauth.js";
 
 export type { BreakerState };
 
@@ -109,6 +110,8 @@ export interface NodeContext {
    * block's commands are those sent on it between MULTI and EXEC).
    */
   readonly sending?: (cmd: ShardisCommand, tracked: boolean, connection: object) => void;
+  /** Re-authentication of open connections (redis.reauthenticateEveryMs): each connection registers while ready. */
+  readonly reauth?: ReauthRegistry;
   /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
   observer: CommandObserver;
   readonly nodeObserver: NodeObserver;

@@ -36,8 +36,17 @@ export function handshakeRefusal(raw: unknown, safe: Error, shard: string, node:
   // Before the auth test: an ACL user without +select gets NOPERM, which alone reads as refused credentials.
   const db = refusedSelect(raw);
   if (db !== undefined) return new DatabaseError(shard, node, db, safe);
-  if (isAuthFailure(safe)) return new AuthenticationError(shard, node, safe.message);
+  if (isAuthFailure(safe)) return new AuthenticationError(shard, node, refusedUser(raw), safe.message);
   return undefined;
+}
+
+/** The user a refused AUTH or HELLO ... AUTH named (ioredis puts the command on the error); the password is never read. */
+export function refusedUser(raw: unknown): string {
+  const command = (raw as { command?: { name?: unknown; args?: unknown[] } } | null)?.command;
+  const args = command?.args ?? [];
+  if (command?.name === "hello" && String(args[1]).toUpperCase() === "AUTH") return String(args[2]);
+  if (command?.name === "auth" && args.length === 2) return String(args[0]);
+  return "default";
 }
 
 /** The database of a SELECT the node refused, when `raw` (an error as ioredis emitted it) is that. */

@@ -3,14 +3,23 @@
  * DataHandler only routes pub/sub pushes). Installed once per process: the
  * DataHandler's push handler gains one case, `invalidate`, re-emitted on
  * the connection as an "invalidate" event with the keys (null: everything,
- * as after FLUSHALL). Other pushes, and connections that never turned
- * tracking on (they receive no such message), are untouched.
+ * as after FLUSHALL), on shardis's own connections only (`ownConnection`):
+ * the application's other ioredis clients, which share the prototype, see
+ * every push as ioredis handles it. Other pushes are untouched.
  */
 import { createRequire } from "node:module";
 
 type PushHandler = (this: { redis: { emit(event: string, ...args: unknown[]): boolean } }, reply: unknown) => void;
 
 let installed: boolean | undefined;
+
+/** The ioredis instances shardis made (weakly held): the only ones whose invalidation pushes are re-emitted. */
+const own = new WeakSet<object>();
+
+/** Marks an ioredis instance as shardis's own, before it connects. */
+export function ownConnection(redis: object): void {
+  own.add(redis);
+}
 
 /** Installs the hook; false when this ioredis has no DataHandler to hook (then the near cache cannot start). */
 export function installInvalidationPushes(): boolean {
@@ -22,7 +31,7 @@ export function installInvalidationPushes(): boolean {
     const original = prototype?.returnPush;
     if (!prototype || typeof original !== "function") return (installed = false);
     prototype.returnPush = function (reply) {
-      if (Array.isArray(reply) && reply.length >= 2 && String(reply[0]) === "invalidate") {
+      if (own.has(this.redis) && Array.isArray(reply) && reply.length >= 2 && String(reply[0]) === "invalidate") {
         this.redis.emit("invalidate", reply[1]);
         return;
       }

@@ -18,10 +18,18 @@ export class TimeoutError extends NodeError {
   }
 }
 
-/** The node refused the configured credentials. The message never contains them. */
+/**
+ * The node refused the credentials: on a new connection's handshake, or an
+ * open connection's re-authentication (`redis.reauthenticateEveryMs`; that
+ * connection stays authenticated as before). `user` is the ACL user that
+ * was refused; the message names it and never contains the password.
+ */
 export class AuthenticationError extends NodeError {
-  constructor(shard: string, node: string, serverMessage: string) {
-    super("ERR_SHARDIS_AUTH", shard, node, `authentication failed: ${serverMessage}`);
+  readonly user: string;
+
+  constructor(shard: string, node: string, user: string, serverMessage: string) {
+    super("ERR_SHARDIS_AUTH", shard, node, `authentication failed for user "${user}": ${serverMessage}`);
+    this.user = user;
   }
 }
 

@@ -11,11 +11,12 @@ import { internalCommand } from "../commands/command.js";
 import { formatAddress, parseAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
-import { ClusterSource, type ClusterEvents } from "../cluster/ClusterSource.js";
+import { ClusterSource, type ClusterEvents, type ClusterPort } from "../cluster/ClusterSource.js";
 import type { ConnectionFactory } from "../connection/connection.js";
 import { INTERNAL, NEVER_OPENS, NodeClient, type Entry, type NodeEvents } from "../connection/NodeClient.js";
 import { IGNORE } from "../connection/observer.js";
 import type { FlushScheduler } from "../connection/scheduler.js";
+import type { ReauthRegistry } from "../connection/reauth.js";
 import { ClientClosedError, ClusterError } from "../errors.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { NodeRegistry } from "../topology/NodeRegistry.js";
@@ -35,6 +36,8 @@ export interface ClusterLinkParts {
   readonly holder: () => TopologyHolder;
   readonly policy: AddressPolicy;
   readonly events: ClusterEvents;
+  /** Control connections re-authenticate with the others (redis.reauthenticateEveryMs). */
+  readonly reauth?: ReauthRegistry;
 }
 
 export class ClusterLink {
@@ -47,7 +50,8 @@ export class ClusterLink {
     private readonly options: ResolvedOptions,
     private readonly parts: ClusterLinkParts,
   ) {
-    this.source = new ClusterSource(options.cluster!.seeds, { ask: (address, args) => this.ask(address, args) }, parts.policy, parts.events);
+    const ask: ClusterPort = { ask: (address, args) => this.ask(address, args) };
+    this.source = new ClusterSource(options.cluster!.seeds, ask, parts.policy, parts.events, options.redis.tls !== undefined);
   }
 
   /** The error of a command that found no shard serving its slot (within timeoutMs; undefined: by its deadline). */
@@ -164,6 +168,7 @@ export class ClusterLink {
           role: undefined,
           observer: IGNORE,
           nodeObserver: IGNORE,
+          reauth: this.parts.reauth,
         },
       });
       this.control.set(key, node);

@@ -28,6 +28,7 @@ import { formatAddress } from "../config/address.js";
 import { HotKeyDetector } from "../hotkeys/HotKeys.js";
 import { NearCacheLink } from "./NearCacheLink.js";
 import { AclRefusals } from "../connection/aclRefusals.js";
+import { Reauthenticator } from "../connection/reauth.js";
 import type { NoPermissionError } from "../errors.js";
 
 /** What the fleet is built from besides options: injected so tests can run it on fakes. */
@@ -89,6 +90,8 @@ export class Fleet {
   readonly near: NearCacheLink | undefined;
   /** Commands of shardis's own that nodes' ACLs refused, reported once per node and feature. */
   readonly refusals: AclRefusals;
+  /** Re-authenticates open connections (redis.credentials with reauthenticateEveryMs); undefined otherwise. */
+  private readonly reauth: Reauthenticator | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -114,6 +117,9 @@ export class Fleet {
         })
       : undefined;
     this.near = near;
+    const { credentials, reauthenticateEveryMs } = options.redis;
+    // A refused AUTH is the node's error, as a refused handshake is (an AuthenticationError naming node and user).
+    this.reauth = credentials && reauthenticateEveryMs ? new Reauthenticator(reauthenticateEveryMs, credentials, options.commandTimeoutMs, { failed: nodeEvents.error }) : undefined;
     // Over a cluster, a lost connection may be a master going away: re-read the map until it settles.
     const watched: NodeEvents = options.cluster ? { ...nodeEvents, down: (node, cause) => (this.cluster?.nodeDown(), nodeEvents.down(node, cause)) } : nodeEvents;
     this.registry = new NodeRegistry(
@@ -124,6 +130,7 @@ export class Fleet {
         observer: (shard, role) => meters.role(shard, role),
         nodeObserver: (shard, address) => meters.node(shard, address),
         refusals: this.refusals,
+        reauth: this.reauth,
         ...(near && { tracking: (shard: number) => near.tracking(shard), sending: (shard: number) => near.sending(shard) }),
       },
       watched,
@@ -147,6 +154,7 @@ export class Fleet {
           registry: this.registry,
           holder: () => this.holder,
           policy,
+          reauth: this.reauth,
           events: {
             refused: (shard, address, reason) => events.refused(shard, address, reason),
             error: (node, error) => events.clusterError(node, error),
@@ -192,6 +200,7 @@ export class Fleet {
     });
     this.reads = new ReadRouter(this.registry, this.health);
     if (source ?? this.sentinel ?? this.cluster) this.holder.start();
+    this.reauth?.start();
     this.sentinel?.watch();
     if (hasReplicas || options.readFrom === "nearest") this.health.start();
     if (options.metrics && options.metrics.serverStatsIntervalMs > 0) {
@@ -277,6 +286,7 @@ export class Fleet {
 
   async close(timeoutMs: number): Promise<void> {
     this.holder.stop();
+    this.reauth?.stop();
     this.health.stop();
     this.serverStats?.stop();
     this.hotKeys?.close();

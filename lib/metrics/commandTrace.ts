@@ -6,7 +6,7 @@
  * retried, redirected, handed over) through the TraceHandle it is.
  */
 import { BlockCommand } from "../commands/block.js";
-import { failureOf, type ShardisCommand } from "../commands/command.js";
+import { failureOf, withoutArguments, type ShardisCommand } from "../commands/command.js";
 import type { TraceHandle } from "../connection/observer.js";
 import type { ClientTracing } from "./clientTracing.js";
 import { ioredisContext, ioredisTraced, traceOnIoredis, type IoredisContext } from "./ioredisChannels.js";
@@ -61,7 +61,8 @@ class NodeCommandTrace implements CommandTrace, TraceHandle {
   settled(error?: unknown): void {
     this.durationMs = performance.now() - this.startedAt;
     if (error !== undefined) {
-      this.error = failureOf(error);
+      // A reply error carries the command's arguments (ioredis's error.command): only where includeArgs lets them in.
+      this.error = this.args ? failureOf(error) : withoutArguments(failureOf(error));
       commandChannel.error.publish(this);
     }
     commandChannel.asyncStart.publish(this);

@@ -18,6 +18,7 @@
  */
 import diagnostics_channel from "node:diagnostics_channel";
 import type { TraceEventName } from "../connection/observer.js";
+import { withoutArguments } from "../commands/command.js";
 
 export type { TraceEventName };
 
@@ -149,7 +150,8 @@ function runCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
   const settled = (error?: unknown): void => {
     trace.durationMs = performance.now() - startedAt;
     if (error !== undefined) {
-      trace.error = error;
+      // A reply error carries the command's arguments (ioredis's error.command): only where includeArgs lets them in.
+      trace.error = trace.args ? error : withoutArguments(error);
       callChannel.error.publish(trace);
     }
     callChannel.asyncStart.publish(trace);

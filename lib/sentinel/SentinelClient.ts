@@ -8,8 +8,11 @@ import { Redis, type RedisOptions } from "ioredis";
 import { formatAddress } from "../config/address.js";
 import type { ResolvedShard } from "../config/shards.js";
 import type { Address, SentinelConnectionOptions } from "../config/types.js";
-import { SentinelError } from "../errors.js";
-import { sanitizeError } from "../connection/sanitize.js";
+import { AuthenticationError, SentinelError } from "../errors.js";
+import { isAuthFailure, sanitizeError } from "../connection/sanitize.js";
+import { authArguments, credentialsOnConnect, fetchCredentials } from "../connection/credentials.js";
+import { refusedUser } from "../connection/handshake.js";
+import { tlsFor } from "../connection/connectionOptions.js";
 import { isNoPermission, type AclFeatureName } from "../connection/aclRefusals.js";
 import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
@@ -43,11 +46,14 @@ export class SentinelClient implements LayoutSource {
   /** One connection per sentinel, shared by concurrent queries (the promise, so a connect in progress is shared too). */
   private readonly connections = new Map<string, Promise<Redis>>();
   private watcher: Redis | undefined;
+  private watcherKey = "";
   private watchTurn = 0;
   private closed = false;
   private readonly masterNames: Set<string>;
   /** Peer sentinels already reported as refused (they come back on every refresh). */
   private readonly refusedPeers = new Set<string>();
+  /** sentinelOptions.reauthenticateEveryMs: open connections send AUTH with fresh credentials. */
+  private readonly reauth: NodeJS.Timeout | undefined;
 
   constructor(
     seeds: readonly Address[],
@@ -58,6 +64,10 @@ export class SentinelClient implements LayoutSource {
   ) {
     this.sentinels = [...seeds];
     this.masterNames = new Set(shards.flatMap((s) => (s.masterName ? [s.masterName] : [])));
+    if (options.credentials && options.reauthenticateEveryMs) {
+      this.reauth = setInterval(() => void this.reauthenticate(), options.reauthenticateEveryMs);
+      this.reauth.unref();
+    }
   }
 
   /** The sentinel asked first now (the last one that answered): named in errors about discovery. */
@@ -129,28 +139,31 @@ export class SentinelClient implements LayoutSource {
     if (this.closed || this.watcher) return;
     const sentinel = this.sentinels[this.watchTurn++ % this.sentinels.length]!;
     const key = formatAddress(sentinel);
-    // Sentinel traffic is shardis's own: kept off ioredis's tracing channel (untraced.ts).
-    const redis = untraced(
-      new Redis({
-        ...this.base(sentinel),
-        enableOfflineQueue: true,
-        autoResubscribe: true,
-        retryStrategy: (attempt) => (attempt > 2 ? null : 100 * attempt),
-      }),
-    );
-    redis.on("error", (error) => this.events.error(key, sanitizeError(error)));
+    // Sentinel traffic is shardis's own: kept off ioredis's tracing channel (open()).
+    const redis = this.open({
+      ...this.base(sentinel),
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      retryStrategy: (attempt) => (attempt > 2 ? null : 100 * attempt),
+    });
+    redis.on("error", (error) => this.events.error(key, this.failure(key, error)));
     redis.on("ready", () => this.events.watching(key));
     redis.on("message", (channel: string, message: string) => this.onEvent(channel, message));
     redis.on("end", () => {
       if (this.watcher === redis) this.watcher = undefined;
       if (!this.closed) setTimeout(() => this.watch(), 100).unref();
     });
-    redis.subscribe(...CHANNELS).catch(() => undefined);
+    // Subscribed once connected (a credentials provider may be asked first); ioredis subscribes again after reconnects.
+    redis.once("ready", () => void redis.subscribe(...CHANNELS).catch(() => undefined));
+    redis.connect().catch(() => undefined);
     this.watcher = redis;
+    this.watcherKey = key;
   }
 
   close(): void {
     this.closed = true;
+    clearInterval(this.reauth);
     this.watcher?.disconnect();
     this.watcher = undefined;
     for (const pending of this.connections.values()) void pending.then((redis) => redis.disconnect(), () => undefined);
@@ -189,7 +202,7 @@ export class SentinelClient implements LayoutSource {
         if (this.closed) throw new SentinelError("the sentinel client is closed", undefined, true);
         // An ACL's answer, not a failing sentinel: the connection is fine, and the caller decides what to do without it.
         if (isNoPermission(error)) throw error;
-        lastError = sanitizeError(error);
+        lastError = this.failure(key, error);
         this.events.error(key, lastError);
         this.forget(key);
       }
@@ -203,7 +216,7 @@ export class SentinelClient implements LayoutSource {
     const key = formatAddress(sentinel);
     let pending = this.connections.get(key);
     if (!pending) {
-      const redis = untraced(new Redis({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null }));
+      const redis = this.open({ ...this.base(sentinel), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
       redis.on("error", () => undefined); // reported by query() when a command fails
       // A connection that ends is forgotten, so the next query makes a new one.
       redis.on("end", () => this.connections.get(key) === pending && this.connections.delete(key));
@@ -215,6 +228,46 @@ export class SentinelClient implements LayoutSource {
       this.connections.set(key, pending);
     }
     return pending;
+  }
+
+  /** A connection to a sentinel (lazy): with sentinelOptions.credentials, the provider is asked before each connect. */
+  /** A connection to a sentinel: shardis's own traffic, kept off ioredis's tracing channel (untraced.ts). */
+  private open(options: RedisOptions): Redis {
+    const redis = untraced(new Redis(options));
+    if (this.options.credentials) credentialsOnConnect(redis, this.options.credentials);
+    return redis;
+  }
+
+  /** A sentinel's error, safe to report: refused credentials as an AuthenticationError naming the sentinel and the user. */
+  private failure(key: string, error: unknown): Error {
+    const safe = sanitizeError(error);
+    return isAuthFailure(safe) ? new AuthenticationError("(sentinel)", key, refusedUser(error), safe.message) : safe;
+  }
+
+  /** One re-authentication round over the open sentinel connections (sentinelOptions.reauthenticateEveryMs). */
+  private async reauthenticate(): Promise<void> {
+    const queries = await Promise.all([...this.connections].map(([key, pending]) => pending.then((redis) => [key, redis] as const, () => undefined)));
+    const open = [...queries, ...(this.watcher ? [[this.watcherKey, this.watcher] as const] : [])].filter((c) => c !== undefined && c[1].status === "ready");
+    if (open.length === 0 || this.closed) return;
+    let credentials;
+    try {
+      credentials = await fetchCredentials(this.options.credentials!);
+    } catch (error) {
+      this.events.error(this.current, sanitizeError(error));
+      return;
+    }
+    const user = credentials.username ?? "default";
+    await Promise.all(
+      open.map(async (connection) => {
+        const [key, redis] = connection!;
+        try {
+          await redis.call("AUTH", ...authArguments(credentials));
+        } catch (error) {
+          const safe = sanitizeError(error);
+          if (isAuthFailure(safe) && !this.closed) this.events.error(key, new AuthenticationError("(sentinel)", key, user, safe.message));
+        }
+      }),
+    );
   }
 
   private forget(key: string): void {
@@ -230,7 +283,7 @@ export class SentinelClient implements LayoutSource {
       port: sentinel.port,
       username,
       password,
-      tls: tls === true ? {} : tls || undefined,
+      tls: tls ? tlsFor(sentinel, tls === true ? {} : tls) : undefined,
       connectTimeout,
       commandTimeout: commandTimeoutMs,
       enableReadyCheck: false,

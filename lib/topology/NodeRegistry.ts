@@ -23,6 +23,7 @@ import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type 
 import type { CommandObserver, NodeObserver } from "../connection/observer.js";
 import { isNoPermission, type AclRefusals } from "../connection/aclRefusals.js";
 import { FlushScheduler } from "../connection/scheduler.js";
+import type { ReauthRegistry } from "../connection/reauth.js";
 import type { Layout } from "./Topology.js";
 import { SlotMovedError } from "../errors.js";
 
@@ -59,6 +60,8 @@ export interface RegistryParts {
   sending?(shard: number): (cmd: ShardisCommand, tracked: boolean, connection: object) => void;
   /** Where commands of shardis's own that a node's ACL refused are reported (once per node and feature). */
   readonly refusals?: AclRefusals;
+  /** Re-authentication of open connections (redis.reauthenticateEveryMs). */
+  readonly reauth?: ReauthRegistry;
 }
 
 export type RegistryOptions = Pick<ResolvedOptions, "shards" | "cluster" | "pool" | "redis" | "commandTimeoutMs" | "maxQueueLength" | "maxWriteDelayMs" | "retry" | "lazyConnect">;
@@ -275,6 +278,7 @@ export class NodeRegistry {
       nodeObserver,
       tracking: this.parts.tracking?.(shard),
       sending: this.parts.sending?.(shard),
+      reauth: this.parts.reauth,
       ...(this.options.cluster
         ? {
             clusterRedirect: (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) =>

@@ -2,9 +2,12 @@
  * What a sentinel may send the client to. Addresses it reports are first
  * rewritten by the natMap (NAT, containers), then checked against the
  * allow-list: a compromised or misconfigured sentinel must not be able to
- * redirect traffic anywhere.
+ * redirect traffic anywhere. A hostname it reports stays the address's TLS
+ * servername, also when natMap sends the client to an IP.
  */
+import { isIP } from "node:net";
 import { formatAddress, parseAddress } from "../config/address.js";
+import { allows } from "../config/allowedAddresses.js";
 import type { Address, NatMap } from "../config/types.js";
 
 export type Admission = { ok: true; address: Address } | { ok: false; reason: string };
@@ -32,12 +35,11 @@ export class AddressPolicy {
     if (this.allowed && !this.allows(parsed.address)) {
       return { ok: false, reason: `${formatAddress(parsed.address)} is not in allowedAddresses` };
     }
-    return { ok: true, address: parsed.address };
+    const servername = isIP(reported.host) ? undefined : reported.host;
+    return { ok: true, address: servername ? Object.freeze({ ...parsed.address, servername }) : parsed.address };
   }
 
   private allows(address: Address): boolean {
-    const exact = formatAddress(address);
-    const anyPort = `${exact.slice(0, exact.lastIndexOf(":"))}:*`;
-    return this.allowed!.includes(exact) || this.allowed!.includes(anyPort);
+    return this.allowed!.some((pattern) => allows(pattern, address));
   }
 }

@@ -56,7 +56,8 @@ describe("authentication", () => {
       expect(error).toBeInstanceOf(AuthenticationError);
       expect(error).toBeInstanceOf(ShardisError);
       expect((error as AuthenticationError).code).toBe("ERR_SHARDIS_AUTH");
-      expect((error as Error).message).toContain(`shard s0 (${server.address}): authentication failed: WRONGPASS`);
+      expect((error as Error).message).toContain(`shard s0 (${server.address}): authentication failed for user "app": WRONGPASS`);
+      expect((error as AuthenticationError).user).toBe("app");
       // Later commands fail fast with the same error instead of waiting for their deadline (pinned down in test/unit/nodeClient.test.ts).
       await expect(client.set("k", "v")).rejects.toBeInstanceOf(AuthenticationError);
       expect(client.stats().nodes[0]!.queued).toBe(0);

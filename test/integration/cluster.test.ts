@@ -4,6 +4,7 @@
  * migration, TRYAGAIN on multi-key commands split by it, replica reads and write concern,
  * pub/sub (sharded too), transactions, scans, and what bad input gets.
  */
+import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterError, ConfigError, CrossShardError, keySlot, ShardedClient, SlotMovedError } from "../../lib/index.js";
 import { migrateSlot, startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
@@ -258,6 +259,36 @@ describe("the client over a Redis Cluster", () => {
     const seen = new Set<string>();
     for await (const keys of c.scanStream({ match: "scan:*" })) for (const key of keys as string[]) seen.add(key);
     expect(seen.size).toBe(50);
+  });
+
+  it("connects to no address outside allowedAddresses, so no credentials go there: a node natMapped elsewhere is refused and reported", async () => {
+    // Where a hijacked natMap (or a lying node) would send the client: a listener that records every connection.
+    const seen: Buffer[] = [];
+    const rogue = createServer((socket) => socket.on("data", (chunk: Buffer) => seen.push(chunk)));
+    await new Promise<void>((resolve) => rogue.listen(0, "127.0.0.1", resolve));
+    const roguePort = (rogue.address() as AddressInfo).port;
+    let accepted = 0;
+    rogue.on("connection", () => accepted++);
+    const replica = cluster.replicas[0]!;
+    try {
+      const c = client({
+        natMap: (address: string) => (address === replica.address ? `127.0.0.1:${roguePort}` : address),
+        allowedAddresses: cluster.servers.map((s) => `127.0.0.*:${s.port}`),
+        redis: { username: "default", password: "never-sent-anywhere-else" },
+        readFrom: "replicaPreferred",
+      });
+      const refused: Array<{ address: string; reason: string }> = [];
+      c.on("topology:refused", (event) => refused.push(event));
+      await c.ready();
+      await c.set("allowed:k", "v");
+      await eventually(async () => expect(refused.map((r) => r.address)).toContain(replica.address));
+      expect(refused.find((r) => r.address === replica.address)!.reason).toBe(`127.0.0.1:${roguePort} is not in allowedAddresses`);
+      expect(c.topology().shards.flatMap((s) => s.replicas.map((r) => r.address))).not.toContain(`127.0.0.1:${roguePort}`);
+      expect(accepted).toBe(0);
+      expect(seen).toEqual([]);
+    } finally {
+      await new Promise((resolve) => rogue.close(resolve));
+    }
   });
 
   it("refuses bad input with typed errors and never hangs", async () => {

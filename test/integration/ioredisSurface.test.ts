@@ -298,18 +298,19 @@ describe("the ioredis surface of a sharded client", () => {
   });
 
   describe("explain", () => {
-    it("shows where a command would go without sending it", () => {
+    it("shows where a command would go without sending it, keys but never values", () => {
       const [a, b] = [keyOn(client, "s0"), keyOn(client, "s2")];
       expect(client.explain("GET", a)).toEqual({ command: "get", kind: "single", parts: [{ shard: "s0", args: null }], reply: "as is" });
       expect(client.explain("mset", a, "1", b, "2")).toEqual({
         command: "mset",
         kind: "split",
         parts: [
-          { shard: "s0", args: [a, "1"] },
-          { shard: "s2", args: [b, "2"] },
+          { shard: "s0", args: [a, "[redacted]"] },
+          { shard: "s2", args: [b, "[redacted]"] },
         ],
         reply: "allOk",
       });
+      expect(client.explain("del", a, b).parts.map((p) => p.args)).toEqual([[a], [b]]);
       expect(client.explain("script", "load", "return 1")).toMatchObject({ kind: "broadcast", reply: "same" });
       expect(() => client.explain("rename", a, b)).toThrow(CrossShardError);
       expect(() => client.explain("select", 1)).toThrow(UnsupportedCommandError);

@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
+import { Redis } from "ioredis";
 import { one, series } from "../support/metrics.js";
 import { ConfigError, ShardedClient } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
@@ -369,6 +370,27 @@ describe("near cache", () => {
     } finally {
       await c.quit();
       await stopAll([server]);
+    }
+  });
+
+  it("hooks invalidation messages on its own connections only: the application's other ioredis clients are left as ioredis made them", async () => {
+    const c = await ready(context.fleet.client({ nearCache: {} }));
+    const server = context.fleet.servers[0]!;
+    // The application's own RESP3 client with tracking on: ioredis drops invalidation pushes, and must keep doing so.
+    const app = new Redis({ host: server.host, port: server.port, protocol: 3 });
+    const heard: unknown[] = [];
+    app.on("invalidate" as never, (keys: unknown) => heard.push(keys));
+    try {
+      await app.call("CLIENT", "TRACKING", "ON");
+      const key = keyOn(c, "s0", "near:foreign");
+      await app.get(key);
+      await context.fleet.raw(0).set(key, "changed");
+      // The push was written to the app's connection before the reply to this PING.
+      await app.ping();
+      expect(heard).toEqual([]);
+      expect(await c.get(key)).toBe("changed");
+    } finally {
+      app.disconnect();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChainableCommander } from "ioredis";
-import { CrossShardError, InvalidArgumentError, KeylessCommandError, ShardedClient } from "../../lib/index.js";
+import { ConfigError, CrossShardError, InvalidArgumentError, KeylessCommandError, ShardedClient } from "../../lib/index.js";
 import { startFleet, type Fleet } from "../support/fleet.js";
 import { eventually, keyOn } from "../support/keys.js";
 
@@ -99,9 +99,18 @@ describe("scripts", () => {
     ]);
   });
 
+  it("refuses names the client or the objects it hands out already use with ConfigError, leaving them as they were", async () => {
+    // then: the client would become a thenable (await client would hang); release, exec: a dedicated connection's and a pipeline's own.
+    for (const name of ["get", "swap", "then", "catch", "release", "quit", "on", "exec", "constructor", "__proto__", "toJSON", "getBuffer"]) {
+      expect(() => client.defineCommand(name, { lua: "return 1", numberOfKeys: 0 }), name).toThrow(ConfigError);
+    }
+    expect(() => client.defineCommand("then", { lua: "return 1" })).toThrow(/"then" is already used/);
+    expect((client as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(await client.withConnection("s0", async (conn) => typeof conn.release)).toBe("function");
+    expect(await client.get("{x}:a")).toBeDefined();
+  });
+
   it("rejects bad definitions with InvalidArgumentError", () => {
-    expect(() => client.defineCommand("get", { lua: "return 1" })).toThrow(InvalidArgumentError);
-    expect(() => client.defineCommand("swap", { lua: "return 1" })).toThrow(/already a method/);
     expect(() => client.defineCommand("bad name", { lua: "return 1" })).toThrow(InvalidArgumentError);
     expect(() => client.defineCommand("noLua", { lua: "" })).toThrow(InvalidArgumentError);
     expect(() => client.defineCommand("negative", { lua: "return 1", numberOfKeys: -1 })).toThrow(InvalidArgumentError);

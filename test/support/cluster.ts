@@ -9,13 +9,22 @@
 import { spawn } from "node:child_process";
 import type { Redis } from "ioredis";
 import { requireBinary } from "./processes.js";
-import { startRedisMany, stopAll, type RedisServer } from "./redis.js";
+import { startRedisMany, stopAll, type RedisServer, type RedisServerOptions } from "./redis.js";
+import type { TlsFiles } from "./tls.js";
 
 export interface ClusterOptions {
   /** Replicas per master. @default 0 */
   replicas?: number;
   /** cluster-node-timeout, in ms: how soon a dead master is failed over. @default 2000 */
   nodeTimeoutMs?: number;
+  /** TLS only (`--port 0`, `tls-cluster yes`: the bus too); redis-cli is given the same certificates. */
+  tls?: RedisServerOptions["tls"];
+  /**
+   * Each node announces this hostname (cluster-announce-hostname) and the
+   * cluster prefers hostnames in its replies and redirects
+   * (cluster-preferred-endpoint-type hostname), as managed services do.
+   */
+  hostname?: (server: RedisServer) => string;
 }
 
 export interface RedisClusterHandle {
@@ -41,10 +50,15 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
+/** redis-cli's arguments for a TLS server: the CA, and the client certificate for mutual TLS. */
+function cliTls(files: TlsFiles | undefined): string[] {
+  return files ? ["--tls", "--cacert", files.caFile, "--cert", files.certFile, "--key", files.keyFile] : [];
+}
+
 /** Runs redis-cli with args; resolves its output, rejects with it when it fails. */
-export function redisCli(args: string[], timeoutMs = 120_000): Promise<string> {
+export function redisCli(args: string[], timeoutMs = 120_000, tls?: TlsFiles): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("redis-cli", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("redis-cli", [...cliTls(tls), ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk));
@@ -61,13 +75,16 @@ export async function startRedisCluster(masters: number, options: ClusterOptions
   requireBinary("redis-cli");
   const replicasPerMaster = options.replicas ?? 0;
   const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no"];
-  const started = await startRedisMany(masters * (1 + replicasPerMaster), { cluster: true, args: clusterArgs });
+  const serverOptions: RedisServerOptions = { cluster: true, args: clusterArgs, tls: options.tls };
+  const tls = options.tls?.files;
+  const cli = (args: string[]) => redisCli(args, undefined, tls);
+  const started = await startRedisMany(masters * (1 + replicasPerMaster), serverOptions);
   const servers = [...started];
   const byAddress = (address: string) => servers.find((s) => s.address === address);
   const admin = new Map<RedisServer, Redis>();
   const client = (server: RedisServer) => admin.get(server) ?? admin.set(server, server.client()).get(server)!;
   try {
-    await redisCli(["--cluster", "create", ...started.map((s) => s.address), "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]);
+    await cli(["--cluster", "create", ...started.map((s) => s.address), "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]);
   } catch (error) {
     await stopAll(servers);
     throw error;
@@ -85,21 +102,21 @@ export async function startRedisCluster(masters: number, options: ClusterOptions
       return range && `${range[2][0]}:${range[2][1]}`;
     },
     async addMaster() {
-      const [added] = await startRedisMany(1, { cluster: true, args: clusterArgs });
+      const [added] = await startRedisMany(1, serverOptions);
       servers.push(added!);
-      await redisCli(["--cluster", "add-node", added!.address, handle.masters[0]!.address]);
+      await cli(["--cluster", "add-node", added!.address, handle.masters[0]!.address]);
       await handle.waitUntilStable();
       return added!;
     },
     async reshard(from, to, slots) {
       const [fromId, toId] = await Promise.all([handle.nodeId(from), handle.nodeId(to)]);
-      return redisCli([
+      return cli([
         "--cluster", "reshard", from.address, "--cluster-from", fromId, "--cluster-to", toId,
         "--cluster-slots", String(slots), "--cluster-yes", "--cluster-pipeline", "50",
       ]);
     },
     async rebalance() {
-      return redisCli(["--cluster", "rebalance", handle.masters[0]!.address, "--cluster-use-empty-masters", "--cluster-pipeline", "50"]);
+      return cli(["--cluster", "rebalance", handle.masters[0]!.address, "--cluster-use-empty-masters", "--cluster-pipeline", "50"]);
     },
     async waitUntilStable(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
@@ -136,6 +153,14 @@ export async function startRedisCluster(masters: number, options: ClusterOptions
   for (const [, , master, ...replicas] of slots.sort((a, b) => a[0] - b[0])) {
     handle.masters.push(byAddress(`${master[0]}:${master[1]}`)!);
     for (const replica of replicas) handle.replicas.push(byAddress(`${replica[0]}:${replica[1]}`)!);
+  }
+  if (options.hostname) {
+    // Announced once the roles are known (CLUSTER SLOTS names nodes by their ip until then); gossip spreads the names.
+    for (const server of servers) {
+      await client(server).config("SET", "cluster-announce-hostname", options.hostname(server));
+      await client(server).config("SET", "cluster-preferred-endpoint-type", "hostname");
+    }
+    await handle.waitUntilStable();
   }
   return handle;
 }

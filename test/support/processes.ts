@@ -5,14 +5,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const HOST = "127.0.0.1";
 
 const INSTALL_HINT =
-  "install the servers with: sudo apt-get update && sudo apt-get install -y redis-server redis-sentinel redis-tools nutcracker";
+  "install the servers with: sudo apt-get update && sudo apt-get install -y redis-server redis-sentinel redis-tools nutcracker openssl";
 
 const started = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -113,12 +114,14 @@ export async function waitForReply(
   expect: RegExp,
   process: ManagedProcess,
   timeoutMs = 5000,
+  /** Probe over TLS with these options (a server with `--port 0`). */
+  tls?: ConnectionOptions,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void process.exited.then(() => (exited = true));
   for (let attempt = 0; Date.now() < deadline && !exited; attempt++) {
-    if (await probeOnce(port, probe, expect)) return;
+    if (await probeOnce(port, probe, expect, tls)) return;
     await new Promise((resolve) => setTimeout(resolve, Math.min(10 + attempt * 10, 100)));
   }
   throw new Error(
@@ -126,9 +129,9 @@ export async function waitForReply(
   );
 }
 
-function probeOnce(port: number, probe: string, expect: RegExp): Promise<boolean> {
+function probeOnce(port: number, probe: string, expect: RegExp, tls: ConnectionOptions | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
+    const socket: Socket = tls ? tlsConnect({ host: HOST, port, ...tls }) : createConnection({ host: HOST, port });
     let reply = "";
     const done = (ok: boolean) => {
       socket.destroy();
@@ -136,7 +139,7 @@ function probeOnce(port: number, probe: string, expect: RegExp): Promise<boolean
     };
     socket.setTimeout(500, () => done(false));
     socket.once("error", () => done(false));
-    socket.once("connect", () => socket.write(probe));
+    socket.once(tls ? "secureConnect" : "connect", () => socket.write(probe));
     socket.on("data", (chunk) => {
       reply += chunk.toString();
       if (expect.test(reply)) done(true);

@@ -5,7 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
+import type { ConnectionOptions } from "node:tls";
 import { freePort, hasBinary, HOST, launch, requireBinary, tempDir, waitForReply, type ManagedProcess } from "./processes.js";
+import { clientTls, tlsServerArgs, type TlsFiles } from "./tls.js";
 
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ["--maxmemory", "1mb"]. */
@@ -13,6 +15,12 @@ export interface RedisServerOptions {
   password?: string;
   /** Start with cluster-enabled yes (for CLUSTER KEYSLOT and cluster tests). */
   cluster?: boolean;
+  /**
+   * TLS only: `--port 0` and the port as `--tls-port`, replication (and the
+   * cluster bus, with `cluster`) over TLS too; `mutual`: clients must show a
+   * certificate signed by the CA.
+   */
+  tls?: { files: TlsFiles; mutual?: boolean };
 }
 
 export interface RedisServer {
@@ -20,6 +28,8 @@ export interface RedisServer {
   readonly port: number;
   /** "127.0.0.1:port" */
   readonly address: string;
+  /** tls.connect() options a client of this server needs (undefined without TLS). */
+  readonly tls: ConnectionOptions | undefined;
   /** A raw ioredis client to this server, closed by stop(). */
   client(options?: RedisOptions): Redis;
   /** Sends a signal to the server process (SIGKILL, SIGSTOP, SIGCONT). */
@@ -50,8 +60,12 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
   // A cluster node fsyncs nodes.conf on every slot-map change: on this VM's disk that stalls it for up to 200 ms
   // in the middle of a rebalance, so cluster nodes keep their files in memory where the system has a tmpfs.
   const dir = tempDir(`redis-${port}`, options.cluster && existsSync("/dev/shm") ? "/dev/shm" : undefined);
+  const tls = options.tls && clientTls(options.tls.files);
+  const ports = options.tls
+    ? ["--port", "0", "--tls-port", String(port), ...tlsServerArgs(options.tls.files, options.tls.mutual), ...(options.cluster ? ["--tls-cluster", "yes"] : [])]
+    : ["--port", String(port)];
   const args = [
-    "--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+    ...ports, "--bind", HOST, "--save", "", "--appendonly", "no",
     "--dir", dir.path, "--logfile", "", "--daemonize", "no", "--protected-mode", "no",
     // A replica's full sync starts at once instead of after the 5 s default wait for more replicas.
     "--repl-diskless-sync-delay", "0",
@@ -60,16 +74,19 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
     ...(options.args ?? []),
   ];
   const clients = new Set<Redis>();
-  let proc: ManagedProcess = await spawnReady(port, args, dir.path, options.password);
+  // The readiness probe checks the chain only: a certificate may be issued for hostnames, not for 127.0.0.1.
+  const probeTls = tls && { ...tls, checkServerIdentity: () => undefined };
+  let proc: ManagedProcess = await spawnReady(port, args, dir.path, options.password, probeTls);
   const server: RedisServer = {
     host: HOST,
     port,
     address: `${HOST}:${port}`,
+    tls,
     get pid() {
       return proc.pid;
     },
     client(clientOptions) {
-      const client = new Redis({ host: HOST, port, password: options.password, lazyConnect: false, ...clientOptions });
+      const client = new Redis({ host: HOST, port, password: options.password, lazyConnect: false, ...(probeTls && { tls: probeTls }), ...clientOptions });
       client.on("error", () => undefined); // tests assert on replies, not on reconnect noise
       clients.add(client);
       return client;
@@ -78,7 +95,7 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
     halt: () => proc.stop(),
     async restart() {
       await proc.stop();
-      proc = await spawnReady(port, args, dir.path, options.password);
+      proc = await spawnReady(port, args, dir.path, options.password, probeTls);
     },
     async stop() {
       for (const client of clients) client.disconnect();
@@ -90,11 +107,11 @@ async function startLocal(port: number, options: RedisServerOptions): Promise<Re
   return server;
 }
 
-async function spawnReady(port: number, args: string[], cwd: string, password?: string): Promise<ManagedProcess> {
+async function spawnReady(port: number, args: string[], cwd: string, password?: string, tls?: ConnectionOptions): Promise<ManagedProcess> {
   const proc = launch("redis-server", args, cwd);
   const probe = password ? `AUTH ${password}\r\nPING\r\n` : "PING\r\n";
   try {
-    await waitForReply(port, probe, /\+PONG/, proc);
+    await waitForReply(port, probe, /\+PONG/, proc, 5000, tls);
   } catch (error) {
     await proc.stop(100);
     throw error;
@@ -122,6 +139,7 @@ function useContainers(): Promise<boolean> {
 }
 
 async function startRedisContainer(options: RedisServerOptions): Promise<RedisServer> {
+  if (options.tls) throw new Error("TLS servers need local redis-server processes (SHARDIS_TEST_BACKEND=local)");
   const { RedisContainer } = await import("@testcontainers/redis");
   let container = new RedisContainer("redis:7.0").withCommand([
     "redis-server", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0",
@@ -140,6 +158,7 @@ async function startRedisContainer(options: RedisServerOptions): Promise<RedisSe
     host,
     port,
     address: `${host}:${port}`,
+    tls: undefined,
     pid: -1,
     client(clientOptions) {
       const client = new Redis({ host, port, password: options.password, ...clientOptions });

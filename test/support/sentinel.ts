@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, HOST, launch, requireBinary, tempDir, waitForReply, type ManagedProcess } from "./processes.js";
 import { parseInfo } from "../../lib/replicas/replication.js";
-import { startRedis, stopAll, type RedisServer } from "./redis.js";
+import { startRedis, stopAll, type RedisServer, type RedisServerOptions } from "./redis.js";
+import { clientTls } from "./tls.js";
 
 export interface SentinelProcess {
   readonly port: number;
@@ -42,6 +43,8 @@ export interface HaOptions {
   downAfterMs?: number;
   password?: string;
   sentinelPassword?: string;
+  /** TLS only, for the data nodes and the sentinels alike (and between them: replication, sentinel to node). */
+  tls?: RedisServerOptions["tls"];
 }
 
 export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
@@ -52,11 +55,11 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
     const shards: HaShard[] = [];
     for (let i = 0; i < options.shards; i++) {
       const auth = options.password ? ["--masterauth", options.password] : [];
-      const master = await startRedis({ password: options.password, args: auth });
+      const master = await startRedis({ password: options.password, args: auth, tls: options.tls });
       servers.push(master);
       const replicas = await Promise.all(
         Array.from({ length: options.replicasPerShard }, () =>
-          startRedis({ password: options.password, args: [...auth, "--replicaof", HOST, String(master.port)] }),
+          startRedis({ password: options.password, args: [...auth, "--replicaof", HOST, String(master.port)], tls: options.tls }),
         ),
       );
       servers.push(...replicas);
@@ -98,8 +101,14 @@ async function startSentinel(
   peers: SentinelIdentity[],
 ): Promise<SentinelProcess> {
   const dir = tempDir(`sentinel-${port}`);
+  const files = options.tls?.files;
   const lines = [
-    `port ${port}`,
+    ...(files
+      ? [
+          "port 0", `tls-port ${port}`, `tls-cert-file ${files.certFile}`, `tls-key-file ${files.keyFile}`, `tls-ca-cert-file ${files.caFile}`,
+          `tls-auth-clients ${options.tls!.mutual ? "yes" : "no"}`, "tls-replication yes",
+        ]
+      : [`port ${port}`]),
     `bind ${HOST}`,
     `dir ${dir.path}`,
     "protected-mode no",
@@ -121,8 +130,9 @@ async function startSentinel(
   writeFileSync(conf, `${lines.join("\n")}\n`);
   const proc: ManagedProcess = launch("redis-sentinel", [conf], dir.path);
   const ping = options.sentinelPassword ? `AUTH ${options.sentinelPassword}\r\nPING\r\n` : "PING\r\n";
+  const tls = files && clientTls(files);
   try {
-    await waitForReply(port, ping, /\+PONG/, proc);
+    await waitForReply(port, ping, /\+PONG/, proc, 5000, tls);
   } catch (error) {
     await proc.stop(100);
     throw error;
@@ -132,7 +142,7 @@ async function startSentinel(
     port,
     address: `${HOST}:${port}`,
     client() {
-      const client = new Redis({ host: HOST, port, password: options.sentinelPassword });
+      const client = new Redis({ host: HOST, port, password: options.sentinelPassword, ...(tls && { tls }) });
       client.on("error", () => undefined);
       clients.add(client);
       return client;

@@ -45,6 +45,26 @@ describe("CLUSTER SHARDS and CLUSTER SLOTS", () => {
     expect(slots[0]!.slots).toEqual([[0, 100], [101, 200]]);
     expect(slots[0]!.nodes.map((n) => n.role)).toEqual(["master", "replica"]);
   });
+
+  it("address a node by the endpoint the cluster prefers (its announced hostname), on its TLS port when the client speaks TLS", () => {
+    const named = [
+      "id", ID.a, "port", 6379, "tls-port", 6380, "ip", "10.0.0.1", "endpoint", "a.cache.example", "hostname", "a.cache.example",
+      "role", "master", "health", "online",
+    ];
+    const [plain] = parseClusterShards([shard([0, 16383], named)]);
+    expect(plain!.nodes[0]).toMatchObject({ host: "a.cache.example", port: 6379 });
+    const [tls] = parseClusterShards([shard([0, 16383], named)], true);
+    expect(tls!.nodes[0]).toMatchObject({ host: "a.cache.example", port: 6380 });
+    // --port 0: only a TLS port; "?": no endpoint of the preferred type, so the hostname, else the ip.
+    const tlsOnly = ["id", ID.b, "tls-port", 6380, "ip", "10.0.0.2", "endpoint", "?", "hostname", "b.cache.example", "role", "master", "health", "online"];
+    const bare = ["id", ID.c, "tls-port", 6380, "ip", "10.0.0.3", "endpoint", "?", "role", "master", "health", "online"];
+    const [b, c] = parseClusterShards([shard([0, 1], tlsOnly), shard([2, 3], bare)]);
+    expect(b!.nodes[0]).toMatchObject({ host: "b.cache.example", port: 6380 });
+    expect(c!.nodes[0]).toMatchObject({ host: "10.0.0.3", port: 6380 });
+    // CLUSTER SLOTS (Redis 7): the endpoint first, the ip in the metadata when the endpoint is "?".
+    const [slots] = parseClusterSlots([[0, 16383, ["a.cache.example", 6380, ID.a, ["ip", "10.0.0.1"]], ["?", 6380, ID.ar, ["ip", "10.0.0.4"]]]]);
+    expect(slots!.nodes.map((n) => `${n.host}:${n.port}`)).toEqual(["a.cache.example:6380", "10.0.0.4:6380"]);
+  });
 });
 
 describe("ClusterSource", () => {

@@ -366,7 +366,7 @@ describe("NodeClient: limits and credentials", () => {
     const queued = node.send(get(), 1000);
     connection.error("WRONGPASS invalid username-password pair or user is disabled.");
     await expect(queued).rejects.toBeInstanceOf(AuthenticationError);
-    await expect(node.send(get(), 1000)).rejects.toThrow(/shard s0 \(10\.0\.0\.1:6379\): authentication failed: WRONGPASS/);
+    await expect(node.send(get(), 1000)).rejects.toThrow(/shard s0 \(10\.0\.0\.1:6379\): authentication failed for user "default": WRONGPASS/);
     expect(observer.failures).toEqual([["get", "auth"], ["get", "auth"]]);
   });
 });

@@ -64,6 +64,9 @@ describe("resolveOptions", () => {
     expect(resolved.healthCheckIntervalMs).toBe(250);
     expect(resolved.topologyRefreshMs).toBe(10000);
     expect(resolved.allowedAddresses).toEqual(["10.0.0.5:*", "10.0.0.6:6379"]);
+    // docs/cluster.md's example, and the other forms the docs show.
+    const patterns = ["10.0.0.*", "*.Cache.Example:6379", "[::1]:7000", "redis-1:*"];
+    expect(resolveOptions({ cluster: { seeds: ["h:1"] }, allowedAddresses: patterns }).allowedAddresses).toEqual(["10.0.0.*:*", "*.cache.example:6379", "[::1]:7000", "redis-1:*"]);
     expect(resolved.natMap).toEqual({ "10.0.0.7:6379": "127.0.0.1:7007" });
     expect(resolved.writeConcern).toEqual({ replicas: 1, timeoutMs: 50 });
   });
@@ -155,7 +158,16 @@ describe("resolveOptions", () => {
     [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
     [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
     [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
-    [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" has no port (expected "host:port")'],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }] }, 'shards[0].master "redis://***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
+    [{ shards: two, natMap: { "pw@h:1": "h:2" } }, 'natMap key "***@h:1": "***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
+    [{ shards: two, redis: { credentials: "token" } }, 'redis.credentials must be a function () => ({ username?, password }) (got "token")'],
+    [{ shards: two, redis: { credentials: () => ({ password: "p" }), password: "p" } }, "redis.credentials replaces redis.username and redis.password: give one or the other"],
+    [{ shards: two, redis: { password: "p", reauthenticateEveryMs: 60_000 } }, "redis.reauthenticateEveryMs needs redis.credentials (a provider of fresh credentials)"],
+    [{ shards: two, redis: { credentials: () => ({ password: "p" }), reauthenticateEveryMs: 10 } }, "redis.reauthenticateEveryMs must be an integer from 1000 to 2147483647 (got 10)"],
+    [{ shards: [{ name: "a", masterName: "m" }], sentinels: ["h:1"], sentinelOptions: { username: "u", credentials: () => ({ password: "p" }) } }, "sentinelOptions.credentials replaces sentinelOptions.username and sentinelOptions.password: give one or the other"],
+    [{ shards: two, allowedAddresses: ["*"] }, 'allowedAddresses[0] "*" would match any host: leave allowedAddresses unset to allow every address'],
+    [{ shards: two, allowedAddresses: ["10.0.*.1:x"] }, 'allowedAddresses[0] "10.0.*.1:x": the port must be 1-65535 or * (got "x")'],
+    [{ shards: two, allowedAddresses: ["10.0.0.1*"] }, 'allowedAddresses[0] "10.0.0.1*": the host must be a name or address, with * for whole labels only ("10.0.0.*", "*.cache.example")'],
     [{ shards: two, writeConcern: { replicas: 1, timeoutMs: 0 } }, "writeConcern.timeoutMs must be an integer from 1 to 2147483647 (got 0) (0 would wait forever)"],
     [{ shards: two, writeConcern: { replicas: 0, timeoutMs: 50 } }, "writeConcern.replicas must be an integer from 1 to 1000 (got 0)"],
   ])("rejects %j", (options, problem) => {

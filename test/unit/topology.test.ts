@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AddressPolicy } from "../../lib/topology/addressPolicy.js";
+import { resolveOptions } from "../../lib/config/resolve.js";
 import { TopologyHolder, type LayoutSource } from "../../lib/topology/TopologyHolder.js";
 import { freezeLayout, type Layout, type LayoutDraft, type ShardNodes } from "../../lib/topology/Topology.js";
 
@@ -21,6 +22,25 @@ describe("AddressPolicy", () => {
       throw new Error("boom");
     }, undefined);
     expect(throwing.admit(at(1))).toEqual({ ok: false, reason: "natMap threw for 127.0.0.1:1: boom" });
+  });
+
+  it("keeps an announced hostname as the TLS servername, also when natMap sends the client to an IP", () => {
+    const policy = new AddressPolicy({ "a.cache.example:6380": "127.0.0.1:16380" }, undefined);
+    expect(policy.admit({ host: "a.cache.example", port: 6380 })).toEqual({ ok: true, address: { host: "127.0.0.1", port: 16380, servername: "a.cache.example" } });
+    expect(policy.admit({ host: "b.cache.example", port: 6380 })).toEqual({ ok: true, address: { host: "b.cache.example", port: 6380, servername: "b.cache.example" } });
+    const ip = policy.admit({ host: "10.0.0.1", port: 6380 });
+    expect(ip.ok && ip.address.servername).toBeUndefined();
+  });
+
+  it("matches docs/cluster.md's pattern (`*` for one whole label, no port: any port), and nothing a wildcard could be tricked into", () => {
+    const policy = new AddressPolicy(undefined, resolveOptions({ cluster: { seeds: ["h:1"] }, allowedAddresses: ["10.0.0.*", "*.cache.example:6379"] }).allowedAddresses);
+    const admits = (host: string, port: number) => policy.admit({ host, port }).ok;
+    expect([admits("10.0.0.7", 6379), admits("10.0.0.250", 7001), admits("A.Cache.Example", 6379)]).toEqual([true, true, true]);
+    expect(admits("10.0.1.7", 6379)).toBe(false);
+    expect(admits("10.0.0.7.attacker.example", 6379)).toBe(false);
+    expect(admits("a.cache.example", 6380)).toBe(false);
+    expect(admits("a.b.cache.example", 6379)).toBe(false);
+    expect(admits("cache.example", 6379)).toBe(false);
   });
 
   it("allows anything without an allow-list", () => {
