@@ -74,4 +74,26 @@ describe("write concern when WAIT fails", () => {
     expect((error as WriteConcernError).cause).toBeInstanceOf(ConnectionError);
     expect(await admin.get("wc:lost")).toBe("v");
   });
+
+  it("the master demoted while WAIT waits: WriteConcernError with Redis's UNBLOCKED as cause, the reply kept", async () => {
+    const other = await startRedis();
+    const admin = server.client();
+    try {
+      const c = client();
+      const writing = c.with({ writeConcern: { replicas: 1, timeoutMs: 20_000 }, timeoutMs: 5000 }).set("wc:demoted", "v").catch((e: unknown) => e);
+      await eventually(async () => {
+        const lines = String(await admin.client("LIST")).split("\n");
+        if (!lines.some((l) => / flags=b\b/.test(l) && / cmd=wait\b/.test(l))) throw new Error("WAIT not blocked yet");
+      });
+      // REPLICAOF answers every blocked WAIT with -UNBLOCKED and closes its connection (a failover that demotes this master).
+      await admin.replicaof(other.host, other.port);
+      const error = await writing;
+      expect(error).toBeInstanceOf(WriteConcernError);
+      expect((error as WriteConcernError).reply).toBe("OK");
+      expect(String(((error as WriteConcernError).cause as Error)?.message)).toMatch(/^UNBLOCKED/);
+    } finally {
+      await admin.replicaof("NO", "ONE");
+      await other.stop();
+    }
+  });
 });

@@ -133,6 +133,11 @@ class Socket implements ConnectionStream {
         this.busy = true;
         void reply.then((value) => {
           this.busy = false;
+          if (this.session.closeAfterReply) {
+            // The reply is written, then the node closes the socket (Redis's CLIENT_CLOSE_AFTER_REPLY).
+            this.reply(cmd, value, () => this.owner.closedByServer(this));
+            return;
+          }
           this.reply(cmd, value);
           this.pump();
         });
@@ -140,10 +145,11 @@ class Socket implements ConnectionStream {
     }
   }
 
-  private reply(cmd: ShardisCommand, reply: Reply): void {
+  private reply(cmd: ShardisCommand, reply: Reply, then?: () => void): void {
     this.toClient.send(() => {
       if (reply instanceof Error) cmd.reject(reply);
       else cmd.resolve(wire(reply));
+      then?.();
     });
   }
 

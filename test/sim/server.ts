@@ -30,6 +30,8 @@ export class Session {
   /** Replication offset of this session's last write (WAIT waits for it). */
   lastWrite = 0;
   closed = false;
+  /** The node closes this connection once its pending reply is written (Redis's CLIENT_CLOSE_AFTER_REPLY). */
+  closeAfterReply = false;
   /** Cluster: READONLY was sent (a replica serves its reads). */
   readonly = false;
   /** Cluster: ASKING was sent; holds for the next command, or until EXEC inside MULTI. */
@@ -49,7 +51,7 @@ export class Session {
 interface Waiter {
   readonly session: Session;
   readonly replicas: number;
-  readonly resolve: (count: number) => void;
+  readonly resolve: (reply: Reply) => void;
 }
 
 /** Commands a session runs outside MULTI even when one is open. */
@@ -107,7 +109,9 @@ export class SimServer {
 
   /** Makes this node a replica of `master` with a full copy of its data now (a full sync). */
   replicate(master: SimServer): void {
+    this.unblockWaiters();
     this.master?.replicas.delete(this);
+    this.syncs++;
     this.role = "replica";
     this.master = master;
     master.replicas.add(this);
@@ -130,6 +134,24 @@ export class SimServer {
 
   /** The session internal writes are made in (a migration's MIGRATE). */
   private readonly system = new Session(0, { invalidate: () => undefined, message: () => undefined });
+
+  /**
+   * Full syncs so far: a write shipped before the latest one never lands
+   * (Redis drops the old replication stream with the old link).
+   */
+  private syncs = 0;
+
+  /**
+   * A master turned replica answers every WAIT with -UNBLOCKED and closes
+   * those connections (Redis's disconnectAllBlockedClients).
+   */
+  private unblockWaiters(): void {
+    for (const waiter of this.waiters) {
+      waiter.session.closeAfterReply = true;
+      waiter.resolve(err("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"));
+    }
+    this.waiters.clear();
+  }
 
   /** Makes this replica a master (a failover). */
   promote(): void {
@@ -458,8 +480,9 @@ export class SimServer {
     const lag = this.random.int(0, 30);
     const at = Math.max(Date.now() + lag, replica.lastShipped);
     replica.lastShipped = at;
+    const sync = replica.syncs;
     setTimeout(() => {
-      if (!this.up || !replica.up || replica.master !== this) return;
+      if (!this.up || !replica.up || replica.master !== this || replica.syncs !== sync) return;
       if (states) replica.keys.apply(states);
       else replica.keys.flush();
       const { keys, flushed } = replica.keys.take();
