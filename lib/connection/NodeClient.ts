@@ -14,21 +14,21 @@ import { DEFAULTS } from "../config/defaults.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { BlockCommand } from "../commands/block.js";
 import type { AuthenticationError, CircuitOpenError, DatabaseError } from "../errors.js";
-import type { Connection, ConnectionFactory } from "./connection.js";
-import type { NodeContext, NodeEvents } from "./context.js";
+import type { Connection } from "./connection.js";
+import type { MessageHandlers, NodeClientInit, NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
 import { askingFor, BLOCK, Entry, INTERNAL, PROBE, type Pin } from "./entry.js";
 import { NodeFailures } from "./failures.js";
 import { InFlight } from "./inflight.js";
 import { Link } from "./link.js";
 import type { FailOutcome } from "./observer.js";
+import { recoveryHost, roleCheckHost } from "./nodeHosts.js";
 import { Recovery } from "./recovery.js";
 import { RoleCheck } from "./roleCheck.js";
 import { sanitizeError } from "./sanitize.js";
 import { Handshake } from "./handshake.js";
 import { listenForInvalidations } from "./tracking.js";
 import { quitWithin, writeOnConnect } from "./onConnect.js";
-import type { FlushScheduler } from "./scheduler.js";
 import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 import { WriteQueue } from "./writeQueue.js";
@@ -36,20 +36,11 @@ import { outsideCallers } from "./outside.js";
 
 export { BLOCK, INTERNAL, Pin, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry, SessionState } from "./entry.js";
-export type { NodeContext, NodeEvents, NodeRole } from "./context.js";
+export type { MessageHandlers, NodeClientInit, NodeContext, NodeEvents, NodeRole } from "./context.js";
 export { NEVER_OPENS } from "./context.js";
 
 /** Commands that are not counted or traced: shardis's own probes and health checks. */
 const UNMETERED = PROBE | INTERNAL;
-
-export interface NodeClientInit {
-  readonly shard: string;
-  readonly address: Address;
-  readonly connections: ConnectionFactory;
-  readonly scheduler: FlushScheduler;
-  readonly events: NodeEvents;
-  readonly context: NodeContext;
-}
 
 export class NodeClient {
   /** "host:port": how the node is named in errors, events and metrics. */
@@ -72,10 +63,7 @@ export class NodeClient {
   private lastError: Error | undefined;
   private readonly handshake = new Handshake();
   private readonly readyWaiters = new ReadyWaiters();
-  /**
-   * Why this connection must not be lent again until it reconnects: a written command expired unanswered (replies
-   * may lag their requests), or a borrower left state it could not clear (WATCH, MULTI).
-   */
+  /** Not to be lent again until it reconnects: replies may lag their requests, or a borrower left WATCH/MULTI set. */
   private unfit: "lagging" | "state" | undefined;
   private readonly stallWatch: StallWatch | undefined;
   /** SHA1s of scripts this connection's server is known to have cached (cleared on reconnect). */
@@ -94,37 +82,25 @@ export class NodeClient {
     this.connection = init.connections(init.address);
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
     if (init.context.tracking) listenForInvalidations(this.connection, init.context.tracking, this);
-    const context = this.context;
-    const redirect = context.redirect;
-    const clusterRedirect = context.clusterRedirect;
-    this.recovery = new Recovery({
-      node: this.id,
-      isClosing: () => this.closing,
-      retry: context.retry,
-      requeue: (entries) => this.requeue(entries),
-      redirect: redirect && ((entry, error) => redirect(this, entry, error)),
-      clusterRedirect: clusterRedirect && ((entry, kind, address, slot) => clusterRedirect(this, entry, kind, address, slot)),
-      retried: () => this.context.observer.retried(),
-    });
-    this.role = new RoleCheck({
-      expected: () => this.context.role,
-      send: (cmd) => this.connection.sendCommand(cmd),
-      confirmed: () => this.onReady(),
-      promoted: (actual) => this.context.onRoleMismatch?.(this, actual),
-      mismatched: (actual, first) => {
-        this.lastError = new Error(`the node is a ${actual}, not the ${this.context.role} it was sent as`);
-        if (first) this.events.error(this, this.lastError);
-        this.context.onRoleMismatch?.(this, actual);
-      },
-      refused: (error) => this.context.refused?.(this, "roleCheck", error),
-    });
+    this.recovery = new Recovery(recoveryHost(this, (entries) => this.requeue(entries)));
+    this.role = new RoleCheck(
+      roleCheckHost(this, {
+        send: (cmd) => this.connection.sendCommand(cmd),
+        confirmed: () => this.onReady(),
+        mismatch: (error, first) => {
+          this.lastError = error;
+          if (first) this.events.error(this, error);
+        },
+      }),
+    );
     // Dedicated connections carry blocking commands, unanswered for long by design: no stall watch there.
-    const stallMs = context.breaker.stallMs;
-    if (context.detectStalls && stallMs !== undefined) {
+    const { breaker, detectStalls } = this.context;
+    const stallMs = breaker.stallMs;
+    if (detectStalls && stallMs !== undefined) {
       const oldestAge = () => (this.onAnswered(), this.inflight.oldestAge(performance.now()));
-      this.stallWatch = new StallWatch(stallMs, oldestAge, (reason) => this.context.breaker.trip(reason));
+      this.stallWatch = new StallWatch(stallMs, oldestAge, (reason) => breaker.trip(reason));
     }
-    this.unwatchBreaker = context.breaker.onOpen(this.failQueued);
+    this.unwatchBreaker = breaker.onOpen(this.failQueued);
   }
 
   /** Connections lost after being up: state set up on one (WATCH, MULTI) lives while this stays the same. */
@@ -186,18 +162,11 @@ export class NodeClient {
   whenReady(timeoutMs: number): Promise<void> {
     if (this.ready) return Promise.resolve();
     this.connect();
-    return this.readyWaiters.wait(
-      timeoutMs,
-      () => this.failures.notReady(timeoutMs, this.lastError),
-    );
+    return this.readyWaiters.wait(timeoutMs, () => this.failures.notReady(timeoutMs, this.lastError));
   }
 
   /** Pub/sub deliveries on this connection (it must have sent SUBSCRIBE or PSUBSCRIBE), binary-safe. */
-  onMessage(handlers: {
-    message: (channel: Buffer, message: Buffer) => void;
-    pmessage: (pattern: Buffer, channel: Buffer, message: Buffer) => void;
-    smessage: (channel: Buffer, message: Buffer) => void;
-  }): void {
+  onMessage(handlers: MessageHandlers): void {
     this.connection.on("messageBuffer", handlers.message).on("pmessageBuffer", handlers.pmessage).on("smessageBuffer", handlers.smessage);
   }
 
@@ -345,11 +314,7 @@ export class NodeClient {
     }
   }
 
-  /**
-   * For quit(): resolves once every accepted command with a deadline has
-   * settled (written now if the connection is ready, or when it becomes
-   * ready). Commands that block indefinitely are not awaited.
-   */
+  /** For quit(): settles once every accepted command with a deadline has (commands blocking indefinitely are not awaited). */
   async drain(): Promise<void> {
     this.flush();
     const bounded = this.tracker.pending().filter((entry) => entry.deadline !== Infinity);

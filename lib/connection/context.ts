@@ -11,6 +11,9 @@ import type { NodeClient } from "./NodeClient.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { AclFeatureName } from "./aclRefusals.js";
 import type { ReauthRegistry } from "./reauth.js";
+import type { Address } from "../config/types.js";
+import type { ConnectionFactory } from "./connection.js";
+import type { FlushScheduler } from "./scheduler.js";
 
 export type { BreakerState };
 
@@ -115,4 +118,21 @@ export interface NodeContext {
   /** Where commands are reported: the shard's observer for the node's current role (swapped on failover). */
   observer: CommandObserver;
   readonly nodeObserver: NodeObserver;
+}
+
+/** What a NodeClient is made of: its node, where its connection comes from, and what it shares with the node's others. */
+export interface NodeClientInit {
+  readonly shard: string;
+  readonly address: Address;
+  readonly connections: ConnectionFactory;
+  readonly scheduler: FlushScheduler;
+  readonly events: NodeEvents;
+  readonly context: NodeContext;
+}
+
+/** Pub/sub deliveries on a subscriber connection, binary-safe. */
+export interface MessageHandlers {
+  readonly message: (channel: Buffer, message: Buffer) => void;
+  readonly pmessage: (pattern: Buffer, channel: Buffer, message: Buffer) => void;
+  readonly smessage: (channel: Buffer, message: Buffer) => void;
 }
