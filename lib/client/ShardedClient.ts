@@ -31,7 +31,7 @@ import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
 import type { ShardedPipeline, PipelineOptions } from "../pipeline/Pipeline.js";
 import type { ShardedTransaction } from "../pipeline/Transaction.js";
-import type { MessageHandler, PatternHandler, PubSub, SubscriptionState } from "../pubsub/PubSub.js";
+import type { PubSub } from "../pubsub/PubSub.js";
 import type { TopologySnapshot } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
 import type { CallScope } from "./CallScope.js";
@@ -43,7 +43,8 @@ import { Lifecycle, type ClientStatus } from "./lifecycle.js";
 import { installScans, SCANS, Scans, type ScanMethods } from "./scans.js";
 import type { ShardHandle } from "./ShardHandle.js";
 import { connectionShard, transactionTarget, type ConnectionTarget } from "./targets.js";
-import { listening, mgetOptions, pipelineArguments } from "./arguments.js";
+import { mgetOptions, pipelineArguments } from "./arguments.js";
+import { installSubscriptions, PUBSUB, type SubscribeMethods } from "./subscribing.js";
 import { clientPubSub, fleetEvents, nodeEvents, type ShardisEvents } from "./events.js";
 
 export type { ConnectionTarget } from "./targets.js";
@@ -53,7 +54,7 @@ type Omitted =
   | "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
   | "scan" | "scanBuffer" | "ssubscribe" | "sunsubscribe";
 
-export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods {}
+export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods, SubscribeMethods {}
 
 export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher, ScriptRunner {
   readonly #input: ShardedClientOptions;
@@ -338,66 +339,6 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#facades.define(name, definition);
   }
 
-  /**
-   * Listens on channels, each on the shard its name hashes to. With a
-   * handler, the handler gets the channel's messages; without one (ioredis's
-   * form), the client emits "message" and "messageBuffer". Resolves, once
-   * subscribed, the number of channels and patterns listened to.
-   */
-  subscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
-  subscribe(...channels: Array<string | Buffer>): Promise<number>;
-  subscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.subscribe(names, handler as MessageHandler | undefined));
-  }
-
-  /** Removes a handler, or every listener of the channels (of all channels, given none); unsubscribes when none is left. */
-  unsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
-  unsubscribe(...channels: Array<string | Buffer>): Promise<number>;
-  unsubscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.unsubscribe(names, handler as MessageHandler | undefined), true);
-  }
-
-  /** Listens on patterns, on every shard: with a handler, or as "pmessage"/"pmessageBuffer" events. */
-  psubscribe(pattern: string | Buffer, handler: PatternHandler): Promise<number>;
-  psubscribe(...patterns: Array<string | Buffer>): Promise<number>;
-  psubscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.psubscribe(names, handler as PatternHandler | undefined));
-  }
-
-  /**
-   * Sharded pub/sub (SSUBSCRIBE, Redis 7): each channel on the shard that
-   * serves its slot; publish with spublish(). Over a cluster, a channel's
-   * subscription follows its slot when the cluster reshards.
-   */
-  ssubscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
-  ssubscribe(...channels: Array<string | Buffer>): Promise<number>;
-  ssubscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.ssubscribe(names, handler as MessageHandler | undefined));
-  }
-
-  sunsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
-  sunsubscribe(...channels: Array<string | Buffer>): Promise<number>;
-  sunsubscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.sunsubscribe(names, handler as MessageHandler | undefined), true);
-  }
-
-  punsubscribe(pattern: string | Buffer, handler?: PatternHandler): Promise<number>;
-  punsubscribe(...patterns: Array<string | Buffer>): Promise<number>;
-  punsubscribe(...args: unknown[]): Promise<number> {
-    return listening(args, (names, handler) => this.#pubsub.punsubscribe(names, handler as PatternHandler | undefined), true);
-  }
-
-  /**
-   * Every subscription (channels, patterns, sharded channels) and whether
-   * it is held now: "active", "subscribing", "restoring" (its connection was
-   * lost or replaced; subscribed again with retries) or "refused" (a node
-   * refused it, e.g. an ACL user without the channel; asked again quietly
-   * while it stays subscribed), with the last failure as `error`.
-   */
-  subscriptions(): SubscriptionState[] {
-    return this.#pubsub.subscriptions();
-  }
-
   /** Runs fn for every shard in parallel; resolves the results in shard order. */
   forEachShard<T>(fn: (name: string, shard: ShardHandle) => Promise<T>): Promise<T[]> {
     return Promise.all(this.#executor.shardNames.map((name) => fn(name, this.shard(name))));
@@ -415,6 +356,10 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   get [SCANS](): Scans {
     return this.#scans;
+  }
+
+  get [PUBSUB](): PubSub {
+    return this.#pubsub;
   }
 
   [DISPATCH](name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
@@ -449,4 +394,5 @@ installCommands(
   new Set(["quit", "multi", "mget", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "scan"]),
 );
 installScans(ShardedClient);
+installSubscriptions(ShardedClient);
 adoptRedisIdentity(ShardedClient);
