@@ -2,15 +2,18 @@
  * A command a node accepted, traced: its context on shardis:command (and,
  * for tools that subscribe there, on ioredis's own channels), published
  * from the caller's async context when the node accepts it, with start's
- * stores entered for it; the connection keeps it up to date (written,
- * retried, redirected, handed over) through the TraceHandle it is.
+ * stores entered for it, and handed to the client's trace hook
+ * (shardis/otel) unless it serves a call the hook did not take; the
+ * connection keeps it up to date (written, retried, redirected, handed
+ * over) through the TraceHandle it is.
  */
 import { BlockCommand } from "../commands/block.js";
 import { failureOf, withoutArguments, type ShardisCommand } from "../commands/command.js";
 import type { TraceHandle } from "../connection/observer.js";
 import type { ClientTracing } from "./clientTracing.js";
 import { ioredisContext, ioredisTraced, traceOnIoredis, type IoredisContext } from "./ioredisChannels.js";
-import { commandChannel, type CommandTrace, type TraceEvent, type TraceEventName } from "./tracing.js";
+import type { Hooked, TraceHook } from "./traceHook.js";
+import { commandChannel, currentCall, type CallTrace, type CommandTrace, type TraceEvent, type TraceEventName } from "./tracing.js";
 
 const NO_EVENTS: readonly TraceEvent[] = Object.freeze([]);
 
@@ -25,6 +28,9 @@ class NodeCommandTrace implements CommandTrace, TraceHandle {
   error?: unknown;
   /** The same command as ioredis's channel sees it, when published there. */
   ioredis: IoredisContext | undefined = undefined;
+  /** The hook to tell when it settles, and what it asked to be handed then. */
+  #hook: TraceHook | undefined = undefined;
+  #token: unknown = undefined;
 
   constructor(
     readonly client: object,
@@ -58,6 +64,16 @@ class NodeCommandTrace implements CommandTrace, TraceHandle {
     this.ioredis?.movedTo(node);
   }
 
+  /** Tells the hook (with what it returned at start) when the command settles. */
+  tell(hook: TraceHook, token: unknown): void {
+    this.#hook = hook;
+    this.#token = token;
+  }
+
+  get told(): boolean {
+    return this.#hook !== undefined;
+  }
+
   settled(error?: unknown): void {
     this.durationMs = performance.now() - this.startedAt;
     if (error !== undefined) {
@@ -67,18 +83,24 @@ class NodeCommandTrace implements CommandTrace, TraceHandle {
     }
     commandChannel.asyncStart.publish(this);
     commandChannel.asyncEnd.publish(this);
+    this.#hook?.commandEnded(this, this.#token);
   }
 }
 
-/** Whether a command accepted now would be traced: someone listens on shardis:command or ioredis's channels. */
+/** Whether a command accepted now would be traced: someone listens on shardis:command or ioredis's channels, or the hook takes it. */
 export function commandsTraced(tracing: ClientTracing): boolean {
-  return commandChannel.hasSubscribers || (tracing.ioredisChannels && ioredisTraced());
+  return (
+    commandChannel.hasSubscribers ||
+    (tracing.ioredisChannels && ioredisTraced()) ||
+    (tracing.hook !== undefined && tracing.hookTakes(currentCall()))
+  );
 }
 
 /**
  * Traces a command the node accepted (callers check commandsTraced()
- * first): publishes start with runStores and end now, and error,
- * asyncStart and asyncEnd when it settles; on ioredis's channels too.
+ * first): hands it to the hook; publishes start with runStores and end
+ * now, and error, asyncStart and asyncEnd when it settles; on ioredis's
+ * channels too.
  */
 export function traceCommand(
   cmd: ShardisCommand,
@@ -87,7 +109,16 @@ export function traceCommand(
   tracing: ClientTracing,
 ): TraceHandle {
   const trace = new NodeCommandTrace(tracing.client, where.shard, where.node, where.role, cmd.name, tracing.db, cmd, tracing.includeArgs, startedAt);
+  const hook = tracing.hook;
+  if (hook !== undefined) {
+    const call: Hooked<CallTrace> | undefined = currentCall();
+    if (tracing.hookTakes(call)) {
+      const token = hook.commandStarted(trace, call?.client === tracing.client ? call : undefined);
+      if (token !== undefined) trace.tell(hook, token);
+    }
+  }
   if (commandChannel.hasSubscribers) commandChannel.start.runStores(trace, watch, undefined, trace, cmd);
+  else if (trace.told) settlement(trace, cmd);
   if (tracing.ioredisChannels && ioredisTraced()) {
     trace.ioredis = ioredisContext(cmd, where.node, tracing.db);
     traceOnIoredis(trace.ioredis, cmd);
@@ -98,11 +129,15 @@ export function traceCommand(
 /** Inside the stores: the settlement handlers are registered here, so they run in them. */
 function watch(trace: NodeCommandTrace, cmd: ShardisCommand): void {
   try {
-    cmd.promise.then(
-      () => trace.settled(),
-      (error: unknown) => trace.settled(error ?? new Error("rejected without a reason")),
-    );
+    settlement(trace, cmd);
   } finally {
     commandChannel.end.publish(trace);
   }
+}
+
+function settlement(trace: NodeCommandTrace, cmd: ShardisCommand): void {
+  cmd.promise.then(
+    () => trace.settled(),
+    (error: unknown) => trace.settled(error ?? new Error("rejected without a reason")),
+  );
 }

@@ -13,12 +13,15 @@
  * start.runStores() in the caller's async context (stores bound with
  * bindStore are entered for the call, and stay entered for what it awaits),
  * then end; error, asyncStart and asyncEnd when it settles, in the stores.
- * Nothing is built while no one subscribes. Keys, values and replies appear
+ * Nothing is built while no one subscribes. shardis/otel does not subscribe:
+ * it is told directly (traceHook.ts), so the calls it does not sample cost
+ * it one question. Keys, values and replies appear
  * only with `tracing.includeArgs` (arguments), never replies.
  */
 import diagnostics_channel from "node:diagnostics_channel";
 import type { TraceEventName } from "../connection/observer.js";
 import { withoutArguments } from "../commands/command.js";
+import type { TraceHook } from "./traceHook.js";
 
 export type { TraceEventName };
 
@@ -98,9 +101,17 @@ export interface CommandTrace {
 export const callChannel = diagnostics_channel.tracingChannel<unknown, CallTrace>(CALL_CHANNEL);
 export const commandChannel = diagnostics_channel.tracingChannel<unknown, CommandTrace>(COMMAND_CHANNEL);
 
+/** Clients with a trace hook (shardis/otel): their calls are traced with nobody subscribed to the channels, too. */
+let hooks = 0;
+
+/** A client's hook was set (+1) or cleared (-1). */
+export function countHook(change: 1 | -1): void {
+  hooks += change;
+}
+
 /** Whether anyone listens for calls (checked once per call; a few property reads). */
 export function callsTraced(): boolean {
-  return callChannel.hasSubscribers;
+  return hooks > 0 || callChannel.hasSubscribers;
 }
 
 /** The call whose synchronous part runs now, for code inside it to add what it learns (shards, near-cache hits). */
@@ -125,39 +136,51 @@ export function resumeCall<T>(call: CallTrace | undefined, fn: () => T): T {
 /**
  * Runs fn as the call `trace` describes: start with runStores, end, then
  * error, asyncStart and asyncEnd when its promise settles, inside the
- * stores. Returns fn's own promise (tracePromise would hand the caller a
- * second one, and put the reply on the context).
+ * stores; `hook` (a client's instrumentation that took the call) is told
+ * too, and runs fn. Without subscribers on shardis:call, only the hook is.
+ * Returns fn's own promise (tracePromise would hand the caller a second
+ * one, and put the reply on the context).
  */
-export function traceCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
-  return callChannel.start.runStores(trace, runCall<T>, undefined, trace, fn);
+export function traceCall<T>(trace: CallTrace, fn: () => Promise<T>, hook?: TraceHook): Promise<T> {
+  if (hook !== undefined && !callChannel.hasSubscribers) return runCall(trace, fn, hook, false);
+  return callChannel.start.runStores(trace, runCall<T>, undefined, trace, fn, hook, true);
 }
 
-function runCall<T>(trace: CallTrace, fn: () => Promise<T>): Promise<T> {
+function runCall<T>(trace: CallTrace, fn: () => Promise<T>, hook: TraceHook | undefined, published: boolean): Promise<T> {
   const startedAt = performance.now();
   const outer = current;
   current = trace;
   let promise: Promise<T>;
   try {
-    promise = fn();
+    promise = hook === undefined ? fn() : hook.run(trace, fn);
   } catch (error) {
+    trace.durationMs = performance.now() - startedAt;
     trace.error = error;
-    callChannel.error.publish(trace);
+    if (published) callChannel.error.publish(trace);
+    hook?.callEnded(trace);
     throw error;
   } finally {
     current = outer;
-    callChannel.end.publish(trace);
+    if (published) callChannel.end.publish(trace);
   }
-  const settled = (error?: unknown): void => {
-    trace.durationMs = performance.now() - startedAt;
-    if (error !== undefined) {
-      // A reply error carries the command's arguments (ioredis's error.command): only where includeArgs lets them in.
-      trace.error = trace.args ? error : withoutArguments(error);
-      callChannel.error.publish(trace);
-    }
+  // Registered inside the stores, so the settlement events see them; never rejects (the caller has `promise`).
+  promise.then(
+    () => settled(trace, startedAt, hook, published, undefined),
+    (error: unknown) => settled(trace, startedAt, hook, published, error ?? new Error("rejected without a reason")),
+  );
+  return promise;
+}
+
+function settled(trace: CallTrace, startedAt: number, hook: TraceHook | undefined, published: boolean, error: unknown): void {
+  trace.durationMs = performance.now() - startedAt;
+  if (error !== undefined) {
+    // A reply error carries the command's arguments (ioredis's error.command): only where includeArgs lets them in.
+    trace.error = trace.args ? error : withoutArguments(error);
+    if (published) callChannel.error.publish(trace);
+  }
+  if (published) {
     callChannel.asyncStart.publish(trace);
     callChannel.asyncEnd.publish(trace);
-  };
-  // Registered inside the stores, so the settlement events see them; never rejects (the caller has `promise`).
-  promise.then(() => settled(), (error: unknown) => settled(error ?? new Error("rejected without a reason")));
-  return promise;
+  }
+  hook?.callEnded(trace);
 }

@@ -31,14 +31,21 @@ export function isOperation(call: CallTrace): boolean {
   return call.kind !== "cache" && call.kind !== "load";
 }
 
+/** What every span of an operation carries: the system, the operation's name, the database index. */
+export function operationAttributes(operation: string, db: number): Attributes {
+  return { "db.system.name": "redis", "db.operation.name": operation.toUpperCase(), "db.namespace": String(db) };
+}
+
 /** What a call's span carries at its start. */
 export function callAttributes(call: CallTrace, includeArgs: boolean): Attributes {
+  if (!isOperation(call)) return callStartExtras(call, includeArgs);
+  return { ...operationAttributes(call.operation, call.db), ...callStartExtras(call, includeArgs) };
+}
+
+/** callAttributes() beyond operationAttributes(): what only this call says (its batch, script, arguments; a cache's namespace). */
+export function callStartExtras(call: CallTrace, includeArgs: boolean): Attributes {
   if (!isOperation(call)) return { "shardis.cache.namespace": call.namespace ?? "" };
-  const attributes: Attributes = {
-    "db.system.name": "redis",
-    "db.operation.name": call.operation.toUpperCase(),
-    "db.namespace": String(call.db),
-  };
+  const attributes: Attributes = {};
   if (call.kind === "pipeline" || call.kind === "multi") attributes["db.operation.batch.size"] = call.batchSize;
   if (call.script !== undefined) attributes["db.stored_procedure.name"] = call.script;
   if (includeArgs && call.args !== undefined && call.kind === "command") attributes["db.query.text"] = queryText(call.operation, call.args);
@@ -67,12 +74,12 @@ export function nodeAttributes(command: Pick<CommandTrace, "shard" | "node">): A
 
 /** A command's own span (a split command's part, a pipeline's command): named and attributed as a call of its own. */
 export function commandAttributes(command: CommandTrace, includeArgs: boolean): Attributes {
-  const attributes: Attributes = {
-    "db.system.name": "redis",
-    "db.operation.name": command.command.toUpperCase(),
-    "db.namespace": String(command.db),
-    ...nodeAttributes(command),
-  };
+  return { ...operationAttributes(command.command, command.db), ...nodeAttributes(command), ...commandExtras(command, includeArgs) };
+}
+
+/** commandAttributes() beyond the operation's and the node's: a MULTI block's size, the arguments. */
+export function commandExtras(command: CommandTrace, includeArgs: boolean): Attributes {
+  const attributes: Attributes = {};
   if (command.blockSize > 0) attributes["db.operation.batch.size"] = command.blockSize;
   if (includeArgs && command.args !== undefined) attributes["db.query.text"] = queryText(command.command, command.args);
   return attributes;

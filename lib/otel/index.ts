@@ -1,7 +1,10 @@
 /**
- * shardis/otel: OpenTelemetry spans and metrics for a ShardedClient, from
- * its tracing channels. Nothing here loads unless imported, and
- * @opentelemetry/api (an optional peer dependency) only then.
+ * shardis/otel: OpenTelemetry spans and metrics for a ShardedClient, told
+ * of its calls and commands by the client's trace hook (the same traces its
+ * channels carry, without the channels: a call the tracer does not sample
+ * costs one startSpan). One instrumentation per client. Nothing here loads
+ * unless imported, and @opentelemetry/api (an optional peer dependency)
+ * only then.
  *
  *   import { instrumentShardis } from "shardis/otel";
  *   const otel = instrumentShardis(client);           // the global tracer provider, as instrumentations do
@@ -42,6 +45,8 @@ const NAME = "shardis";
 export function instrumentShardis(client: object, options: ShardisInstrumentationOptions = {}): ShardisInstrumentation {
   const tracing = (client as Partial<Instrumentable>)[TRACING];
   if (!tracing) throw new TypeError("instrumentShardis(client) needs a ShardedClient");
+  // Two would make every span twice.
+  if (tracing.hook !== undefined) throw new TypeError("instrumentShardis(client): the client is instrumented already (disable() that first)");
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME);
   const includeArgs = options.includeArgs === true;
   const meterProvider = options.meterProvider;

@@ -1,75 +1,68 @@
 /**
- * shardis's channels as OpenTelemetry spans, for one client. A call's span
- * is made when its trace starts, under the call it runs in (a pipeline's)
- * or the caller's active span. Calls that run code of their own (the
- * cache's reads and loader, the loader's queries) make their span the
- * active one meanwhile: a store bound to shardis:call's start enters it
- * with context.with(). Others need no context of their own (its cost is
- * most of an unsampled call's): their commands find them as the current
- * call. A command a node accepted either completes its call's span (a
- * command, a script, a MULTI block: one span per call, with the node it
- * went to) or is a child span (each shard's part of a split command, a
- * command of a pipeline, a NOSCRIPT's EVAL, commands sent outside any call).
+ * shardis's traces as OpenTelemetry spans, for one client: the client's
+ * trace hook (metrics/traceHook.ts), told of its calls and commands
+ * directly. A call's span is started when the call starts, under the call
+ * it runs in (a pipeline's) or the caller's active span; a call the tracer
+ * does not record (unsampled, no metrics) ends there: nothing more is made
+ * for it or its commands. Calls that run code of their own (the cache's
+ * reads and loader, the loader's queries) make their span the active one
+ * meanwhile, sampled or not (nested work then follows the decision);
+ * others need no context of their own: their commands find them as the
+ * current call. A command a node accepted either completes its call's span
+ * (a command, a script, a MULTI block: one span per call, with the node it
+ * went to, what the command learned read at the call's end) or is a child
+ * span (each shard's part of a split command, a command of a pipeline, a
+ * NOSCRIPT's EVAL, commands sent outside any call).
  */
-import {
-  context,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Context,
-  type Span,
-  type Tracer,
-} from "@opentelemetry/api";
-import diagnostics_channel from "node:diagnostics_channel";
+import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
 import type { ClientTracing } from "../metrics/clientTracing.js";
-import { CALL_CHANNEL, COMMAND_CHANNEL, currentCall, type CallTrace, type CommandTrace } from "../metrics/tracing.js";
-import { callAttributes, callEndAttributes, callSpanName, commandAttributes, errorAttributes, isOperation, nodeAttributes, type Attributes } from "./attributes.js";
+import { HOOKED, type Hooked, type HookedCall, type TraceHook } from "../metrics/traceHook.js";
+import type { CallTrace, CommandTrace } from "../metrics/tracing.js";
+import {
+  callAttributes,
+  callEndAttributes,
+  callSpanName,
+  callStartExtras,
+  commandExtras,
+  errorAttributes,
+  isOperation,
+  nodeAttributes,
+  operationAttributes,
+  type Attributes,
+} from "./attributes.js";
 import type { OperationMetrics } from "./metrics.js";
 
-/** What the instrumentation keeps of a call while it runs. */
-interface CallRecord {
-  readonly span: Span;
+/** What the instrumentation keeps of a call it took. */
+class CallRecord implements HookedCall {
   /** The node command that completes the call's span, once one has. */
-  command: CommandTrace | undefined;
+  command: CommandTrace | undefined = undefined;
   /** The node's attributes (for the duration metric). */
-  node: Attributes | undefined;
+  node: Attributes | undefined = undefined;
+
+  constructor(
+    readonly span: Span,
+    /** Recorded, or measured: its commands are told too. */
+    readonly commands: boolean,
+    /** The context its own code runs in (its span active), for calls that run the caller's code. */
+    readonly context: Context | undefined,
+  ) {}
 }
 
-interface CommandRecord {
-  readonly span: Span;
-  /** Its own span (ended with it), or its call's. */
-  readonly own: boolean;
+/** A command name, upper case, and the attributes every span of it carries. */
+interface Operation {
+  readonly name: string;
+  readonly attributes: Attributes;
 }
 
-/** Stands in for an AsyncLocalStorage: bindStore() enters it as it would one (runStores calls store.run). */
-interface ContextStore {
-  run<R>(store: Context, fn: () => R): R;
-}
+/** Operation names remembered (command names; more distinct ones, as odd casing would make, are built each time). */
+const OPERATION_CACHE_LIMIT = 1024;
+const CLIENT: SpanOptions = Object.freeze({ kind: SpanKind.CLIENT });
+const INTERNAL: SpanOptions = Object.freeze({ kind: SpanKind.INTERNAL });
 
-/** Where a context keeps what the instrumentation made of it (a property, not a WeakMap: short-lived keys in weak tables cost the GC). */
-const RECORD = Symbol("shardis.otel");
-type Recorded<T, R> = T & { [RECORD]?: R };
-
-export class ShardisSpans {
-  /** Node attributes by "host:port", made once per node. */
-  private readonly nodes = new Map<string, Attributes>();
-  private readonly store: ContextStore = { run: (ctx, fn) => context.with(ctx, fn) };
-  private readonly callChannel = diagnostics_channel.tracingChannel<unknown, CallTrace>(CALL_CHANNEL);
-  private readonly commandChannel = diagnostics_channel.tracingChannel<unknown, CommandTrace>(COMMAND_CHANNEL);
-  private readonly callHandlers = {
-    start: () => undefined,
-    end: () => undefined,
-    asyncStart: () => undefined,
-    error: () => undefined,
-    asyncEnd: (call: CallTrace) => this.callEnded(call),
-  };
-  private readonly commandHandlers = {
-    start: (command: CommandTrace) => this.commandStarted(command),
-    end: () => undefined,
-    asyncStart: () => undefined,
-    error: () => undefined,
-    asyncEnd: (command: CommandTrace) => this.commandEnded(command),
-  };
+export class ShardisSpans implements TraceHook {
+  /** Node attributes by shard, then "host:port", made once per node. */
+  private readonly nodes = new Map<string, Map<string, Attributes>>();
+  private readonly operations = new Map<string, Operation>();
 
   constructor(
     private readonly tracing: ClientTracing,
@@ -79,39 +72,49 @@ export class ShardisSpans {
   ) {}
 
   enable(): void {
-    this.callChannel.start.bindStore(this.store as never, (call: CallTrace) => this.callStarted(call));
-    this.callChannel.subscribe(this.callHandlers);
-    this.commandChannel.subscribe(this.commandHandlers);
+    this.tracing.setHook(this);
   }
 
   disable(): void {
-    this.callChannel.start.unbindStore(this.store as never);
-    this.callChannel.unsubscribe(this.callHandlers);
-    this.commandChannel.unsubscribe(this.commandHandlers);
+    if (this.tracing.hook === this) this.tracing.setHook(undefined);
   }
 
-  /** bindStore's transform: the call's span, made the active span for the call. */
-  private callStarted(call: CallTrace): Context {
-    const active = context.active();
-    if (call.client !== this.tracing.client) return active;
-    // Inside another call (a pipeline's command): under that call's span.
-    const outer = currentCall();
-    const outerRecord = outer && (outer as Recorded<CallTrace, CallRecord>)[RECORD];
-    const parent = outerRecord ? trace.setSpan(active, outerRecord.span) : active;
-    const span = this.tracer.startSpan(callSpanName(call), { kind: isOperation(call) ? SpanKind.CLIENT : SpanKind.INTERNAL }, parent);
-    // Attributes only for spans that are kept: an unsampled call costs little more than its trace.
-    if (span.isRecording()) span.setAttributes(callAttributes(call, this.includeArgs));
-    (call as Recorded<CallTrace, CallRecord>)[RECORD] = { span, command: undefined, node: undefined };
-    // The same context back: the store's run() then does nothing.
-    return isOperation(call) ? active : trace.setSpan(parent, span);
+  callStarted(call: CallTrace, outer: Hooked<CallTrace> | undefined): CallRecord | undefined {
+    let parent = context.active();
+    if (outer !== undefined && outer.client === call.client) {
+      // Inside a call of the client's that is not recorded (unsampled): nothing of its own either.
+      const record = outer[HOOKED] as CallRecord | undefined;
+      if (record === undefined || !record.commands) return undefined;
+      parent = trace.setSpan(parent, record.span);
+    }
+    const operation = isOperation(call);
+    const span = this.tracer.startSpan(operation && call.kind === "command" ? this.operation(call.operation).name : callSpanName(call), operation ? CLIENT : INTERNAL, parent);
+    const recording = span.isRecording();
+    // Unsampled and unmeasured: one question to the sampler, and that is all (a cache's call keeps its context, below).
+    if (!recording && this.metrics === undefined && operation) return undefined;
+    if (recording) {
+      if (operation) span.setAttributes(this.operation(call.operation).attributes);
+      span.setAttributes(callStartExtras(call, this.includeArgs));
+    }
+    return new CallRecord(span, recording || this.metrics !== undefined, operation ? undefined : trace.setSpan(parent, span));
   }
 
-  private callEnded(call: CallTrace): void {
-    const record = (call as Recorded<CallTrace, CallRecord>)[RECORD];
-    if (!record) return;
-    const { span } = record;
+  run<T>(call: CallTrace, fn: () => Promise<T>): Promise<T> {
+    const own = ((call as Hooked<CallTrace>)[HOOKED] as CallRecord).context;
+    return own === undefined ? fn() : context.with(own, fn);
+  }
+
+  callEnded(call: CallTrace): void {
+    const record = (call as Hooked<CallTrace>)[HOOKED] as CallRecord;
+    const { span, command } = record;
+    // A hand-over or a redirect changed the node after the span was given it.
+    if (command !== undefined && command.events.length > 0 && record.node !== undefined) {
+      record.node = this.nodeAttributes(command);
+      span.setAttributes(record.node);
+    }
     const failure = call.error === undefined ? undefined : errorAttributes(call.error);
     if (span.isRecording()) {
+      if (command !== undefined) learned(span, command);
       span.setAttributes(callEndAttributes(call));
       if (failure) fail(span, call.error, failure);
       span.end();
@@ -121,55 +124,65 @@ export class ShardisSpans {
     }
   }
 
-  private commandStarted(command: CommandTrace): void {
-    if (command.client !== this.tracing.client) return;
-    // Accepted inside its call (synchronously, or where the call resumed it: tracing.ts resumeCall).
-    const call = currentCall();
-    const record = call && (call as Recorded<CallTrace, CallRecord>)[RECORD];
-    if (call && record && record.command === undefined && completes(call)) {
-      // The call's own command: its span gets the node, not a second span.
+  commandStarted(command: CommandTrace, call: Hooked<CallTrace> | undefined): Span | undefined {
+    const record = call?.[HOOKED] as CallRecord | undefined;
+    if (call !== undefined && record !== undefined && record.command === undefined && completes(call)) {
+      // The call's own command: its span gets the node, not a second span; the call's end reads the rest.
       record.command = command;
       if (record.span.isRecording() || this.metrics) {
         record.node = this.nodeAttributes(command);
         record.span.setAttributes(record.node);
       }
-      (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span: record.span, own: false };
-      return;
+      return undefined;
     }
     const active = context.active();
-    const span = this.tracer.startSpan(command.command.toUpperCase(), { kind: SpanKind.CLIENT }, record ? trace.setSpan(active, record.span) : active);
-    if (span.isRecording()) span.setAttributes(commandAttributes(command, this.includeArgs));
-    (command as Recorded<CommandTrace, CommandRecord>)[RECORD] = { span, own: true };
+    const span = this.tracer.startSpan(this.operation(command.command).name, CLIENT, record ? trace.setSpan(active, record.span) : active);
+    if (!span.isRecording()) return undefined;
+    span.setAttributes(this.operation(command.command).attributes);
+    span.setAttributes(this.nodeAttributes(command));
+    span.setAttributes(commandExtras(command, this.includeArgs));
+    return span;
+  }
+
+  commandEnded(command: CommandTrace, token: unknown): void {
+    const span = token as Span;
+    learned(span, command);
+    if (command.events.length > 0) span.setAttributes(this.nodeAttributes(command));
+    if (command.error !== undefined) fail(span, command.error, errorAttributes(command.error));
+    span.end();
+  }
+
+  /** The span name and base attributes of a command or call named `name` ("get"), made once per name. */
+  private operation(name: string): Operation {
+    let found = this.operations.get(name);
+    if (found === undefined) {
+      found = { name: name.toUpperCase(), attributes: operationAttributes(name, this.tracing.db) };
+      if (this.operations.size < OPERATION_CACHE_LIMIT) this.operations.set(name, found);
+    }
+    return found;
   }
 
   private nodeAttributes(command: CommandTrace): Attributes {
-    const key = `${command.shard}|${command.node}`;
-    let attributes = this.nodes.get(key);
-    if (attributes === undefined) this.nodes.set(key, (attributes = nodeAttributes(command)));
+    let byNode = this.nodes.get(command.shard);
+    if (byNode === undefined) this.nodes.set(command.shard, (byNode = new Map()));
+    let attributes = byNode.get(command.node);
+    if (attributes === undefined) byNode.set(command.node, (attributes = nodeAttributes(command)));
     return attributes;
-  }
-
-  private commandEnded(command: CommandTrace): void {
-    const record = (command as Recorded<CommandTrace, CommandRecord>)[RECORD];
-    if (!record) return;
-    const { span, own } = record;
-    if (!span.isRecording()) return;
-    // Queue time (acceptance to write) apart from the node's and network's; the write's batch; what happened on the way.
-    if (command.batchSize > 0) span.setAttributes({ "shardis.queue_time_ms": command.queuedMs, "shardis.batch_size": command.batchSize });
-    for (const event of command.events) span.addEvent(`shardis.${event.name}`, event.detail === undefined ? {} : { "shardis.detail": event.detail }, event.at);
-    if (!own) {
-      // A hand-over changed the node after the span was given it.
-      if (command.events.length > 0) span.setAttributes(this.nodeAttributes(command));
-      return;
-    }
-    if (command.error !== undefined) fail(span, command.error, errorAttributes(command.error));
-    span.end();
   }
 }
 
 /** Calls whose span one node command completes; others (split, pipeline, cache) get a child span per command. */
 function completes(call: CallTrace): boolean {
   return (call.kind === "command" || call.kind === "script" || call.kind === "multi") && call.shards === 0;
+}
+
+/** What a command learned on its way: queue time (acceptance to write) apart from the node's and network's, its write's batch, its events. */
+function learned(span: Span, command: CommandTrace): void {
+  if (command.batchSize > 0) {
+    span.setAttribute("shardis.queue_time_ms", command.queuedMs);
+    span.setAttribute("shardis.batch_size", command.batchSize);
+  }
+  for (const event of command.events) span.addEvent(`shardis.${event.name}`, event.detail === undefined ? {} : { "shardis.detail": event.detail }, event.at);
 }
 
 function fail(span: Span, error: unknown, attributes: Attributes): void {

@@ -8,7 +8,16 @@
  */
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SamplingDecision,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type Sampler,
+} from "@opentelemetry/sdk-trace-base";
 import { InMemoryMetricExporter, AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ShardedClient } from "../../lib/index.js";
@@ -206,6 +215,61 @@ describe("shardis/otel", () => {
     } finally {
       ioredis.stop();
     }
+  });
+
+  it("asks the sampler once per unsampled call and makes nothing more; sampled requests' calls still nest under them (ParentBased)", async () => {
+    const c = fleet.client();
+    // Roots are sampled by name only, as a ratio would pick some requests; everything else follows its parent.
+    const root: Sampler = {
+      shouldSample: (_context, _traceId, name) => ({ decision: name.startsWith("sampled") ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD }),
+      toString: () => "by name",
+    };
+    // Every question the tracer asks (one per startSpan), roots or not.
+    const questions: string[] = [];
+    const parentBasedSampler = new ParentBasedSampler({ root });
+    const counting: Sampler = {
+      shouldSample: (...args) => (questions.push(args[2]), parentBasedSampler.shouldSample(...args)),
+      toString: () => "counting",
+    };
+    const kept = new InMemorySpanExporter();
+    const parentBased = new BasicTracerProvider({ sampler: counting, spanProcessors: [new SimpleSpanProcessor(kept)] });
+    instrument(c, { tracerProvider: parentBased });
+    const requestTracer = parentBased.getTracer("app");
+    const request = (name: string, fn: () => Promise<unknown>) =>
+      requestTracer.startActiveSpan(name, async (span) => {
+        try {
+          await fn();
+        } finally {
+          span.end();
+        }
+        return span.spanContext().spanId;
+      });
+    const [a, b] = [keyOn(c, "s0", "otel-ask"), keyOn(c, "s1", "otel-ask")];
+    const work = () => Promise.all([c.get(a), c.mget(a, b), c.pipeline().set(a, "1").get(a).get(b).exec(), c.multi().incr(a).exec()]);
+
+    // Outside any request: each call is a root, unsampled; one question each, none for a split's parts or a pipeline's commands.
+    await work();
+    expect(questions).toEqual(["GET", "MGET", "PIPELINE", "MULTI"]);
+    expect(kept.getFinishedSpans()).toEqual([]);
+
+    // Unsampled and sampled requests at once: only the sampled one's calls are spans, each under it.
+    questions.length = 0;
+    const [, sampled] = await Promise.all([request("unsampled request", work), request("sampled request", work)]);
+    expect(questions.filter((q) => q.endsWith("request")).sort()).toEqual(["sampled request", "unsampled request"]);
+    // The two requests; the unsampled one's 4 calls once each; the sampled one's GET, MGET and its 2 parts, PIPELINE and its 3 commands, MULTI.
+    expect(questions).toHaveLength(2 + 4 + 9);
+    const finished = kept.getFinishedSpans();
+    const byName = (name: string) => finished.filter((s) => s.name === name);
+    expect(byName("unsampled request")).toEqual([]);
+    expect(byName("sampled request")).toHaveLength(1);
+    for (const name of ["GET", "PIPELINE", "MULTI"]) expect(byName(name).filter((s) => s.parentSpanContext?.spanId === sampled).length).toBeGreaterThanOrEqual(1);
+    const mget = byName("MGET").find((s) => s.parentSpanContext?.spanId === sampled)!;
+    expect(finished.filter((s) => s.parentSpanContext?.spanId === mget.spanContext().spanId).map((s) => s.attributes["shardis.shard"]).sort()).toEqual(["s0", "s1"]);
+    const pipeline = byName("PIPELINE")[0]!;
+    expect(finished.filter((s) => s.parentSpanContext?.spanId === pipeline.spanContext().spanId).map((s) => s.name).sort()).toEqual(["GET", "GET", "SET"]);
+    // Every span is the sampled request's or one of its descendants: nothing of the unsampled request's leaked in.
+    expect(new Set(finished.map((s) => s.spanContext().traceId))).toEqual(new Set([byName("sampled request")[0]!.spanContext().traceId]));
+    await parentBased.shutdown();
   });
 
   it("records db.client.operation.duration and the connection counts through a meter provider", async () => {
