@@ -12,6 +12,9 @@ import type { CallTrace, CommandTrace } from "../metrics/tracing.js";
 
 export type Attributes = Record<string, string | number | boolean>;
 
+/** What the functions below return when there is nothing to add (most calls): nothing made per call. */
+const NONE: Attributes = Object.freeze({});
+
 /** The conventions' name: the command (no db.namespace: a number reads confusingly there); a script's name after EVALSHA. */
 export function callSpanName(call: CallTrace): string {
   switch (call.kind) {
@@ -45,6 +48,7 @@ export function callAttributes(call: CallTrace, includeArgs: boolean): Attribute
 /** callAttributes() beyond operationAttributes(): what only this call says (its batch, script, arguments; a cache's namespace). */
 export function callStartExtras(call: CallTrace, includeArgs: boolean): Attributes {
   if (!isOperation(call)) return { "shardis.cache.namespace": call.namespace ?? "" };
+  if (call.kind === "command" && (!includeArgs || call.args === undefined)) return NONE;
   const attributes: Attributes = {};
   if (call.kind === "pipeline" || call.kind === "multi") attributes["db.operation.batch.size"] = call.batchSize;
   if (call.script !== undefined) attributes["db.stored_procedure.name"] = call.script;
@@ -54,6 +58,7 @@ export function callStartExtras(call: CallTrace, includeArgs: boolean): Attribut
 
 /** What a call learned on its way, for its span's end: shards fanned out to, a near-cache hit, the cache's outcome. */
 export function callEndAttributes(call: CallTrace): Attributes {
+  if (call.shards === 0 && !call.nearCache && call.outcome === undefined) return NONE;
   const attributes: Attributes = {};
   if (call.shards > 0) attributes["shardis.shards"] = call.shards;
   if (call.nearCache) attributes["shardis.near_cache.hit"] = true;
@@ -79,6 +84,7 @@ export function commandAttributes(command: CommandTrace, includeArgs: boolean): 
 
 /** commandAttributes() beyond the operation's and the node's: a MULTI block's size, the arguments. */
 export function commandExtras(command: CommandTrace, includeArgs: boolean): Attributes {
+  if (command.blockSize === 0 && (!includeArgs || command.args === undefined)) return NONE;
   const attributes: Attributes = {};
   if (command.blockSize > 0) attributes["db.operation.batch.size"] = command.blockSize;
   if (includeArgs && command.args !== undefined) attributes["db.query.text"] = queryText(command.command, command.args);

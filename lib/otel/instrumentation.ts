@@ -38,6 +38,9 @@ class CallRecord implements HookedCall {
   command: CommandTrace | undefined = undefined;
   /** The node's attributes (for the duration metric). */
   node: Attributes | undefined = undefined;
+  /** The caller's context with the call's span in it, for its child spans: made once per call, not per command. */
+  #inside: Context | undefined = undefined;
+  #outside: Context | undefined = undefined;
 
   constructor(
     readonly span: Span,
@@ -46,6 +49,15 @@ class CallRecord implements HookedCall {
     /** The context its own code runs in (its span active), for calls that run the caller's code. */
     readonly context: Context | undefined,
   ) {}
+
+  /** `active` (the context a child starts in) with the call's span in it. */
+  inside(active: Context): Context {
+    if (active !== this.#outside || this.#inside === undefined) {
+      this.#outside = active;
+      this.#inside = trace.setSpan(active, this.span);
+    }
+    return this.#inside;
+  }
 }
 
 /** A command name, upper case, and the attributes every span of it carries. */
@@ -85,15 +97,16 @@ export class ShardisSpans implements TraceHook {
       // Inside a call of the client's that is not recorded (unsampled): nothing of its own either.
       const record = outer[HOOKED] as CallRecord | undefined;
       if (record === undefined || !record.commands) return undefined;
-      parent = trace.setSpan(parent, record.span);
+      parent = record.inside(parent);
     }
     const operation = isOperation(call);
-    const span = this.tracer.startSpan(operation && call.kind === "command" ? this.operation(call.operation).name : callSpanName(call), operation ? CLIENT : INTERNAL, parent);
+    const known = operation ? this.operation(call.operation) : undefined;
+    const span = this.tracer.startSpan(known !== undefined && call.kind === "command" ? known.name : callSpanName(call), operation ? CLIENT : INTERNAL, parent);
     const recording = span.isRecording();
     // Unsampled and unmeasured: one question to the sampler, and that is all (a cache's call keeps its context, below).
     if (!recording && this.metrics === undefined && operation) return undefined;
     if (recording) {
-      if (operation) span.setAttributes(this.operation(call.operation).attributes);
+      if (known !== undefined) span.setAttributes(known.attributes);
       span.setAttributes(callStartExtras(call, this.includeArgs));
     }
     return new CallRecord(span, recording || this.metrics !== undefined, operation ? undefined : trace.setSpan(parent, span));
@@ -135,10 +148,10 @@ export class ShardisSpans implements TraceHook {
       }
       return undefined;
     }
-    const active = context.active();
-    const span = this.tracer.startSpan(this.operation(command.command).name, CLIENT, record ? trace.setSpan(active, record.span) : active);
+    const known = this.operation(command.command);
+    const span = this.tracer.startSpan(known.name, CLIENT, record !== undefined ? record.inside(context.active()) : context.active());
     if (!span.isRecording()) return undefined;
-    span.setAttributes(this.operation(command.command).attributes);
+    span.setAttributes(known.attributes);
     span.setAttributes(this.nodeAttributes(command));
     span.setAttributes(commandExtras(command, this.includeArgs));
     return span;

@@ -18,7 +18,8 @@
  * Hot keys (hotKeysBench.ts): a Zipf load with the detector on and off, and
  * how much of the true top 10 it found.
  * Tracing (tracingBench.ts): OpenTelemetry spans for every call, shardis/otel
- * against the client untraced and against ioredis with spans from its channel.
+ * sampled and unsampled against the client untraced, the SDK's own cost per
+ * span, and ioredis 5 with @opentelemetry/instrumentation-ioredis.
  * Near cache (nearCacheBench.ts): the same Zipf load, 95% GET, against one
  * node (shardis near cache, ioredis, node-redis with its client-side cache)
  * and on three shards (the busiest node's command rate, with and without).
