@@ -63,14 +63,8 @@ export class ClusterLink {
     const holder = this.parts.holder();
     // MOVED means the map changed: re-read it (coalesced with every other redirect of the moment).
     const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
-    // The node as the cluster announces it, mapped and checked like every address the cluster reports.
-    const parsed = parseAddress(reported);
-    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
-    if (!admitted.ok) {
-      entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported));
-      return;
-    }
-    const address = formatAddress(admitted.address);
+    const address = this.admit(kind, reported);
+    if (address instanceof ClusterError) return entry.fail(address);
     const target = this.parts.registry.nodeAt(address);
     if (target) return target.adopt(entry, kind === "ask");
     void (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
@@ -78,6 +72,32 @@ export class ClusterLink {
       if (found) found.adopt(entry, kind === "ask");
       else entry.fail(new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address));
     });
+  }
+
+  /**
+   * The node a MOVED or ASK reply names, for a command the executor sends
+   * there itself: a write and its WAIT share a pooled connection, so they
+   * move together. Throws ClusterError for a refused or unknown address.
+   */
+  async target(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    const holder = this.parts.holder();
+    const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
+    const address = this.admit(kind, reported);
+    if (address instanceof ClusterError) throw address;
+    const known = this.parts.registry.nodeAt(address);
+    if (known) return known;
+    await (refreshed ?? holder.refresh("ASK to a node not in the map"));
+    const found = this.parts.registry.nodeAt(address);
+    if (!found) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address);
+    return found;
+  }
+
+  /** The address a redirect names, mapped and checked like every address the cluster reports; or why it is refused. */
+  private admit(kind: "moved" | "ask", reported: string): string | ClusterError {
+    const parsed = parseAddress(reported);
+    const admitted = parsed.ok ? this.parts.policy.admit(parsed.address) : { ok: false as const, reason: parsed.problem };
+    if (!admitted.ok) return new ClusterError(`redirected (${kind.toUpperCase()}) to ${reported}, which was refused: ${admitted.reason}`, reported);
+    return formatAddress(admitted.address);
   }
 
   /** A connection went down: while a master is unreachable, re-read the map often, to see a replica take over. */

@@ -14,6 +14,7 @@ import { buildCommand, internalCommand, ShardisCommand } from "../commands/comma
 import {
   CircuitOpenError,
   ClientClosedError,
+  ClusterError,
   FallbackError,
   KeylessCommandError,
   PartialFailureError,
@@ -22,7 +23,7 @@ import {
   UnsupportedCommandError,
   WriteConcernError,
 } from "../errors.js";
-import { NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
+import { INTERNAL, NodeClient, RETRYABLE, type NodeEvents } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
 import { broadcastRule, combine, type Combine } from "../routing/broadcast.js";
 import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
@@ -41,7 +42,7 @@ import type { NearCacheLink } from "./NearCacheLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
-/** Times a blocking command is sent again after MOVED/ASK (as a command's redirections). */
+/** Times a blocking command, or a write with a write concern, is sent again after MOVED/ASK (as a command's redirections). */
 const MAX_BLOCKING_HOPS = 16;
 
 export class Executor {
@@ -439,10 +440,14 @@ export class Executor {
    * The write, then WAIT on the same dedicated connection; fewer replicas
    * than asked is a WriteConcernError. So is a WAIT that failed after the
    * write succeeded: the caller must learn the write was applied.
+   * `asking`: ASKING first, for a write sent where an ASK pointed.
    */
-  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number): Promise<unknown> {
+  private withConcern(shard: number, cmd: ShardisCommand, call: CallOptions, flags: number, asking = false, hops = 0): Promise<unknown> {
     const { replicas, timeoutMs } = call.writeConcern!;
-    return this.withPooled(shard, async (node, leftMs) => {
+    const started = performance.now();
+    const sent = this.withPooled(shard, async (node, leftMs) => {
+      // Its reply is the write's business: refused, the write is answered ASK again.
+      if (asking) node.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
       const written = node.send(cmd, leftMs, flags);
       const waited = node.send(internalCommand("wait", [replicas, timeoutMs]), leftMs + timeoutMs);
       const [reply, acked] = await Promise.allSettled([written, waited]);
@@ -458,6 +463,29 @@ export class Executor {
       }
       return reply.value;
     }, call.timeoutMs);
+    if (!this.options.cluster) return sent;
+    return sent.catch((error: unknown) => this.concernElsewhere(error, shard, cmd, { ...call, timeoutMs: call.timeoutMs - (performance.now() - started) }, flags, hops));
+  }
+
+  /**
+   * A write with a write concern answered MOVED or ASK on its pooled
+   * connection (over a cluster), where the connection cannot follow it
+   * alone: its WAIT must go with it. It did not run, so it goes again, WAIT
+   * and all, to the node the reply names (ASKING first for ASK), a bounded
+   * number of times and within its deadline.
+   */
+  private async concernElsewhere(error: unknown, shard: number, cmd: ShardisCommand, call: CallOptions, flags: number, hops: number): Promise<unknown> {
+    const redirect = error instanceof Error && error.name === "ReplyError" ? /^(MOVED|ASK) \d+ (\S+)$/.exec(error.message) : null;
+    if (!redirect || hops >= MAX_BLOCKING_HOPS || this.closing) throw error;
+    const kind = redirect[1] === "ASK" ? "ask" : "moved";
+    const started = performance.now();
+    const node = await this.fleet.redirectTarget(shard, kind, redirect[2]!);
+    const target = this.shardIndex(node.shard);
+    const left = call.timeoutMs - (performance.now() - started);
+    if (target === -1 || left <= 0) {
+      throw new ClusterError(`redirected (${redirect[1]}) to ${node.id}, ${left <= 0 ? "past the command's deadline" : "a node of no shard"}`, node.id, error);
+    }
+    return this.withConcern(target, cmd.clone(), { ...call, timeoutMs: left }, flags, kind === "ask", hops + 1);
   }
 
   /**

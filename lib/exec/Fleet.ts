@@ -252,6 +252,12 @@ export class Fleet {
     return this.sentinel?.known ?? [];
   }
 
+  /** Over a cluster: the node a MOVED or ASK reply to one of the shard's commands names, for a command the executor re-sends itself. */
+  redirectTarget(shard: number, kind: "moved" | "ask", reported: string): Promise<NodeClient> {
+    this.meters.shards[shard]!.redirects[kind]++;
+    return this.cluster!.target(kind, reported);
+  }
+
   /** The error of a command whose slot no shard serves (cluster): why there is no map. */
   unmapped(timeoutMs: number | undefined): ClusterError {
     return this.cluster?.unmapped(timeoutMs) ?? new ClusterError("no shard served the key's slot");
