@@ -16,6 +16,8 @@ export interface ClusterOptions {
   replicas?: number;
   /** cluster-node-timeout, in ms: how soon a dead master is failed over. @default 2000 */
   nodeTimeoutMs?: number;
+  /** Extra redis-server arguments for every node (e.g. an ACL user). */
+  serverArgs?: string[];
 }
 
 export interface RedisClusterHandle {
@@ -60,7 +62,7 @@ export function redisCli(args: string[], timeoutMs = 120_000): Promise<string> {
 export async function startRedisCluster(masters: number, options: ClusterOptions = {}): Promise<RedisClusterHandle> {
   requireBinary("redis-cli");
   const replicasPerMaster = options.replicas ?? 0;
-  const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no"];
+  const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no", ...(options.serverArgs ?? [])];
   const started = await startRedisMany(masters * (1 + replicasPerMaster), { cluster: true, args: clusterArgs });
   const servers = [...started];
   const byAddress = (address: string) => servers.find((s) => s.address === address);

@@ -42,6 +42,8 @@ export interface HaOptions {
   downAfterMs?: number;
   password?: string;
   sentinelPassword?: string;
+  /** Extra redis-server arguments for every master and replica (e.g. an ACL user). */
+  serverArgs?: string[];
 }
 
 export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
@@ -51,7 +53,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   try {
     const shards: HaShard[] = [];
     for (let i = 0; i < options.shards; i++) {
-      const auth = options.password ? ["--masterauth", options.password] : [];
+      const auth = [...(options.password ? ["--masterauth", options.password] : []), ...(options.serverArgs ?? [])];
       const master = await startRedis({ password: options.password, args: auth });
       servers.push(master);
       const replicas = await Promise.all(
