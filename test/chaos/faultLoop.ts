@@ -12,6 +12,8 @@ import { now, type FaultRecord, type JsonLines } from "./history.js";
 import type { ChaosTopology } from "./topology.js";
 
 const HEAL_WAIT_MS = 30_000;
+/** Longer than Sentinel's down-after (1 s) and the cluster's node timeout (2 s), plus an election. */
+const SETTLE_MS = 4000;
 
 export interface FaultLoopOptions {
   readonly topology: ChaosTopology;
@@ -63,7 +65,13 @@ export class FaultLoop {
     } catch (error) {
       plan.notes.push(`heal failed: ${(error as Error).message}`);
     }
-    const trouble = await waitHealthy(this.options.topology, this.aborted ? 5000 : HEAL_WAIT_MS);
+    let trouble = await waitHealthy(this.options.topology, this.aborted ? 5000 : HEAL_WAIT_MS);
+    if (!trouble && plan.loss === "async") {
+      // A master back in time may still be failed over (the Sentinels or the cluster decided while it was away):
+      // the fault lasts until the topology has stayed whole past the failure detection time.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      trouble = await waitHealthy(this.options.topology, HEAL_WAIT_MS);
+    }
     const record: FaultRecord = {
       type: "fault",
       id: this.records.length + 1,

@@ -2,7 +2,8 @@
  * Which errors a caller may see: a ShardisError (its code starts with
  * ERR_SHARDIS_, and so do the per-shard failures inside a
  * PartialFailureError), a reply Redis itself sends that shardis passes on
- * (docs/errors.md), or a cache loader's own error handed back by getOrSet.
+ * (docs/errors.md; also the ACL's refusal of a command inside a script),
+ * or a cache loader's own error handed back by getOrSet.
  * Anything else (a raw MOVED, "EXEC without MULTI", an ioredis internal
  * error, a TypeError) is a violation.
  */
@@ -10,6 +11,8 @@ import type { RecordedError } from "../history.js";
 
 /** Replies of the server that reach callers as they are: refusals and states of the node, not of shardis. */
 export const PASSED_THROUGH = new Set(["OOM", "LOADING", "READONLY", "EXECABORT", "NOPERM", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY", "NOREPLICAS"]);
+
+const SCRIPT_REFUSED = /^ERR The user executing the script can't run this command/;
 
 export function untyped(error: RecordedError, op: string): string | undefined {
   if (error.code?.startsWith("ERR_SHARDIS_")) {
@@ -20,6 +23,8 @@ export function untyped(error: RecordedError, op: string): string | undefined {
     return undefined;
   }
   if (error.name === "ReplyError" && error.code && PASSED_THROUGH.has(error.code)) return undefined;
+  // The ACL refusing a command a script calls: Redis 7 says so with ERR, not NOPERM.
+  if (op === "script" && error.name === "ReplyError" && SCRIPT_REFUSED.test(error.message)) return undefined;
   if (op === "cache" && error.name === "ChaosLoaderError") return undefined;
   return `${error.name}${error.code ? ` ${error.code}` : ""}: ${error.message.slice(0, 120)}`;
 }

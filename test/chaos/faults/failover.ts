@@ -5,11 +5,22 @@
  * may be lost), and a cluster reshard of a slice of slots between two masters
  * (redis-cli --cluster reshard, keys moved with MIGRATE while clients run).
  */
-import { askOrError } from "../admin.js";
+import { askOrError, roleOf } from "../admin.js";
 import { redisCli } from "../../support/cluster.js";
 import { masterOf, type SlotRanges } from "../health.js";
 import { liveTargets } from "./targets.js";
 import type { FaultMaker, FaultPlan } from "./types.js";
+
+const SWITCH_WAIT_MS = 15_000;
+
+/** Polls fn until it gives a value, for at most SWITCH_WAIT_MS. */
+async function until<T>(fn: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (const deadline = Date.now() + SWITCH_WAIT_MS; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const value = await fn();
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
 
 export const sentinelFailover: FaultMaker = async ({ topology, random }) => {
   const [shard, name] = random.pick([...topology.masterNames]);
@@ -25,7 +36,13 @@ export const sentinelFailover: FaultMaker = async ({ topology, random }) => {
     async inject() {
       const before = await masterOf(topology, shard);
       const reply = await askOrError(sentinel.address, "SENTINEL", "FAILOVER", name);
-      plan.notes.push(reply === "OK" ? `from ${before}` : `refused (${reply instanceof Error ? reply.message : String(reply)})`);
+      if (reply !== "OK") return void plan.notes.push(`refused (${reply instanceof Error ? reply.message : String(reply)})`);
+      // The reply comes first, the switch after: the fault lasts until the Sentinels name another master.
+      const after = await until(async () => {
+        const now = await masterOf(topology, shard);
+        return now && now !== before ? now : undefined;
+      });
+      plan.notes.push(after ? `${before} -> ${after}` : `${before} still master after ${SWITCH_WAIT_MS} ms`);
     },
     async heal() {},
   };
@@ -45,7 +62,9 @@ export const clusterFailover: FaultMaker = async ({ topology, random }) => {
     notes: [],
     async inject() {
       const reply = await askOrError(replica.address, "CLUSTER", "FAILOVER");
-      if (reply !== "OK") plan.notes.push(`refused (${reply instanceof Error ? reply.message : String(reply)})`);
+      if (reply !== "OK") return void plan.notes.push(`refused (${reply instanceof Error ? reply.message : String(reply)})`);
+      const promoted = await until(async () => ((await roleOf(replica.address))?.role === "master" ? true : undefined));
+      if (!promoted) plan.notes.push(`not master after ${SWITCH_WAIT_MS} ms`);
     },
     async heal() {},
   };
