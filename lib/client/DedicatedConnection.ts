@@ -123,8 +123,8 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       timeoutMs: this.executor.defaults.timeoutMs,
       multi: this.executor.multiGuard,
       pin: () => this.pin,
-      // EXEC (or its failure) ends the WATCH.
-      settled: () => (this.pin = undefined),
+      // EXEC (or its failure) ends the WATCH; a refused MULTI does not, and release() clears it.
+      settled: (watchEnded) => watchEnded && (this.pin = undefined),
     });
     if (Array.isArray(first)) addBatch(transaction, first, "multi");
     return transaction;

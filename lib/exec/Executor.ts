@@ -363,6 +363,7 @@ export class Executor {
     refused: (node) => (this.fleet.refusals.isRefused(node, "transactions") ? this.fleet.refusals.error(node, "transactions") : undefined),
     failed: (node, error) => (this.fleet.refusals.refused(node, "transactions", error) ? this.fleet.refusals.error(node, "transactions", error) : error),
     ran: (node) => this.fleet.refusals.permitted(node, "transactions"),
+    shared: (node) => this.fleet.registry.nodeAt(node.id),
   };
 
   /**

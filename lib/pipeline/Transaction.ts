@@ -27,8 +27,12 @@ export interface TransactionTarget {
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
   node(shards: ReadonlySet<number>): NodeClient | Promise<NodeClient>;
   readonly timeoutMs: number;
-  /** Called with the outcome: a dedicated connection tracks whether a WATCH is still active. */
-  settled?(): void;
+  /**
+   * Called with the outcome: a dedicated connection tracks whether a WATCH
+   * is still active. `watchEnded` is false when MULTI was refused or never
+   * sent: EXEC did not run as a block, and the server still holds the WATCH.
+   */
+  settled?(watchEnded: boolean): void;
   /** The WATCH the block depends on (a dedicated connection): the block goes only on the connection that holds it. */
   pin?(): Pin | undefined;
   /** What the client knows of nodes that refuse MULTI (their ACL). */
@@ -54,6 +58,8 @@ export interface MultiGuard {
   failed(node: NodeClient, error: Error): Error;
   /** MULTI ran on the node: a refusal seen before is lifted. */
   ran(node: NodeClient): void;
+  /** The node's shared connection, to ask whether MULTI is allowed again (its DISCARD would drop a dedicated one's WATCH). */
+  shared(node: NodeClient): NodeClient | undefined;
 }
 
 /** Refusals of queued commands that mean "not on this node, or not yet": the block did not run, and may run again. */
@@ -123,7 +129,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       commands = this.queued.map((q) => q.cmd.clone());
       execResult = await this.run(commands, shards, left);
     }
-    this.target.settled?.();
+    this.target.settled?.(!("refused" in execResult));
     if (!execResult.ok) {
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
       if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
@@ -150,8 +156,10 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
    * on their own. Resolves true when MULTI is allowed now.
    */
   private async allowedAgain(node: NodeClient, timeout: number): Promise<boolean> {
+    const asked = this.target.multi!.shared(node);
+    if (!asked) return false;
     const probe = new BlockCommand([], "discard");
-    await node.send(probe, timeout, BLOCK).catch(() => undefined);
+    await asked.send(probe, timeout, BLOCK).catch(() => undefined);
     const [multi] = await Promise.allSettled([probe.head[0]!.promise]);
     if (multi!.status === "rejected") return false; // refused still (or the probe failed): nothing of the block was sent
     this.target.multi!.ran(node);
@@ -162,7 +170,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
   private async run(commands: ShardisCommand[], shards: ReadonlySet<number>, timeout: number) {
     const node = await this.target.node(shards);
     const known = this.target.multi?.refused(node);
-    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false as const, error: known, previous: [] as Error[] };
+    if (known && !(await this.allowedAgain(node, timeout))) return { ok: false as const, error: known, previous: [] as Error[], refused: true };
     const block = new BlockCommand(commands);
     const exec = node.send(block, timeout, BLOCK, this.target.pin?.());
     // Every part settles by the time EXEC does (replies come in order; a block that never went out fails them all).
@@ -178,7 +186,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     if (execResult.ok) return execResult;
     if (multi.status === "rejected" && multi.reason !== execResult.error) {
       // MULTI itself was refused: EXEC's "EXEC without MULTI" tells the caller nothing; the refusal does.
-      return { ok: false as const, error: this.target.multi?.failed(node, multi.reason as Error) ?? (multi.reason as Error), previous: [] as Error[] };
+      return { ok: false as const, error: this.target.multi?.failed(node, multi.reason as Error) ?? (multi.reason as Error), previous: [] as Error[], refused: true };
     }
     // The server's refusals of queued commands (EXECABORT's reasons), not the block's own failure repeated.
     const previous = parts.slice(1).flatMap((r) => (r.status === "rejected" && r.reason !== execResult.error ? [r.reason as Error] : []));
