@@ -77,16 +77,17 @@ export class ClusterLink {
   /**
    * The node a MOVED or ASK reply names, for a command the executor sends
    * there itself: a write and its WAIT share a pooled connection, so they
-   * move together. Throws ClusterError for a refused or unknown address.
+   * move together, to the pool of the shard whose master the node is. After
+   * MOVED that takes the map re-read (the node named may be a replica just
+   * promoted). Throws ClusterError for a refused or unknown address.
    */
   async target(kind: "moved" | "ask", reported: string): Promise<NodeClient> {
     const holder = this.parts.holder();
-    const refreshed = kind === "moved" ? holder.refresh("MOVED") : undefined;
     const address = this.admit(kind, reported);
     if (address instanceof ClusterError) throw address;
-    const known = this.parts.registry.nodeAt(address);
+    const known = kind === "ask" ? this.parts.registry.nodeAt(address) : undefined;
     if (known) return known;
-    await (refreshed ?? holder.refresh("ASK to a node not in the map"));
+    await holder.refresh(kind === "moved" ? "MOVED" : "ASK to a node not in the map");
     const found = this.parts.registry.nodeAt(address);
     if (!found) throw new ClusterError(`redirected (${kind.toUpperCase()}) to ${address}, a node not in the cluster's map`, address);
     return found;
