@@ -33,7 +33,6 @@ export function report({ title, faults, checker, verdicts, outDir }: Summary): s
   }
   lines.push(`calls: ${n(ok + failed)} (${n(ok)} ok, ${n(failed)} failed): ${tally(ops)}`);
   lines.push(`errors by type (calls, and entries of pipelines and transactions): ${tally(checker.errors)}`);
-  lines.push(`WATCH blocks whose EXEC was aborted: ${n(checker.execAborted)}`);
   lines.push("verdicts:");
   for (const v of verdicts) {
     lines.push(`  ${v.pass ? "PASS" : "FAIL"}  ${v.title}${v.note ? ` [${v.note}]` : ""}${v.pass ? "" : `: ${n(v.violations)} violations`}`);

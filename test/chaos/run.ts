@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   if (!interrupted) await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
   for (const w of workers) w.terminate();
   const ends: WorkerOutcome[] = await Promise.all(workers.map((w) => w.outcome()));
-  print(`clients stopped: ${ends.map((e) => `w${e.worker} ${e.hung ? "HUNG" : `exit ${e.signal ?? e.exitCode}`}${e.done ? ` after quit() in ${e.done.quitMs} ms (then holding: ${e.done.resources.join(", ") || "nothing"})` : ""}`).join("; ")}`);
+  print(`clients stopped: ${ends.map((e) => `w${e.worker} ${e.hung ? "HUNG" : `exit ${e.signal ?? e.exitCode}`}${e.done ? ` ${e.exitMs} ms after quit() resolved (quit() took ${e.done.quitMs} ms)` : ""}`).join("; ")}`);
 
   const placement = scopes(topology, topology.clientOptions(0));
   const losses = new LossWindows(loop.records, placement.of);

@@ -18,6 +18,8 @@ export interface WorkerOutcome {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly done?: { calls: number; quitMs: number; resources: string[] };
+  /** From {"done"} (quit() resolved, history closed) to the process's exit, in ms. */
+  readonly exitMs?: number;
   /** Why it was killed: no {"done"} in time, or no exit after it. */
   readonly hung?: string;
   readonly stderr: string;
@@ -29,6 +31,7 @@ export class WorkerProcess {
   private stderr = "";
   private readonly exited: Promise<void>;
   private listeners = new Set<() => void>();
+  private exitedAt = 0;
 
   constructor(readonly config: WorkerConfig) {
     this.child = spawn(process.execPath, ["--import", "tsx", WORKER], {
@@ -50,7 +53,12 @@ export class WorkerProcess {
       }
     });
     this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", () => {
+        this.exitedAt = Date.now();
+        resolve();
+      }),
+    );
     void this.exited.then(() => this.listeners.forEach((wake) => wake()));
   }
 
@@ -87,6 +95,7 @@ export class WorkerProcess {
   /** Waits for the process to finish on its own, killing it (and saying why) past the bounds. */
   async outcome(): Promise<WorkerOutcome> {
     const done = await this.line("done", Math.max(0, this.config.runUntil - Date.now()) + DONE_WITHIN_MS);
+    const doneAt = Date.now();
     let hung: string | undefined;
     if (!done && this.running) hung = `no "done" within ${DONE_WITHIN_MS} ms of the end of its run (calls or quit() hanging)`;
     else if (done && !(await Promise.race([this.exited.then(() => true), sleep(EXIT_WITHIN_MS).then(() => false)]))) {
@@ -98,7 +107,7 @@ export class WorkerProcess {
       worker: this.config.worker,
       exitCode: this.child.exitCode,
       signal: this.child.signalCode,
-      ...(done ? { done: done as unknown as WorkerOutcome["done"] } : {}),
+      ...(done ? { done: done as unknown as WorkerOutcome["done"], exitMs: this.exitedAt - doneAt } : {}),
       ...(hung ? { hung } : {}),
       stderr: this.stderr,
     };

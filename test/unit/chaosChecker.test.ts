@@ -92,6 +92,19 @@ describe("chaos checker", () => {
     expect(verdicts(history, { final: new Map([["wc:1.1", "wc:1.1|1.1"]]) }).durable).toBeUndefined();
   });
 
+  it("catches a WATCH block aborted though nothing could have changed its key", () => {
+    const k = "{a1.0}:bal";
+    const aborted = call("watch", { k }, { reply: { got: "3", exec: null } }, 650);
+    const committed = call("watch", { k }, { reply: { got: "2", exec: [[null, "OK"]] } }, 550);
+    expect(verdicts([committed, aborted]).watch?.[0]).toMatch(/EXEC aborted/);
+    // An ACL change cannot touch a key: no excuse.
+    expect(verdicts([committed, aborted], { faults: [fault({ kind: "ACL", shard: undefined })] }).watch).toHaveLength(1);
+    // A fault on its shard since the lane's last block, or that block failing (its SET may land late), may.
+    expect(verdicts([committed, aborted], { faults: [fault({ kind: "SIGSTOP master" })] }).watch).toBeUndefined();
+    const failed = call("watch", { k }, { error: { name: "TimeoutError", code: "ERR_SHARDIS_TIMEOUT", message: "t" } }, 550);
+    expect(verdicts([failed, aborted]).watch).toBeUndefined();
+  });
+
   it("catches untyped errors, also inside a PartialFailureError and a pipeline", () => {
     const found = verdicts([
       call("set", { k: "r:1", v: "r:1|1.1" }, { error: { name: "ReplyError", code: "MOVED", message: "MOVED 1 127.0.0.1:1" } }),

@@ -15,6 +15,7 @@ export const CHECKS = {
   queued: 'no "QUEUED" outside a transaction',
   durable: "every write acknowledged with writeConcern { replicas: 1 } is on the final master",
   counters: "counters never go backwards in a lane's sequential history, outside a logged data loss",
+  watch: "a WATCH block's EXEC aborts only when its key may have changed (the lane's previous block on it failed, or a fault hit its shard)",
   errors: "every error is typed: a ShardisError, or a Redis reply passed through (OOM, LOADING, READONLY, NOPERM, EXECABORT, ...)",
   processes: "client processes: no crash; each exits 0 on its own after quit()",
   healed: "the topology is whole again at the end",
@@ -59,8 +60,11 @@ export class HistoryChecker implements Knowledge {
   private observations = 0;
   readonly calls = new Map<string, { ok: number; error: number }>();
   readonly errors = new Map<string, number>();
-  /** WATCH blocks whose EXEC was aborted (nothing else writes their key; a slot migration touches it). */
+  /** WATCH blocks whose EXEC was aborted, and how many of them a failed earlier block or a fault explains. */
   execAborted = 0;
+  private execExcused = 0;
+  /** Each lane's last WATCH block per key: when it started, and whether it failed (its writes may land late). */
+  private readonly watches = new Map<string, { start: number; failed: boolean }>();
 
   constructor(
     private readonly losses: LossWindows,
@@ -124,7 +128,19 @@ export class HistoryChecker implements Knowledge {
     if (record.op === "writeConcern" && record.reply === "OK") {
       this.durable.push({ k: record.args.k as string, v: record.args.v as string, start: record.start, line });
     }
-    if (record.op === "watch" && (record.reply as { exec?: unknown } | undefined)?.exec === null) this.execAborted++;
+    if (record.op === "watch") this.watched(record, line);
+  }
+
+  private watched(record: CallRecord, line: string): void {
+    const key = record.args.k as string;
+    const id = `${record.w}.${record.l} ${key}`;
+    const before = this.watches.get(id);
+    this.watches.set(id, { start: record.start, failed: record.error !== undefined });
+    if ((record.reply as { exec?: unknown } | undefined)?.exec !== null) return;
+    this.execAborted++;
+    // Nothing else writes a lane's balance: only a late write of an earlier block, or a fault around it, may touch it.
+    if (before?.failed || this.losses.touching(key, before?.start ?? 0, record.end)) this.execExcused++;
+    else this.flag("watch", `${key}: EXEC aborted (null) though nothing else writes the key and no fault hit its shard since the lane's last block`, line);
   }
 
   private countError(error: NonNullable<CallRecord["error"]>, op: string, line: string): void {
@@ -181,6 +197,7 @@ export class HistoryChecker implements Knowledge {
       queued: `${this.total()} calls`,
       durable: `${this.durable.length} acknowledged; ${this.excused.durable} excused by a logged wipe`,
       counters: `${this.observations} observations in ${this.lanes.size} lanes; ${this.excused.counters} steps back excused by a logged failover or wipe`,
+      watch: `${this.execAborted} of ${this.calls.get("watch")?.ok ?? 0} aborted; ${this.execExcused} excused by a failed earlier block or a fault`,
       errors: `${[...this.errors.values()].reduce((a, b) => a + b, 0)} errors`,
       processes: `${ends.length} processes`,
       healed: unhealed ?? "",

@@ -17,7 +17,7 @@ export class LossWindows {
   private readonly reshards: FaultRecord[];
 
   constructor(
-    faults: readonly FaultRecord[],
+    private readonly faults: readonly FaultRecord[],
     private readonly scope: (key: string) => Scope,
   ) {
     this.losses = faults.filter((f) => f.loss);
@@ -28,6 +28,17 @@ export class LossWindows {
   covering(key: string, from: number, to: number): FaultRecord | undefined {
     const scope = this.scope(key);
     return this.losses.find((f) => f.at <= to && end(f) >= from && inScope(f, scope));
+  }
+
+  /**
+   * A fault on the key's shard (or slots, or moving them) between from and
+   * to, of any kind but an ACL change: something that may have let an
+   * earlier write of it land late, or moved it (a WATCH then aborts).
+   */
+  touching(key: string, from: number, to: number): FaultRecord | undefined {
+    const scope = this.scope(key);
+    const moves = (f: FaultRecord) => f.moved?.some(([a, b]) => scope.slot !== undefined && a <= scope.slot && scope.slot <= b);
+    return this.faults.find((f) => f.at <= to && end(f) >= from && (moves(f) || ((f.shard !== undefined || f.slots !== undefined) && inScope(f, scope))));
   }
 
   /**

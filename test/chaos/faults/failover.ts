@@ -106,7 +106,7 @@ export const reshard: FaultMaker = async ({ topology, random }) => {
 
 function ranges(slots: number[]): SlotRanges {
   const out: SlotRanges = [];
-  for (const slot of slots.sort((a, b) => a - b)) {
+  for (const slot of [...new Set(slots)].sort((a, b) => a - b)) {
     const last = out[out.length - 1];
     if (last && last[1] === slot - 1) last[1] = slot;
     else out.push([slot, slot]);
