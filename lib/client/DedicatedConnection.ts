@@ -85,7 +85,8 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
         return queued;
       }
       const blockMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
-      return this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs, 0, this.pin);
+      // Over a cluster, a redirect cannot be followed from here: a typed error says where the slot went.
+      return this.node.send(cmd, blockMs + this.executor.defaults.timeoutMs, 0, this.pin).catch((error: unknown) => Promise.reject(this.executor.stayedBehind(error)));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -358,6 +358,19 @@ export class Executor {
     return runScript(node, script, evalsha, args, encoding, call.timeoutMs, script.readOnly ? RETRYABLE : 0);
   }
 
+  /**
+   * A dedicated connection's command answered MOVED or ASK: the connection
+   * (and its WATCH) stays on its node, so the caller gets a ClusterError
+   * naming the node now serving the slot, and the map is re-read for the
+   * next withConnection(). Other errors come back as they are.
+   */
+  stayedBehind(error: unknown): unknown {
+    const redirect = this.options.cluster && error instanceof Error && error.name === "ReplyError" ? /^(MOVED|ASK) \d+ (\S+)$/.exec(error.message) : null;
+    if (!redirect) return error;
+    if (redirect[1] === "MOVED") void this.fleet.holder.refresh("MOVED on a dedicated connection");
+    return new ClusterError(`the key's slot is served there now (${redirect[1]}); a connection from withConnection() stays on its node: borrow one again with withConnection()`, redirect[2], error);
+  }
+
   /** What transactions need to know of nodes whose ACL refuses MULTI (see MultiGuard). */
   readonly multiGuard: MultiGuard = {
     refused: (node) => (this.fleet.refusals.isRefused(node, "transactions") ? this.fleet.refusals.error(node, "transactions") : undefined),

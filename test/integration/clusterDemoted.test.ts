@@ -5,10 +5,12 @@
  * a CLUSTER FAILOVER, a pipeline's SET (answered MOVED, sent to the new
  * master) was followed by its GET answered by the old master with the value
  * from before the SET, because every cluster connection had said READONLY.
+ * And a dedicated connection (withConnection) on a node that no longer
+ * serves its key's slot: WATCH answered MOVED reached the caller raw.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keySlot, ShardedClient } from "../../lib/index.js";
-import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
+import { ClusterError, keySlot, ShardedClient } from "../../lib/index.js";
+import { migrateSlot, startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import type { RedisServer } from "../support/redis.js";
@@ -21,13 +23,14 @@ async function getsRun(server: RedisServer): Promise<number> {
 describe("reads for a master the cluster demoted (client map not yet re-read)", () => {
   let cluster: RedisClusterHandle;
   let client: ShardedClient;
+  const clients: ShardedClient[] = [];
   const unhandled = watchUnhandled();
 
   beforeAll(async () => {
     cluster = await startRedisCluster(3, { replicas: 1 });
   });
   afterAll(async () => {
-    await client?.quit();
+    await Promise.all([client, ...clients].map((c) => c?.quit()));
     unhandled.stop();
     await cluster?.stop();
     expect(unhandled.errors).toEqual([]);
@@ -53,5 +56,32 @@ describe("reads for a master the cluster demoted (client map not yet re-read)", 
     ]);
     expect(await client.get(key)).toBe("after");
     expect(await getsRun(master)).toBe(served);
+  });
+
+  it("on a dedicated connection (which cannot follow a redirect), MOVED is a ClusterError naming the new node; the next one goes there", async () => {
+    const c = new ShardedClient({ cluster: { seeds: [cluster.seeds[0]!] }, topologyRefreshMs: 600_000 });
+    clients.push(c);
+    await c.ready();
+    const from = cluster.masters[2]!;
+    const to = cluster.masters[1]!;
+    let key = "";
+    for (let i = 0; keySlot(key) < 10923 || !key; i++) key = `dedicated:${i}`;
+    await c.set(key, "1");
+    const migration = await migrateSlot(cluster, keySlot(key), from, to);
+    await migration.begin();
+    await migration.finish();
+    // The client's map still gives the slot to `from`: the connection is borrowed there, and WATCH is answered MOVED.
+    const error = await c.withConnection(key, (conn) => conn.watch(key)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterError);
+    expect((error as ClusterError).node).toBe(to.address);
+    expect((error as ClusterError).message).toMatch(/MOVED.*withConnection\(\)/);
+    // The map was re-read: the next borrow is on the slot's new owner.
+    await eventually(async () => {
+      const result = await c.withConnection(key, async (conn) => {
+        await conn.watch(key);
+        return conn.multi().incr(key).exec();
+      });
+      expect(result).toEqual([[null, 2]]);
+    });
   });
 });
