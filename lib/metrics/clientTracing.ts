@@ -49,15 +49,16 @@ export class ClientTracing {
     if (hook === undefined && !callChannel.hasSubscribers) return fn();
     const trace: Hooked<CallTrace> = { client: this.client, kind, operation, db: this.db, shards: 0, batchSize: 0, nearCache: false, durationMs: 0 };
     if (fields !== undefined) Object.assign(trace, fields);
-    if (this.includeArgs && args !== undefined) (trace as { args?: unknown[] }).args = [...args];
+    // The hook reads them at the start only; a copy is made for the channel's subscribers, who may read them at the end.
+    if (this.includeArgs && args !== undefined) (trace as { args?: readonly unknown[] }).args = args;
     if (hook !== undefined) {
       const hooked = hook.callStarted(trace, currentCall());
       if (hooked !== undefined) {
         trace[HOOKED] = hooked;
-        return traceCall(trace, fn, hook);
+        return traceCall(published(trace), fn, hook);
       }
     }
-    if (callChannel.hasSubscribers) return traceCall(trace, fn);
+    if (callChannel.hasSubscribers) return traceCall(published(trace), fn);
     // Nobody wants it (an unsampled call): it still runs as the current call, so its commands and nested calls know they are not traced.
     return resumeCall(trace, fn);
   }
@@ -66,4 +67,10 @@ export class ClientTracing {
   hookTakes(call: Hooked<CallTrace> | undefined): boolean {
     return call === undefined || call.client !== this.client || call[HOOKED]?.commands === true;
   }
+}
+
+/** The trace as shardis:call's subscribers get it: its arguments copied, if it carries them (the caller's array may change after the call). */
+function published<T extends CallTrace>(trace: T): T {
+  if (trace.args !== undefined && callChannel.hasSubscribers) (trace as { args?: readonly unknown[] }).args = [...trace.args];
+  return trace;
 }

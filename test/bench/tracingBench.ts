@@ -10,10 +10,12 @@
  *   ioredis5 + otel                   the same with @opentelemetry/instrumentation-ioredis
  *                                     (the anchor: the official instrumentation supports ioredis < 6 only)
  *   otel SDK floor / unsampled        the SDK alone, one span as shardis/otel makes a GET's (otelFloor.ts)
+ *   shardis paced ...                 the three shardis variants at a fixed rate (pacedWorkload.ts):
+ *                                     the same batches for all, so CPU per command differs by tracing alone
  *
- * All in the same rounds; then what a sampled command adds over the
- * untraced one, how much of it the SDK's floor is, and the best ratio that
- * floor leaves.
+ * All in the same rounds; then what a traced command adds over the
+ * untraced one at the fixed rate, how much of it the SDK's floor is, and
+ * the best closed-loop ratio that floor leaves.
  */
 import { createRequire } from "node:module";
 import { context, createContextKey, type Context } from "@opentelemetry/api";
@@ -24,6 +26,7 @@ import type { Redis } from "ioredis";
 import type { ShardedClient } from "shardis";
 import { instrumentShardis } from "shardis/otel";
 import { otelFloor } from "./otelFloor.js";
+import { runPacedWorkload } from "./pacedWorkload.js";
 import { median, runWorkload, type RunResult, type Target, type WorkloadOptions } from "./workload.js";
 
 export interface TracingBenchParts {
@@ -34,6 +37,8 @@ export interface TracingBenchParts {
   readonly keys: string[];
   readonly commands: WorkloadOptions;
   readonly log: (line?: string) => void;
+  /** Commands per second of the paced variants: below what the slowest (every call sampled) keeps up with here. */
+  readonly pacedRate: number;
   readonly compare: (variants: Record<string, () => Promise<RunResult>>, ratios: Array<[string, string, string, number?]>) => Promise<Record<string, RunResult[]>>;
 }
 
@@ -56,6 +61,8 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   const app: Context = context.active().setValue(createContextKey("request"), 1);
   /** The workload with every worker inside the application's context. */
   const inApp = (target: Target): Promise<RunResult> => context.with(app, () => runWorkload(target, keys, commands));
+  const paced = { rate: parts.pacedRate, durationMs: commands.durationMs, valueBytes: commands.valueBytes, maxInflight: 4096 };
+  const pacedInApp = (target: Target): Promise<RunResult> => context.with(app, () => runPacedWorkload(target, keys, paced));
   const shardis: Target = { get: (k) => client.get(k), set: (k, v) => client.set(k, v) };
   const nodes5 = nodes.map((n) => new Redis5({ host: n.options.host!, port: n.options.port!, enableAutoPipelining: true }));
   const ioredis5: Target = { get: (k) => nodes5[nodeOf(k)]!.get(k), set: (k, v) => nodes5[nodeOf(k)]!.set(k, v) };
@@ -63,10 +70,10 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   const anchor = new IORedisInstrumentation({ enabled: false, requireParentSpan: false });
   anchor.setTracerProvider(sampled);
   const [ioredisModule] = anchor.getModuleDefinitions();
-  const instrumented = (provider: BasicTracerProvider) => async () => {
+  const instrumented = (provider: BasicTracerProvider, run = inApp) => async () => {
     const handle = instrumentShardis(client, { tracerProvider: provider });
     try {
-      return await inApp(shardis);
+      return await run(shardis);
     } finally {
       handle.disable();
     }
@@ -90,6 +97,9 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
         },
         "otel SDK floor": () => otelFloor(floorTracer, app, FLOOR_SPANS),
         "otel SDK floor unsampled": () => otelFloor(floorOff, app, FLOOR_SPANS),
+        "shardis paced (OTel context)": () => pacedInApp(shardis),
+        "shardis paced + otel unsampled": instrumented(unsampled, pacedInApp),
+        "shardis paced + otel": instrumented(sampled, pacedInApp),
       },
       [
         ["shardis + otel / shardis (OTel context)", "shardis slots + otel", "shardis slots (OTel context)", 0.8],
@@ -98,7 +108,7 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
         ["ioredis5 + otel / ioredis5", "ioredis5 + otel", "ioredis5 (OTel context)"],
       ],
     );
-    costs(results, log);
+    costs(results, parts.pacedRate, log);
     return results;
   } finally {
     await Promise.allSettled(nodes5.map((n) => n.quit()));
@@ -108,28 +118,31 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   }
 }
 
-/** CPU per command, traced against not, beside the SDK's floor per span: what is the SDK's and what is shardis's. */
-function costs(results: Record<string, RunResult[]>, log: (line?: string) => void): void {
+/** CPU per command, traced against not (at the fixed rate), beside the SDK's floor per span: what is the SDK's and what is shardis's. */
+function costs(results: Record<string, RunResult[]>, rate: number, log: (line?: string) => void): void {
   const cpu = (name: string) => results[name]?.map((r) => r.cpuMicrosPerOp);
-  const off = cpu("shardis slots (OTel context)");
+  const off = cpu("shardis paced (OTel context)");
   const floor = cpu("otel SDK floor");
   if (!off || !floor) return;
-  const spread = (values: number[]) => `${median(values).toFixed(2)} µs (rounds ${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
+  const spread = (values: number[]) => `${median(values).toFixed(2)} µs (rounds ${Math.min(...values).toFixed(2)} to ${Math.max(...values).toFixed(2)})`;
   /** Per round: what `name` adds over the untraced client, CPU per command. */
   const added = (name: string) => cpu(name)?.map((v, i) => v - off[i]!);
-  log("CPU per command (medians over rounds, per-round differences):");
+  log(`CPU per command at ${rate} commands/s (medians over rounds; per-round differences):`);
   log(`  shardis untraced                          ${spread(off)}`);
   const floorOff = cpu("otel SDK floor unsampled");
   if (floorOff) log(`  otel SDK floor, unsampled span            ${spread(floorOff)}`);
-  const unsampled = added("shardis slots + otel unsampled");
+  const unsampled = added("shardis paced + otel unsampled");
   if (unsampled) log(`  added by shardis/otel, unsampled          ${spread(unsampled)}`);
   log(`  otel SDK floor, sampled span              ${spread(floor)}`);
-  const sampledAdded = added("shardis slots + otel");
+  const sampledAdded = added("shardis paced + otel");
   if (sampledAdded) {
     log(`  added by shardis/otel, sampled            ${spread(sampledAdded)}`);
     log(`  of which above the SDK floor              ${spread(sampledAdded.map((v, i) => v - floor[i]!))}`);
   }
-  // CPU-bound, throughput goes as 1 / CPU per command: the floor alone caps the sampled ratio here.
-  const ceiling = median(off.map((v, i) => v / (v + floor[i]!)));
-  log(`  best sampled ratio the SDK floor allows   ${ceiling.toFixed(2)}x (untraced CPU / (untraced + floor), CPU-bound)`);
+  // CPU-bound, throughput goes as 1 / CPU per command: the floor alone caps the closed loop's sampled ratio.
+  const closed = cpu("shardis slots (OTel context)");
+  if (closed) {
+    const ceiling = median(closed.map((v, i) => v / (v + floor[i]!)));
+    log(`  best closed-loop sampled ratio the floor allows: ${ceiling.toFixed(2)}x (closed-loop untraced CPU / (that + floor))`);
+  }
 }
