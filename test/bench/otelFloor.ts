@@ -9,7 +9,7 @@
  * rounds. With sampling off, the floor is startSpan() alone (the API makes a
  * non-recording span and its ids whatever the sampler says).
  */
-import { SpanKind, type Context, type Tracer } from "@opentelemetry/api";
+import { SpanKind, type Attributes, type Context, type Tracer } from "@opentelemetry/api";
 import type { RunResult } from "./workload.js";
 
 /** A GET's span attributes as shardis/otel sets them (operation, database, node). */
@@ -27,13 +27,13 @@ const CLIENT = Object.freeze({ kind: SpanKind.CLIENT });
 /** Spans between yields: about what one event-loop turn of the bench's closed loop makes. */
 const CHUNK = 256;
 
-export async function otelFloor(tracer: Tracer, parent: Context, spans: number): Promise<RunResult> {
+export async function otelFloor(tracer: Tracer, parent: Context, spans: number, attributes: Attributes = ATTRIBUTES): Promise<RunResult> {
   const cpu = process.cpuUsage();
   const startedAt = performance.now();
   for (let made = 0; made < spans; made += CHUNK) {
     for (let i = 0; i < CHUNK; i++) {
       const span = tracer.startSpan("GET", CLIENT, parent);
-      if (span.isRecording()) span.setAttributes(ATTRIBUTES);
+      if (span.isRecording()) span.setAttributes(attributes);
       span.end();
     }
     await new Promise((resolve) => setImmediate(resolve));

@@ -19,7 +19,8 @@
  * how much of the true top 10 it found.
  * Tracing (tracingBench.ts): OpenTelemetry spans for every call, shardis/otel
  * sampled and unsampled against the client untraced, the SDK's own cost per
- * span, and ioredis 5 with @opentelemetry/instrumentation-ioredis.
+ * span, near-cache hits traced and not (the call path without I/O), and
+ * ioredis 5 with @opentelemetry/instrumentation-ioredis.
  * Near cache (nearCacheBench.ts): the same Zipf load, 95% GET, against one
  * node (shardis near cache, ioredis, node-redis with its client-side cache)
  * and on three shards (the busiest node's command rate, with and without).
@@ -31,7 +32,6 @@
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
  *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1 --tracing 0|1
- *        --paced-rate N (10000: commands/s of the tracing section's fixed-rate variants)
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -71,7 +71,6 @@ const { values: flags } = parseArgs({
     "hot-keys": { type: "string", default: "1" },
     "near-cache": { type: "string", default: "1" },
     tracing: { type: "string", default: "1" },
-    "paced-rate": { type: "string", default: "10000" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -195,7 +194,7 @@ async function main(): Promise<void> {
       report.hotKeys = await hotKeysBench({ watched, unwatched, keys, commands, log, compare });
     }
     if (flags.tracing !== "0" && (!wanted || wanted.some((n) => /otel|OTel/.test(n)))) {
-      report.tracing = await tracingBench({ client: slots, nodes: autoPipelined, nodeOf, keys, commands, log, compare, pacedRate: Number(flags["paced-rate"]) });
+      report.tracing = await tracingBench({ client: slots, nodes: autoPipelined, nodeOf, keys, commands, log, compare });
     }
     if (flags["near-cache"] !== "0" && (!wanted || wanted.some((n) => /near|node-redis|1 node|3 shards/.test(n)))) {
       report.nearCache = await nearCacheBench({ servers: plain, keys, commands, log, compare, closers });

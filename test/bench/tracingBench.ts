@@ -10,12 +10,12 @@
  *   ioredis5 + otel                   the same with @opentelemetry/instrumentation-ioredis
  *                                     (the anchor: the official instrumentation supports ioredis < 6 only)
  *   otel SDK floor / unsampled        the SDK alone, one span as shardis/otel makes a GET's (otelFloor.ts)
- *   shardis paced ...                 the three shardis variants at a fixed rate (pacedWorkload.ts):
- *                                     the same batches for all, so CPU per command differs by tracing alone
+ *   otel hits / + otel / floor      GETs answered by the near cache, untraced and sampled, and the
+ *                                     SDK floor of their span (nearHits.ts): a call's tracing without I/O
  *
- * All in the same rounds; then what a traced command adds over the
- * untraced one at the fixed rate, how much of it the SDK's floor is, and
- * the best closed-loop ratio that floor leaves.
+ * All in the same rounds; then what tracing adds per command and per
+ * near-cache hit, how much of it the SDK's floor is, and the best
+ * closed-loop ratio that floor leaves.
  */
 import { createRequire } from "node:module";
 import { context, createContextKey, type Context } from "@opentelemetry/api";
@@ -23,10 +23,10 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Redis } from "ioredis";
-import type { ShardedClient } from "shardis";
+import { ShardedClient } from "shardis";
 import { instrumentShardis } from "shardis/otel";
 import { otelFloor } from "./otelFloor.js";
-import { runPacedWorkload } from "./pacedWorkload.js";
+import { NEAR_HIT_ATTRIBUTES, nearHits, warmNearCache } from "./nearHits.js";
 import { median, runWorkload, type RunResult, type Target, type WorkloadOptions } from "./workload.js";
 
 export interface TracingBenchParts {
@@ -37,15 +37,14 @@ export interface TracingBenchParts {
   readonly keys: string[];
   readonly commands: WorkloadOptions;
   readonly log: (line?: string) => void;
-  /** Commands per second of the paced variants: below what the slowest (every call sampled) keeps up with here. */
-  readonly pacedRate: number;
   readonly compare: (variants: Record<string, () => Promise<RunResult>>, ratios: Array<[string, string, string, number?]>) => Promise<Record<string, RunResult[]>>;
 }
 
 /** Accepts every batch and keeps nothing: what export costs beyond the SDK is not this bench's. */
 const DROP: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => undefined };
-/** Spans per floor run (a fraction of a second). */
+/** Spans per floor run, and near-cache hits per run (a fraction of a second each). */
 const FLOOR_SPANS = 100_000;
+const NEAR_HIT_CALLS = 100_000;
 
 /** ioredis 5, installed as ioredis5 (CommonJS: the instrumentation patches its Redis class's prototype). */
 type Redis5Class = new (options: { host: string; port: number; enableAutoPipelining: boolean }) => Redis;
@@ -61,8 +60,6 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   const app: Context = context.active().setValue(createContextKey("request"), 1);
   /** The workload with every worker inside the application's context. */
   const inApp = (target: Target): Promise<RunResult> => context.with(app, () => runWorkload(target, keys, commands));
-  const paced = { rate: parts.pacedRate, durationMs: commands.durationMs, valueBytes: commands.valueBytes, maxInflight: 4096 };
-  const pacedInApp = (target: Target): Promise<RunResult> => context.with(app, () => runPacedWorkload(target, keys, paced));
   const shardis: Target = { get: (k) => client.get(k), set: (k, v) => client.set(k, v) };
   const nodes5 = nodes.map((n) => new Redis5({ host: n.options.host!, port: n.options.port!, enableAutoPipelining: true }));
   const ioredis5: Target = { get: (k) => nodes5[nodeOf(k)]!.get(k), set: (k, v) => nodes5[nodeOf(k)]!.set(k, v) };
@@ -70,10 +67,14 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
   const anchor = new IORedisInstrumentation({ enabled: false, requireParentSpan: false });
   anchor.setTracerProvider(sampled);
   const [ioredisModule] = anchor.getModuleDefinitions();
-  const instrumented = (provider: BasicTracerProvider, run = inApp) => async () => {
-    const handle = instrumentShardis(client, { tracerProvider: provider });
+  const near = new ShardedClient({ shards: nodes.map((n, i) => ({ name: `s${i}`, master: `${n.options.host}:${n.options.port}` })), nearCache: {} });
+  const nearKeys = keys.slice(0, 1000);
+  await warmNearCache(near, nearKeys);
+  const hits = () => context.with(app, () => nearHits(near, nearKeys, NEAR_HIT_CALLS));
+  const instrumented = (provider: BasicTracerProvider, run: () => Promise<RunResult> = () => inApp(shardis), traced: ShardedClient = client) => async () => {
+    const handle = instrumentShardis(traced, { tracerProvider: provider });
     try {
-      return await run(shardis);
+      return await run();
     } finally {
       handle.disable();
     }
@@ -97,9 +98,10 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
         },
         "otel SDK floor": () => otelFloor(floorTracer, app, FLOOR_SPANS),
         "otel SDK floor unsampled": () => otelFloor(floorOff, app, FLOOR_SPANS),
-        "shardis paced (OTel context)": () => pacedInApp(shardis),
-        "shardis paced + otel unsampled": instrumented(unsampled, pacedInApp),
-        "shardis paced + otel": instrumented(sampled, pacedInApp),
+        "otel hits (OTel context)": hits,
+        "otel hits + otel": instrumented(sampled, hits, near),
+        "otel hits + otel unsampled": instrumented(unsampled, hits, near),
+        "otel SDK floor hit span": () => otelFloor(floorTracer, app, FLOOR_SPANS, NEAR_HIT_ATTRIBUTES),
       },
       [
         ["shardis + otel / shardis (OTel context)", "shardis slots + otel", "shardis slots (OTel context)", 0.8],
@@ -108,41 +110,50 @@ export async function tracingBench(parts: TracingBenchParts): Promise<unknown> {
         ["ioredis5 + otel / ioredis5", "ioredis5 + otel", "ioredis5 (OTel context)"],
       ],
     );
-    costs(results, parts.pacedRate, log);
+    costs(results, log);
     return results;
   } finally {
-    await Promise.allSettled(nodes5.map((n) => n.quit()));
+    await Promise.allSettled([...nodes5.map((n) => n.quit()), near.quit()]);
     await Promise.all([sampled.shutdown(), unsampled.shutdown()]);
     manager.disable();
     context.disable();
   }
 }
 
-/** CPU per command, traced against not (at the fixed rate), beside the SDK's floor per span: what is the SDK's and what is shardis's. */
-function costs(results: Record<string, RunResult[]>, rate: number, log: (line?: string) => void): void {
+/**
+ * CPU per command (closed loop) and per near-cache hit (no I/O), traced
+ * against not, beside the SDK's floor per span: what is the SDK's and what
+ * is shardis's. Per-round differences, then their median and range.
+ */
+function costs(results: Record<string, RunResult[]>, log: (line?: string) => void): void {
   const cpu = (name: string) => results[name]?.map((r) => r.cpuMicrosPerOp);
-  const off = cpu("shardis paced (OTel context)");
-  const floor = cpu("otel SDK floor");
-  if (!off || !floor) return;
   const spread = (values: number[]) => `${median(values).toFixed(2)} µs (rounds ${Math.min(...values).toFixed(2)} to ${Math.max(...values).toFixed(2)})`;
-  /** Per round: what `name` adds over the untraced client, CPU per command. */
-  const added = (name: string) => cpu(name)?.map((v, i) => v - off[i]!);
-  log(`CPU per command at ${rate} commands/s (medians over rounds; per-round differences):`);
-  log(`  shardis untraced                          ${spread(off)}`);
-  const floorOff = cpu("otel SDK floor unsampled");
-  if (floorOff) log(`  otel SDK floor, unsampled span            ${spread(floorOff)}`);
-  const unsampled = added("shardis paced + otel unsampled");
-  if (unsampled) log(`  added by shardis/otel, unsampled          ${spread(unsampled)}`);
-  log(`  otel SDK floor, sampled span              ${spread(floor)}`);
-  const sampledAdded = added("shardis paced + otel");
-  if (sampledAdded) {
-    log(`  added by shardis/otel, sampled            ${spread(sampledAdded)}`);
-    log(`  of which above the SDK floor              ${spread(sampledAdded.map((v, i) => v - floor[i]!))}`);
-  }
+  /** Per round: `name`'s CPU per op less `base`'s, less each of `minus`. */
+  const diff = (name: string, base: string, ...minus: string[]) => {
+    const values = [name, base, ...minus].map(cpu);
+    if (values.some((v) => v === undefined)) return undefined;
+    const [top, bottom, ...rest] = values as number[][];
+    return top!.map((v, i) => v - bottom![i]! - rest.reduce((sum, r) => sum + r[i]!, 0));
+  };
+  const line = (label: string, values: number[] | undefined) => values && log(`  ${label.padEnd(62)} ${spread(values)}`);
+  log("CPU per call (medians over rounds, of per-round differences):");
+  line("otel SDK floor: a sampled span (8 attributes)", cpu("otel SDK floor"));
+  line("otel SDK floor: an unsampled span", cpu("otel SDK floor unsampled"));
+  line("closed loop: shardis untraced, per command", cpu("shardis slots (OTel context)"));
+  line("closed loop: added by shardis/otel unsampled", diff("shardis slots + otel unsampled", "shardis slots (OTel context)"));
+  line("closed loop: added by shardis/otel sampled", diff("shardis slots + otel", "shardis slots (OTel context)"));
+  line("closed loop: added by shardis/otel sampled, above the floor", diff("shardis slots + otel", "shardis slots (OTel context)", "otel SDK floor"));
+  line("near hits: shardis untraced, per call", cpu("otel hits (OTel context)"));
+  line("near hits: added by shardis/otel unsampled", diff("otel hits + otel unsampled", "otel hits (OTel context)"));
+  line("near hits: the same above the unsampled floor", diff("otel hits + otel unsampled", "otel hits (OTel context)", "otel SDK floor unsampled"));
+  line("otel SDK floor: a near hit's span (4 attributes)", cpu("otel SDK floor hit span"));
+  line("near hits: added by shardis/otel sampled", diff("otel hits + otel", "otel hits (OTel context)"));
+  line("near hits: the same above the floor (shardis's own)", diff("otel hits + otel", "otel hits (OTel context)", "otel SDK floor hit span"));
   // CPU-bound, throughput goes as 1 / CPU per command: the floor alone caps the closed loop's sampled ratio.
   const closed = cpu("shardis slots (OTel context)");
-  if (closed) {
+  const floor = cpu("otel SDK floor");
+  if (closed && floor) {
     const ceiling = median(closed.map((v, i) => v / (v + floor[i]!)));
-    log(`  best closed-loop sampled ratio the floor allows: ${ceiling.toFixed(2)}x (closed-loop untraced CPU / (that + floor))`);
+    log(`  best closed-loop sampled ratio the floor allows: ${ceiling.toFixed(2)}x (untraced CPU per command / (that + the floor))`);
   }
 }
