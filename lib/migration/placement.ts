@@ -36,12 +36,15 @@ export class Placement {
   readonly sharding: ShardingSpec;
   /** The union indexes of its shards, in its order. */
   readonly shards: readonly number[];
+  /** Every union shard's name, by index. */
+  readonly names: readonly string[];
 
   constructor(spec: ResolvedPlacement, union: ReadonlyArray<{ readonly name: string; readonly weight: number }>) {
     this.sharding = spec.sharding;
     this.shards = Object.freeze([...spec.shards]);
+    this.names = Object.freeze(union.map((s) => s.name));
     this.strategy = placed(spec, union);
-    this.router = new Router(this.strategy, union.map((s) => s.name), colocateHint(spec.sharding));
+    this.router = new Router(this.strategy, this.names, colocateHint(spec.sharding));
   }
 
   /** Whether the union's shard `index` is one of this placement's. */
