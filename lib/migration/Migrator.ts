@@ -55,7 +55,7 @@ export interface MigrationStatus {
   readonly fallbackReads: number;
   /** Values copied to their new owner (keys moved). */
   readonly copies: number;
-  /** Copies not made: the key was invalidated or copied since, the window passed, it expired. */
+  /** Fallback reads that copied nothing: no value on the old owner either, invalidated or copied since, past the copy window, expired. */
   readonly copiesSkipped: number;
   readonly copyFailures: number;
   /** Other owners invalidated after writes of moving keys (one per key). */
@@ -218,12 +218,16 @@ export class Migrator {
     if (exists === 1) return reply.value;
     this.counts.fallbackReads++;
     const old = this.host.runOn(from, spec, again, master);
-    if (!copies) return old;
+    if (!copies) {
+      this.counts.copiesSkipped++;
+      return old;
+    }
     const dumped = this.host.runScript(DUMP, [key], null, master, from);
     const [value, dump] = await Promise.allSettled([old, dumped]);
     if (dump.status === "fulfilled") {
       const [payload, pttl] = dump.value as [Buffer | null, number];
       if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, master);
+      else this.counts.copiesSkipped++;
     } else this.counts.copyFailures++;
     if (value.status === "rejected") throw value.reason;
     return value.value;
