@@ -87,6 +87,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
       tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
     const executor = this.#executor;
+    executor.moves.onPhase = (phase, previous) => this.emit("migration:phase", { phase, previous });
     this.#exporter?.attach(() => executor.fleet.figures());
     this.#facades = new Facades(executor, this);
     this.#scans = new Scans(executor);

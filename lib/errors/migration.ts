@@ -5,7 +5,7 @@ import { ShardisError } from "./base.js";
  * The call cannot run now because a migration is moving its key (a blocking
  * command, a dedicated connection, a read-modify-write that would need both
  * owners at once), or the migration itself refuses it (reconfigure() while
- * one runs, copyAll() outside its window). Nothing was sent. `phase` is the
+ * one runs). Nothing was sent. `phase` is the
  * migration's phase; `retryAtMs` (epoch ms) when the call would be accepted,
  * or undefined when it never will be in this migration.
  */
@@ -26,10 +26,10 @@ export class MigrationRefusedError extends ShardisError {
 /**
  * A write to a moving key ran on the owner that is authoritative now
  * (`applied`), but the other owner (`pending`) could not be invalidated
- * (`cause`: its error). The write happened; until the invalidation lands
- * (it is retried in the background while the migration runs) a copy of
- * the key's previous value may stay on `pending`. Treat the write as a
- * failed DEL of a cache-aside client: retry it, or accept the window.
+ * (`cause`: its error). The write happened, but a copy of the key's
+ * previous value may stay on `pending` (read there by warm-phase reads):
+ * retry the write (or a DEL of the key), which invalidates again. Not
+ * retried by the client.
  */
 export class MigrationWriteError extends ShardisError {
   readonly command: string;
@@ -41,7 +41,7 @@ export class MigrationWriteError extends ShardisError {
   constructor(command: string, applied: string, pending: string, reply: unknown, cause: unknown) {
     super(
       "ERR_SHARDIS_MIGRATION_WRITE",
-      `${command.toUpperCase()} ran on shard ${applied}, but shard ${pending} (the key's other owner during the migration) could not be invalidated: ${(cause as Error)?.message ?? String(cause)}; retried in the background`,
+      `${command.toUpperCase()} ran on shard ${applied}, but shard ${pending} (the key's other owner during the migration) could not be invalidated: ${(cause as Error)?.message ?? String(cause)}; retry the write`,
       { cause },
     );
     this.command = command;

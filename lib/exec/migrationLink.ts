@@ -135,7 +135,9 @@ export class MigrationLink implements MigrationHost {
   phaseChanged(phase: Phase, previous: Phase): void {
     // Near-cache entries are tracked on the owner they were read from: a key's new owner does not invalidate them.
     this.flushNear();
-    this.onPhase?.(phase, previous);
+    // Noticed inside a command's dispatch: listeners run after it, and cannot fail it.
+    const onPhase = this.onPhase;
+    if (onPhase) queueMicrotask(() => onPhase(phase, previous));
   }
 
   private flushNear(): void {

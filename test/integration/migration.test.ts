@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
-import { MigrationRefusedError } from "../../lib/errors/migration.js";
+import { MigrationRefusedError, MigrationWriteError } from "../../lib/errors/migration.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -58,6 +58,8 @@ describe.each(["slots", "ketama"] as const)("growing 3 -> 4 shards (%s)", (strat
     await fleet.flushAll();
     const where = owners(strategy);
     const { client, at } = migrating(strategy, "before");
+    const phases: string[] = [];
+    client.on("migration:phase", ({ phase, previous }) => phases.push(`${previous}->${phase}`));
     await client.ready();
     const keys = Array.from({ length: 1200 }, (_, i) => `user:${strategy}:${i}`);
     const moving = keys.filter((k) => where.old(k) !== where.next(k));
@@ -116,6 +118,7 @@ describe.each(["slots", "ketama"] as const)("growing 3 -> 4 shards (%s)", (strat
     expect(keys.filter((k, i) => done[i] === null)).toEqual([deleted]);
     expect(done[keys.indexOf(updated)]).toBe("v1");
     expect(client.migration()!.phase).toBe("done");
+    expect(phases).toEqual(["before->dual", "dual->warm", "warm->switch", "switch->done"]);
     expect(client.shardOf(moving[0]!)).toBe(`s${where.next(moving[0]!)}`);
   });
 
@@ -227,6 +230,26 @@ describe("refused and at run time", () => {
     expect(await client.get(moving)).toBe("fresh");
     at("done");
     expect(await client.multi().set(moving, "1").exec()).toEqual([[null, "OK"]]);
+  });
+
+  it("a write whose invalidation of the other owner fails: applied, and a typed MigrationWriteError naming both shards", async () => {
+    await fleet.flushAll();
+    const where = owners("slots");
+    const proxy = await startFaultProxy(fleet.servers[3]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
+      const { client } = migrating("slots", "dual", { shards, commandTimeoutMs: 500 });
+      await client.ready();
+      const key = Array.from({ length: 400 }, (_, i) => `wfail:${i}`).find((k) => where.next(k) === 3)!;
+      proxy.set("blackhole");
+      const error = await client.set(key, "applied").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationWriteError);
+      expect(error).toMatchObject({ code: "ERR_SHARDIS_MIGRATION_WRITE", applied: `s${where.old(key)}`, pending: "s3", reply: "OK" });
+      expect(await fleet.raw(where.old(key)).get(key)).toBe("applied");
+      expect(client.migration()!.invalidationFailures).toBe(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("reconfigure(): a fourth shard added at run time, the migration started from config, refused while it runs", async () => {
