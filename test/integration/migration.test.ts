@@ -208,6 +208,64 @@ describe.each(["slots", "ketama"] as const)("growing 3 -> 4 shards (%s)", (strat
   });
 });
 
+describe.each(["slots", "ketama"] as const)("shrinking 4 -> 3 shards, s1 removed (%s)", (strategy) => {
+  it("every key that existed is read through every phase; the cache layer loads nothing again", async () => {
+    await fleet.flushAll();
+    const after = [fleet.shards[0]!, fleet.shards[2]!, fleet.shards[3]!];
+    const clock = { now: AT.before };
+    const sharding = { strategy } as const;
+    const client = fleet.client({
+      shards: after,
+      sharding,
+      commandTimeoutMs: 2000,
+      migration: { from: { shards: fleet.shards, sharding }, startAt: T0, phaseMs: P },
+      [MIGRATION_CLOCK]: () => clock.now,
+    } as ShardedClientOptions);
+    const removed = fleet.client({ shards: fleet.shards, sharding, lazyConnect: true });
+    const users = client.cache<string>({ namespace: `shrink-${strategy}`, ttlMs: 600_000, earlyRefresh: false });
+    const ids = Array.from({ length: 400 }, (_, i) => String(i));
+    let loads = 0;
+    const load = async ({ key }: { key: string }) => (loads++, `user ${key}`);
+    await Promise.all(ids.map((id) => users.getOrSet(id, load)));
+    expect(loads).toBe(ids.length);
+    const onS1 = ids.filter((id) => removed.shardOf(`shrink-${strategy}:${id}`) === "s1");
+    expect(onS1.length).toBeGreaterThan(40);
+    for (const phase of ["dual", "warm", "switch", "done"] as const) {
+      clock.now = AT[phase];
+      const got = await Promise.all(ids.map((id) => users.getOrSet(id, load)));
+      expect(got.filter((v, i) => v !== `user ${ids[i]}`)).toEqual([]);
+      if (phase === "warm") await copiesSettled(client);
+    }
+    expect(loads).toBe(ids.length);
+    const three = fleet.client({ shards: after, sharding, lazyConnect: true });
+    const moved = ids.filter((id) => removed.shardOf(`shrink-${strategy}:${id}`) !== three.shardOf(`shrink-${strategy}:${id}`));
+    if (strategy === "ketama") expect(moved).toEqual(onS1);
+    expect(client.migration()!.copies).toBe(moved.length);
+    // Done: nothing is read from the removed shard any more.
+    await fleet.raw(1).flushall();
+    expect((await Promise.all(ids.map((id) => users.get(id)))).filter((v) => v === undefined)).toEqual([]);
+  });
+});
+
+describe("the near cache during a migration", () => {
+  it("an entry kept before the change is not served once another process writes the key's new owner", async () => {
+    await fleet.flushAll();
+    const where = owners("slots");
+    const a = migrating("slots", "before", { nearCache: {} });
+    const b = migrating("slots", "done");
+    await a.client.ready();
+    const key = Array.from({ length: 400 }, (_, i) => `near:${i}`).find((k) => where.old(k) !== where.next(k))!;
+    await a.client.set(key, "v0");
+    await eventually(async () => {
+      expect(await a.client.get(key)).toBe("v0");
+      expect(a.client.nearCacheStats().hits).toBeGreaterThan(0);
+    });
+    a.at("done");
+    await b.client.set(key, "v1");
+    expect(await a.client.get(key)).toBe("v1");
+  });
+});
+
 describe("refused and at run time", () => {
   it("a transaction or dedicated connection on a moving key is refused from dual to switch; a script runs on the authoritative owner", async () => {
     await fleet.flushAll();
