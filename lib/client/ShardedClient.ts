@@ -219,9 +219,12 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     }, executor.tracing);
   }
 
-  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
+  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health; both fleets while a migration runs. */
   topology(): TopologySnapshot {
-    return this.#executor.fleet.snapshot();
+    const snapshot = this.#executor.fleet.snapshot();
+    const moving = this.#executor.moves.status();
+    if (!moving || moving.phase === "done") return snapshot;
+    return Object.freeze({ ...snapshot, migration: Object.freeze({ phase: moving.phase, from: moving.from, to: moving.to }) });
   }
 
   /**

@@ -321,6 +321,7 @@ describe("refused and at run time", () => {
     await client.reconfigure({ shards: fleet.shards, migration: { startAt: T0, phaseMs: P } });
     expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3"]);
     expect(client.migration()!).toMatchObject({ phase: "before", from: ["s0", "s1", "s2"], to: ["s0", "s1", "s2", "s3"] });
+    expect(client.topology().migration).toEqual({ phase: "before", from: ["s0", "s1", "s2"], to: ["s0", "s1", "s2", "s3"] });
     for (const phase of ["dual", "warm", "switch", "done"] as const) {
       clock.now = AT[phase];
       if (phase !== "done") await expect(client.reconfigure({ shards: fleet.shards })).rejects.toBeInstanceOf(MigrationRefusedError);
@@ -328,6 +329,7 @@ describe("refused and at run time", () => {
       expect(values.filter((v, i) => v !== keys[i])).toEqual([]);
     }
     expect(await fleet.raw(3).dbsize()).toBeGreaterThan(20);
+    expect(client.topology().migration).toBeUndefined();
     await expect(client.reconfigure({ shards: [...fleet.shards, { name: "s4", master: "127.0.0.1:1" }], migration: { startAt: clock.now - 1 } })).rejects.toMatchObject({
       code: "ERR_SHARDIS_CONFIG",
     });
