@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { CallOptions } from "../config/callOptions.js";
 import type { ResolvedMigration } from "../config/migration.js";
-import { buildCommand, type ShardisCommand } from "../commands/command.js";
+import { buildCommand, CarriedRead, type Carried, type ShardisCommand } from "../commands/command.js";
 import type { Encoding } from "../commands/install.js";
 import type { Script } from "../commands/script.js";
 import { MigrationRefusedError, MigrationWriteError } from "../errors/migration.js";
@@ -62,6 +62,9 @@ export interface MigrationStatus {
   readonly invalidations: number;
   readonly invalidationFailures: number;
 }
+
+/** Reads whose reply is nil only when the key is absent (or, for a field or member, may be): any other reply is a hit on the new owner, no look needed. */
+const NIL_WHEN_ABSENT = new Set(["get", "hget", "zscore", "lindex"]);
 
 type Counter = "fallbackReads" | "copies" | "copiesSkipped" | "copyFailures" | "invalidations" | "invalidationFailures";
 
@@ -201,21 +204,31 @@ export class Migrator {
 
   /**
    * A warm read: the new owner, and whether the key is there (observed after
-   * the read, with the tombstone and the server's time); on a miss, the old
-   * owner, and (early enough in the phase) its value copied to the new one.
+   * the read, with the tombstone and the server's time; for a GET, only when
+   * it answered nil); on a miss, the old owner, and (early enough in the
+   * phase) its value copied to the new one.
    */
   private async warm(spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, key: string | Buffer, from: number, to: number): Promise<unknown> {
     const master: CallOptions = { ...call, readFrom: "master" };
     const copies = this.clock.copies(this.now());
     const again = cmd.clone();
-    const read = this.host.runOn(to, spec, cmd, master);
-    const observed = this.host.runScript(OBSERVE, [key], null, master, to);
-    // Both settle before either is looked at: no rejection is left unhandled.
-    const [reply, look] = await Promise.allSettled([read, observed]);
-    if (reply.status === "rejected") throw reply.reason;
-    if (look.status === "rejected") throw look.reason;
-    const [exists, tomb, seenMs] = look.value as [number, Buffer, number];
-    if (exists === 1) return reply.value;
+    let value: unknown;
+    let look: unknown;
+    if (NIL_WHEN_ABSENT.has(spec.name)) {
+      value = await this.host.runOn(to, spec, cmd, master);
+      if (!isNil(cmd, value)) return value;
+      look = await this.host.runScript(OBSERVE, [key], null, master, to);
+    } else {
+      const read = this.host.runOn(to, spec, cmd, master);
+      const observed = this.host.runScript(OBSERVE, [key], null, master, to);
+      // Both settle before either is looked at: no rejection is left unhandled.
+      const [reply, looked] = await Promise.allSettled([read, observed]);
+      if (reply.status === "rejected") throw reply.reason;
+      if (looked.status === "rejected") throw looked.reason;
+      [value, look] = [reply.value, looked.value];
+    }
+    const [exists, tomb, seenMs] = look as [number, Buffer, number];
+    if (exists === 1) return value;
     this.counts.fallbackReads++;
     const old = this.host.runOn(from, spec, again, master);
     if (!copies) {
@@ -223,14 +236,14 @@ export class Migrator {
       return old;
     }
     const dumped = this.host.runScript(DUMP, [key], null, master, from);
-    const [value, dump] = await Promise.allSettled([old, dumped]);
+    const [answer, dump] = await Promise.allSettled([old, dumped]);
     if (dump.status === "fulfilled") {
       const [payload, pttl] = dump.value as [Buffer | null, number];
       if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, master);
       else this.counts.copiesSkipped++;
     } else this.counts.copyFailures++;
-    if (value.status === "rejected") throw value.reason;
-    return value.value;
+    if (answer.status === "rejected") throw answer.reason;
+    return answer.value;
   }
 
   /** Copies a value to its new owner in the background (the read does not wait); counted. */
@@ -291,4 +304,9 @@ export class Migrator {
     if (failed) throw failed.reason;
     return reduceReplies(plan, settled.map((s) => (s as PromiseFulfilledResult<unknown>).value));
   }
+}
+
+/** A read's reply is nil (a CarriedRead settles with the caller's object, the reply on it). */
+function isNil(cmd: ShardisCommand, reply: unknown): boolean {
+  return cmd instanceof CarriedRead ? (reply as Carried).raw === null : reply === null;
 }
