@@ -88,7 +88,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     });
     const executor = this.#executor;
     executor.moves.onPhase = (phase, previous) => this.emit("migration:phase", { phase, previous });
-    this.#exporter?.attach(() => executor.fleet.figures());
+    this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
     this.#facades = new Facades(executor, this);
     this.#scans = new Scans(executor);
     this.#lifecycle = new Lifecycle(
