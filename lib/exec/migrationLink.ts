@@ -34,6 +34,8 @@ export class MigrationLink implements MigrationHost {
   private union: readonly ResolvedShard[];
   /** The fleet keys go to once any migration is done: where the next one starts from. */
   private current: ResolvedPlacement;
+  /** A migration or reconfigure() happened: shards may hold keys they do not own (copies, leftovers). */
+  private moved: boolean;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
 
@@ -45,6 +47,7 @@ export class MigrationLink implements MigrationHost {
     this.union = options.shards;
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
+    this.moved = options.migration !== undefined;
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -73,6 +76,18 @@ export class MigrationLink implements MigrationHost {
   /** Refuses a transaction or dedicated connection on a moving key from dual to switch (MigrationRefusedError). */
   refuseMoving(name: string, keys: ReadonlyArray<string | Buffer>, reason: string): void {
     this.migrator?.refuseMoving(name, keys, reason);
+  }
+
+  /**
+   * The keys a SCAN of `shard` found, less those it does not own in the
+   * placement in force (a moving key's copy on its new owner, what a
+   * migration left on old owners): each key is scanned once.
+   */
+  scanned<K extends string | Buffer>(shard: number, keys: K[]): K[] {
+    if (!this.moved) return keys;
+    this.tick();
+    const strategy = this.executor.strategy;
+    return keys.filter((key) => strategy.shardIndexOf(key) === shard);
   }
 
   status(): MigrationStatus | undefined {
@@ -106,6 +121,7 @@ export class MigrationLink implements MigrationHost {
     }
     this.union = resolved.union;
     this.current = resolved.to;
+    this.moved = true;
     if (resolved.migration) this.migrator = new Migrator(resolved.migration, resolved.union, executor.options.commandTimeoutMs, this, this.now);
     else {
       this.migrator = undefined;
