@@ -21,11 +21,13 @@ import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
-import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
+import type { ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
+import { MIGRATION_CLOCK } from "../exec/migrationLink.js";
+import type { MigrationStatus } from "../migration/Migrator.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
@@ -80,11 +82,13 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
+      migrationClock: (options as { [MIGRATION_CLOCK]?: () => number })[MIGRATION_CLOCK],
       // Every trace names this client: subscribers (shardis/otel) tell clients apart by it.
       tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
     const executor = this.#executor;
-    this.#exporter?.attach(() => executor.fleet.figures());
+    executor.moves.onPhase = (phase, previous) => this.emit("migration:phase", { phase, previous });
+    this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
     this.#facades = new Facades(executor, this);
     this.#scans = new Scans(executor);
     this.#lifecycle = new Lifecycle(
@@ -215,9 +219,33 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     }, executor.tracing);
   }
 
-  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
+  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health; both fleets while a migration runs. */
   topology(): TopologySnapshot {
-    return this.#executor.fleet.snapshot();
+    const snapshot = this.#executor.fleet.snapshot();
+    const moving = this.#executor.moves.status();
+    if (!moving || moving.phase === "done") return snapshot;
+    return Object.freeze({ ...snapshot, migration: Object.freeze({ phase: moving.phase, from: moving.from, to: moving.to }) });
+  }
+
+  /**
+   * The live migration of the fleet (the `migration` option, reconfigure()):
+   * its phase, time left, fallback reads, copies (keys moved),
+   * invalidations; undefined when none was configured. See docs/scaling.md.
+   */
+  migration(): MigrationStatus | undefined {
+    return this.#executor.moves.status();
+  }
+
+  /**
+   * Changes the fleet at run time, without a restart: `shards` is the fleet
+   * after (shards added need a fixed master), `migration` its timed phases
+   * (startAt in the future; every process given the same call switches
+   * together); without it the new placement takes effect at once.
+   * ConfigError for bad input; MigrationRefusedError while a migration runs.
+   */
+  async reconfigure(options: ReconfigureOptions): Promise<void> {
+    this.#checkOpen();
+    await this.#executor.moves.reconfigure(options);
   }
 
   /**

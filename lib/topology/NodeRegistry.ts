@@ -15,7 +15,7 @@ import { formatAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
 import type { ConnectionFactory } from "../connection/connection.js";
-import type { Breaker, TrackingHooks } from "../connection/context.js";
+import type { Breaker, HandOver, TrackingHooks } from "../connection/context.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import { NodePool } from "../connection/NodePool.js";
@@ -34,9 +34,9 @@ export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
   roleMismatch(shard: number, node: NodeClient, actual: string): void;
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
-  redirect(shard: number, node: NodeClient, entry: Entry): void;
+  redirect(shard: number, node: NodeClient, entry: Entry): HandOver;
   /** Over a cluster: a command got MOVED or ASK from a node of this shard; send it where the reply points. */
-  clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
+  clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): HandOver;
   /** Over a cluster: a dedicated connection got MOVED (failed as SlotMovedError): the map changed. */
   slotMoved?(): void;
   /** A dedicated connection got READONLY (failed with it): its node was demoted, the topology is behind. */
