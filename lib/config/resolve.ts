@@ -16,6 +16,7 @@ import { resolveShards, type ResolvedShard } from "./shards.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
+import { resolveKeyless } from "./keyless.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -50,6 +51,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly hotKeys: ResolvedHotKeys | undefined;
   /** The near cache; undefined when off. */
   readonly nearCache: ResolvedNearCache | undefined;
+  /** The shard that takes keyless commands; undefined: the only shard if there is one, else refused. */
+  readonly keyless: string | undefined;
 }
 
 export interface ResolvedRetryOptions {
@@ -62,7 +65,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "maxWriteDelayMs", "fallback",
-  "metrics", "tracing", "hotKeys", "nearCache", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", "nearCache", "keyless", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -132,6 +135,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
   const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, hotKeys !== undefined, problems);
+  const keyless = resolveKeyless(options.keyless, shards, problems);
   const maxWriteDelayMs = resolveWriteDelay(options.maxWriteDelayMs, nearCache !== undefined, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
@@ -153,6 +157,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tracing,
     hotKeys,
     nearCache,
+    keyless,
   });
 }
 

@@ -349,6 +349,13 @@ export interface ShardedClientOptions {
    * tracking (RESP3 invalidation messages). Off by default. See docs/near-cache.md.
    */
   nearCache?: NearCacheOptions | false;
+  /**
+   * The shard that takes commands with no key to route by (FLUSHDB, KEYS,
+   * RANDOMKEY, scripts without keys), as ioredis's one connection would.
+   * Default: a client of one shard sends them there; a larger fleet
+   * refuses them with KeylessCommandError (use client.shard(name)).
+   */
+  keyless?: { shard: string };
   /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
   hotKeys?: HotKeyOptions | false;
   /** What the `shardis:call` and `shardis:command` tracing channels carry. @default { includeArgs: false } */

@@ -45,10 +45,21 @@ export class Router {
     private readonly shardNames: readonly string[],
     /** How to co-locate keys under the configured strategy, for CrossShardError. */
     private readonly colocateHint: string,
-  ) {}
+    /** The `keyless` option's shard name. */
+    keyless?: string,
+  ) {
+    this.keylessShard = keyless !== undefined ? shardNames.indexOf(keyless) : shardNames.length === 1 ? 0 : -1;
+  }
 
-  /** The shard the command goes to, or its split plan. Throws for commands it cannot route (keyless ones included). */
-  route(spec: CommandSpec, args: Args): Route {
+  /** Where keyless commands go (the `keyless` option, or the only shard); -1: refused with KeylessCommandError. */
+  readonly keylessShard: number;
+
+  /**
+   * The shard the command goes to, or its split plan. Throws for commands it
+   * cannot route (keyless ones, unless the keyless shard or `keyless`, a
+   * script's own shard, takes them).
+   */
+  route(spec: CommandSpec, args: Args, keyless = this.keylessShard): Route {
     const single = spec.singleKeyIndex;
     if (single >= 0 && single < args.length) return this.strategy.shardIndexOf(args[single]!);
     if (!spec.known) throw new UnknownCommandError(spec.name);
@@ -56,6 +67,7 @@ export class Router {
     if (indexes.length === 0) {
       if (spec.channelIndex >= 0 && spec.channelIndex < args.length) return this.strategy.shardIndexOf(args[spec.channelIndex]!);
       if (single >= 0) throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs a key as argument ${single + 1}`);
+      if (keyless >= 0) return keyless;
       throw new KeylessCommandError(spec.name);
     }
     if (spec.split && args.length % spec.split.step !== 0) {
