@@ -21,6 +21,8 @@ import { ConfigError, UnsupportedCommandError } from "../errors.js";
 const HARMLESS: Record<string, PropertyDescriptor> = {
   mode: { get: () => "normal" },
   autoPipelineQueueSize: { get: () => 0 },
+  // The command names, as ioredis lists them (libraries check a command exists before calling it).
+  getBuiltinCommands: { writable: true, value: () => list.filter((name) => name !== "monitor") },
 };
 
 /** ioredis names for what the client already has. */

@@ -62,12 +62,17 @@ export class Router {
   route(spec: CommandSpec, args: Args, keyless = this.keylessShard): Route {
     const single = spec.singleKeyIndex;
     if (single >= 0 && single < args.length) return this.strategy.shardIndexOf(args[single]!);
-    if (!spec.known) throw new UnknownCommandError(spec.name);
+    // One shard: wherever its keys are, an unknown command (a module's) can only go there, and the server judges it.
+    if (!spec.known) {
+      if (this.shardNames.length === 1) return 0;
+      throw new UnknownCommandError(spec.name);
+    }
     const indexes = keyIndexes(spec, args);
     if (indexes.length === 0) {
       if (spec.channelIndex >= 0 && spec.channelIndex < args.length) return this.strategy.shardIndexOf(args[spec.channelIndex]!);
-      if (single >= 0) throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs a key as argument ${single + 1}`);
+      // The keyless shard answers a command missing its key as the server does (ERR wrong number of arguments; EXECABORT in a MULTI).
       if (keyless >= 0) return keyless;
+      if (single >= 0) throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs a key as argument ${single + 1}`);
       throw new KeylessCommandError(spec.name);
     }
     if (spec.split && args.length % spec.split.step !== 0) {
