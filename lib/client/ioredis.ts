@@ -16,6 +16,7 @@ export { ioredisOptions, withHidden, type IoredisView } from "./options.js";
 import { REDIS_FIELDS } from "../config/resolve.js";
 import { TOP_LEVEL_FIELDS } from "../config/resolve.js";
 import { ConfigError, UnsupportedCommandError } from "../errors.js";
+import { IGNORED_REDIS_FIELDS } from "../config/ignoredRedisFields.js";
 
 /** ioredis internals that answer harmlessly instead of refusing. */
 const HARMLESS: Record<string, PropertyDescriptor> = {
@@ -57,8 +58,6 @@ function refused(name: string) {
   };
 }
 
-/** ioredis options that ask for what shardis does anyway: accepted by duplicate() and ignored. */
-const ALREADY_SO: Record<string, unknown> = { maxRetriesPerRequest: null, enableAutoPipelining: false, enableOfflineQueue: false };
 
 /**
  * The options of a duplicate: this client's, overridden by `override`, which
@@ -76,7 +75,7 @@ export function duplicateOptions(input: ShardedClientOptions, override: unknown)
   for (const [key, value] of Object.entries(override)) {
     if (TOP_LEVEL_FIELDS.includes(key)) top[key] = value;
     else if (Object.hasOwn(REDIS_FIELDS, key)) redis[key] = value;
-    else if (Object.hasOwn(ALREADY_SO, key) && ALREADY_SO[key] === value) continue;
+    else if (Object.hasOwn(IGNORED_REDIS_FIELDS, key)) redis[key] = value; // accepted, and warned about, by the options' resolution
     else problems.push(`duplicate(): '${key}' is neither a shardis option nor a connection option shardis lets you set`);
   }
   if (problems.length) throw new ConfigError(problems);

@@ -17,6 +17,7 @@ import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
 import { resolveKeyless } from "./keyless.js";
+import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -90,14 +91,8 @@ export const REDIS_FIELDS: Record<string, Check> = {
 const MANAGED_REDIS_FIELDS: Record<string, string> = {
   host: "give addresses in shards[].master",
   port: "give addresses in shards[].master",
-  enableAutoPipelining: "shardis pipelines every node itself",
-  enableOfflineQueue: "shardis queues commands itself, bounded by commandTimeoutMs",
   lazyConnect: "use the top-level lazyConnect option",
   commandTimeout: "use the top-level commandTimeoutMs option",
-  retryStrategy: "shardis reconnects with capped, jittered backoff",
-  maxRetriesPerRequest: "commands are bounded by commandTimeoutMs",
-  autoResendUnfulfilledCommands: "shardis never re-sends a command silently",
-  autoResubscribe: "shardis subscribes again itself after a reconnect, with retries and subscription:error events",
   keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };
@@ -206,6 +201,7 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     const managed = MANAGED_REDIS_FIELDS[key];
     const check = REDIS_FIELDS[key];
     if (managed) problems.push(`redis.${key} is managed by shardis: ${managed}`);
+    else if (Object.hasOwn(IGNORED_REDIS_FIELDS, key)) warnIgnored(key, "redis");
     else if (!check) problems.push(`unknown option 'redis.${key}'`);
     else {
       const problem = check(v);

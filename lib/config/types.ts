@@ -116,6 +116,21 @@ export interface RedisConnectionOptions {
   family?: 0 | 4 | 6;
   /** Return integers as strings. @default false */
   stringNumbers?: boolean;
+  /**
+   * ioredis options shardis does its own way: accepted so ioredis code
+   * moves over unchanged, ignored, and named once in a process warning
+   * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.
+   */
+  maxRetriesPerRequest?: number | null;
+  enableOfflineQueue?: boolean;
+  enableAutoPipelining?: boolean;
+  retryStrategy?: (times: number) => number | void | null;
+  reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null;
+  autoResendUnfulfilledCommands?: boolean;
+  autoResubscribe?: boolean;
+  socketTimeout?: number;
+  blockingTimeout?: number;
+  showFriendlyErrorStack?: boolean;
 }
 
 /**

@@ -226,6 +226,19 @@ describe("ioredis fidelity", () => {
     expect(a).toMatchObject({ closed: "end", reopened: ["ready", "1"], again: 2, after: 3 });
   });
 
+  it("accepts the ioredis options libraries and their users pass (BullMQ's maxRetriesPerRequest: null, ...), in the client and duplicate()", async () => {
+    const ioredisOptions = { maxRetriesPerRequest: null, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: () => 100, reconnectOnError: () => false };
+    const client = new ShardedClient({ shards: fleet.shards, redis: ioredisOptions });
+    const copy = client.duplicate({ maxRetriesPerRequest: null, socketTimeout: 5000, connectionName: "copy" });
+    try {
+      await client.set("{t}opts", "1");
+      expect(await copy.get("{t}opts")).toBe("1");
+      expect(await loose(copy).client("GETNAME")).toBe("copy");
+    } finally {
+      await Promise.all([client.quit(), copy.quit()]);
+    }
+  });
+
   it("leaves no unhandled rejection", () => {
     expect(unhandled.errors).toEqual([]);
   });
