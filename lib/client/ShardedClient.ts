@@ -21,11 +21,13 @@ import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
-import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
+import type { ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import { AlreadyConnectedError, ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
+import { MIGRATION_CLOCK } from "../exec/migrationLink.js";
+import type { MigrationStatus } from "../migration/Migrator.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
@@ -83,21 +85,22 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   /** The connections (the executor), pub/sub, scans and status: at construction, and again to reopen a closed client. */
   #open(): void {
-    const options = this.#input;
-    const resolved = this.#resolved;
+    const [options, resolved] = [this.#input, this.#resolved];
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
     const connections = (options as { [CONNECTION_FACTORY]?: ConnectionFactory })[CONNECTION_FACTORY];
     const wired = { lifecycle: () => this.#lifecycle, pubsub: () => this.#pubsub };
     const executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
+      migrationClock: (options as { [MIGRATION_CLOCK]?: () => number })[MIGRATION_CLOCK],
       // Every trace names this client: subscribers (shardis/otel) tell clients apart by it.
       tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
     this.#executor = executor;
+    executor.moves.onPhase = (phase, previous) => this.emit("migration:phase", { phase, previous });
     // Reopened: the metrics read the new connections only.
     this.#exporter?.detach();
-    this.#exporter?.attach(() => executor.fleet.figures());
+    this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
     this.#facades.reopened();
     this.#scans = new Scans(executor);
     this.#lifecycle = new Lifecycle(
@@ -107,13 +110,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#pubsub = clientPubSub(executor, this);
   }
 
-  /**
-   * ioredis's view of the options, which libraries read: the client's own,
-   * plus keyPrefix "", maxRetriesPerRequest null, and username, password and
-   * tls as in `redis`. Passwords and TLS keys and passphrases are readable
-   * by name but not enumerable: inspect(), JSON.stringify() and loggers
-   * leave them out.
-   */
+  /** ioredis's view of the options, plain and writable (client/options.ts); secrets readable by name, never printed. */
   get options(): ReturnType<typeof ioredisOptions> {
     return this.#options;
   }
@@ -126,49 +123,32 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** Ignored: the status follows the connections. Libraries set "end" after quit() (BullMQ does), which it already is. */
   set status(_value: ClientStatus) {}
 
-  /**
-   * Opens the connections (lazyConnect), or opens a closed client again (after
-   * quit() or disconnect(), as ioredis does), and resolves once every shard's
-   * master is connected. Rejects with AlreadyConnectedError when the client
-   * is connecting or connected already, as ioredis does.
-   */
+  /** Opens the connections (lazyConnect), or a closed client again, as ioredis; resolves once every master is connected. */
   connect(callback?: Callback): Promise<void> {
-    return withCallback(this.#connect(), callback);
+    const opening = (async () => {
+      if (this.#executor.closed) this.#open();
+      else if (this.#lifecycle.status !== "wait") throw new AlreadyConnectedError(); // as ioredis
+      this.#lifecycle.connecting();
+      this.#executor.fleet.registry.connect();
+      await this.ready();
+    })();
+    return withCallback(opening, callback);
   }
 
-  async #connect(): Promise<void> {
-    if (this.#executor.closed) this.#open();
-    else if (this.#lifecycle.status !== "wait") throw new AlreadyConnectedError();
-    this.#lifecycle.connecting();
-    this.#executor.fleet.registry.connect();
-    await this.ready();
-  }
-
-  /**
-   * Closes every connection now, failing what is in flight (ioredis's
-   * disconnect()); see quit() for a graceful close. With `reconnect`, opens
-   * the client again at once, as ioredis reconnects (subscriptions are not
-   * carried over).
-   */
+  /** Closes every connection now, failing what is in flight (ioredis's disconnect()); `reconnect` opens it again at once. */
   disconnect(reconnect = false): void {
     void this.#close(1, !reconnect).catch(() => undefined);
-    if (reconnect) {
-      this.emit("reconnecting");
-      void this.connect().catch(() => undefined);
-    }
+    if (reconnect) void (this.emit("reconnecting"), this.connect().catch(() => undefined));
   }
 
   /**
-   * Stops accepting commands (ClientClosedError), fails those still waiting
-   * for a connection, lets written ones finish for up to timeoutMs (default
-   * commandTimeoutMs), then closes every connection, pool and timer. Takes a
-   * node-style callback too, as ioredis's quit(callback).
+   * Stops accepting commands (ClientClosedError), fails those waiting for a connection, lets written ones finish
+   * for up to timeoutMs (default commandTimeoutMs), then closes every connection, pool and timer; or quit(callback).
    */
   quit(options: { timeoutMs?: number } | Callback = {}): Promise<"OK"> {
     if (typeof options === "function") return withCallback(this.quit(), options);
     try {
-      const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
-      return this.#close(timeoutMs, true);
+      return this.#close(resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults).timeoutMs, true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -261,9 +241,33 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     }, executor.tracing);
   }
 
-  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
+  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health; both fleets while a migration runs. */
   topology(): TopologySnapshot {
-    return this.#executor.fleet.snapshot();
+    const snapshot = this.#executor.fleet.snapshot();
+    const moving = this.#executor.moves.status();
+    if (!moving || moving.phase === "done") return snapshot;
+    return Object.freeze({ ...snapshot, migration: Object.freeze({ phase: moving.phase, from: moving.from, to: moving.to }) });
+  }
+
+  /**
+   * The live migration of the fleet (the `migration` option, reconfigure()):
+   * its phase, time left, fallback reads, copies (keys moved),
+   * invalidations; undefined when none was configured. See docs/scaling.md.
+   */
+  migration(): MigrationStatus | undefined {
+    return this.#executor.moves.status();
+  }
+
+  /**
+   * Changes the fleet at run time, without a restart: `shards` is the fleet
+   * after (shards added need a fixed master), `migration` its timed phases
+   * (startAt in the future; every process given the same call switches
+   * together); without it the new placement takes effect at once.
+   * ConfigError for bad input; MigrationRefusedError while a migration runs.
+   */
+  async reconfigure(options: ReconfigureOptions): Promise<void> {
+    this.#checkOpen();
+    await this.#executor.moves.reconfigure(options);
   }
 
   /**

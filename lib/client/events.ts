@@ -12,6 +12,7 @@ import { PubSub } from "../pubsub/PubSub.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { NoPermissionError } from "../errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import type { Phase as MigrationPhase } from "../migration/clock.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -66,6 +67,11 @@ export interface ShardisEvents {
    * client.cache(): a loader failed, or the cache's node could not be used; `served` is what the
    * callers got instead: the stale value, the loader's value (the cache was skipped), or the error.
    */
+  /**
+   * A live migration of the fleet entered a phase (docs/scaling.md): noticed by the first command at or
+   * after the boundary, so a client that sends nothing hears of it with its next command.
+   */
+  "migration:phase": [{ readonly phase: MigrationPhase; readonly previous: MigrationPhase }];
   "cache:error": [{ readonly namespace: string; readonly key: string; readonly error: Error; readonly served: "stale" | "loader" | "error" | "none" }];
 
   // ioredis's events, as libraries written for it expect them.

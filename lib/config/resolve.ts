@@ -5,14 +5,14 @@
  * its input. The result is deeply frozen.
  */
 import { ConfigError } from "../errors.js";
-import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
-import type { ShardingSpec } from "../sharding/create.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe } from "./address.js";
 import { checkCredentials, deepFreeze, intRange, isBoolean, isFunction, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
 import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
+import { resolveSharding, type ResolvedSharding } from "./sharding.js";
+import { resolveMigration, type ResolvedMigration } from "./migration.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
@@ -24,14 +24,19 @@ import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOpti
 
 export type { ResolvedShard } from "./shards.js";
 
-export type ResolvedSharding = ShardingSpec;
+export type { ResolvedSharding } from "./sharding.js";
 
 /** With a cluster, slots owned as the cluster says; the ranges come with each layout. */
 const CLUSTER_SHARDING: ResolvedSharding = { strategy: "slots", ranges: [] };
 
 export interface ResolvedOptions extends ResolvedHa {
-  /** The configured shards; empty with `cluster`, whose masters are discovered. */
+  /**
+   * The configured shards; empty with `cluster`, whose masters are discovered.
+   * With a `migration`, both fleets': the shards after the change first, then those only the fleet before has.
+   */
   readonly shards: readonly ResolvedShard[];
+  /** A live fleet change (its placements index `shards`); undefined otherwise. */
+  readonly migration: ResolvedMigration | undefined;
   /** Redis Cluster as the topology source; undefined for configured shards. */
   readonly cluster: ResolvedCluster | undefined;
   readonly sharding: ResolvedSharding;
@@ -66,7 +71,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "maxWriteDelayMs", "fallback",
-  "metrics", "tracing", "hotKeys", "nearCache", "keyless", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", "nearCache", "migration", "keyless", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -125,7 +130,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     problems.push(`fallback must be a function (command, args, error) => value (got ${describe(fallback)})`);
   }
 
-  const ha = resolveHa(options, shards, problems);
+  let union = shards;
+  let migration: ResolvedMigration | undefined;
+  if (options.migration !== undefined && (cluster || options.cluster !== undefined)) {
+    problems.push("migration is for configured shards: a Redis Cluster moves its slots itself (see docs/cluster.md)");
+  } else if (!cluster) {
+    ({ union, migration } = resolveMigration(options.migration, shards, sharding, commandTimeoutMs, problems));
+  }
+  const ha = resolveHa(options, union, problems);
   const metrics = resolveMetrics(options.metrics, problems);
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
@@ -136,7 +148,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
     ...ha,
-    shards,
+    shards: union,
+    migration,
     cluster,
     sharding,
     redis,
@@ -154,39 +167,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     nearCache,
     keyless,
   });
-}
-
-function resolveSharding(
-  value: unknown,
-  shards: ResolvedShard[],
-  problems: string[],
-): ResolvedSharding | undefined {
-  const sharding = (value ?? {}) as Record<string, unknown>;
-  if (typeof sharding !== "object" || Array.isArray(sharding)) {
-    problems.push(`sharding must be an object (got ${describe(value)})`);
-    return undefined;
-  }
-  const strategy = sharding.strategy ?? DEFAULTS.strategy;
-  if (strategy === "slots") {
-    unknownKeys(sharding, ["strategy", "slots"], "field in sharding (strategy slots)", problems);
-    if (sharding.slots === undefined) {
-      return { strategy, ranges: defaultSlotRanges(shards.map((s) => s.weight)).map((r) => [r]) };
-    }
-    const checked = checkSlotMap(sharding.slots, shards.map((s) => s.name));
-    problems.push(...checked.problems);
-    return checked.ranges ? { strategy, ranges: checked.ranges } : undefined;
-  }
-  if (strategy === "ketama") {
-    unknownKeys(sharding, ["strategy", "hashTag"], "field in sharding (strategy ketama)", problems);
-    const hashTag = sharding.hashTag ?? DEFAULTS.ketamaHashTag;
-    if (hashTag !== false && (typeof hashTag !== "string" || !/^[\x21-\x7e]{2}$/.test(hashTag))) {
-      problems.push(`sharding.hashTag must be false or two printable ASCII characters such as "{}" (got ${describe(hashTag)})`);
-      return undefined;
-    }
-    return { strategy, hashTag: hashTag as string | false };
-  }
-  problems.push(`sharding.strategy must be "slots" or "ketama" (got ${describe(strategy)})`);
-  return undefined;
 }
 
 function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {

@@ -32,7 +32,9 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CACHE_SERIALIZATION"
   | "ERR_SHARDIS_CACHE_TIMEOUT"
   | "ERR_SHARDIS_CACHE_LOAD_TIMEOUT"
-  | "ERR_SHARDIS_CACHE_LOAD";
+  | "ERR_SHARDIS_CACHE_LOAD"
+  | "ERR_SHARDIS_MIGRATION_REFUSED"
+  | "ERR_SHARDIS_MIGRATION_WRITE";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
