@@ -106,6 +106,12 @@ export interface Wired {
 
 type Emitter = Pick<EventEmitter<ShardisEvents>, "emit" | "listenerCount">;
 
+/** The error with `shard` and `node` set, unless it names them already (a NodeError does). */
+function named(error: Error, where: { shard: string; node: string }): Error {
+  if (!("shard" in error)) Object.assign(error, where);
+  return error;
+}
+
 /** Connection events, as the client's events; each may change the client's status. */
 export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
   const at = (node: NodeClient) => ({ shard: node.shard, node: node.id });
@@ -120,8 +126,9 @@ export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
     },
     error: (node, error) => {
       client.emit("node:error", { ...at(node), error });
-      // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw).
-      if (client.listenerCount("error") > 0) client.emit("error", error);
+      // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw). The error
+      // stays ioredis's (code ECONNREFUSED, ...), with the shard and node it came from added: logs name them.
+      if (client.listenerCount("error") > 0) client.emit("error", named(error, at(node)));
     },
     breaker: (shard, node, state) => client.emit("breaker", { shard, node, state }),
   };

@@ -64,7 +64,13 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
     },
     node: (groups) => {
       const [group] = groups;
-      if (group === undefined) throw new KeylessCommandError("multi");
+      if (group === undefined) {
+        // Only keyless commands: the keyless shard's block (the `keyless` option, or the only shard).
+        const keyless = executor.router.keylessShard;
+        if (keyless < 0) throw new KeylessCommandError("multi");
+        const master = () => executor.masterWhenPlaced(keyless);
+        return migration ? migration.node(master) : master();
+      }
       const shard = (group: number) => (executor.strategy instanceof ClusterSlots ? executor.strategy.owners[group]! : group);
       if (groups.size > 1) {
         const names = [...new Set([...groups].map((g) => executor.shardName(shard(g))))];

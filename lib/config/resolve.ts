@@ -16,6 +16,8 @@ import { resolveMigration, type ResolvedMigration } from "./migration.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
+import { resolveKeyless } from "./keyless.js";
+import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -55,6 +57,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly hotKeys: ResolvedHotKeys | undefined;
   /** The near cache; undefined when off. */
   readonly nearCache: ResolvedNearCache | undefined;
+  /** The shard that takes keyless commands; undefined: the only shard if there is one, else refused. */
+  readonly keyless: string | undefined;
 }
 
 export interface ResolvedRetryOptions {
@@ -67,7 +71,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "maxWriteDelayMs", "fallback",
-  "metrics", "tracing", "hotKeys", "nearCache", "migration", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", "nearCache", "migration", "keyless", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -92,14 +96,8 @@ export const REDIS_FIELDS: Record<string, Check> = {
 const MANAGED_REDIS_FIELDS: Record<string, string> = {
   host: "give addresses in shards[].master",
   port: "give addresses in shards[].master",
-  enableAutoPipelining: "shardis pipelines every node itself",
-  enableOfflineQueue: "shardis queues commands itself, bounded by commandTimeoutMs",
   lazyConnect: "use the top-level lazyConnect option",
   commandTimeout: "use the top-level commandTimeoutMs option",
-  retryStrategy: "shardis reconnects with capped, jittered backoff",
-  maxRetriesPerRequest: "commands are bounded by commandTimeoutMs",
-  autoResendUnfulfilledCommands: "shardis never re-sends a command silently",
-  autoResubscribe: "shardis subscribes again itself after a reconnect, with retries and subscription:error events",
   keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };
@@ -144,6 +142,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
   const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, hotKeys !== undefined, problems);
+  const keyless = resolveKeyless(options.keyless, shards, problems);
   const maxWriteDelayMs = resolveWriteDelay(options.maxWriteDelayMs, nearCache !== undefined, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
@@ -166,6 +165,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tracing,
     hotKeys,
     nearCache,
+    keyless,
   });
 }
 
@@ -181,6 +181,7 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     const managed = MANAGED_REDIS_FIELDS[key];
     const check = REDIS_FIELDS[key];
     if (managed) problems.push(`redis.${key} is managed by shardis: ${managed}`);
+    else if (Object.hasOwn(IGNORED_REDIS_FIELDS, key)) warnIgnored(key, "redis");
     else if (!check) problems.push(`unknown option 'redis.${key}'`);
     else {
       const problem = check(v);

@@ -116,6 +116,21 @@ export interface RedisConnectionOptions {
   family?: 0 | 4 | 6;
   /** Return integers as strings. @default false */
   stringNumbers?: boolean;
+  /**
+   * ioredis options shardis does its own way: accepted so ioredis code
+   * moves over unchanged, ignored, and named once in a process warning
+   * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.
+   */
+  maxRetriesPerRequest?: number | null;
+  enableOfflineQueue?: boolean;
+  enableAutoPipelining?: boolean;
+  retryStrategy?: (times: number) => number | void | null;
+  reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null;
+  autoResendUnfulfilledCommands?: boolean;
+  autoResubscribe?: boolean;
+  socketTimeout?: number;
+  blockingTimeout?: number;
+  showFriendlyErrorStack?: boolean;
 }
 
 /**
@@ -397,6 +412,13 @@ export interface ShardedClientOptions {
    * tracking (RESP3 invalidation messages). Off by default. See docs/near-cache.md.
    */
   nearCache?: NearCacheOptions | false;
+  /**
+   * The shard that takes commands with no key to route by (FLUSHDB, KEYS,
+   * RANDOMKEY, scripts without keys), as ioredis's one connection would.
+   * Default: a client of one shard sends them there; a larger fleet
+   * refuses them with KeylessCommandError (use client.shard(name)).
+   */
+  keyless?: { shard: string };
   /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
   hotKeys?: HotKeyOptions | false;
   /** What the `shardis:call` and `shardis:command` tracing channels carry. @default { includeArgs: false } */

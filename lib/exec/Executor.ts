@@ -70,7 +70,7 @@ export class Executor {
     parts: FleetParts & { readonly migrationClock?: () => number },
   ) {
     this.strategy = createStrategy(options.sharding, options.shards);
-    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
+    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding), options.keyless);
     // The router follows a cluster's slot map: rebuilt (before the event reaches the client) at each new layout.
     const follow: FleetEvents = { ...fleetEvents, topology: (epoch, reason) => (this.follow(), fleetEvents.topology(epoch, reason)) };
     this.tracing = parts.tracing ?? new ClientTracing(this, options.redis.db ?? 0, options.tracing.includeArgs);
@@ -253,7 +253,7 @@ export class Executor {
     if (!layout.slots || layout === this.placedBy) return;
     this.placedBy = layout;
     this.strategy = new ClusterSlots(layout.slots);
-    this.router = new Router(this.strategy, layout.names, colocateHint(this.options.sharding));
+    this.router = new Router(this.strategy, layout.names, colocateHint(this.options.sharding), this.options.keyless);
   }
 
   /** Runs a command on one shard's master without routing (client.shard(name)). */
@@ -327,7 +327,7 @@ export class Executor {
       try {
         const moved = this.moves.script(script, evalsha.args as Args);
         if (moved) return this.executeScript(script, callArgs, encoding, call, moved.shard).then(moved.after);
-        const route = this.router.route(spec, evalsha.args as Args);
+        const route = this.router.route(spec, evalsha.args as Args, script.shard);
         // A script's keys must share a shard (no split rule): route() refused otherwise.
         target = route as number;
       } catch (error) {
