@@ -15,6 +15,9 @@ import type { Address } from "../config/types.js";
 import type { ConnectionFactory } from "./connection.js";
 import type { FlushScheduler } from "./scheduler.js";
 
+/** A hand-over of an entry to another node: done at once (void), or once the promise settles. */
+export type HandOver = void | Promise<void>;
+
 export type { BreakerState };
 
 /** A node's circuit breaker, as its connections use it (resilience/NodeBreaker, or a fake). */
@@ -94,10 +97,13 @@ export interface NodeContext {
   readonly refused?: (node: NodeClient, feature: AclFeatureName, error: Error) => void;
   /** The node answered ROLE with another role: have the topology re-read. */
   readonly onRoleMismatch?: (node: NodeClient, actual: string) => void;
-  /** Re-route an entry (a write that got READONLY: `error`) to the shard's current master. */
-  readonly redirect?: (node: NodeClient, entry: Entry, error: Error) => void;
-  /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there). */
-  readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string, slot: number) => void;
+  /**
+   * Re-route an entry (a write that got READONLY: `error`) to the shard's current master. A promise: it waits (a map
+   * re-read) and settles once the entry is handed over; what this connection hands over after it waits for it.
+   */
+  readonly redirect?: (node: NodeClient, entry: Entry, error: Error) => HandOver;
+  /** Over a Redis Cluster: a command answered MOVED or ASK goes where the reply points (set only there); as `redirect`. */
+  readonly clusterRedirect?: (node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string, slot: number) => HandOver;
   /**
    * Commands sent on every new connection once its role is confirmed, before
    * anything queued (READONLY on a cluster), each with the feature that goes

@@ -11,7 +11,10 @@
 import type { ResolvedRetryOptions } from "../config/resolve.js";
 import { ClusterError, ConnectionError } from "../errors.js";
 import { reconnectDelay } from "../resilience/backoff.js";
+import type { HandOver } from "./context.js";
 import { BLOCK, RETRYABLE, type Entry } from "./entry.js";
+
+const ignore = (): void => undefined;
 
 /** Replies that mean "not now" rather than "no": safe to retry for commands that may repeat. */
 const TRANSIENT_REPLY = /^(LOADING|TRYAGAIN|BUSY)\b/;
@@ -38,9 +41,9 @@ export interface RecoveryHost {
   /** Queues entries again on this connection (the breaker decides if they may go). */
   requeue(entries: Entry[]): void;
   /** Sends the entry (answered `error`, a READONLY) to the shard's current master; undefined when nobody re-routes (no HA). */
-  readonly redirect: ((entry: Entry, error: Error) => void) | undefined;
+  readonly redirect: ((entry: Entry, error: Error) => HandOver) | undefined;
   /** Over a cluster: sends the entry where a MOVED or ASK reply points; undefined elsewhere. */
-  readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string, slot: number) => void) | undefined;
+  readonly clusterRedirect: ((entry: Entry, kind: "moved" | "ask", address: string, slot: number) => HandOver) | undefined;
   /** A retry was scheduled (for the retries metric). */
   retried(): void;
 }
@@ -48,6 +51,13 @@ export interface RecoveryHost {
 export class Recovery {
   private retrying: Entry[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * The last hand-over still waiting (a map re-read). The ones after it wait
+   * for it: a pipeline's SET answered READONLY and the GET behind it answered
+   * MOVED must reach the new master in that order, or the GET reads what the
+   * SET replaced.
+   */
+  private handing: Promise<void> | undefined;
 
   constructor(private readonly host: RecoveryHost) {}
 
@@ -81,7 +91,8 @@ export class Recovery {
       // Writing to a master that was demoted: learn the new topology and try once where it points.
       entry.redirected = true;
       entry.trace?.note("readonly");
-      this.host.redirect(entry, error);
+      const redirect = this.host.redirect;
+      this.handOver(() => redirect(entry, error));
       return true;
     }
     if (reply && this.host.clusterRedirect) {
@@ -89,7 +100,8 @@ export class Recovery {
       if (redirect && entry.redirections < MAX_REDIRECTIONS) {
         entry.redirections++;
         entry.trace?.note(redirect.kind === "ASK" ? "ask" : "moved", redirect.address);
-        this.host.clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot);
+        const clusterRedirect = this.host.clusterRedirect;
+        this.handOver(() => clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot));
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
@@ -106,6 +118,19 @@ export class Recovery {
     if (!(error instanceof ConnectionError || (reply && TRANSIENT_REPLY.test(error.message)))) return false;
     entry.attempts++;
     return this.retryLater(entry, entry.attempts, error);
+  }
+
+  /** Hands an entry over now, or after the hand-overs from this connection still waiting. */
+  private handOver(send: () => HandOver): void {
+    const before = this.handing;
+    const sent = before ? before.then(send) : send();
+    if (!sent) return;
+    // A hand-over that fails has failed its entry already: the ones after it go on.
+    const settled = sent.then(ignore, ignore);
+    this.handing = settled;
+    void settled.then(() => {
+      if (this.handing === settled) this.handing = undefined;
+    });
   }
 
   /** Queues the entry again after the attempt's backoff, if that still ends before its deadline. */

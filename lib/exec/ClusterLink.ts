@@ -66,7 +66,7 @@ export class ClusterLink {
   }
 
   /** A command answered MOVED or ASK: send it to the node named (re-reading the map first when that node is new). */
-  redirect(entry: Entry, kind: "moved" | "ask", reported: string): void {
+  redirect(entry: Entry, kind: "moved" | "ask", reported: string): void | Promise<void> {
     // Closing: the nodes it could go to are closing too, and would never answer it.
     if (this.closed) return entry.fail(new ClientClosedError());
     const holder = this.parts.holder();
@@ -76,7 +76,7 @@ export class ClusterLink {
     if (typeof address !== "string") return entry.fail(address);
     const target = this.parts.registry.nodeAt(address);
     if (target) return target.adopt(entry, kind === "ask");
-    void (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
+    return (refreshed ?? holder.refresh("ASK to a node not in the map")).then(() => {
       if (this.closed) return entry.fail(new ClientClosedError());
       const found = this.parts.registry.nodeAt(address);
       if (found) found.adopt(entry, kind === "ask");

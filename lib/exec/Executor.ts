@@ -16,7 +16,6 @@ import {
   ClientClosedError,
   FallbackError,
   KeylessCommandError,
-  PartialFailureError,
   ShardisError,
   TimeoutError,
   UnsupportedCommandError,
@@ -37,7 +36,7 @@ import { UNASSIGNED, type Layout } from "../topology/Topology.js";
 import { fanOut } from "./fanOut.js";
 import { PooledRuns } from "./pooled.js";
 import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
-import type { NearCacheLink } from "./NearCacheLink.js";
+import { NearMgets } from "./nearMget.js";
 import { ClientTracing } from "../metrics/clientTracing.js";
 import { callsTraced, currentCall, resumeCall } from "../metrics/tracing.js";
 
@@ -59,6 +58,7 @@ export class Executor {
   private readonly pooled = new PooledRuns(this);
   /** What the client's traces carry; public calls start theirs here (shardis:call). */
   readonly tracing: ClientTracing;
+  private readonly nearMgets = new NearMgets(this, (name, args, encoding, call) => this.dispatch(name, args, encoding, call));
 
   constructor(
     readonly options: ResolvedOptions,
@@ -167,7 +167,7 @@ export class Executor {
     // A near-cache hit needs neither a command nor a route.
     const near = this.fleet.near;
     if (near !== undefined && call.readFrom === "master") {
-      const cached = name === "mget" ? this.nearMget(near, args, encoding, call) : near.fast(name, args, encoding);
+      const cached = name === "mget" ? this.nearMgets.run(near, args, encoding, call) : near.fast(name, args, encoding);
       if (cached !== undefined) {
         const traced = currentCall();
         if (traced !== undefined && name !== "mget") traced.nearCache = true;
@@ -196,53 +196,6 @@ export class Executor {
   /** Whether the near cache keeps replies of this command (runBuilt() would pass it by). */
   nearCaches(name: string): boolean {
     return this.fleet.near?.options.commands.has(name) ?? false;
-  }
-
-  /** MGET through the near cache: its keys (given one by one or in arrays, as the command builder flattens them) served from GET entries where cached. */
-  private nearMget(near: NearCacheLink, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
-    const keys = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args.some(Array.isArray) ? args.flat() : args;
-    const get = commandSpec("get");
-    return near.mget(
-      keys,
-      encoding,
-      (key) => {
-        const route = this.router.route(get, [key]);
-        return typeof route === "number" && route !== UNASSIGNED ? route : -1;
-      },
-      (missing) => this.dispatch("mget", missing, encoding, call).catch((error: unknown) => this.nearMgetFailed(keys, missing, error, call)),
-    );
-  }
-
-  /**
-   * The near cache's MGET of the keys it did not answer failed: the caller
-   * gets what the whole MGET would have given, the near cache changes no
-   * error contract. An MGET over several shards fails with a
-   * PartialFailureError naming them all (those answered from memory among
-   * the succeeded), or with `partial` reads each failed key as its shard's
-   * error, even when the keys left for Redis all live on the failed shard.
-   * An MGET of one shard fails with that shard's error, as it is.
-   */
-  private nearMgetFailed(keys: readonly unknown[], missing: string[], error: unknown, call: CallOptions): unknown {
-    const mget = commandSpec("mget");
-    let whole: number | SplitPlan;
-    try {
-      whole = this.router.route(mget, keys as Args);
-    } catch {
-      throw error;
-    }
-    if (typeof whole === "number") throw error;
-    let failures: Array<{ shard: string; error: Error }>;
-    if (error instanceof PartialFailureError) failures = [...error.failures];
-    else {
-      // Not split, so sent to one shard: its failure.
-      const sent = this.router.route(mget, missing);
-      if (typeof sent !== "number" || sent === UNASSIGNED) throw error;
-      if (call.partial) return missing.map(() => error);
-      failures = [{ shard: this.shardName(sent), error: error as Error }];
-    }
-    const failed = new Set(failures.map((f) => f.shard));
-    const succeeded = [...new Set(whole.parts.map((part) => this.shardName(part.shard)))].filter((name) => !failed.has(name));
-    throw fanOut.failed(mget.name, failures, succeeded);
   }
 
   /** run() past the near cache's answers: build (unless built), route, send. */

@@ -139,7 +139,7 @@ export class Fleet {
         redirect: (shard, node, entry) => this.redirect(shard, node, entry),
         clusterRedirect: (shard, _node, entry, kind, address) => {
           this.meters.shards[shard]!.redirects[kind]++;
-          this.cluster!.redirect(entry, kind, address);
+          return this.cluster!.redirect(entry, kind, address);
         },
         slotMoved: () => void this.holder.refresh("MOVED on a dedicated connection"),
         demoted: () => void this.holder.refresh("READONLY on a dedicated connection"),
@@ -327,8 +327,8 @@ export class Fleet {
   }
 
   /** A write hit a demoted master: re-read the topology, then send it (once) where the master is now. */
-  private redirect(shard: number, node: NodeClient, entry: Entry): void {
-    void this.holder.refresh("READONLY reply").then(() => {
+  private redirect(shard: number, node: NodeClient, entry: Entry): Promise<void> {
+    return this.holder.refresh("READONLY reply").then(() => {
       // Closing: the master is closing too, and a closed node would keep the command unanswered.
       if (this.registry.closed) entry.fail(new ClientClosedError());
       else (this.registry.master(shard) ?? node).adopt(entry);

@@ -15,25 +15,28 @@ import { formatAddress } from "../config/address.js";
 import type { ResolvedOptions } from "../config/resolve.js";
 import type { Address } from "../config/types.js";
 import type { ConnectionFactory } from "../connection/connection.js";
-import type { Breaker, TrackingHooks } from "../connection/context.js";
+import type { Breaker, HandOver, TrackingHooks } from "../connection/context.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import { NodePool } from "../connection/NodePool.js";
-import { NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "../connection/NodeClient.js";
+import { INTERNAL, NodeClient, PROBE, type Entry, type NodeContext, type NodeEvents, type NodeRole } from "../connection/NodeClient.js";
 import type { CommandObserver, NodeObserver } from "../connection/observer.js";
-import { isNoPermission, type AclRefusals } from "../connection/aclRefusals.js";
+import { isNoPermission, type AclFeatureName, type AclRefusals } from "../connection/aclRefusals.js";
 import { FlushScheduler } from "../connection/scheduler.js";
 import type { ReauthRegistry } from "../connection/reauth.js";
 import type { Layout } from "./Topology.js";
 import { SlotMovedError } from "../errors.js";
 
+/** What a cluster replica's connections send on connect: READONLY, for the replica reads it serves. */
+const REPLICA_READS: ReadonlyArray<readonly [string, AclFeatureName]> = [["readonly", "replicaReads"]];
+
 export interface RegistryHooks {
   /** A node answered ROLE with another role than the layout gives it. */
   roleMismatch(shard: number, node: NodeClient, actual: string): void;
   /** A write got READONLY: route it (once) to the shard's master after the topology is re-read. */
-  redirect(shard: number, node: NodeClient, entry: Entry): void;
+  redirect(shard: number, node: NodeClient, entry: Entry): HandOver;
   /** Over a cluster: a command got MOVED or ASK from a node of this shard; send it where the reply points. */
-  clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): void;
+  clusterRedirect?(shard: number, node: NodeClient, entry: Entry, kind: "moved" | "ask", address: string): HandOver;
   /** Over a cluster: a dedicated connection got MOVED (failed as SlotMovedError): the map changed. */
   slotMoved?(): void;
   /** A dedicated connection got READONLY (failed with it): its node was demoted, the topology is behind. */
@@ -158,9 +161,12 @@ export class NodeRegistry {
       slot.context.observer = this.parts.observer(shard, role);
       const next = this.checksRoles(shard) ? role : undefined;
       if (slot.context.role !== next) {
+        const placed = slot.context.role !== undefined;
         slot.context.role = next;
         slot.node.roleChanged();
         slot.pool?.roleChanged();
+        // A new node's connection says it on connect; one already placed says it now.
+        if (this.options.cluster && placed) this.readMode(slot);
       }
       return slot.node;
     };
@@ -283,16 +289,27 @@ export class NodeRegistry {
         ? {
             clusterRedirect: (n: NodeClient, entry: Entry, kind: "moved" | "ask", address: string) =>
               this.hooks.clusterRedirect?.(shard, n, entry, kind, address),
-            // Cluster replicas serve reads only on connections that said READONLY; masters ignore it.
-            onConnect: [["readonly", "replicaReads"]],
           }
         : {}),
     };
+    if (this.options.cluster) {
+      // Cluster replicas serve reads only on connections that said READONLY. A master's must not say it: once the
+      // cluster demotes it (before the map says so) it would answer reads meant for the master from its copy, not MOVED.
+      Object.defineProperty(context, "onConnect", { get: () => (context.role === "replica" ? REPLICA_READS : []) });
+    }
     node = new NodeClient({ shard: name, address, connections: this.parts.connections, scheduler: this.scheduler, events: this.events, context });
     const slot: Slot = { node, context, breaker, shard, pool: undefined };
     this.slots.set(id, slot);
     if (!this.options.lazyConnect) node.connect();
     return slot;
+  }
+
+  /** Over a cluster, a node's shared connection says READONLY while the node is a replica, READWRITE while a master (see create()). */
+  private readMode(slot: Slot): void {
+    const mode = slot.context.role === "replica" ? "readonly" : "readwrite";
+    slot.node.send(internalCommand(mode), this.options.commandTimeoutMs, INTERNAL).catch((error: unknown) => {
+      if (isNoPermission(error)) slot.context.refused?.(slot.node, "replicaReads", error);
+    });
   }
 
   /** A node that left the layout: its work settles within deadlines, then it closes. */

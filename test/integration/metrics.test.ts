@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Counter, Registry, register as globalRegistry } from "prom-client";
 import { ConfigError, ShardedClient } from "../../lib/index.js";
-import { startFleet, sleep, watchUnhandled, type Fleet } from "../support/fleet.js";
+import { startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import { one, series, total } from "../support/metrics.js";
 import { startRedis, type RedisServer } from "../support/redis.js";

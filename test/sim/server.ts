@@ -56,8 +56,6 @@ interface Waiter {
 
 /** Commands a session runs outside MULTI even when one is open. */
 const BLOCK_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit"]);
-/** Commands that never run inside MULTI here (as Redis). */
-const NOT_QUEUEABLE = new Set(["watch", "multi"]);
 
 /** Every change of every key on every node, with the fake time it happened. */
 export interface Change {

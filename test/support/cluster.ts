@@ -25,6 +25,8 @@ export interface ClusterOptions {
    * (cluster-preferred-endpoint-type hostname), as managed services do.
    */
   hostname?: (server: RedisServer) => string;
+  /** Extra redis-server arguments for every node (e.g. an ACL user). */
+  serverArgs?: string[];
 }
 
 export interface RedisClusterHandle {
@@ -74,7 +76,7 @@ export function redisCli(args: string[], timeoutMs = 120_000, tls?: TlsFiles): P
 export async function startRedisCluster(masters: number, options: ClusterOptions = {}): Promise<RedisClusterHandle> {
   requireBinary("redis-cli");
   const replicasPerMaster = options.replicas ?? 0;
-  const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no"];
+  const clusterArgs = ["--cluster-node-timeout", String(options.nodeTimeoutMs ?? 2000), "--cluster-require-full-coverage", "no", ...(options.serverArgs ?? [])];
   const serverOptions: RedisServerOptions = { cluster: true, args: clusterArgs, tls: options.tls };
   const tls = options.tls?.files;
   const cli = (args: string[]) => redisCli(args, undefined, tls);

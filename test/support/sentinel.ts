@@ -45,6 +45,8 @@ export interface HaOptions {
   sentinelPassword?: string;
   /** TLS only, for the data nodes and the sentinels alike (and between them: replication, sentinel to node). */
   tls?: RedisServerOptions["tls"];
+  /** Extra redis-server arguments for every master and replica (e.g. an ACL user). */
+  serverArgs?: string[];
 }
 
 export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
@@ -54,7 +56,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   try {
     const shards: HaShard[] = [];
     for (let i = 0; i < options.shards; i++) {
-      const auth = options.password ? ["--masterauth", options.password] : [];
+      const auth = [...(options.password ? ["--masterauth", options.password] : []), ...(options.serverArgs ?? [])];
       const master = await startRedis({ password: options.password, args: auth, tls: options.tls });
       servers.push(master);
       const replicas = await Promise.all(

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseClusterShards, parseClusterSlots } from "../../lib/cluster/clusterShards.js";
 import { ClusterSource, type ClusterPort } from "../../lib/cluster/ClusterSource.js";
 import { MigratingBlock } from "../../lib/client/migratingBlock.js";
-import { buildCommand, internalCommand } from "../../lib/commands/command.js";
+import { buildCommand } from "../../lib/commands/command.js";
 import { BLOCK, type NodeClient } from "../../lib/connection/NodeClient.js";
 import { BlockCommand } from "../../lib/commands/block.js";
 import { ClusterError, CrossShardError } from "../../lib/errors.js";
