@@ -95,7 +95,7 @@ export async function processBench(parts: ProcessBenchParts): Promise<Record<str
       results[variant]!.push(result);
       log(
         `  process ${p + 1}  ${variant.padEnd(28)} ${String(Math.round(result.opsPerSec)).padStart(7)} ops/s  cpu ${result.cpuMicrosPerOp.toFixed(2)} us/op` +
-          `  gc ${(result.gcShare * 100).toFixed(1)}%  promoted ${(result.promotedPerMillion / 1e6).toFixed(0)} MB/M cmds${result.errors ? `  errors ${result.errors}` : ""}`,
+          `  gc ${(result.gcShare * 100).toFixed(1)}%  promoted ${(result.promotedPerMillion / 1e6).toFixed(0)} MB/M cmds${result.errors ? `  errors ${result.errors} (first: ${result.firstError})` : ""}`,
       );
     }
   }

@@ -34,6 +34,8 @@ export interface WorkerResult extends RunResult {
   promotedPerMillion: number;
   /** What survives a scavenge (live young generation), per command in flight. */
   youngPerInflight: number;
+  /** The first failure of the run, if any. */
+  firstError?: string;
 }
 
 const job = JSON.parse(process.argv[2]!) as WorkerJob;
@@ -46,6 +48,18 @@ interface Variant {
 }
 
 const keys = keyNames(job.keys);
+/** The first failure the loop swallowed (class, code, message), reported with the result. */
+let firstError: string | undefined;
+function noted<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((error: unknown) => {
+    const e = error as { name?: string; code?: string; message?: string };
+    firstError ??= `${e?.name ?? typeof error}${e?.code ? ` ${e.code}` : ""}: ${String(e?.message ?? error).slice(0, 160)}`;
+    throw error;
+  });
+}
+function watched(target: Target): Target {
+  return { get: (k) => noted(target.get(k)), set: (k, v) => noted(target.set(k, v)) };
+}
 const value = "v".repeat(100);
 
 async function load(set: (key: string, value: string) => Promise<unknown>): Promise<void> {
@@ -54,7 +68,8 @@ async function load(set: (key: string, value: string) => Promise<unknown>): Prom
 }
 
 /** The GET/SET loop of the bench on a target. */
-function looped(target: Target, close: () => Promise<unknown>): Variant {
+function looped(plain: Target, close: () => Promise<unknown>): Variant {
+  const target = watched(plain);
   return {
     run: (o) => runWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs }),
     load: () => load(target.set),
@@ -77,7 +92,7 @@ async function variant(): Promise<Variant> {
       // The near-cache hit loop of nearCacheBench: Zipf(1.0), 95% GET / 5% SET.
       const client = new ShardedClient({ shards: shards([job.single]), nearCache: { maxEntries: 50_000 } });
       await client.ready();
-      const target: Target = { get: (k) => client.get(k), set: (k, v) => client.set(k, v) };
+      const target = watched({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) });
       const draw = zipfSampler(keys.length, 100);
       return {
         run: (o) => runSkewedWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs, draw }),
@@ -112,7 +127,7 @@ async function variant(): Promise<Variant> {
     case "ioredis Zipf 95/5 1 node": {
       const { Redis } = await import("ioredis");
       const client = new Redis({ ...hostPort(job.single), enableAutoPipelining: true });
-      const target: Target = { get: (k) => client.get(k), set: (k, v) => client.set(k, v) };
+      const target = watched({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) });
       const draw = zipfSampler(keys.length, 100);
       return {
         run: (o) => runSkewedWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs, draw }),
@@ -190,6 +205,7 @@ async function main(): Promise<void> {
     markCompacts: statistics.length - scavenges,
     promotedPerMillion: (promoted / Math.max(1, result.ops)) * 1e6,
     youngPerInflight: scavenges ? survived / scavenges / job.inflight : 0,
+    ...(firstError !== undefined && { firstError }),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await v.close();
