@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     console.log("brpop:", await client.brpop("jobs", 2));
 
     // Pub/sub: a channel lives on the shard its name hashes to.
-    const received = new Promise<string>((resolve) => void client.subscribe("news", (message) => resolve(message)));
+    const received = new Promise<string>((resolve) => void client.subscribe("news", { handler: (message) => resolve(message) }));
     await new Promise((r) => setTimeout(r, 50));
     await client.publish("news", "hello, shards");
     console.log("message:", await received);

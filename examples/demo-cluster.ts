@@ -90,7 +90,10 @@ export async function clusterDemo(): Promise<void> {
     phase = "scale-out";
     const slotsBefore = new Map(client.topology().shards.map((s) => [s.name, s.slots ?? 0]));
     view.log(`[${since()}] adding 3 masters (redis-cli --cluster add-node)...`);
-    const added: RedisServer[] = await Promise.all([cluster.addMaster(), cluster.addMaster(), cluster.addMaster()]);
+    // One after another, each once every node knows every other (addMaster waits): three add-nodes at once make
+    // redis-cli refuse with "Nodes don't agree about configuration!".
+    const added: RedisServer[] = [];
+    for (let i = 0; i < 3; i++) added.push(await cluster.addMaster());
     view.log(`[${since()}] added ${added.map((s) => s.address).join(", ")} (no slots yet); rebalancing (redis-cli --cluster rebalance)...`);
     const rebalanceFrom = performance.now();
     await cluster.rebalance();

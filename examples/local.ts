@@ -24,6 +24,7 @@ export { ensureServers, startHaTopology, startRedisCluster, startRedisMany, stop
 const NEEDS: Record<string, "shards" | "sentinels"> = {
   quickstart: "shards",
   "cross-shard": "shards",
+  grow: "shards",
   tracing: "shards",
   "high-availability": "sentinels",
   "metrics-server": "sentinels",
@@ -33,7 +34,8 @@ const NEEDS: Record<string, "shards" | "sentinels"> = {
 export async function localServers(example: string): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
   ensureServers();
   if (NEEDS[example] === "shards") {
-    const servers = await startRedisMany(3);
+    // grow adds a fourth shard at run time.
+    const servers = await startRedisMany(example === "grow" ? 4 : 3);
     return { env: { SHARDS: servers.map((s) => s.address).join(",") }, stop: () => stopAll(servers) };
   }
   const ha = await startHaTopology({ shards: 2, replicasPerShard: 1, sentinels: 3 });

@@ -10,3 +10,4 @@ export * from "./errors/calls.js";
 export * from "./errors/nodes.js";
 export * from "./errors/topology.js";
 export * from "./errors/cache.js";
+export * from "./errors/migration.js";

@@ -42,7 +42,11 @@ export type {
   TracingOptions,
   HotKeyOptions,
   NearCacheOptions,
+  MigrationOptions,
+  ReconfigureOptions,
 } from "./config/types.js";
+export type { MigrationStatus } from "./migration/Migrator.js";
+export type { Phase as MigrationPhase } from "./migration/clock.js";
 export type { HotKey, ShardLoad } from "./hotkeys/HotKeys.js";
 export type { NearCacheStats, NearCacheShardStats } from "./metrics/nearCacheStats.js";
 export type { ShardisStats, ShardStats, NodeStats, CommandStats, LatencyStats, CacheStats } from "./metrics/stats.js";

@@ -15,17 +15,19 @@ import { addBatch, DISPATCH, installCommands, popCallback, withCallback, type Ca
 import { RUN_SCRIPT, type Script, type ScriptDefinition, type ScriptRunner } from "../commands/script.js";
 import type { ShardedCommander } from "../commands/surface.js";
 import { resolveCallOptions, type CallSettings } from "../config/callOptions.js";
-import { resolveOptions } from "../config/resolve.js";
+import { resolveOptions, type ResolvedOptions } from "../config/resolve.js";
 import { resolveCacheOptions, type CacheOptions } from "../config/cache.js";
 import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
-import type { ReadPolicy, ShardedClientOptions } from "../config/types.js";
+import type { ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
-import { ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
+import { AlreadyConnectedError, ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
+import { MIGRATION_CLOCK } from "../exec/migrationLink.js";
+import type { MigrationStatus } from "../migration/Migrator.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
@@ -58,34 +60,48 @@ export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods, S
 
 export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispatcher, ScriptRunner {
   readonly #input: ShardedClientOptions;
-  readonly #executor: Executor;
-  readonly #pubsub: PubSub;
+  readonly #resolved: ResolvedOptions;
   readonly #facades: Facades;
-  readonly #scans: Scans;
-  readonly #lifecycle: Lifecycle;
   readonly #exporter: MetricsExporter | undefined;
   readonly #options: ReturnType<typeof ioredisOptions>;
+  // Made anew when a closed client is opened again (connect() after quit(), disconnect(true)), as ioredis reopens.
+  #executor!: Executor;
+  #pubsub!: PubSub;
+  #scans!: Scans;
+  #lifecycle!: Lifecycle;
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
   constructor(options: ShardedClientOptions) {
     super();
     const resolved = resolveOptions(options);
     this.#input = options;
+    this.#resolved = resolved;
     this.#options = ioredisOptions(options);
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
+    this.#facades = new Facades(() => this.#executor, this);
+    this.#open();
+  }
+
+  /** The connections (the executor), pub/sub, scans and status: at construction, and again to reopen a closed client. */
+  #open(): void {
+    const [options, resolved] = [this.#input, this.#resolved];
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
     const connections = (options as { [CONNECTION_FACTORY]?: ConnectionFactory })[CONNECTION_FACTORY];
     const wired = { lifecycle: () => this.#lifecycle, pubsub: () => this.#pubsub };
-    this.#executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
+    const executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
+      migrationClock: (options as { [MIGRATION_CLOCK]?: () => number })[MIGRATION_CLOCK],
       // Every trace names this client: subscribers (shardis/otel) tell clients apart by it.
       tracing: new ClientTracing(this, resolved.redis.db ?? 0, resolved.tracing.includeArgs),
     });
-    const executor = this.#executor;
-    this.#exporter?.attach(() => executor.fleet.figures());
-    this.#facades = new Facades(executor, this);
+    this.#executor = executor;
+    executor.moves.onPhase = (phase, previous) => this.emit("migration:phase", { phase, previous });
+    // Reopened: the metrics read the new connections only.
+    this.#exporter?.detach();
+    this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
+    this.#facades.reopened();
     this.#scans = new Scans(executor);
     this.#lifecycle = new Lifecycle(
       { masters: () => executor.shardNames.map((_, i) => executor.master(i)), emit: (event) => this.emit(event) },
@@ -94,18 +110,12 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#pubsub = clientPubSub(executor, this);
   }
 
-  /**
-   * ioredis's view of the options, which libraries read: the client's own,
-   * plus keyPrefix "", maxRetriesPerRequest null, and username, password and
-   * tls as in `redis`. Passwords and TLS keys and passphrases are readable
-   * by name but not enumerable: inspect(), JSON.stringify() and loggers
-   * leave them out.
-   */
+  /** ioredis's view of the options, plain and writable (client/options.ts); secrets readable by name, never printed. */
   get options(): ReturnType<typeof ioredisOptions> {
     return this.#options;
   }
 
-  /** As ioredis: "wait" (lazy, not connected), "connecting", "ready", "reconnecting" (no master reachable), "end". */
+  /** As ioredis: "wait" (lazy, not connected), "connecting", "connect", "ready", "reconnecting" (no master reachable), "end". */
   get status(): ClientStatus {
     return this.#lifecycle.status;
   }
@@ -113,31 +123,47 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** Ignored: the status follows the connections. Libraries set "end" after quit() (BullMQ does), which it already is. */
   set status(_value: ClientStatus) {}
 
-  /** Opens the connections (lazyConnect) and resolves once every shard's master is connected. */
-  async connect(): Promise<void> {
-    this.#checkOpen();
-    this.#lifecycle.connecting();
-    this.#executor.fleet.registry.connect();
-    await this.ready();
+  /** Opens the connections (lazyConnect), or a closed client again, as ioredis; resolves once every master is connected. */
+  connect(callback?: Callback): Promise<void> {
+    const opening = (async () => {
+      if (this.#executor.closed) this.#open();
+      else if (this.#lifecycle.status !== "wait") throw new AlreadyConnectedError(); // as ioredis
+      this.#lifecycle.connecting();
+      this.#executor.fleet.registry.connect();
+      await this.ready();
+    })();
+    return withCallback(opening, callback);
   }
 
-  /** Closes every connection now, failing what is in flight (ioredis's disconnect()); see quit() for a graceful close. */
-  disconnect(): void {
-    void this.quit({ timeoutMs: 1 }).catch(() => undefined);
+  /** Closes every connection now, failing what is in flight (ioredis's disconnect()); `reconnect` opens it again at once. */
+  disconnect(reconnect = false): void {
+    void this.#close(1, !reconnect).catch(() => undefined);
+    if (reconnect) void (this.emit("reconnecting"), this.connect().catch(() => undefined));
   }
 
   /**
-   * Stops accepting commands (ClientClosedError), fails those still waiting
-   * for a connection, lets written ones finish for up to timeoutMs (default
-   * commandTimeoutMs), then closes every connection, pool and timer.
+   * Stops accepting commands (ClientClosedError), fails those waiting for a connection, lets written ones finish
+   * for up to timeoutMs (default commandTimeoutMs), then closes every connection, pool and timer; or quit(callback).
    */
-  async quit(options: { timeoutMs?: number } = {}): Promise<"OK"> {
-    const { timeoutMs } = resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults);
-    const first = !this.#executor.closed;
-    this.#lifecycle.ending();
-    await Promise.all([this.#executor.close(timeoutMs), this.#pubsub.close()]);
+  quit(options: { timeoutMs?: number } | Callback = {}): Promise<"OK"> {
+    if (typeof options === "function") return withCallback(this.quit(), options);
+    try {
+      return this.#close(resolveCallOptions({ timeoutMs: options.timeoutMs }, this.#executor.defaults).timeoutMs, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Closes what is open now; `final`: says "end" once closed (not when reopened at once). */
+  async #close(timeoutMs: number, final: boolean): Promise<"OK"> {
+    const [executor, pubsub, lifecycle] = [this.#executor, this.#pubsub, this.#lifecycle];
+    const first = !executor.closed;
+    lifecycle.ending();
+    await Promise.all([executor.close(timeoutMs), pubsub.close()]);
+    // Reopened meanwhile: the metrics read the new executor now, and "end" would describe the old connections.
+    if (this.#executor !== executor) return "OK";
     this.#exporter?.detach();
-    if (first) this.#lifecycle.ended();
+    if (first && final) lifecycle.ended();
     return "OK";
   }
 
@@ -215,9 +241,33 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     }, executor.tracing);
   }
 
-  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health. */
+  /** The topology now, as an immutable snapshot: epoch, each shard's master and replicas with their health; both fleets while a migration runs. */
   topology(): TopologySnapshot {
-    return this.#executor.fleet.snapshot();
+    const snapshot = this.#executor.fleet.snapshot();
+    const moving = this.#executor.moves.status();
+    if (!moving || moving.phase === "done") return snapshot;
+    return Object.freeze({ ...snapshot, migration: Object.freeze({ phase: moving.phase, from: moving.from, to: moving.to }) });
+  }
+
+  /**
+   * The live migration of the fleet (the `migration` option, reconfigure()):
+   * its phase, time left, fallback reads, copies (keys moved),
+   * invalidations; undefined when none was configured. See docs/scaling.md.
+   */
+  migration(): MigrationStatus | undefined {
+    return this.#executor.moves.status();
+  }
+
+  /**
+   * Changes the fleet at run time, without a restart: `shards` is the fleet
+   * after (shards added need a fixed master), `migration` its timed phases
+   * (startAt in the future; every process given the same call switches
+   * together); without it the new placement takes effect at once.
+   * ConfigError for bad input; MigrationRefusedError while a migration runs.
+   */
+  async reconfigure(options: ReconfigureOptions): Promise<void> {
+    this.#checkOpen();
+    await this.#executor.moves.reconfigure(options);
   }
 
   /**
@@ -291,6 +341,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
         run: (name, args, encoding) => executor.run(name, args, encoding),
         runScript: (script, args, encoding) => executor.runScript(script, args, encoding),
         tracing: executor.tracing,
+        transaction: () => this.#facades.transaction(transactionTarget(executor, () => this.#checkOpen())),
       },
       partial,
     );

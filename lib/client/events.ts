@@ -12,6 +12,7 @@ import { PubSub } from "../pubsub/PubSub.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { NoPermissionError } from "../errors.js";
 import type { Lifecycle } from "./lifecycle.js";
+import type { Phase as MigrationPhase } from "../migration/clock.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -66,6 +67,11 @@ export interface ShardisEvents {
    * client.cache(): a loader failed, or the cache's node could not be used; `served` is what the
    * callers got instead: the stale value, the loader's value (the cache was skipped), or the error.
    */
+  /**
+   * A live migration of the fleet entered a phase (docs/scaling.md): noticed by the first command at or
+   * after the boundary, so a client that sends nothing hears of it with its next command.
+   */
+  "migration:phase": [{ readonly phase: MigrationPhase; readonly previous: MigrationPhase }];
   "cache:error": [{ readonly namespace: string; readonly key: string; readonly error: Error; readonly served: "stale" | "loader" | "error" | "none" }];
 
   // ioredis's events, as libraries written for it expect them.
@@ -100,6 +106,12 @@ export interface Wired {
 
 type Emitter = Pick<EventEmitter<ShardisEvents>, "emit" | "listenerCount">;
 
+/** The error with `shard` and `node` set, unless it names them already (a NodeError does). */
+function named(error: Error, where: { shard: string; node: string }): Error {
+  if (!("shard" in error)) Object.assign(error, where);
+  return error;
+}
+
 /** Connection events, as the client's events; each may change the client's status. */
 export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
   const at = (node: NodeClient) => ({ shard: node.shard, node: node.id });
@@ -114,8 +126,9 @@ export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
     },
     error: (node, error) => {
       client.emit("node:error", { ...at(node), error });
-      // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw).
-      if (client.listenerCount("error") > 0) client.emit("error", error);
+      // ioredis's "error" event, for libraries that listen to it; never emitted unheard (it would throw). The error
+      // stays ioredis's (code ECONNREFUSED, ...), with the shard and node it came from added: logs name them.
+      if (client.listenerCount("error") > 0) client.emit("error", named(error, at(node)));
     },
     breaker: (shard, node, state) => client.emit("breaker", { shard, node, state }),
   };

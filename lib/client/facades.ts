@@ -5,6 +5,7 @@
  * before or after, through one installer. Scripts live here, in one place.
  */
 import { installScript, Script, type ScriptDefinition } from "../commands/script.js";
+import { isCommandMethod } from "../commands/install.js";
 import type { CallOptions } from "../config/callOptions.js";
 import type { NodeClient } from "../connection/NodeClient.js";
 import type { Executor } from "../exec/Executor.js";
@@ -27,10 +28,20 @@ export class Facades {
   private readonly handles = new Map<number, ShardHandle>();
 
   constructor(
-    private readonly executor: Executor,
+    /** The client's executor now (a client opened again after quit() has a new one). */
+    private readonly current: () => Executor,
     /** The client itself: scripts become its own methods too. */
     private readonly client: object,
   ) {}
+
+  private get executor(): Executor {
+    return this.current();
+  }
+
+  /** The client was opened again: shard handles are made anew, on the new connections. */
+  reopened(): void {
+    this.handles.clear();
+  }
 
   /**
    * Validates and installs a script everywhere; throws InvalidArgumentError for a bad definition, ConfigError for a
@@ -38,7 +49,8 @@ export class Facades {
    */
   define(name: string, definition: ScriptDefinition): Script {
     const owners = [this.client, this.Scope.prototype, this.Handle.prototype, this.Pipeline.prototype, this.Transaction.prototype, this.Dedicated.prototype];
-    const used = (n: string) => RESERVED.has(n) || owners.some((owner) => n in owner);
+    // A plain command's name may be taken, as in ioredis (its README defines "echo"); quit, multi, exec and the like may not.
+    const used = (n: string) => RESERVED.has(n) || owners.some((owner) => n in owner && !isCommandMethod((owner as Record<string, unknown>)[n]));
     const taken = (n: string) => this.scripts.has(n) || used(n) || used(`${n}Buffer`);
     const script = Script.define(name, definition, taken, (shard) => this.executor.shardIndex(shard));
     this.scripts.set(script.name, script);

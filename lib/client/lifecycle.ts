@@ -2,17 +2,18 @@
  * The client's status as ioredis reports one (libraries wait on it), derived
  * from the shards' master connections, and the events that go with it:
  *
- *   wait ──connect()──▶ connecting ──every master ready──▶ ready ◀──▶ reconnecting (no master ready)
- *   (any) ──quit()/disconnect()──▶ end
+ *   wait ──connect()──▶ connecting ──every master ready──▶ connect ─▶ ready ◀──▶ reconnecting (no master ready)
+ *   (any) ──quit()/disconnect()──▶ end ──connect()──▶ connecting (a new lifecycle, new connections)
  *
  * "ready" stays while any shard's master is up: a shard that is down fails
- * its own commands fast (its breaker), and the others go on. Events:
- * "connect" and "ready" on becoming ready, "close" and "reconnecting" on
- * losing every master, "close" and "end" when closed.
+ * its own commands fast (its breaker), and the others go on. Events, as
+ * ioredis orders them: "connect" (status "connect") then "ready" on becoming
+ * ready, also after a reconnect; "close" and "reconnecting" on losing every
+ * master, "close" and "end" when closed.
  */
 import type { NodeClient } from "../connection/NodeClient.js";
 
-export type ClientStatus = "wait" | "connecting" | "ready" | "reconnecting" | "end";
+export type ClientStatus = "wait" | "connecting" | "connect" | "ready" | "reconnecting" | "end";
 
 export interface LifecycleHost {
   /** Each shard's master connection now (undefined while Sentinel has not named it). */
@@ -69,7 +70,11 @@ export class Lifecycle {
     if (was === next) return;
     this.current = next;
     if (next === "ready") {
-      if (was !== "reconnecting") this.host.emit("connect");
+      // As ioredis: "connect" (status "connect") then "ready", also after a reconnect, so "ready" never follows "close" directly.
+      this.current = "connect";
+      this.host.emit("connect");
+      if (this.current !== "connect") return; // closed by a "connect" listener
+      this.current = "ready";
       this.host.emit("ready");
     } else if (next === "reconnecting") {
       this.host.emit("close");

@@ -37,7 +37,8 @@ export class Scans {
     const shards = this.executor.shardNames.length;
     const [cursor, ...rest] = args;
     const at = decodeCursor(cursor ?? "0", shards);
-    const [next, keys] = (await this.executor.runUnrouted(at.shard, "scan", [at.cursor, ...rest], encoding)) as [string | Buffer, Array<string | Buffer>];
+    const [next, found] = (await this.executor.runUnrouted(at.shard, "scan", [at.cursor, ...rest], encoding)) as [string | Buffer, Array<string | Buffer>];
+    const keys = this.executor.moves.scanned(at.shard, found);
     const nextCursor = String(next);
     if (nextCursor !== "0") return [encodeCursor(at.shard, nextCursor, shards), keys];
     return [at.shard + 1 < shards ? encodeCursor(at.shard + 1, "0", shards) : "0", keys];
@@ -47,7 +48,11 @@ export class Scans {
   stream(options: ScanStreamOptions, encoding: Encoding): Readable {
     const scanners = this.executor.shardNames.map(
       (_, shard): ShardScan<string | Buffer> =>
-        (cursor, args) => this.executor.runUnrouted(shard, "scan", [cursor, ...args], encoding) as Promise<[string, Array<string | Buffer>]>,
+        async (cursor, args) => {
+          const [next, keys] = (await this.executor.runUnrouted(shard, "scan", [cursor, ...args], encoding)) as [string, Array<string | Buffer>];
+          // During and after a migration a shard may hold keys it does not own: each key is scanned on its owner only.
+          return [next, this.executor.moves.scanned(shard, keys)];
+        },
     );
     return scanStream(scanners, options);
   }

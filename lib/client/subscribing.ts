@@ -1,42 +1,56 @@
 /**
- * The client's pub/sub methods, in ioredis's names and forms (a trailing
- * handler optional, arrays of names flattened), put on the client class as
- * installScans puts the scans: the client holds its PubSub under PUBSUB,
- * these read the arguments and hand them over.
+ * The client's pub/sub methods, in ioredis's names and forms (arrays of
+ * names flattened, a trailing node-style callback), plus shardis's own
+ * handler form, `subscribe(channel, { handler })`, put on the client class
+ * as installScans puts the scans: the client holds its PubSub under
+ * PUBSUB, these read the arguments and hand them over.
  */
 import type { MessageHandler, PatternHandler, PubSub, SubscriptionState } from "../pubsub/PubSub.js";
-import { listening } from "./arguments.js";
+import { listening, type ListenOptions } from "./arguments.js";
+import type { Callback } from "../commands/install.js";
+
+/** ioredis's names, then its node-style callback `(error, count)`. */
+type Names = Array<string | Buffer | Array<string | Buffer>>;
 
 export const PUBSUB = Symbol("shardis.pubsub");
 
 export interface SubscribeMethods {
   /**
-   * Listens on channels, each on the shard its name hashes to. With a
-   * handler, the handler gets the channel's messages; without one (ioredis's
-   * form), the client emits "message" and "messageBuffer". Resolves, once
-   * subscribed, the number of channels and patterns listened to.
+   * Listens on channels, each on the shard its name hashes to; the client
+   * emits "message" and "messageBuffer". As in ioredis, a trailing function
+   * is a node-style callback `(error, count)` called once subscribed.
+   * With `{ handler }` (shardis's own form), the handler gets the channels'
+   * messages instead. Resolves, once subscribed, the number of channels and
+   * patterns listened to.
    */
-  subscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
-  subscribe(...channels: Array<string | Buffer>): Promise<number>;
+  subscribe(channel: string | Buffer | Array<string | Buffer>, options: ListenOptions<MessageHandler>): Promise<number>;
+  subscribe(...args: [...channels: Names, callback: Callback]): Promise<number>;
+  subscribe(...channels: Names): Promise<number>;
   /** Removes a handler, or every listener of the channels (of all channels, given none); unsubscribes when none is left. */
-  unsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
-  unsubscribe(...channels: Array<string | Buffer>): Promise<number>;
-  /** Listens on patterns, on every shard: with a handler, or as "pmessage"/"pmessageBuffer" events. */
-  psubscribe(pattern: string | Buffer, handler: PatternHandler): Promise<number>;
-  psubscribe(...patterns: Array<string | Buffer>): Promise<number>;
+  unsubscribe(channel: string | Buffer, options: ListenOptions<MessageHandler>): Promise<number>;
+  unsubscribe(...args: [...channels: Names, callback: Callback]): Promise<number>;
+  unsubscribe(...channels: Names): Promise<number>;
+  /** Listens on patterns, on every shard: as "pmessage"/"pmessageBuffer" events, or with `{ handler }`. */
+  psubscribe(pattern: string | Buffer | Array<string | Buffer>, options: ListenOptions<PatternHandler>): Promise<number>;
+  psubscribe(...args: [...patterns: Names, callback: Callback]): Promise<number>;
+  psubscribe(...patterns: Names): Promise<number>;
   /** As unsubscribe, for patterns. */
-  punsubscribe(pattern: string | Buffer, handler?: PatternHandler): Promise<number>;
-  punsubscribe(...patterns: Array<string | Buffer>): Promise<number>;
+  punsubscribe(pattern: string | Buffer, options: ListenOptions<PatternHandler>): Promise<number>;
+  punsubscribe(...args: [...patterns: Names, callback: Callback]): Promise<number>;
+  punsubscribe(...patterns: Names): Promise<number>;
   /**
    * Sharded pub/sub (SSUBSCRIBE, Redis 7): each channel on the shard that
-   * serves its slot; publish with spublish(). Over a cluster, a channel's
+   * serves its slot, messages as "smessage"/"smessageBuffer" events or to
+   * `{ handler }`; publish with spublish(). Over a cluster, a channel's
    * subscription follows its slot when the cluster reshards.
    */
-  ssubscribe(channel: string | Buffer, handler: MessageHandler): Promise<number>;
-  ssubscribe(...channels: Array<string | Buffer>): Promise<number>;
+  ssubscribe(channel: string | Buffer | Array<string | Buffer>, options: ListenOptions<MessageHandler>): Promise<number>;
+  ssubscribe(...args: [...channels: Names, callback: Callback]): Promise<number>;
+  ssubscribe(...channels: Names): Promise<number>;
   /** As unsubscribe, for sharded channels. */
-  sunsubscribe(channel: string | Buffer, handler?: MessageHandler): Promise<number>;
-  sunsubscribe(...channels: Array<string | Buffer>): Promise<number>;
+  sunsubscribe(channel: string | Buffer, options: ListenOptions<MessageHandler>): Promise<number>;
+  sunsubscribe(...args: [...channels: Names, callback: Callback]): Promise<number>;
+  sunsubscribe(...channels: Names): Promise<number>;
   /**
    * Every subscription (channels, patterns, sharded channels) and whether
    * it is held now: "active", "subscribing", "restoring" (its connection was

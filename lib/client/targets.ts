@@ -19,14 +19,20 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
       if (index === -1) throw new UnknownShardError(String(target.shard), executor.shardNames);
       return index;
     }
-    if ("key" in target && (typeof target.key === "string" || Buffer.isBuffer(target.key))) return executor.strategy.shardIndexOf(target.key);
+    if ("key" in target && (typeof target.key === "string" || Buffer.isBuffer(target.key))) return keyShard(target.key, executor);
   }
   if (typeof target === "string") {
     const index = executor.shardIndex(target);
-    return index !== -1 ? index : executor.strategy.shardIndexOf(target);
+    return index !== -1 ? index : keyShard(target, executor);
   }
-  if (Buffer.isBuffer(target)) return executor.strategy.shardIndexOf(target);
+  if (Buffer.isBuffer(target)) return keyShard(target, executor);
   throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
+}
+
+/** A key's shard for a dedicated connection: refused (MigrationRefusedError) while a migration moves it. */
+function keyShard(key: string | Buffer, executor: Executor): number {
+  executor.moves.refuseMoving("withConnection", [key], "a dedicated connection holds one owner while the key moves between two");
+  return executor.strategy.shardIndexOf(key);
 }
 
 /**
@@ -52,12 +58,19 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
         if (error instanceof KeylessCommandError) return undefined;
         throw error;
       }
+      executor.moves.refuseMoving("multi", keyIndexes(spec, args).map((i) => args[i]!), "a transaction runs on one owner while its key moves between two");
       const key = args[keyIndexes(spec, args)[0] ?? spec.channelIndex];
       return key === undefined ? undefined : executor.strategy.groupOf(key);
     },
     node: (groups) => {
       const [group] = groups;
-      if (group === undefined) throw new KeylessCommandError("multi");
+      if (group === undefined) {
+        // Only keyless commands: the keyless shard's block (the `keyless` option, or the only shard).
+        const keyless = executor.router.keylessShard;
+        if (keyless < 0) throw new KeylessCommandError("multi");
+        const master = () => executor.masterWhenPlaced(keyless);
+        return migration ? migration.node(master) : master();
+      }
       const shard = (group: number) => (executor.strategy instanceof ClusterSlots ? executor.strategy.owners[group]! : group);
       if (groups.size > 1) {
         const names = [...new Set([...groups].map((g) => executor.shardName(shard(g))))];

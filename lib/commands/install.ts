@@ -31,16 +31,27 @@ export function installChainable(target: { prototype: Chainable }, skip: Readonl
   install(target.prototype as unknown as Record<string, unknown>, skip, chainMethod, chainCallMethod);
 }
 
+/** The plain command methods installed here: a script may take their names (ioredis lets defineCommand("echo") replace echo). */
+const COMMAND_METHODS = new WeakSet<object>();
+
+/** Whether `value` is a plain command method installed here (not one a class implements itself, such as quit or multi). */
+export function isCommandMethod(value: unknown): boolean {
+  return typeof value === "function" && COMMAND_METHODS.has(value);
+}
+
 function install(
   proto: Record<string, unknown>,
   skip: ReadonlySet<string>,
-  method: (name: string, encoding: Encoding) => unknown,
+  method: (name: string, encoding: Encoding) => Function,
   call: (encoding: Encoding) => unknown,
 ): void {
   for (const name of list) {
     if (skip.has(name)) continue;
-    proto[name] = method(name, "utf8");
-    proto[`${name}Buffer`] = method(name, null);
+    for (const [key, encoding] of [[name, "utf8"], [`${name}Buffer`, null]] as const) {
+      const fn = method(name, encoding);
+      COMMAND_METHODS.add(fn);
+      proto[key] = fn;
+    }
   }
   proto.call = call("utf8");
   proto.callBuffer = call(null);
@@ -115,6 +126,22 @@ export function popCallback(args: unknown[]): Callback | undefined {
 
 export function withCallback<T>(promise: Promise<T>, callback: Callback | undefined): Promise<T> {
   // Handling the promise here also marks it handled, so callback users see no unhandled rejection.
-  if (callback) promise.then((result) => callback(null, result), (error: Error) => callback(error));
+  if (callback) promise.then((result) => nodeback(callback, null, result), (error: Error) => nodeback(callback, error));
   return promise;
+}
+
+/**
+ * Calls a node-style callback as ioredis does (standard-as-callback): what
+ * it throws is rethrown outside the promise chain, an uncaught exception as
+ * in ioredis, not an unhandled rejection of a promise nobody holds.
+ */
+export function nodeback(callback: Callback, error: Error | null, result?: unknown): void {
+  try {
+    if (error) callback(error);
+    else callback(null, result);
+  } catch (thrown) {
+    setTimeout(() => {
+      throw thrown;
+    }, 0);
+  }
 }

@@ -89,6 +89,18 @@ export const DEFAULTS = Object.freeze({
     loadBuckets: Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   }),
   tracing: Object.freeze({ includeArgs: false }),
+  migration: Object.freeze({
+    /** Each of the two timed phases, in ms. */
+    phaseMs: 600_000,
+    /** The most two app servers' clocks differ, in ms. */
+    clockSkewMs: 1000,
+    /** A fallback read's copy older than this (on the new owner's clock) is dropped, in ms. */
+    copyWindowMs: 2000,
+    /** Writes whose invalidation failed, kept per client for a retry in the background; beyond it the oldest is dropped (and counted). */
+    maxPendingInvalidations: 10_000,
+    /** Keys per copyAll() batch (one SCAN COUNT, one DUMP script per old shard). */
+    copyBatch: 100,
+  }),
   cache: Object.freeze({
     /** Each write's TTL is ttlMs * (1 ± up to this), so keys written together do not expire together. */
     jitter: 0.1,

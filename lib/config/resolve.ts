@@ -5,31 +5,38 @@
  * its input. The result is deeply frozen.
  */
 import { ConfigError } from "../errors.js";
-import { defaultSlotRanges, checkSlotMap } from "../sharding/slotMap.js";
-import type { ShardingSpec } from "../sharding/create.js";
 import { DEFAULTS, MAX_TIMEOUT_MS } from "./defaults.js";
 import { describe } from "./address.js";
 import { checkCredentials, deepFreeze, intRange, isBoolean, isFunction, isString, oneOf, tlsOption, unknownKeys, type Check } from "./checks.js";
 import { HA_FIELDS, resolveHa, type ResolvedHa } from "./ha.js";
 import { resolveMetrics, resolveTracing, type ResolvedMetrics, type ResolvedTracing } from "./metrics.js";
 import { resolveShards, type ResolvedShard } from "./shards.js";
+import { resolveSharding, type ResolvedSharding } from "./sharding.js";
+import { resolveMigration, type ResolvedMigration } from "./migration.js";
 import { resolveCluster, type ResolvedCluster } from "./cluster.js";
 import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
+import { resolveKeyless } from "./keyless.js";
+import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
 
 export type { ResolvedShard } from "./shards.js";
 
-export type ResolvedSharding = ShardingSpec;
+export type { ResolvedSharding } from "./sharding.js";
 
 /** With a cluster, slots owned as the cluster says; the ranges come with each layout. */
 const CLUSTER_SHARDING: ResolvedSharding = { strategy: "slots", ranges: [] };
 
 export interface ResolvedOptions extends ResolvedHa {
-  /** The configured shards; empty with `cluster`, whose masters are discovered. */
+  /**
+   * The configured shards; empty with `cluster`, whose masters are discovered.
+   * With a `migration`, both fleets': the shards after the change first, then those only the fleet before has.
+   */
   readonly shards: readonly ResolvedShard[];
+  /** A live fleet change (its placements index `shards`); undefined otherwise. */
+  readonly migration: ResolvedMigration | undefined;
   /** Redis Cluster as the topology source; undefined for configured shards. */
   readonly cluster: ResolvedCluster | undefined;
   readonly sharding: ResolvedSharding;
@@ -50,6 +57,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly hotKeys: ResolvedHotKeys | undefined;
   /** The near cache; undefined when off. */
   readonly nearCache: ResolvedNearCache | undefined;
+  /** The shard that takes keyless commands; undefined: the only shard if there is one, else refused. */
+  readonly keyless: string | undefined;
 }
 
 export interface ResolvedRetryOptions {
@@ -62,7 +71,7 @@ export interface ResolvedRetryOptions {
 /** Every option ShardedClientOptions has. */
 export const TOP_LEVEL_FIELDS: readonly string[] = [
   "shards", "cluster", "sharding", "redis", "commandTimeoutMs", "lazyConnect", "pool", "breaker", "retry", "maxQueueLength", "maxWriteDelayMs", "fallback",
-  "metrics", "tracing", "hotKeys", "nearCache", ...HA_FIELDS,
+  "metrics", "tracing", "hotKeys", "nearCache", "migration", "keyless", ...HA_FIELDS,
 ];
 /** ioredis options a user may set; values of secrets are never echoed. */
 export const REDIS_FIELDS: Record<string, Check> = {
@@ -87,14 +96,8 @@ export const REDIS_FIELDS: Record<string, Check> = {
 const MANAGED_REDIS_FIELDS: Record<string, string> = {
   host: "give addresses in shards[].master",
   port: "give addresses in shards[].master",
-  enableAutoPipelining: "shardis pipelines every node itself",
-  enableOfflineQueue: "shardis queues commands itself, bounded by commandTimeoutMs",
   lazyConnect: "use the top-level lazyConnect option",
   commandTimeout: "use the top-level commandTimeoutMs option",
-  retryStrategy: "shardis reconnects with capped, jittered backoff",
-  maxRetriesPerRequest: "commands are bounded by commandTimeoutMs",
-  autoResendUnfulfilledCommands: "shardis never re-sends a command silently",
-  autoResubscribe: "shardis subscribes again itself after a reconnect, with retries and subscription:error events",
   keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };
@@ -127,17 +130,26 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     problems.push(`fallback must be a function (command, args, error) => value (got ${describe(fallback)})`);
   }
 
-  const ha = resolveHa(options, shards, problems);
+  let union = shards;
+  let migration: ResolvedMigration | undefined;
+  if (options.migration !== undefined && (cluster || options.cluster !== undefined)) {
+    problems.push("migration is for configured shards: a Redis Cluster moves its slots itself (see docs/cluster.md)");
+  } else if (!cluster) {
+    ({ union, migration } = resolveMigration(options.migration, shards, sharding, commandTimeoutMs, problems));
+  }
+  const ha = resolveHa(options, union, problems);
   const metrics = resolveMetrics(options.metrics, problems);
   const tracing = resolveTracing(options.tracing, problems);
   const hotKeys = resolveHotKeys(options.hotKeys, problems);
   const nearCache = resolveNearCache(options.nearCache, (options.redis as { protocol?: unknown } | undefined)?.protocol, hotKeys !== undefined, problems);
+  const keyless = resolveKeyless(options.keyless, shards, problems);
   const maxWriteDelayMs = resolveWriteDelay(options.maxWriteDelayMs, nearCache !== undefined, problems);
 
   if (problems.length || !sharding) throw new ConfigError(problems);
   return deepFreeze({
     ...ha,
-    shards,
+    shards: union,
+    migration,
     cluster,
     sharding,
     redis,
@@ -153,40 +165,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tracing,
     hotKeys,
     nearCache,
+    keyless,
   });
-}
-
-function resolveSharding(
-  value: unknown,
-  shards: ResolvedShard[],
-  problems: string[],
-): ResolvedSharding | undefined {
-  const sharding = (value ?? {}) as Record<string, unknown>;
-  if (typeof sharding !== "object" || Array.isArray(sharding)) {
-    problems.push(`sharding must be an object (got ${describe(value)})`);
-    return undefined;
-  }
-  const strategy = sharding.strategy ?? DEFAULTS.strategy;
-  if (strategy === "slots") {
-    unknownKeys(sharding, ["strategy", "slots"], "field in sharding (strategy slots)", problems);
-    if (sharding.slots === undefined) {
-      return { strategy, ranges: defaultSlotRanges(shards.map((s) => s.weight)).map((r) => [r]) };
-    }
-    const checked = checkSlotMap(sharding.slots, shards.map((s) => s.name));
-    problems.push(...checked.problems);
-    return checked.ranges ? { strategy, ranges: checked.ranges } : undefined;
-  }
-  if (strategy === "ketama") {
-    unknownKeys(sharding, ["strategy", "hashTag"], "field in sharding (strategy ketama)", problems);
-    const hashTag = sharding.hashTag ?? DEFAULTS.ketamaHashTag;
-    if (hashTag !== false && (typeof hashTag !== "string" || !/^[\x21-\x7e]{2}$/.test(hashTag))) {
-      problems.push(`sharding.hashTag must be false or two printable ASCII characters such as "{}" (got ${describe(hashTag)})`);
-      return undefined;
-    }
-    return { strategy, hashTag: hashTag as string | false };
-  }
-  problems.push(`sharding.strategy must be "slots" or "ketama" (got ${describe(strategy)})`);
-  return undefined;
 }
 
 function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {
@@ -201,6 +181,7 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     const managed = MANAGED_REDIS_FIELDS[key];
     const check = REDIS_FIELDS[key];
     if (managed) problems.push(`redis.${key} is managed by shardis: ${managed}`);
+    else if (Object.hasOwn(IGNORED_REDIS_FIELDS, key)) warnIgnored(key, "redis");
     else if (!check) problems.push(`unknown option 'redis.${key}'`);
     else {
       const problem = check(v);

@@ -116,6 +116,21 @@ export interface RedisConnectionOptions {
   family?: 0 | 4 | 6;
   /** Return integers as strings. @default false */
   stringNumbers?: boolean;
+  /**
+   * ioredis options shardis does its own way: accepted so ioredis code
+   * moves over unchanged, ignored, and named once in a process warning
+   * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.
+   */
+  maxRetriesPerRequest?: number | null;
+  enableOfflineQueue?: boolean;
+  enableAutoPipelining?: boolean;
+  retryStrategy?: (times: number) => number | void | null;
+  reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null;
+  autoResendUnfulfilledCommands?: boolean;
+  autoResubscribe?: boolean;
+  socketTimeout?: number;
+  blockingTimeout?: number;
+  showFriendlyErrorStack?: boolean;
 }
 
 /**
@@ -274,6 +289,54 @@ export interface ClusterOptions {
   seeds: AddressInput[];
 }
 
+/**
+ * A live change of the fleet (shards added, removed or re-weighted): the
+ * fleet before it, and when its timed phases start. Every process given the
+ * same migration switches phases at the same wall-clock times, so app
+ * servers need not restart in lockstep. See docs/scaling.md.
+ */
+export interface MigrationOptions {
+  /**
+   * The fleet before the change: its shards and how they placed keys
+   * (`sharding`, default `{ strategy: "slots" }`). A shard in both fleets
+   * (same name) must have the same master (or masterName) and replicas.
+   * In `reconfigure()`, left out: the client's current fleet.
+   */
+  from?: { shards: ShardConfig[]; sharding?: ShardingOptions };
+  /** When the first phase starts: an ISO 8601 string, a Date or epoch ms. In `reconfigure()`, in the future. */
+  startAt: string | number | Date;
+  /**
+   * How long each of the two timed phases lasts (old reads with writes to
+   * both; new reads falling back to the old owner), in ms. At least
+   * 2 * (clockSkewMs + commandTimeoutMs + copyWindowMs).
+   * @default 600000
+   */
+  phaseMs?: number;
+  /**
+   * The most two app servers' clocks may differ, in ms: the phases are
+   * safe as long as it holds.
+   * @default 1000
+   */
+  clockSkewMs?: number;
+  /**
+   * The longest a fallback read's copy may take, from its first look at the
+   * new owner to the copy landing there (measured on that server's clock):
+   * later copies are dropped.
+   * @default 2000
+   */
+  copyWindowMs?: number;
+}
+
+/** What client.reconfigure() takes: the fleet after the change, and how to get there. */
+export interface ReconfigureOptions {
+  /** Every shard of the fleet after the change, in order (shards added at run time have a fixed `master`). */
+  shards: ShardConfig[];
+  /** How the new fleet places keys. @default the client's current strategy (slots: the default ranges over the new shards) */
+  sharding?: ShardingOptions;
+  /** Move keys over timed phases; without it, the new placement takes effect at once (keys that move read as misses). */
+  migration?: MigrationOptions;
+}
+
 export interface ShardedClientOptions {
   /** The shards, in order. At least one; give `shards` or `cluster`. */
   shards?: ShardConfig[];
@@ -349,8 +412,17 @@ export interface ShardedClientOptions {
    * tracking (RESP3 invalidation messages). Off by default. See docs/near-cache.md.
    */
   nearCache?: NearCacheOptions | false;
+  /**
+   * The shard that takes commands with no key to route by (FLUSHDB, KEYS,
+   * RANDOMKEY, scripts without keys), as ioredis's one connection would.
+   * Default: a client of one shard sends them there; a larger fleet
+   * refuses them with KeylessCommandError (use client.shard(name)).
+   */
+  keyless?: { shard: string };
   /** The hot-key detector (client.hotKeys()); `false` turns it off. @default { topK: 50, windowMs: 10000, sampleEvery: 16 } */
   hotKeys?: HotKeyOptions | false;
   /** What the `shardis:call` and `shardis:command` tracing channels carry. @default { includeArgs: false } */
   tracing?: TracingOptions;
+  /** A live change of the fleet in progress: `shards` is the fleet after it, `migration.from` the one before. See docs/scaling.md. */
+  migration?: MigrationOptions;
 }

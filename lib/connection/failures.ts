@@ -64,6 +64,8 @@ export class NodeFailures {
   }
 
   notReady(timeoutMs: number, lastError: Error | undefined): ConnectionError {
-    return new ConnectionError(this.shard, this.node, `not ready within ${timeoutMs} ms`, lastError);
+    // The cause in the message too: "not ready" alone sends a newcomer looking everywhere but at ECONNREFUSED or the certificate.
+    const why = lastError ? `: ${lastError.message}` : " (still connecting)";
+    return new ConnectionError(this.shard, this.node, `not ready within ${timeoutMs} ms${why}`, lastError);
   }
 }

@@ -84,10 +84,13 @@ export class UnknownShardError extends ShardisError {
   }
 }
 
-/** The client was closed with quit(); it accepts no more commands. */
+/**
+ * The client was closed with quit() or disconnect(); it accepts no more
+ * commands. The message is ioredis's own, which libraries (BullMQ, ...) match.
+ */
 export class ClientClosedError extends ShardisError {
   constructor() {
-    super("ERR_SHARDIS_CLIENT_CLOSED", "the client is closed (quit() was called)");
+    super("ERR_SHARDIS_CLIENT_CLOSED", "Connection is closed.");
   }
 }
 
@@ -143,5 +146,12 @@ export class AlreadyExecutedError extends ShardisError {
 export class ConnectionReleasedError extends ShardisError {
   constructor() {
     super("ERR_SHARDIS_CONNECTION_RELEASED", "this dedicated connection went back to the pool when the withConnection() callback finished");
+  }
+}
+
+/** connect() on a client that is connecting or connected already; the message is ioredis's own. */
+export class AlreadyConnectedError extends ShardisError {
+  constructor() {
+    super("ERR_SHARDIS_ALREADY_CONNECTED", "Redis is already connecting/connected");
   }
 }

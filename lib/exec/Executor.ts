@@ -39,6 +39,7 @@ import { Fleet, type FleetEvents, type FleetParts } from "./Fleet.js";
 import { NearMgets } from "./nearMget.js";
 import { ClientTracing } from "../metrics/clientTracing.js";
 import { callsTraced, currentCall, resumeCall } from "../metrics/tracing.js";
+import { MigrationLink } from "./migrationLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
@@ -58,16 +59,18 @@ export class Executor {
   private readonly pooled = new PooledRuns(this);
   /** What the client's traces carry; public calls start theirs here (shardis:call). */
   readonly tracing: ClientTracing;
+  /** A live migration of the fleet (docs/scaling.md): moving keys' commands, reconfigure(). */
+  readonly moves: MigrationLink;
   private readonly nearMgets = new NearMgets(this, (name, args, encoding, call) => this.dispatch(name, args, encoding, call));
 
   constructor(
     readonly options: ResolvedOptions,
     nodeEvents: NodeEvents,
     fleetEvents: FleetEvents,
-    parts: FleetParts,
+    parts: FleetParts & { readonly migrationClock?: () => number },
   ) {
     this.strategy = createStrategy(options.sharding, options.shards);
-    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding));
+    this.router = new Router(this.strategy, options.shards.map((s) => s.name), colocateHint(options.sharding), options.keyless);
     // The router follows a cluster's slot map: rebuilt (before the event reaches the client) at each new layout.
     const follow: FleetEvents = { ...fleetEvents, topology: (epoch, reason) => (this.follow(), fleetEvents.topology(epoch, reason)) };
     this.tracing = parts.tracing ?? new ClientTracing(this, options.redis.db ?? 0, options.tracing.includeArgs);
@@ -81,6 +84,7 @@ export class Executor {
       writeConcern: options.writeConcern,
     });
     this.idempotent = new Set(options.retry.idempotentCommands);
+    this.moves = new MigrationLink(this, parts.migrationClock);
   }
 
   get closed(): boolean {
@@ -164,6 +168,7 @@ export class Executor {
 
   private execute(name: string, args: unknown[], encoding: Encoding, call: CallOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new ClientClosedError());
+    if (this.moves.active) this.moves.tick();
     // A near-cache hit needs neither a command nor a route.
     const near = this.fleet.near;
     if (near !== undefined && call.readFrom === "master") {
@@ -209,6 +214,8 @@ export class Executor {
       const rule = broadcastRule(name, cmd.args as Args);
       if (rule) return this.broadcast(spec, cmd.args as Args, encoding, rule, call);
     }
+    const moved = this.moves.active ? this.moves.dispatch(spec, cmd, encoding, call) : undefined;
+    if (moved) return moved;
     let route: number | SplitPlan;
     try {
       route = this.router.route(spec, cmd.args as Args);
@@ -246,7 +253,7 @@ export class Executor {
     if (!layout.slots || layout === this.placedBy) return;
     this.placedBy = layout;
     this.strategy = new ClusterSlots(layout.slots);
-    this.router = new Router(this.strategy, layout.names, colocateHint(this.options.sharding));
+    this.router = new Router(this.strategy, layout.names, colocateHint(this.options.sharding), this.options.keyless);
   }
 
   /** Runs a command on one shard's master without routing (client.shard(name)). */
@@ -318,7 +325,9 @@ export class Executor {
     let target = shard;
     if (target === undefined) {
       try {
-        const route = this.router.route(spec, evalsha.args as Args);
+        const moved = this.moves.script(script, evalsha.args as Args);
+        if (moved) return this.executeScript(script, callArgs, encoding, call, moved.shard).then(moved.after);
+        const route = this.router.route(spec, evalsha.args as Args, script.shard);
         // A script's keys must share a shard (no split rule): route() refused otherwise.
         target = route as number;
       } catch (error) {

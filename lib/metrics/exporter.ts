@@ -13,9 +13,10 @@ import { FAMILIES as CORE, type Family, type Sample } from "./families.js";
 import { CACHE_FAMILIES } from "./cacheFamilies.js";
 import { HOT_KEY_FAMILIES } from "./hotKeyFamilies.js";
 import { NEAR_CACHE_FAMILIES } from "./nearCacheFamilies.js";
+import { MIGRATION_FAMILIES } from "./migrationFamilies.js";
 
 /** Every family shardis exports. */
-export const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES, ...HOT_KEY_FAMILIES, ...NEAR_CACHE_FAMILIES];
+export const FAMILIES: readonly Family[] = [...CORE, ...CACHE_FAMILIES, ...HOT_KEY_FAMILIES, ...NEAR_CACHE_FAMILIES, ...MIGRATION_FAMILIES];
 
 /** Marks registry entries that shardis put there. */
 const OWNED = Symbol.for("shardis.metricFamily");

@@ -11,6 +11,7 @@ import type { CacheMeter } from "./cacheMeter.js";
 import type { ServerFigures, ServerStats } from "./serverStats.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import type { NearCacheShardStats } from "./nearCacheStats.js";
+import type { MigrationFigures } from "./migrationFamilies.js";
 
 /** The hot-key detector's last complete window. */
 export interface HotFigures {
@@ -62,6 +63,8 @@ export interface Figures {
   readonly hot: HotFigures | undefined;
   /** The near cache per shard; undefined when it is off. */
   readonly near?: readonly NearCacheShardStats[] | undefined;
+  /** A live migration of the fleet; undefined without one. */
+  readonly migration?: MigrationFigures | undefined;
 }
 
 export interface FigureSources {

@@ -5,11 +5,12 @@
  * event-loop turn, each node's share leaves in one write. Results come back
  * in caller order as [error, result] pairs.
  */
-import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
+import { installChainable, nodeback, QUEUE, withCallback, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import type { ShardedChainable } from "../commands/surface.js";
-import { AlreadyExecutedError, NodeError, PartialFailureError } from "../errors.js";
-import type { PipelineResult } from "./Transaction.js";
+import { AlreadyExecutedError, NodeError, PartialFailureError, UnsupportedCommandError } from "../errors.js";
+import type { PipelineResult, ShardedTransaction } from "./Transaction.js";
+import { InlineTransaction, type InlineEntry } from "./inline.js";
 import type { ClientTracing } from "../metrics/clientTracing.js";
 import { callsTraced } from "../metrics/tracing.js";
 
@@ -19,6 +20,8 @@ export interface PipelineRunner {
   runScript(script: Script, args: unknown[], encoding: Encoding): Promise<unknown>;
   /** Where exec() starts its trace (a PIPELINE call, each command a call inside it). */
   readonly tracing?: ClientTracing;
+  /** A MULTI/EXEC block for ioredis's inline form, pipeline().multi()...exec()...exec(). */
+  transaction?(): ShardedTransaction;
 }
 
 export interface PipelineOptions {
@@ -32,16 +35,18 @@ export interface PipelineOptions {
   partial?: boolean;
 }
 
-interface Entry {
-  readonly run: () => Promise<unknown>;
-  readonly callback: Callback | undefined;
-}
+/** An entry and the part of the pipeline it belongs to: an inline transaction is a part of its own, with what comes before and after. */
+type Entry = InlineEntry & { readonly part: number };
 
-export interface ShardedPipeline extends ShardedChainable<"exec"> {}
+export interface ShardedPipeline extends ShardedChainable<"exec" | "multi"> {}
 
 export class ShardedPipeline implements Chainable, ScriptRunner {
   private readonly entries: Entry[] = [];
   private executed = false;
+  /** An inline transaction opened by multi() and not yet closed by exec(): commands go into it. */
+  private inline: InlineTransaction | undefined;
+  /** Parts so far: multi() and the exec() closing it each start one. */
+  private part = 0;
 
   constructor(
     private readonly runner: PipelineRunner,
@@ -53,15 +58,56 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
   }
 
   [QUEUE](name: string, args: unknown[], encoding: Encoding, callback: Callback | undefined): void {
-    this.entries.push({ run: () => this.runner.run(name, args, encoding), callback });
+    if (this.inline) this.push(this.inline.add(name, args, encoding, callback));
+    else this.push({ run: () => this.runner.run(name, args, encoding), callback });
   }
 
   [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): this {
-    this.entries.push({ run: () => this.runner.runScript(script, args, encoding), callback });
+    if (this.inline) this.push(this.inline.addScript(script, args, encoding, callback));
+    else this.push({ run: () => this.runner.runScript(script, args, encoding), callback });
     return this;
   }
 
-  async exec(): Promise<PipelineResult> {
+  private push(entry: InlineEntry): void {
+    this.entries.push({ ...entry, part: this.part });
+  }
+
+  /**
+   * ioredis's inline transaction: the commands up to the next exec() form a
+   * MULTI/EXEC block (keys on one shard), sent with the rest of the
+   * pipeline. Its entries read as ioredis's: "OK" for MULTI, "QUEUED" per
+   * command, EXEC's replies as one array.
+   */
+  multi(callback?: Callback): this {
+    const transaction = this.runner.transaction?.();
+    if (this.inline || !transaction) {
+      const error = new UnsupportedCommandError("multi", this.inline ? "MULTI calls can not be nested: exec() the open one first" : "this pipeline cannot hold a transaction");
+      this.push({ run: () => Promise.reject(error), callback });
+      return this;
+    }
+    this.inline = new InlineTransaction(transaction);
+    this.part++;
+    this.push(this.inline.opened(callback));
+    return this;
+  }
+
+  /**
+   * Sends every queued command; a node-style callback, as in ioredis, gets
+   * (error, results). Inside an inline transaction (after multi()), closes
+   * it instead and returns the pipeline, as ioredis does.
+   */
+  exec(callback?: Callback): Promise<PipelineResult>;
+  exec(callback?: Callback): Promise<PipelineResult> | this {
+    if (this.inline) {
+      this.push(this.inline.closed(callback));
+      this.inline = undefined;
+      this.part++;
+      return this;
+    }
+    return withCallback(this.execute(), callback);
+  }
+
+  private async execute(): Promise<PipelineResult> {
     if (this.executed) throw new AlreadyExecutedError("pipeline");
     this.executed = true;
     this.runner.checkOpen();
@@ -71,10 +117,15 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
   }
 
   private async runAll(): Promise<PipelineResult> {
-    // Every entry starts in this turn, so each node gets its share in one write.
-    const settled = await Promise.allSettled(this.entries.map((entry) => entry.run()));
+    // Every entry of a part starts in one turn, so each node gets its share in one write. Parts (an inline
+    // transaction, what comes before and after it) run one after another: a transaction's block waits for its
+    // node, and a later command must not overtake it.
+    const settled: Array<PromiseSettledResult<unknown>> = [];
+    for (let part = 0; part <= this.part; part++) {
+      settled.push(...(await Promise.allSettled(this.entries.filter((entry) => entry.part === part).map((entry) => entry.run()))));
+    }
     const results: PipelineResult = settled.map((r) => (r.status === "fulfilled" ? [null, r.value] : [r.reason as Error, undefined]));
-    this.entries.forEach((entry, i) => entry.callback?.(results[i]![0], results[i]![1]));
+    this.entries.forEach((entry, i) => entry.callback && nodeback(entry.callback, results[i]![0], results[i]![1]));
     if (!this.partial) {
       const failed = results.flatMap(([error]) => (error instanceof NodeError ? [error] : []));
       if (failed.length) {
@@ -91,4 +142,4 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
   }
 }
 
-installChainable(ShardedPipeline, new Set(["exec"]));
+installChainable(ShardedPipeline, new Set(["exec", "multi"]));

@@ -10,7 +10,7 @@ import { BlockCommand } from "../commands/block.js";
 import { ShardisCommand } from "../commands/command.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
 import type { ChainableCommander } from "ioredis";
-import { installChainable, QUEUE, type Callback, type Chainable, type Encoding } from "../commands/install.js";
+import { installChainable, nodeback, QUEUE, withCallback, type Callback, type Chainable, type Encoding } from "../commands/install.js";
 import { AlreadyExecutedError, SlotMovedError, UnsupportedCommandError } from "../errors.js";
 import { clusterRedirectOf } from "../connection/recovery.js";
 import { within } from "../util/within.js";
@@ -122,6 +122,8 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
   private executed = false;
   /** MULTI of a run was accepted by the server (EXEC then ran inside it). */
   private multiRan = false;
+  /** Each command's callback was called (once, with its queueing outcome). */
+  private calledBack = false;
 
   constructor(private readonly target: TransactionTarget) {}
 
@@ -148,15 +150,41 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     return this;
   }
 
-  async exec(): Promise<PipelineResult | null> {
+  /** Runs the block; a node-style callback, as in ioredis, gets (error, results). */
+  exec(callback?: Callback): Promise<PipelineResult | null> {
+    return withCallback(this.execute(), callback);
+  }
+
+  private async execute(): Promise<PipelineResult | null> {
     if (this.executed) throw new AlreadyExecutedError("transaction");
     this.executed = true;
-    this.target.checkOpen();
-    if (this.problem) throw this.problem;
-    if (this.queued.length === 0) return [];
-    const tracing = this.target.tracing;
-    if (tracing !== undefined && callsTraced()) return tracing.call("multi", "multi", undefined, () => this.runBlock(), { batchSize: this.queued.length });
-    return this.runBlock();
+    try {
+      this.target.checkOpen();
+      if (this.problem) throw this.problem;
+      if (this.queued.length === 0) return [];
+      const tracing = this.target.tracing;
+      if (tracing !== undefined && callsTraced()) return await tracing.call("multi", "multi", undefined, () => this.runBlock(), { batchSize: this.queued.length });
+      return await this.runBlock();
+    } catch (error) {
+      // Refused before the block was sent (closed, cross-shard, no node): no command reached the server.
+      this.queuedCallbacks(() => error as Error);
+      throw error;
+    }
+  }
+
+  /**
+   * Each command's own callback, as ioredis calls it: with the server's
+   * answer to queueing it ("QUEUED", or its refusal), not its result, which
+   * exec() gives.
+   */
+  private queuedCallbacks(refusal: (i: number) => Error | undefined): void {
+    if (this.calledBack) return;
+    this.calledBack = true;
+    this.queued.forEach((q, i) => {
+      if (!q.callback) return;
+      const error = refusal(i);
+      nodeback(q.callback, error ?? null, error ? undefined : "QUEUED");
+    });
   }
 
   /** The block, run (again where a cluster moved its slot) until it ran or cannot. */
@@ -178,6 +206,12 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       execResult = await this.run(commands, shards, deadline, traced);
     }
     this.target.settled?.(this.multiRan);
+    if (execResult.ok) this.queuedCallbacks(() => undefined);
+    else {
+      const { error, replies } = execResult;
+      // MULTI ran: each command was QUEUED or refused; otherwise none of them reached the server.
+      this.queuedCallbacks((i) => (this.multiRan ? replies[i] : error));
+    }
     if (!execResult.ok) {
       // EXECABORT and friends: say which queued commands Redis refused, as ioredis does.
       if (execResult.error.name === "ReplyError") Object.assign(execResult.error, { previousErrors: execResult.previous });
@@ -199,7 +233,6 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
         return [error as Error, undefined];
       }
     });
-    this.queued.forEach((q, i) => q.callback?.(results[i]![0], results[i]![1]));
     return results;
   }
 

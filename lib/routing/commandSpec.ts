@@ -93,6 +93,8 @@ function splitRule(raw: RawSpec, movable: boolean): SplitRule | undefined {
  */
 export function keyIndexes(spec: CommandSpec, args: ReadonlyArray<string | Buffer>): number[] {
   if (spec.singleKeyIndex >= 0) return spec.singleKeyIndex < args.length ? [spec.singleKeyIndex] : [];
+  // Not in the command table (a module's command sent to the only shard): no key known.
+  if (!spec.known) return [];
   const found = getKeyIndexes(spec.name, args as Array<string | Buffer>, { parseExternalKey: true }) as unknown[];
   return found.filter((i): i is number => typeof i === "number" && i < args.length);
 }

@@ -45,16 +45,33 @@ export class Router {
     private readonly shardNames: readonly string[],
     /** How to co-locate keys under the configured strategy, for CrossShardError. */
     private readonly colocateHint: string,
-  ) {}
+    /** The `keyless` option's shard name. */
+    keyless?: string,
+  ) {
+    this.keylessShard = keyless !== undefined ? shardNames.indexOf(keyless) : shardNames.length === 1 ? 0 : -1;
+  }
 
-  /** The shard the command goes to, or its split plan. Throws for commands it cannot route (keyless ones included). */
-  route(spec: CommandSpec, args: Args): Route {
+  /** Where keyless commands go (the `keyless` option, or the only shard); -1: refused with KeylessCommandError. */
+  readonly keylessShard: number;
+
+  /**
+   * The shard the command goes to, or its split plan. Throws for commands it
+   * cannot route (keyless ones, unless the keyless shard or `keyless`, a
+   * script's own shard, takes them).
+   */
+  route(spec: CommandSpec, args: Args, keyless = this.keylessShard): Route {
     const single = spec.singleKeyIndex;
     if (single >= 0 && single < args.length) return this.strategy.shardIndexOf(args[single]!);
-    if (!spec.known) throw new UnknownCommandError(spec.name);
+    // One shard: wherever its keys are, an unknown command (a module's) can only go there, and the server judges it.
+    if (!spec.known) {
+      if (this.shardNames.length === 1) return 0;
+      throw new UnknownCommandError(spec.name);
+    }
     const indexes = keyIndexes(spec, args);
     if (indexes.length === 0) {
       if (spec.channelIndex >= 0 && spec.channelIndex < args.length) return this.strategy.shardIndexOf(args[spec.channelIndex]!);
+      // The keyless shard answers a command missing its key as the server does (ERR wrong number of arguments; EXECABORT in a MULTI).
+      if (keyless >= 0) return keyless;
       if (single >= 0) throw new InvalidArgumentError(`${spec.name.toUpperCase()} needs a key as argument ${single + 1}`);
       throw new KeylessCommandError(spec.name);
     }

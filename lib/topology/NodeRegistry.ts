@@ -307,7 +307,9 @@ export class NodeRegistry {
   /** Over a cluster, a node's shared connection says READONLY while the node is a replica, READWRITE while a master (see create()). */
   private readMode(slot: Slot): void {
     const mode = slot.context.role === "replica" ? "readonly" : "readwrite";
-    slot.node.send(internalCommand(mode), this.options.commandTimeoutMs, INTERNAL).catch((error: unknown) => {
+    // Even while the breaker is open (PROBE): the connection stays up behind it, and a master's connection left in
+    // READONLY would serve reads from its copy once the cluster demotes it. A connection lost meanwhile says it on connect.
+    slot.node.send(internalCommand(mode), this.options.commandTimeoutMs, INTERNAL | PROBE).catch((error: unknown) => {
       if (isNoPermission(error)) slot.context.refused?.(slot.node, "replicaReads", error);
     });
   }

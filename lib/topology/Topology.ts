@@ -90,6 +90,8 @@ export interface TopologySnapshot {
   readonly shards: readonly ShardView[];
   /** Sentinels known now: the configured ones and those learned from them. */
   readonly sentinels: readonly string[];
+  /** While a live migration of the fleet has not finished (docs/scaling.md): its phase and both fleets, by shard name. */
+  readonly migration?: { readonly phase: string; readonly from: readonly string[]; readonly to: readonly string[] };
 }
 
 export interface ShardView {

@@ -100,6 +100,11 @@ export class TopologyHolder {
     this.apply({ shards }, reason);
   }
 
+  /** A change the client itself decides (reconfigure() adding shards): applied at once. */
+  replace(draft: LayoutDraft, reason: string): void {
+    this.apply(draft, reason);
+  }
+
   /** Resolves at the next layout change, or after timeoutMs (the caller looks again). */
   whenChanged(timeoutMs: number): Promise<void> {
     const epoch = this.layout.epoch;

@@ -250,8 +250,8 @@ describe("the client over a Redis Cluster", () => {
     const c = client();
     await c.ready();
     const heard: string[] = [];
-    await c.subscribe("news", (message) => heard.push(message));
-    await c.ssubscribe("snews", (message: string) => heard.push(`s:${message}`));
+    await c.subscribe("news", { handler: (message) => heard.push(message) });
+    await c.ssubscribe("snews", { handler: (message: string) => heard.push(`s:${message}`) });
     await c.publish("news", "hello");
     await c.spublish("snews", "there");
     await eventually(async () => expect(heard.sort()).toEqual(["hello", "s:there"]));

@@ -34,8 +34,8 @@ describe("classic pub/sub over a Redis Cluster", () => {
     clients.push(client);
     const got: string[] = [];
     // Right away: no ready(), the map is still being read.
-    await client.subscribe("news", (message) => got.push(`news ${message}`));
-    await client.psubscribe("evt:*", (message, channel) => got.push(`${channel} ${message}`));
+    await client.subscribe("news", { handler: (message) => got.push(`news ${message}`) });
+    await client.psubscribe("evt:*", { handler: (message, channel) => got.push(`${channel} ${message}`) });
     expect((await patternsPerMaster()).reduce((a, b) => a + b, 0)).toBe(1);
     for (let i = 0; i < 5; i++) await client.publish(`evt:${i}`, `m${i}`);
     await client.publish("news", "hello");

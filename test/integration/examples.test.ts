@@ -65,6 +65,21 @@ describe("examples run", () => {
     );
   });
 
+  it("examples/grow.ts through examples/local.ts: a fourth shard added live, by a migration and by a plain switch", () => {
+    const run = runExample("examples/grow.ts", undefined, 60_000);
+    expect(run.stderr).toBe("");
+    expect(run.status, `exit status; its output:\n${run.stdout}`).toBe(0);
+    for (const phase of ["dual", "warm", "switch", "done"]) expect(run.stdout).toContain(`phase ${phase}:`);
+    const migrated = /migration 3 -> 4: (\d+) loads, 0 errors; \d+% of keys moved, \d+ fallback reads, (\d+) copies/.exec(run.stdout);
+    const plain = /plain switch 3 -> 4: (\d+) loads, 0 errors/.exec(run.stdout);
+    expect(migrated, run.stdout).not.toBeNull();
+    expect(plain, run.stdout).not.toBeNull();
+    // The plain switch misses every moved key; the migration copied them (a few may miss on a starved machine).
+    expect(Number(plain![1])).toBeGreaterThan(200);
+    expect(Number(migrated![1])).toBeLessThan(Number(plain![1]) / 4);
+    expect(Number(migrated![2])).toBeGreaterThan(200);
+  }, 60_000);
+
   it("examples/quickstart.ts through examples/local.ts, which starts and stops the servers", () => {
     const run = runExample("examples/quickstart.ts", undefined, 20_000);
     expect(run.stderr).toBe("");

@@ -34,7 +34,7 @@ describe("pub/sub across shards", () => {
   it("subscribes on the channel's shard and publishes there", async () => {
     const channel = keyOn(client, "s1", "news");
     const got = collector();
-    await client.subscribe(channel, got.handler);
+    await client.subscribe(channel, { handler: got.handler });
     expect(await fleet.raw(1).pubsub("CHANNELS")).toEqual([channel]);
     expect(await fleet.raw(0).pubsub("CHANNELS")).toEqual([]);
     expect(await client.publish(channel, "hello")).toBe(1);
@@ -47,22 +47,22 @@ describe("pub/sub across shards", () => {
     const channel = keyOn(client, "s2", "multi");
     const one = collector();
     const two = collector();
-    await Promise.all([client.subscribe(channel, one.handler), client.subscribe(channel, two.handler)]);
+    await Promise.all([client.subscribe(channel, { handler: one.handler }), client.subscribe(channel, { handler: two.handler })]);
     await client.publish(channel, "a");
     await one.waitFor(1);
     await two.waitFor(1);
-    await client.unsubscribe(channel, one.handler);
+    await client.unsubscribe(channel, { handler: one.handler });
     await client.publish(channel, "b");
     await two.waitFor(2);
     expect(one.messages).toEqual([`${channel}:a`]);
     expect(await fleet.raw(2).pubsub("CHANNELS")).toEqual([channel]);
-    await client.unsubscribe(channel, two.handler);
+    await client.unsubscribe(channel, { handler: two.handler });
     expect(await fleet.raw(2).pubsub("CHANNELS")).toEqual([]);
   });
 
   it("psubscribe listens on every shard", async () => {
     const got = collector();
-    await client.psubscribe("evt:*", got.handler);
+    await client.psubscribe("evt:*", { handler: got.handler });
     const channels = ["s0", "s1", "s2"].map((s) => keyOn(client, s, "evt"));
     for (const raw of [0, 1, 2].map((i) => fleet.raw(i))) expect(await raw.pubsub("NUMPAT")).toBe(1);
     for (const channel of channels) expect(await client.publish(channel, "x")).toBe(1);
@@ -76,10 +76,12 @@ describe("pub/sub across shards", () => {
     const errors: unknown[] = [];
     client.on("pubsub:error", (e) => errors.push(e));
     const good = collector();
-    await client.subscribe(channel, () => {
-      throw new Error("handler bug");
+    await client.subscribe(channel, {
+      handler: () => {
+        throw new Error("handler bug");
+      },
     });
-    await client.subscribe(channel, good.handler);
+    await client.subscribe(channel, { handler: good.handler });
     await client.publish(channel, "m");
     await good.waitFor(1);
     expect(errors).toHaveLength(1);
@@ -90,7 +92,7 @@ describe("pub/sub across shards", () => {
   it("restores subscriptions after the node restarts on the same port", async () => {
     const channel = keyOn(client, "s2", "durable");
     const got = collector();
-    await client.subscribe(channel, got.handler);
+    await client.subscribe(channel, { handler: got.handler });
     await fleet.servers[2]!.restart();
     // Publish until the restored subscription hears it.
     await eventually(async () => {
@@ -102,8 +104,9 @@ describe("pub/sub across shards", () => {
   });
 
   it("rejects bad arguments with InvalidArgumentError", async () => {
-    await expect(client.subscribe("", () => undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.subscribe("", { handler: () => undefined })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(client.subscribe("c", undefined as never)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(client.psubscribe(42 as never, () => undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.subscribe("c", { handler: "nope" } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.psubscribe(42 as never, { handler: () => undefined })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -52,7 +52,7 @@ describe("re-subscription after the subscriber connection is lost", () => {
     await admin.acl("SETUSER", "sub", "on", `>${PASSWORD}`, "~*", "&*", "+@all");
     const { c, events } = client(server.address, { redis: { username: "sub", password: PASSWORD }, commandTimeoutMs: 1000 });
     const got: string[] = [];
-    await c.subscribe("news", (message) => got.push(message));
+    await c.subscribe("news", { handler: (message) => got.push(message) });
     await admin.publish("news", "before");
     await eventually(async () => expect(got).toEqual(["before"]));
 
@@ -80,7 +80,7 @@ describe("re-subscription after the subscriber connection is lost", () => {
     const admin = server.client();
     const { c, events } = client(proxy.address, { commandTimeoutMs: 300 });
     const got: string[] = [];
-    await c.subscribe("slow", (message) => got.push(message));
+    await c.subscribe("slow", { handler: (message) => got.push(message) });
     await admin.publish("slow", "before");
     await eventually(async () => expect(got).toEqual(["before"]));
 

@@ -122,7 +122,7 @@ describe("Sentinel: discovery and failover", () => {
     const key = keyOn(c, `s${shard}`, "failover");
     const channel = keyOn(c, `s${shard}`, "news");
     const heard: string[] = [];
-    await c.subscribe(channel, (message) => heard.push(message));
+    await c.subscribe(channel, { handler: (message) => heard.push(message) });
     const failovers: unknown[] = [];
     c.on("failover", (e) => failovers.push(e));
 

@@ -56,7 +56,7 @@ describe("TLS to plain shards", () => {
     expect(await c.blpop(keys[0]! + ":empty", 0.05)).toBeNull(); // a pooled connection over TLS
     let received: (message: string) => void = () => undefined;
     const got = new Promise<string>((resolve) => (received = resolve));
-    await c.subscribe("tls-news", (message) => received(message));
+    await c.subscribe("tls-news", { handler: (message) => received(message) });
     expect(await c.publish("tls-news", "hi")).toBe(1);
     expect(await got).toBe("hi");
   });

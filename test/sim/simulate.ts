@@ -100,8 +100,8 @@ export async function simulate(seed: number, options: SimOptions = {}): Promise<
     const subscribed = await drive(
       clock,
       Promise.all([
-        client.subscribe("ch0", (message: string, channel: string) => deliveries.push({ via: "ch0", channel, message })),
-        client.psubscribe("p*", (message: string, channel: string) => deliveries.push({ via: "p*", channel, message })),
+        client.subscribe("ch0", { handler: (message: string, channel: string) => deliveries.push({ via: "ch0", channel, message }) }),
+        client.psubscribe("p*", { handler: (message: string, channel: string) => deliveries.push({ via: "p*", channel, message }) }),
       ]),
       5000,
     );

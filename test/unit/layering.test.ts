@@ -21,7 +21,7 @@ const LAYERS: string[][] = [
   ["topology"],
   ["sentinel", "replicas", "cluster"],
   ["metrics"],
-  ["scan", "pipeline", "pubsub", "cache"],
+  ["scan", "pipeline", "pubsub", "cache", "migration"],
   ["exec"],
   ["client"],
   // shardis/otel: its own entry point, never imported by the package's main one.

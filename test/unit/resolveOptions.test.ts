@@ -127,8 +127,7 @@ describe("resolveOptions", () => {
     [{ shards: two, redis: { db: 1.5 } }, "redis.db must be an integer from 0 to 1000000 (got 1.5)"],
     [{ cluster: { seeds: ["h:1"] }, redis: { db: 2 } }, "redis.db must be 0 over a cluster: a Redis Cluster has database 0 only"],
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
-    [{ shards: two, redis: { enableOfflineQueue: true } }, "redis.enableOfflineQueue is managed by shardis: shardis queues commands itself, bounded by commandTimeoutMs"],
-    [{ shards: two, redis: { autoResubscribe: false } }, "redis.autoResubscribe is managed by shardis: shardis subscribes again itself after a reconnect, with retries and subscription:error events"],
+    [{ shards: two, redis: { host: "h" } }, "redis.host is managed by shardis: give addresses in shards[].master"],
     [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
     [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
     [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
@@ -172,6 +171,25 @@ describe("resolveOptions", () => {
     [{ shards: two, writeConcern: { replicas: 0, timeoutMs: 50 } }, "writeConcern.replicas must be an integer from 1 to 1000 (got 0)"],
   ])("rejects %j", (options, problem) => {
     expect(problemsOf(options)).toContain(problem);
+  });
+
+  it("accepts ioredis options shardis does its own way, leaves them out and warns once per option", () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warning.code === "SHARDIS_IGNORED_OPTION" && warnings.push(warning.message);
+    const emit = process.emitWarning;
+    process.emitWarning = ((warning: string, options: { code?: string }) => onWarning(Object.assign(new Error(warning), options))) as typeof process.emitWarning;
+    try {
+      const ioredis = { maxRetriesPerRequest: null, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: () => 50, socketTimeout: 5000 };
+      const resolved = resolveOptions({ shards: two, redis: { ...ioredis, connectionName: "app" } });
+      expect(resolved.redis).toEqual({ connectTimeout: 1000, connectionName: "app" });
+      resolveOptions({ shards: two, redis: ioredis });
+      expect(warnings.map((w) => w.split(" is ignored")[0]).sort()).toEqual(
+        ["redis.enableAutoPipelining", "redis.enableOfflineQueue", "redis.maxRetriesPerRequest", "redis.retryStrategy", "redis.socketTimeout"],
+      );
+      expect(warnings.find((w) => w.startsWith("redis.maxRetriesPerRequest"))).toMatch(/bounded by commandTimeoutMs/);
+    } finally {
+      process.emitWarning = emit;
+    }
   });
 
   it("lists every problem in one error", () => {

@@ -1,0 +1,312 @@
+/**
+ * Runs the commands of a migration's moving keys by phase, through a host
+ * (the executor) that sends to a shard: reads on the owner the phase names
+ * (warm: the new one, falling back to the old one on a miss and copying the
+ * value over with its remaining TTL), writes on the authoritative owner then
+ * an invalidation of the other, split commands key by key. A command whose
+ * keys keep their owner is not touched (undefined: the host routes it as
+ * usual, by the placement in force). One migration, one Migrator: a new
+ * migration replaces it (a snapshot, never patched).
+ */
+import { randomBytes } from "node:crypto";
+import type { CallOptions } from "../config/callOptions.js";
+import type { ResolvedMigration } from "../config/migration.js";
+import { buildCommand, CarriedRead, type Carried, type ShardisCommand } from "../commands/command.js";
+import type { Encoding } from "../commands/install.js";
+import type { Script } from "../commands/script.js";
+import { MigrationRefusedError, MigrationWriteError } from "../errors/migration.js";
+import type { CommandSpec } from "../routing/commandSpec.js";
+import type { Args, SplitPlan } from "../routing/plan.js";
+import { reduceReplies } from "../routing/reduce.js";
+import { PhaseClock, type Phase } from "./clock.js";
+import { movingShare, Placement } from "./placement.js";
+import { invalidations, keysOf, movingKeys, moving, moveRoute, type Invalidations, type Placements } from "./route.js";
+import { COPY, DUMP, INVALIDATE, OBSERVE } from "./scripts.js";
+
+/** What a Migrator needs of the executor. */
+export interface MigrationHost {
+  /** Sends a built command to a shard (no routing). */
+  runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown>;
+  /** Runs a script on a shard's master. */
+  runScript(script: Script, args: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown>;
+  shardName(index: number): string;
+  /** The placement commands of keys that do not move are routed by from now on. */
+  use(placement: Placement): void;
+  /** The phase changed (events, near cache). */
+  phaseChanged(phase: Phase, previous: Phase): void;
+}
+
+/** What client.migration() reports. */
+export interface MigrationStatus {
+  readonly phase: Phase;
+  /** Epoch ms the phase began and ends (null: unbounded). */
+  readonly since: number | null;
+  readonly until: number | null;
+  /** Until the next phase, in ms (null once done). */
+  readonly timeLeftMs: number | null;
+  readonly startAt: number;
+  readonly doneAt: number;
+  /** The fleets before and after, by shard name. */
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  /** The share of keys whose owner changes (exact for slot maps, sampled for ketama). */
+  readonly movingShare: number;
+  /** Warm reads of a moving key that missed its new owner and read the old one. */
+  readonly fallbackReads: number;
+  /** Values copied to their new owner (keys moved). */
+  readonly copies: number;
+  /** Fallback reads that copied nothing: no value on the old owner either, invalidated or copied since, past the copy window, expired. */
+  readonly copiesSkipped: number;
+  readonly copyFailures: number;
+  /** Other owners invalidated after writes of moving keys (one per key). */
+  readonly invalidations: number;
+  readonly invalidationFailures: number;
+}
+
+/** Reads whose reply is nil only when the key is absent (or, for a field or member, may be): any other reply is a hit on the new owner, no look needed. */
+const NIL_WHEN_ABSENT = new Set(["get", "hget", "zscore", "lindex"]);
+
+type Counter = "fallbackReads" | "copies" | "copiesSkipped" | "copyFailures" | "invalidations" | "invalidationFailures";
+
+export class Migrator {
+  readonly clock: PhaseClock;
+  readonly placements: Placements;
+  private readonly counts: Record<Counter, number> = { fallbackReads: 0, copies: 0, copiesSkipped: 0, copyFailures: 0, invalidations: 0, invalidationFailures: 0 };
+  private phaseNow: Phase;
+  /** Until when phaseNow holds: the clock is only read against it on the hot path. */
+  private until: number;
+  private readonly tombTtlMs: number;
+  private share: number | undefined;
+
+  constructor(
+    readonly migration: ResolvedMigration,
+    union: ReadonlyArray<{ readonly name: string; readonly weight: number }>,
+    commandTimeoutMs: number,
+    private readonly host: MigrationHost,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.clock = new PhaseClock(migration, commandTimeoutMs);
+    this.placements = { from: new Placement(migration.from, union), to: new Placement(migration.to, union) };
+    // Longer than any copy may take from its look at the tombstone to landing (the copy script refuses later ones).
+    this.tombTtlMs = 2 * migration.copyWindowMs + this.clock.boundMs;
+    const state = this.clock.state(this.now());
+    this.phaseNow = state.phase;
+    this.until = state.until;
+    host.use(this.inForce(state.phase));
+  }
+
+  /** The phase now; routing follows it (the host is told at each change). */
+  phase(): Phase {
+    const now = this.now();
+    if (now < this.until) return this.phaseNow;
+    const previous = this.phaseNow;
+    const state = this.clock.state(now);
+    this.phaseNow = state.phase;
+    this.until = state.until;
+    if (state.phase !== previous) {
+      this.host.use(this.inForce(state.phase));
+      this.host.phaseChanged(state.phase, previous);
+    }
+    return state.phase;
+  }
+
+  /** The placement keys that do not move are routed by (both agree on them from dual to switch). */
+  inForce(phase: Phase): Placement {
+    return phase === "done" || phase === "switch" ? this.placements.to : this.placements.from;
+  }
+
+  get done(): boolean {
+    return this.phase() === "done";
+  }
+
+  status(): MigrationStatus {
+    const now = this.now();
+    const { phase, since, until } = this.clock.state(now);
+    const names = (p: Placement) => p.shards.map((i) => p.names[i]!);
+    this.share ??= movingShare(this.placements.from, this.placements.to);
+    return Object.freeze({
+      phase,
+      since: Number.isFinite(since) ? since : null,
+      until: Number.isFinite(until) ? until : null,
+      timeLeftMs: Number.isFinite(until) ? Math.max(0, until - now) : null,
+      startAt: this.clock.dualAt,
+      doneAt: this.clock.doneAt,
+      from: Object.freeze(names(this.placements.from)),
+      to: Object.freeze(names(this.placements.to)),
+      movingShare: this.share,
+      ...this.counts,
+    });
+  }
+
+  /**
+   * Runs a command whose keys move in this phase; undefined when none does
+   * (or the phase moves nothing): the host routes it as usual.
+   */
+  dispatch(spec: CommandSpec, cmd: ShardisCommand, encoding: Encoding, call: CallOptions): Promise<unknown> | undefined {
+    const phase = this.phase();
+    if (!moving(phase)) return undefined;
+    const args = cmd.args as Args;
+    const keys = keysOf(spec, args);
+    if (keys.length < 2 || !spec.split) return this.single(phase, spec, cmd, call);
+    if (movingKeys(this.placements, keys).length === 0) return undefined;
+    return this.split(phase, spec, args, keys, encoding, call);
+  }
+
+  /**
+   * A script (or a transaction's keys) on moving keys: the shard of its
+   * keys' authoritative owner, and a function to call after it ran (it
+   * invalidates the other owners); undefined when no key moves.
+   */
+  authoritative(name: string, keys: ReadonlyArray<string | Buffer>, readOnly: boolean): { shard: number; after: (reply: unknown) => Promise<unknown> } | undefined {
+    const phase = this.phase();
+    if (!moving(phase)) return undefined;
+    const moved = movingKeys(this.placements, keys);
+    if (moved.length === 0) return undefined;
+    const primary = phase === "switch" ? this.placements.to : this.placements.from;
+    const other = phase === "switch" ? this.placements.from : this.placements.to;
+    const shards = new Set(keys.map((k) => primary.strategy.shardIndexOf(k)));
+    if (shards.size > 1) throw new MigrationRefusedError(name, phase, "its keys are on several shards of the authoritative fleet");
+    const shard = [...shards][0]!;
+    if (readOnly) return { shard, after: async (reply) => reply };
+    return { shard, after: (reply) => this.invalidate(name, shard, invalidations(other, moved), reply) };
+  }
+
+  /** Refuses work that would hold one owner of a moving key (a dedicated connection, a transaction) from dual to switch. */
+  refuseMoving(name: string, keys: ReadonlyArray<string | Buffer>, reason: string): void {
+    const phase = this.phase();
+    if (!moving(phase) || movingKeys(this.placements, keys).length === 0) return;
+    throw new MigrationRefusedError(name, phase, reason, this.clock.doneAt);
+  }
+
+  private single(phase: Phase, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> | undefined {
+    let route;
+    try {
+      route = moveRoute(this.placements, phase, spec, cmd.args as Args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (route === undefined) return undefined;
+    switch (route.kind) {
+      case "read":
+        return this.host.runOn(route.route as number, spec, cmd, call);
+      case "warm": {
+        const keys = keysOf(spec, cmd.args as Args);
+        // Several keys (one hash tag) read together: the old owner has every write until the switch.
+        if (keys.length !== 1 || typeof route.to !== "number") return this.host.runOn(route.from as number, spec, cmd, call);
+        return this.warm(spec, cmd, call, keys[0]!, route.from as number, route.to);
+      }
+      case "write": {
+        const shard = route.route as number;
+        return this.host.runOn(shard, spec, cmd, call).then((reply) => this.invalidate(spec.name, shard, route.invalidate, reply));
+      }
+    }
+  }
+
+  /**
+   * A warm read: the new owner, and whether the key is there (observed after
+   * the read, with the tombstone and the server's time; for a GET, only when
+   * it answered nil); on a miss, the old owner, and (early enough in the
+   * phase) its value copied to the new one.
+   */
+  private async warm(spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, key: string | Buffer, from: number, to: number): Promise<unknown> {
+    const master: CallOptions = { ...call, readFrom: "master" };
+    const copies = this.clock.copies(this.now());
+    const again = cmd.clone();
+    let value: unknown;
+    let look: unknown;
+    if (NIL_WHEN_ABSENT.has(spec.name)) {
+      value = await this.host.runOn(to, spec, cmd, master);
+      if (!isNil(cmd, value)) return value;
+      look = await this.host.runScript(OBSERVE, [key], null, master, to);
+    } else {
+      const read = this.host.runOn(to, spec, cmd, master);
+      const observed = this.host.runScript(OBSERVE, [key], null, master, to);
+      // Both settle before either is looked at: no rejection is left unhandled.
+      const [reply, looked] = await Promise.allSettled([read, observed]);
+      if (reply.status === "rejected") throw reply.reason;
+      if (looked.status === "rejected") throw looked.reason;
+      [value, look] = [reply.value, looked.value];
+    }
+    const [exists, tomb, seenMs] = look as [number, Buffer, number];
+    if (exists === 1) return value;
+    this.counts.fallbackReads++;
+    const old = this.host.runOn(from, spec, again, master);
+    if (!copies) {
+      this.counts.copiesSkipped++;
+      return old;
+    }
+    const dumped = this.host.runScript(DUMP, [key], null, master, from);
+    const [answer, dump] = await Promise.allSettled([old, dumped]);
+    if (dump.status === "fulfilled") {
+      const [payload, pttl] = dump.value as [Buffer | null, number];
+      if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, master);
+      else this.counts.copiesSkipped++;
+    } else this.counts.copyFailures++;
+    if (answer.status === "rejected") throw answer.reason;
+    return answer.value;
+  }
+
+  /** Copies a value to its new owner in the background (the read does not wait); counted. */
+  private copy(key: string | Buffer, tomb: Buffer, seenMs: number, pttl: number, payload: Buffer, to: number, call: CallOptions): void {
+    const args = [key, tomb, String(seenMs), String(this.migration.copyWindowMs), String(pttl), payload];
+    this.host.runScript(COPY, args, "utf8", call, to).then(
+      (result) => (result === 1 ? this.counts.copies++ : this.counts.copiesSkipped++),
+      () => this.counts.copyFailures++,
+    );
+  }
+
+  /** After a write on `applied`: each other owner's copies of the moving keys deleted and tombstoned. MigrationWriteError when one fails. */
+  private async invalidate(name: string, applied: number, targets: Invalidations, reply: unknown): Promise<unknown> {
+    const token = randomBytes(12).toString("base64");
+    const call: CallOptions = { timeoutMs: this.clock.boundMs, partial: false, idempotent: true, readFrom: "master", writeConcern: undefined };
+    const runs = [...targets].map(([shard, keys]) =>
+      this.host.runScript(INVALIDATE, [keys.length, ...keys, token, String(this.tombTtlMs)], "utf8", call, shard).then(
+        () => (this.counts.invalidations += keys.length, undefined),
+        (error: unknown) => (this.counts.invalidationFailures += keys.length, { shard, error }),
+      ),
+    );
+    const failed = (await Promise.all(runs)).find((r) => r !== undefined);
+    if (failed) throw new MigrationWriteError(name, this.host.shardName(applied), this.host.shardName(failed.shard), reply, failed.error);
+    return reply;
+  }
+
+  /**
+   * A splittable command (MGET, MSET, DEL, EXISTS, ...) with moving keys:
+   * each moving key's part alone, by its own phase route; the keys that stay
+   * grouped by their shard, as without a migration. Replies combined as the
+   * command's split rule says.
+   */
+  private async split(phase: Phase, spec: CommandSpec, args: Args, keys: ReadonlyArray<string | Buffer>, encoding: Encoding, call: CallOptions): Promise<unknown> {
+    const step = spec.split!.step;
+    const parts: SplitPlan["parts"] = [];
+    const staying = new Map<number, SplitPlan["parts"][number]>();
+    const { from, to } = this.placements;
+    keys.forEach((key, k) => {
+      const owner = from.strategy.shardIndexOf(key);
+      const moves = owner !== to.strategy.shardIndexOf(key);
+      let part = moves ? undefined : staying.get(owner);
+      if (!part) {
+        part = { shard: moves ? -1 : owner, args: [], positions: [] };
+        parts.push(part);
+        if (!moves) staying.set(owner, part);
+      }
+      for (let j = 0; j < step; j++) part.args.push(args[k * step + j]!);
+      part.positions.push(k);
+    });
+    const plan: SplitPlan = { kind: "split", parts, keyCount: keys.length, reduce: spec.split!.reduce };
+    const settled = await Promise.allSettled(
+      parts.map((part) => {
+        const cmd = buildCommand(spec.name, part.args, encoding);
+        return part.shard >= 0 ? this.host.runOn(part.shard, spec, cmd, call) : this.single(phase, spec, cmd, call)!;
+      }),
+    );
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    return reduceReplies(plan, settled.map((s) => (s as PromiseFulfilledResult<unknown>).value));
+  }
+}
+
+/** A read's reply is nil (a CarriedRead settles with the caller's object, the reply on it). */
+function isNil(cmd: ShardisCommand, reply: unknown): boolean {
+  return cmd instanceof CarriedRead ? (reply as Carried).raw === null : reply === null;
+}
