@@ -11,6 +11,7 @@ import { refusedSelect } from "./handshake.js";
 import { untraced } from "./untraced.js";
 import { ownConnection } from "./pushes.js";
 import { credentialsOnConnect } from "./credentials.js";
+import { youngCommandQueue } from "./youngQueue.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -50,7 +51,7 @@ export function ioredisConnections(options: Readonly<RedisConnectionOptions>): C
   const provider = options.credentials;
   // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes.
   const owned = (redis: Redis): Connection => {
-    ownConnection(untraced(redis));
+    ownConnection(untraced(youngCommandQueue(redis)));
     if (provider) credentialsOnConnect(redis, provider);
     return redis as unknown as Connection;
   };

@@ -3,10 +3,17 @@ import { Fifo } from "../util/fifo.js";
 import { INTERNAL, type Entry } from "./entry.js";
 import type { CommandObserver } from "./observer.js";
 
-interface Batch {
-  readonly entries: Entry[];
-  readonly last: ShardisCommand;
-  readonly writtenAt: number;
+/**
+ * A class, not an object literal: V8 may pretenure a literal's allocation
+ * site (objects born in the old generation), and a dead old batch would keep
+ * its commands alive through scavenges (youngQueue.ts says more).
+ */
+class Batch {
+  constructor(
+    readonly entries: Entry[],
+    readonly last: ShardisCommand,
+    readonly writtenAt: number,
+  ) {}
 }
 
 /**
@@ -23,7 +30,7 @@ export class InFlight {
   private size = 0;
 
   add(entries: Entry[], last: ShardisCommand, writtenAt: number): void {
-    this.batches.push({ entries, last, writtenAt });
+    this.batches.push(new Batch(entries, last, writtenAt));
     this.size += entries.length;
   }
 
@@ -38,6 +45,8 @@ export class InFlight {
         if (!(entry.flags & INTERNAL)) observer.answered(cmd, (now - entry.startedAt) / 1000);
       }
       this.size -= head.entries.length;
+      // The array may live in the old generation (an array literal's site pretenured): it lets its entries go now.
+      head.entries.length = 0;
       this.batches.shift();
     }
     return answered;

@@ -26,8 +26,11 @@ export class Fifo<T> {
     this.items[this.head++] = undefined;
     // Compact once the dead prefix dominates, keeping shift amortised O(1).
     if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+      const old = this.items;
+      this.items = old.slice(this.head);
       this.head = 0;
+      // The old array may have been promoted: emptied, it keeps nothing alive until the next full collection.
+      old.length = 0;
     }
     return item;
   }

@@ -25,6 +25,11 @@
  * node (shardis near cache, ioredis, node-redis with its client-side cache)
  * and on three shards (the busiest node's command rate, with and without).
  *
+ * Per process (processBench.ts): each variant (shardis on one node, three
+ * shards, near cache, cache hit path, on the cluster; ioredis, node-redis and
+ * Valkey GLIDE as anchors) in several fresh processes: min / median / max,
+ * GC time share, bytes promoted, live young generation per command.
+ *
  * Every server is started here. Variants run forward then backward in
  * alternate rounds and ratios are taken within a round, then the median
  * across rounds is quoted: this machine is noisy, and only same-run ratios
@@ -32,6 +37,7 @@
  *
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
  *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1 --tracing 0|1
+ *        --processes N (3 fresh processes per variant, 0 to skip) --process-seconds S (3) --process-variants "a,b"
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -47,6 +53,7 @@ import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.j
 import { cacheBench } from "./cacheBench.js";
 import { hotKeysBench } from "./hotKeysBench.js";
 import { nearCacheBench } from "./nearCacheBench.js";
+import { loadForProcesses, ON_CLUSTER, ONE_NODE, processBench } from "./processBench.js";
 import { tracingBench } from "./tracingBench.js";
 import {
   keyNames,
@@ -71,6 +78,9 @@ const { values: flags } = parseArgs({
     "hot-keys": { type: "string", default: "1" },
     "near-cache": { type: "string", default: "1" },
     tracing: { type: "string", default: "1" },
+    processes: { type: "string", default: "3" },
+    "process-seconds": { type: "string", default: "3" },
+    "process-variants": { type: "string" },
     json: { type: "string" },
     only: { type: "string" },
   },
@@ -198,6 +208,22 @@ async function main(): Promise<void> {
     }
     if (flags["near-cache"] !== "0" && (!wanted || wanted.some((n) => /near|node-redis|1 node|3 shards/.test(n)))) {
       report.nearCache = await nearCacheBench({ servers: plain, keys, commands, log, compare, closers });
+    }
+    const processes = Number(flags.processes);
+    if (processes > 0 && (!wanted || wanted.includes("per process"))) {
+      const variants = flags["process-variants"]?.split(",").map((v) => v.trim()) ?? [...ONE_NODE, ...ON_CLUSTER];
+      await loadForProcesses(plain[0]!.address, shards.map((s) => s.master), cluster.seeds, base.keys);
+      report.processes = await processBench({
+        single: plain[0]!.address,
+        shards: shards.map((s) => s.master),
+        seeds: cluster.seeds,
+        keys: base.keys,
+        inflight: commands.inflight,
+        processes,
+        seconds: Number(flags["process-seconds"]),
+        variants,
+        log,
+      });
     }
     if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2));
   } finally {
