@@ -92,7 +92,7 @@ export class Recovery {
       entry.redirected = true;
       entry.trace?.note("readonly");
       const redirect = this.host.redirect;
-      this.handOver(() => redirect(entry, error));
+      this.handOver(entry, () => redirect(entry, error));
       return true;
     }
     if (reply && this.host.clusterRedirect) {
@@ -101,7 +101,7 @@ export class Recovery {
         entry.redirections++;
         entry.trace?.note(redirect.kind === "ASK" ? "ask" : "moved", redirect.address);
         const clusterRedirect = this.host.clusterRedirect;
-        this.handOver(() => clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot));
+        this.handOver(entry, () => clusterRedirect(entry, redirect.kind === "ASK" ? "ask" : "moved", redirect.address, redirect.slot));
         return true;
       }
       // Bounded by the deadline, not by retry.attempts: a slot in migration answers TRYAGAIN until its keys have moved.
@@ -121,12 +121,14 @@ export class Recovery {
   }
 
   /** Hands an entry over now, or after the hand-overs from this connection still waiting. */
-  private handOver(send: () => HandOver): void {
+  private handOver(entry: Entry, send: () => HandOver): void {
     const before = this.handing;
     const sent = before ? before.then(send) : send();
     if (!sent) return;
-    // A hand-over that fails has failed its entry already: the ones after it go on.
-    const settled = sent.then(ignore, ignore);
+    // A hand-over that threw fails its own entry (never left unanswered); the ones after it go on.
+    const settled = sent.then(ignore, (error: unknown) => {
+      if (!entry.isDone()) entry.fail(error instanceof Error ? error : new Error(String(error)));
+    });
     this.handing = settled;
     void settled.then(() => {
       if (this.handing === settled) this.handing = undefined;
