@@ -35,14 +35,17 @@ export class Timelines {
 
   /**
    * Every value (undefined: missing) the key held on any of these nodes at
-   * some moment in [from, to]: its value at `from`, and each change after.
+   * some moment in [from, to]: its value at `from`, each value set at `from`
+   * (fake time ticks in whole ms: a call that starts in the same ms as two
+   * writes may see the first of them), and each change after.
    */
   heldDuring(nodes: readonly string[], key: string, from: number, to: number): Set<string | undefined> {
     const held = new Set<string | undefined>();
     for (const node of nodes) {
       let value: string | undefined;
       for (const change of this.of(node, key)) {
-        if (change.at <= from) value = change.value;
+        if (change.at < from) value = change.value;
+        else if (change.at === from) held.add((value = change.value));
         else if (change.at <= to) held.add(change.value);
         else break;
       }

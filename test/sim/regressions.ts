@@ -21,5 +21,6 @@ export const REGRESSIONS: readonly Regression[] = [
   { seed: 635, steps: 24, bug: "an ASK hand-over's ASKING rejected unhandled when it expired (NodeClient.adopt)" },
   { seed: 7, steps: 24, bug: "over a cluster a pattern listened on every master, so each message arrived once per master (lib/pubsub/PubSub.ts)" },
   { seed: 8, steps: 24, bug: "over a cluster, subscribing before the slot map was read failed instead of waiting for it" },
+  { seed: 659857, steps: 60, bug: "the checker (not the client): a value set in the same fake ms as a call's start, then overwritten in that ms, counted as never held (test/sim/history.ts)" },
   { seed: 502501, steps: 60, bug: "a cluster transaction's relocation waited for a map re-read past the block's deadline (lib/util/within.ts)" },
 ];
