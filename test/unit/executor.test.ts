@@ -22,6 +22,7 @@ import {
 import type { LayoutSource } from "../../lib/topology/TopologyHolder.js";
 import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { fakeConnections, type FakeConnection } from "../support/fakeConnection.js";
+import { noEvents, noFleetEvents } from "../support/executorEvents.js";
 import { ShardedTransaction } from "../../lib/pipeline/Transaction.js";
 import { transactionTarget } from "../../lib/client/targets.js";
 import { Script } from "../../lib/commands/script.js";
@@ -36,17 +37,6 @@ const SHARDS = [
   { name: "s2", master: S2 },
 ];
 
-const noEvents = { ready: () => undefined, down: () => undefined, error: () => undefined, breaker: () => undefined };
-const noFleetEvents = {
-  nearCacheError: () => undefined,
-  aclRefused: () => undefined,
-  topology: () => undefined,
-  failover: () => undefined,
-  refused: () => undefined,
-  sentinelError: () => undefined,
-  clusterError: () => undefined,
-  mastersChanged: () => undefined,
-};
 
 let executors: Executor[] = [];
 

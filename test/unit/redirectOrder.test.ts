@@ -13,21 +13,11 @@ import { Executor } from "../../lib/exec/Executor.js";
 import type { LayoutSource } from "../../lib/topology/TopologyHolder.js";
 import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { fakeConnections, type FakeConnection } from "../support/fakeConnection.js";
+import { noEvents, noFleetEvents } from "../support/executorEvents.js";
 import { useFakeTime } from "../support/fakeNode.js";
 
 const OLD = { host: "10.0.0.1", port: 7000 };
 const NEW = { host: "10.0.0.1", port: 7003 };
-const noEvents = { ready: () => undefined, down: () => undefined, error: () => undefined, breaker: () => undefined };
-const noFleetEvents = {
-  nearCacheError: () => undefined,
-  aclRefused: () => undefined,
-  topology: () => undefined,
-  failover: () => undefined,
-  refused: () => undefined,
-  sentinelError: () => undefined,
-  clusterError: () => undefined,
-  mastersChanged: () => undefined,
-};
 
 let executors: Executor[] = [];
 beforeEach(() => useFakeTime());
