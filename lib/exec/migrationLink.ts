@@ -14,6 +14,8 @@ import { ConfigError } from "../errors.js";
 import { MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
 import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
+import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
+import { shardConnection } from "./copierConnection.js";
 import { Placement } from "../migration/placement.js";
 import { keysOf } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
@@ -88,6 +90,32 @@ export class MigrationLink implements MigrationHost {
     this.tick();
     const strategy = this.executor.strategy;
     return keys.filter((key) => strategy.shardIndexOf(key) === shard);
+  }
+
+  /**
+   * copyAll() of the migration in force (docs/scaling.md): moving keys
+   * copied to their new owners, or past doneAt + S deleted from their old
+   * ones. ConfigError without a migration.
+   */
+  copyAll(options: CopyAllOptions): Promise<CopyAllResult> {
+    const migrator = this.migrator;
+    if (!migrator) return Promise.reject(new ConfigError(["copyAll() needs a migration (the migration option or reconfigure({ migration }))"]));
+    const executor = this.executor;
+    const host = {
+      runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScript(script, args, encoding, call, shard),
+      onShard: <T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>) => shardConnection(executor, shard, fn),
+      shardName: (i: number) => executor.shardName(i),
+      call: { ...executor.defaults, readFrom: "master", idempotent: true } as CallOptions,
+      count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
+    };
+    const target = { clock: migrator.clock, placements: migrator.placements, copyWindowMs: migrator.migration.copyWindowMs, phase: () => migrator.phase() };
+    return copyAll(host, target, options, this.now);
+  }
+
+  /** What client.migration() returns: the status now, and copyAll(). */
+  control(): MigrationControl | undefined {
+    const status = this.status();
+    return status && Object.freeze({ ...status, copyAll: (options: CopyAllOptions) => this.copyAll(options) });
   }
 
   status(): MigrationStatus | undefined {

@@ -119,6 +119,13 @@ export class Migrator {
     return this.phase() === "done";
   }
 
+  /** Copies made (or skipped, or failed) outside a read (copyAll()), counted with the fallback reads' ones. */
+  counted(copied: number, skipped: number, failed: number): void {
+    this.counts.copies += copied;
+    this.counts.copiesSkipped += skipped;
+    this.counts.copyFailures += failed;
+  }
+
   status(): MigrationStatus {
     const now = this.now();
     const { phase, since, until } = this.clock.state(now);
