@@ -153,7 +153,7 @@ export class MigrationLink implements MigrationHost {
     if (resolved.migration) this.migrator = new Migrator(resolved.migration, resolved.union, executor.options.commandTimeoutMs, this, this.now);
     else {
       this.migrator = undefined;
-      this.use(new Placement(resolved.to, resolved.union));
+      this.use(new Placement(resolved.to, resolved.union, this.keyless));
       this.flushNear();
     }
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
@@ -169,6 +169,10 @@ export class MigrationLink implements MigrationHost {
 
   shardName(index: number): string {
     return this.executor.shardName(index);
+  }
+
+  get keyless(): string | undefined {
+    return this.executor.options.keyless;
   }
 
   use(placement: Placement): void {

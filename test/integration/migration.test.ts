@@ -308,6 +308,29 @@ describe("the near cache during a migration", () => {
   });
 });
 
+describe("keyless commands during a migration", () => {
+  it("go to the shard `keyless` names in every phase; a fleet of one shard grown to two keeps sending them to it", async () => {
+    await fleet.flushAll();
+    for (const i of [0, 1, 2, 3]) await fleet.raw(i).set(`k${i}`, "v");
+    const { client, at } = migrating("slots", "before", { keyless: { shard: "s2" } });
+    const keys = (client as unknown as { keys(pattern: string): Promise<string[]> }).keys.bind(client);
+    for (const phase of ["before", "dual", "warm", "switch", "done"] as const) {
+      at(phase);
+      expect([phase, await keys("k*")]).toEqual([phase, ["k2"]]);
+    }
+    const clock = { now: AT.before };
+    const sharding = { strategy: "slots" } as const;
+    const one = fleet.client({
+      shards: fleet.shards.slice(0, 2),
+      sharding,
+      ...PATIENT,
+      migration: { from: { shards: fleet.shards.slice(0, 1), sharding }, startAt: T0, phaseMs: P },
+      [MIGRATION_CLOCK]: () => clock.now,
+    } as ShardedClientOptions);
+    expect(await (one as unknown as { keys(pattern: string): Promise<string[]> }).keys("k*")).toEqual(["k0"]);
+  });
+});
+
 describe("refused and at run time", () => {
   it("a transaction or dedicated connection on a moving key is refused from dual to switch; a script runs on the authoritative owner", async () => {
     await fleet.flushAll();
