@@ -50,6 +50,8 @@ export class MigrationLink implements MigrationHost {
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
     this.moved = options.migration !== undefined;
+    // Made after the migration ended: its removed shards are of no use from the start.
+    if (this.migrator?.done) queueMicrotask(() => this.release());
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -105,6 +107,7 @@ export class MigrationLink implements MigrationHost {
       runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScript(script, args, encoding, call, shard),
       onShard: <T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>) => shardConnection(executor, shard, fn),
       shardName: (i: number) => executor.shardName(i),
+      present: (i: number) => i < executor.shardNames.length,
       call: { ...executor.defaults, readFrom: "master", idempotent: true } as CallOptions,
       count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
     };
@@ -155,6 +158,7 @@ export class MigrationLink implements MigrationHost {
       this.migrator = undefined;
       this.use(new Placement(resolved.to, resolved.union, this.keyless));
       this.flushNear();
+      this.release();
     }
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
   }
@@ -183,9 +187,28 @@ export class MigrationLink implements MigrationHost {
   phaseChanged(phase: Phase, previous: Phase): void {
     // Near-cache entries are tracked on the owner they were read from: a key's new owner does not invalidate them.
     this.flushNear();
+    if (phase === "done") queueMicrotask(() => this.release());
     // Noticed inside a command's dispatch: listeners run after it, and cannot fail it.
     const onPhase = this.onPhase;
     if (onPhase) queueMicrotask(() => onPhase(phase, previous));
+  }
+
+  /**
+   * The shards the fleet in force no longer has, once nothing of this client
+   * routes to them (a migration done, a plain switch): their connections,
+   * pools and breakers closed, and out of the layout. Only shards at the end
+   * of the client's list can go (a shard's index is its place in every
+   * table): those a `migration` option removed always are; one
+   * reconfigure() removed from the middle stays connected (docs/scaling.md).
+   */
+  private release(): void {
+    const executor = this.executor;
+    if (executor.closed || executor.options.sentinels.length || executor.options.cluster) return;
+    const keep = Math.max(...this.current.shards) + 1;
+    const layout = executor.fleet.holder.current;
+    if (keep >= layout.shards.length) return;
+    this.union = this.union.slice(0, keep);
+    executor.fleet.holder.replace({ shards: layout.shards.slice(0, keep), names: layout.names.slice(0, keep) }, "removed shards released");
   }
 
   private flushNear(): void {

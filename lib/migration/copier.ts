@@ -63,6 +63,8 @@ export interface CopierHost {
   /** A connection of its own to a shard's master for fn (returned after), with CLIENT NO-TOUCH on where the server has it. */
   onShard<T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T>;
   shardName(index: number): string;
+  /** The shard is still in the client's layout (a removed one is released once the migration is done). */
+  present(index: number): boolean;
   /** How the copier's commands to new owners are sent (the client's command timeout, on masters). */
   readonly call: CallOptions;
   /** Adds to the migration's counters (its metrics). */
@@ -101,7 +103,8 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
   // A long run stops where copies stop being safe (the end of warm's copy window): the result says where to resume from.
   const stop = () => signal?.aborted === true || (mode === "copy" && now() >= migration.clock.copyUntil);
   const { from, to } = migration.placements;
-  for (const shard of from.shards) {
+  // A shard the migration removed is released once it is done: nothing of it is left to retire here (flush it yourself).
+  for (const shard of from.shards.filter((i) => host.present(i))) {
     const name = host.shardName(shard);
     let cursor = cursors[name] ?? "0";
     let finished = false;

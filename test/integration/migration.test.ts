@@ -289,6 +289,61 @@ describe.each(["slots", "ketama"] as const)("shrinking 4 -> 3 shards, s1 removed
   });
 });
 
+describe("removed shards released", () => {
+  /** Connections named `name` on server i (CLIENT LIST, seen by the raw client). */
+  const named = async (i: number, name: string) => ((await fleet.raw(i).client("LIST")) as string).split("\n").filter((l) => l.includes(` name=${name} `)).length;
+
+  it("once a shrink is done, the removed shard's connections and pool are closed and it leaves the topology; quit() is clean", async () => {
+    await fleet.flushAll();
+    const after = [fleet.shards[0]!, fleet.shards[2]!, fleet.shards[3]!];
+    const clock = { now: AT.dual + 10_000 };
+    const sharding = { strategy: "ketama" } as const;
+    const client = fleet.client({
+      shards: after,
+      sharding,
+      ...PATIENT,
+      redis: { connectionName: "shrinking" },
+      migration: { from: { shards: fleet.shards, sharding }, startAt: T0, phaseMs: P },
+      [MIGRATION_CLOCK]: () => clock.now,
+    } as ShardedClientOptions);
+    await client.ready();
+    const keys = Array.from({ length: 100 }, (_, i) => `rel:${i}`);
+    await Promise.all(keys.map((k) => client.set(k, k)));
+    // The copier borrows a pooled connection from every old owner, s1 included.
+    expect((await client.migration()!.copyAll({ rate: 100_000 })).complete).toBe(true);
+    await eventually(async () => expect(await named(1, "shrinking")).toBeGreaterThanOrEqual(2));
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s2", "s3", "s1"]);
+    clock.now = AT.done;
+    expect(await client.mget(keys)).toEqual(keys);
+    await eventually(async () => expect(await named(1, "shrinking")).toBe(0));
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s2", "s3"]);
+    expect(client.stats().nodes.filter((n) => n.node === fleet.shards[1]!.master)).toEqual([]);
+    expect(client.stats().nodes.length).toBe(3);
+    expect(await named(0, "shrinking")).toBeGreaterThan(0);
+    expect(await client.mget(keys)).toEqual(keys);
+    // A run past doneAt + S retires what is left on the old owners still connected.
+    clock.now = AT.done + 10_000;
+    expect(await client.migration()!.copyAll({ rate: 100_000 })).toMatchObject({ mode: "retire", complete: true, failed: 0 });
+    await client.quit();
+    expect(await named(0, "shrinking")).toBe(0);
+  });
+
+  it("a reconfigure() that drops the last shard (a plain switch) closes its connections at once", async () => {
+    await fleet.flushAll();
+    const client = fleet.client({ shards: fleet.shards, ...PATIENT, redis: { connectionName: "dropping" } });
+    await client.ready();
+    await eventually(async () => expect(await named(3, "dropping")).toBe(1));
+    await client.reconfigure({ shards: fleet.shards.slice(0, 3) });
+    await eventually(async () => expect(await named(3, "dropping")).toBe(0));
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2"]);
+    await client.set("after", "1");
+    expect(await client.get("after")).toBe("1");
+    // Added back later: a shard like any other.
+    await client.reconfigure({ shards: fleet.shards });
+    await eventually(async () => expect(await named(3, "dropping")).toBe(1));
+  });
+});
+
 describe("the near cache during a migration", () => {
   it("an entry kept before the change is not served once another process writes the key's new owner", async () => {
     await fleet.flushAll();
