@@ -40,6 +40,8 @@ export class MigrationLink implements MigrationHost {
   private moved: boolean;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
+  /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
+  onPlacement: (() => void) | undefined;
 
   constructor(
     private readonly executor: Executor,
@@ -51,7 +53,7 @@ export class MigrationLink implements MigrationHost {
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
     this.moved = options.migration !== undefined;
     // Made after the migration ended: its removed shards are of no use from the start.
-    if (this.migrator?.done) queueMicrotask(() => this.release());
+    if (this.migrator?.done) queueMicrotask(() => (this.release(), this.onPlacement?.()));
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -121,6 +123,21 @@ export class MigrationLink implements MigrationHost {
     return status && Object.freeze({ ...status, copyAll: (options: CopyAllOptions) => this.copyAll(options) });
   }
 
+  /**
+   * The shards a channel is listened to on: while a migration is in force
+   * and not done, both of its owners (a publisher on either side of a phase
+   * boundary publishes to one of them, each message is heard once); else the
+   * owner in force. Publishing is routed by the placement in force.
+   */
+  channelShards(channel: string | Buffer): number[] {
+    const now = this.executor.strategy.shardIndexOf(channel);
+    const migrator = this.migrator;
+    if (!migrator || migrator.done) return [now];
+    const { from, to } = migrator.placements;
+    const count = this.executor.shardNames.length;
+    return [...new Set([from.strategy.shardIndexOf(channel), to.strategy.shardIndexOf(channel)])].filter((shard) => shard < count);
+  }
+
   status(): MigrationStatus | undefined {
     return this.migrator?.status();
   }
@@ -160,6 +177,7 @@ export class MigrationLink implements MigrationHost {
       this.flushNear();
       this.release();
     }
+    this.onPlacement?.();
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
   }
 
@@ -187,7 +205,7 @@ export class MigrationLink implements MigrationHost {
   phaseChanged(phase: Phase, previous: Phase): void {
     // Near-cache entries are tracked on the owner they were read from: a key's new owner does not invalidate them.
     this.flushNear();
-    if (phase === "done") queueMicrotask(() => this.release());
+    if (phase === "done") queueMicrotask(() => (this.release(), this.onPlacement?.()));
     // Noticed inside a command's dispatch: listeners run after it, and cannot fail it.
     const onPhase = this.onPhase;
     if (onPhase) queueMicrotask(() => onPhase(phase, previous));

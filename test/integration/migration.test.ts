@@ -309,9 +309,10 @@ describe("removed shards released", () => {
     await client.ready();
     const keys = Array.from({ length: 100 }, (_, i) => `rel:${i}`);
     await Promise.all(keys.map((k) => client.set(k, k)));
-    // The copier borrows a pooled connection from every old owner, s1 included.
+    // The copier borrows a pooled connection from every old owner, s1 included; a pattern is listened to on every shard.
     expect((await client.migration()!.copyAll({ rate: 100_000 })).complete).toBe(true);
-    await eventually(async () => expect(await named(1, "shrinking")).toBeGreaterThanOrEqual(2));
+    await client.psubscribe("rel-*");
+    await eventually(async () => expect(await named(1, "shrinking")).toBeGreaterThanOrEqual(3));
     expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s2", "s3", "s1"]);
     clock.now = AT.done;
     expect(await client.mget(keys)).toEqual(keys);
@@ -341,6 +342,64 @@ describe("removed shards released", () => {
     // Added back later: a shard like any other.
     await client.reconfigure({ shards: fleet.shards });
     await eventually(async () => expect(await named(3, "dropping")).toBe(1));
+  });
+});
+
+describe("pub/sub across a migration", () => {
+  /** A channel (or sharded channel) whose owner changes, and its old and new owner. */
+  function movingChannel(prefix: string) {
+    const where = owners("slots");
+    const channel = Array.from({ length: 400 }, (_, i) => `${prefix}:${i}`).find((c) => where.old(c) !== where.next(c))!;
+    return { channel, old: where.old(channel), next: where.next(channel) };
+  }
+  const numsub = async (i: number, channel: string, sharded = false) =>
+    Number(((await fleet.raw(i).call("pubsub", sharded ? "shardnumsub" : "numsub", channel)) as [string, number])[1]);
+
+  it.each([
+    ["subscribe", "publish"],
+    ["ssubscribe", "spublish"],
+  ] as const)("%s: a subscriber hears a publisher in every phase and one phase apart, each message once; at done only the new owner holds it", async (sub, pub) => {
+    await fleet.flushAll();
+    const sharded = sub === "ssubscribe";
+    const { channel, old, next } = movingChannel(`chan-${sub}`);
+    const subscriber = migrating("slots", "before");
+    const publisher = migrating("slots", "before");
+    const heard: string[] = [];
+    const listen = subscriber.client[sub].bind(subscriber.client) as unknown as (c: string, o: { handler: (m: string) => void }) => Promise<number>;
+    await listen(channel, { handler: (m) => heard.push(m) });
+    // A key named like the channel on its new owner: a sharded publish is not a write of it.
+    await fleet.raw(next).set(channel, "a key");
+    const sent: string[] = [];
+    const order: Array<[Phase, Phase]> = [["before", "before"], ["dual", "before"], ["dual", "dual"], ["warm", "dual"], ["warm", "warm"], ["switch", "warm"], ["switch", "switch"], ["done", "switch"], ["done", "done"], ["switch", "done"]];
+    for (const [p, s] of order) {
+      publisher.at(p);
+      subscriber.at(s);
+      const message = `${p}/${s}`;
+      sent.push(message);
+      await (publisher.client[pub].bind(publisher.client) as unknown as (c: string, m: string) => Promise<number>)(channel, message);
+      await eventually(async () => expect(heard).toEqual(sent));
+    }
+    expect(await fleet.raw(next).get(channel)).toBe("a key");
+    // Done (the subscriber's clock): the old owner's subscription dropped.
+    subscriber.at("done");
+    await subscriber.client.get("tick");
+    await eventually(async () => expect([await numsub(old, channel, sharded), await numsub(next, channel, sharded)]).toEqual([0, 1]));
+    expect(heard).toEqual(sent);
+  });
+
+  it("a channel subscribed before reconfigure() starts a migration is heard after the switch", async () => {
+    await fleet.flushAll();
+    const clock = { now: AT.before - 60_000 };
+    const make = () => fleet.client({ shards: fleet.shards.slice(0, 3), sharding: { strategy: "slots" }, ...PATIENT, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+    const [subscriber, publisher] = [make(), make()];
+    const { channel, next } = movingChannel("chan-rc");
+    const heard: string[] = [];
+    await subscriber.subscribe(channel, { handler: (m) => heard.push(m) });
+    for (const c of [subscriber, publisher]) await c.reconfigure({ shards: fleet.shards, sharding: { strategy: "slots" }, migration: { startAt: T0, phaseMs: P } });
+    await eventually(async () => expect(await numsub(next, channel)).toBe(1));
+    clock.now = AT.switch;
+    await publisher.publish(channel, "after switch");
+    await eventually(async () => expect(heard).toEqual(["after switch"]));
   });
 });
 
