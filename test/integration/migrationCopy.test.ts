@@ -176,6 +176,23 @@ describe("copyAll, resumed and retired", () => {
   });
 });
 
+describe("copyAll at the end of the copy window", () => {
+  it("a run still going when warm's copy window ends stops there, with the cursors to finish from after doneAt + S", async () => {
+    await fleet.flushAll();
+    const where = owners("slots");
+    const { client, at } = migrating("slots", "warm");
+    const keys = Array.from({ length: 300 }, (_, i) => `late:${i}`);
+    await Promise.all(keys.map((k) => fleet.raw(where.old(k)).set(k, k)));
+    // copyUntil = T0 + 2P - 2S - W (W = 2 s): the first batch done, the clock passes it.
+    const copyUntil = T0 + 2 * P - 2 * S - 2000;
+    const stopped = await client.migration()!.copyAll({ rate: 100_000, batch: 10, onProgress: () => void at("switch") });
+    expect(stopped).toMatchObject({ mode: "copy", complete: false });
+    expect(Object.keys(stopped.cursors).length).toBeGreaterThan(0);
+    expect(AT.switch).toBeGreaterThan(copyUntil);
+    await expect(client.migration()!.copyAll({ rate: 100_000, cursors: stopped.cursors })).rejects.toMatchObject({ retryAtMs: T0 + 2 * P + S });
+  });
+});
+
 describe("npm run migrate", () => {
   it("copies the moving keys of the migration a JSON config file describes (the real clock, startAt 10 s ago)", async () => {
     await fleet.flushAll();
