@@ -10,50 +10,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ShardedClientOptions } from "../../lib/index.js";
 import { MigrationRefusedError } from "../../lib/errors/migration.js";
-import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { migrate } from "../../scripts/migrate.js";
-
-const T0 = Date.parse("2026-12-10T10:00:00Z");
-const PATIENT = { commandTimeoutMs: 5000, breaker: { stallMs: 4000 } } as const;
-const P = 60_000;
-/** S = clockSkewMs (1 s) + commandTimeoutMs (5 s). */
-const S = 6000;
-const AT = {
-  before: T0 - 1000,
-  dualEarly: T0 + 1,
-  dual: T0 + S + 1,
-  warm: T0 + P + 1,
-  switch: T0 + 2 * P - 500,
-  done: T0 + 2 * P + 1,
-  retire: T0 + 2 * P + S + 1,
-};
-type Phase = keyof typeof AT;
+import { AT, P, PATIENT, S, T0, migrating as migratingOn, owners as ownersOn, type Phase } from "../support/migration.js";
 
 const files = fleetForFile(4);
 const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.get(files.fleet, name) });
-
-function migrating(strategy: "slots" | "ketama", at: Phase) {
-  const clock = { now: AT[at] };
-  const sharding = { strategy } as const;
-  const client = fleet.client({
-    shards: fleet.shards,
-    sharding,
-    ...PATIENT,
-    migration: { from: { shards: fleet.shards.slice(0, 3), sharding }, startAt: T0, phaseMs: P },
-    [MIGRATION_CLOCK]: () => clock.now,
-  } as ShardedClientOptions);
-  return { client, at: (phase: Phase) => void (clock.now = AT[phase]) };
-}
-
-function owners(strategy: "slots" | "ketama") {
-  const old = fleet.client({ shards: fleet.shards.slice(0, 3), sharding: { strategy }, lazyConnect: true });
-  const grown = fleet.client({ shards: fleet.shards, sharding: { strategy }, lazyConnect: true });
-  const index = (name: string) => Number(name.slice(1));
-  return { old: (key: string) => index(old.shardOf(key)), next: (key: string) => index(grown.shardOf(key)) };
-}
+const migrating = (strategy: "slots" | "ketama", at: Phase) => migratingOn(fleet, strategy, at);
+const owners = (strategy: "slots" | "ketama") => ownersOn(fleet, strategy);
 
 const expiry = async (i: number, k: string) => Number(await fleet.raw(i).call("pexpiretime", k));
 
