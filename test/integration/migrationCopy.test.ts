@@ -54,18 +54,20 @@ describe.each(["slots", "ketama"] as const)("copyAll (%s)", (strategy) => {
     expect(progress.length).toBeGreaterThan(3);
     expect(client.migration()!.copies).toBe(moving.length - 1);
 
-    for (const k of moving.slice(1)) {
-      const [from, to] = [fleet.raw(where.old(k)), fleet.raw(where.next(k))];
-      expect(await to.type(k)).toBe(await from.type(k));
-      const [oldAt, newAt] = await Promise.all([expiry(where.old(k), k), expiry(where.next(k), k)]);
-      if (keys.indexOf(k) % 2 === 1) expect([oldAt, newAt]).toEqual([-1, -1]);
-      else {
-        expect(newAt).toBeGreaterThan(Date.now());
-        expect(newAt).toBeLessThanOrEqual(oldAt);
-      }
-      // The old owner keeps it: it is authoritative until switch.
-      expect(await from.exists(k)).toBe(1);
-    }
+    await Promise.all(
+      moving.slice(1).map(async (k) => {
+        const [from, to] = [fleet.raw(where.old(k)), fleet.raw(where.next(k))];
+        const [oldType, newType, oldAt, newAt] = await Promise.all([from.type(k), to.type(k), expiry(where.old(k), k), expiry(where.next(k), k)]);
+        expect(newType).toBe(oldType);
+        if (keys.indexOf(k) % 2 === 1) expect([oldAt, newAt]).toEqual([-1, -1]);
+        else {
+          expect(newAt).toBeGreaterThan(Date.now());
+          expect(newAt).toBeLessThanOrEqual(oldAt);
+        }
+        // The old owner keeps it: it is authoritative until switch.
+        expect(await from.exists(k)).toBe(1);
+      }),
+    );
     expect(await fleet.raw(where.next(mine)).get(mine)).toBe("written there");
 
     const second = await client.migration()!.copyAll({ rate: 100_000 });
@@ -73,14 +75,16 @@ describe.each(["slots", "ketama"] as const)("copyAll (%s)", (strategy) => {
 
     // From switch on, nothing needs a fallback read: every key is on its new owner.
     at("switch");
-    for (const k of moving.slice(1)) {
-      const i = keys.indexOf(k);
-      if (i % 3 === 0) expect(await client.get(k)).toBe(`v:${k}`);
-      else if (i % 3 === 1) expect(await client.hgetall(k)).toEqual({ a: k, b: "2" });
-      else expect(await client.lrange(k, 0, -1)).toEqual(["x", k]);
-    }
+    await Promise.all(
+      moving.slice(1).map(async (k) => {
+        const i = keys.indexOf(k);
+        if (i % 3 === 0) expect(await client.get(k)).toBe(`v:${k}`);
+        else if (i % 3 === 1) expect(await client.hgetall(k)).toEqual({ a: k, b: "2" });
+        else expect(await client.lrange(k, 0, -1)).toEqual(["x", k]);
+      }),
+    );
     expect(client.migration()!.fallbackReads).toBe(0);
-  });
+  }, 60_000);
 
   it("writes and deletes racing the copy: a written value is never overwritten by the old one, a deleted key never comes back", async () => {
     await fleet.flushAll();

@@ -9,7 +9,7 @@ import type { Fleet } from "./fleet.js";
 
 export const T0 = Date.parse("2026-12-10T10:00:00Z");
 /** Room for a machine shared with other test runs: no test here is about timeouts or breakers. */
-export const PATIENT = { commandTimeoutMs: 5000, breaker: { stallMs: 4000 } } as const;
+export const PATIENT = { commandTimeoutMs: 5000, breaker: { stallMs: 4000 }, pool: { acquireTimeoutMs: 5000 } } as const;
 export const P = 60_000;
 /** S = clockSkewMs (1 s) + commandTimeoutMs (5 s). */
 export const S = 6000;
