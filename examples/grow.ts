@@ -42,10 +42,17 @@ export function productService(client: ShardedClient, options: { namespace: stri
     if (!ok) counts.errors++;
     return ok;
   };
-  return { client, counts, read };
+  return { client, counts, read, products };
 }
 
 export type ProductService = ReturnType<typeof productService>;
+
+/** Commands that failed, on every shard (the cache layer falls back to the database when Redis fails, so reads alone would hide them). */
+export function failedCommands(client: ShardedClient): number {
+  let failed = 0;
+  for (const shard of client.stats().shards) for (const [outcome, n] of Object.entries(shard.commands)) if (outcome !== "ok") failed += n;
+  return failed;
+}
 
 /** Every product of `ids` once, 100 requests at a time. */
 export async function readAll(service: ProductService, ids: readonly string[]): Promise<void> {
@@ -55,11 +62,20 @@ export async function readAll(service: ProductService, ids: readonly string[]): 
 /**
  * A closed loop of reads: `inflight` requests at a time, each picking its
  * product with `next`, until stopped. `onRead` gets each one's latency.
+ * With `rate` (reads/s in all), each loop waits for its next turn: a
+ * steady offered load, so latency is the reads' own, not a saturated
+ * process's queue.
  */
-export function keepReading(service: ProductService, options: { inflight: number; next: () => string; onRead?: (ms: number, ok: boolean) => void }) {
+export function keepReading(service: ProductService, options: { inflight: number; next: () => string; rate?: number; onRead?: (ms: number, ok: boolean) => void }) {
   let running = true;
-  const loop = async () => {
+  const spacingMs = options.rate ? (options.inflight * 1000) / options.rate : 0;
+  const loop = async (_: unknown, index: number) => {
+    let turn = performance.now() + (spacingMs * index) / options.inflight;
     while (running) {
+      if (spacingMs) {
+        await new Promise((resolve) => setTimeout(resolve, turn - performance.now()));
+        turn = Math.max(turn + spacingMs, performance.now() - spacingMs);
+      }
       const began = performance.now();
       const ok = await service.read(options.next());
       options.onRead?.(performance.now() - began, ok);
