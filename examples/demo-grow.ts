@@ -16,7 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { ShardedClient, type ShardConfig } from "shardis";
-import { changeFleet, keepReading, productService, readAll } from "./grow.js";
+import { changeFleet, failedCommands, keepReading, productService, readAll } from "./grow.js";
 import { ensureServers, startRedisMany, stopAll } from "./local.js";
 import { LiveView } from "./support/liveView.js";
 
@@ -130,13 +130,6 @@ async function part(view: LiveView, all: ShardConfig[], namespace: string, leadM
   } finally {
     await client.quit();
   }
-}
-
-/** Commands that failed, on every shard (the cache layer falls back to the database when Redis fails, so a read alone would hide them). */
-function failedCommands(client: ShardedClient): number {
-  let failed = 0;
-  for (const shard of client.stats().shards) for (const [outcome, n] of Object.entries(shard.commands)) if (outcome !== "ok") failed += n;
-  return failed;
 }
 
 function summary(r: PartResult): string {
