@@ -37,6 +37,7 @@ interface WorkerResult {
   steady: Window;
   during: Window;
   after: Window;
+  p99ByPhase: Record<string, number>;
   migration: { copies: number; fallbackReads: number; copyFailures: number; invalidationFailures: number } | null;
 }
 
@@ -84,10 +85,13 @@ export async function growthBench(parts: { runs: number; phaseMs: number; log: (
       for (const [name, direction, mode] of order) {
         // New owners start empty (docs/scaling.md's assumption): every server flushed before each run.
         await Promise.all(servers.map((s) => s.client().flushall()));
-        const out = await worker<WorkerResult>(
-          { ...SETTINGS, SHARDS: servers.map((s) => s.address).join(","), DIRECTION: direction, MODE: mode, PHASE_MS: parts.phaseMs, NAMESPACE: `growth${run}`, SEED: run + 1 },
-          WORKER,
-        );
+        const env = { ...SETTINGS, SHARDS: servers.map((s) => s.address).join(","), DIRECTION: direction, MODE: mode, PHASE_MS: parts.phaseMs, NAMESPACE: `growth${run}`, SEED: run + 1 };
+        // A worker that could not start (a starved machine: connecting took longer than the 1 s timeout) is run again, once, said so.
+        const out = await worker<WorkerResult>(env, WORKER).catch(async (error: unknown) => {
+          log(`  run ${run + 1}/${parts.runs}  ${name}: the worker failed (${String(error).split("\n").find((l) => l.includes("Error:")) ?? error}); once more`);
+          await Promise.all(servers.map((s) => s.client().flushall()));
+          return worker<WorkerResult>(env, WORKER);
+        });
         const r: GrowthRun = {
           hitSteady: hit(out.steady),
           hitDuring: hit(out.during),
@@ -106,7 +110,8 @@ export async function growthBench(parts: { runs: number; phaseMs: number; log: (
           `  run ${run + 1}/${parts.runs}  ${name.padEnd(28)} hit ${r.hitSteady.toFixed(3)} -> ${r.hitDuring.toFixed(3)} (after ${r.hitAfter.toFixed(3)})  ` +
             `loads/s ${Math.round(r.loadsPerSecSteady)} -> ${Math.round(r.loadsPerSecDuring)} (peak ${r.loadsPeakSecond}, after ${Math.round(r.loadsPerSecAfter)})  p99 ${r.p99SteadyMs.toFixed(2)} -> ${r.p99DuringMs.toFixed(2)} ms  ` +
             `reads/s ${Math.round(out.steady.reads / (out.steady.ms / 1000))} -> ${Math.round(out.during.reads / (out.during.ms / 1000))}  failed ${r.failed}` +
-            (out.migration ? `  copies ${out.migration.copies}, fallback reads ${out.migration.fallbackReads}, copy failures ${out.migration.copyFailures}` : ""),
+            (out.migration ? `  copies ${out.migration.copies}, fallback reads ${out.migration.fallbackReads}, copy failures ${out.migration.copyFailures}` : "") +
+            `\n      p99 by phase: ${Object.entries(out.p99ByPhase).map(([phase, ms]) => `${phase} ${ms.toFixed(2)}`).join(", ")} ms`,
         );
       }
     }

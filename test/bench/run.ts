@@ -107,6 +107,12 @@ type Ratio = [label: string, numerator: string, denominator: string, target?: nu
 
 async function main(): Promise<void> {
   log(`shardis bench: node ${process.version}, ${cpus().length} cores, ${rounds} rounds x ${base.durationMs / 1000}s per variant`);
+  // The growth section starts servers of its own: alone, it needs none of the ones below (nor their 200k preloaded keys).
+  if (wanted?.every((name) => name === "growth")) {
+    const growth = await growthBench({ runs: Number(flags["growth-runs"]), phaseMs: Number(flags["growth-phase-ms"]), log });
+    if (flags.json) writeFileSync(flags.json, JSON.stringify({ growth }, null, 2));
+    return;
+  }
   const plain = await startRedisMany(3);
   const cluster = await startRedisCluster(3);
   const closers: Array<() => Promise<unknown>> = [];
