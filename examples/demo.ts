@@ -8,7 +8,8 @@
  * to Sentinel's +switch-master to the first successful write, and the errors
  * seen. About 20 s (DEMO_SECONDS to change); stops everything it started.
  *
- * npm run demo -- --cluster runs the Redis Cluster demo instead (demo-cluster.ts).
+ * npm run demo -- --cluster runs the Redis Cluster demo instead (demo-cluster.ts);
+ * npm run demo -- --grow a plain fleet grown live, 3 -> 4 shards (demo-grow.ts).
  */
 import { NodeError, PartialFailureError, ShardedClient, type ShardisError } from "shardis";
 import { ensureServers, startHaTopology } from "./local.js";
@@ -122,7 +123,11 @@ function failoverLine(t: { killAt: number; switchAt: number; firstWriteAt: numbe
   return `kill -> +switch-master ${toSwitch} ms -> first write ${Math.round(t.firstWriteAt - t.switchAt)} ms`;
 }
 
-const run = process.argv.includes("--cluster") ? import("./demo-cluster.js").then((m) => m.clusterDemo()) : main();
+const run = process.argv.includes("--cluster")
+  ? import("./demo-cluster.js").then((m) => m.clusterDemo())
+  : process.argv.includes("--grow")
+    ? import("./demo-grow.js").then((m) => m.growDemo())
+    : main();
 run.then(
   () => process.exit(0),
   (error: unknown) => {

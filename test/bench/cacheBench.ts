@@ -180,9 +180,10 @@ function total(buckets: Map<number, number>): number {
   return n;
 }
 
-function worker(env: Record<string, string | number>): Promise<WorkerOutput> {
+/** Runs a bench worker (cacheWorker.ts unless `file` says another) in a fresh process; resolves its "done" JSON line. */
+export function worker<T = WorkerOutput>(env: Record<string, string | number>, file = WORKER): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+    const child = spawn(process.execPath, ["--import", "tsx", file], {
       env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -192,8 +193,8 @@ function worker(env: Record<string, string | number>): Promise<WorkerOutput> {
     child.stderr.on("data", (chunk: Buffer) => (err = (err + chunk).slice(-2000)));
     child.once("exit", (code) => {
       const line = out.split("\n").find((l) => l.includes('"done"'));
-      if (code === 0 && line) resolve(JSON.parse(line) as WorkerOutput);
-      else reject(new Error(`cache bench worker failed (exit ${code}):\n${err}`));
+      if (code === 0 && line) resolve(JSON.parse(line) as T);
+      else reject(new Error(`bench worker ${file} failed (exit ${code}):\n${err}`));
     });
   });
 }

@@ -25,6 +25,11 @@
  * node (shardis near cache, ioredis, node-redis with its client-side cache)
  * and on three shards (the busiest node's command rate, with and without).
  *
+ * Growth (growthBench.ts, --only growth): a plain fleet grown 3 -> 4 and
+ * shrunk 4 -> 3 under the cache service workload, by a migration and by a
+ * plain switch, each run a fresh process: hit ratio, database loads/s and
+ * p99 during the change against steady, failed commands.
+ *
  * Per process (processBench.ts): each variant (shardis on one node, three
  * shards, near cache, cache hit path, on the cluster; ioredis, node-redis and
  * Valkey GLIDE as anchors) in several fresh processes: min / median / max,
@@ -38,6 +43,7 @@
  * Flags: --rounds N (6) --seconds S (3) --inflight N (256) --batches N (16 in flight)
  *        --keys N (100000) --reshard-slots N (2000, 0 to skip) --cache-seconds N (8, 0 to skip) --hot-keys 0|1 --near-cache 0|1 --tracing 0|1
  *        --processes N (3 fresh processes per variant, 0 to skip) --process-seconds S (3) --process-variants "a,b"
+ *        --growth-runs N (3 per variant, 0 to skip) --growth-phase-ms MS (5000)
  *        --only "name,name" --json FILE
  */
 import { writeFileSync } from "node:fs";
@@ -51,6 +57,7 @@ import { defaultSlotRanges } from "../../dist/sharding/slotMap.js";
 import { startRedisMany, stopAll } from "../support/redis.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { cacheBench } from "./cacheBench.js";
+import { growthBench } from "./growthBench.js";
 import { hotKeysBench } from "./hotKeysBench.js";
 import { nearCacheBench } from "./nearCacheBench.js";
 import { loadForProcesses, ON_CLUSTER, ONE_NODE, processBench } from "./processBench.js";
@@ -79,6 +86,8 @@ const { values: flags } = parseArgs({
     "near-cache": { type: "string", default: "1" },
     tracing: { type: "string", default: "1" },
     processes: { type: "string", default: "3" },
+    "growth-runs": { type: "string", default: "3" },
+    "growth-phase-ms": { type: "string", default: "5000" },
     "process-seconds": { type: "string", default: "3" },
     "process-variants": { type: "string" },
     json: { type: "string" },
@@ -98,6 +107,12 @@ type Ratio = [label: string, numerator: string, denominator: string, target?: nu
 
 async function main(): Promise<void> {
   log(`shardis bench: node ${process.version}, ${cpus().length} cores, ${rounds} rounds x ${base.durationMs / 1000}s per variant`);
+  // The growth section starts servers of its own: alone, it needs none of the ones below (nor their 200k preloaded keys).
+  if (wanted?.every((name) => name === "growth")) {
+    const growth = await growthBench({ runs: Number(flags["growth-runs"]), phaseMs: Number(flags["growth-phase-ms"]), log });
+    if (flags.json) writeFileSync(flags.json, JSON.stringify({ growth }, null, 2));
+    return;
+  }
   const plain = await startRedisMany(3);
   const cluster = await startRedisCluster(3);
   const closers: Array<() => Promise<unknown>> = [];
@@ -208,6 +223,10 @@ async function main(): Promise<void> {
     }
     if (flags["near-cache"] !== "0" && (!wanted || wanted.some((n) => /near|node-redis|1 node|3 shards/.test(n)))) {
       report.nearCache = await nearCacheBench({ servers: plain, keys, commands, log, compare, closers });
+    }
+    const growthRuns = Number(flags["growth-runs"]);
+    if (growthRuns > 0 && (!wanted || wanted.includes("growth"))) {
+      report.growth = await growthBench({ runs: growthRuns, phaseMs: Number(flags["growth-phase-ms"]), log });
     }
     const processes = Number(flags.processes);
     if (processes > 0 && (!wanted || wanted.includes("per process"))) {

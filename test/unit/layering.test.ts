@@ -65,7 +65,7 @@ describe("examples", () => {
 
   it("import only shardis and public packages, so they copy into an app as they are", () => {
     // local.ts (starts servers for them) and the demos (start their own) are programs, not examples to copy.
-    const programs = new Set(["local.ts", "demo.ts", "demo-cluster.ts"]);
+    const programs = new Set(["local.ts", "demo.ts", "demo-cluster.ts", "demo-grow.ts"]);
     const examples = listSources(EXAMPLES).filter((file) => !file.includes("/") && !programs.has(file));
     expect(examples.length).toBeGreaterThanOrEqual(4);
     const relative = examples.flatMap((file) =>
