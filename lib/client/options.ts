@@ -49,13 +49,13 @@ function firstNode(input: ShardedClientOptions): { host: string; port: number } 
 export function ioredisOptions(input: ShardedClientOptions): ShardedClientOptions & IoredisView {
   const redis = input.redis && connectionView(input.redis);
   const sentinelOptions = input.sentinelOptions && connectionView(input.sentinelOptions);
-  // keyPrefix: shardis has none (libraries prefix with it). maxRetriesPerRequest: commands are bounded by their deadline.
+  // maxRetriesPerRequest: commands are bounded by their deadline.
   const view: Record<string, unknown> = {
     ...firstNode(input),
     ...input,
     ...(redis && { redis }),
     ...(sentinelOptions && { sentinelOptions }),
-    keyPrefix: "",
+    keyPrefix: input.redis?.keyPrefix ?? "",
     maxRetriesPerRequest: null,
     db: input.redis?.db ?? 0,
   };

@@ -4,7 +4,7 @@
  * code moves over unchanged, left out of what the connections get, and
  * named once per process in a warning (code SHARDIS_IGNORED_OPTION) that
  * says what shardis does instead. Options whose silent loss would change
- * data or addresses (keyPrefix, host, port, sentinels) stay refused.
+ * addresses (host, port, sentinels) stay refused; keyPrefix is honoured.
  */
 export const IGNORED_REDIS_FIELDS: Readonly<Record<string, string>> = {
   enableAutoPipelining: "shardis pipelines every node itself",

@@ -59,6 +59,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly nearCache: ResolvedNearCache | undefined;
   /** The shard that takes keyless commands; undefined: the only shard if there is one, else refused. */
   readonly keyless: string | undefined;
+  /** ioredis's keyPrefix (given as redis.keyPrefix), put on every key a caller sends; "" for none. */
+  readonly keyPrefix: string;
 }
 
 export interface ResolvedRetryOptions {
@@ -90,6 +92,7 @@ export const REDIS_FIELDS: Record<string, Check> = {
   disableClientInfo: isBoolean,
   family: oneOf(0, 4, 6),
   stringNumbers: isBoolean,
+  keyPrefix: isString,
 };
 
 /** ioredis options shardis sets itself, with what to use instead. */
@@ -98,7 +101,6 @@ const MANAGED_REDIS_FIELDS: Record<string, string> = {
   port: "give addresses in shards[].master",
   lazyConnect: "use the top-level lazyConnect option",
   commandTimeout: "use the top-level commandTimeoutMs option",
-  keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };
 
@@ -113,7 +115,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const cluster = resolveCluster(options.cluster, options, problems);
   const shards = cluster || options.cluster !== undefined ? [] : resolveShards(options.shards, problems);
   const sharding = cluster ? CLUSTER_SHARDING : resolveSharding(options.sharding, shards, problems);
-  const redis = resolveRedis(options.redis, problems);
+  const { keyPrefix = "", ...redis } = resolveRedis(options.redis, problems);
   const commandTimeoutMs = resolveTimeout(options.commandTimeoutMs, problems);
   const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
   if (typeof lazyConnect !== "boolean") problems.push(`lazyConnect ${isBoolean(lazyConnect)}`);
@@ -166,6 +168,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     hotKeys,
     nearCache,
     keyless,
+    keyPrefix,
   });
 }
 

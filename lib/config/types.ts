@@ -117,6 +117,14 @@ export interface RedisConnectionOptions {
   /** Return integers as strings. @default false */
   stringNumbers?: boolean;
   /**
+   * ioredis's keyPrefix: put before every key argument of every command (by
+   * ioredis's rules: not on KEYS/SCAN patterns, channels or replies), in
+   * pipelines, transactions, scripts' KEYS, the cache layer and duplicates.
+   * Part of the key for placement: `{tag}` after the prefix hashes as on
+   * Redis Cluster. @default ""
+   */
+  keyPrefix?: string;
+  /**
    * ioredis options shardis does its own way: accepted so ioredis code
    * moves over unchanged, ignored, and named once in a process warning
    * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.

@@ -172,6 +172,50 @@ export const CASES: Case[] = [
   ["connectionName", async (_r, make) => { const c = make({ connectionName: "named" }); return c.client("GETNAME"); }],
   ["db option", async (_r, make) => { const c = make({ db: 2 }); await c.set("{t}a", "in-2"); return [await c.get("{t}a"), c.options.db]; }],
   ["keyPrefix option", async (_r, make) => { const c = make({ keyPrefix: "{t}p:" }); await c.set("a", "1"); const d = make(); return d.get("{t}p:a"); }],
+  ["keyPrefix: every key of every command, not replies", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    await c.mset("a", "1", "b", "2");
+    return [await c.mget("a", "b"), await c.exists("a", "b"), await c.rename("a", "a2"), await d.mget("{t}p:a2", "{t}p:b"), await c.lpush("l", "x"), await c.rpoplpush("l", "l2"),
+      await d.lrange("{t}p:l2", 0, -1), await c.zadd("z", 1, "m"), await c.zunionstore("zz", 1, "z"), await d.zrange("{t}p:zz", 0, -1), await c.blpop("l2", 1), await c.getBuffer(Buffer.from("b")), c.options.keyPrefix];
+  }],
+  ["keyPrefix: SCAN MATCH pattern as given", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    await c.mset("a", "1", "b", "2");
+    await c.hset("h", "f", "v");
+    const found: string[] = [];
+    let cursor = "0";
+    for (let i = 0; i < 100; i++) {
+      const [next, keys] = await c.scan(cursor, "MATCH", "{t}p:*", "COUNT", 100);
+      found.push(...keys);
+      cursor = next;
+      if (cursor === "0") break;
+    }
+    return [sorted(found), await c.hscan("h", 0)];
+  }],
+  ["keyPrefix: pipeline, multi and inline transaction", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    const p = await c.pipeline().set("a", "1").incr("n").get("a").exec();
+    const m = await c.multi().set("b", "2").incr("n").exec();
+    const i = await c.pipeline().multi().incr("n").exec().get("n").exec();
+    return [p, m, i, await d.mget("{t}p:a", "{t}p:b", "{t}p:n")];
+  }],
+  ["keyPrefix: defineCommand KEYS and eval", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    c.defineCommand("kp", { numberOfKeys: 1, lua: "redis.call('set', KEYS[1], ARGV[1]); return KEYS[1]" });
+    c.defineCommand("kpn", { lua: "return KEYS" });
+    return [await c.kp("a", "v"), await c.eval("return KEYS[1]", 1, "b"), await c.kpn(2, "x", "y"), await c.pipeline().kp("c", "w").exec(), await c.multi().kp("e", "u").exec(), await d.mget("{t}p:a", "{t}p:c", "{t}p:e")];
+  }],
+  ["keyPrefix: a hash tag after the prefix, duplicate, sendCommand as given", async (_r, make) => {
+    const c = make({ keyPrefix: "p:" });
+    const d = make();
+    await c.mset("{t}a", "1", "{t}b", "2");
+    await c.duplicate().set("{t}c", "3");
+    await c.sendCommand(new Command("set", ["{t}raw", "4"]));
+    return [await c.rename("{t}a", "{t}a2"), await d.mget("p:{t}a2", "p:{t}b", "p:{t}c", "{t}raw"), await c.call("get", "{t}b")];
+  }],
   ["stringNumbers", async (_r, make) => { const c = make({ stringNumbers: true }); return [await c.incrbyfloat("{t}f", 1.5), await c.incr("{t}n")]; }],
   ["duplicate", async (r) => { const d = r.duplicate(); const out = [await d.set("{t}a", "1"), await r.get("{t}a")]; await d.quit(); return out; }],
   ["options.host/port/keyPrefix/maxRetriesPerRequest types", async (r) => [typeof r.options.host, typeof r.options.port, typeof r.options.keyPrefix]],

@@ -128,7 +128,7 @@ describe("resolveOptions", () => {
     [{ cluster: { seeds: ["h:1"] }, redis: { db: 2 } }, "redis.db must be 0 over a cluster: a Redis Cluster has database 0 only"],
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { host: "h" } }, "redis.host is managed by shardis: give addresses in shards[].master"],
-    [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
+    [{ shards: two, redis: { keyPrefix: 5 } }, "redis.keyPrefix must be a string"],
     [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
     [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
     [{ shards: two, pool: { size: 3 } }, "unknown option 'pool.size'"],
@@ -190,6 +190,13 @@ describe("resolveOptions", () => {
     } finally {
       process.emitWarning = emit;
     }
+  });
+
+  it("takes ioredis's keyPrefix under redis, out of what the connections get", () => {
+    const resolved = resolveOptions({ shards: two, redis: { keyPrefix: "app:", db: 1 } });
+    expect(resolved.keyPrefix).toBe("app:");
+    expect(resolved.redis).toEqual({ connectTimeout: 1000, db: 1 });
+    expect(resolveOptions({ shards: two }).keyPrefix).toBe("");
   });
 
   it("lists every problem in one error", () => {
