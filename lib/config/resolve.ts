@@ -93,6 +93,7 @@ export const REDIS_FIELDS: Record<string, Check> = {
   family: oneOf(0, 4, 6),
   stringNumbers: isBoolean,
   keyPrefix: isString,
+  replyMapping: oneOf("legacy", "resp3"),
 };
 
 /** ioredis options shardis sets itself, with what to use instead. */
@@ -194,6 +195,8 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     }
   }
   checkCredentials("redis", value as Record<string, unknown>, problems);
+  // As ioredis: RESP3's maps and doubles only come over RESP3.
+  if (redis.replyMapping === "resp3" && redis.protocol === 2) problems.push('redis.replyMapping "resp3" is only supported with protocol 3 (redis.protocol is 2)');
   return redis as RedisConnectionOptions;
 }
 

@@ -125,6 +125,13 @@ export interface RedisConnectionOptions {
    */
   keyPrefix?: string;
   /**
+   * ioredis's reply shapes over RESP3: "resp3" gives maps as objects
+   * (XREAD, XREADGROUP by stream name), doubles as numbers (ZSCORE,
+   * WITHSCORES pairs), as ioredis does with the same option. Needs
+   * protocol 3. @default "legacy"
+   */
+  replyMapping?: "legacy" | "resp3";
+  /**
    * ioredis options shardis does its own way: accepted so ioredis code
    * moves over unchanged, ignored, and named once in a process warning
    * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.

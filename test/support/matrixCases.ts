@@ -216,6 +216,31 @@ export const CASES: Case[] = [
     await c.sendCommand(new Command("set", ["{t}raw", "4"]));
     return [await c.rename("{t}a", "{t}a2"), await d.mget("p:{t}a2", "p:{t}b", "p:{t}c", "{t}raw"), await c.call("get", "{t}b")];
   }],
+  ["replyMapping resp3: sorted sets (scores as numbers)", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    return [await c.zadd("{t}z", 1.5, "a", 2, "b"), await c.zscore("{t}z", "a"), await c.zincrby("{t}z", 1, "a"), await c.zmscore("{t}z", "a", "none"), await c.zrange("{t}z", 0, -1, "WITHSCORES"),
+      await c.zrangebyscore("{t}z", "-inf", "+inf", "WITHSCORES"), await c.zrandmember("{t}z", 1, "WITHSCORES").then((x: unknown[]) => x.length), await c.zpopmin("{t}z"), await c.zscoreBuffer("{t}z", "b")];
+  }],
+  ["replyMapping resp3: hashes and sets", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.hset("{t}h", "f", "1", "g", "2");
+    await c.sadd("{t}s", "a");
+    return [await c.hgetall("{t}h"), await c.hgetallBuffer("{t}h"), await c.hrandfield("{t}h", -1, "WITHVALUES").then((x: unknown[]) => x.length), await c.smembers("{t}s"), await c.hgetall("{t}none"), await c.incrbyfloat("{t}f", 1.5), await c.hscan("{t}h", 0)];
+  }],
+  ["replyMapping resp3: streams", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.xadd("{t}x", "1-1", "f", "v");
+    await c.xgroup("CREATE", "{t}x", "g", "0");
+    return [await c.xread("COUNT", 5, "STREAMS", "{t}x", "0"), await c.xreadgroup("GROUP", "g", "c", "COUNT", 1, "STREAMS", "{t}x", ">"), await c.xrange("{t}x", "-", "+"), await c.xread("BLOCK", 10, "STREAMS", "{t}x", "$")];
+  }],
+  ["replyMapping resp3: pipeline, multi, split and broadcast replies", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.hset("{t}h", "f", "1");
+    await c.zadd("{t}z", 2.5, "a");
+    return [await c.pipeline().zscore("{t}z", "a").hgetall("{t}h").exec(), await c.multi().zscore("{t}z", "a").hgetall("{t}h").exec(), await c.mget("{t}h2", "{t}z2"),
+      await c.pubsub("NUMSUB", "{t}ch"), await c.script("EXISTS", "0000000000000000000000000000000000000000"), await c.eval("return {1, 'x'}", 1, "{t}k"), await c.zscore("{t}z", "a", () => undefined)];
+  }],
+  ["replyMapping resp3 needs protocol 3", async (_r, make) => { try { make({ replyMapping: "resp3", protocol: 2 }); return "made"; } catch (e) { return /protocol 3/.test((e as Error).message); } }],
   ["stringNumbers", async (_r, make) => { const c = make({ stringNumbers: true }); return [await c.incrbyfloat("{t}f", 1.5), await c.incr("{t}n")]; }],
   ["duplicate", async (r) => { const d = r.duplicate(); const out = [await d.set("{t}a", "1"), await r.get("{t}a")]; await d.quit(); return out; }],
   ["options.host/port/keyPrefix/maxRetriesPerRequest types", async (r) => [typeof r.options.host, typeof r.options.port, typeof r.options.keyPrefix]],

@@ -129,6 +129,8 @@ describe("resolveOptions", () => {
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { host: "h" } }, "redis.host is managed by shardis: give addresses in shards[].master"],
     [{ shards: two, redis: { keyPrefix: 5 } }, "redis.keyPrefix must be a string"],
+    [{ shards: two, redis: { replyMapping: "maps" } }, 'redis.replyMapping must be one of legacy, resp3 (got "maps")'],
+    [{ shards: two, redis: { replyMapping: "resp3", protocol: 2 } }, 'redis.replyMapping "resp3" is only supported with protocol 3 (redis.protocol is 2)'],
     [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
     [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
     [{ shards: two, pool: { size: 3 } }, "unknown option 'pool.size'"],
