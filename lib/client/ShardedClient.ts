@@ -21,7 +21,7 @@ import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
-import type { ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
+import type { IoredisSentinelOptions, ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import { AlreadyConnectedError, ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
@@ -49,12 +49,10 @@ import { connectionShard, keyShardIndex, transactionTarget, type ConnectionTarge
 import { mgetOptions, pipelineArguments } from "./arguments.js";
 import { installSubscriptions, PUBSUB, type SubscribeMethods } from "./subscribing.js";
 import { clientPubSub, fleetEvents, nodeEvents, type ShardisEvents } from "./events.js";
-
 export type { ConnectionTarget } from "./targets.js";
 export type { ShardisEvents, NodeEvent } from "./events.js";
 
-type Omitted =
-  | "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
+type Omitted = "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
   | "scan" | "scanBuffer" | "ssubscribe" | "sunsubscribe";
 
 export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods, SubscribeMethods {}
@@ -72,12 +70,14 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   #lifecycle!: Lifecycle;
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
-  constructor(options: ShardedClientOptions) {
+  constructor(options: IoredisSentinelOptions);
+  constructor(options: ShardedClientOptions);
+  constructor(options: ShardedClientOptions | IoredisSentinelOptions) {
     super();
     const resolved = resolveOptions(options);
-    this.#input = options;
+    this.#input = options as ShardedClientOptions;
     this.#resolved = resolved;
-    this.#options = ioredisOptions(options);
+    this.#options = ioredisOptions(this.#input);
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     this.#facades = new Facades(() => this.#executor, this);

@@ -55,14 +55,15 @@ export function ioredisOptions(input: ShardedClientOptions): ShardedClientOption
     ...input,
     ...(redis && { redis }),
     ...(sentinelOptions && { sentinelOptions }),
-    keyPrefix: input.redis?.keyPrefix ?? "",
+    // In ioredis's Sentinel shape (IoredisSentinelOptions) the connection options are at the top level.
+    keyPrefix: input.redis?.keyPrefix ?? (input as IoredisView).keyPrefix ?? "",
     maxRetriesPerRequest: null,
-    db: input.redis?.db ?? 0,
+    db: input.redis?.db ?? (input as IoredisView).db ?? 0,
   };
   for (const field of ["username", "tls", "password", "connectionName"] as const) {
     if (redis?.[field] !== undefined) view[field] = redis[field];
   }
-  return withHidden(view, ["password"]) as ShardedClientOptions & IoredisView;
+  return withHidden(view, ["password", "sentinelPassword"]) as ShardedClientOptions & IoredisView;
 }
 
 /** The ioredis option fields client.options adds to the client's own. */

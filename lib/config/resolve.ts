@@ -18,6 +18,7 @@ import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
 import { resolveKeyless } from "./keyless.js";
 import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
+import { fromIoredisSentinel } from "./ioredisSentinel.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
 import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
@@ -110,7 +111,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new ConfigError([`options must be an object (got ${describe(input)})`]);
   }
-  const options = input as Record<string, unknown>;
+  const options = fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems);
   unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
   const cluster = resolveCluster(options.cluster, options, problems);
@@ -171,6 +172,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     keyless,
     keyPrefix,
   });
+}
+
+/** An ioredis connection option (taken under `redis`, or at the top level in ioredis's Sentinel shape). */
+export function isConnectionField(key: string): boolean {
+  return Object.hasOwn(REDIS_FIELDS, key) || Object.hasOwn(IGNORED_REDIS_FIELDS, key);
 }
 
 function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {

@@ -201,6 +201,33 @@ describe("resolveOptions", () => {
     expect(resolveOptions({ shards: two }).keyPrefix).toBe("");
   });
 
+  it("reads ioredis's Sentinel shape as one Sentinel shard, connection options under redis", () => {
+    const resolved = resolveOptions({
+      sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2" }, { port: 26380 }],
+      name: "mymaster",
+      role: "slave",
+      sentinelUsername: "s-user",
+      sentinelPassword: "s-secret",
+      enableTLSForSentinelMode: true,
+      sentinelTLS: { servername: "sentinel.local" },
+      password: "d-secret",
+      db: 3,
+      keyPrefix: "app:",
+      commandTimeoutMs: 500,
+    });
+    expect(resolved.shards).toEqual([{ name: "mymaster", index: 0, weight: 1, master: undefined, replicas: [], masterName: "mymaster" }]);
+    expect(resolved.sentinels).toEqual([{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 26379 }, { host: "localhost", port: 26380 }]);
+    expect(resolved.sentinelOptions).toMatchObject({ username: "s-user", password: "s-secret", tls: { servername: "sentinel.local" } });
+    expect(resolved.redis).toMatchObject({ password: "d-secret", db: 3 });
+    expect([resolved.readFrom, resolved.keyPrefix, resolved.commandTimeoutMs]).toEqual(["replica", "app:", 500]);
+    // A master name that is not a shard name gives the shard "s0".
+    expect(resolveOptions({ sentinels: ["h:26379"], name: "my:master/1" }).shards[0]).toMatchObject({ name: "s0" });
+    expect(problemsOf({ sentinels: ["h:26379"], name: "m", shards: two })).toContain(
+      "name is ioredis's Sentinel master name, for a client of one master: give it with sentinels and without shards or cluster (or give shards[].masterName)",
+    );
+    expect(problemsOf({ sentinels: ["h:26379"], name: "m", role: "replica" })).toContain('role must be "master" or "slave" (got "replica")');
+  });
+
   it("lists every problem in one error", () => {
     const problems = problemsOf({
       shards: [{ name: "s0", master: "h:0" }, { name: "s0", master: "h:1", weight: 0 }],
