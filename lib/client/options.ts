@@ -8,6 +8,7 @@
  */
 import type { RedisConnectionOptions, ShardedClientOptions } from "../config/types.js";
 import { parseAddress } from "../config/address.js";
+import { shardisShape } from "../config/resolve.js";
 
 /** Fields of tls.connect() options that are secrets: the private key, its passphrase, a PKCS#12 bundle. */
 const TLS_SECRETS = ["key", "passphrase", "pfx"];
@@ -47,18 +48,19 @@ function firstNode(input: ShardedClientOptions): { host: string; port: number } 
  * enumerable, so nothing that prints the options prints them.
  */
 export function ioredisOptions(input: ShardedClientOptions): ShardedClientOptions & IoredisView {
-  const redis = input.redis && connectionView(input.redis);
+  // URL addresses and ioredis's Sentinel shape read as the client reads them: their host, port, db, credentials.
+  const shaped = shardisShape(input);
+  const redis = shaped.redis && connectionView(shaped.redis);
   const sentinelOptions = input.sentinelOptions && connectionView(input.sentinelOptions);
   // maxRetriesPerRequest: commands are bounded by their deadline.
   const view: Record<string, unknown> = {
-    ...firstNode(input),
+    ...firstNode(shaped),
     ...input,
     ...(redis && { redis }),
     ...(sentinelOptions && { sentinelOptions }),
-    // In ioredis's Sentinel shape (IoredisSentinelOptions) the connection options are at the top level.
-    keyPrefix: input.redis?.keyPrefix ?? (input as IoredisView).keyPrefix ?? "",
+    keyPrefix: shaped.redis?.keyPrefix ?? "",
     maxRetriesPerRequest: null,
-    db: input.redis?.db ?? (input as IoredisView).db ?? 0,
+    db: shaped.redis?.db ?? 0,
   };
   for (const field of ["username", "tls", "password", "connectionName"] as const) {
     if (redis?.[field] !== undefined) view[field] = redis[field];

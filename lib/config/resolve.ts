@@ -19,9 +19,10 @@ import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
 import { resolveKeyless } from "./keyless.js";
 import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
 import { fromIoredisSentinel } from "./ioredisSentinel.js";
+import { fromUrls } from "./redisUrl.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
-import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
+import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, ShardedClientOptions } from "./types.js";
 
 export type { ResolvedShard } from "./shards.js";
 
@@ -111,7 +112,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new ConfigError([`options must be an object (got ${describe(input)})`]);
   }
-  const options = fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems);
+  const options = fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems), isConnectionField, REDIS_FIELDS, problems);
   unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
   const cluster = resolveCluster(options.cluster, options, problems);
@@ -172,6 +173,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     keyless,
     keyPrefix,
   });
+}
+
+/** The options in shardis's own shape: ioredis's Sentinel shape and URL addresses read as such (problems left to resolveOptions). */
+export function shardisShape(input: ShardedClientOptions): ShardedClientOptions {
+  return fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, []), isConnectionField, REDIS_FIELDS, []) as ShardedClientOptions;
 }
 
 /** An ioredis connection option (taken under `redis`, or at the top level in ioredis's Sentinel shape). */

@@ -159,7 +159,9 @@ describe("resolveOptions", () => {
     [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
     [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
     [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
-    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }] }, 'shards[0].master "redis://***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1?tls=1" }] }, "shards[0].master: URL parameter 'tls' is not a connection option shardis can honour in a query (give it in redis, or in the URL's own parts)"],
+    [{ shards: [{ name: "a", master: "redis://h:1/1" }, { name: "b", master: "redis://h:2/2" }] }, "shards[1].master: the URL's db 2 differs from shards[0].master's: connection options apply to every node of a client, so URLs must agree with each other and with redis"],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }], redis: { password: "other" } }, "shards[0].master: the URL's password differs from redis's: connection options apply to every node of a client, so URLs must agree with each other and with redis"],
     [{ shards: two, natMap: { "pw@h:1": "h:2" } }, 'natMap key "***@h:1": "***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
     [{ shards: two, redis: { credentials: "token" } }, 'redis.credentials must be a function () => ({ username?, password }) (got "token")'],
     [{ shards: two, redis: { credentials: () => ({ password: "p" }), password: "p" } }, "redis.credentials replaces redis.username and redis.password: give one or the other"],
@@ -226,6 +228,13 @@ describe("resolveOptions", () => {
       "name is ioredis's Sentinel master name, for a client of one master: give it with sentinels and without shards or cluster (or give shards[].masterName)",
     );
     expect(problemsOf({ sentinels: ["h:26379"], name: "m", role: "replica" })).toContain('role must be "master" or "slave" (got "replica")');
+  });
+
+  it("reads redis:// URL addresses as ioredis does: host and port, their credentials, db, TLS and query options under redis", () => {
+    const resolved = resolveOptions({ shards: [{ name: "a", master: "rediss://u:p%40ss@h:7000/3?protocol=2&family=4&enableReadyCheck=false" }], cluster: undefined });
+    expect(resolved.shards[0]!.master).toEqual({ host: "h", port: 7000 });
+    expect(resolved.redis).toMatchObject({ username: "u", password: "p@ss", db: 3, tls: {}, protocol: 2, family: 4, enableReadyCheck: false });
+    expect(resolveOptions({ cluster: { seeds: ["redis://[::1]"] } }).cluster!.seeds).toEqual([{ host: "::1", port: 6379 }]);
   });
 
   it("lists every problem in one error", () => {
