@@ -18,6 +18,7 @@ export type { CacheKey } from "./cache/store.js";
 export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";
 export type {
   ShardedClientOptions,
+  IoredisSentinelOptions,
   ShardConfig,
   ClusterOptions,
   ShardingOptions,

@@ -13,6 +13,7 @@
  * commits unwatched; a command meant for the block never runs outside it),
  * until exec(), discard() or UNWATCH ends the scope.
  */
+import { prefixKeys, prefixScriptArgs } from "../commands/keyPrefix.js";
 import { inspect } from "node:util";
 import type { RedisCommander } from "ioredis";
 import { buildCommand, internalCommand, ShardisCommand } from "../commands/command.js";
@@ -74,7 +75,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
           : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
       const spec = commandSpec(name);
-      const cmd = buildCommand(name, args, encoding);
+      const cmd = buildCommand(name, prefixKeys(name, args, this.executor.options.keyPrefix), encoding);
       this.checkShard(spec, cmd);
       if (name === "unwatch" && this.pin?.holds === "watch") return this.endWatch(cmd, this.pin);
       if (name === "watch") this.hold("watch");
@@ -117,10 +118,10 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   [RUN_SCRIPT](script: Script, args: unknown[], encoding: Encoding, callback: Callback | undefined): Promise<unknown> {
     try {
       this.checkOpen();
-      const evalArgs = script.evalArgs(args);
       // Inside multi({ pipeline: false }) EVALSHA is only QUEUED (a NOSCRIPT would come with EXEC, too late for EVAL), and
-      // its reply must take its place among EXEC's: it goes as EVAL, kept with the block's commands.
-      if (this.unpipelined) return withCallback(this[DISPATCH](script.evalCommand, [script.lua, ...evalArgs], encoding), callback);
+      // its reply must take its place among EXEC's: it goes as EVAL, kept with the block's commands (DISPATCH prefixes its keys).
+      if (this.unpipelined) return withCallback(this[DISPATCH](script.evalCommand, [script.lua, ...script.evalArgs(args)], encoding), callback);
+      const evalArgs = script.evalArgs(prefixScriptArgs(script, args, this.executor.options.keyPrefix));
       const evalsha = new ShardisCommand(script.evalshaCommand, [script.sha, ...evalArgs], { replyEncoding: encoding });
       this.checkShard(commandSpec(script.evalshaCommand), evalsha);
       return withCallback(runScript(this.node, script, evalsha, evalArgs, encoding, this.executor.defaults.timeoutMs, 0, this.pin), callback);
@@ -151,6 +152,7 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       },
       node: () => this.node,
       timeoutMs: this.executor.defaults.timeoutMs,
+      keyPrefix: this.executor.options.keyPrefix,
       tracing: this.executor.tracing,
       multi: this.executor.multiGuard,
       pin: () => this.pin,

@@ -21,10 +21,11 @@ import { Cache } from "../cache/Cache.js";
 import type { HotKey, ShardLoad } from "../hotkeys/HotKeys.js";
 import { nearCacheStats, type NearCacheStats } from "../metrics/nearCacheStats.js";
 import { cacheStore } from "./cacheStore.js";
-import type { ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
+import type { IoredisSentinelOptions, ReadPolicy, ReconfigureOptions, ShardedClientOptions } from "../config/types.js";
 import { ioredisConnections, type ConnectionFactory } from "../connection/connection.js";
 import { AlreadyConnectedError, ClientClosedError, InvalidArgumentError, NoPermissionError, UnknownShardError, UnsupportedCommandError } from "../errors.js";
 import { Executor } from "../exec/Executor.js";
+import { PrefixingExecutor } from "../exec/PrefixingExecutor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MIGRATION_CLOCK } from "../exec/migrationLink.js";
 import type { MigrationControl } from "../migration/copier.js";
@@ -44,16 +45,14 @@ import { adoptRedisIdentity, duplicateOptions, ioredisOptions, sendForeign } fro
 import { Lifecycle, type ClientStatus } from "./lifecycle.js";
 import { installScans, SCANS, Scans, type ScanMethods } from "./scans.js";
 import type { ShardHandle } from "./ShardHandle.js";
-import { connectionShard, transactionTarget, type ConnectionTarget } from "./targets.js";
+import { connectionShard, keyShardIndex, transactionTarget, type ConnectionTarget } from "./targets.js";
 import { mgetOptions, pipelineArguments } from "./arguments.js";
 import { installSubscriptions, PUBSUB, type SubscribeMethods } from "./subscribing.js";
 import { clientPubSub, fleetEvents, nodeEvents, type ShardisEvents } from "./events.js";
-
 export type { ConnectionTarget } from "./targets.js";
 export type { ShardisEvents, NodeEvent } from "./events.js";
 
-type Omitted =
-  | "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
+type Omitted = "quit" | "multi" | "mget" | "mgetBuffer" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
   | "scan" | "scanBuffer" | "ssubscribe" | "sunsubscribe";
 
 export interface ShardedClient extends ShardedCommander<Omitted>, ScanMethods, SubscribeMethods {}
@@ -71,12 +70,14 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   #lifecycle!: Lifecycle;
 
   /** Throws ConfigError, listing every problem, before any connection is opened. */
-  constructor(options: ShardedClientOptions) {
+  constructor(options: IoredisSentinelOptions);
+  constructor(options: ShardedClientOptions);
+  constructor(options: ShardedClientOptions | IoredisSentinelOptions) {
     super();
     const resolved = resolveOptions(options);
-    this.#input = options;
+    this.#input = options as ShardedClientOptions;
     this.#resolved = resolved;
-    this.#options = ioredisOptions(options);
+    this.#options = ioredisOptions(this.#input);
     // Checks the registry's metric names first: a clash is a ConfigError, and nothing is opened.
     this.#exporter = resolved.metrics && new MetricsExporter(resolved.metrics);
     this.#facades = new Facades(() => this.#executor, this);
@@ -89,7 +90,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     const source = (options as { [LAYOUT_SOURCE]?: LayoutSource })[LAYOUT_SOURCE];
     const connections = (options as { [CONNECTION_FACTORY]?: ConnectionFactory })[CONNECTION_FACTORY];
     const wired = { lifecycle: () => this.#lifecycle, pubsub: () => this.#pubsub };
-    const executor = new Executor(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
+    const executor = new (resolved.keyPrefix ? PrefixingExecutor : Executor)(resolved, nodeEvents(this, wired), fleetEvents(this, wired), {
       connections: connections ?? ioredisConnections(resolved.redis),
       source,
       migrationClock: (options as { [MIGRATION_CLOCK]?: () => number })[MIGRATION_CLOCK],
@@ -190,7 +191,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     if (typeof key !== "string" && !Buffer.isBuffer(key)) {
       throw new InvalidArgumentError(`shardOf(key) needs a string or Buffer (got ${typeof key})`);
     }
-    return this.#executor.shardName(this.#executor.strategy.shardIndexOf(key));
+    return this.#executor.shardName(keyShardIndex(key, this.#executor));
   }
 
   /** That shard's master, for keyless commands (INFO, DBSIZE, FLUSHDB, KEYS, SCAN, ...) and scripts without keys. */
@@ -397,7 +398,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   /** ioredis's sendCommand(new Command(...)): routed like the command's own method; resolves (and settles) the Command. */
   sendCommand(command: Command): Promise<unknown> {
-    return sendForeign(command, (name, args) => this.#executor.run(name, args, null));
+    return sendForeign(command, (name, args) => this.#executor.runAsGiven(name, args, null));
   }
 
   /** @internal what the client's traces carry, for shardis/otel */

@@ -3,6 +3,7 @@ import type { CacheStore } from "../cache/store.js";
 import { type Carried, CarriedFailure, CarriedRead } from "../commands/command.js";
 import type { Executor } from "../exec/Executor.js";
 import { isNoPermission } from "../connection/aclRefusals.js";
+import { prefixKey } from "../commands/keyPrefix.js";
 
 export function cacheStore(executor: Executor): CacheStore {
   // Fixed for the client's life (its near cache and what it keeps): decided once, not on every read.
@@ -33,7 +34,7 @@ export function cacheStore(executor: Executor): CacheStore {
  */
 function refusedScript(executor: Executor, key: Buffer | string, error: unknown): never {
   const fleet = executor.fleet;
-  const node = isNoPermission(error) ? fleet.registry.master(executor.strategy.shardIndexOf(key)) : undefined;
+  const node = isNoPermission(error) ? fleet.registry.master(executor.strategy.shardIndexOf(prefixKey(key, executor.options.keyPrefix))) : undefined;
   throw node ? fleet.refusals.asError(node, "cacheScripts", error) : error;
 }
 

@@ -8,6 +8,7 @@
  */
 import type { RedisConnectionOptions, ShardedClientOptions } from "../config/types.js";
 import { parseAddress } from "../config/address.js";
+import { shardisShape } from "../config/resolve.js";
 
 /** Fields of tls.connect() options that are secrets: the private key, its passphrase, a PKCS#12 bundle. */
 const TLS_SECRETS = ["key", "passphrase", "pfx"];
@@ -47,22 +48,24 @@ function firstNode(input: ShardedClientOptions): { host: string; port: number } 
  * enumerable, so nothing that prints the options prints them.
  */
 export function ioredisOptions(input: ShardedClientOptions): ShardedClientOptions & IoredisView {
-  const redis = input.redis && connectionView(input.redis);
+  // URL addresses and ioredis's Sentinel shape read as the client reads them: their host, port, db, credentials.
+  const shaped = shardisShape(input);
+  const redis = shaped.redis && connectionView(shaped.redis);
   const sentinelOptions = input.sentinelOptions && connectionView(input.sentinelOptions);
-  // keyPrefix: shardis has none (libraries prefix with it). maxRetriesPerRequest: commands are bounded by their deadline.
+  // maxRetriesPerRequest: commands are bounded by their deadline.
   const view: Record<string, unknown> = {
-    ...firstNode(input),
+    ...firstNode(shaped),
     ...input,
     ...(redis && { redis }),
     ...(sentinelOptions && { sentinelOptions }),
-    keyPrefix: "",
+    keyPrefix: shaped.redis?.keyPrefix ?? "",
     maxRetriesPerRequest: null,
-    db: input.redis?.db ?? 0,
+    db: shaped.redis?.db ?? 0,
   };
   for (const field of ["username", "tls", "password", "connectionName"] as const) {
     if (redis?.[field] !== undefined) view[field] = redis[field];
   }
-  return withHidden(view, ["password"]) as ShardedClientOptions & IoredisView;
+  return withHidden(view, ["password", "sentinelPassword"]) as ShardedClientOptions & IoredisView;
 }
 
 /** The ioredis option fields client.options adds to the client's own. */

@@ -8,6 +8,7 @@ import type { Args } from "../routing/plan.js";
 import { keyIndexes } from "../routing/commandSpec.js";
 import { ClusterSlots } from "../sharding/strategy.js";
 import { MigratingBlock } from "./migratingBlock.js";
+import { prefixKey } from "../commands/keyPrefix.js";
 
 export type ConnectionTarget = string | Buffer | { shard: string } | { key: RedisKey };
 
@@ -29,8 +30,14 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
   throw new InvalidArgumentError("withConnection(target) takes a shard name, a key, { shard } or { key }");
 }
 
+/** The shard of a key as the caller writes it (the client's keyPrefix put on). */
+export function keyShardIndex(key: string | Buffer, executor: Executor): number {
+  return executor.strategy.shardIndexOf(prefixKey(key, executor.options.keyPrefix));
+}
+
 /** A key's shard for a dedicated connection: refused (MigrationRefusedError) while a migration moves it. */
 function keyShard(key: string | Buffer, executor: Executor): number {
+  key = prefixKey(key, executor.options.keyPrefix);
   executor.moves.refuseMoving("withConnection", [key], "a dedicated connection holds one owner while the key moves between two");
   return executor.strategy.shardIndexOf(key);
 }
@@ -80,6 +87,7 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
       return migration ? migration.node(master) : master();
     },
     timeoutMs: executor.defaults.timeoutMs,
+    keyPrefix: executor.options.keyPrefix,
     tracing: executor.tracing,
     multi: executor.multiGuard,
     relocated: migration && ((queued: readonly ShardisCommand[], replies: ReadonlyArray<Error | undefined>) => migration.relocated(queued, replies)),

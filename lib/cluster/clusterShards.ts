@@ -23,8 +23,9 @@ export interface ClusterShardInfo {
   readonly nodes: readonly ClusterNodeInfo[];
 }
 
-/** A [key, value, key, value, ...] reply as an object. */
+/** A [key, value, key, value, ...] reply as an object; a RESP3 map already is one (redis.replyMapping "resp3"). */
 function fields(reply: unknown): Record<string, unknown> {
+  if (typeof reply === "object" && reply !== null && !Array.isArray(reply) && !Buffer.isBuffer(reply)) return reply as Record<string, unknown>;
   const list = Array.isArray(reply) ? reply : [];
   const object: Record<string, unknown> = {};
   for (let i = 0; i + 1 < list.length; i += 2) object[String(list[i])] = list[i + 1];

@@ -4,7 +4,7 @@
  * code moves over unchanged, left out of what the connections get, and
  * named once per process in a warning (code SHARDIS_IGNORED_OPTION) that
  * says what shardis does instead. Options whose silent loss would change
- * data or addresses (keyPrefix, host, port, sentinels) stay refused.
+ * addresses (host, port, sentinels) stay refused; keyPrefix is honoured.
  */
 export const IGNORED_REDIS_FIELDS: Readonly<Record<string, string>> = {
   enableAutoPipelining: "shardis pipelines every node itself",
@@ -22,8 +22,8 @@ export const IGNORED_REDIS_FIELDS: Readonly<Record<string, string>> = {
 const warned = new Set<string>();
 
 /** Warns once per process for each ignored option given. */
-export function warnIgnored(field: string, where: string): void {
+export function warnIgnored(field: string, where: string, reason = IGNORED_REDIS_FIELDS[field]): void {
   if (warned.has(field)) return;
   warned.add(field);
-  process.emitWarning(`${where}.${field} is ignored: ${IGNORED_REDIS_FIELDS[field]}`, { code: "SHARDIS_IGNORED_OPTION" });
+  process.emitWarning(`${where}.${field} is ignored: ${reason}`, { code: "SHARDIS_IGNORED_OPTION" });
 }

@@ -18,9 +18,11 @@ import { resolveHotKeys, type ResolvedHotKeys } from "./hotKeys.js";
 import { resolveNearCache, type ResolvedNearCache } from "./nearCache.js";
 import { resolveKeyless } from "./keyless.js";
 import { IGNORED_REDIS_FIELDS, warnIgnored } from "./ignoredRedisFields.js";
+import { fromIoredisSentinel } from "./ioredisSentinel.js";
+import { fromUrls } from "./redisUrl.js";
 import { exists as commandExists } from "@ioredis/commands";
 import type { ResolvedBreakerOptions } from "../resilience/breaker.js";
-import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions } from "./types.js";
+import type { BreakerOptions, FallbackFunction, PoolOptions, RedisConnectionOptions, RetryOptions, ShardedClientOptions } from "./types.js";
 
 export type { ResolvedShard } from "./shards.js";
 
@@ -59,6 +61,8 @@ export interface ResolvedOptions extends ResolvedHa {
   readonly nearCache: ResolvedNearCache | undefined;
   /** The shard that takes keyless commands; undefined: the only shard if there is one, else refused. */
   readonly keyless: string | undefined;
+  /** ioredis's keyPrefix (given as redis.keyPrefix), put on every key a caller sends; "" for none. */
+  readonly keyPrefix: string;
 }
 
 export interface ResolvedRetryOptions {
@@ -90,6 +94,8 @@ export const REDIS_FIELDS: Record<string, Check> = {
   disableClientInfo: isBoolean,
   family: oneOf(0, 4, 6),
   stringNumbers: isBoolean,
+  keyPrefix: isString,
+  replyMapping: oneOf("legacy", "resp3"),
 };
 
 /** ioredis options shardis sets itself, with what to use instead. */
@@ -98,7 +104,6 @@ const MANAGED_REDIS_FIELDS: Record<string, string> = {
   port: "give addresses in shards[].master",
   lazyConnect: "use the top-level lazyConnect option",
   commandTimeout: "use the top-level commandTimeoutMs option",
-  keyPrefix: "key prefixes are not supported; prefix keys in your code",
   sentinels: "Sentinel support is configured per shard, not in redis",
 };
 
@@ -107,13 +112,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new ConfigError([`options must be an object (got ${describe(input)})`]);
   }
-  const options = input as Record<string, unknown>;
+  const options = fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems), isConnectionField, REDIS_FIELDS, problems);
   unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
   const cluster = resolveCluster(options.cluster, options, problems);
   const shards = cluster || options.cluster !== undefined ? [] : resolveShards(options.shards, problems);
   const sharding = cluster ? CLUSTER_SHARDING : resolveSharding(options.sharding, shards, problems);
-  const redis = resolveRedis(options.redis, problems);
+  const { keyPrefix = "", ...redis } = resolveRedis(options.redis, problems);
   const commandTimeoutMs = resolveTimeout(options.commandTimeoutMs, problems);
   const lazyConnect = options.lazyConnect ?? DEFAULTS.lazyConnect;
   if (typeof lazyConnect !== "boolean") problems.push(`lazyConnect ${isBoolean(lazyConnect)}`);
@@ -166,7 +171,18 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     hotKeys,
     nearCache,
     keyless,
+    keyPrefix,
   });
+}
+
+/** The options in shardis's own shape: ioredis's Sentinel shape and URL addresses read as such (problems left to resolveOptions). */
+export function shardisShape(input: ShardedClientOptions): ShardedClientOptions {
+  return fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, []), isConnectionField, REDIS_FIELDS, []) as ShardedClientOptions;
+}
+
+/** An ioredis connection option (taken under `redis`, or at the top level in ioredis's Sentinel shape). */
+export function isConnectionField(key: string): boolean {
+  return Object.hasOwn(REDIS_FIELDS, key) || Object.hasOwn(IGNORED_REDIS_FIELDS, key);
 }
 
 function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {
@@ -191,6 +207,8 @@ function resolveRedis(value: unknown, problems: string[]): RedisConnectionOption
     }
   }
   checkCredentials("redis", value as Record<string, unknown>, problems);
+  // As ioredis: RESP3's maps and doubles only come over RESP3.
+  if (redis.replyMapping === "resp3" && redis.protocol === 2) problems.push('redis.replyMapping "resp3" is only supported with protocol 3 (redis.protocol is 2)');
   return redis as RedisConnectionOptions;
 }
 

@@ -117,6 +117,21 @@ export interface RedisConnectionOptions {
   /** Return integers as strings. @default false */
   stringNumbers?: boolean;
   /**
+   * ioredis's keyPrefix: put before every key argument of every command (by
+   * ioredis's rules: not on KEYS/SCAN patterns, channels or replies), in
+   * pipelines, transactions, scripts' KEYS, the cache layer and duplicates.
+   * Part of the key for placement: `{tag}` after the prefix hashes as on
+   * Redis Cluster. @default ""
+   */
+  keyPrefix?: string;
+  /**
+   * ioredis's reply shapes over RESP3: "resp3" gives maps as objects
+   * (XREAD, XREADGROUP by stream name), doubles as numbers (ZSCORE,
+   * WITHSCORES pairs), as ioredis does with the same option. Needs
+   * protocol 3. @default "legacy"
+   */
+  replyMapping?: "legacy" | "resp3";
+  /**
    * ioredis options shardis does its own way: accepted so ioredis code
    * moves over unchanged, ignored, and named once in a process warning
    * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.
@@ -425,4 +440,33 @@ export interface ShardedClientOptions {
   tracing?: TracingOptions;
   /** A live change of the fleet in progress: `shards` is the fleet after it, `migration.from` the one before. See docs/scaling.md. */
   migration?: MigrationOptions;
+}
+
+/**
+ * ioredis's own Sentinel options, as `new Redis({ sentinels, name, ... })`
+ * takes them: a client of one master, found by its name in Sentinel, with
+ * the connection options at the top level. Read as one shard named after
+ * the master (docs/ioredis-compatibility.md#sentinel-in-ioredis-shape).
+ */
+export interface IoredisSentinelOptions extends Omit<ShardedClientOptions, "shards" | "cluster" | "sentinels">, RedisConnectionOptions {
+  /** The sentinels; a missing host is localhost, a missing port 26379, as in ioredis. */
+  sentinels: Array<{ host?: string; port?: number; family?: number } | string>;
+  /** The master's name in Sentinel. */
+  name: string;
+  /** "slave": reads go to a replica (`readFrom: "replica"`); writes still go to the master. @default "master" */
+  role?: "master" | "slave";
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** TLS options for the sentinels, used with enableTLSForSentinelMode. */
+  sentinelTLS?: TlsConnectionOptions;
+  enableTLSForSentinelMode?: boolean;
+  /** Accepted, ignored, and named once in a warning (SHARDIS_IGNORED_OPTION): shardis does these its own way. */
+  sentinelRetryStrategy?: (times: number) => number | void | null;
+  sentinelReconnectStrategy?: (times: number) => number | void | null;
+  preferredSlaves?: unknown;
+  updateSentinels?: boolean;
+  sentinelMaxConnections?: number;
+  failoverDetector?: boolean;
+  sentinelCommandTimeout?: number;
+  disconnectTimeout?: number;
 }

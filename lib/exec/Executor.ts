@@ -43,7 +43,6 @@ import { MigrationLink } from "./migrationLink.js";
 
 export type { CallOptions } from "../config/callOptions.js";
 
-
 export class Executor {
   /** Where keys live now. Over a Redis Cluster both are replaced with each layout (its slot map); otherwise fixed. */
   strategy: ShardingStrategy;
@@ -307,6 +306,14 @@ export class Executor {
   private runElsewhere(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, flags: number, deadline: number): Promise<unknown> {
     const left = Math.max(1, deadline - performance.now());
     return this.runOn(shard, spec, cmd.clone(), { ...call, timeoutMs: left }, flags);
+  }
+
+  /** As run() and runScript(), never with a client's keyPrefix (PrefixingExecutor): sendCommand(Command), a migration's own scripts. */
+  runAsGiven(name: string, args: unknown[], encoding: Encoding): Promise<unknown> {
+    return this.run(name, args, encoding);
+  }
+  runScriptAsGiven(script: Script, callArgs: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown> {
+    return this.runScript(script, callArgs, encoding, call, shard);
   }
 
   /** Runs a defined script on the shard of its keys (or the script's shard), as a read when it is read-only. */

@@ -186,7 +186,7 @@ export class MigrationLink implements MigrationHost {
   }
 
   runScript(script: Script, args: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown> {
-    return this.executor.runScript(script, args, encoding, call, shard);
+    return this.executor.runScriptAsGiven(script, args, encoding, call, shard);
   }
 
   shardName(index: number): string {

@@ -6,6 +6,7 @@
  * and no fault can send part of it. Results come back like ioredis's:
  * [error, result] per command, or null when a WATCHed key changed.
  */
+import { prefixKeys } from "../commands/keyPrefix.js";
 import { BlockCommand } from "../commands/block.js";
 import { ShardisCommand } from "../commands/command.js";
 import { RUN_SCRIPT, type Script, type ScriptRunner } from "../commands/script.js";
@@ -31,6 +32,8 @@ export interface TransactionTarget {
   /** The node for a block whose keyed commands live on these shards; throws when they disagree. */
   node(shards: ReadonlySet<number>): NodeClient | BlockPlace | Promise<NodeClient | BlockPlace>;
   readonly timeoutMs: number;
+  /** ioredis's keyPrefix, put on the keys of every queued command; "" or undefined for none. */
+  readonly keyPrefix?: string;
   /**
    * Called with the outcome: a dedicated connection tracks whether a WATCH is
    * still active. `ran`: MULTI was accepted, so EXEC ran inside it and ended
@@ -136,7 +139,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     try {
       const refused = NOT_IN_BLOCK.has(name) ? "it cannot appear inside MULTI/EXEC" : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
-      const cmd = new ShardisCommand(name, args, { replyEncoding: encoding });
+      const cmd = new ShardisCommand(name, prefixKeys(name, args, this.target.keyPrefix ?? ""), { replyEncoding: encoding });
       this.queued.push({ cmd, shard: this.target.shardOf(commandSpec(name), cmd), callback });
     } catch (error) {
       // Remembered and thrown by exec(), before anything is sent.

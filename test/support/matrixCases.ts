@@ -172,6 +172,75 @@ export const CASES: Case[] = [
   ["connectionName", async (_r, make) => { const c = make({ connectionName: "named" }); return c.client("GETNAME"); }],
   ["db option", async (_r, make) => { const c = make({ db: 2 }); await c.set("{t}a", "in-2"); return [await c.get("{t}a"), c.options.db]; }],
   ["keyPrefix option", async (_r, make) => { const c = make({ keyPrefix: "{t}p:" }); await c.set("a", "1"); const d = make(); return d.get("{t}p:a"); }],
+  ["keyPrefix: every key of every command, not replies", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    await c.mset("a", "1", "b", "2");
+    return [await c.mget("a", "b"), await c.exists("a", "b"), await c.rename("a", "a2"), await d.mget("{t}p:a2", "{t}p:b"), await c.lpush("l", "x"), await c.rpoplpush("l", "l2"),
+      await d.lrange("{t}p:l2", 0, -1), await c.zadd("z", 1, "m"), await c.zunionstore("zz", 1, "z"), await d.zrange("{t}p:zz", 0, -1), await c.blpop("l2", 1), await c.getBuffer(Buffer.from("b")), c.options.keyPrefix];
+  }],
+  ["keyPrefix: SCAN MATCH pattern as given", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    await c.mset("a", "1", "b", "2");
+    await c.hset("h", "f", "v");
+    const found: string[] = [];
+    let cursor = "0";
+    for (let i = 0; i < 100; i++) {
+      const [next, keys] = await c.scan(cursor, "MATCH", "{t}p:*", "COUNT", 100);
+      found.push(...keys);
+      cursor = next;
+      if (cursor === "0") break;
+    }
+    return [sorted(found), await c.hscan("h", 0)];
+  }],
+  ["keyPrefix: pipeline, multi and inline transaction", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    const p = await c.pipeline().set("a", "1").incr("n").get("a").exec();
+    const m = await c.multi().set("b", "2").incr("n").exec();
+    const i = await c.pipeline().multi().incr("n").exec().get("n").exec();
+    return [p, m, i, await d.mget("{t}p:a", "{t}p:b", "{t}p:n")];
+  }],
+  ["keyPrefix: defineCommand KEYS and eval", async (_r, make) => {
+    const c = make({ keyPrefix: "{t}p:" });
+    const d = make();
+    c.defineCommand("kp", { numberOfKeys: 1, lua: "redis.call('set', KEYS[1], ARGV[1]); return KEYS[1]" });
+    c.defineCommand("kpn", { lua: "return KEYS" });
+    return [await c.kp("a", "v"), await c.eval("return KEYS[1]", 1, "b"), await c.kpn(2, "x", "y"), await c.pipeline().kp("c", "w").exec(), await c.multi().kp("e", "u").exec(), await d.mget("{t}p:a", "{t}p:c", "{t}p:e")];
+  }],
+  ["keyPrefix: a hash tag after the prefix, duplicate, sendCommand as given", async (_r, make) => {
+    const c = make({ keyPrefix: "p:" });
+    const d = make();
+    await c.mset("{t}a", "1", "{t}b", "2");
+    await c.duplicate().set("{t}c", "3");
+    await c.sendCommand(new Command("set", ["{t}raw", "4"]));
+    return [await c.rename("{t}a", "{t}a2"), await d.mget("p:{t}a2", "p:{t}b", "p:{t}c", "{t}raw"), await c.call("get", "{t}b")];
+  }],
+  ["replyMapping resp3: sorted sets (scores as numbers)", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    return [await c.zadd("{t}z", 1.5, "a", 2, "b"), await c.zscore("{t}z", "a"), await c.zincrby("{t}z", 1, "a"), await c.zmscore("{t}z", "a", "none"), await c.zrange("{t}z", 0, -1, "WITHSCORES"),
+      await c.zrangebyscore("{t}z", "-inf", "+inf", "WITHSCORES"), await c.zrandmember("{t}z", 1, "WITHSCORES").then((x: unknown[]) => x.length), await c.zpopmin("{t}z"), await c.zscoreBuffer("{t}z", "b")];
+  }],
+  ["replyMapping resp3: hashes and sets", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.hset("{t}h", "f", "1", "g", "2");
+    await c.sadd("{t}s", "a");
+    return [await c.hgetall("{t}h"), await c.hgetallBuffer("{t}h"), await c.hrandfield("{t}h", -1, "WITHVALUES").then((x: unknown[]) => x.length), await c.smembers("{t}s"), await c.hgetall("{t}none"), await c.incrbyfloat("{t}f", 1.5), await c.hscan("{t}h", 0)];
+  }],
+  ["replyMapping resp3: streams", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.xadd("{t}x", "1-1", "f", "v");
+    await c.xgroup("CREATE", "{t}x", "g", "0");
+    return [await c.xread("COUNT", 5, "STREAMS", "{t}x", "0"), await c.xreadgroup("GROUP", "g", "c", "COUNT", 1, "STREAMS", "{t}x", ">"), await c.xrange("{t}x", "-", "+"), await c.xread("BLOCK", 10, "STREAMS", "{t}x", "$")];
+  }],
+  ["replyMapping resp3: pipeline, multi, split and broadcast replies", async (_r, make) => {
+    const c = make({ replyMapping: "resp3" });
+    await c.hset("{t}h", "f", "1");
+    await c.zadd("{t}z", 2.5, "a");
+    return [await c.pipeline().zscore("{t}z", "a").hgetall("{t}h").exec(), await c.multi().zscore("{t}z", "a").hgetall("{t}h").exec(), await c.mget("{t}h2", "{t}z2"),
+      await c.pubsub("NUMSUB", "{t}ch"), await c.script("EXISTS", "0000000000000000000000000000000000000000"), await c.eval("return {1, 'x'}", 1, "{t}k"), await c.zscore("{t}z", "a", () => undefined)];
+  }],
+  ["replyMapping resp3 needs protocol 3", async (_r, make) => { try { make({ replyMapping: "resp3", protocol: 2 }); return "made"; } catch (e) { return /protocol 3/.test((e as Error).message); } }],
   ["stringNumbers", async (_r, make) => { const c = make({ stringNumbers: true }); return [await c.incrbyfloat("{t}f", 1.5), await c.incr("{t}n")]; }],
   ["duplicate", async (r) => { const d = r.duplicate(); const out = [await d.set("{t}a", "1"), await r.get("{t}a")]; await d.quit(); return out; }],
   ["options.host/port/keyPrefix/maxRetriesPerRequest types", async (r) => [typeof r.options.host, typeof r.options.port, typeof r.options.keyPrefix]],

@@ -11,7 +11,6 @@ const SHARED = {
     "WATCH holds one connection's state between calls, and the client's connections are shared by every caller: UnsupportedCommandError; use withConnection(key, (conn) => conn.watch(...))",
   select: "SELECT would change the db of a connection every caller shares: UnsupportedCommandError; set redis.db (the `db` option) instead",
   monitor: "MONITOR takes over its connection: UnsupportedCommandError; run it with redis-cli or a plain ioredis client against a node",
-  "keyPrefix option": "keyPrefix is not implemented: the shim drops it (new ShardedClient refuses it with ConfigError), so keys are not prefixed; prefix keys in your code",
 };
 
 export const DIFFERENCES: Record<Variant, Record<string, string>> = {

@@ -26,6 +26,13 @@ const shard = (slots: number[], ...nodes: unknown[][]) => ["slots", slots, "node
 const ID = { a: "aaaaaaaa1111", b: "bbbbbbbb2222", c: "cccccccc3333", ar: "aaaa0000ffff", d: "dddddddd4444" };
 
 describe("CLUSTER SHARDS and CLUSTER SLOTS", () => {
+  it("read CLUSTER SHARDS as RESP3 maps too (redis.replyMapping \"resp3\" decodes them as objects)", () => {
+    const asMap = (flat: unknown[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
+    const flat = [shard([0, 16383], node(ID.a, 7000, "master"), node(ID.ar, 7003, "replica"))];
+    const mapped = [asMap(["slots", [0, 16383], "nodes", [asMap(node(ID.a, 7000, "master")), asMap(node(ID.ar, 7003, "replica"))]])];
+    expect(parseClusterShards(mapped)).toEqual(parseClusterShards(flat));
+  });
+
   it("read slot ranges and nodes with role and health", () => {
     const parsed = parseClusterShards([shard([0, 5460, 6000, 6001], node(ID.a, 7000, "master"), node(ID.ar, 7003, "replica", "loading"))]);
     expect(parsed).toEqual([

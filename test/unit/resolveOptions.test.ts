@@ -128,7 +128,9 @@ describe("resolveOptions", () => {
     [{ cluster: { seeds: ["h:1"] }, redis: { db: 2 } }, "redis.db must be 0 over a cluster: a Redis Cluster has database 0 only"],
     [{ shards: two, redis: { protocol: 4 } }, "redis.protocol must be one of 2, 3 (got 4)"],
     [{ shards: two, redis: { host: "h" } }, "redis.host is managed by shardis: give addresses in shards[].master"],
-    [{ shards: two, redis: { keyPrefix: "app:" } }, "redis.keyPrefix is managed by shardis: key prefixes are not supported; prefix keys in your code"],
+    [{ shards: two, redis: { keyPrefix: 5 } }, "redis.keyPrefix must be a string"],
+    [{ shards: two, redis: { replyMapping: "maps" } }, 'redis.replyMapping must be one of legacy, resp3 (got "maps")'],
+    [{ shards: two, redis: { replyMapping: "resp3", protocol: 2 } }, 'redis.replyMapping "resp3" is only supported with protocol 3 (redis.protocol is 2)'],
     [{ shards: two, pool: { max: 0 } }, "pool.max must be an integer from 1 to 10000 (got 0)"],
     [{ shards: two, pool: { max: 2, minIdle: 3 } }, "pool.minIdle (3) must not exceed pool.max (2)"],
     [{ shards: two, pool: { size: 3 } }, "unknown option 'pool.size'"],
@@ -157,7 +159,9 @@ describe("resolveOptions", () => {
     [{ shards: two, readFrom: "closest" }, "readFrom must be one of master, replicaPreferred, replica, nearest, any (got \"closest\")"],
     [{ shards: two, maxReplicaLagMs: 0 }, "maxReplicaLagMs must be an integer from 1 to 2147483647 (got 0)"],
     [{ shards: two, natMap: { "h:1": "nope" } }, 'natMap["h:1"] "nope" has no port (expected "host:port")'],
-    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }] }, 'shards[0].master "redis://***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1?tls=1" }] }, "shards[0].master: URL parameter 'tls' is not a connection option shardis can honour in a query (give it in redis, or in the URL's own parts)"],
+    [{ shards: [{ name: "a", master: "redis://h:1/1" }, { name: "b", master: "redis://h:2/2" }] }, "shards[1].master: the URL's db 2 differs from shards[0].master's: connection options apply to every node of a client, so URLs must agree with each other and with redis"],
+    [{ shards: [{ name: "a", master: "redis://u:pw@h:1" }], redis: { password: "other" } }, "shards[0].master: the URL's password differs from redis's: connection options apply to every node of a client, so URLs must agree with each other and with redis"],
     [{ shards: two, natMap: { "pw@h:1": "h:2" } }, 'natMap key "***@h:1": "***@h:1" is a URL: write "host:port", and give credentials in redis.username and redis.password (or redis.credentials), TLS in redis.tls'],
     [{ shards: two, redis: { credentials: "token" } }, 'redis.credentials must be a function () => ({ username?, password }) (got "token")'],
     [{ shards: two, redis: { credentials: () => ({ password: "p" }), password: "p" } }, "redis.credentials replaces redis.username and redis.password: give one or the other"],
@@ -190,6 +194,47 @@ describe("resolveOptions", () => {
     } finally {
       process.emitWarning = emit;
     }
+  });
+
+  it("takes ioredis's keyPrefix under redis, out of what the connections get", () => {
+    const resolved = resolveOptions({ shards: two, redis: { keyPrefix: "app:", db: 1 } });
+    expect(resolved.keyPrefix).toBe("app:");
+    expect(resolved.redis).toEqual({ connectTimeout: 1000, db: 1 });
+    expect(resolveOptions({ shards: two }).keyPrefix).toBe("");
+  });
+
+  it("reads ioredis's Sentinel shape as one Sentinel shard, connection options under redis", () => {
+    const resolved = resolveOptions({
+      sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2" }, { port: 26380 }],
+      name: "mymaster",
+      role: "slave",
+      sentinelUsername: "s-user",
+      sentinelPassword: "s-secret",
+      enableTLSForSentinelMode: true,
+      sentinelTLS: { servername: "sentinel.local" },
+      password: "d-secret",
+      db: 3,
+      keyPrefix: "app:",
+      commandTimeoutMs: 500,
+    });
+    expect(resolved.shards).toEqual([{ name: "mymaster", index: 0, weight: 1, master: undefined, replicas: [], masterName: "mymaster" }]);
+    expect(resolved.sentinels).toEqual([{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 26379 }, { host: "localhost", port: 26380 }]);
+    expect(resolved.sentinelOptions).toMatchObject({ username: "s-user", password: "s-secret", tls: { servername: "sentinel.local" } });
+    expect(resolved.redis).toMatchObject({ password: "d-secret", db: 3 });
+    expect([resolved.readFrom, resolved.keyPrefix, resolved.commandTimeoutMs]).toEqual(["replica", "app:", 500]);
+    // A master name that is not a shard name gives the shard "s0".
+    expect(resolveOptions({ sentinels: ["h:26379"], name: "my:master/1" }).shards[0]).toMatchObject({ name: "s0" });
+    expect(problemsOf({ sentinels: ["h:26379"], name: "m", shards: two })).toContain(
+      "name is ioredis's Sentinel master name, for a client of one master: give it with sentinels and without shards or cluster (or give shards[].masterName)",
+    );
+    expect(problemsOf({ sentinels: ["h:26379"], name: "m", role: "replica" })).toContain('role must be "master" or "slave" (got "replica")');
+  });
+
+  it("reads redis:// URL addresses as ioredis does: host and port, their credentials, db, TLS and query options under redis", () => {
+    const resolved = resolveOptions({ shards: [{ name: "a", master: "rediss://u:p%40ss@h:7000/3?protocol=2&family=4&enableReadyCheck=false" }], cluster: undefined });
+    expect(resolved.shards[0]!.master).toEqual({ host: "h", port: 7000 });
+    expect(resolved.redis).toMatchObject({ username: "u", password: "p@ss", db: 3, tls: {}, protocol: 2, family: 4, enableReadyCheck: false });
+    expect(resolveOptions({ cluster: { seeds: ["redis://[::1]"] } }).cluster!.seeds).toEqual([{ host: "::1", port: 6379 }]);
   });
 
   it("lists every problem in one error", () => {
