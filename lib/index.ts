@@ -46,6 +46,7 @@ export type {
   ReconfigureOptions,
 } from "./config/types.js";
 export type { MigrationStatus } from "./migration/Migrator.js";
+export type { CopyAllOptions, CopyAllProgress, CopyAllResult, MigrationControl } from "./migration/copier.js";
 export type { Phase as MigrationPhase } from "./migration/clock.js";
 export type { HotKey, ShardLoad } from "./hotkeys/HotKeys.js";
 export type { NearCacheStats, NearCacheShardStats } from "./metrics/nearCacheStats.js";

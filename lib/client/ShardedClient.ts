@@ -27,7 +27,7 @@ import { AlreadyConnectedError, ClientClosedError, InvalidArgumentError, NoPermi
 import { Executor } from "../exec/Executor.js";
 import { CONNECTION_FACTORY, LAYOUT_SOURCE } from "../exec/Fleet.js";
 import { MIGRATION_CLOCK } from "../exec/migrationLink.js";
-import type { MigrationStatus } from "../migration/Migrator.js";
+import type { MigrationControl } from "../migration/copier.js";
 import { MetricsExporter } from "../metrics/exporter.js";
 import { ClientTracing, TRACING } from "../metrics/clientTracing.js";
 import { buildStats, type ShardisStats } from "../metrics/stats.js";
@@ -252,8 +252,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
    * its phase, time left, fallback reads, copies (keys moved),
    * invalidations; undefined when none was configured. See docs/scaling.md.
    */
-  migration(): MigrationStatus | undefined {
-    return this.#executor.moves.status();
+  migration(): MigrationControl | undefined {
+    return this.#executor.moves.control();
   }
 
   /**

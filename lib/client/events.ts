@@ -159,7 +159,7 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
 
 /** The client's pub/sub: subscriber connections from the executor, deliveries as the client's events. */
 export function clientPubSub(executor: Executor, client: Emitter): PubSub {
-  return new PubSub(
+  const pubsub = new PubSub(
     {
       mapped: () => executor.mapped(executor.defaults.timeoutMs),
       clusterWide: executor.options.cluster !== undefined,
@@ -167,6 +167,7 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
         return executor.shardNames.length;
       },
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
+      channelShards: (channel) => executor.moves.channelShards(channel),
       shardName: (shard) => executor.shardName(shard),
       open: (shard, watch) => executor.openDedicated(shard, watch),
       timeoutMs: executor.defaults.timeoutMs,
@@ -192,4 +193,7 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
         client.emit("subscription:error", { shard: error.shard, command: error.command, names: error.names, refused: error.refused, error }),
     },
   );
+  // A migration configured or done moves where channels are listened to.
+  executor.moves.onPlacement = () => pubsub.resync();
+  return pubsub;
 }

@@ -14,6 +14,8 @@ import { ConfigError } from "../errors.js";
 import { MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
 import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
+import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
+import { shardConnection } from "./copierConnection.js";
 import { Placement } from "../migration/placement.js";
 import { keysOf } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
@@ -38,6 +40,8 @@ export class MigrationLink implements MigrationHost {
   private moved: boolean;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
+  /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
+  onPlacement: (() => void) | undefined;
 
   constructor(
     private readonly executor: Executor,
@@ -48,6 +52,8 @@ export class MigrationLink implements MigrationHost {
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
     this.moved = options.migration !== undefined;
+    // Made after the migration ended: its removed shards are of no use from the start.
+    if (this.migrator?.done) queueMicrotask(() => (this.release(), this.onPlacement?.()));
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -90,6 +96,48 @@ export class MigrationLink implements MigrationHost {
     return keys.filter((key) => strategy.shardIndexOf(key) === shard);
   }
 
+  /**
+   * copyAll() of the migration in force (docs/scaling.md): moving keys
+   * copied to their new owners, or past doneAt + S deleted from their old
+   * ones. ConfigError without a migration.
+   */
+  copyAll(options: CopyAllOptions): Promise<CopyAllResult> {
+    const migrator = this.migrator;
+    if (!migrator) return Promise.reject(new ConfigError(["copyAll() needs a migration (the migration option or reconfigure({ migration }))"]));
+    const executor = this.executor;
+    const host = {
+      runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScript(script, args, encoding, call, shard),
+      onShard: <T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>) => shardConnection(executor, shard, fn),
+      shardName: (i: number) => executor.shardName(i),
+      present: (i: number) => i < executor.shardNames.length,
+      call: { ...executor.defaults, readFrom: "master", idempotent: true } as CallOptions,
+      count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
+    };
+    const target = { clock: migrator.clock, placements: migrator.placements, copyWindowMs: migrator.migration.copyWindowMs, phase: () => migrator.phase() };
+    return copyAll(host, target, options, this.now);
+  }
+
+  /** What client.migration() returns: the status now, and copyAll(). */
+  control(): MigrationControl | undefined {
+    const status = this.status();
+    return status && Object.freeze({ ...status, copyAll: (options: CopyAllOptions) => this.copyAll(options) });
+  }
+
+  /**
+   * The shards a channel is listened to on: while a migration is in force
+   * and not done, both of its owners (a publisher on either side of a phase
+   * boundary publishes to one of them, each message is heard once); else the
+   * owner in force. Publishing is routed by the placement in force.
+   */
+  channelShards(channel: string | Buffer): number[] {
+    const now = this.executor.strategy.shardIndexOf(channel);
+    const migrator = this.migrator;
+    if (!migrator || migrator.done) return [now];
+    const { from, to } = migrator.placements;
+    const count = this.executor.shardNames.length;
+    return [...new Set([from.strategy.shardIndexOf(channel), to.strategy.shardIndexOf(channel)])].filter((shard) => shard < count);
+  }
+
   status(): MigrationStatus | undefined {
     return this.migrator?.status();
   }
@@ -125,9 +173,11 @@ export class MigrationLink implements MigrationHost {
     if (resolved.migration) this.migrator = new Migrator(resolved.migration, resolved.union, executor.options.commandTimeoutMs, this, this.now);
     else {
       this.migrator = undefined;
-      this.use(new Placement(resolved.to, resolved.union));
+      this.use(new Placement(resolved.to, resolved.union, this.keyless));
       this.flushNear();
+      this.release();
     }
+    this.onPlacement?.();
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
   }
 
@@ -143,6 +193,10 @@ export class MigrationLink implements MigrationHost {
     return this.executor.shardName(index);
   }
 
+  get keyless(): string | undefined {
+    return this.executor.options.keyless;
+  }
+
   use(placement: Placement): void {
     this.executor.strategy = placement.strategy;
     this.executor.router = placement.router;
@@ -151,9 +205,28 @@ export class MigrationLink implements MigrationHost {
   phaseChanged(phase: Phase, previous: Phase): void {
     // Near-cache entries are tracked on the owner they were read from: a key's new owner does not invalidate them.
     this.flushNear();
+    if (phase === "done") queueMicrotask(() => (this.release(), this.onPlacement?.()));
     // Noticed inside a command's dispatch: listeners run after it, and cannot fail it.
     const onPhase = this.onPhase;
     if (onPhase) queueMicrotask(() => onPhase(phase, previous));
+  }
+
+  /**
+   * The shards the fleet in force no longer has, once nothing of this client
+   * routes to them (a migration done, a plain switch): their connections,
+   * pools and breakers closed, and out of the layout. Only shards at the end
+   * of the client's list can go (a shard's index is its place in every
+   * table): those a `migration` option removed always are; one
+   * reconfigure() removed from the middle stays connected (docs/scaling.md).
+   */
+  private release(): void {
+    const executor = this.executor;
+    if (executor.closed || executor.options.sentinels.length || executor.options.cluster) return;
+    const keep = Math.max(...this.current.shards) + 1;
+    const layout = executor.fleet.holder.current;
+    if (keep >= layout.shards.length) return;
+    this.union = this.union.slice(0, keep);
+    executor.fleet.holder.replace({ shards: layout.shards.slice(0, keep), names: layout.names.slice(0, keep) }, "removed shards released");
   }
 
   private flushNear(): void {

@@ -177,9 +177,13 @@ export class Meters {
 
   private readonly make: (name: string) => ShardMeter;
 
-  /** Meters for every shard named, by index (new ones appended). */
+  /**
+   * Meters for every shard named, by index (new ones appended). A place
+   * released by a migration and taken by another shard (reconfigure()) gets
+   * a meter of its own: the one before was another shard's.
+   */
   ensure(names: readonly string[]): void {
-    for (let i = this.shards.length; i < names.length; i++) this.shards.push(this.make(names[i]!));
+    for (let i = 0; i < names.length; i++) if (this.shards[i]?.shard !== names[i]) this.shards[i] = this.make(names[i]!);
   }
 
   role(shard: number, role: MeterRole): RoleMeter {

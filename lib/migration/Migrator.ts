@@ -30,6 +30,8 @@ export interface MigrationHost {
   /** Runs a script on a shard's master. */
   runScript(script: Script, args: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown>;
   shardName(index: number): string;
+  /** The `keyless` option's shard name (where commands without a key go). */
+  readonly keyless?: string | undefined;
   /** The placement commands of keys that do not move are routed by from now on. */
   use(placement: Placement): void;
   /** The phase changed (events, near cache). */
@@ -86,7 +88,7 @@ export class Migrator {
     private readonly now: () => number = Date.now,
   ) {
     this.clock = new PhaseClock(migration, commandTimeoutMs);
-    this.placements = { from: new Placement(migration.from, union), to: new Placement(migration.to, union) };
+    this.placements = { from: new Placement(migration.from, union, host.keyless), to: new Placement(migration.to, union, host.keyless) };
     // Longer than any copy may take from its look at the tombstone to landing (the copy script refuses later ones).
     this.tombTtlMs = 2 * migration.copyWindowMs + this.clock.boundMs;
     const state = this.clock.state(this.now());
@@ -117,6 +119,13 @@ export class Migrator {
 
   get done(): boolean {
     return this.phase() === "done";
+  }
+
+  /** Copies made (or skipped, or failed) outside a read (copyAll()), counted with the fallback reads' ones. */
+  counted(copied: number, skipped: number, failed: number): void {
+    this.counts.copies += copied;
+    this.counts.copiesSkipped += skipped;
+    this.counts.copyFailures += failed;
   }
 
   status(): MigrationStatus {

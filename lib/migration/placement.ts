@@ -39,12 +39,14 @@ export class Placement {
   /** Every union shard's name, by index. */
   readonly names: readonly string[];
 
-  constructor(spec: ResolvedPlacement, union: ReadonlyArray<{ readonly name: string; readonly weight: number }>) {
+  /** `keyless`: the option's shard name; without it, a fleet of one shard sends keyless commands to it, as a client of that fleet alone does. */
+  constructor(spec: ResolvedPlacement, union: ReadonlyArray<{ readonly name: string; readonly weight: number }>, keyless?: string) {
     this.sharding = spec.sharding;
     this.shards = Object.freeze([...spec.shards]);
     this.names = Object.freeze(union.map((s) => s.name));
     this.strategy = placed(spec, union);
-    this.router = new Router(this.strategy, this.names, colocateHint(spec.sharding));
+    const only = spec.shards.length === 1 ? this.names[spec.shards[0]!] : undefined;
+    this.router = new Router(this.strategy, this.names, colocateHint(spec.sharding), keyless ?? only);
   }
 
   /** Whether the union's shard `index` is one of this placement's. */

@@ -41,6 +41,8 @@ export function moving(phase: Phase): boolean {
 
 /** The command's keys (its channel counts for nothing here: pub/sub has its own rule). */
 export function keysOf(spec: CommandSpec, args: Args): Array<string | Buffer> {
+  // A sharded channel is declared as a key, but SPUBLISH writes none: routed like PUBLISH, by the placement in force.
+  if (spec.name === "spublish") return [];
   if (spec.singleKeyIndex >= 0) return spec.singleKeyIndex < args.length ? [args[spec.singleKeyIndex]!] : [];
   if (!spec.known) return [];
   return keyIndexes(spec, args).map((i) => args[i]!);

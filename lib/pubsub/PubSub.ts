@@ -55,6 +55,8 @@ export interface PubSubHost {
   readonly clusterWide: boolean;
   readonly shardCount: number;
   shardOf(channel: string | Buffer): number;
+  /** The shards a channel is listened to on: its owner, or both of its owners while a live migration moves it (docs/scaling.md). */
+  channelShards?(channel: string | Buffer): number[];
   shardName(shard: number): string;
   /** A new subscriber connection to the shard's master (waits, within the deadline, for it to be known), reporting to `watch`. */
   open(shard: number, watch: SubscriberWatch): Promise<NodeClient>;
@@ -69,6 +71,8 @@ export class PubSub {
   /** Where each sharded channel is subscribed now (its slot's owner): it moves with the slot. */
   private readonly shardChannelHome = new Map<string, number>();
   private readonly connections = new Map<number, Promise<NodeClient>>();
+  /** A plain fleet: the shards each channel and sharded channel is subscribed on (resync() moves them when a migration changes them). */
+  private readonly held = new Map<string, readonly number[]>();
   /** Subscriber connections that were ready once: a later ready is a reconnect, holding nothing. */
   private readonly wasReady = new WeakSet<NodeClient>();
   private readonly kinds: { channel: Kind<MessageHandler>; pattern: Kind<PatternHandler>; shardChannel: Kind<MessageHandler> };
@@ -80,7 +84,7 @@ export class PubSub {
     private readonly host: PubSubHost,
     private readonly events: PubSubEvents,
   ) {
-    const own = (name: string | Buffer) => [this.host.shardOf(name)];
+    const own = (name: string | Buffer) => this.host.channelShards?.(name) ?? [this.host.shardOf(name)];
     this.kinds = {
       channel: { kind: "channel", what: "channel", subscribe: "subscribe", unsubscribe: "unsubscribe", registry: this.channels, shards: own },
       // A pattern may match channels anywhere: on every shard, unless every node hears every message (a cluster).
@@ -162,6 +166,7 @@ export class PubSub {
   remap(): void {
     if (!this.host.clusterWide) for (let shard = this.patternShards; shard < this.host.shardCount; shard++) this.restorer.restore(shard, this.kinds.pattern);
     this.patternShards = Math.max(this.patternShards, this.host.shardCount);
+    if (!this.host.clusterWide) return this.resync();
     for (const s of this.shardChannels.values()) {
       const key = keyOf(s.name);
       const now = this.host.shardOf(s.name);
@@ -172,6 +177,36 @@ export class PubSub {
     }
   }
 
+  /**
+   * A plain fleet's placement changed (a migration configured or done,
+   * shards released): each channel subscribed where it is to be heard now
+   * (both owners while it moves), unsubscribed where it no longer is, and
+   * the subscriber connections of released shards closed.
+   */
+  resync(): void {
+    if (this.host.clusterWide) return;
+    const count = this.host.shardCount;
+    for (const kind of [this.kinds.channel, this.kinds.shardChannel] as Array<Kind<unknown>>) {
+      for (const [key, s] of kind.registry) {
+        const id = `${kind.kind}|${key}`;
+        const now = kind.shards(s.name);
+        const before = this.held.get(id) ?? now;
+        this.held.set(id, now);
+        for (const shard of now) if (!before.includes(shard)) this.restorer.restore(shard, kind, [key]);
+        for (const shard of before) {
+          if (now.includes(shard) || shard >= count || !this.connections.has(shard)) continue;
+          void this.send([shard], kind.unsubscribe, s.name).catch(() => undefined);
+        }
+      }
+    }
+    for (const [shard, pending] of this.connections) {
+      if (shard < count) continue;
+      this.connections.delete(shard);
+      void pending.then((node) => node.close(true), () => undefined);
+    }
+    this.patternShards = Math.min(this.patternShards, count);
+  }
+
   private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
     checkNames(kind.what, names);
     if (handler !== undefined) checkHandler(handler);
@@ -179,7 +214,15 @@ export class PubSub {
     const deadline = performance.now() + this.host.timeoutMs;
     await this.host.mapped();
     this.patternShards = Math.max(this.patternShards, this.host.shardCount);
-    await Promise.all(names.map((name) => this.add(kind.registry, name, handler ?? EVENTS, () => this.send(kind.shards(name), kind.subscribe, name, deadline))));
+    await Promise.all(
+      names.map((name) =>
+        this.add(kind.registry, name, handler ?? EVENTS, () => {
+          const shards = kind.shards(name);
+          if (kind !== this.kinds.pattern) this.held.set(`${kind.kind}|${keyOf(name)}`, shards);
+          return this.send(shards, kind.subscribe, name, deadline);
+        }),
+      ),
+    );
     return this.count;
   }
 
@@ -187,8 +230,10 @@ export class PubSub {
     const names = given.length ? given : [...kind.registry.values()].map((s) => s.name);
     await Promise.all(
       names.map((name) => {
+        // Where it is held (both owners of a channel a migration moves, until resync()), not only where it would go now.
+        const held = this.held.get(`${kind.kind}|${keyOf(name)}`)?.filter((shard) => shard < this.host.shardCount);
         if (!this.remove(kind.registry, name, handler)) return undefined;
-        return this.send(kind.shards(name), kind.unsubscribe, name).catch(() => undefined);
+        return this.send(held ?? kind.shards(name), kind.unsubscribe, name).catch(() => undefined);
       }),
     );
     return this.count;
@@ -229,6 +274,7 @@ export class PubSub {
     else subscription.listeners.clear();
     if (subscription.listeners.size) return false;
     map.delete(key);
+    if (map !== this.patterns) this.held.delete(`${map === this.channels ? "channel" : "shardChannel"}|${key}`);
     return true;
   }
 

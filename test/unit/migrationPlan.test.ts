@@ -9,6 +9,7 @@ import { resolveOptions } from "../../lib/config/resolve.js";
 import { resolveReconfigure } from "../../lib/config/migration.js";
 import { ConfigError } from "../../lib/errors.js";
 import { PhaseClock } from "../../lib/migration/clock.js";
+import { copierMode } from "../../lib/migration/copier.js";
 import { movingShare, Placement } from "../../lib/migration/placement.js";
 import { keySlot } from "../../lib/sharding/keySlot.js";
 
@@ -198,5 +199,24 @@ describe("placements and moving keys", () => {
     const alone = new Placement({ shards: [0, 1, 2, 3], sharding: { strategy: "ketama", hashTag: false } }, names(4));
     const nameOf = (i: number) => to.shards[i]!.name;
     for (const k of KEYS.slice(0, 500)) expect(nameOf(from.strategy.shardIndexOf(k))).toBe(`s${alone.strategy.shardIndexOf(k)}`);
+  });
+});
+
+describe("copyAll's windows", () => {
+  // S = 1000 skew + 5000 command timeout; W = 2000; P = 60 s.
+  const clock = new PhaseClock({ startAt: T0, phaseMs: 60_000, clockSkewMs: 1000, copyWindowMs: 2000 }, 5000);
+
+  it("copies from startAt + S to the end of warm's copy window, retires from doneAt + S, and refuses between, saying when", () => {
+    expect(copierMode(clock, T0 - 1)).toEqual({ refused: expect.stringContaining("every process is in dual"), retryAtMs: T0 + 6000 });
+    expect(copierMode(clock, T0 + 5999)).toMatchObject({ retryAtMs: T0 + 6000 });
+    expect(copierMode(clock, T0 + 6000)).toBe("copy");
+    expect(copierMode(clock, T0 + 60_000)).toBe("copy");
+    // copyUntil = switchAt - S - W = (T0 + 120 s - 6 s) - 6 s - 2 s.
+    expect(clock.copyUntil).toBe(T0 + 106_000);
+    expect(copierMode(clock, T0 + 105_999)).toBe("copy");
+    expect(copierMode(clock, T0 + 106_000)).toMatchObject({ retryAtMs: T0 + 126_000 });
+    expect(copierMode(clock, T0 + 120_000)).toMatchObject({ retryAtMs: T0 + 126_000 });
+    expect(copierMode(clock, T0 + 125_999)).toMatchObject({ retryAtMs: T0 + 126_000 });
+    expect(copierMode(clock, T0 + 126_000)).toBe("retire");
   });
 });
