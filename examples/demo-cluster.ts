@@ -11,8 +11,10 @@
  *   2. kills a master (SIGKILL): the cluster promotes its replica, and the
  *      client follows it (the shard keeps its name).
  * The table shows each shard's master, slots, ops/s, latency and errors;
- * below it, redirects followed and each phase as it happens. About 40 s;
- * stops everything it started.
+ * below it, redirects followed and each phase as it happens. About 40 s:
+ * DEMO_SECONDS (default 11) is the time under plain load around the two
+ * phases, the cluster's own work (add-node, rebalance, failover) takes the
+ * rest. Stops everything it started.
  */
 import { ShardedClient, type ShardisError } from "shardis";
 import { ensureServers, startRedisCluster, type RedisServer } from "./local.js";
@@ -24,6 +26,15 @@ const IN_FLIGHT = 64;
 const KEYS = 50_000;
 /** The cluster marks a silent master failed after this (cluster-node-timeout), then its replica takes over. */
 const NODE_TIMEOUT_MS = 1000;
+/**
+ * cluster-node-timeout until the kill: on a starved machine a master can be silent for over a second, and a
+ * failover in the middle of the rebalance made redis-cli stop ("ERR Please use SETSLOT only with masters").
+ */
+const CALM_NODE_TIMEOUT_MS = 5000;
+const SECONDS = Number(process.env.DEMO_SECONDS ?? 11);
+if (!(SECONDS >= 1 && SECONDS <= 3600)) throw new Error(`DEMO_SECONDS must be a number of seconds from 1 to 3600 (got ${process.env.DEMO_SECONDS})`);
+/** Load before the scale-out, after the rebalance, and after the failover: 5 s, 3 s, 3 s by default. */
+const PAUSES_MS = [5, 3, 3].map((share) => Math.round((SECONDS * 1000 * share) / 11));
 
 type Phase = "steady" | "scale-out" | "failover";
 
@@ -31,9 +42,10 @@ export async function clusterDemo(): Promise<void> {
   ensureServers();
   const view = new LiveView();
   view.log("starting a Redis Cluster: 3 masters with a replica each, on free loopback ports...");
-  const cluster = await startRedisCluster(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
+  const cluster = await startRedisCluster(3, { replicas: 1, nodeTimeoutMs: CALM_NODE_TIMEOUT_MS });
   const client = new ShardedClient({ cluster: { seeds: cluster.seeds }, readFrom: "replicaPreferred" });
-  await client.ready();
+  // Bounded by more than one command's deadline (1 s): a starved machine took longer to read the new cluster's map.
+  await client.ready(15_000);
   const started = performance.now();
   const since = (at = performance.now()) => `${((at - started) / 1000).toFixed(2)}s`;
   const stats = new Map<string, ShardStats>();
@@ -85,7 +97,7 @@ export async function clusterDemo(): Promise<void> {
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   try {
-    await pause(5000);
+    await pause(PAUSES_MS[0]!);
 
     phase = "scale-out";
     const slotsBefore = new Map(client.topology().shards.map((s) => [s.name, s.slots ?? 0]));
@@ -105,8 +117,10 @@ export async function clusterDemo(): Promise<void> {
     const moved = client.topology().shards.reduce((n, s) => n + Math.max(0, (s.slots ?? 0) - (slotsBefore.get(s.name) ?? 0)), 0);
     const scaleOutErrors = [...errors].filter(([code]) => code.startsWith("scale-out")).reduce((n, [, count]) => n + count, 0);
     view.log(`[${since()}] rebalanced: ${moved} slots migrated live in ${((performance.now() - rebalanceFrom) / 1000).toFixed(1)}s, ${scaleOutErrors} failed commands`);
-    await pause(3000);
+    await pause(PAUSES_MS[1]!);
 
+    // Only now the short node timeout, so the kill below is failed over quickly.
+    await Promise.all(cluster.servers.map((s) => s.client().config("SET", "cluster-node-timeout", String(NODE_TIMEOUT_MS))));
     phase = "failover";
     const victim = client
       .topology()
@@ -118,7 +132,7 @@ export async function clusterDemo(): Promise<void> {
     view.log(`[${since()}] SIGKILL to ${victim.name}'s master ${victim.master!.address} (${victim.slots} slots); the cluster fails it over after ${NODE_TIMEOUT_MS} ms of silence`);
     for (const until = performance.now() + 20_000; !timeline.firstWriteAt && performance.now() < until; ) await pause(50);
     view.log(`[${since()}] ${failoverLine(timeline)}`);
-    await pause(3000);
+    await pause(PAUSES_MS[2]!);
   } finally {
     clearInterval(ticker);
     await workers.stop();

@@ -104,10 +104,8 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
     this.#facades.reopened();
     this.#scans = new Scans(executor);
-    this.#lifecycle = new Lifecycle(
-      { masters: () => executor.shardNames.map((_, i) => executor.master(i)), emit: (event) => this.emit(event) },
-      resolved.lazyConnect,
-    );
+    const masters = () => executor.shardNames.map((_, i) => executor.master(i));
+    this.#lifecycle = new Lifecycle({ masters, emit: (event) => this.emit(event), reconnecting: (ms) => this.emit("reconnecting", ms) }, resolved.lazyConnect);
     this.#pubsub = clientPubSub(executor, this);
   }
 
@@ -139,7 +137,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** Closes every connection now, failing what is in flight (ioredis's disconnect()); `reconnect` opens it again at once. */
   disconnect(reconnect = false): void {
     void this.#close(1, !reconnect).catch(() => undefined);
-    if (reconnect) void (this.emit("reconnecting"), this.connect().catch(() => undefined));
+    if (reconnect) void (this.emit("reconnecting", 0), this.connect().catch(() => undefined));
   }
 
   /**

@@ -83,8 +83,8 @@ export interface ShardisEvents {
   error: [Error];
   /** No master is reachable any more, or the client is closing. */
   close: [];
-  /** No master is reachable; connections are being re-established. */
-  reconnecting: [];
+  /** No master is reachable (or a master's attempt to reconnect failed meanwhile): the ms before its next attempt. */
+  reconnecting: [delayMs: number];
   /** quit() or disconnect() finished: every connection is closed. */
   end: [];
   /** A message on a channel subscribed without a handler. */
@@ -130,6 +130,8 @@ export function nodeEvents(client: Emitter, wired: Wired): NodeEvents {
       // stays ioredis's (code ECONNREFUSED, ...), with the shard and node it came from added: logs name them.
       if (client.listenerCount("error") > 0) client.emit("error", named(error, at(node)));
     },
+    // ioredis's close and reconnecting once per failed attempt, while no master is reachable (lifecycle.ts).
+    reconnecting: (node, delayMs) => wired.lifecycle()?.attempt(node, delayMs),
     breaker: (shard, node, state) => client.emit("breaker", { shard, node, state }),
   };
 }

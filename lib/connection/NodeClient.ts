@@ -81,6 +81,7 @@ export class NodeClient {
     this.failures = new NodeFailures(this.shard, this.id);
     this.connection = init.connections(init.address);
     this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+    this.connection.on("reconnecting", (delay) => void (this.closing || this.events.reconnecting?.(this, delay)));
     if (init.context.tracking) listenForInvalidations(this.connection, init.context.tracking, this);
     this.recovery = new Recovery(recoveryHost(this, (entries) => this.requeue(entries)));
     this.role = new RoleCheck(

@@ -36,6 +36,8 @@ export interface Connection {
   /** "ready" once usable, "close" when lost, "error" for connection-level errors. */
   on(event: "ready" | "close", listener: () => void): this;
   on(event: "error", listener: (error: unknown) => void): this;
+  /** Lost (or an attempt failed): the next attempt comes after `delay` ms, as ioredis's retryStrategy answered. */
+  on(event: "reconnecting", listener: (delay: number) => void): this;
   /** Pub/sub deliveries, binary-safe, on a connection that subscribed. */
   on(event: "messageBuffer" | "smessageBuffer", listener: (channel: Buffer, message: Buffer) => void): this;
   on(event: "pmessageBuffer", listener: (pattern: Buffer, channel: Buffer, message: Buffer) => void): this;

@@ -55,6 +55,8 @@ export interface NodeEvents {
   ready(node: NodeClient): void;
   down(node: NodeClient, cause: Error | undefined): void;
   error(node: NodeClient, error: Error): void;
+  /** The connection was lost, or an attempt to reconnect failed: it tries again in `delayMs`. */
+  reconnecting?(node: NodeClient, delayMs: number): void;
   breaker(shard: string, node: string, state: BreakerState): void;
 }
 

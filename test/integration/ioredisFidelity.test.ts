@@ -190,10 +190,69 @@ describe("ioredis fidelity", () => {
       await eventually(async () => expect(seen.every((events) => events.includes("reconnecting:reconnecting"))).toBe(true), 10_000);
       await own.servers[0]!.restart();
       await eventually(async () => expect(seen.every((events) => events.filter((e) => e.startsWith("ready")).length === 2)).toBe(true), 10_000);
-      // ioredis says close and reconnecting again for each failed attempt; shardis once per outage (documented).
+      // Both say close and reconnecting again for each failed attempt; how many attempts fail differs.
       const once = seen.map((events) => events.join(" ").replace(/( close:reconnecting reconnecting:reconnecting)+/g, "$1"));
       expect(once[1]).toEqual(once[0]);
       expect(once[0]).toBe("connect:connect ready:ready close:reconnecting reconnecting:reconnecting connect:connect ready:ready");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("says close and reconnecting (with the delay) for every failed reconnect attempt, then connect, ready, and close, end on quit, as ioredis", async () => {
+    const own = await startFleet(1);
+    try {
+      // ioredis with its default retryStrategy (a delay growing by 50 ms an attempt), shardis with its own backoff.
+      const pair = [own.servers[0]!.client({ lazyConnect: true }), own.client({ lazyConnect: true })] as const;
+      const seen = pair.map((client) => {
+        const events: Array<[string, unknown]> = [];
+        for (const event of ["connect", "ready", "close", "reconnecting", "end", "error"]) client.on(event as "ready", (arg?: unknown) => events.push([event, arg]));
+        return events;
+      });
+      const count = (events: Array<[string, unknown]>, name: string) => events.filter(([event]) => event === name).length;
+      await Promise.all(pair.map((c) => c.connect()));
+      await Promise.all(pair.map((c) => c.ping()));
+      await own.servers[0]!.halt();
+      // The loss, then at least two failed attempts to reconnect.
+      await eventually(async () => expect(seen.map((events) => count(events, "reconnecting") >= 3)).toEqual([true, true]), 15_000);
+      await own.servers[0]!.restart();
+      await eventually(async () => expect(seen.map((events) => count(events, "ready"))).toEqual([2, 2]), 15_000);
+      await Promise.all(pair.map((c) => c.quit()));
+      await eventually(async () => expect(seen.map((events) => count(events, "end"))).toEqual([1, 1]));
+      for (const events of seen) {
+        // Every reconnecting says how long until the next attempt, as ioredis's retryStrategy answered.
+        const delays = events.filter(([event]) => event === "reconnecting").map(([, delay]) => delay);
+        expect(delays.every((delay) => typeof delay === "number" && delay > 0), String(delays)).toBe(true);
+        expect(count(events, "close")).toBe(count(events, "reconnecting") + 1);
+      }
+      // The same sequence of names, modulo the number of failed attempts: each says error (ECONNREFUSED), close, reconnecting.
+      const names = seen.map((events) => events.map(([event]) => event).join(" ").replace(/( error close reconnecting)+/g, "$1"));
+      expect(names[1]).toBe(names[0]);
+      expect(names[0]).toBe("connect ready close reconnecting error close reconnecting connect ready close end");
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("says close and reconnecting for every failed attempt while the server is down at start, then connect and ready, as ioredis", async () => {
+    const own = await startFleet(1);
+    try {
+      await own.servers[0]!.halt();
+      const pair = [own.servers[0]!.client({ lazyConnect: true }), own.client({ lazyConnect: true })] as const;
+      const seen = pair.map((client) => {
+        const events: string[] = [];
+        for (const event of ["connect", "ready", "close", "reconnecting", "end"]) client.on(event as "ready", () => events.push(`${event}:${client.status}`));
+        client.on("error", () => undefined);
+        void client.connect().catch(() => undefined);
+        return events;
+      });
+      await eventually(async () => expect(seen.map((events) => events.filter((e) => e.startsWith("reconnecting")).length >= 2)).toEqual([true, true]), 15_000);
+      await own.servers[0]!.restart();
+      await eventually(async () => expect(seen.map((events) => events.at(-1))).toEqual(["ready:ready", "ready:ready"]), 15_000);
+      const names = seen.map((events) => ` ${events.join(" ")}`.replace(/( close:reconnecting reconnecting:reconnecting)+/g, "$1").trim());
+      expect(names[1]).toBe(names[0]);
+      expect(names[0]).toBe("close:reconnecting reconnecting:reconnecting connect:connect ready:ready");
+      await Promise.all(pair.map((c) => c.quit()));
     } finally {
       await own.stop();
     }

@@ -67,7 +67,8 @@ describe("the ioredis surface of a sharded client", () => {
         await eventually(async () => expect(c.status).toBe("reconnecting"));
         await own.servers[1]!.restart();
         await eventually(async () => expect(c.status).toBe("ready"), 10_000);
-        expect(events).toEqual(["close", "reconnecting", "ready"]);
+        // close and reconnecting again for each failed attempt to reconnect meanwhile, as ioredis.
+        expect(` ${events.join(" ")}`.replace(/( close reconnecting)+/g, "$1").trim()).toBe("close reconnecting ready");
       } finally {
         await own.stop();
       }

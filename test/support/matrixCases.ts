@@ -246,6 +246,16 @@ export const CASES: Case[] = [
   ["options.host/port/keyPrefix/maxRetriesPerRequest types", async (r) => [typeof r.options.host, typeof r.options.port, typeof r.options.keyPrefix]],
   ["status ready, quit then Connection is closed.", async (_r, make) => { const c = make(); await c.ping(); const ready = c.status; await c.quit(); return [ready, await c.get("{t}a").catch((e: Error) => e.message)]; }],
   ["quit(callback)", async (_r, make) => { const c = make(); await c.ping(); return cb((d) => c.quit(d)); }],
+  ["events of disconnect(true): close, reconnecting with its delay, connect, ready", async (_r, make) => {
+    const c = make();
+    await c.ping();
+    const events: string[] = [];
+    for (const e of ["connect", "ready", "close", "reconnecting", "end"]) c.on(e, (arg: unknown) => events.push(e === "reconnecting" ? `${e}:${typeof arg}` : e));
+    const ready = new Promise((resolve) => c.once("ready", resolve));
+    c.disconnect(true);
+    await ready;
+    return events;
+  }],
   ["connect() when connected rejects", async (r) => r.connect().then(() => "resolved", (e: Error) => e.message)],
   ["instanceof Redis-like: getBuiltinCommands", async (r) => r.getBuiltinCommands().includes("get")],
 ];
