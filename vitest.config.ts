@@ -1,11 +1,12 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Three projects:
+ * Four projects:
  *   unit         pure logic and fake connections in fake time; no servers (npm run test:unit)
  *   integration  real redis-server, redis-sentinel, nutcracker processes, and the compat suite (npm run test:integration)
+ *   e2e          the demos and examples run end to end as programs (npm run test:e2e)
  *   timing       latency budgets, one file at a time so parallel load does not skew them (npm run test:timing)
- * npm test runs unit and integration; CI runs timing after them, alone.
+ * npm test runs unit and integration; CI runs e2e, then timing alone, after them.
  */
 export default defineConfig({
   test: {
@@ -25,6 +26,12 @@ export default defineConfig({
           // Memory tests call gc() to measure what stays alive.
           execArgv: ["--expose-gc"],
         },
+      },
+      {
+        extends: true,
+        // The README's programs run end to end as a user runs them (the demos start and stop their own servers):
+        // tens of seconds each, so CI runs them after npm test (npm run test:e2e), keeping npm test within its budget.
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], pool: "forks" },
       },
       {
         extends: true,

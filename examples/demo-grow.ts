@@ -93,12 +93,19 @@ async function part(view: LiveView, all: ShardConfig[], namespace: string, leadM
     let last = { ...service.counts, failed: failedCommands(client) };
     const rows: string[] = [];
     if (!view.interactive) view.log(HEADER);
+    let lastAt = started;
+    const phaseOf = () => client.migration()?.phase ?? (changed ? "switched" : "3 shards");
+    let printed = "";
     const tick = () => {
       const now = { ...service.counts, failed: failedCommands(client) };
-      const reads = now.reads - last.reads;
-      const loads = now.loads - last.loads;
+      // Per second of the row's own interval: a phase change prints a row early (see below).
+      const perSecond = 1000 / Math.max(1, performance.now() - lastAt);
+      lastAt = performance.now();
+      const reads = Math.round((now.reads - last.reads) * perSecond);
+      const loads = Math.round((now.loads - last.loads) * perSecond);
       const status = client.migration();
-      const phase = status ? status.phase : changed ? "switched" : "3 shards";
+      const phase = phaseOf();
+      printed = phase;
       const errors = now.errors + now.failed;
       const row =
         `${((performance.now() - started) / 1000).toFixed(0).padStart(6)}s  ${phase.padEnd(8)} ${String(reads).padStart(8)}  ` +
@@ -109,7 +116,16 @@ async function part(view: LiveView, all: ShardConfig[], namespace: string, leadM
       if (view.interactive) view.show([HEADER, ...rows.slice(-24)]);
       else view.log(row);
     };
-    const ticker = setInterval(tick, 1000);
+    let ticker = setInterval(tick, 1000);
+    // The switch phase lasts only clockSkewMs + commandTimeoutMs (1 s here) and "before" only until startAt, shorter
+    // than a row's second could catch: a phase change prints its row at once and restarts the second, so every
+    // phase shows (looked for every 50 ms: the phase is a pure function of the clock, cheap to read).
+    const watcher = setInterval(() => {
+      if (phaseOf() === printed) return;
+      clearInterval(ticker);
+      tick();
+      ticker = setInterval(tick, 1000);
+    }, 50);
     try {
       await new Promise((resolve) => setTimeout(resolve, leadMs));
       Object.assign(atChange, service.counts);
@@ -117,6 +133,7 @@ async function part(view: LiveView, all: ShardConfig[], namespace: string, leadM
       await change(client);
     } finally {
       clearInterval(ticker);
+      clearInterval(watcher);
       await reader.stop();
     }
     const status = client.migration();
