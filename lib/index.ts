@@ -16,9 +16,9 @@ export { Cache, type Loader, type LoaderContext, type ManyLoader, type CacheGetO
 export type { CacheOptions, CacheSerializer } from "./config/cache.js";
 export type { CacheKey } from "./cache/store.js";
 export type { TopologySnapshot, ShardView, NodeView } from "./topology/Topology.js";
+export type { IoredisSentinelOptions } from "./config/ioredisSentinelTypes.js";
 export type {
   ShardedClientOptions,
-  IoredisSentinelOptions,
   ShardConfig,
   ClusterOptions,
   ShardingOptions,
