@@ -106,7 +106,8 @@ export class MigrationLink implements MigrationHost {
     if (!migrator) return Promise.reject(new ConfigError(["copyAll() needs a migration (the migration option or reconfigure({ migration }))"]));
     const executor = this.executor;
     const host = {
-      runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScript(script, args, encoding, call, shard),
+      // Keys SCAN named carry any keyPrefix already: as given, never prefixed again.
+      runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScriptAsGiven(script, args, encoding, call, shard),
       onShard: <T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>) => shardConnection(executor, shard, fn),
       shardName: (i: number) => executor.shardName(i),
       present: (i: number) => i < executor.shardNames.length,

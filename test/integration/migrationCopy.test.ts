@@ -23,6 +23,25 @@ const owners = (strategy: "slots" | "ketama") => ownersOn(fleet, strategy);
 const expiry = async (i: number, k: string) => Number(await fleet.raw(i).call("pexpiretime", k));
 
 describe.each(["slots", "ketama"] as const)("copyAll (%s)", (strategy) => {
+  it("with a keyPrefix, copies each key under its own name: SCAN's names carry the prefix already, so it is not added again", async () => {
+    await fleet.flushAll();
+    const where = owners(strategy);
+    const { client, at } = migratingOn(fleet, strategy, "before", { redis: { keyPrefix: "p:" } });
+    const keys = Array.from({ length: 120 }, (_, i) => `prefixed:${strategy}:${i}`);
+    await Promise.all(keys.map((k) => client.set(k, `v:${k}`)));
+    // The prefix is part of the key for placement, as in ioredis.
+    const moving = keys.filter((k) => where.old(`p:${k}`) !== where.next(`p:${k}`));
+    expect(moving.length).toBeGreaterThan(10);
+    at("dual");
+    const result = await client.migration()!.copyAll({ rate: 100_000 });
+    expect(result).toMatchObject({ copied: moving.length, failed: 0, complete: true });
+    for (const k of moving) {
+      const to = fleet.raw(where.next(`p:${k}`));
+      expect(await to.get(`p:${k}`), k).toBe(`v:${k}`);
+      expect(await to.exists(`p:p:${k}`), k).toBe(0);
+    }
+  }, 60_000);
+
   it("copies strings, hashes and lists with their TTL (none stays none), keeps the old owner's, never overwrites; a second run copies nothing", async () => {
     await fleet.flushAll();
     const where = owners(strategy);
