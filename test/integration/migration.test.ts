@@ -13,6 +13,7 @@ import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import { startFaultProxy } from "../support/faultProxy.js";
+import { owners as ownersOn } from "../support/migration.js";
 
 const T0 = Date.parse("2026-12-10T10:00:00Z");
 /** Room for a machine shared with other test runs: no test here is about timeouts or breakers (except the one that sets its own). */
@@ -25,7 +26,11 @@ const files = fleetForFile(4);
 /** The fleet of this file (started in beforeAll). */
 const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.get(files.fleet, name) });
 
-/** A client of the fleet after the change (s0..s3), migrating from s0..s2, its clock set by the test. */
+/**
+ * A client of the fleet after the change (s0..s3), migrating from s0..s2, its clock set by the test. Not the
+ * support's migrating(): this file's instants ("dual" at startAt's first millisecond) and patience (the pool's
+ * default acquire timeout) are its own.
+ */
 function migrating(strategy: "slots" | "ketama", at: Phase, extra: Partial<ShardedClientOptions> = {}) {
   const clock = { now: AT[at] };
   const sharding = { strategy } as const;
@@ -41,12 +46,7 @@ function migrating(strategy: "slots" | "ketama", at: Phase, extra: Partial<Shard
 }
 
 /** Where a key lives with 3 shards and with 4, by shard index. */
-function owners(strategy: "slots" | "ketama") {
-  const old = fleet.client({ shards: fleet.shards.slice(0, 3), sharding: { strategy }, lazyConnect: true });
-  const grown = fleet.client({ shards: fleet.shards, sharding: { strategy }, lazyConnect: true });
-  const index = (name: string) => Number(name.slice(1));
-  return { old: (key: string) => index(old.shardOf(key)), next: (key: string) => index(grown.shardOf(key)) };
-}
+const owners = (strategy: "slots" | "ketama") => ownersOn(fleet, strategy);
 
 /** Waits for every fallback read's copy to have landed (or been skipped). */
 async function copiesSettled(client: ShardedClient): Promise<void> {
