@@ -77,6 +77,17 @@ function looped(plain: Target, close: () => Promise<unknown>): Variant {
   };
 }
 
+/** The near-cache loop of nearCacheBench on any client: Zipf(1.0) over the keys, 95% GET / 5% SET. */
+function skewed(plain: Target, close: () => Promise<unknown>): Variant {
+  const target = watched(plain);
+  const draw = zipfSampler(keys.length, 100);
+  return {
+    run: (o) => runSkewedWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs, draw }),
+    load: () => load(target.set),
+    close,
+  };
+}
+
 async function variant(): Promise<Variant> {
   // SHARDIS_DIST: another build's dist/index.js, for a before/after comparison.
   const { ShardedClient } = (await import(process.env.SHARDIS_DIST ?? "shardis")) as typeof import("shardis");
@@ -92,13 +103,7 @@ async function variant(): Promise<Variant> {
       // The near-cache hit loop of nearCacheBench: Zipf(1.0), 95% GET / 5% SET.
       const client = new ShardedClient({ shards: shards([job.single]), nearCache: { maxEntries: 50_000 } });
       await client.ready();
-      const target = watched({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) });
-      const draw = zipfSampler(keys.length, 100);
-      return {
-        run: (o) => runSkewedWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs, draw }),
-        load: () => load(target.set),
-        close: () => client.quit(),
-      };
+      return skewed({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) }, () => client.quit());
     }
     case "shardis cache.getOrSet hit": {
       // The cache's hit path of cacheBench: getOrSet of keys the parent cached (namespace "benchhit").
@@ -127,13 +132,7 @@ async function variant(): Promise<Variant> {
     case "ioredis Zipf 95/5 1 node": {
       const { Redis } = await import("ioredis");
       const client = new Redis({ ...hostPort(job.single), enableAutoPipelining: true });
-      const target = watched({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) });
-      const draw = zipfSampler(keys.length, 100);
-      return {
-        run: (o) => runSkewedWorkload(target, keys, { keys: job.keys, valueBytes: 100, inflight: job.inflight, durationMs: o.durationMs, draw }),
-        load: () => load(target.set),
-        close: () => client.quit(),
-      };
+      return skewed({ get: (k) => client.get(k), set: (k, v) => client.set(k, v) }, () => client.quit());
     }
     case "ioredis Cluster": {
       const { Cluster } = await import("ioredis");
