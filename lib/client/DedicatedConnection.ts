@@ -181,11 +181,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
     if (reply === null) return null;
     return queued.map((cmd, i) => {
       const result = reply[i];
-      if (result instanceof Error) return [result, undefined];
+      if (result instanceof Error) return [result];
       try {
         return [null, cmd.transformReply(result as Buffer)];
       } catch (error) {
-        return [error as Error, undefined];
+        return [error as Error];
       }
     });
   }

@@ -72,7 +72,8 @@ export class Facades {
   }
 
   pipeline(runner: PipelineRunner, partial: boolean): ShardedPipeline {
-    return new this.Pipeline(runner, partial);
+    // As ioredis's pipeline.options: the client's.
+    return new this.Pipeline({ options: (this.client as { options?: object }).options, ...runner }, partial);
   }
 
   transaction(target: TransactionTarget): ShardedTransaction {

@@ -17,6 +17,7 @@ import { REDIS_FIELDS } from "../config/resolve.js";
 import { TOP_LEVEL_FIELDS } from "../config/resolve.js";
 import { ConfigError, UnsupportedCommandError } from "../errors.js";
 import { IGNORED_REDIS_FIELDS } from "../config/ignoredRedisFields.js";
+import { withCallback, type Callback } from "../commands/install.js";
 
 /** ioredis internals that answer harmlessly instead of refusing. */
 const HARMLESS: Record<string, PropertyDescriptor> = {
@@ -37,6 +38,11 @@ const ALIASES: Record<string, string> = { end: "disconnect", send_command: "call
  */
 export function adoptRedisIdentity(Client: { prototype: object }): void {
   const own = Client.prototype;
+  // quitBuffer(): quit(), its "OK" as a Buffer, as every ioredis command has its Buffer twin (QUIT itself is refused).
+  const quitBuffer = function (this: { quit(): Promise<string> }, callback?: Callback) {
+    return withCallback(this.quit().then((ok) => Buffer.from(ok)), callback);
+  };
+  Object.defineProperty(own, "quitBuffer", { configurable: true, writable: true, value: quitBuffer });
   const commands = new Set(list.flatMap((name) => [name, `${name}Buffer`]));
   const emitter = new Set(Object.getOwnPropertyNames(EventEmitter.prototype));
   for (let proto: object | null = Redis.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {

@@ -84,9 +84,12 @@ export class Lifecycle {
     if (was === "ready") this.host.emit("close");
   }
 
-  /** Every connection is closed. */
+  /**
+   * Every connection is closed: "end" once what waits on the close ran (quit's callback, its awaiters), as ioredis
+   * says it when its socket closed, after QUIT's reply.
+   */
   ended(): void {
-    this.host.emit("end");
+    process.nextTick(() => this.host.emit("end"));
   }
 
   private move(next: ClientStatus): void {

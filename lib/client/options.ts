@@ -65,6 +65,8 @@ export function ioredisOptions(input: ShardedClientOptions): ShardedClientOption
   for (const field of ["username", "tls", "password", "connectionName"] as const) {
     if (redis?.[field] !== undefined) view[field] = redis[field];
   }
+  // ioredis's other connection options, given under redis, read where ioredis has them: at the top.
+  for (const [field, value] of Object.entries(redis ?? {})) if (!(field in view)) view[field] = value;
   return withHidden(view, ["password", "sentinelPassword"]) as ShardedClientOptions & IoredisView;
 }
 

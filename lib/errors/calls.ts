@@ -113,13 +113,13 @@ export class PartialFailureError extends ShardisError {
   readonly command: string;
   readonly failures: ReadonlyArray<{ shard: string; error: Error }>;
   readonly succeeded: readonly string[];
-  readonly results: ReadonlyArray<[Error | null, unknown]> | undefined;
+  readonly results: ReadonlyArray<[Error | null, unknown?]> | undefined;
 
   constructor(
     command: string,
     failures: Array<{ shard: string; error: Error }>,
     succeeded: string[],
-    results?: Array<[Error | null, unknown]>,
+    results?: Array<[Error | null, unknown?]>,
   ) {
     const failed = failures.map((f) => `${f.shard}: ${f.error.message}`).join("; ");
     const ran = succeeded.length ? `; it ran on ${succeeded.join(", ")}` : "";

@@ -22,6 +22,8 @@ export interface PipelineRunner {
   readonly tracing?: ClientTracing;
   /** A MULTI/EXEC block for ioredis's inline form, pipeline().multi()...exec()...exec(). */
   transaction?(): ShardedTransaction;
+  /** The client's options, which ioredis's pipeline.options is (libraries read keyPrefix there). */
+  readonly options?: object;
 }
 
 export interface PipelineOptions {
@@ -55,6 +57,11 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
 
   get length(): number {
     return this.entries.length;
+  }
+
+  /** The options of the client it came from, as ioredis's pipeline.options. */
+  get options(): object | undefined {
+    return this.runner.options;
   }
 
   [QUEUE](name: string, args: unknown[], encoding: Encoding, callback: Callback | undefined): void {
@@ -124,7 +131,7 @@ export class ShardedPipeline implements Chainable, ScriptRunner {
     for (let part = 0; part <= this.part; part++) {
       settled.push(...(await Promise.allSettled(this.entries.filter((entry) => entry.part === part).map((entry) => entry.run()))));
     }
-    const results: PipelineResult = settled.map((r) => (r.status === "fulfilled" ? [null, r.value] : [r.reason as Error, undefined]));
+    const results: PipelineResult = settled.map((r) => (r.status === "fulfilled" ? [null, r.value] : [r.reason as Error]));
     this.entries.forEach((entry, i) => entry.callback && nodeback(entry.callback, results[i]![0], results[i]![1]));
     if (!this.partial) {
       const failed = results.flatMap(([error]) => (error instanceof NodeError ? [error] : []));

@@ -21,7 +21,8 @@ import { refusal } from "../routing/refusals.js";
 import type { ClientTracing } from "../metrics/clientTracing.js";
 import { callsTraced, currentCall, resumeCall, type CallTrace } from "../metrics/tracing.js";
 
-export type PipelineResult = Array<[error: Error | null, result: unknown]>;
+// A failed entry is [error] alone, as ioredis has it (libraries read results[i].length and [0]).
+export type PipelineResult = Array<[error: Error | null, result?: unknown]>;
 
 /** Where a transaction runs; implemented by the client, a shard handle and a dedicated connection. */
 export interface TransactionTarget {
@@ -111,6 +112,7 @@ interface Queued {
   readonly cmd: ShardisCommand;
   readonly shard: number | undefined;
   readonly callback: Callback | undefined;
+  readonly encoding: Encoding;
 }
 
 /** Commands that may not appear inside MULTI/EXEC here: they would nest or end the block early. */
@@ -140,7 +142,7 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
       const refused = NOT_IN_BLOCK.has(name) ? "it cannot appear inside MULTI/EXEC" : refusal(name, args);
       if (refused) throw new UnsupportedCommandError(name, refused);
       const cmd = new ShardisCommand(name, prefixKeys(name, args, this.target.keyPrefix ?? ""), { replyEncoding: encoding });
-      this.queued.push({ cmd, shard: this.target.shardOf(commandSpec(name), cmd), callback });
+      this.queued.push({ cmd, shard: this.target.shardOf(commandSpec(name), cmd), callback, encoding });
     } catch (error) {
       // Remembered and thrown by exec(), before anything is sent.
       this.problem = error as Error;
@@ -186,7 +188,9 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     this.queued.forEach((q, i) => {
       if (!q.callback) return;
       const error = refusal(i);
-      nodeback(q.callback, error ?? null, error ? undefined : "QUEUED");
+      // As ioredis: the answer comes in the command's encoding (typeBuffer's "QUEUED" is a Buffer).
+      const queued = q.encoding === null ? Buffer.from("QUEUED") : "QUEUED";
+      nodeback(q.callback, error ?? null, error ? undefined : queued);
     });
   }
 
@@ -229,11 +233,11 @@ export class ShardedTransaction implements Chainable, ScriptRunner {
     const replies = execResult.reply as unknown[];
     const results: PipelineResult = this.queued.map((q, i) => {
       const reply = replies[i];
-      if (reply instanceof Error) return [reply, undefined];
+      if (reply instanceof Error) return [reply];
       try {
         return [null, commands[i]!.transformReply(reply as Buffer)];
       } catch (error) {
-        return [error as Error, undefined];
+        return [error as Error];
       }
     });
     return results;

@@ -9,7 +9,7 @@ const PUBSUB = "subscriptions need a dedicated connection; see docs/cross-shard.
 
 const REFUSED: Record<string, string> = {
   auth: "credentials are set once, in options.redis",
-  hello: "the protocol and credentials are set once, in options.redis",
+  hello: "the protocol and credentials are set once, in options.redis (HELLO without arguments, which changes nothing, is answered)",
   select: "every connection uses options.redis.db",
   quit: "use client.quit()",
   reset: "it would reset a shared connection",
@@ -35,5 +35,7 @@ const REFUSED: Record<string, string> = {
 /** Why a command may not run on a shared connection, or undefined when it may. */
 export function refusal(name: string, args: ReadonlyArray<unknown>): string | undefined {
   if (name === "client" && String(args[0]).toLowerCase() === "reply") return "CLIENT REPLY would desynchronise replies";
+  // HELLO alone only reports the connection (server, version, protocol, id): it changes nothing shared.
+  if (name === "hello" && args.length === 0) return undefined;
   return REFUSED[name];
 }

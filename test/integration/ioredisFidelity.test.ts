@@ -279,6 +279,8 @@ describe("ioredis fidelity", () => {
       await eventually(async () => expect([client.status, events.filter((e) => e === "ready").length]).toEqual(["ready", 4]), 10_000);
       const after = await client.incr("{t}r");
       await client.quit();
+      // "end" follows what waits on quit(), in ioredis (its socket closes after QUIT's reply) and here.
+      await eventually(async () => expect(events.at(-1)).toBe("end"));
       return { closed, reopened, again, after, events };
     });
     expect(b).toEqual(a);
