@@ -5,10 +5,11 @@
  * issue 25), and says which tests pass on one and fail on the other.
  *
  * The suite is not in this repository (nor in ioredis's npm package): give a
- * checkout of https://github.com/redis/ioredis with --suite (see
- * docs/ioredis-compatibility.md#ioredis-own-test-suite for the commit and the
- * file list measured). Nothing here fetches anything except, when the work
- * folder has none, mocha/chai/sinon/tsx through npm.
+ * checkout of https://github.com/redis/ioredis with --suite; the files (and
+ * their commits) measured are in scripts/ioredis-suite.files.txt, the counts
+ * in docs/ioredis-compatibility.md ("ioredis's own functional tests").
+ * Nothing here fetches anything except, when the work folder has none,
+ * mocha/chai/sinon/tsx through npm.
  *
  *   node scripts/ioredis-suite.mjs --suite ../ioredis [--files list.txt]
  *       [--target both|ioredis|shardis] [--work /tmp/ioredis-suite]
