@@ -155,9 +155,13 @@ describe("broadcast plans", () => {
 
 describe("refusal", () => {
   it("refuses commands that change a shared connection's state", () => {
-    for (const name of ["select", "auth", "hello", "quit", "subscribe", "multi", "watch", "monitor", "reset"]) {
+    for (const name of ["select", "auth", "quit", "subscribe", "multi", "watch", "monitor", "reset"]) {
       expect(refusal(name, [])).toBeTypeOf("string");
     }
+    // HELLO with a protocol or credentials would switch the connection; alone it only reports it.
+    expect(refusal("hello", ["3"])).toBeTypeOf("string");
+    expect(refusal("hello", ["2", "AUTH", "u", "p"])).toBeTypeOf("string");
+    expect(refusal("hello", [])).toBeUndefined();
     expect(refusal("client", ["REPLY", "OFF"])).toMatch(/desynchronise/);
     expect(refusal("client", ["LIST"])).toBeUndefined();
     expect(refusal("get", ["k"])).toBeUndefined();
