@@ -96,6 +96,13 @@ export const REDIS_FIELDS: Record<string, Check> = {
   stringNumbers: isBoolean,
   keyPrefix: isString,
   replyMapping: oneOf("legacy", "resp3"),
+  // ioredis's options mapped onto shardis's own mechanisms (docs/ioredis-compatibility.md#ioredis-options):
+  retryStrategy: (v) => (typeof v === "function" ? undefined : `must be a function (times) => delay in ms (got ${describe(v)})`),
+  maxRetriesPerRequest: (v) => (v === null ? undefined : intRange(0, 1_000_000)(v)),
+  enableOfflineQueue: isBoolean,
+  socketTimeout: intRange(1, MAX_TIMEOUT_MS),
+  blockingTimeout: intRange(0, MAX_TIMEOUT_MS),
+  blockingTimeoutGrace: intRange(0, MAX_TIMEOUT_MS),
 };
 
 /** ioredis options shardis sets itself, with what to use instead. */
