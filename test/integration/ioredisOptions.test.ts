@@ -114,9 +114,12 @@ describe("ioredis options mapped onto shardis's mechanisms, beside ioredis", () 
       proxy.set("pass");
       // shardis's breaker, tripped by the outage, lets commands through again once its probe is answered.
       await eventually(async () => expect(await client.get("{t}q").catch(String)).toBe("1"));
-      return { before, down, after: await client.get("{t}q") };
+      const after = await client.get("{t}q");
+      // shardis opens a connection for a blocking command and for subscriptions: those wait for their own connect.
+      const blocking = await client.blpop("{t}none", 0.05);
+      return { before, down, after, blocking, subscribed: await client.subscribe("{t}ch") };
     });
-    expect(a).toEqual({ before: "OK", down: { error: message, code: undefined }, after: "1" });
+    expect(a).toEqual({ before: "OK", down: { error: message, code: undefined }, after: "1", blocking: null, subscribed: 1 });
     expect(b).toEqual({ ...a, down: { error: `shard s0 (${proxy.address}): ${message}`, code: "ERR_SHARDIS_CONNECTION" } });
   });
 
