@@ -172,6 +172,14 @@ export interface RedisConnectionOptions {
   /** With blockingTimeout: added to a blocking command's own timeout, in ms. @default 100 (ioredis) */
   blockingTimeoutGrace?: number;
   /**
+   * ioredis's: taken as the top-level commandTimeoutMs, every command's
+   * deadline (for a blocking command, added to its own timeout). Give one
+   * of the two (both, unequal: ConfigError).
+   */
+  commandTimeout?: number;
+  /** ioredis's: taken as the top-level lazyConnect. */
+  lazyConnect?: boolean;
+  /**
    * ioredis options shardis does its own way: accepted so ioredis code
    * moves over unchanged, ignored, and named once in a process warning
    * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.

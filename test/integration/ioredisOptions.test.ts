@@ -162,18 +162,36 @@ describe("ioredis options mapped onto shardis's mechanisms, beside ioredis", () 
     expect(b).toEqual({ popped: null, kept: ["kept"] });
   });
 
+  it("commandTimeout: a command without a reply fails after it (shardis: as commandTimeoutMs, TimeoutError); duplicate() takes it too", async () => {
+    const [a, b] = await both(async (kind) => {
+      const client = kind === "ioredis" ? make(kind, { commandTimeout: 200 }) : make(kind, { commandTimeout: 200 }, { commandTimeoutMs: undefined });
+      await client.ping();
+      const copy = client.duplicate({ commandTimeout: 300 });
+      copy.on("error", () => undefined);
+      made.push(copy);
+      await copy.ping();
+      proxy.set("blackhole");
+      const outcomes = [await outcome(() => client.get("{t}a")), await outcome(() => copy.get("{t}a"))];
+      return outcomes.map((o) => (o as { error: string }).error);
+    });
+    expect(a).toEqual(["Command timed out", "Command timed out"]);
+    expect(b).toEqual([`shard s0 (${proxy.address}): no reply within 200 ms (the node did not answer)`, `shard s0 (${proxy.address}): no reply within 300 ms (the node did not answer)`]);
+  });
+
   it("connectionName: CLIENT SETNAME on every connection, shared, pooled (blocking) and subscriber, on every shard", async () => {
     const client = new ShardedClient({ shards: servers.map((s, i) => ({ name: `s${i}`, master: s.address })), redis: { connectionName: "named-app" } });
     made.push(client);
     await client.ready();
-    await Promise.all([0, 1, 2].map((i) => client.shard(`s${i}`).brpop(`{x${i}}l`, 0.05)));
-    await client.subscribe("a", "b", "c", "d", "e", "f");
-    const names = await Promise.all(servers.map(async (s) => String(await s.client().client("LIST"))));
-    for (const list of names) {
-      const ours = list.split("\n").filter((line) => line.includes(" name=named-app "));
-      // The shared connection, a pooled one and (with six channels over three shards, most likely) a subscriber one.
-      expect(ours.length).toBeGreaterThanOrEqual(2);
-      expect(list.split("\n").filter((line) => line.includes("cmd=brpop") || line.includes("cmd=subscribe")).every((line) => line.includes(" name=named-app "))).toBe(true);
+    // Commands no other test here sends, so the connections that ran them are this client's.
+    await Promise.all([0, 1, 2].map((i) => client.shard(`s${i}`).bzpopmin(`{x${i}}z`, 0.05)));
+    await client.psubscribe("named-*");
+    const lists = await Promise.all(servers.map(async (s) => String(await s.client().client("LIST")).split("\n")));
+    for (const lines of lists) {
+      const ran = lines.filter((line) => line.includes("cmd=bzpopmin") || line.includes("cmd=psubscribe"));
+      expect(ran).toHaveLength(2);
+      expect(ran.every((line) => line.includes(" name=named-app "))).toBe(true);
+      // And the shared connection (PING from ready()'s check or the client's own commands).
+      expect(lines.filter((line) => line.includes(" name=named-app ")).length).toBeGreaterThanOrEqual(3);
     }
   });
 

@@ -215,6 +215,14 @@ describe("resolveOptions", () => {
     ]);
   });
 
+  it("takes ioredis's commandTimeout and lazyConnect under redis as the top-level commandTimeoutMs and lazyConnect", () => {
+    const resolved = resolveOptions({ shards: two, redis: { commandTimeout: 250, lazyConnect: true, db: 1 } });
+    expect([resolved.commandTimeoutMs, resolved.lazyConnect, resolved.redis]).toEqual([250, true, { connectTimeout: 1000, db: 1 }]);
+    expect(resolveOptions({ shards: two, commandTimeoutMs: 250, redis: { commandTimeout: 250 } }).commandTimeoutMs).toBe(250);
+    expect(problemsOf({ shards: two, commandTimeoutMs: 100, redis: { commandTimeout: 250 } })).toEqual(["redis.commandTimeout (250) and commandTimeoutMs (100) differ: give one"]);
+    expect(problemsOf({ shards: two, redis: { commandTimeout: 0 } })).toEqual([expect.stringMatching(/^commandTimeoutMs must be a number of milliseconds/)]);
+  });
+
   it("takes ioredis's keyPrefix under redis, out of what the connections get", () => {
     const resolved = resolveOptions({ shards: two, redis: { keyPrefix: "app:", db: 1 } });
     expect(resolved.keyPrefix).toBe("app:");
