@@ -192,7 +192,7 @@ export class PubSub {
         const now = kind.shards(s.name);
         const before = this.held.get(id) ?? now;
         this.held.set(id, now);
-        for (const shard of now) if (!before.includes(shard)) this.restorer.restore(shard, kind, [key]);
+        for (const shard of now) if (!before.includes(shard)) this.holdOn(shard, kind, key, s);
         for (const shard of before) {
           if (now.includes(shard) || shard >= count || !this.connections.has(shard)) continue;
           void this.send([shard], kind.unsubscribe, s.name).catch(() => undefined);
@@ -205,6 +205,21 @@ export class PubSub {
       void pending.then((node) => node.close(true), () => undefined);
     }
     this.patternShards = Math.min(this.patternShards, count);
+  }
+
+  /**
+   * Subscribes a channel on a shard it is to be heard on from now (resync()).
+   * One whose first SUBSCRIBE is still in flight is left alone by the
+   * restorer (its caller learns how that went): it is subscribed there once
+   * that lands, if still wanted there; skipped, the new owner would never
+   * hear its messages from `switch` on.
+   */
+  private holdOn(shard: number, kind: Kind<unknown>, key: string, s: Subscription<unknown>): void {
+    if (!s.subscribing) return this.restorer.restore(shard, kind, [key]);
+    void s.confirmed.then(
+      () => kind.registry.get(key) === s && kind.shards(s.name).includes(shard) && this.restorer.restore(shard, kind, [key]),
+      () => undefined, // its caller was told; it is no longer subscribed anywhere
+    );
   }
 
   private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {

@@ -9,6 +9,7 @@ import { type ShardedClientOptions } from "../../lib/index.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
+import { startFaultProxy } from "../support/faultProxy.js";
 import { AT, P, PATIENT, T0, migrating as migratingOn, owners as ownersOn, type Phase } from "../support/migration.js";
 
 const files = fleetForFile(4);
@@ -132,6 +133,35 @@ describe("pub/sub across a migration", () => {
     clock.now = AT.switch;
     await publisher.publish(channel, "after switch");
     await eventually(async () => expect(heard).toEqual(["after switch"]));
+  });
+
+  it("a subscribe() still waiting for its reply when reconfigure() starts a migration is subscribed on the new owner once it lands", async () => {
+    await fleet.flushAll();
+    const { channel, old, next } = movingChannel("chan-late");
+    // The subscriber reaches the channel's old owner through a proxy that holds its replies back.
+    const proxy = await startFaultProxy(fleet.servers[old]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === old ? { ...s, master: proxy.address } : s));
+      const clock = { now: AT.before - 60_000 };
+      const sharding = { strategy: "slots" } as const;
+      const subscriber = fleet.client({ shards: shards.slice(0, 3), sharding, ...PATIENT, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+      await subscriber.ready();
+      const heard: string[] = [];
+      proxy.set("delay", { delayMs: 300 });
+      const subscribed = subscriber.subscribe(channel, { handler: (m) => heard.push(m) });
+      await eventually(async () => expect(subscriber.subscriptions()).toEqual([{ kind: "channel", name: channel, state: "subscribing" }]));
+      await subscriber.reconfigure({ shards, sharding, migration: { startAt: T0, phaseMs: P } });
+      expect(subscriber.subscriptions()[0]!.state).toBe("subscribing");
+      proxy.set("pass");
+      await subscribed;
+      await eventually(async () => expect(await numsub(next, channel)).toBe(1));
+      clock.now = AT.switch;
+      const publisher = migrating("slots", "switch").client;
+      await publisher.publish(channel, "after switch");
+      await eventually(async () => expect(heard).toEqual(["after switch"]));
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
