@@ -377,9 +377,9 @@ export class Executor {
     return this.pooled.withPooled(shard, fn, budgetMs);
   }
 
-  /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
+  /** Refuses new commands (the migration's phase timer stopped), lets written ones settle for up to timeoutMs, closes every connection. */
   close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
-    this.closing ??= this.fleet.close(timeoutMs);
+    this.closing ??= (this.moves.close(), this.fleet.close(timeoutMs));
     return this.closing;
   }
 

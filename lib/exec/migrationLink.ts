@@ -16,6 +16,7 @@ import type { Phase } from "../migration/clock.js";
 import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
+import { PhaseTimer } from "../migration/phaseTimer.js";
 import { Placement } from "../migration/placement.js";
 import { keysOf } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
@@ -38,6 +39,8 @@ export class MigrationLink implements MigrationHost {
   private current: ResolvedPlacement;
   /** A migration or reconfigure() happened: shards may hold keys they do not own (copies, leftovers). */
   private moved: boolean;
+  /** Wakes the migration in force at each phase boundary, commands or not. */
+  private timer: PhaseTimer | undefined;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -54,6 +57,13 @@ export class MigrationLink implements MigrationHost {
     this.moved = options.migration !== undefined;
     // Made after the migration ended: its removed shards are of no use from the start.
     if (this.migrator?.done) queueMicrotask(() => (this.release(), this.onPlacement?.()));
+    this.timed();
+  }
+
+  /** The client closes: no phase change is looked for any more. */
+  close(): void {
+    this.timer?.stop();
+    this.timer = undefined;
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -178,6 +188,7 @@ export class MigrationLink implements MigrationHost {
       this.flushNear();
       this.release();
     }
+    this.timed();
     this.onPlacement?.();
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
   }
@@ -228,6 +239,14 @@ export class MigrationLink implements MigrationHost {
     if (keep >= layout.shards.length) return;
     this.union = this.union.slice(0, keep);
     executor.fleet.holder.replace({ shards: layout.shards.slice(0, keep), names: layout.names.slice(0, keep) }, "removed shards released");
+  }
+
+  /** A timer for the migration in force (the one before stopped): an idle client changes phase on time too. */
+  private timed(): void {
+    this.timer?.stop();
+    const migrator = this.migrator;
+    this.timer = migrator && !this.executor.closed ? new PhaseTimer(migrator.clock, this.now, () => this.executor.closed || migrator.phase()) : undefined;
+    this.timer?.start();
   }
 
   private flushNear(): void {
