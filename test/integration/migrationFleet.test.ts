@@ -68,13 +68,15 @@ describe("removed shards released", () => {
     expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2"]);
     await client.set("after", "1");
     expect(await client.get("after")).toBe("1");
-    // Added back later, under another name at the same place in the list: a shard like any other, counted under its own name.
+    // Added back later, under another name on the same server: a shard like any other, at an index of its own (the
+    // released s3 keeps its place and its counters), counted under its own name.
     await client.reconfigure({ shards: [...fleet.shards.slice(0, 3), { name: "s3b", master: fleet.shards[3]!.master }] });
     await eventually(async () => expect(await named(3, "dropping")).toBe(1));
     const onNew = Array.from({ length: 400 }, (_, i) => `back:${i}`).find((k) => client.shardOf(k) === "s3b")!;
     await client.set(onNew, "1");
-    expect(client.stats().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3b"]);
-    await eventually(async () => expect(client.stats().shards[3]!.commands.ok).toBe(1));
+    expect(client.stats().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3", "s3b"]);
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3b"]);
+    await eventually(async () => expect(client.stats().shards[4]!.commands.ok).toBe(1));
   });
 });
 

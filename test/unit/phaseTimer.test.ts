@@ -49,6 +49,8 @@ describe("migration phase timer", () => {
     expect(phases).toEqual(["before->dual", "dual->warm"]);
     await vi.advanceTimersByTimeAsync(P);
     expect(phases).toEqual(["before->dual", "dual->warm", "warm->switch", "switch->done"]);
+    expect(exec.fleet.live()).toEqual([0, 1, 2]);
+    expect(exec.fleet.holder.current.names[3]).toBe("s1");
     expect(exec.master(3)).toBeUndefined();
     expect(exec.shardIndex("s1")).toBe(-1);
     // Closed before its start: no phase change was looked for.
