@@ -165,6 +165,30 @@ describe("pub/sub across a migration", () => {
       await proxy.close();
     }
   });
+
+  it("a psubscribe() still waiting for its reply when reconfigure() adds a shard is subscribed on that shard once it lands", async () => {
+    await fleet.flushAll();
+    // The subscriber reaches s0 through a proxy that holds its replies back: the pattern stays "subscribing".
+    const proxy = await startFaultProxy(fleet.servers[0]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 0 ? { ...s, master: proxy.address } : s));
+      const subscriber = fleet.client({ shards: shards.slice(0, 3), ...PATIENT });
+      await subscriber.ready();
+      const heard: string[] = [];
+      proxy.set("delay", { delayMs: 300 });
+      const subscribed = subscriber.psubscribe("late-*", { handler: (m) => heard.push(m) });
+      await eventually(async () => expect(subscriber.subscriptions()).toEqual([{ kind: "pattern", name: "late-*", state: "subscribing" }]));
+      await subscriber.reconfigure({ shards });
+      expect(subscriber.subscriptions()[0]!.state).toBe("subscribing");
+      proxy.set("pass");
+      await subscribed;
+      await eventually(async () => expect(Number(await fleet.raw(3).call("pubsub", "numpat"))).toBe(1));
+      await fleet.raw(3).publish("late-1", "on s3");
+      await eventually(async () => expect(heard).toEqual(["on s3"]));
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 describe("keyless commands during a migration", () => {
