@@ -6,10 +6,11 @@
  * events, the removed shard released at `done`) by the clock alone.
  */
 import { describe, expect, it } from "vitest";
-import { ShardReleasedError, UnknownShardError, type ShardedClient } from "../../lib/index.js";
+import { ShardReleasedError, UnknownShardError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
-import { PATIENT } from "../support/migration.js";
+import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
+import { AT, P, PATIENT, T0 } from "../support/migration.js";
 
 const files = fleetForFile(4);
 const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.get(files.fleet, name) });
@@ -47,6 +48,28 @@ describe("removed shards, wherever they are in the list", () => {
     await client.reconfigure({ shards: [s0, s1, s2] });
     expect(names(client)).toEqual(["s0", "s1", "s2"]);
     expect(await client.shard("s1").ping()).toBe("PONG");
+  });
+
+  it("a shard a reconfigure() migration removes from the middle is released at done; keys read through every phase", async () => {
+    await fleet.flushAll();
+    const [s0, s1, s2] = fleet.shards as [(typeof fleet.shards)[0], (typeof fleet.shards)[0], (typeof fleet.shards)[0]];
+    const clock = { now: AT.before - 60_000 };
+    const client = fleet.client({ shards: [s0, s1, s2], ...PATIENT, redis: { connectionName: "shrunk" }, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+    await client.ready();
+    const keys = Array.from({ length: 60 }, (_, i) => `mid:${i}`);
+    await Promise.all(keys.map((k) => client.set(k, k)));
+    const handle = client.shard("s1");
+    await client.reconfigure({ shards: [s0, s2], migration: { startAt: T0, phaseMs: P } });
+    for (const at of [AT.dual, AT.warm, AT.switch]) {
+      clock.now = at;
+      expect(await client.mget(keys)).toEqual(keys);
+    }
+    expect(await named(1, "shrunk")).toBeGreaterThanOrEqual(1);
+    clock.now = AT.done;
+    expect(await client.mget(keys)).toEqual(keys);
+    await eventually(async () => expect(await named(1, "shrunk")).toBe(0));
+    expect(names(client)).toEqual(["s0", "s2"]);
+    await expect(handle.ping()).rejects.toBeInstanceOf(ShardReleasedError);
   });
 
   it("a client.shard(name) handle of a removed shard fails with ShardReleasedError, also once a shard added later could have taken its place", async () => {
