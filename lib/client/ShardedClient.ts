@@ -196,7 +196,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** That shard's master, for keyless commands (INFO, DBSIZE, FLUSHDB, KEYS, SCAN, ...) and scripts without keys. */
   shard(name: string): ShardHandle {
     const index = this.#executor.shardIndex(name);
-    if (index === -1) throw new UnknownShardError(String(name), this.#executor.shardNames);
+    if (index === -1) throw new UnknownShardError(String(name), this.#executor.fleet.liveNames());
     return this.#facades.handle(index);
   }
 

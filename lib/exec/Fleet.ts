@@ -233,6 +233,11 @@ export class Fleet {
     return this.holder.current.shards.flatMap((s, i) => (s.released ? [] : [i]));
   }
 
+  /** Their names, in index order (what an unknown shard name is told it could be). */
+  liveNames(): string[] {
+    return this.live().map(this.shardName);
+  }
+
   /** The layout and each node's health, now, as an immutable snapshot (released shards left out). */
   snapshot(): TopologySnapshot {
     const layout = this.holder.current;

@@ -30,6 +30,7 @@ describe("removed shards, wherever they are in the list", () => {
     await eventually(async () => expect(await named(1, "middle")).toBe(0));
     expect(names(client)).toEqual(["s0", "s2"]);
     expect(() => client.shard("s1")).toThrow(UnknownShardError);
+    expect(() => client.shard("s1")).toThrow('no shard named "s1" (shards: s0, s2)');
     await client.set("k", "v");
     expect(await client.get("k")).toBe("v");
     expect(await client.forEachShard(async (name) => name)).toEqual(["s0", "s2"]);
