@@ -34,6 +34,8 @@ export interface CopyAllOptions {
   readonly cursors?: Readonly<Record<string, string>>;
   /** Called after each SCAN batch with the counts so far. */
   readonly onProgress?: (progress: CopyAllProgress) => void;
+  /** Retiring: called for each moving key kept on its old owner (`from`; `to` its new owner does not hold it), by shard name: inspect it, copy it or flush it yourself. */
+  readonly onKept?: (key: Buffer, from: string, to: string) => void;
 }
 
 /** What client.migration() returns: the migration's status now, and its copier. */
@@ -77,7 +79,7 @@ export function copierMode(clock: PhaseClock, now: number): "copy" | "retire" | 
 }
 
 export async function copyAll(host: CopierHost, migration: CopierMigration, options: CopyAllOptions, now: () => number): Promise<CopyAllResult> {
-  const { rate, batch = 100, signal, cursors = {}, onProgress } = options ?? ({} as CopyAllOptions);
+  const { rate, batch = 100, signal, cursors = {}, onProgress, onKept } = options ?? ({} as CopyAllOptions);
   if (!(typeof rate === "number" && rate > 0 && Number.isFinite(rate))) throw new InvalidArgumentError(`copyAll: rate must be a positive number of keys a second (got ${String(rate)})`);
   if (!(Number.isInteger(batch) && batch > 0)) throw new InvalidArgumentError(`copyAll: batch must be a positive integer (got ${String(batch)})`);
   const mode = copierMode(migration.clock, now());
@@ -106,6 +108,7 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
           const owner = to.strategy.shardIndexOf(key);
           const outcome = await (mode === "copy" ? copyOne(host, send, migration, key, owner) : retireOne(host, send, key, owner)).catch(() => "failed" as const);
           counts[outcome]++;
+          if (outcome === "kept") onKept?.(key, name, host.shardName(owner));
           if (mode === "copy") host.count(outcome === "copied" ? 1 : 0, outcome === "skipped" ? 1 : 0, outcome === "failed" ? 1 : 0);
         }
         if (stop()) break; // the batch is redone on resume: every step is idempotent

@@ -184,8 +184,10 @@ describe("copyAll's retire pass never deletes the last copy", () => {
     const late = Array.from({ length: 400 }, (_, i) => `keep:late:${i}`).filter((k) => where.old(k) !== where.next(k)).slice(0, 5);
     await Promise.all(late.map((k) => fleet.raw(where.old(k)).set(k, k)));
     at("retire");
-    const retired = await client.migration()!.copyAll({ rate: 100_000 });
+    const told: string[] = [];
+    const retired = await client.migration()!.copyAll({ rate: 100_000, onKept: (key, from, to) => told.push(`${key.toString()} ${from} ${to}`) });
     expect(retired).toMatchObject({ mode: "retire", complete: true, deleted: moving.length - removed.length, kept: removed.length + late.length, failed: 0 });
+    expect(told.sort()).toEqual([...removed, ...late].map((k) => `${k} s${where.old(k)} s${where.next(k)}`).sort());
     for (const k of [...removed, ...late]) expect(await fleet.raw(where.old(k)).get(k), k).toBe(k);
     for (const k of moving.slice(removed.length)) expect(await fleet.raw(where.old(k)).exists(k), k).toBe(0);
     // Run again: nothing more deleted, the same keys kept.
