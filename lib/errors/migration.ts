@@ -74,25 +74,25 @@ export interface CopyAllResult extends CopyAllProgress {
 }
 
 /**
- * copyAll() could not finish some old shards (`failures`, by shard name:
- * their SCAN failed, or no connection to them could be opened); the others
- * were run to their end. `result` is the run's counts, and its `cursors`
- * say where each unfinished shard stopped: pass them back as `cursors` to
- * resume (`cause`: the first failure).
+ * copyAll() could not finish some old shards (`failures`, as
+ * PartialFailureError's: each shard's name and error; their SCAN failed, or
+ * no connection to them could be opened); the others were run to their end.
+ * `result` is the run's counts, and its `cursors` say where each unfinished
+ * shard stopped: pass them back as `cursors` to resume (`cause`: the first
+ * failure's error).
  */
 export class MigrationCopyError extends ShardisError {
   readonly result: CopyAllResult;
-  readonly failures: Readonly<Record<string, unknown>>;
+  readonly failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>;
 
-  constructor(result: CopyAllResult, failures: Readonly<Record<string, unknown>>) {
-    const names = Object.keys(failures);
-    const first = failures[names[0]!];
+  constructor(result: CopyAllResult, failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>) {
+    const first = failures[0]?.error;
     super(
       "ERR_SHARDIS_MIGRATION_COPY",
-      `copyAll() could not finish shard(s) ${names.join(", ")}: ${(first as Error)?.message ?? String(first)}; resume with the error's result.cursors (${JSON.stringify(result.cursors)})`,
+      `copyAll() could not finish shard(s) ${failures.map((f) => f.shard).join(", ")}: ${first?.message ?? "failed"}; resume with the error's result.cursors (${JSON.stringify(result.cursors)})`,
       { cause: first },
     );
     this.result = result;
-    this.failures = failures;
+    this.failures = Object.freeze([...failures]);
   }
 }

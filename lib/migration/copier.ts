@@ -86,7 +86,7 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
   if (typeof mode !== "string") throw new MigrationRefusedError("copyAll", migration.phase(), mode.refused, mode.retryAtMs);
   const counts = { scanned: 0, copied: 0, skipped: 0, deleted: 0, kept: 0, failed: 0 };
   const left: Record<string, string> = {};
-  const failures: Record<string, unknown> = {};
+  const failures: Array<{ shard: string; error: Error }> = [];
   const pace = pacer(rate, signal);
   // A long run stops where copies stop being safe (the end of warm's copy window): the result says where to resume from.
   const stop = () => signal?.aborted === true || (mode === "copy" && now() >= migration.clock.copyUntil);
@@ -117,12 +117,12 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
       } while (cursor !== "0");
       finished = true;
     }).catch((error: unknown) => {
-      if (!finished) failures[name] = error;
+      if (!finished) failures.push({ shard: name, error: error instanceof Error ? error : new Error(String(error)) });
     });
     if (!finished) left[name] = cursor;
   }
   const result: CopyAllResult = Object.freeze({ mode, ...counts, complete: Object.keys(left).length === 0, cursors: Object.freeze(left) });
-  if (Object.keys(failures).length) throw new MigrationCopyError(result, Object.freeze(failures));
+  if (failures.length) throw new MigrationCopyError(result, failures);
   return result;
 }
 
