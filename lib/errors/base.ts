@@ -35,7 +35,8 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CACHE_LOAD_TIMEOUT"
   | "ERR_SHARDIS_CACHE_LOAD"
   | "ERR_SHARDIS_MIGRATION_REFUSED"
-  | "ERR_SHARDIS_MIGRATION_WRITE";
+  | "ERR_SHARDIS_MIGRATION_WRITE"
+  | "ERR_SHARDIS_MIGRATION_COPY";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;

@@ -58,6 +58,35 @@ describe("removed shards released", () => {
     expect(await named(0, "shrinking")).toBe(0);
   });
 
+  it("writes of moving keys sent in switch, whose old owner (the removed shard) is released before their invalidation: each answered with its own reply", async () => {
+    await fleet.flushAll();
+    const clock = { now: T0 - 60_000 };
+    const sharding = { strategy: "ketama" } as const;
+    const client = fleet.client({ shards: fleet.shards, sharding, ...PATIENT, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+    await client.ready();
+    // A shrink at run time: s3 (the end of the list) leaves.
+    await client.reconfigure({ shards: fleet.shards.slice(0, 3), migration: { startAt: T0, phaseMs: P } });
+    const where = owners("ketama");
+    // Keys s3 owned: they move to s0..s2 (where.next: with 4 shards; where.old: with 3).
+    const keys = Array.from({ length: 400 }, (_, i) => `late:${i}`).filter((k) => where.next(k) === 3);
+    const deleted = keys.slice(0, 10);
+    clock.now = AT.switch;
+    // Written in switch (on the new owner, s3 invalidated) while s3 is still connected.
+    await Promise.all(keys.map((k) => client.set(k, "before")));
+    // Sent now, in switch: each writes the new owner, then (after its reply) invalidates s3.
+    const writes = keys.slice(10).map((k) => client.set(k, "after"));
+    const deletes = client.del(...deleted);
+    // The client sees done at its next command: s3 is released right after, before any reply above arrived.
+    clock.now = AT.done;
+    const read = client.get("elsewhere");
+    expect(await Promise.all(writes)).toEqual(writes.map(() => "OK"));
+    expect(await deletes).toBe(deleted.length);
+    await read;
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2"]);
+    expect(await client.mget(keys)).toEqual(keys.map((k) => (deleted.includes(k) ? null : "after")));
+    for (const k of keys.slice(10)) expect(await fleet.raw(where.old(k)).get(k), k).toBe("after");
+  });
+
   it("a reconfigure() that drops the last shard (a plain switch) closes its connections at once", async () => {
     await fleet.flushAll();
     const client = fleet.client({ shards: fleet.shards, ...PATIENT, redis: { connectionName: "dropping" } });
