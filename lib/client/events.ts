@@ -170,6 +170,7 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
       get shardCount() {
         return executor.shardNames.length;
       },
+      serves: (shard) => !executor.fleet.holder.current.shards[shard]?.released,
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
       channelShards: (channel) => executor.moves.channelShards(channel),
       shardName: (shard) => executor.shardName(shard),
