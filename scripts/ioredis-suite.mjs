@@ -8,12 +8,14 @@
  * checkout of https://github.com/redis/ioredis with --suite; the files (and
  * their commits) measured are in scripts/ioredis-suite.files.txt, the counts
  * in docs/ioredis-compatibility.md ("ioredis's own functional tests").
- * Nothing here fetches anything except, when the work folder has none,
- * mocha/chai/sinon/tsx through npm.
+ * Nothing here fetches anything unless asked: --install puts mocha, chai,
+ * sinon and tsx into the work folder through npm when it has none. It is
+ * not part of npm test or .ci/run.
  *
  *   node scripts/ioredis-suite.mjs --suite ../ioredis [--files list.txt]
  *       [--target both|ioredis|shardis] [--work /tmp/ioredis-suite]
  *       [--ioredis node_modules/ioredis] [--shardis dist/index.js] [--out r.json]
+ *       [--titles earlier-results.json] [--install] [--reuse-server] [--verbose]
  *
  * ioredis's tests talk to 127.0.0.1:6379 (they assert the default port), and
  * flush it: the script starts its own redis-server there when nothing listens,
@@ -43,7 +45,7 @@ function parseArgs(list) {
   const out = {};
   for (let i = 0; i < list.length; i++) {
     const name = list[i].replace(/^--/, "");
-    if (name === "reuse-server" || name === "verbose") out[name] = true;
+    if (name === "reuse-server" || name === "verbose" || name === "install") out[name] = true;
     else out[name] = list[++i];
   }
   return out;
@@ -106,6 +108,7 @@ function prepare(files) {
     writeFileSync(join(work, path), text);
   }
   if (!existsSync(join(work, "node_modules/mocha"))) {
+    if (!args.install) throw new Error(`no mocha in ${work}: pass --install (npm install of mocha@11 chai@4 sinon@13 tsx@4 there), or install them yourself`);
     const npm = spawnSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "mocha@11", "chai@4", "sinon@13", "tsx@4"], { cwd: work, stdio: "inherit" });
     if (npm.status !== 0) throw new Error("npm install of mocha/chai/sinon/tsx failed");
   }
