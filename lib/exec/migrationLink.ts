@@ -10,7 +10,7 @@ import type { ResolvedShard } from "../config/shards.js";
 import type { Encoding } from "../commands/install.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, ScanCursorStaleError } from "../errors.js";
 import { MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
 import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
@@ -42,6 +42,10 @@ export class MigrationLink implements MigrationHost {
   private moved: boolean;
   /** Wakes the migration in force at each phase boundary, commands or not. */
   private timer: PhaseTimer | undefined;
+  /** Changes of the placement in force so far (a SCAN cursor carries it): a scan that sees it change is stale. */
+  private epoch = 0;
+  /** The placement in force, as its shards and sharding (undefined until the first use()). */
+  private inForce: { shards: readonly number[]; sharding: unknown } | undefined;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -54,6 +58,7 @@ export class MigrationLink implements MigrationHost {
     const options = executor.options;
     this.union = options.shards;
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
+    if (!options.migration) this.inForce = this.current;
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
     this.moved = options.migration !== undefined;
     // Made after the migration ended: its removed shards are of no use from the start.
@@ -95,14 +100,22 @@ export class MigrationLink implements MigrationHost {
     this.migrator?.refuseMoving(name, keys, reason);
   }
 
+  /** The epoch of the placement in force now (the phase brought up to date): scans carry it. */
+  scanEpoch(): number {
+    this.tick();
+    return this.epoch;
+  }
+
   /**
    * The keys a SCAN of `shard` found, less those it does not own in the
    * placement in force (a moving key's copy on its new owner, what a
-   * migration left on old owners): each key is scanned once.
+   * migration left on old owners): each key is scanned once. A scan begun
+   * in another placement epoch is stale (ScanCursorStaleError): keys changed
+   * owner between the shards it scanned and those it has yet to.
    */
-  scanned<K extends string | Buffer>(shard: number, keys: K[]): K[] {
+  scanned<K extends string | Buffer>(shard: number, keys: K[], epoch: number): K[] {
+    if (this.scanEpoch() !== epoch) throw new ScanCursorStaleError();
     if (!this.moved) return keys;
-    this.tick();
     const strategy = this.executor.strategy;
     return keys.filter((key) => strategy.shardIndexOf(key) === shard);
   }
@@ -209,6 +222,8 @@ export class MigrationLink implements MigrationHost {
   }
 
   use(placement: Placement): void {
+    if (this.inForce && !samePlacement(this.inForce, placement)) this.epoch++;
+    this.inForce = placement;
     this.executor.strategy = placement.strategy;
     this.executor.router = placement.router;
   }
@@ -258,4 +273,10 @@ export class MigrationLink implements MigrationHost {
     const near = this.executor.fleet.near;
     if (near) this.executor.shardNames.forEach((_, i) => near.cache.flush(i, "topology", near.cache.tracking(i)));
   }
+}
+
+/** Whether two placements put every key on the same shard: the same shards in the same order, sharded alike. */
+function samePlacement(a: { shards: readonly number[]; sharding: unknown }, b: { shards: readonly number[]; sharding: unknown }): boolean {
+  if (a.shards.length !== b.shards.length || a.shards.some((s, i) => s !== b.shards[i])) return false;
+  return a.sharding === b.sharding || JSON.stringify(a.sharding) === JSON.stringify(b.sharding);
 }
