@@ -10,10 +10,10 @@ import type { ResolvedShard } from "../config/shards.js";
 import type { Encoding } from "../commands/install.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
-import { ConfigError, ScanCursorStaleError } from "../errors.js";
+import { ClientClosedError, ConfigError, ScanCursorStaleError } from "../errors.js";
 import { MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
-import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
+import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
 import { PhaseTimer } from "../migration/phaseTimer.js";
@@ -46,6 +46,9 @@ export class MigrationLink implements MigrationHost {
   private epoch = 0;
   /** The placement in force, as its shards and sharding (undefined until the first use()). */
   private inForce: { shards: readonly number[]; sharding: unknown } | undefined;
+  /** Settles when the client closes: a reconfigure() waiting for shards it added stops waiting. */
+  private readonly closed: Promise<void>;
+  private onClosed!: () => void;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -56,6 +59,7 @@ export class MigrationLink implements MigrationHost {
     private readonly now: () => number = Date.now,
   ) {
     const options = executor.options;
+    this.closed = new Promise((resolve) => (this.onClosed = resolve));
     this.union = options.shards;
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
     if (!options.migration) this.inForce = this.current;
@@ -68,6 +72,7 @@ export class MigrationLink implements MigrationHost {
 
   /** The client closes: no phase change is looked for any more. */
   close(): void {
+    this.onClosed();
     this.timer?.stop();
     this.timer = undefined;
   }
@@ -88,7 +93,7 @@ export class MigrationLink implements MigrationHost {
   }
 
   /** A script on moving keys: the shard it runs on and what follows it (the other owners invalidated); undefined otherwise. */
-  script(script: Script, evalshaArgs: Args): { shard: number; after: (reply: unknown) => Promise<unknown> } | undefined {
+  script(script: Script, evalshaArgs: Args): Authoritative | undefined {
     const migrator = this.migrator;
     if (!migrator) return undefined;
     const keys = keysOf(commandSpec(script.evalshaCommand), evalshaArgs);
@@ -202,7 +207,11 @@ export class MigrationLink implements MigrationHost {
     }
     this.timed();
     this.onPlacement?.();
-    await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
+    const ready = Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
+    // close() meanwhile: the shards added are closed with the others, and nobody waits for them (their wait's end is not looked at).
+    ready.catch(() => undefined);
+    await Promise.race([ready, this.closed]);
+    if (executor.closed) throw new ClientClosedError();
   }
 
   runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {

@@ -15,6 +15,7 @@ import { buildCommand, CarriedRead, type Carried, type ShardisCommand } from "..
 import type { Encoding } from "../commands/install.js";
 import type { Script } from "../commands/script.js";
 import { MigrationRefusedError, MigrationWriteError } from "../errors/migration.js";
+import { ConnectionError, TimeoutError, WriteConcernError } from "../errors/nodes.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, SplitPlan } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
@@ -166,7 +167,7 @@ export class Migrator {
    * keys' authoritative owner, and a function to call after it ran (it
    * invalidates the other owners); undefined when no key moves.
    */
-  authoritative(name: string, keys: ReadonlyArray<string | Buffer>, readOnly: boolean): { shard: number; after: (reply: unknown) => Promise<unknown> } | undefined {
+  authoritative(name: string, keys: ReadonlyArray<string | Buffer>, readOnly: boolean): Authoritative | undefined {
     const phase = this.phase();
     if (!moving(phase)) return undefined;
     const moved = movingKeys(this.placements, keys);
@@ -176,8 +177,13 @@ export class Migrator {
     const shards = new Set(keys.map((k) => primary.strategy.shardIndexOf(k)));
     if (shards.size > 1) throw new MigrationRefusedError(name, phase, "its keys are on several shards of the authoritative fleet");
     const shard = [...shards][0]!;
-    if (readOnly) return { shard, after: async (reply) => reply };
-    return { shard, after: (reply) => this.invalidate(name, shard, invalidations(other, moved), reply, phase === "switch") };
+    if (readOnly) return { shard, after: async (reply) => reply, failed: (error) => Promise.reject(error) };
+    const targets = invalidations(other, moved);
+    return {
+      shard,
+      after: (reply) => this.invalidate(name, shard, targets, reply, phase === "switch"),
+      failed: (error) => this.invalidateAnyway(name, shard, targets, error, phase === "switch"),
+    };
   }
 
   /** Refuses work that would hold one owner of a moving key (a dedicated connection, a transaction) from dual to switch. */
@@ -206,7 +212,11 @@ export class Migrator {
       }
       case "write": {
         const shard = route.route as number;
-        return this.host.runOn(shard, spec, cmd, call).then((reply) => this.invalidate(spec.name, shard, route.invalidate, reply, route.side === "to"));
+        const oldOwners = route.side === "to";
+        return this.host.runOn(shard, spec, cmd, call).then(
+          (reply) => this.invalidate(spec.name, shard, route.invalidate, reply, oldOwners),
+          (error: unknown) => this.invalidateAnyway(spec.name, shard, route.invalidate, error, oldOwners),
+        );
       }
     }
   }
@@ -294,6 +304,21 @@ export class Migrator {
   }
 
   /**
+   * A write that failed in a way that leaves it possibly applied (its reply
+   * lost: TimeoutError, ConnectionError) or surely applied (WriteConcernError):
+   * the other owners are invalidated all the same, or a copy there (made by a
+   * warm reader) would be read in place of the write, and kept by the switch.
+   * Then the write's own error rejects; an invalidation that fails too is
+   * counted, and retrying the write (as its error says) invalidates again.
+   */
+  private async invalidateAnyway(name: string, applied: number, targets: Invalidations, error: unknown, oldOwners: boolean): Promise<never> {
+    if (error instanceof TimeoutError || error instanceof ConnectionError || error instanceof WriteConcernError) {
+      await this.invalidate(name, applied, targets, undefined, oldOwners).catch(() => undefined);
+    }
+    throw error;
+  }
+
+  /**
    * A splittable command (MGET, MSET, DEL, EXISTS, ...) with moving keys:
    * each moving key's part alone, by its own phase route; the keys that stay
    * grouped by their shard, as without a migration. Replies combined as the
@@ -327,6 +352,13 @@ export class Migrator {
     if (failed) throw failed.reason;
     return reduceReplies(plan, settled.map((s) => (s as PromiseFulfilledResult<unknown>).value));
   }
+}
+
+/** Where a script on moving keys runs, and what follows it: the other owners invalidated after it ran, or after it failed in a way that may have left it applied. */
+export interface Authoritative {
+  readonly shard: number;
+  after(reply: unknown): Promise<unknown>;
+  failed(error: unknown): Promise<never>;
 }
 
 /** A read's reply is nil (a CarriedRead settles with the caller's object, the reply on it). */
