@@ -15,6 +15,7 @@ import { buildCommand, CarriedRead, type Carried, type ShardisCommand } from "..
 import type { Encoding } from "../commands/install.js";
 import type { Script } from "../commands/script.js";
 import { MigrationRefusedError, MigrationWriteError } from "../errors/migration.js";
+import { PartialFailureError } from "../errors/calls.js";
 import { ConnectionError, TimeoutError, WriteConcernError } from "../errors/nodes.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, SplitPlan } from "../routing/plan.js";
@@ -348,9 +349,19 @@ export class Migrator {
         return part.shard >= 0 ? this.host.runOn(part.shard, spec, cmd, call) : this.single(phase, spec, cmd, call)!;
       }),
     );
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw failed.reason;
-    return reduceReplies(plan, settled.map((s) => (s as PromiseFulfilledResult<unknown>).value));
+    // Failures as without a migration: PartialFailureError by shard (a moving key's part named by the owner it goes to first), or with `partial` each key of a failed part reading as its error.
+    const first = phase === "dual" || (phase === "warm" && !spec.readOnly) ? from : to;
+    const failures: Array<{ shard: string; error: Error }> = [];
+    const succeeded: string[] = [];
+    const replies = settled.map((outcome, i) => {
+      const part = parts[i]!;
+      const shard = this.host.shardName(part.shard >= 0 ? part.shard : first.strategy.shardIndexOf(part.args[0]!));
+      if (outcome.status === "fulfilled") return (succeeded.push(shard), outcome.value);
+      failures.push({ shard, error: outcome.reason as Error });
+      return part.positions.map(() => outcome.reason);
+    });
+    if (failures.length && !(call.partial && plan.reduce === "byKey")) throw new PartialFailureError(spec.name, failures, [...new Set(succeeded)]);
+    return reduceReplies(plan, replies);
   }
 }
 

@@ -6,7 +6,8 @@
  * close() leaves nothing open and nothing hanging.
  */
 import { describe, expect, it } from "vitest";
-import { ClientClosedError, TimeoutError, type ShardedClient } from "../../lib/index.js";
+import { ClientClosedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
+import { startFaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import { AT, migrating, owners, P, PATIENT, T0 } from "../support/migration.js";
@@ -48,6 +49,52 @@ describe("a write of a moving key whose reply is lost", () => {
     // A process one phase behind (warm) reads the new owner, falling back to the old one on a miss.
     const reader = migrating(fleet, "slots", "warm").client;
     expect(await reader.get(key)).toBe(landed);
+  });
+});
+
+describe("a shard that stops answering in warm", () => {
+  it("an MGET of moving and staying keys whose new owner is down: PartialFailureError as without a migration; with partial, the others' values in place", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const proxy = await startFaultProxy(fleet.servers[3]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
+      const { client } = migrating(fleet, "slots", "warm", { shards, commandTimeoutMs: 500, breaker: {} });
+      await client.ready();
+      const keys = Array.from({ length: 400 }, (_, i) => `split:${i}`);
+      const toS3 = keys.filter((k) => where.next(k) === 3).slice(0, 2);
+      const staying = keys.filter((k) => where.old(k) === where.next(k)).slice(0, 3);
+      const asked = [staying[0]!, toS3[0]!, staying[1]!, toS3[1]!, staying[2]!];
+      await Promise.all(asked.map((k) => fleet.raw(where.old(k)).set(k, `v:${k}`)));
+      proxy.set("blackhole");
+      const error = await client.mget(asked).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PartialFailureError);
+      expect((error as PartialFailureError).failures.map((f) => f.shard)).toEqual(["s3", "s3"]);
+      const partial = await client.mget(asked, { partial: true });
+      expect(partial.map((v, i) => (i % 2 === 1 ? v instanceof Error : v))).toEqual([`v:${asked[0]}`, true, `v:${asked[2]}`, true, `v:${asked[4]}`]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a warm read whose new owner misses and whose old owner is down: a typed error within the deadline, never a hang or a nil", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const key = Array.from({ length: 400 }, (_, i) => `fallback:${i}`).find((k) => where.old(k) === 0 && where.next(k) === 3)!;
+    const proxy = await startFaultProxy(fleet.servers[0]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 0 ? { ...s, master: proxy.address } : s));
+      const migration = { from: { shards: shards.slice(0, 3), sharding: { strategy: "slots" } }, startAt: T0, phaseMs: P } as const;
+      const { client } = migrating(fleet, "slots", "warm", { shards, migration, commandTimeoutMs: 500, breaker: {} });
+      await client.ready();
+      await fleet.raw(0).set(key, "old");
+      proxy.set("blackhole");
+      expect(await client.get(key).catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+      proxy.set("pass");
+      await eventually(async () => expect(await client.get(key)).toBe("old"), 5000);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
