@@ -34,7 +34,7 @@ import type { Executor } from "../exec/Executor.js";
 import { runScript } from "../exec/runScript.js";
 import { Pin, PROBE, type NodeClient, type SessionState } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
-import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
+import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { refusal } from "../routing/refusals.js";
 import type { PipelineResult, ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
@@ -284,7 +284,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       if (error instanceof KeylessCommandError || error instanceof UnknownCommandError) return;
       throw error;
     }
-    if (route === this.shardIndex) return;
+    if (route === this.shardIndex) {
+      // A moving key's owner is one of two from dual to switch: refused, whenever the connection was taken.
+      const args = cmd.args as Args;
+      return this.executor.moves.refuseMoving(spec.name, keyIndexes(spec, args).map((i) => args[i]!), "a dedicated connection holds one owner while the key moves between two");
+    }
     const names = this.executor.router.namesOf(spec, cmd.args as Args);
     throw new CrossShardError(spec.name, [...new Set([this.shard, ...names])], `this connection only reaches ${this.shard}`);
   }

@@ -6,7 +6,7 @@
  * close() leaves nothing open and nothing hanging.
  */
 import { describe, expect, it } from "vitest";
-import { ClientClosedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
+import { ClientClosedError, MigrationRefusedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -95,6 +95,43 @@ describe("a shard that stops answering in warm", () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe("a transaction or dedicated connection held across a phase boundary", () => {
+  /** A moving key and a staying key on the same old shard. */
+  async function pair() {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const keys = Array.from({ length: 400 }, (_, i) => `held:${i}`);
+    const moving = keys.find((k) => where.old(k) !== where.next(k))!;
+    const staying = keys.find((k) => where.old(k) === where.old(moving) && where.next(k) === where.old(k))!;
+    return { where, moving, staying };
+  }
+
+  it("a multi() queued in before and exec'd in dual is refused at exec (MigrationRefusedError), nothing written", async () => {
+    const { where, moving } = await pair();
+    const { client, at } = migrating(fleet, "slots", "before");
+    await client.ready();
+    const block = client.multi().set(moving, "queued-before");
+    at("dual");
+    await expect(block.exec()).rejects.toBeInstanceOf(MigrationRefusedError);
+    expect(await fleet.raw(where.old(moving)).exists(moving)).toBe(0);
+  });
+
+  it("withConnection(staying key): a write of a moving key of the same shard is refused from dual to switch, also when the connection was taken in before", async () => {
+    const { where, moving, staying } = await pair();
+    const { client, at } = migrating(fleet, "slots", "before");
+    await client.ready();
+    const outcome = await client.withConnection(staying, async (conn) => {
+      at("dual");
+      return conn.set(moving, "on-one-owner").catch((e: unknown) => e);
+    });
+    expect(outcome).toBeInstanceOf(MigrationRefusedError);
+    at("warm");
+    await expect(client.withConnection(staying, (conn) => conn.set(moving, "x"))).rejects.toBeInstanceOf(MigrationRefusedError);
+    expect(await fleet.raw(where.old(moving)).exists(moving)).toBe(0);
+    expect(await client.withConnection(staying, (conn) => conn.set(staying, "fine"))).toBe("OK");
   });
 });
 
