@@ -11,7 +11,7 @@ import type { Encoding } from "../commands/install.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
 import { ClientClosedError, ConfigError, ScanCursorStaleError } from "../errors.js";
-import { MigrationRefusedError } from "../errors/migration.js";
+import { MigrationCopyError, MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
 import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
@@ -144,7 +144,26 @@ export class MigrationLink implements MigrationHost {
       count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
     };
     const target = { clock: migrator.clock, placements: migrator.placements, copyWindowMs: migrator.migration.copyWindowMs, phase: () => migrator.phase() };
-    return copyAll(host, target, options, this.now);
+    // The client closing stops a run between keys, as the caller's signal does (its pacing wait ends too)...
+    const stopped = new AbortController();
+    const user = options?.signal;
+    const abort = () => stopped.abort();
+    if (user?.aborted) abort();
+    else user?.addEventListener("abort", abort, { once: true });
+    void this.closed.then(abort);
+    // ...and it rejects, each unfinished shard failed by the close, with the cursors to resume from.
+    const closedRun = (result: CopyAllResult) => new MigrationCopyError(result, Object.keys(result.cursors).map((shard) => ({ shard, error: new ClientClosedError() })));
+    return copyAll(host, target, { ...options, signal: stopped.signal }, this.now)
+      .then(
+        (result) => {
+          if (executor.closed && !result.complete) throw closedRun(result);
+          return result;
+        },
+        (error: unknown) => {
+          throw executor.closed && error instanceof MigrationCopyError ? closedRun(error.result) : error;
+        },
+      )
+      .finally(() => user?.removeEventListener("abort", abort));
   }
 
   /** What client.migration() returns: the status now, and copyAll(). */

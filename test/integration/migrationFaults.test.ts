@@ -6,7 +6,7 @@
  * close() leaves nothing open and nothing hanging.
  */
 import { describe, expect, it } from "vitest";
-import { ClientClosedError, MigrationRefusedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
+import { ClientClosedError, MigrationCopyError, MigrationRefusedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -155,5 +155,24 @@ describe("reconfigure() and close()", () => {
     expect(await named(3, "closed")).toBe(0);
     expect(client.migration()).toBeUndefined();
     expect(AT.done).toBeGreaterThan(T0);
+  });
+
+  it("a copyAll() run when close() comes: stops between keys (its pacing wait ends), rejects with MigrationCopyError naming ClientClosedError, with the cursors to resume from", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const { client } = migrating(fleet, "slots", "dual");
+    await client.ready();
+    const keys = Array.from({ length: 300 }, (_, i) => `closing:${i}`).filter((k) => where.old(k) !== where.next(k));
+    await Promise.all(keys.map((k) => fleet.raw(where.old(k)).set(k, k)));
+    const run = client.migration()!.copyAll({ rate: 20, batch: 100 }).catch((e: unknown) => e);
+    await eventually(async () => expect(client.migration()!.copies).toBeGreaterThan(0));
+    await client.quit();
+    const error = (await run) as MigrationCopyError;
+    expect(error).toBeInstanceOf(MigrationCopyError);
+    expect(error.failures.every((f) => f.error instanceof ClientClosedError)).toBe(true);
+    expect(error.result.complete).toBe(false);
+    // Keys are not failed one by one after the close: the run stopped.
+    expect(error.result.failed).toBeLessThanOrEqual(1);
+    expect(Object.keys(error.result.cursors).length).toBeGreaterThan(0);
   });
 });
