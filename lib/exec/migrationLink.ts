@@ -18,7 +18,7 @@ import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl
 import { shardConnection } from "./copierConnection.js";
 import { PhaseTimer } from "../migration/phaseTimer.js";
 import { Placement } from "../migration/placement.js";
-import { keysOf } from "../migration/route.js";
+import { keysOf, moving } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { RELEASED } from "../topology/Topology.js";
@@ -98,6 +98,14 @@ export class MigrationLink implements MigrationHost {
     if (!migrator) return undefined;
     const keys = keysOf(commandSpec(script.evalshaCommand), evalshaArgs);
     return keys.length ? migrator.authoritative(script.name, keys, script.readOnly) : undefined;
+  }
+
+  /** Whether the key's owner changes and the phase gives it a plan of its own (dual to switch): the near cache keeps no reply of it. */
+  moving(key: string | Buffer): boolean {
+    const migrator = this.migrator;
+    if (!migrator || !moving(migrator.phase())) return false;
+    const { from, to } = migrator.placements;
+    return from.strategy.shardIndexOf(key) !== to.strategy.shardIndexOf(key);
   }
 
   /** Refuses a transaction or dedicated connection on a moving key from dual to switch (MigrationRefusedError). */

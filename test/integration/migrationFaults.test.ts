@@ -135,6 +135,30 @@ describe("a transaction or dedicated connection held across a phase boundary", (
   });
 });
 
+describe("the near cache during a migration", () => {
+  it.each(["dual", "warm", "switch"] as const)("an MGET in %s keeps no moving key, as a GET does not; a write by another process in the same phase is read", async (phase) => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const keys = Array.from({ length: 400 }, (_, i) => `nearmget:${phase}:${i}`);
+    const moving = keys.find((k) => where.old(k) !== where.next(k))!;
+    const staying = keys.find((k) => where.old(k) === where.next(k))!;
+    // Present on both owners (a copy made by a warm reader), as every phase may find it.
+    for (const i of [where.old(moving), where.next(moving)]) await fleet.raw(i).set(moving, "v1");
+    await fleet.raw(where.old(staying)).set(staying, "s");
+    const a = migrating(fleet, "slots", phase, { nearCache: {} }).client;
+    const b = migrating(fleet, "slots", phase).client;
+    await a.ready();
+    // As a GET of it, an MGET of it is never answered from memory from dual to switch (its entry would be tracked on one owner).
+    for (let i = 0; i < 3; i++) expect(await a.get(moving)).toBe("v1");
+    for (let i = 0; i < 3; i++) expect(await a.mget([moving])).toEqual(["v1"]);
+    expect(a.nearCacheStats().hits).toBe(0);
+    for (let i = 0; i < 3; i++) expect(await a.mget([moving, staying])).toEqual(["v1", "s"]);
+    await b.set(moving, "v2");
+    await eventually(async () => expect(await a.mget([moving, staying])).toEqual(["v2", "s"]), 3000);
+    expect(await a.get(moving)).toBe("v2");
+  });
+});
+
 describe("reconfigure() and close()", () => {
   it("a reconfigure() adding a shard, with close() right behind it: settles, and leaves no connection to the shard added", async () => {
     await fleet.flushAll();
