@@ -52,13 +52,17 @@ export class ShardisError extends Error {
   }
 }
 
-/** Base for failures tied to one node; the message always names shard and address. */
+/**
+ * Base for failures tied to one node: `shard` and `node` name it, and the
+ * message names them too, unless a message of ioredis's own is given
+ * (libraries compare messages with ioredis's texts).
+ */
 export abstract class NodeError extends ShardisError {
   readonly shard: string;
   readonly node: string;
 
-  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown) {
-    super(code, `shard ${shard} (${node}): ${detail}`, cause === undefined ? undefined : { cause });
+  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown, message = `shard ${shard} (${node}): ${detail}`) {
+    super(code, message, cause === undefined ? undefined : { cause });
     this.shard = shard;
     this.node = node;
   }
