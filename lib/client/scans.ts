@@ -12,6 +12,7 @@ import { InvalidArgumentError, ScanCursorStaleError } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { scanStream, type ScanStreamOptions, type ShardScan } from "../scan/scanStream.js";
 import { decodeCursor, encodeCursor, EPOCHS } from "../scan/cursor.js";
+import { keyShardIndex } from "./targets.js";
 
 export class Scans {
   constructor(private readonly executor: Executor) {}
@@ -65,8 +66,16 @@ export class Scans {
     if (typeof key !== "string" && !Buffer.isBuffer(key)) throw new InvalidArgumentError(`${command}Stream(key) needs a string or Buffer key`);
     if (options.type !== undefined) throw new InvalidArgumentError(`${command}Stream has no type option (only scanStream does)`);
     if (options.dedupe && command !== "sscan") throw new InvalidArgumentError(`${command}Stream cannot dedupe: its items come in pairs`);
-    const scanner: ShardScan<string | Buffer> = (cursor, args) =>
-      this.executor.run(command, [key, cursor, ...args], encoding) as Promise<[string, Array<string | Buffer>]>;
+    // Its cursor belongs to one server's table: the key's owner in force changing midway (a migration's switch, a
+    // reconfigure()) fails the stream (ScanCursorStaleError) rather than going on on another server, skipping members.
+    const owner = () => (this.executor.moves.tick(), keyShardIndex(key, this.executor));
+    const first = owner();
+    const scanner: ShardScan<string | Buffer> = async (cursor, args) => {
+      if (owner() !== first) throw new ScanCursorStaleError();
+      const reply = (await this.executor.run(command, [key, cursor, ...args], encoding)) as [string, Array<string | Buffer>];
+      if (owner() !== first) throw new ScanCursorStaleError();
+      return reply;
+    };
     return scanStream([scanner], options);
   }
 }

@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import { ScanCursorStaleError, ShardReleasedError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
-import { AT, P, PATIENT, T0 } from "../support/migration.js";
+import { AT, migrating, owners, P, PATIENT, T0 } from "../support/migration.js";
+import { eventually } from "../support/keys.js";
 
 const files = fleetForFile(4);
 const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.get(files.fleet, name) });
@@ -98,6 +99,51 @@ describe("a SCAN cursor across a fleet change", () => {
     })().catch((e: unknown) => e);
     expect(await failure).toBeInstanceOf(ScanCursorStaleError);
     expect(seen.length).toBeLessThan(KEYS.length);
+  });
+});
+
+describe("a keyed scan (HSCAN) of a moving key in warm", () => {
+  it("goes on on one owner when a write invalidates the new owner's copy midway: every field at least once", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const key = Array.from({ length: 400 }, (_, i) => `hash:${i}`).find((k) => where.old(k) !== where.next(k))!;
+    const fields = Array.from({ length: 2000 }, (_, i) => `f${i}`);
+    await fleet.raw(where.old(key)).hset(key, Object.fromEntries(fields.map((f) => [f, "1"])));
+    const { client } = migrating(fleet, "slots", "warm");
+    const writer = migrating(fleet, "slots", "warm").client;
+    await client.ready();
+    // A warm read copies the hash to its new owner.
+    expect(await client.hget(key, "f0")).toBe("1");
+    await eventually(async () => expect(await fleet.raw(where.next(key)).exists(key)).toBe(1));
+    const seen = new Set<string>();
+    let cursor = "0";
+    for (let i = 0; i < 1000; i++) {
+      const [next, items] = await client.hscan(key, cursor, "COUNT", 50);
+      for (let j = 0; j < items.length; j += 2) seen.add(items[j]!);
+      // Midway, another process writes the hash: the old owner, and the new owner's copy invalidated.
+      if (i === 3) await writer.hset(key, "added", "1");
+      if ((cursor = next) === "0") break;
+    }
+    expect(fields.filter((f) => !seen.has(f))).toEqual([]);
+  });
+});
+
+describe("a keyed scan stream of a moving key", () => {
+  it("read from warm into switch (its owner changes) fails with ScanCursorStaleError instead of going on on the other server", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const key = Array.from({ length: 400 }, (_, i) => `zset:${i}`).find((k) => where.old(k) !== where.next(k))!;
+    const members = Array.from({ length: 2000 }, (_, i) => `m${i}`);
+    await fleet.raw(where.old(key)).zadd(key, ...members.flatMap((m, i) => [i, m]));
+    const { client, at } = migrating(fleet, "slots", "warm");
+    await client.ready();
+    expect(await client.zscore(key, "m1")).toBe("1");
+    await eventually(async () => expect(await fleet.raw(where.next(key)).exists(key)).toBe(1));
+    let batches = 0;
+    const failure = (async () => {
+      for await (const _ of client.zscanStream(key, { count: 20 })) if (++batches === 2) at("switch");
+    })().catch((e: unknown) => e);
+    expect(await failure).toBeInstanceOf(ScanCursorStaleError);
   });
 });
 
