@@ -16,6 +16,7 @@ import type { Phase } from "../migration/clock.js";
 import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
+import { isNoPermission } from "../connection/aclRefusals.js";
 import { PhaseTimer } from "../migration/phaseTimer.js";
 import { Placement } from "../migration/placement.js";
 import { keysOf, moving } from "../migration/route.js";
@@ -245,8 +246,12 @@ export class MigrationLink implements MigrationHost {
     return this.executor.runOn(shard, spec, cmd, call);
   }
 
+  /** The migration's own scripts: a node's ACL refusing them is reported once (acl:refused) and fails typed (NoPermissionError). */
   runScript(script: Script, args: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown> {
-    return this.executor.runScriptAsGiven(script, args, encoding, call, shard);
+    return this.executor.runScriptAsGiven(script, args, encoding, call, shard).catch((error: unknown) => {
+      const node = isNoPermission(error) ? this.executor.master(shard) : undefined;
+      throw node ? this.executor.fleet.refusals.asError(node, "migrationScripts", error) : error;
+    });
   }
 
   shardName(index: number): string {

@@ -6,7 +6,7 @@
  * close() leaves nothing open and nothing hanging.
  */
 import { describe, expect, it } from "vitest";
-import { ClientClosedError, MigrationCopyError, MigrationRefusedError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
+import { ClientClosedError, MigrationCopyError, MigrationRefusedError, MigrationWriteError, NoPermissionError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
@@ -156,6 +156,31 @@ describe("the near cache during a migration", () => {
     await b.set(moving, "v2");
     await eventually(async () => expect(await a.mget([moving, staying])).toEqual(["v2", "s"]), 3000);
     expect(await a.get(moving)).toBe("v2");
+  });
+});
+
+describe("the migration's own scripts refused by a node's ACL", () => {
+  it("a warm read and a write of a moving key whose new owner refuses EVALSHA: NoPermissionError (with the fix, reported once on acl:refused), not Redis's raw NOPERM reply", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const key = Array.from({ length: 400 }, (_, i) => `acl:${i}`).find((k) => where.old(k) !== where.next(k) && where.next(k) === 3)!;
+    try {
+      await fleet.raw(where.old(key)).set(key, "v");
+      const { client } = migrating(fleet, "slots", "warm");
+      const refusals: string[] = [];
+      client.on("acl:refused", ({ command, fix }) => refusals.push(`${command} ${fix}`));
+      await client.ready();
+      await fleet.raw(3).acl("SETUSER", "default", "-@scripting");
+      const read = await client.get(key).catch((e: unknown) => e);
+      expect(read).toBeInstanceOf(NoPermissionError);
+      expect(read).toMatchObject({ code: "ERR_SHARDIS_NO_PERMISSION", shard: "s3" });
+      const write = await client.set(key, "w").catch((e: unknown) => e);
+      expect(write).toBeInstanceOf(MigrationWriteError);
+      expect((write as MigrationWriteError).cause).toBeInstanceOf(NoPermissionError);
+      expect(refusals.length).toBe(1);
+    } finally {
+      await fleet.raw(3).acl("SETUSER", "default", "+@all");
+    }
   });
 });
 
