@@ -229,18 +229,20 @@ export class Migrator {
    * phase) its value copied to the new one.
    */
   private async warm(spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, key: string | Buffer, from: number, to: number): Promise<unknown> {
-    const master: CallOptions = { ...call, readFrom: "master" };
+    // One deadline for the whole read (docs/resilience.md), not one per step: each step gets what is left of it.
+    const deadline = performance.now() + call.timeoutMs;
+    const master = (): CallOptions => ({ ...call, readFrom: "master", timeoutMs: Math.max(1, deadline - performance.now()) });
     const copies = this.clock.copies(this.now());
     const again = cmd.clone();
     let value: unknown;
     let look: unknown;
     if (NIL_WHEN_ABSENT.has(spec.name)) {
-      value = await this.host.runOn(to, spec, cmd, master);
+      value = await this.host.runOn(to, spec, cmd, master());
       if (!isNil(cmd, value)) return value;
-      look = await this.host.runScript(OBSERVE, [key], null, master, to);
+      look = await this.host.runScript(OBSERVE, [key], null, master(), to);
     } else {
-      const read = this.host.runOn(to, spec, cmd, master);
-      const observed = this.host.runScript(OBSERVE, [key], null, master, to);
+      const read = this.host.runOn(to, spec, cmd, master());
+      const observed = this.host.runScript(OBSERVE, [key], null, master(), to);
       // Both settle before either is looked at: no rejection is left unhandled.
       const [reply, looked] = await Promise.allSettled([read, observed]);
       if (reply.status === "rejected") throw reply.reason;
@@ -250,16 +252,16 @@ export class Migrator {
     const [exists, tomb, seenMs] = look as [number, Buffer, number];
     if (exists === 1) return value;
     this.counts.fallbackReads++;
-    const old = this.host.runOn(from, spec, again, master);
+    const old = this.host.runOn(from, spec, again, master());
     if (!copies) {
       this.counts.copiesSkipped++;
       return old;
     }
-    const dumped = this.host.runScript(DUMP, [key], null, master, from);
+    const dumped = this.host.runScript(DUMP, [key], null, master(), from);
     const [answer, dump] = await Promise.allSettled([old, dumped]);
     if (dump.status === "fulfilled") {
       const [payload, pttl] = dump.value as [Buffer | null, number];
-      if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, master);
+      if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, { ...call, readFrom: "master" });
       else this.counts.copiesSkipped++;
     } else this.counts.copyFailures++;
     if (answer.status === "rejected") throw answer.reason;

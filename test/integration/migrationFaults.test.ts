@@ -184,6 +184,26 @@ describe("the migration's own scripts refused by a node's ACL", () => {
   });
 });
 
+describe("a warm read's deadline", () => {
+  it("is one for the whole read: a new owner slow enough that its GET and its look together outlast it fails with TimeoutError", async () => {
+    await fleet.flushAll();
+    const where = owners(fleet, "slots");
+    const key = Array.from({ length: 400 }, (_, i) => `deadline:${i}`).find((k) => where.old(k) !== where.next(k) && where.next(k) === 3)!;
+    const proxy = await startFaultProxy(fleet.servers[3]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
+      const { client } = migrating(fleet, "slots", "warm", { shards, commandTimeoutMs: 800, breaker: { stallMs: 4000 } });
+      await client.ready();
+      await fleet.raw(where.old(key)).set(key, "old");
+      // Each round trip to the new owner takes at least 500 ms (250 each way): the GET (nil) and the look after it, at least 1000 ms.
+      proxy.set("delay", { delayMs: 250 });
+      expect(await client.get(key).catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe("reconfigure() and close()", () => {
   it("a reconfigure() adding a shard, with close() right behind it: settles, and leaves no connection to the shard added", async () => {
     await fleet.flushAll();
