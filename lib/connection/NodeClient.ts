@@ -289,6 +289,7 @@ export class NodeClient {
     let written = 0;
     let traced = false;
     stream.cork();
+    this.connection.batch?.begin();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
       if (entry.pin && !this.holds(entry.pin)) {
@@ -303,6 +304,7 @@ export class NodeClient {
       if (entry.flags & BLOCK) for (const part of (entry.cmd as BlockCommand).head) this.connection.sendCommand(part);
       this.connection.sendCommand(entry.cmd);
     }
+    this.connection.batch?.end();
     stream.uncork();
     this.tracker.prune();
     if (last) {

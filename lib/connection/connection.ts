@@ -12,6 +12,7 @@ import { untraced } from "./untraced.js";
 import { ownConnection } from "./pushes.js";
 import { credentialsOnConnect } from "./credentials.js";
 import { youngCommandQueue } from "./youngQueue.js";
+import { batchedWrites, type BatchWrites } from "./batchWrites.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -26,6 +27,8 @@ export type ConnectionStatus = string;
 export interface Connection {
   readonly status: ConnectionStatus;
   readonly stream: ConnectionStream | null | undefined;
+  /** Opened and closed around a turn's batch: its commands leave in one write (batchWrites.ts). Absent: one write each. */
+  readonly batch?: BatchWrites;
   /** Writes the command; its reply (or error) settles it. */
   sendCommand(cmd: ShardisCommand): unknown;
   connect(): Promise<unknown>;
@@ -53,7 +56,7 @@ export function ioredisConnections(options: Readonly<RedisConnectionOptions>): C
   const provider = options.credentials;
   // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes.
   const owned = (redis: Redis): Connection => {
-    ownConnection(untraced(youngCommandQueue(redis)));
+    ownConnection(batchedWrites(untraced(youngCommandQueue(redis))));
     if (provider) credentialsOnConnect(redis, provider);
     return redis as unknown as Connection;
   };
