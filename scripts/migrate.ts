@@ -8,12 +8,13 @@
  * to its new owner; from doneAt + S it deletes them from their old owners;
  * otherwise it says when to run it. Progress goes to stderr, the result (JSON)
  * to stdout. Ctrl-C stops between keys and prints the cursors to resume
- * from (pass them back with --cursors).
+ * from (pass them back with --cursors); so does a run some old shard of
+ * which failed (MigrationCopyError: the other shards were finished).
  */
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { ShardedClient, type CopyAllResult, type ShardedClientOptions } from "../lib/index.js";
+import { MigrationCopyError, ShardedClient, type CopyAllResult, type ShardedClientOptions } from "../lib/index.js";
 
 export interface MigrateRun {
   readonly argv: readonly string[];
@@ -37,7 +38,7 @@ export async function migrate({ argv, log = () => undefined, signal }: MigrateRu
       batch: Number(values.batch),
       signal,
       cursors: values.cursors ? (JSON.parse(values.cursors) as Record<string, string>) : undefined,
-      onProgress: (p) => log(`${p.mode}: scanned ${p.scanned}, copied ${p.copied}, skipped ${p.skipped}, deleted ${p.deleted}, failed ${p.failed}`),
+      onProgress: (p) => log(`${p.mode}: scanned ${p.scanned}, copied ${p.copied}, skipped ${p.skipped}, deleted ${p.deleted}, kept ${p.kept}, failed ${p.failed}`),
     });
     return result;
   } finally {
@@ -55,6 +56,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     },
     (error: unknown) => {
       process.stderr.write(`${(error as Error).message}\n`);
+      // Some old shards failed, the others finished: where to resume from.
+      if (error instanceof MigrationCopyError) process.stderr.write(`resume with --cursors '${JSON.stringify(error.result.cursors)}'\n`);
       process.exitCode = 1;
     },
   );

@@ -105,7 +105,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#exporter?.attach(() => ({ ...executor.fleet.figures(), migration: executor.moves.status() }));
     this.#facades.reopened();
     this.#scans = new Scans(executor);
-    const masters = () => executor.shardNames.map((_, i) => executor.master(i));
+    const masters = () => executor.fleet.live().map((i) => executor.master(i));
     this.#lifecycle = new Lifecycle({ masters, emit: (event) => this.emit(event), reconnecting: (ms) => this.emit("reconnecting", ms) }, resolved.lazyConnect);
     this.#pubsub = clientPubSub(executor, this);
   }
@@ -177,7 +177,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     const executor = this.#executor;
     await executor.mapped(timeoutMs);
     await Promise.all(
-      executor.shardNames.map(async (_, i) => {
+      executor.fleet.live().map(async (i) => {
         // A cluster's master without slots (just added) is a shard too; one whose master left has none to wait for.
         if (executor.options.cluster && !executor.fleet.holder.current.shards[i]!.master) return;
         await (await executor.masterWhenPlaced(i, timeoutMs)).whenReady(timeoutMs);
@@ -196,7 +196,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
   /** That shard's master, for keyless commands (INFO, DBSIZE, FLUSHDB, KEYS, SCAN, ...) and scripts without keys. */
   shard(name: string): ShardHandle {
     const index = this.#executor.shardIndex(name);
-    if (index === -1) throw new UnknownShardError(String(name), this.#executor.shardNames);
+    if (index === -1) throw new UnknownShardError(String(name), this.#executor.fleet.liveNames());
     return this.#facades.handle(index);
   }
 
@@ -392,7 +392,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
 
   /** Runs fn for every shard in parallel; resolves the results in shard order. */
   forEachShard<T>(fn: (name: string, shard: ShardHandle) => Promise<T>): Promise<T[]> {
-    return Promise.all(this.#executor.shardNames.map((name) => fn(name, this.shard(name))));
+    return Promise.all(this.#executor.fleet.live().map((i) => fn(this.#executor.shardName(i), this.#facades.handle(i))));
   }
 
   /** ioredis's sendCommand(new Command(...)): routed like the command's own method; resolves (and settles) the Command. */

@@ -8,7 +8,8 @@ import type { SubscriptionError } from "../errors.js";
 import type { NodeClient, NodeEvents } from "../connection/NodeClient.js";
 import type { Executor } from "../exec/Executor.js";
 import type { FleetEvents } from "../exec/Fleet.js";
-import { PubSub } from "../pubsub/PubSub.js";
+import { PubSub, type PubSubEvents, type PubSubHost } from "../pubsub/PubSub.js";
+import { PrefixingPubSub } from "../pubsub/PrefixingPubSub.js";
 import type { BreakerState } from "../resilience/breaker.js";
 import type { NoPermissionError } from "../errors.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -159,13 +160,17 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
 
 /** The client's pub/sub: subscriber connections from the executor, deliveries as the client's events. */
 export function clientPubSub(executor: Executor, client: Emitter): PubSub {
-  const pubsub = new PubSub(
+  // With a keyPrefix, sharded channels carry it, as SPUBLISH's do (pubsub/PrefixingPubSub).
+  const prefix = executor.options.keyPrefix;
+  const make = (host: PubSubHost, events: PubSubEvents) => (prefix ? new PrefixingPubSub(host, events, prefix) : new PubSub(host, events));
+  const pubsub = make(
     {
       mapped: () => executor.mapped(executor.defaults.timeoutMs),
       clusterWide: executor.options.cluster !== undefined,
       get shardCount() {
         return executor.shardNames.length;
       },
+      serves: (shard) => !executor.fleet.holder.current.shards[shard]?.released,
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
       channelShards: (channel) => executor.moves.channelShards(channel),
       shardName: (shard) => executor.shardName(shard),

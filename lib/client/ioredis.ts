@@ -13,7 +13,7 @@ import { EventEmitter } from "node:events";
 import { Redis, type Command } from "ioredis";
 import type { ShardedClientOptions, RedisConnectionOptions } from "../config/types.js";
 export { ioredisOptions, withHidden, type IoredisView } from "./options.js";
-import { REDIS_FIELDS } from "../config/resolve.js";
+import { REDIS_ALIASES, REDIS_FIELDS } from "../config/resolve.js";
 import { TOP_LEVEL_FIELDS } from "../config/resolve.js";
 import { ConfigError, UnsupportedCommandError } from "../errors.js";
 import { IGNORED_REDIS_FIELDS } from "../config/ignoredRedisFields.js";
@@ -76,10 +76,14 @@ export function duplicateOptions(input: ShardedClientOptions, override: unknown)
     if (TOP_LEVEL_FIELDS.includes(key)) top[key] = value;
     else if (Object.hasOwn(REDIS_FIELDS, key)) redis[key] = value;
     else if (Object.hasOwn(IGNORED_REDIS_FIELDS, key)) redis[key] = value; // accepted, and warned about, by the options' resolution
+    else if (Object.hasOwn(REDIS_ALIASES, key)) top[REDIS_ALIASES[key]!] = value; // ioredis's commandTimeout, lazyConnect
     else problems.push(`duplicate(): '${key}' is neither a shardis option nor a connection option shardis lets you set`);
   }
   if (problems.length) throw new ConfigError(problems);
-  return { ...input, ...top, redis: { ...input.redis, ...(top.redis as RedisConnectionOptions | undefined), ...redis } };
+  const merged: Record<string, unknown> = { ...input.redis, ...(top.redis as RedisConnectionOptions | undefined), ...redis };
+  // An option given again at the top level replaces the client's ioredis-style one under redis.
+  for (const [alias, field] of Object.entries(REDIS_ALIASES)) if (top[field] !== undefined) delete merged[alias];
+  return { ...input, ...top, redis: merged as RedisConnectionOptions };
 }
 
 /**

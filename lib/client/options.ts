@@ -52,14 +52,14 @@ export function ioredisOptions(input: ShardedClientOptions): ShardedClientOption
   const shaped = shardisShape(input);
   const redis = shaped.redis && connectionView(shaped.redis);
   const sentinelOptions = input.sentinelOptions && connectionView(input.sentinelOptions);
-  // maxRetriesPerRequest: commands are bounded by their deadline.
+  // maxRetriesPerRequest: null (the default) as commands are bounded by their deadline instead.
   const view: Record<string, unknown> = {
     ...firstNode(shaped),
     ...input,
     ...(redis && { redis }),
     ...(sentinelOptions && { sentinelOptions }),
     keyPrefix: shaped.redis?.keyPrefix ?? "",
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: shaped.redis?.maxRetriesPerRequest ?? null,
     db: shaped.redis?.db ?? 0,
   };
   for (const field of ["username", "tls", "password", "connectionName"] as const) {

@@ -35,19 +35,28 @@ export class Scans {
   /** One SCAN on the shard the cursor points at; resolves [next fleet-wide cursor, keys]. */
   async scan(args: unknown[], encoding: Encoding): Promise<[string, Array<string | Buffer>]> {
     const shards = this.executor.shardNames.length;
+    const live = this.executor.fleet.live();
     const [cursor, ...rest] = args;
-    const at = decodeCursor(cursor ?? "0", shards);
+    let at = decodeCursor(cursor ?? "0", shards);
+    // A released shard (it keeps its index) is passed over, also when a cursor points at it from before.
+    const after = (shard: number) => live.find((i) => i > shard);
+    if (!live.includes(at.shard)) {
+      const next = after(at.shard);
+      if (next === undefined) return ["0", []];
+      at = { shard: next, cursor: "0" };
+    }
     const [next, found] = (await this.executor.runUnrouted(at.shard, "scan", [at.cursor, ...rest], encoding)) as [string | Buffer, Array<string | Buffer>];
     const keys = this.executor.moves.scanned(at.shard, found);
     const nextCursor = String(next);
     if (nextCursor !== "0") return [encodeCursor(at.shard, nextCursor, shards), keys];
-    return [at.shard + 1 < shards ? encodeCursor(at.shard + 1, "0", shards) : "0", keys];
+    const following = after(at.shard);
+    return [following !== undefined ? encodeCursor(following, "0", shards) : "0", keys];
   }
 
   /** Every key of every shard, as arrays of keys. */
   stream(options: ScanStreamOptions, encoding: Encoding): Readable {
-    const scanners = this.executor.shardNames.map(
-      (_, shard): ShardScan<string | Buffer> =>
+    const scanners = this.executor.fleet.live().map(
+      (shard): ShardScan<string | Buffer> =>
         async (cursor, args) => {
           const [next, keys] = (await this.executor.runUnrouted(shard, "scan", [cursor, ...args], encoding)) as [string, Array<string | Buffer>];
           // During and after a migration a shard may hold keys it does not own: each key is scanned on its owner only.

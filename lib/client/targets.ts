@@ -17,7 +17,7 @@ export function connectionShard(target: ConnectionTarget, executor: Executor): n
   if (typeof target === "object" && !Buffer.isBuffer(target) && target !== null) {
     if ("shard" in target) {
       const index = executor.shardIndex(target.shard);
-      if (index === -1) throw new UnknownShardError(String(target.shard), executor.shardNames);
+      if (index === -1) throw new UnknownShardError(String(target.shard), executor.fleet.liveNames());
       return index;
     }
     if ("key" in target && (typeof target.key === "string" || Buffer.isBuffer(target.key))) return keyShard(target.key, executor);

@@ -4,18 +4,16 @@
  * code moves over unchanged, left out of what the connections get, and
  * named once per process in a warning (code SHARDIS_IGNORED_OPTION) that
  * says what shardis does instead. Options whose silent loss would change
- * addresses (host, port, sentinels) stay refused; keyPrefix is honoured.
+ * addresses (host, port, sentinels) stay refused; those shardis has a
+ * mechanism for (keyPrefix, retryStrategy, maxRetriesPerRequest,
+ * enableOfflineQueue, socketTimeout, blockingTimeout) are honoured, in
+ * config/resolve.ts's REDIS_FIELDS.
  */
 export const IGNORED_REDIS_FIELDS: Readonly<Record<string, string>> = {
   enableAutoPipelining: "shardis pipelines every node itself",
-  enableOfflineQueue: "shardis queues commands while a node connects, bounded by maxQueueLength and commandTimeoutMs",
-  maxRetriesPerRequest: "commands are bounded by commandTimeoutMs; reads and idempotent writes are retried within it (the retry option)",
-  retryStrategy: "shardis reconnects with capped, jittered backoff, and a node that keeps failing trips its breaker",
   reconnectOnError: "shardis follows failovers itself (READONLY, LOADING, MOVED)",
   autoResendUnfulfilledCommands: "shardis never re-sends a command silently: reads and idempotent writes are retried, other writes fail with ConnectionError",
   autoResubscribe: "shardis subscribes again itself after a reconnect, with retries and subscription:error events",
-  socketTimeout: "every command has a deadline (commandTimeoutMs), and a node that does not answer trips its breaker",
-  blockingTimeout: "blocking commands run on pooled connections, bounded by their own timeout",
   showFriendlyErrorStack: "shardis errors carry their own stacks",
 };
 

@@ -84,8 +84,10 @@ export interface ResolvedReconfigure {
 
 /** The client as reconfigure() finds it. */
 export interface ReconfigureContext {
-  /** Every shard the client has (its layout's, retired ones included), by index. */
+  /** Every shard the client has (its layout's, released ones included), by index. */
   readonly shards: readonly ResolvedShard[];
+  /** Whether the shard at an index was released (removed from the fleet; its nodes free for another shard). */
+  readonly released?: (index: number) => boolean;
   /** The placement in force (the one the migration would start from). */
   readonly current: ResolvedPlacement;
   readonly commandTimeoutMs: number;
@@ -102,7 +104,7 @@ export function resolveReconfigure(value: unknown, context: ReconfigureContext, 
   unknownKeys(value, RECONFIGURE_FIELDS, "field in reconfigure()", problems);
   const shards = resolveShards(value.shards, problems);
   const sharding = shards.length ? resolveSharding(value.sharding ?? sameStrategy(context.current.sharding), shards, problems) : undefined;
-  const { union, indexes } = unite(context.shards, shards, "shards", problems, true);
+  const { union, indexes } = unite(context.shards, shards, "shards", problems, true, context.released);
   let migration: ResolvedMigration | undefined;
   if (value.migration !== undefined) {
     if (!isPlainObject(value.migration)) problems.push(`migration must be an object { startAt, phaseMs } (got ${describe(value.migration)})`);
@@ -156,25 +158,25 @@ function parseInstant(value: unknown): number | undefined {
 
 /**
  * `base` with `more` added: a shard of `more` named like one of `base` is
- * that shard (it must be the same nodes); others are appended. Returns the
- * union and `more`'s union indexes. `fixedOnly`: appended shards need a
- * fixed master (shards cannot join Sentinel's watch at run time).
+ * that shard (it must be the same nodes; a released one comes back at its
+ * index); others are appended. Returns the union and `more`'s union
+ * indexes. `fixedOnly`: appended shards need a fixed master (shards cannot
+ * join Sentinel's watch at run time). A `released` shard's nodes are free.
  */
-function unite(base: readonly ResolvedShard[], more: readonly ResolvedShard[], where: string, problems: string[], fixedOnly = false) {
+function unite(base: readonly ResolvedShard[], more: readonly ResolvedShard[], where: string, problems: string[], fixedOnly = false, released = (_: number) => false) {
   const union = [...base];
   const byName = new Map(base.map((s) => [s.name, s] as const));
   const owners = new Map<string, string>();
-  for (const s of base) for (const address of nodesOf(s)) owners.set(address, s.name);
+  for (const s of base) if (!released(s.index)) for (const address of nodesOf(s)) owners.set(address, s.name);
   const indexes = more.map((shard, i) => {
     const same = byName.get(shard.name);
-    if (same) {
-      if (!sameNodes(same, shard)) problems.push(`${where}[${i}] '${shard.name}' has other nodes than the shard of that name in the other fleet; a shard keeps its nodes across the change (name it differently)`);
-      return same.index;
-    }
+    if (same && !sameNodes(same, shard)) problems.push(`${where}[${i}] '${shard.name}' has other nodes than the shard of that name in the other fleet; a shard keeps its nodes across the change (name it differently)`);
+    if (same && !released(same.index)) return same.index;
     for (const address of nodesOf(shard)) {
       const owner = owners.get(address);
       if (owner !== undefined) problems.push(`${where}[${i}] '${shard.name}' uses ${address}, which shard '${owner}' uses`);
     }
+    if (same) return same.index;
     if (fixedOnly && shard.master === undefined) problems.push(`${where}[${i}] '${shard.name}': a shard added at run time needs a fixed master (Sentinel-managed shards are configured when the client is made)`);
     const added = { ...shard, index: union.length };
     union.push(added);

@@ -96,15 +96,31 @@ export const REDIS_FIELDS: Record<string, Check> = {
   stringNumbers: isBoolean,
   keyPrefix: isString,
   replyMapping: oneOf("legacy", "resp3"),
+  // ioredis's options mapped onto shardis's own mechanisms (docs/ioredis-compatibility.md#ioredis-options):
+  retryStrategy: (v) => (typeof v === "function" ? undefined : `must be a function (times) => delay in ms (got ${describe(v)})`),
+  maxRetriesPerRequest: (v) => (v === null ? undefined : intRange(0, 1_000_000)(v)),
+  enableOfflineQueue: isBoolean,
+  socketTimeout: intRange(1, MAX_TIMEOUT_MS),
+  blockingTimeout: intRange(0, MAX_TIMEOUT_MS),
+  blockingTimeoutGrace: intRange(0, MAX_TIMEOUT_MS),
 };
 
 /** ioredis options shardis sets itself, with what to use instead. */
 const MANAGED_REDIS_FIELDS: Record<string, string> = {
   host: "give addresses in shards[].master",
   port: "give addresses in shards[].master",
-  lazyConnect: "use the top-level lazyConnect option",
-  commandTimeout: "use the top-level commandTimeoutMs option",
   sentinels: "Sentinel support is configured per shard, not in redis",
+};
+
+/**
+ * ioredis options that are shardis's top-level ones: taken under `redis`
+ * (and by duplicate()) as that option, so ioredis options move over as they
+ * are. commandTimeout is every command's deadline (blocking ones: added to
+ * their own timeout, where ioredis counts it from the send).
+ */
+export const REDIS_ALIASES: Readonly<Record<string, "commandTimeoutMs" | "lazyConnect">> = {
+  commandTimeout: "commandTimeoutMs",
+  lazyConnect: "lazyConnect",
 };
 
 export function resolveOptions(input: unknown): ResolvedOptions {
@@ -112,7 +128,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new ConfigError([`options must be an object (got ${describe(input)})`]);
   }
-  const options = fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems), isConnectionField, REDIS_FIELDS, problems);
+  const options = liftAliases(fromUrls(fromIoredisSentinel(input as Record<string, unknown>, isConnectionField, problems), isConnectionField, REDIS_FIELDS, problems), problems);
   unknownKeys(options, TOP_LEVEL_FIELDS, "option", problems);
 
   const cluster = resolveCluster(options.cluster, options, problems);
@@ -182,7 +198,23 @@ export function shardisShape(input: ShardedClientOptions): ShardedClientOptions 
 
 /** An ioredis connection option (taken under `redis`, or at the top level in ioredis's Sentinel shape). */
 export function isConnectionField(key: string): boolean {
-  return Object.hasOwn(REDIS_FIELDS, key) || Object.hasOwn(IGNORED_REDIS_FIELDS, key);
+  return Object.hasOwn(REDIS_FIELDS, key) || Object.hasOwn(IGNORED_REDIS_FIELDS, key) || Object.hasOwn(REDIS_ALIASES, key);
+}
+
+/** `redis.commandTimeout` and `redis.lazyConnect` as the top-level options they are (a problem when both are given and differ). */
+function liftAliases(options: Record<string, unknown>, problems: string[]): Record<string, unknown> {
+  const redis = options.redis;
+  if (typeof redis !== "object" || redis === null || Array.isArray(redis)) return options;
+  const given = Object.entries(REDIS_ALIASES).filter(([alias]) => (redis as Record<string, unknown>)[alias] !== undefined);
+  if (given.length === 0) return options;
+  const lifted: Record<string, unknown> = { ...options, redis: { ...redis } };
+  for (const [alias, top] of given) {
+    const value = (redis as Record<string, unknown>)[alias];
+    delete (lifted.redis as Record<string, unknown>)[alias];
+    if (options[top] !== undefined && options[top] !== value) problems.push(`redis.${alias} (${describe(value)}) and ${top} (${describe(options[top])}) differ: give one`);
+    else lifted[top] = value;
+  }
+  return lifted;
 }
 
 function resolveRedis(value: unknown, problems: string[]): RedisConnectionOptions {

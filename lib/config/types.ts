@@ -132,19 +132,62 @@ export interface RedisConnectionOptions {
    */
   replyMapping?: "legacy" | "resp3";
   /**
+   * ioredis's: the delay before each connection's next reconnect attempt,
+   * called with the attempt number (1 after a loss, counted again from 1
+   * once connected); a number is the delay in ms, anything else stops that
+   * connection reconnecting, and its commands then fail at once with
+   * ConnectionError. @default shardis's capped, jittered backoff (50 ms doubling to 2 s)
+   */
+  retryStrategy?: (times: number) => number | void | null;
+  /**
+   * ioredis's: commands waiting for a connection (not yet written) fail
+   * with ConnectionError ("Reached the max retries per request limit ...")
+   * at every (n+1)th failed attempt in a row to connect; null: they wait,
+   * bounded by commandTimeoutMs (and failed sooner by an open breaker).
+   * @default null
+   */
+  maxRetriesPerRequest?: number | null;
+  /**
+   * ioredis's: false makes a command sent while its node's connection is not
+   * ready (connecting, reconnecting) fail at once with ConnectionError
+   * instead of waiting for it. Dedicated (blocking, subscriber) connections
+   * still wait for their own connect. @default true
+   */
+  enableOfflineQueue?: boolean;
+  /**
+   * ioredis's: a connection that has commands written and receives nothing
+   * for this long is dropped (and reconnects); what was in flight fails with
+   * ConnectionError. Applies to blocking commands too, as in ioredis.
+   * @default off
+   */
+  socketTimeout?: number;
+  /**
+   * ioredis's: a blocking command on the client (BLPOP, XREAD BLOCK, ...)
+   * that gets no reply resolves null (as if the server's timeout passed)
+   * after its own timeout plus blockingTimeoutGrace, or after this many ms
+   * when it blocks without end (timeout 0); its connection is dropped.
+   * 0: off. @default off
+   */
+  blockingTimeout?: number;
+  /** With blockingTimeout: added to a blocking command's own timeout, in ms. @default 100 (ioredis) */
+  blockingTimeoutGrace?: number;
+  /**
+   * ioredis's: taken as the top-level commandTimeoutMs, every command's
+   * deadline (for a blocking command, added to its own timeout). Give one
+   * of the two (both, unequal: ConfigError).
+   */
+  commandTimeout?: number;
+  /** ioredis's: taken as the top-level lazyConnect. */
+  lazyConnect?: boolean;
+  /**
    * ioredis options shardis does its own way: accepted so ioredis code
    * moves over unchanged, ignored, and named once in a process warning
    * (SHARDIS_IGNORED_OPTION) saying what shardis does instead.
    */
-  maxRetriesPerRequest?: number | null;
-  enableOfflineQueue?: boolean;
   enableAutoPipelining?: boolean;
-  retryStrategy?: (times: number) => number | void | null;
   reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null;
   autoResendUnfulfilledCommands?: boolean;
   autoResubscribe?: boolean;
-  socketTimeout?: number;
-  blockingTimeout?: number;
   showFriendlyErrorStack?: boolean;
 }
 

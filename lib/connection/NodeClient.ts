@@ -13,7 +13,7 @@ import type { Address } from "../config/types.js";
 import { DEFAULTS } from "../config/defaults.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { BlockCommand } from "../commands/block.js";
-import type { AuthenticationError, CircuitOpenError, DatabaseError } from "../errors.js";
+import type { AuthenticationError, CircuitOpenError, ConnectionError, DatabaseError } from "../errors.js";
 import type { Connection } from "./connection.js";
 import type { MessageHandlers, NodeClientInit, NodeContext, NodeEvents } from "./context.js";
 import { DeadlineTracker } from "./deadlines.js";
@@ -33,6 +33,7 @@ import { ReadyWaiters } from "./readyWaiters.js";
 import { StallWatch } from "./stallWatch.js";
 import { WriteQueue } from "./writeQueue.js";
 import { outsideCallers } from "./outside.js";
+import { Waiting } from "./waiting.js";
 
 export { BLOCK, INTERNAL, Pin, PROBE, RETRYABLE } from "./entry.js";
 export type { Entry, SessionState } from "./entry.js";
@@ -57,6 +58,7 @@ export class NodeClient {
   private readonly role: RoleCheck;
   private readonly link = new Link();
   private readonly failures: NodeFailures;
+  private readonly waiting: Waiting;
   closing = false;
   /** Lent to a borrower by the node's pool (it may hold a MULTI open): nothing of shardis's own is sent meanwhile. */
   lent = false;
@@ -79,8 +81,9 @@ export class NodeClient {
     this.events = init.events;
     this.id = formatAddress(init.address);
     this.failures = new NodeFailures(this.shard, this.id);
+    this.waiting = new Waiting(this.shard, this.id, init.context);
     this.connection = init.connections(init.address);
-    this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError);
+    this.connection.on("ready", this.onConnected).on("close", this.onClose).on("error", this.onError).on("end", this.onEnd);
     this.connection.on("reconnecting", (delay) => void (this.closing || this.events.reconnecting?.(this, delay)));
     if (init.context.tracking) listenForInvalidations(this.connection, init.context.tracking, this);
     this.recovery = new Recovery(recoveryHost(this, (entries) => this.requeue(entries)));
@@ -144,9 +147,9 @@ export class NodeClient {
     return this.context.breaker.admits;
   }
 
-  /** What a command gets while the breaker is open. */
-  circuitOpenError(): CircuitOpenError {
-    return this.failures.circuitOpen(this.context.breaker);
+  /** What a command gets while the breaker is open; once the connection ended for good, ioredis's "Connection is closed." (waiting.ts). */
+  circuitOpenError(): CircuitOpenError | ConnectionError {
+    return this.connection.status === "end" && !this.closing ? this.waiting.ended(this.lastError) : this.failures.circuitOpen(this.context.breaker);
   }
 
   /** Accepted commands not yet written (waiting for the connection or this turn's flush). */
@@ -191,6 +194,8 @@ export class NodeClient {
   send(cmd: ShardisCommand, timeoutMs: number, flags = 0, pin?: Pin): Promise<unknown> {
     // Closed (or closing): its deadlines are no longer watched, so nothing may wait here.
     if (this.closing) return this.refuse(cmd, flags, this.failures.closed(undefined), "closed");
+    const mayNotWait = this.waiting.refusal(this.connection.status, this, (flags & UNMETERED) !== 0);
+    if (mayNotWait) return this.refuse(cmd, flags, mayNotWait, "connection");
     // The refusal first: it says what to fix, the breaker it opened would not.
     const refusal = this.handshake.refusal;
     if (refusal) return this.refuse(cmd, flags, refusal, this.handshake.outcome);
@@ -356,10 +361,16 @@ export class NodeClient {
 
   /** The breaker opened: what waits to be written fails now, as new commands do (written ones await their replies). */
   private readonly failQueued = (): void => {
-    if (this.queue.length === 0 || this.closing) return;
-    const error = this.circuitOpenError();
-    for (const entry of this.queue.take()) if (!entry.isDone()) this.failEntry(entry, error, "circuit_open");
+    if (this.queue.length && !this.closing) this.failWaiting(this.circuitOpenError(), "circuit_open");
   };
+
+  /** What waits to be written fails now (written ones await their replies). */
+  private failWaiting(error: Error, outcome: FailOutcome): void {
+    for (const entry of this.queue.take()) if (!entry.isDone()) this.failEntry(entry, error, outcome);
+  }
+
+  /** ioredis stopped reconnecting (retryStrategy returned no delay): nothing may wait for it (waiting.ts). */
+  private readonly onEnd = (): void => void (this.closing || this.failWaiting(this.waiting.ended(this.lastError), "connection"));
 
   private readonly onAnswered = (): void => {
     const answered = this.inflight.collect(performance.now(), this.context.observer);
@@ -417,6 +428,8 @@ export class NodeClient {
       if (entry.cmd.isSettled && !(entry.flags & UNMETERED)) this.context.observer.failed(entry.cmd.name, "connection");
     }
     if (this.closing) return;
+    const exhausted = this.waiting.exhausted(loss.attempts);
+    if (exhausted) this.failWaiting(exhausted, "connection");
     this.context.breaker.record(0, lost);
     if (loss.gone) this.context.breaker.trip(`connection lost and not re-established${this.lastError ? `: ${this.lastError.message}` : ""}`);
     if (loss.first) this.events.down(this, this.lastError);

@@ -63,7 +63,8 @@ export class NodePool {
             throw error;
           }
         },
-        destroy: (node) => node.close(),
+        // One not fit to lend again (a command still blocked at the server: a BLPOP would take the next value pushed) goes at once, without QUIT.
+        destroy: (node) => node.close(!node.reusable),
         validate: async (node) => node.reusable,
       },
       {

@@ -37,7 +37,8 @@ export interface Connection {
   /** Closes at once, without reconnecting; `reconnect`: closes and reconnects (with the reconnect backoff). */
   disconnect(reconnect?: boolean): void;
   /** "ready" once usable, "close" when lost, "error" for connection-level errors. */
-  on(event: "ready" | "close", listener: () => void): this;
+  /** "end": closed for good, not reconnecting (retryStrategy returned no delay, or disconnect()). */
+  on(event: "ready" | "close" | "end", listener: () => void): this;
   on(event: "error", listener: (error: unknown) => void): this;
   /** Lost (or an attempt failed): the next attempt comes after `delay` ms, as ioredis's retryStrategy answered. */
   on(event: "reconnecting", listener: (delay: number) => void): this;

@@ -13,7 +13,10 @@ import { DEFAULTS } from "../config/defaults.js";
  */
 export function connectionOptions(address: Address, redis: Readonly<RedisConnectionOptions>, extraAttempts: () => number = () => 0): RedisOptions {
   // shardis's own: the provider is asked before each connect (credentials.ts), never handed to ioredis.
-  const { credentials: _provider, reauthenticateEveryMs: _every, ...ioredis } = redis;
+  // blockingTimeout is applied by shardis to its blocking commands (exec/blockingNet.ts): ioredis's own would settle a
+  // command whose connection shardis then lends again, still blocked at the server.
+  const { credentials: _provider, reauthenticateEveryMs: _every, blockingTimeout: _net, blockingTimeoutGrace: _grace, ...ioredis } = redis;
+  const strategy = redis.retryStrategy;
   return {
     ...(ioredis as RedisOptions),
     ...(redis.tls && { tls: tlsFor(address, redis.tls as TlsConnectionOptions) }),
@@ -27,7 +30,8 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     autoResubscribe: false,
     maxRetriesPerRequest: null,
     showFriendlyErrorStack: false,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect),
+    // ioredis's retryStrategy when given (a non-number stops this connection reconnecting; NodeClient then fails its commands).
+    retryStrategy: (attempt: number) => (strategy ? strategy(attempt + extraAttempts()) : reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect)),
   };
 }
 

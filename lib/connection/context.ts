@@ -14,6 +14,7 @@ import type { ReauthRegistry } from "./reauth.js";
 import type { Address } from "../config/types.js";
 import type { ConnectionFactory } from "./connection.js";
 import type { FlushScheduler } from "./scheduler.js";
+import type { WaitRules } from "./waiting.js";
 
 /** A hand-over of an entry to another node: done at once (void), or once the promise settles. */
 export type HandOver = void | Promise<void>;
@@ -80,8 +81,8 @@ export interface TrackingHooks {
 /** The role a node was sent as; checked with ROLE on every connect. */
 export type NodeRole = "master" | "replica";
 
-/** What a connection shares with the other connections to its node. */
-export interface NodeContext {
+/** What a connection shares with the other connections to its node (and ioredis's rules for commands waiting for it: waiting.ts). */
+export interface NodeContext extends WaitRules {
   readonly breaker: Breaker;
   readonly maxQueueLength: number;
   /** A long turn writes what it has queued once the oldest command has waited this long (ms; Infinity: end of turn only). */

@@ -13,6 +13,7 @@ import {
   WatchLostError,
 } from "../errors.js";
 import type { Breaker } from "./context.js";
+import { CONNECTION_CLOSED } from "./waiting.js";
 import type { Entry, Pin } from "./entry.js";
 
 export class NodeFailures {
@@ -56,11 +57,15 @@ export class NodeFailures {
     return new ConnectionError(this.shard, this.node, "connection lost with the command in flight; it may or may not have been applied", lastError);
   }
 
-  /** Closed by the client: written ones may have run, unsent ones (or none yet: sent after the close) did not. */
+  /**
+   * Closed by the client: written ones may have run (ConnectionError), unsent
+   * ones (or none yet: sent after the close) did not (ClientClosedError).
+   * Both read "Connection is closed.", as ioredis fails its commands then:
+   * libraries (bull, BullMQ) compare the text to tell a shutdown from a fault.
+   */
   closed(entry: Entry | undefined): ConnectionError | ClientClosedError {
-    return entry?.written
-      ? new ConnectionError(this.shard, this.node, "closed by the client with the command in flight; it may or may not have been applied")
-      : new ClientClosedError();
+    if (!entry?.written) return new ClientClosedError();
+    return new ConnectionError(this.shard, this.node, "closed by the client with the command in flight; it may or may not have been applied", undefined, CONNECTION_CLOSED);
   }
 
   notReady(timeoutMs: number, lastError: Error | undefined): ConnectionError {

@@ -16,6 +16,8 @@ export interface Loss {
   readonly first: boolean;
   /** Lost, and the next attempt failed too: the node is gone (the breaker trips). */
   readonly gone: boolean;
+  /** Losses and failed attempts in a row, this one included (ioredis's retryAttempts). */
+  readonly attempts: number;
 }
 
 export class Link {
@@ -45,6 +47,6 @@ export class Link {
     if (state.kind === "up") this.generation++;
     const failures = (state.kind === "down" ? state.failures : 0) + 1;
     this.state = { kind: "down", failures, wasUp: state.kind === "up" || (state.kind === "down" && state.wasUp) };
-    return { first: state.kind !== "down", gone: failures >= 2 };
+    return { first: state.kind !== "down", gone: failures >= 2, attempts: failures };
   }
 }

@@ -7,6 +7,7 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_UNKNOWN_COMMAND"
   | "ERR_SHARDIS_UNSUPPORTED_COMMAND"
   | "ERR_SHARDIS_UNKNOWN_SHARD"
+  | "ERR_SHARDIS_SHARD_RELEASED"
   | "ERR_SHARDIS_CLIENT_CLOSED"
   | "ERR_SHARDIS_ALREADY_CONNECTED"
   | "ERR_SHARDIS_CONNECTION"
@@ -34,7 +35,8 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CACHE_LOAD_TIMEOUT"
   | "ERR_SHARDIS_CACHE_LOAD"
   | "ERR_SHARDIS_MIGRATION_REFUSED"
-  | "ERR_SHARDIS_MIGRATION_WRITE";
+  | "ERR_SHARDIS_MIGRATION_WRITE"
+  | "ERR_SHARDIS_MIGRATION_COPY";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;
@@ -49,13 +51,17 @@ export class ShardisError extends Error {
   }
 }
 
-/** Base for failures tied to one node; the message always names shard and address. */
+/**
+ * Base for failures tied to one node: `shard` and `node` name it, and the
+ * message names them too, unless a message of ioredis's own is given
+ * (libraries compare messages with ioredis's texts).
+ */
 export abstract class NodeError extends ShardisError {
   readonly shard: string;
   readonly node: string;
 
-  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown) {
-    super(code, `shard ${shard} (${node}): ${detail}`, cause === undefined ? undefined : { cause });
+  constructor(code: ShardisErrorCode, shard: string, node: string, detail: string, cause?: unknown, message = `shard ${shard} (${node}): ${detail}`) {
+    super(code, message, cause === undefined ? undefined : { cause });
     this.shard = shard;
     this.node = node;
   }

@@ -50,3 +50,49 @@ export class MigrationWriteError extends ShardisError {
     this.reply = reply;
   }
 }
+
+/** What a copyAll() run did so far (docs/scaling.md); defined here so MigrationCopyError can carry it. */
+export interface CopyAllProgress {
+  /** `copy`: copying moving keys to their new owners; `retire`: deleting them from their old owners. */
+  readonly mode: "copy" | "retire";
+  /** Keys SCAN returned on the old owners (moving or not). */
+  readonly scanned: number;
+  readonly copied: number;
+  /** Moving keys not copied (already on the new owner, gone from the old one, invalidated since the look, expired), or, retiring, already gone from the old owner. */
+  readonly skipped: number;
+  readonly deleted: number;
+  /** Retiring: moving keys left on their old owner, never deleted: the new owner does not hold them (never copied, or deleted or evicted there since), or their value changed while it was checked. */
+  readonly kept: number;
+  readonly failed: number;
+}
+
+export interface CopyAllResult extends CopyAllProgress {
+  /** Every old shard was scanned to its end. */
+  readonly complete: boolean;
+  /** Where each old shard not finished stopped (pass back as `cursors` to resume); empty when complete. */
+  readonly cursors: Readonly<Record<string, string>>;
+}
+
+/**
+ * copyAll() could not finish some old shards (`failures`, as
+ * PartialFailureError's: each shard's name and error; their SCAN failed, or
+ * no connection to them could be opened); the others were run to their end.
+ * `result` is the run's counts, and its `cursors` say where each unfinished
+ * shard stopped: pass them back as `cursors` to resume (`cause`: the first
+ * failure's error).
+ */
+export class MigrationCopyError extends ShardisError {
+  readonly result: CopyAllResult;
+  readonly failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>;
+
+  constructor(result: CopyAllResult, failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>) {
+    const first = failures[0]?.error;
+    super(
+      "ERR_SHARDIS_MIGRATION_COPY",
+      `copyAll() could not finish shard(s) ${failures.map((f) => f.shard).join(", ")}: ${first?.message ?? "failed"}; resume with the error's result.cursors (${JSON.stringify(result.cursors)})`,
+      { cause: first },
+    );
+    this.result = result;
+    this.failures = Object.freeze([...failures]);
+  }
+}

@@ -3,8 +3,9 @@ import { NodeError } from "./base.js";
 
 /** The connection to the node failed or was lost; for a command in flight, it may or may not have run. */
 export class ConnectionError extends NodeError {
-  constructor(shard: string, node: string, detail: string, cause?: unknown) {
-    super("ERR_SHARDIS_CONNECTION", shard, node, detail, cause);
+  /** `message`: ioredis's own text where ioredis would fail the command the same way (the shard and node stay in their fields). */
+  constructor(shard: string, node: string, detail: string, cause?: unknown, message?: string) {
+    super("ERR_SHARDIS_CONNECTION", shard, node, detail, cause, message);
   }
 }
 

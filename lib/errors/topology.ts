@@ -63,3 +63,18 @@ export class SubscriptionError extends ShardisError {
     this.refused = refused;
   }
 }
+
+/**
+ * A command for a shard the client released: a live migration's `done`, or a
+ * `reconfigure()`, removed it from the fleet (docs/scaling.md). Its index is
+ * never given to another shard, so a `client.shard(name)` handle kept from
+ * before fails with this instead of reaching another shard. Nothing was sent.
+ */
+export class ShardReleasedError extends ShardisError {
+  readonly shard: string;
+
+  constructor(shard: string) {
+    super("ERR_SHARDIS_SHARD_RELEASED", `shard ${shard} was removed from the fleet (a migration or reconfigure()) and released: nothing is sent to it`);
+    this.shard = shard;
+  }
+}

@@ -17,6 +17,7 @@ import {
   FallbackError,
   KeylessCommandError,
   ShardisError,
+  ShardReleasedError,
   TimeoutError,
   UnsupportedCommandError,
 } from "../errors.js";
@@ -109,10 +110,8 @@ export class Executor {
     if (this.shardNames.length === 0) throw this.fleet.unmapped(timeoutMs);
   }
 
-  /** Index of the shard with this name, or -1. */
-  shardIndex(name: string): number {
-    return this.shardNames.indexOf(name);
-  }
+  /** Index of the shard with this name, or -1 (none for a released shard). */
+  shardIndex = (name: string): number => this.fleet.live().find((i) => this.shardNames[i] === name) ?? -1;
 
   /** The shard's master now, if known. */
   master(shard: number): NodeClient | undefined {
@@ -132,6 +131,7 @@ export class Executor {
    */
   async placed(shard: number, budgetMs: number): Promise<number> {
     if (this.master(shard)) return budgetMs;
+    if (this.fleet.holder.current.shards[shard]?.released) throw new ShardReleasedError(this.shardName(shard));
     const started = performance.now();
     await this.fleet.holder.whenPlaced(shard, budgetMs);
     if (this.closing) throw new ClientClosedError();
@@ -156,7 +156,7 @@ export class Executor {
   plan(name: string, args: unknown[]): Plan {
     const refused = refusal(name, args);
     if (refused) throw new UnsupportedCommandError(name, refused);
-    return this.router.plan(commandSpec(name), buildCommand(name, args, null).args as Args, this.shardNames.length);
+    return this.router.plan(commandSpec(name), buildCommand(name, args, null).args as Args, this.fleet.live());
   }
 
   /** The path behind every routed command method: a call of its own (traced when someone listens on shardis:call). */
@@ -377,9 +377,9 @@ export class Executor {
     return this.pooled.withPooled(shard, fn, budgetMs);
   }
 
-  /** Refuses new commands, lets written ones settle for up to timeoutMs, closes every connection. */
+  /** Refuses new commands (the migration's phase timer stopped), lets written ones settle for up to timeoutMs, closes every connection. */
   close(timeoutMs = this.options.commandTimeoutMs): Promise<void> {
-    this.closing ??= this.fleet.close(timeoutMs);
+    this.closing ??= (this.moves.close(), this.fleet.close(timeoutMs));
     return this.closing;
   }
 
@@ -407,13 +407,13 @@ export class Executor {
   /** A keyless command on every shard's master, the replies combined by its rule. */
   private async broadcast(spec: CommandSpec, args: Args, encoding: Encoding, rule: Combine, call: CallOptions): Promise<unknown> {
     const master = { ...call, readFrom: "master" as const };
-    const traced = currentCall();
-    if (traced !== undefined) traced.shards = this.shardNames.length;
+    const [traced, shards] = [currentCall(), this.fleet.live()];
+    if (traced !== undefined) traced.shards = shards.length;
     const { replies, failures, succeeded } = await fanOut(
-      this.shardNames.map((shard, i) => ({ shard, run: () => this.runOn(i, spec, buildCommand(spec.name, [...args], encoding), master) })),
+      shards.map((i) => ({ shard: this.shardName(i), run: () => this.runOn(i, spec, buildCommand(spec.name, [...args], encoding), master) })),
     );
     if (failures.length) throw fanOut.failed(spec.name, failures, succeeded);
-    return combine(rule, replies, this.shardNames);
+    return combine(rule, replies, shards.map(this.fleet.shardName));
   }
 
   /** A shard whose master Sentinel has not named yet: wait (within the deadline) and go on. */

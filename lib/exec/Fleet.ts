@@ -228,7 +228,17 @@ export class Fleet {
   /** A shard's name in the current layout, by index (an arrow: the hot-key reports take it as is). */
   readonly shardName = (index: number): string => this.holder.current.names[index] ?? "(no shard)";
 
-  /** The layout and each node's health, now, as an immutable snapshot. */
+  /** The shards that serve, by index: all but those a plain fleet released (each keeps its index; docs/scaling.md). */
+  live(): number[] {
+    return this.holder.current.shards.flatMap((s, i) => (s.released ? [] : [i]));
+  }
+
+  /** Their names, in index order (what an unknown shard name is told it could be). */
+  liveNames(): string[] {
+    return this.live().map(this.shardName);
+  }
+
+  /** The layout and each node's health, now, as an immutable snapshot (released shards left out). */
   snapshot(): TopologySnapshot {
     const layout = this.holder.current;
     const view = (node: NodeClient | undefined, role: "master" | "replica"): NodeView | null => {
@@ -249,8 +259,8 @@ export class Fleet {
       epoch: layout.epoch,
       sentinels: Object.freeze([...this.sentinels]),
       shards: Object.freeze(
-        layout.names.map((name, i) =>
-          Object.freeze({
+        layout.names.flatMap((name, i) =>
+          layout.shards[i]!.released ? [] : Object.freeze({
             name,
             master: view(this.registry.master(i), "master"),
             replicas: Object.freeze(this.registry.replicasOf(i).map((r) => view(r, "replica")!)),

@@ -16,10 +16,12 @@ import type { Phase } from "../migration/clock.js";
 import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
+import { PhaseTimer } from "../migration/phaseTimer.js";
 import { Placement } from "../migration/placement.js";
 import { keysOf } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
+import { RELEASED } from "../topology/Topology.js";
 import type { Executor } from "./Executor.js";
 
 /**
@@ -38,6 +40,8 @@ export class MigrationLink implements MigrationHost {
   private current: ResolvedPlacement;
   /** A migration or reconfigure() happened: shards may hold keys they do not own (copies, leftovers). */
   private moved: boolean;
+  /** Wakes the migration in force at each phase boundary, commands or not. */
+  private timer: PhaseTimer | undefined;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -54,6 +58,13 @@ export class MigrationLink implements MigrationHost {
     this.moved = options.migration !== undefined;
     // Made after the migration ended: its removed shards are of no use from the start.
     if (this.migrator?.done) queueMicrotask(() => (this.release(), this.onPlacement?.()));
+    this.timed();
+  }
+
+  /** The client closes: no phase change is looked for any more. */
+  close(): void {
+    this.timer?.stop();
+    this.timer = undefined;
   }
 
   /** A migration is in force (not done, or not yet looked at since it ended). */
@@ -110,7 +121,7 @@ export class MigrationLink implements MigrationHost {
       runScript: (script: Script, args: unknown[], encoding: null, call: CallOptions, shard: number) => executor.runScriptAsGiven(script, args, encoding, call, shard),
       onShard: <T>(shard: number, fn: (send: (name: string, args: unknown[]) => Promise<unknown>) => Promise<T>) => shardConnection(executor, shard, fn),
       shardName: (i: number) => executor.shardName(i),
-      present: (i: number) => i < executor.shardNames.length,
+      present: (i: number) => this.serves(i),
       call: { ...executor.defaults, readFrom: "master", idempotent: true } as CallOptions,
       count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
     };
@@ -135,8 +146,7 @@ export class MigrationLink implements MigrationHost {
     const migrator = this.migrator;
     if (!migrator || migrator.done) return [now];
     const { from, to } = migrator.placements;
-    const count = this.executor.shardNames.length;
-    return [...new Set([from.strategy.shardIndexOf(channel), to.strategy.shardIndexOf(channel)])].filter((shard) => shard < count);
+    return [...new Set([from.strategy.shardIndexOf(channel), to.strategy.shardIndexOf(channel)])].filter((shard) => this.serves(shard));
   }
 
   status(): MigrationStatus | undefined {
@@ -156,17 +166,16 @@ export class MigrationLink implements MigrationHost {
     }
     const problems: string[] = [];
     if (executor.options.sentinels.length) problems.push("reconfigure() is for fixed masters: Sentinel-managed shards are configured when the client is made");
-    const context = { shards: this.union, current: this.current, commandTimeoutMs: executor.options.commandTimeoutMs, now: this.now() };
+    const released = (i: number) => !this.serves(i);
+    const context = { shards: this.union, released, current: this.current, commandTimeoutMs: executor.options.commandTimeoutMs, now: this.now() };
     const resolved = resolveReconfigure(input, context, problems);
     if (problems.length || !resolved) throw new ConfigError(problems);
-    const added = resolved.union.slice(this.union.length);
+    // Shards appended, and released ones named again (same name, same nodes: the same shard, back at its index).
+    const added = resolved.union.filter((s) => s.index >= this.union.length || (released(s.index) && resolved.to.shards.includes(s.index)));
     if (added.length) {
-      const holder = executor.fleet.holder;
-      const layout = holder.current;
-      holder.replace(
-        { shards: [...layout.shards, ...added.map((s) => ({ master: s.master, replicas: s.replicas }))], names: [...layout.names, ...added.map((s) => s.name)] },
-        "reconfigure()",
-      );
+      const layout = executor.fleet.holder.current;
+      const shards = resolved.union.map((s) => (added.includes(s) ? { master: s.master, replicas: s.replicas } : layout.shards[s.index]!));
+      executor.fleet.holder.replace({ shards, names: resolved.union.map((s) => s.name) }, "reconfigure()");
     }
     this.union = resolved.union;
     this.current = resolved.to;
@@ -178,6 +187,7 @@ export class MigrationLink implements MigrationHost {
       this.flushNear();
       this.release();
     }
+    this.timed();
     this.onPlacement?.();
     await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
   }
@@ -212,22 +222,36 @@ export class MigrationLink implements MigrationHost {
     if (onPhase) queueMicrotask(() => onPhase(phase, previous));
   }
 
+  /** Whether the shard at this index serves (is in the layout and not released). */
+  private serves(index: number): boolean {
+    const shard = this.executor.fleet.holder.current.shards[index];
+    return shard !== undefined && !shard.released;
+  }
+
   /**
    * The shards the fleet in force no longer has, once nothing of this client
-   * routes to them (a migration done, a plain switch): their connections,
-   * pools and breakers closed, and out of the layout. Only shards at the end
-   * of the client's list can go (a shard's index is its place in every
-   * table): those a `migration` option removed always are; one
-   * reconfigure() removed from the middle stays connected (docs/scaling.md).
+   * routes to them (a migration done, a plain switch), wherever they are in
+   * the list: their connections, pools and breakers closed. Each keeps its
+   * index (a shard's place in every table), marked released: never routed
+   * to, never given to another shard, its handles failing typed.
    */
   private release(): void {
     const executor = this.executor;
     if (executor.closed || executor.options.sentinels.length || executor.options.cluster) return;
-    const keep = Math.max(...this.current.shards) + 1;
+    // A migration started since (reconfigure() right after `done`) still reads its old fleet's shards.
+    const running = this.migrator && !this.migrator.done ? this.migrator.placements.from.shards : [];
+    const keep = new Set([...this.current.shards, ...running]);
     const layout = executor.fleet.holder.current;
-    if (keep >= layout.shards.length) return;
-    this.union = this.union.slice(0, keep);
-    executor.fleet.holder.replace({ shards: layout.shards.slice(0, keep), names: layout.names.slice(0, keep) }, "removed shards released");
+    if (layout.shards.every((s, i) => keep.has(i) || s.released)) return;
+    executor.fleet.holder.replace({ shards: layout.shards.map((s, i) => (keep.has(i) ? s : RELEASED)) }, "removed shards released");
+  }
+
+  /** A timer for the migration in force (the one before stopped): an idle client changes phase on time too. */
+  private timed(): void {
+    this.timer?.stop();
+    const migrator = this.migrator;
+    this.timer = migrator && !this.executor.closed ? new PhaseTimer(migrator.clock, this.now, () => this.executor.closed || migrator.phase()) : undefined;
+    this.timer?.start();
   }
 
   private flushNear(): void {

@@ -12,6 +12,7 @@ import { internalCommand, type ShardisCommand } from "../commands/command.js";
 import { ClientClosedError, SlotMovedError, WriteConcernError } from "../errors.js";
 import { INTERNAL, type NodeClient } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
+import { blockingNetMs, nullOnNet } from "./blockingNet.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, Router } from "../routing/plan.js";
 import { UNASSIGNED } from "../topology/Topology.js";
@@ -64,7 +65,9 @@ export class PooledRuns {
             (pooled, leftMs) => {
               // Both queued now, back to back on this connection: ASKING applies to the command.
               if (asking) pooled.send(internalCommand("asking"), leftMs, INTERNAL).catch(() => undefined);
-              return pooled.send(cmd, (blockingTimeoutMs(spec, cmd.args as Args) ?? 0) + leftMs, flags);
+              const blocksMs = blockingTimeoutMs(spec, cmd.args as Args) ?? 0;
+              const netMs = blockingNetMs(spec.name, blocksMs, this.host.options.redis);
+              return netMs === undefined ? pooled.send(cmd, blocksMs + leftMs, flags) : pooled.send(cmd, netMs, flags).catch(nullOnNet);
             },
             call.timeoutMs,
           );

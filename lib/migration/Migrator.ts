@@ -177,7 +177,7 @@ export class Migrator {
     if (shards.size > 1) throw new MigrationRefusedError(name, phase, "its keys are on several shards of the authoritative fleet");
     const shard = [...shards][0]!;
     if (readOnly) return { shard, after: async (reply) => reply };
-    return { shard, after: (reply) => this.invalidate(name, shard, invalidations(other, moved), reply) };
+    return { shard, after: (reply) => this.invalidate(name, shard, invalidations(other, moved), reply, phase === "switch") };
   }
 
   /** Refuses work that would hold one owner of a moving key (a dedicated connection, a transaction) from dual to switch. */
@@ -206,7 +206,7 @@ export class Migrator {
       }
       case "write": {
         const shard = route.route as number;
-        return this.host.runOn(shard, spec, cmd, call).then((reply) => this.invalidate(spec.name, shard, route.invalidate, reply));
+        return this.host.runOn(shard, spec, cmd, call).then((reply) => this.invalidate(spec.name, shard, route.invalidate, reply, route.side === "to"));
       }
     }
   }
@@ -264,19 +264,33 @@ export class Migrator {
     );
   }
 
-  /** After a write on `applied`: each other owner's copies of the moving keys deleted and tombstoned. MigrationWriteError when one fails. */
-  private async invalidate(name: string, applied: number, targets: Invalidations, reply: unknown): Promise<unknown> {
+  /**
+   * After a write on `applied`: each other owner's copies of the moving keys
+   * deleted and tombstoned. MigrationWriteError when one fails.
+   * `oldOwners`: the others are the old owners (a write of switch, on the
+   * new owner). Their invalidation keeps the written key from being read
+   * there by a process still in warm; once this client is done, every
+   * process is past warm (it ends S before done), so it is no longer needed:
+   * not sent then, and a failure of one already sent (its shard released, a
+   * shrink's removed one) is not the caller's: the write landed on the owner
+   * that counts.
+   */
+  private async invalidate(name: string, applied: number, targets: Invalidations, reply: unknown, oldOwners: boolean): Promise<unknown> {
+    const lapsed = () => oldOwners && this.phase() === "done";
+    if (lapsed()) return reply;
     const token = randomBytes(12).toString("base64");
     const call: CallOptions = { timeoutMs: this.clock.boundMs, partial: false, idempotent: true, readFrom: "master", writeConcern: undefined };
     const runs = [...targets].map(([shard, keys]) =>
       this.host.runScript(INVALIDATE, [keys.length, ...keys, token, String(this.tombTtlMs)], "utf8", call, shard).then(
         () => (this.counts.invalidations += keys.length, undefined),
-        (error: unknown) => (this.counts.invalidationFailures += keys.length, { shard, error }),
+        (error: unknown) => ({ shard, keys, error }),
       ),
     );
-    const failed = (await Promise.all(runs)).find((r) => r !== undefined);
-    if (failed) throw new MigrationWriteError(name, this.host.shardName(applied), this.host.shardName(failed.shard), reply, failed.error);
-    return reply;
+    const failures = (await Promise.all(runs)).filter((r) => r !== undefined);
+    if (failures.length === 0 || lapsed()) return reply;
+    for (const { keys } of failures) this.counts.invalidationFailures += keys.length;
+    const failed = failures[0]!;
+    throw new MigrationWriteError(name, this.host.shardName(applied), this.host.shardName(failed.shard), reply, failed.error);
   }
 
   /**

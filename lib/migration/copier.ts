@@ -7,17 +7,21 @@
  * each other into a stale value. The old owner keeps its value while it is
  * authoritative (reads of dual, writes through warm); once no process can
  * use it any more (doneAt + S), a run deletes the moved keys' leftovers
- * from the old owners instead. Throttled to `rate` keys a second, resumable
- * by cursors, idempotent (a second run copies nothing).
+ * from the old owners instead, each only if its new owner holds it (never
+ * the last copy). Throttled to `rate` keys a second, resumable by cursors
+ * (also from a MigrationCopyError, when some old shard failed: the others
+ * are run to their end), idempotent (a second run copies nothing).
  */
 import type { CallOptions } from "../config/callOptions.js";
 import type { Script } from "../commands/script.js";
 import { InvalidArgumentError } from "../errors.js";
-import { MigrationRefusedError } from "../errors/migration.js";
+import { MigrationCopyError, MigrationRefusedError, type CopyAllProgress, type CopyAllResult } from "../errors/migration.js";
 import type { Phase, PhaseClock } from "./clock.js";
 import type { MigrationStatus } from "./Migrator.js";
 import type { Placements } from "./route.js";
-import { COPY, DUMP, OBSERVE, TOMB_PREFIX } from "./scripts.js";
+import { COPY, DIGEST, DUMP, OBSERVE, RETIRE, TOMB_PREFIX } from "./scripts.js";
+
+export type { CopyAllProgress, CopyAllResult } from "../errors/migration.js";
 
 export interface CopyAllOptions {
   /** Keys a second, at most (each scanned key that moves counts once). */
@@ -26,29 +30,12 @@ export interface CopyAllOptions {
   readonly batch?: number;
   /** Stops the run between keys: it resolves with `complete: false` and the cursors to resume from (as when a copying run reaches the end of warm's copy window). */
   readonly signal?: AbortSignal;
-  /** Where to resume, by old shard name (a previous result's `cursors`); shards not named start at "0". */
+  /** Where to resume, by old shard name (a previous result's `cursors`, or a MigrationCopyError's `result.cursors`); shards not named start at "0". */
   readonly cursors?: Readonly<Record<string, string>>;
   /** Called after each SCAN batch with the counts so far. */
   readonly onProgress?: (progress: CopyAllProgress) => void;
-}
-
-export interface CopyAllProgress {
-  /** `copy`: copying moving keys to their new owners; `retire`: deleting them from their old owners. */
-  readonly mode: "copy" | "retire";
-  /** Keys SCAN returned on the old owners (moving or not). */
-  readonly scanned: number;
-  readonly copied: number;
-  /** Moving keys not copied: already on the new owner, gone from the old one, invalidated since the look, expired. */
-  readonly skipped: number;
-  readonly deleted: number;
-  readonly failed: number;
-}
-
-export interface CopyAllResult extends CopyAllProgress {
-  /** Every old shard was scanned to its end. */
-  readonly complete: boolean;
-  /** Where each old shard not finished stopped (pass back as `cursors` to resume); empty when complete. */
-  readonly cursors: Readonly<Record<string, string>>;
+  /** Retiring: called for each moving key kept on its old owner (`from`; `to` its new owner does not hold it), by shard name: inspect it, copy it or flush it yourself. */
+  readonly onKept?: (key: Buffer, from: string, to: string) => void;
 }
 
 /** What client.migration() returns: the migration's status now, and its copier. */
@@ -92,13 +79,14 @@ export function copierMode(clock: PhaseClock, now: number): "copy" | "retire" | 
 }
 
 export async function copyAll(host: CopierHost, migration: CopierMigration, options: CopyAllOptions, now: () => number): Promise<CopyAllResult> {
-  const { rate, batch = 100, signal, cursors = {}, onProgress } = options ?? ({} as CopyAllOptions);
+  const { rate, batch = 100, signal, cursors = {}, onProgress, onKept } = options ?? ({} as CopyAllOptions);
   if (!(typeof rate === "number" && rate > 0 && Number.isFinite(rate))) throw new InvalidArgumentError(`copyAll: rate must be a positive number of keys a second (got ${String(rate)})`);
   if (!(Number.isInteger(batch) && batch > 0)) throw new InvalidArgumentError(`copyAll: batch must be a positive integer (got ${String(batch)})`);
   const mode = copierMode(migration.clock, now());
   if (typeof mode !== "string") throw new MigrationRefusedError("copyAll", migration.phase(), mode.refused, mode.retryAtMs);
-  const counts = { scanned: 0, copied: 0, skipped: 0, deleted: 0, failed: 0 };
+  const counts = { scanned: 0, copied: 0, skipped: 0, deleted: 0, kept: 0, failed: 0 };
   const left: Record<string, string> = {};
+  const failures: Array<{ shard: string; error: Error }> = [];
   const pace = pacer(rate, signal);
   // A long run stops where copies stop being safe (the end of warm's copy window): the result says where to resume from.
   const stop = () => signal?.aborted === true || (mode === "copy" && now() >= migration.clock.copyUntil);
@@ -108,6 +96,7 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
     const name = host.shardName(shard);
     let cursor = cursors[name] ?? "0";
     let finished = false;
+    // A shard that fails (its SCAN, or no connection to it) keeps the cursor it reached; the other shards go on.
     if (!stop()) await host.onShard(shard, async (send) => {
       do {
         const [next, keys] = (await send("scan", [cursor, "COUNT", batch])) as [Buffer, Buffer[]];
@@ -116,8 +105,10 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
         const moving = keys.filter((k) => !k.subarray(0, TOMB_PREFIX.length).equals(TOMB_BYTES) && from.strategy.shardIndexOf(k) === shard && to.strategy.shardIndexOf(k) !== shard);
         for (const key of moving) {
           if (stop() || !(await pace()) || stop()) break;
-          const outcome = await (mode === "copy" ? copyOne(host, send, migration, key, to.strategy.shardIndexOf(key)) : retireOne(send, key)).catch(() => "failed" as const);
+          const owner = to.strategy.shardIndexOf(key);
+          const outcome = await (mode === "copy" ? copyOne(host, send, migration, key, owner) : retireOne(host, send, key, owner)).catch(() => "failed" as const);
           counts[outcome]++;
+          if (outcome === "kept") onKept?.(key, name, host.shardName(owner));
           if (mode === "copy") host.count(outcome === "copied" ? 1 : 0, outcome === "skipped" ? 1 : 0, outcome === "failed" ? 1 : 0);
         }
         if (stop()) break; // the batch is redone on resume: every step is idempotent
@@ -125,10 +116,14 @@ export async function copyAll(host: CopierHost, migration: CopierMigration, opti
         onProgress?.({ mode, ...counts });
       } while (cursor !== "0");
       finished = true;
+    }).catch((error: unknown) => {
+      if (!finished) failures.push({ shard: name, error: error instanceof Error ? error : new Error(String(error)) });
     });
     if (!finished) left[name] = cursor;
   }
-  return Object.freeze({ mode, ...counts, complete: Object.keys(left).length === 0, cursors: Object.freeze(left) });
+  const result: CopyAllResult = Object.freeze({ mode, ...counts, complete: Object.keys(left).length === 0, cursors: Object.freeze(left) });
+  if (failures.length) throw new MigrationCopyError(result, failures);
+  return result;
 }
 
 const TOMB_BYTES = Buffer.from(TOMB_PREFIX);
@@ -143,9 +138,21 @@ async function copyOne(host: CopierHost, send: (name: string, args: unknown[]) =
   return (await host.runScript(COPY, args, null, host.call, to)) === 1 ? "copied" : "skipped";
 }
 
-/** Past doneAt + S: the old owner's leftover of a moved key, deleted (nothing reads or writes it there any more). */
-async function retireOne(send: (name: string, args: unknown[]) => Promise<unknown>, key: Buffer): Promise<"deleted" | "skipped"> {
-  return (await send("unlink", [key])) === 1 ? "deleted" : "skipped";
+/**
+ * Past doneAt + S: the old owner's leftover of a moved key deleted, only if
+ * the new owner holds the key (else the old owner may hold its last copy:
+ * never copied, or lost there since; kept) and only the value checked (a
+ * write landing on the old owner meanwhile keeps it). Nothing within the
+ * clock bound writes old owners now; the new owner's value may differ from
+ * the old one (written since switch): it is the newer one.
+ */
+async function retireOne(host: CopierHost, send: (name: string, args: unknown[]) => Promise<unknown>, key: Buffer, to: number): Promise<"deleted" | "skipped" | "kept"> {
+  const digest = await send("eval", [DIGEST.lua, 1, key]);
+  if (digest === null) return "skipped";
+  const [exists] = (await host.runScript(OBSERVE, [key], null, host.call, to)) as [number];
+  if (exists !== 1) return "kept";
+  const outcome = await send("eval", [RETIRE.lua, 1, key, digest]);
+  return outcome === 1 ? "deleted" : outcome === 0 ? "kept" : "skipped";
 }
 
 /** Resolves when the next key may go at `rate` keys a second (false once aborted). */

@@ -49,6 +49,34 @@ return { payload, redis.call('PTTL', KEYS[1]) }`,
   undefined,
 );
 
+/** KEYS[1]: the key on its old owner. Returns the SHA1 of its DUMP (its value, whatever its type), or nil when it is gone. */
+export const DIGEST = new Script(
+  "shardis:migration:digest",
+  `local payload = redis.call('DUMP', KEYS[1])
+if not payload then return false end
+return redis.sha1hex(payload)`,
+  1,
+  true,
+  undefined,
+);
+
+/**
+ * KEYS[1]: the key on its old owner. ARGV[1]: the digest DIGEST returned.
+ * Deletes the key only if its value is still the one digested (the retire
+ * pass checked that its new owner holds it in between). Returns 1 deleted,
+ * 0 changed since (kept), -1 gone.
+ */
+export const RETIRE = new Script(
+  "shardis:migration:retire",
+  `local payload = redis.call('DUMP', KEYS[1])
+if not payload then return -1 end
+if redis.sha1hex(payload) ~= ARGV[1] then return 0 end
+return redis.call('UNLINK', KEYS[1])`,
+  1,
+  false,
+  undefined,
+);
+
 /**
  * KEYS[1]: the key on its new owner. ARGV: the tombstone observed, the
  * server time observed (ms), the copy window (ms), the PTTL read on the old

@@ -54,6 +54,8 @@ export interface PubSubHost {
    */
   readonly clusterWide: boolean;
   readonly shardCount: number;
+  /** Whether a shard below shardCount serves: a plain fleet's released shards keep their index but do not (docs/scaling.md). */
+  serves?(shard: number): boolean;
   shardOf(channel: string | Buffer): number;
   /** The shards a channel is listened to on: its owner, or both of its owners while a live migration moves it (docs/scaling.md). */
   channelShards?(channel: string | Buffer): number[];
@@ -77,8 +79,8 @@ export class PubSub {
   private readonly wasReady = new WeakSet<NodeClient>();
   private readonly kinds: { channel: Kind<MessageHandler>; pattern: Kind<PatternHandler>; shardChannel: Kind<MessageHandler> };
   private readonly restorer: Restorer;
-  /** Shards patterns are subscribed on (every shard there was at the time): a cluster may grow. */
-  private patternShards = 0;
+  /** A plain fleet: shards patterns are subscribed on (every shard that served at the time); shards added or named again get them too. */
+  private readonly patternShards = new Set<number>();
 
   constructor(
     private readonly host: PubSubHost,
@@ -164,9 +166,16 @@ export class PubSub {
    * since they were subscribed.
    */
   remap(): void {
-    if (!this.host.clusterWide) for (let shard = this.patternShards; shard < this.host.shardCount; shard++) this.restorer.restore(shard, this.kinds.pattern);
-    this.patternShards = Math.max(this.patternShards, this.host.shardCount);
-    if (!this.host.clusterWide) return this.resync();
+    if (!this.host.clusterWide) {
+      for (const shard of this.allShards()) {
+        if (this.patternShards.has(shard)) continue;
+        this.restorer.restore(shard, this.kinds.pattern);
+        // One whose PSUBSCRIBE is in flight (the restorer leaves it) is subscribed there once it lands.
+        for (const [key, p] of this.patterns) if (p.subscribing) this.holdOn(shard, this.kinds.pattern, key, p);
+      }
+      this.allShards().forEach((shard) => this.patternShards.add(shard));
+      return this.resync();
+    }
     for (const s of this.shardChannels.values()) {
       const key = keyOf(s.name);
       const now = this.host.shardOf(s.name);
@@ -185,26 +194,40 @@ export class PubSub {
    */
   resync(): void {
     if (this.host.clusterWide) return;
-    const count = this.host.shardCount;
     for (const kind of [this.kinds.channel, this.kinds.shardChannel] as Array<Kind<unknown>>) {
       for (const [key, s] of kind.registry) {
         const id = `${kind.kind}|${key}`;
         const now = kind.shards(s.name);
         const before = this.held.get(id) ?? now;
         this.held.set(id, now);
-        for (const shard of now) if (!before.includes(shard)) this.restorer.restore(shard, kind, [key]);
+        for (const shard of now) if (!before.includes(shard)) this.holdOn(shard, kind, key, s);
         for (const shard of before) {
-          if (now.includes(shard) || shard >= count || !this.connections.has(shard)) continue;
+          if (now.includes(shard) || !this.serves(shard) || !this.connections.has(shard)) continue;
           void this.send([shard], kind.unsubscribe, s.name).catch(() => undefined);
         }
       }
     }
+    for (const shard of this.patternShards) if (!this.serves(shard)) this.patternShards.delete(shard);
     for (const [shard, pending] of this.connections) {
-      if (shard < count) continue;
+      if (this.serves(shard)) continue;
       this.connections.delete(shard);
       void pending.then((node) => node.close(true), () => undefined);
     }
-    this.patternShards = Math.min(this.patternShards, count);
+  }
+
+  /**
+   * Subscribes a channel (or pattern) on a shard it is to be heard on from now (resync(), remap()).
+   * One whose first SUBSCRIBE is still in flight is left alone by the
+   * restorer (its caller learns how that went): it is subscribed there once
+   * that lands, if still wanted there; skipped, the new owner would never
+   * hear its messages from `switch` on.
+   */
+  private holdOn(shard: number, kind: Kind<unknown>, key: string, s: Subscription<unknown>): void {
+    if (!s.subscribing) return this.restorer.restore(shard, kind, [key]);
+    void s.confirmed.then(
+      () => kind.registry.get(key) === s && kind.shards(s.name).includes(shard) && this.restorer.restore(shard, kind, [key]),
+      () => undefined, // its caller was told; it is no longer subscribed anywhere
+    );
   }
 
   private async listen<H>(kind: Kind<H>, names: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
@@ -213,7 +236,7 @@ export class PubSub {
     // A channel's shard, and every shard for a pattern, are known once a cluster's map is; that wait counts against the deadline.
     const deadline = performance.now() + this.host.timeoutMs;
     await this.host.mapped();
-    this.patternShards = Math.max(this.patternShards, this.host.shardCount);
+    this.allShards().forEach((shard) => this.patternShards.add(shard));
     await Promise.all(
       names.map((name) =>
         this.add(kind.registry, name, handler ?? EVENTS, () => {
@@ -231,7 +254,7 @@ export class PubSub {
     await Promise.all(
       names.map((name) => {
         // Where it is held (both owners of a channel a migration moves, until resync()), not only where it would go now.
-        const held = this.held.get(`${kind.kind}|${keyOf(name)}`)?.filter((shard) => shard < this.host.shardCount);
+        const held = this.held.get(`${kind.kind}|${keyOf(name)}`)?.filter((shard) => this.serves(shard));
         if (!this.remove(kind.registry, name, handler)) return undefined;
         return this.send(held ?? kind.shards(name), kind.unsubscribe, name).catch(() => undefined);
       }),
@@ -287,7 +310,11 @@ export class PubSub {
   }
 
   private allShards(): number[] {
-    return Array.from({ length: this.host.shardCount }, (_, i) => i);
+    return Array.from({ length: this.host.shardCount }, (_, i) => i).filter((shard) => this.serves(shard));
+  }
+
+  private serves(shard: number): boolean {
+    return shard < this.host.shardCount && (this.host.serves?.(shard) ?? true);
   }
 
   private allKinds(): Array<Kind<unknown>> {

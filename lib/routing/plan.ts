@@ -86,10 +86,10 @@ export class Router {
     return this.split(spec, args, groups);
   }
 
-  /** The whole plan, broadcasts included: what client.explain() shows. */
-  plan(spec: CommandSpec, args: Args, shardCount: number): Plan {
+  /** The whole plan, broadcasts included (to `shards`, those that serve): what client.explain() shows. */
+  plan(spec: CommandSpec, args: Args, shards: readonly number[]): Plan {
     const combine = spec.broadcast ? broadcastRule(spec.name, args) : undefined;
-    if (combine) return { kind: "broadcast", shards: Array.from({ length: shardCount }, (_, i) => i), combine };
+    if (combine) return { kind: "broadcast", shards: [...shards], combine };
     const route = this.route(spec, args);
     return typeof route === "number" ? { kind: "single", shard: route } : route;
   }

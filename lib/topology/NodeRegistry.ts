@@ -226,6 +226,8 @@ export class NodeRegistry {
     };
     const context = Object.create(node.context, {
       detectStalls: { value: false },
+      // A borrowed or subscriber connection is opened for the call that needs it: that call waits for its connect.
+      offlineQueue: { value: undefined },
       redirect: { value: demoted },
       clusterRedirect: { value: this.options.cluster ? moved : undefined },
       tracking: { value: undefined },
@@ -270,6 +272,9 @@ export class NodeRegistry {
       maxQueueLength: this.options.maxQueueLength,
       maxWriteDelayMs: this.options.maxWriteDelayMs,
       retry: this.options.retry,
+      // ioredis's rules for commands waiting for a connection (connection/waiting.ts).
+      offlineQueue: this.options.redis.enableOfflineQueue,
+      maxRetriesPerRequest: this.options.redis.maxRetriesPerRequest,
       detectStalls: true,
       role: undefined,
       onRoleMismatch: (n, actual) => this.hooks.roleMismatch(shard, n, actual),

@@ -11,7 +11,16 @@ export interface ShardNodes {
   /** Undefined until Sentinel has named it. */
   readonly master: Address | undefined;
   readonly replicas: readonly Address[];
+  /**
+   * Removed from a plain fleet (a migration done, reconfigure()): no nodes,
+   * never routed to, left out of fan-outs and topology(). The entry keeps its
+   * index, so no other shard is ever given it (handles made before fail).
+   */
+  readonly released?: true;
 }
+
+/** A released shard's entry. */
+export const RELEASED: ShardNodes = Object.freeze({ master: undefined, replicas: Object.freeze([]) as readonly Address[], released: true as const });
 
 /** A slot no shard serves (a cluster not fully covered, or not discovered yet). */
 export const UNASSIGNED = 0xffff;
@@ -19,7 +28,7 @@ export const UNASSIGNED = 0xffff;
 export interface Layout {
   readonly epoch: number;
   readonly shards: readonly ShardNodes[];
-  /** Each shard's name, by index. Shards are only ever added, so an index names one shard for the client's life. */
+  /** Each shard's name, by index. Shards are only ever added (a removed one is released, keeping its index), so an index names one shard for the client's life. */
   readonly names: readonly string[];
   /**
    * slot -> shard index when a Redis Cluster places keys (UNASSIGNED where no
@@ -48,7 +57,7 @@ export function initialLayout(shards: readonly ResolvedShard[], cluster = false)
 export function freezeLayout(epoch: number, shards: readonly ShardNodes[], names: readonly string[], slots: Uint16Array | undefined): Layout {
   return Object.freeze({
     epoch,
-    shards: Object.freeze(shards.map((s) => Object.freeze({ master: s.master, replicas: Object.freeze([...s.replicas]) }))),
+    shards: Object.freeze(shards.map((s) => Object.freeze({ master: s.master, replicas: Object.freeze([...s.replicas]), ...(s.released && { released: true as const }) }))),
     names: Object.freeze([...names]),
     slots,
   });
@@ -79,6 +88,7 @@ export function sameNodes(a: ShardNodes, b: ShardNodes): boolean {
   const key = (x: Address | undefined) => (x ? formatAddress(x) : "");
   return (
     key(a.master) === key(b.master) &&
+    !a.released === !b.released &&
     a.replicas.length === b.replicas.length &&
     a.replicas.map(key).sort().join() === b.replicas.map(key).sort().join()
   );

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { ClientClosedError, ShardedClient } from "../../lib/index.js";
 import { startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, untilBlocked } from "../support/keys.js";
 
 type Either = Redis | ShardedClient;
 /** Either client as an untyped value: the two have different TypeScript types for the same calls. */
@@ -111,6 +111,22 @@ describe("ioredis fidelity", () => {
     }
     expect(messages).toEqual(["Connection is closed.", "Connection is closed."]);
     await expect(pair[1].get("k")).rejects.toBeInstanceOf(ClientClosedError);
+  });
+
+  it("fails a command in flight at disconnect() with ioredis's 'Connection is closed.', typed as a ConnectionError (it may have run)", async () => {
+    const [a, b] = await both(async (_, name) => {
+      const client = loose(name === "ioredis" ? fleet.servers[0]!.client() : fleet.client());
+      await client.ping();
+      const server = name === "ioredis" ? 0 : Number(String(client.shardOf("{t}never")).slice(1));
+      const blocked = client.blpop("{t}never", 0).then(String, (e: Error) => e);
+      await untilBlocked(() => fleet.raw(server).info("clients"));
+      client.disconnect();
+      const error = (await blocked) as Error & { code?: string };
+      const after = await client.get("{t}k").then(String, (e: Error) => e.message);
+      return { message: error.message, after, code: error.code };
+    });
+    expect(a).toEqual({ message: "Connection is closed.", after: "Connection is closed.", code: undefined });
+    expect(b).toEqual({ ...a, code: "ERR_SHARDIS_CONNECTION" });
   });
 
   it("lets a script take a built-in command's name, as ioredis's README does with echo", async () => {
@@ -290,6 +306,8 @@ describe("ioredis fidelity", () => {
     const client = new ShardedClient({ shards: fleet.shards, redis: ioredisOptions });
     const copy = client.duplicate({ maxRetriesPerRequest: null, socketTimeout: 5000, connectionName: "copy" });
     try {
+      // enableOfflineQueue: false is honoured, as by ioredis: nothing waits for a connection, so wait for ready first.
+      await Promise.all([client.ready(), copy.ready()]);
       await client.set("{t}opts", "1");
       expect(await copy.get("{t}opts")).toBe("1");
       expect(await loose(copy).client("GETNAME")).toBe("copy");

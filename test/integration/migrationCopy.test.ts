@@ -10,8 +10,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MigrationRefusedError } from "../../lib/errors/migration.js";
+import { type ShardedClientOptions } from "../../lib/index.js";
+import { MigrationCopyError, MigrationRefusedError } from "../../lib/errors/migration.js";
+import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
+import { startFaultProxy } from "../support/faultProxy.js";
+import { eventually } from "../support/keys.js";
 import { migrate } from "../../scripts/migrate.js";
 import { AT, P, PATIENT, S, T0, migrating as migratingOn, owners as ownersOn, type Phase } from "../support/migration.js";
 
@@ -161,6 +165,120 @@ describe("copyAll, resumed and retired", () => {
     expect(retired).toMatchObject({ mode: "retire", complete: true, deleted: moving.length, copied: 0, failed: 0 });
     for (const k of moving) expect(await fleet.raw(where.old(k)).exists(k)).toBe(0);
     expect((await client.mget(keys)).filter((v, i) => v !== keys[i])).toEqual([]);
+  });
+});
+
+describe("copyAll's retire pass never deletes the last copy", () => {
+  it("a moving key its new owner does not hold (never copied, or gone from there) stays on its old owner and is counted kept", async () => {
+    await fleet.flushAll();
+    const strategy = "ketama";
+    const where = owners(strategy);
+    const { client, at } = migrating(strategy, "dual");
+    const keys = Array.from({ length: 300 }, (_, i) => `keep:${i}`);
+    await Promise.all(keys.map((k) => fleet.raw(where.old(k)).set(k, k)));
+    const moving = keys.filter((k) => where.old(k) !== where.next(k));
+    expect((await client.migration()!.copyAll({ rate: 100_000 })).copied).toBe(moving.length);
+    // Removed from the new owner after its copy (as an eviction, or a copy that failed), and written on the old owner after the run (never copied).
+    const removed = moving.slice(0, 5);
+    await Promise.all(removed.map((k) => fleet.raw(where.next(k)).del(k)));
+    const late = Array.from({ length: 400 }, (_, i) => `keep:late:${i}`).filter((k) => where.old(k) !== where.next(k)).slice(0, 5);
+    await Promise.all(late.map((k) => fleet.raw(where.old(k)).set(k, k)));
+    at("retire");
+    const told: string[] = [];
+    const retired = await client.migration()!.copyAll({ rate: 100_000, onKept: (key, from, to) => told.push(`${key.toString()} ${from} ${to}`) });
+    expect(retired).toMatchObject({ mode: "retire", complete: true, deleted: moving.length - removed.length, kept: removed.length + late.length, failed: 0 });
+    expect(told.sort()).toEqual([...removed, ...late].map((k) => `${k} s${where.old(k)} s${where.next(k)}`).sort());
+    for (const k of [...removed, ...late]) expect(await fleet.raw(where.old(k)).get(k), k).toBe(k);
+    for (const k of moving.slice(removed.length)) expect(await fleet.raw(where.old(k)).exists(k), k).toBe(0);
+    // Run again: nothing more deleted, the same keys kept.
+    expect(await client.migration()!.copyAll({ rate: 100_000 })).toMatchObject({ deleted: 0, kept: removed.length + late.length, failed: 0 });
+  });
+
+  it("a key written on its old owner while the retire pass checks its new owner is kept: the delete compares the value it checked", async () => {
+    await fleet.flushAll();
+    const strategy = "ketama";
+    const where = owners(strategy);
+    // ketama moves keys to the new shard only: s3, here behind a proxy that holds the look at it back.
+    const proxy = await startFaultProxy(fleet.servers[3]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
+      const sharding = { strategy } as const;
+      const client = fleet.client({
+        shards,
+        sharding,
+        ...PATIENT,
+        migration: { from: { shards: shards.slice(0, 3), sharding }, startAt: T0, phaseMs: P },
+        [MIGRATION_CLOCK]: () => AT.retire,
+      } as ShardedClientOptions);
+      await client.ready();
+      const key = Array.from({ length: 400 }, (_, i) => `written:${i}`).find((k) => where.next(k) === 3)!;
+      const old = fleet.raw(where.old(key));
+      await Promise.all([old.set(key, "copied"), fleet.raw(3).set(key, "copied")]);
+      const evals = async () => Number(/cmdstat_eval:calls=(\d+)/.exec(await old.info("commandstats"))?.[1] ?? 0);
+      const before = await evals();
+      proxy.set("delay", { delayMs: 1500 });
+      const run = client.migration()!.copyAll({ rate: 100_000 });
+      // The old owner's value was read (its digest): the look at the new owner is held back by the proxy; a write lands now.
+      await eventually(async () => expect(await evals()).toBeGreaterThan(before));
+      await old.set(key, "written later");
+      const result = await run;
+      expect(result).toMatchObject({ mode: "retire", deleted: 0, kept: 1, failed: 0 });
+      expect(await old.get(key)).toBe("written later");
+    } finally {
+      proxy.set("pass");
+      await proxy.close();
+    }
+  });
+});
+
+describe("copyAll with an old shard down", () => {
+  it("the shards that did not fail finish; the run rejects with MigrationCopyError carrying the failed shard's cursor; resumed from it, it finishes", async () => {
+    await fleet.flushAll();
+    const strategy = "ketama";
+    const where = owners(strategy);
+    const proxy = await startFaultProxy(fleet.servers[0]!);
+    const shards = fleet.shards.map((s, i) => (i === 0 ? { ...s, master: proxy.address } : s));
+    const sharding = { strategy } as const;
+    // Commands to the stopped shard time out within a second; no breaker (this is about the copier's cursors).
+    const client = fleet.client({
+      shards,
+      sharding,
+      ...PATIENT,
+      commandTimeoutMs: 1000,
+      breaker: false,
+      migration: { from: { shards: shards.slice(0, 3), sharding }, startAt: T0, phaseMs: P },
+      [MIGRATION_CLOCK]: () => AT.dual,
+    } as ShardedClientOptions);
+    try {
+      await client.ready();
+      const keys = Array.from({ length: 600 }, (_, i) => `down:${i}`);
+      await Promise.all(keys.map((k) => fleet.raw(where.old(k)).set(k, k)));
+      const moving = keys.filter((k) => where.old(k) !== where.next(k));
+      let batches = 0;
+      // s0 is scanned first: after its first batch, it stops answering.
+      const error = await client
+        .migration()!
+        .copyAll({ rate: 100_000, batch: 10, onProgress: () => void (++batches === 1 && proxy.set("reset")) })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationCopyError);
+      const { result, failures } = error as MigrationCopyError;
+      expect(error).toMatchObject({ code: "ERR_SHARDIS_MIGRATION_COPY" });
+      expect(failures.map((f) => f.shard)).toEqual(["s0"]);
+      expect(failures[0]!.error).toMatchObject({ code: expect.stringMatching(/^ERR_SHARDIS_/) });
+      expect(result).toMatchObject({ mode: "copy", complete: false });
+      expect(Object.keys(result.cursors)).toEqual(["s0"]);
+      expect(result.cursors.s0).not.toBe("0");
+      // s1 and s2 finished: every moving key of theirs is on its new owner.
+      for (const k of moving.filter((k) => where.old(k) !== 0)) expect(await fleet.raw(where.next(k)).get(k), k).toBe(k);
+      expect(moving.filter((k) => where.old(k) === 0).length).toBeGreaterThan(result.copied - moving.filter((k) => where.old(k) !== 0).length);
+      proxy.set("pass");
+      const rest = await client.migration()!.copyAll({ rate: 100_000, cursors: result.cursors });
+      expect(rest).toMatchObject({ complete: true, failed: 0 });
+      for (const k of moving) expect(await fleet.raw(where.next(k)).get(k), k).toBe(k);
+    } finally {
+      await client.quit();
+      await proxy.close();
+    }
   });
 });
 

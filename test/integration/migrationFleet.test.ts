@@ -9,6 +9,7 @@ import { type ShardedClientOptions } from "../../lib/index.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
+import { startFaultProxy } from "../support/faultProxy.js";
 import { AT, P, PATIENT, T0, migrating as migratingOn, owners as ownersOn, type Phase } from "../support/migration.js";
 
 const files = fleetForFile(4);
@@ -57,6 +58,35 @@ describe("removed shards released", () => {
     expect(await named(0, "shrinking")).toBe(0);
   });
 
+  it("writes of moving keys sent in switch, whose old owner (the removed shard) is released before their invalidation: each answered with its own reply", async () => {
+    await fleet.flushAll();
+    const clock = { now: T0 - 60_000 };
+    const sharding = { strategy: "ketama" } as const;
+    const client = fleet.client({ shards: fleet.shards, sharding, ...PATIENT, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+    await client.ready();
+    // A shrink at run time: s3 (the end of the list) leaves.
+    await client.reconfigure({ shards: fleet.shards.slice(0, 3), migration: { startAt: T0, phaseMs: P } });
+    const where = owners("ketama");
+    // Keys s3 owned: they move to s0..s2 (where.next: with 4 shards; where.old: with 3).
+    const keys = Array.from({ length: 400 }, (_, i) => `late:${i}`).filter((k) => where.next(k) === 3);
+    const deleted = keys.slice(0, 10);
+    clock.now = AT.switch;
+    // Written in switch (on the new owner, s3 invalidated) while s3 is still connected.
+    await Promise.all(keys.map((k) => client.set(k, "before")));
+    // Sent now, in switch: each writes the new owner, then (after its reply) invalidates s3.
+    const writes = keys.slice(10).map((k) => client.set(k, "after"));
+    const deletes = client.del(...deleted);
+    // The client sees done at its next command: s3 is released right after, before any reply above arrived.
+    clock.now = AT.done;
+    const read = client.get("elsewhere");
+    expect(await Promise.all(writes)).toEqual(writes.map(() => "OK"));
+    expect(await deletes).toBe(deleted.length);
+    await read;
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2"]);
+    expect(await client.mget(keys)).toEqual(keys.map((k) => (deleted.includes(k) ? null : "after")));
+    for (const k of keys.slice(10)) expect(await fleet.raw(where.old(k)).get(k), k).toBe("after");
+  });
+
   it("a reconfigure() that drops the last shard (a plain switch) closes its connections at once", async () => {
     await fleet.flushAll();
     const client = fleet.client({ shards: fleet.shards, ...PATIENT, redis: { connectionName: "dropping" } });
@@ -67,13 +97,15 @@ describe("removed shards released", () => {
     expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2"]);
     await client.set("after", "1");
     expect(await client.get("after")).toBe("1");
-    // Added back later, under another name at the same place in the list: a shard like any other, counted under its own name.
+    // Added back later, under another name on the same server: a shard like any other, at an index of its own (the
+    // released s3 keeps its place and its counters), counted under its own name.
     await client.reconfigure({ shards: [...fleet.shards.slice(0, 3), { name: "s3b", master: fleet.shards[3]!.master }] });
     await eventually(async () => expect(await named(3, "dropping")).toBe(1));
     const onNew = Array.from({ length: 400 }, (_, i) => `back:${i}`).find((k) => client.shardOf(k) === "s3b")!;
     await client.set(onNew, "1");
-    expect(client.stats().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3b"]);
-    await eventually(async () => expect(client.stats().shards[3]!.commands.ok).toBe(1));
+    expect(client.stats().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3", "s3b"]);
+    expect(client.topology().shards.map((s) => s.name)).toEqual(["s0", "s1", "s2", "s3b"]);
+    await eventually(async () => expect(client.stats().shards[4]!.commands.ok).toBe(1));
   });
 });
 
@@ -132,6 +164,59 @@ describe("pub/sub across a migration", () => {
     clock.now = AT.switch;
     await publisher.publish(channel, "after switch");
     await eventually(async () => expect(heard).toEqual(["after switch"]));
+  });
+
+  it("a subscribe() still waiting for its reply when reconfigure() starts a migration is subscribed on the new owner once it lands", async () => {
+    await fleet.flushAll();
+    const { channel, old, next } = movingChannel("chan-late");
+    // The subscriber reaches the channel's old owner through a proxy that holds its replies back.
+    const proxy = await startFaultProxy(fleet.servers[old]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === old ? { ...s, master: proxy.address } : s));
+      const clock = { now: AT.before - 60_000 };
+      const sharding = { strategy: "slots" } as const;
+      const subscriber = fleet.client({ shards: shards.slice(0, 3), sharding, ...PATIENT, [MIGRATION_CLOCK]: () => clock.now } as ShardedClientOptions);
+      await subscriber.ready();
+      const heard: string[] = [];
+      proxy.set("delay", { delayMs: 300 });
+      const subscribed = subscriber.subscribe(channel, { handler: (m) => heard.push(m) });
+      await eventually(async () => expect(subscriber.subscriptions()).toEqual([{ kind: "channel", name: channel, state: "subscribing" }]));
+      await subscriber.reconfigure({ shards, sharding, migration: { startAt: T0, phaseMs: P } });
+      expect(subscriber.subscriptions()[0]!.state).toBe("subscribing");
+      proxy.set("pass");
+      await subscribed;
+      await eventually(async () => expect(await numsub(next, channel)).toBe(1));
+      clock.now = AT.switch;
+      const publisher = migrating("slots", "switch").client;
+      await publisher.publish(channel, "after switch");
+      await eventually(async () => expect(heard).toEqual(["after switch"]));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a psubscribe() still waiting for its reply when reconfigure() adds a shard is subscribed on that shard once it lands", async () => {
+    await fleet.flushAll();
+    // The subscriber reaches s0 through a proxy that holds its replies back: the pattern stays "subscribing".
+    const proxy = await startFaultProxy(fleet.servers[0]!);
+    try {
+      const shards = fleet.shards.map((s, i) => (i === 0 ? { ...s, master: proxy.address } : s));
+      const subscriber = fleet.client({ shards: shards.slice(0, 3), ...PATIENT });
+      await subscriber.ready();
+      const heard: string[] = [];
+      proxy.set("delay", { delayMs: 300 });
+      const subscribed = subscriber.psubscribe("late-*", { handler: (m) => heard.push(m) });
+      await eventually(async () => expect(subscriber.subscriptions()).toEqual([{ kind: "pattern", name: "late-*", state: "subscribing" }]));
+      await subscriber.reconfigure({ shards });
+      expect(subscriber.subscriptions()[0]!.state).toBe("subscribing");
+      proxy.set("pass");
+      await subscribed;
+      await eventually(async () => expect(Number(await fleet.raw(3).call("pubsub", "numpat"))).toBe(1));
+      await fleet.raw(3).publish("late-1", "on s3");
+      await eventually(async () => expect(heard).toEqual(["on s3"]));
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

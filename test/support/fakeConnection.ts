@@ -114,6 +114,12 @@ export class FakeConnection extends EventEmitter implements Connection {
     this.fail(Object.assign(new Error(`connect ECONNREFUSED ${this.address}`), { code: "ECONNREFUSED" }));
   }
 
+  /** ioredis gives up reconnecting (its retryStrategy returned no delay): "end", for good. */
+  giveUp(): void {
+    this.status = "end";
+    this.emit("end");
+  }
+
   /** A connection-level error (AUTH refused, ...), without losing the connection. */
   error(message: string): void {
     this.emit("error", new ReplyError(message));

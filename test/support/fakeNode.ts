@@ -80,6 +80,9 @@ export interface FakeNodeOptions {
   clusterRedirect?: NodeContext["clusterRedirect"];
   onRoleMismatch?: NodeContext["onRoleMismatch"];
   refused?: NodeContext["refused"];
+  /** ioredis's enableOfflineQueue and maxRetriesPerRequest (connection/waiting.ts). */
+  offlineQueue?: boolean;
+  maxRetriesPerRequest?: number | null;
   /** Set up each fake connection before use (role, connect outcome, auto replies). */
   setup?: (connection: FakeConnection) => void;
 }
@@ -117,6 +120,8 @@ export function fakeNode(options: FakeNodeOptions = {}) {
     refused: options.refused,
     redirect: options.redirect,
     clusterRedirect: options.clusterRedirect,
+    offlineQueue: options.offlineQueue,
+    maxRetriesPerRequest: options.maxRetriesPerRequest,
     observer,
     nodeObserver: observer,
   };

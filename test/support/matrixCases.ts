@@ -216,6 +216,19 @@ export const CASES: Case[] = [
     await c.sendCommand(new Command("set", ["{t}raw", "4"]));
     return [await c.rename("{t}a", "{t}a2"), await d.mget("p:{t}a2", "p:{t}b", "p:{t}c", "{t}raw"), await c.call("get", "{t}b")];
   }],
+  ["keyPrefix: sharded pub/sub meets on the prefixed channel, smessage names it; subscribe and publish as given", async (_r, make) => {
+    const sub = make({ keyPrefix: "{t}p:" });
+    const pub = make({ keyPrefix: "{t}p:" });
+    const sharded = new Promise((resolve) => sub.on("smessage", (channel: string, message: string) => resolve([channel, message])));
+    const plain = new Promise((resolve) => sub.on("message", (channel: string, message: string) => resolve([channel, message])));
+    // The counts are left out: SSUBSCRIBE's and SUBSCRIBE's replies count differently (one connection's, or the client's).
+    await sub.ssubscribe("ch");
+    await sub.subscribe("{t}news");
+    const published = [await pub.spublish("ch", "s-hi"), await pub.publish("{t}news", "hi")];
+    const got = [await sharded, await plain];
+    await sub.sunsubscribe("ch");
+    return [published, got, await pub.spublish("ch", "gone")];
+  }],
   ["replyMapping resp3: sorted sets (scores as numbers)", async (_r, make) => {
     const c = make({ replyMapping: "resp3" });
     return [await c.zadd("{t}z", 1.5, "a", 2, "b"), await c.zscore("{t}z", "a"), await c.zincrby("{t}z", 1, "a"), await c.zmscore("{t}z", "a", "none"), await c.zrange("{t}z", 0, -1, "WITHSCORES"),

@@ -9,7 +9,7 @@ import { resolveOptions } from "../../lib/config/resolve.js";
 import type { CallOptions } from "../../lib/config/callOptions.js";
 import { buildCommand, type ShardisCommand } from "../../lib/commands/command.js";
 import type { Script } from "../../lib/commands/script.js";
-import { MigrationRefusedError } from "../../lib/errors/migration.js";
+import { MigrationRefusedError, MigrationWriteError } from "../../lib/errors/migration.js";
 import { Migrator, type MigrationHost } from "../../lib/migration/Migrator.js";
 import { moveRoute } from "../../lib/migration/route.js";
 import type { Placement } from "../../lib/migration/placement.js";
@@ -129,6 +129,36 @@ describe("a migration's routing plan", () => {
     await run(m, "get", [moving]);
     await run(m, "incr", [moving]);
     expect(sent).toEqual([{ shard: newOwner, what: "get" }, { shard: newOwner, what: "incr" }, { shard: oldOwner, what: "invalidate" }]);
+  });
+
+  it("a switch write's invalidation of the old owner lapses once the client is done: not sent then, its failure then not the caller's; other failures are MigrationWriteError", async () => {
+    /** A migrator in `phase` whose invalidations fail (as one sent to a shard released at done); `first` runs before each, `answered` as the write's reply arrives. */
+    const failing = (phase: "warm" | "switch", first: (done: () => void) => void, answered: (done: () => void) => void = () => undefined) => {
+      const made = migrator();
+      const { runOn, runScript } = made.host;
+      const done = () => made.at("done");
+      made.host.runOn = async (shard, spec, cmd, call) => (answered(done), runOn(shard, spec, cmd, call));
+      made.host.runScript = async (script, args, encoding, call, shard) => {
+        if (!script.name.endsWith("invalidate")) return runScript(script, args, encoding, call, shard);
+        first(done);
+        made.sent.push({ shard, what: "invalidate" });
+        throw new Error("released");
+      };
+      made.at(phase);
+      return { ...made, ...keys(made.m) };
+    };
+    const still = failing("switch", () => undefined);
+    await expect(run(still.m, "set", [still.moving, "w"])).rejects.toBeInstanceOf(MigrationWriteError);
+    // Sent in switch, failed once the client is done: the write's own reply.
+    const late = failing("switch", (done) => done());
+    await expect(run(late.m, "set", [late.moving, "w"])).resolves.toBe("OK");
+    // The write answered once the client is done: no invalidation sent.
+    const after = failing("switch", () => undefined, (done) => done());
+    await expect(run(after.m, "set", [after.moving, "w"])).resolves.toBe("OK");
+    expect(after.sent).toEqual([{ shard: after.newOwner, what: "set" }]);
+    // A write of warm invalidates the new owner, which counts from switch on: its failure is the caller's, even at done.
+    const warm = failing("warm", (done) => done());
+    await expect(run(warm.m, "set", [warm.moving, "w"])).rejects.toMatchObject({ code: "ERR_SHARDIS_MIGRATION_WRITE", applied: `s${warm.oldOwner}`, pending: `s${warm.newOwner}` });
   });
 
   it("splits MGET and MSET key by key for moving keys, keys that stay grouped by shard; replies in caller order", async () => {

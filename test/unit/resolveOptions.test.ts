@@ -183,17 +183,44 @@ describe("resolveOptions", () => {
     const emit = process.emitWarning;
     process.emitWarning = ((warning: string, options: { code?: string }) => onWarning(Object.assign(new Error(warning), options))) as typeof process.emitWarning;
     try {
-      const ioredis = { maxRetriesPerRequest: null, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: () => 50, socketTimeout: 5000 };
-      const resolved = resolveOptions({ shards: two, redis: { ...ioredis, connectionName: "app" } });
+      const ignored = { enableAutoPipelining: true, reconnectOnError: () => false, autoResubscribe: false };
+      const resolved = resolveOptions({ shards: two, redis: { ...ignored, connectionName: "app" } });
       expect(resolved.redis).toEqual({ connectTimeout: 1000, connectionName: "app" });
-      resolveOptions({ shards: two, redis: ioredis });
-      expect(warnings.map((w) => w.split(" is ignored")[0]).sort()).toEqual(
-        ["redis.enableAutoPipelining", "redis.enableOfflineQueue", "redis.maxRetriesPerRequest", "redis.retryStrategy", "redis.socketTimeout"],
-      );
-      expect(warnings.find((w) => w.startsWith("redis.maxRetriesPerRequest"))).toMatch(/bounded by commandTimeoutMs/);
+      resolveOptions({ shards: two, redis: ignored });
+      expect(warnings.map((w) => w.split(" is ignored")[0]).sort()).toEqual(["redis.autoResubscribe", "redis.enableAutoPipelining", "redis.reconnectOnError"]);
+      expect(warnings.find((w) => w.startsWith("redis.reconnectOnError"))).toMatch(/follows failovers/);
     } finally {
       process.emitWarning = emit;
     }
+  });
+
+  it("takes the ioredis options it maps (retryStrategy, maxRetriesPerRequest, enableOfflineQueue, socketTimeout, blockingTimeout) as they are, without a warning", () => {
+    const warnings: string[] = [];
+    const emit = process.emitWarning;
+    process.emitWarning = ((warning: string) => void warnings.push(warning)) as typeof process.emitWarning;
+    try {
+      const retryStrategy = () => 50;
+      const mapped = { retryStrategy, maxRetriesPerRequest: 3, enableOfflineQueue: false, socketTimeout: 5000, blockingTimeout: 200, blockingTimeoutGrace: 50 };
+      expect(resolveOptions({ shards: two, redis: mapped }).redis).toEqual({ connectTimeout: 1000, ...mapped });
+      expect(resolveOptions({ shards: two, redis: { maxRetriesPerRequest: null } }).redis).toEqual({ connectTimeout: 1000, maxRetriesPerRequest: null });
+      expect(warnings).toEqual([]);
+    } finally {
+      process.emitWarning = emit;
+    }
+    expect(problemsOf({ shards: two, redis: { retryStrategy: 50, maxRetriesPerRequest: -1, enableOfflineQueue: "no", socketTimeout: 0 } })).toEqual([
+      "redis.retryStrategy must be a function (times) => delay in ms (got 50)",
+      "redis.maxRetriesPerRequest must be an integer from 0 to 1000000 (got -1)",
+      'redis.enableOfflineQueue must be true or false (got "no")',
+      "redis.socketTimeout must be an integer from 1 to 2147483647 (got 0)",
+    ]);
+  });
+
+  it("takes ioredis's commandTimeout and lazyConnect under redis as the top-level commandTimeoutMs and lazyConnect", () => {
+    const resolved = resolveOptions({ shards: two, redis: { commandTimeout: 250, lazyConnect: true, db: 1 } });
+    expect([resolved.commandTimeoutMs, resolved.lazyConnect, resolved.redis]).toEqual([250, true, { connectTimeout: 1000, db: 1 }]);
+    expect(resolveOptions({ shards: two, commandTimeoutMs: 250, redis: { commandTimeout: 250 } }).commandTimeoutMs).toBe(250);
+    expect(problemsOf({ shards: two, commandTimeoutMs: 100, redis: { commandTimeout: 250 } })).toEqual(["redis.commandTimeout (250) and commandTimeoutMs (100) differ: give one"]);
+    expect(problemsOf({ shards: two, redis: { commandTimeout: 0 } })).toEqual([expect.stringMatching(/^commandTimeoutMs must be a number of milliseconds/)]);
   });
 
   it("takes ioredis's keyPrefix under redis, out of what the connections get", () => {

@@ -128,13 +128,13 @@ describe("Router.split and reduce", () => {
 
 describe("broadcast plans", () => {
   it("sends fleet-wide keyless commands to every shard, and nothing else", () => {
-    expect(router.plan(commandSpec("ping"), [], 3)).toEqual({ kind: "broadcast", shards: [0, 1, 2], combine: "first" });
-    expect(router.plan(commandSpec("script"), ["LOAD", "return 1"], 3)).toMatchObject({ kind: "broadcast", combine: "same" });
-    expect(router.plan(commandSpec("script"), ["exists", "abc"], 3)).toMatchObject({ combine: "and" });
-    expect(router.plan(commandSpec("pubsub"), ["NUMSUB", "a"], 3)).toMatchObject({ combine: "sumPairs" });
-    expect(router.plan(commandSpec("get"), [a1], 3)).toEqual({ kind: "single", shard: 1 });
-    expect(() => router.plan(commandSpec("script"), ["KILL"], 3)).toThrow(KeylessCommandError);
-    expect(() => router.plan(commandSpec("flushdb"), [], 3)).toThrow(KeylessCommandError);
+    expect(router.plan(commandSpec("ping"), [], [0, 1, 2])).toEqual({ kind: "broadcast", shards: [0, 1, 2], combine: "first" });
+    expect(router.plan(commandSpec("script"), ["LOAD", "return 1"], [0, 1, 2])).toMatchObject({ kind: "broadcast", combine: "same" });
+    expect(router.plan(commandSpec("script"), ["exists", "abc"], [0, 1, 2])).toMatchObject({ combine: "and" });
+    expect(router.plan(commandSpec("pubsub"), ["NUMSUB", "a"], [0, 1, 2])).toMatchObject({ combine: "sumPairs" });
+    expect(router.plan(commandSpec("get"), [a1], [0, 1, 2])).toEqual({ kind: "single", shard: 1 });
+    expect(() => router.plan(commandSpec("script"), ["KILL"], [0, 1, 2])).toThrow(KeylessCommandError);
+    expect(() => router.plan(commandSpec("flushdb"), [], [0, 1, 2])).toThrow(KeylessCommandError);
     expect(broadcastRule("keys", ["*"])).toBeUndefined();
   });
 
