@@ -13,9 +13,10 @@
  * promoted per command, and in one process out of several, whichever saw
  * the burst: docs/benchmarks.md, "The garbage-collector mode").
  *
- * So while a batch is open (`begin` .. `end`, around NodeClient's flush),
- * ioredis writes each command's text into a collector of this connection,
- * and `end` writes the batch to the socket at once: one buffered write per
+ * So while a batch is open (`cork` .. `uncork`, NodeClient's flush corking
+ * the connection's batch instead of its socket), ioredis writes each
+ * command's text into a collector of this connection, and `uncork` writes
+ * the batch to the (corked) socket at once: one buffered write per
  * batch. A command with Buffer arguments comes as a Buffer: then the batch
  * goes as one Buffer (its text copied in). A command of LARGE or more is
  * written as it is, between what came before and after it (copying it
@@ -28,14 +29,16 @@
  */
 import type { Redis } from "ioredis";
 
-/** What NodeClient opens and closes around a turn's batch (connection.ts: Connection.batch). */
+/** What NodeClient corks and uncorks around a turn's batch in the socket's stead (connection.ts: Connection.batch). */
 export interface BatchWrites {
-  begin(): void;
-  end(): void;
+  cork(): void;
+  uncork(): void;
 }
 
 interface Socket {
   write(chunk: string | Buffer): boolean;
+  cork(): void;
+  uncork(): void;
 }
 
 /** A command this large goes to the socket as it is, not copied into the batch. */
@@ -59,13 +62,15 @@ class Collector implements BatchWrites {
     return this.open;
   }
 
-  begin(): void {
+  cork(): void {
+    this.redis.stream?.cork();
     this.open = true;
   }
 
-  end(): void {
+  uncork(): void {
     this.open = false;
     this.pass();
+    this.redis.stream?.uncork();
   }
 
   /** ioredis writes a command's text (a string), or a Buffer for commands of Buffer arguments. */

@@ -27,7 +27,7 @@ export type ConnectionStatus = string;
 export interface Connection {
   readonly status: ConnectionStatus;
   readonly stream: ConnectionStream | null | undefined;
-  /** Opened and closed around a turn's batch: its commands leave in one write (batchWrites.ts). Absent: one write each. */
+  /** Corks the socket around a turn's batch in its stead, and the batch leaves in one write (batchWrites.ts). Absent: the socket is corked, one write per command. */
   readonly batch?: BatchWrites;
   /** Writes the command; its reply (or error) settles it. */
   sendCommand(cmd: ShardisCommand): unknown;
