@@ -140,14 +140,18 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   multi(commands?: unknown[][] | { pipeline?: true }): ShardedTransaction;
   multi(first?: unknown[][] | { pipeline?: boolean }): ShardedTransaction | Promise<"OK"> {
     if (first && !Array.isArray(first) && first.pipeline === false) return this.beginUnpipelined();
+    // Its keys, refused again at exec if a migration moves them: exec may come in a later phase than the queueing did.
+    const keys: Array<string | Buffer> = [];
     const transaction = this.transaction({
       checkOpen: () => {
         this.checkOpen();
         // Inside the open block its MULTI would be refused as nested, and its EXEC commit that block.
         if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
+        this.executor.moves.refuseMoving("multi", keys, "a transaction runs on one owner while its key moves between two");
       },
       shardOf: (spec, cmd) => {
         this.checkShard(spec, cmd);
+        for (const i of keyIndexes(spec, cmd.args as Args)) keys.push((cmd.args as Args)[i]!);
         return this.shardIndex;
       },
       node: () => this.node,

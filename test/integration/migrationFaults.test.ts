@@ -119,6 +119,19 @@ describe("a transaction or dedicated connection held across a phase boundary", (
     expect(await fleet.raw(where.old(moving)).exists(moving)).toBe(0);
   });
 
+  it("a conn.multi() block on a dedicated connection, queued in before and exec'd in dual, is refused at exec", async () => {
+    const { where, moving, staying } = await pair();
+    const { client, at } = migrating(fleet, "slots", "before");
+    await client.ready();
+    const outcome = await client.withConnection(staying, async (conn) => {
+      const block = conn.multi().set(moving, "queued-before");
+      at("dual");
+      return block.exec().catch((e: unknown) => e);
+    });
+    expect(outcome).toBeInstanceOf(MigrationRefusedError);
+    expect(await fleet.raw(where.old(moving)).exists(moving)).toBe(0);
+  });
+
   it("withConnection(staying key): a write of a moving key of the same shard is refused from dual to switch, also when the connection was taken in before", async () => {
     const { where, moving, staying } = await pair();
     const { client, at } = migrating(fleet, "slots", "before");
