@@ -34,7 +34,7 @@ import type { Executor } from "../exec/Executor.js";
 import { runScript } from "../exec/runScript.js";
 import { Pin, PROBE, type NodeClient, type SessionState } from "../connection/NodeClient.js";
 import { blockingTimeoutMs } from "../routing/blocking.js";
-import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
+import { commandSpec, keyIndexes, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { refusal } from "../routing/refusals.js";
 import type { PipelineResult, ShardedTransaction, TransactionTarget } from "../pipeline/Transaction.js";
@@ -140,14 +140,18 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
   multi(commands?: unknown[][] | { pipeline?: true }): ShardedTransaction;
   multi(first?: unknown[][] | { pipeline?: boolean }): ShardedTransaction | Promise<"OK"> {
     if (first && !Array.isArray(first) && first.pipeline === false) return this.beginUnpipelined();
+    // Its keys, refused again at exec if a migration moves them: exec may come in a later phase than the queueing did.
+    const keys: Array<string | Buffer> = [];
     const transaction = this.transaction({
       checkOpen: () => {
         this.checkOpen();
         // Inside the open block its MULTI would be refused as nested, and its EXEC commit that block.
         if (this.unpipelined) throw new UnsupportedCommandError("multi", NESTED);
+        this.executor.moves.refuseMoving("multi", keys, "a transaction runs on one owner while its key moves between two");
       },
       shardOf: (spec, cmd) => {
         this.checkShard(spec, cmd);
+        for (const i of keyIndexes(spec, cmd.args as Args)) keys.push((cmd.args as Args)[i]!);
         return this.shardIndex;
       },
       node: () => this.node,
@@ -284,7 +288,11 @@ export class DedicatedConnection implements Dispatcher, ScriptRunner {
       if (error instanceof KeylessCommandError || error instanceof UnknownCommandError) return;
       throw error;
     }
-    if (route === this.shardIndex) return;
+    if (route === this.shardIndex) {
+      // A moving key's owner is one of two from dual to switch: refused, whenever the connection was taken.
+      const args = cmd.args as Args;
+      return this.executor.moves.refuseMoving(spec.name, keyIndexes(spec, args).map((i) => args[i]!), "a dedicated connection holds one owner while the key moves between two");
+    }
     const names = this.executor.router.namesOf(spec, cmd.args as Args);
     throw new CrossShardError(spec.name, [...new Set([this.shard, ...names])], `this connection only reaches ${this.shard}`);
   }

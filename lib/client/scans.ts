@@ -2,65 +2,60 @@
  * SCAN over a fleet, in ioredis's two forms. The cursor form, scan(cursor,
  * ...args), carries the shard and that shard's cursor in one number, so a
  * caller's loop from "0" back to "0" visits every shard once, one SCAN per
- * call. The stream form reads shard after shard. SSCAN/HSCAN/ZSCAN have a key,
+ * call (lib/scan/cursor.ts). The stream form reads shard after shard. SSCAN/HSCAN/ZSCAN have a key,
  * so their streams read the key's shard.
  */
 import type { Readable } from "node:stream";
 import type { RedisKey } from "ioredis";
 import { popCallback, withCallback, type Callback, type Encoding } from "../commands/install.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, ScanCursorStaleError } from "../errors.js";
 import type { Executor } from "../exec/Executor.js";
 import { scanStream, type ScanStreamOptions, type ShardScan } from "../scan/scanStream.js";
-
-const CURSOR_RE = /^\d{1,40}$/;
-
-/** The fleet-wide cursor for a shard's cursor: cursor * shards + shard ("0" on shard 0 is the start). */
-export function encodeCursor(shard: number, cursor: string, shards: number): string {
-  return (BigInt(cursor) * BigInt(shards) + BigInt(shard)).toString();
-}
-
-export function decodeCursor(value: unknown, shards: number): { shard: number; cursor: string } {
-  const text = Buffer.isBuffer(value) ? value.toString() : String(value);
-  if ((typeof value !== "string" && typeof value !== "number" && !Buffer.isBuffer(value)) || !CURSOR_RE.test(text)) {
-    throw new InvalidArgumentError(`SCAN cursor must be "0" or a cursor SCAN returned (got ${JSON.stringify(text)})`);
-  }
-  const n = BigInt(shards);
-  const whole = BigInt(text);
-  return { shard: Number(whole % n), cursor: (whole / n).toString() };
-}
+import { decodeCursor, encodeCursor, EPOCHS } from "../scan/cursor.js";
+import { keyShardIndex } from "./targets.js";
 
 export class Scans {
   constructor(private readonly executor: Executor) {}
 
-  /** One SCAN on the shard the cursor points at; resolves [next fleet-wide cursor, keys]. */
+  /**
+   * One SCAN on the shard the cursor points at; resolves [next fleet-wide
+   * cursor, keys]. A cursor from before a change of the placement in force
+   * rejects with ScanCursorStaleError (docs/scaling.md).
+   */
   async scan(args: unknown[], encoding: Encoding): Promise<[string, Array<string | Buffer>]> {
-    const shards = this.executor.shardNames.length;
+    const moves = this.executor.moves;
+    const epoch = moves.scanEpoch();
     const live = this.executor.fleet.live();
     const [cursor, ...rest] = args;
-    let at = decodeCursor(cursor ?? "0", shards);
+    let at = decodeCursor(cursor ?? "0");
+    if (!at.start && at.epoch !== epoch % EPOCHS) throw new ScanCursorStaleError();
     // A released shard (it keeps its index) is passed over, also when a cursor points at it from before.
     const after = (shard: number) => live.find((i) => i > shard);
     if (!live.includes(at.shard)) {
       const next = after(at.shard);
       if (next === undefined) return ["0", []];
-      at = { shard: next, cursor: "0" };
+      at = { ...at, shard: next, cursor: "0" };
     }
     const [next, found] = (await this.executor.runUnrouted(at.shard, "scan", [at.cursor, ...rest], encoding)) as [string | Buffer, Array<string | Buffer>];
-    const keys = this.executor.moves.scanned(at.shard, found);
+    const keys = moves.scanned(at.shard, found, epoch);
     const nextCursor = String(next);
-    if (nextCursor !== "0") return [encodeCursor(at.shard, nextCursor, shards), keys];
+    if (nextCursor !== "0") return [encodeCursor(at.shard, nextCursor, epoch), keys];
     const following = after(at.shard);
-    return [following !== undefined ? encodeCursor(following, "0", shards) : "0", keys];
+    return [following !== undefined ? encodeCursor(following, "0", epoch) : "0", keys];
   }
 
   /** Every key of every shard, as arrays of keys. */
   stream(options: ScanStreamOptions, encoding: Encoding): Readable {
+    const moves = this.executor.moves;
+    // The shards and placement of now: a change of placement while it reads fails it (ScanCursorStaleError), as for a cursor.
+    const epoch = moves.scanEpoch();
     const scanners = this.executor.fleet.live().map(
       (shard): ShardScan<string | Buffer> =>
         async (cursor, args) => {
+          if (moves.scanEpoch() !== epoch) throw new ScanCursorStaleError();
           const [next, keys] = (await this.executor.runUnrouted(shard, "scan", [cursor, ...args], encoding)) as [string, Array<string | Buffer>];
           // During and after a migration a shard may hold keys it does not own: each key is scanned on its owner only.
-          return [next, this.executor.moves.scanned(shard, keys)];
+          return [next, moves.scanned(shard, keys, epoch)];
         },
     );
     return scanStream(scanners, options);
@@ -71,8 +66,18 @@ export class Scans {
     if (typeof key !== "string" && !Buffer.isBuffer(key)) throw new InvalidArgumentError(`${command}Stream(key) needs a string or Buffer key`);
     if (options.type !== undefined) throw new InvalidArgumentError(`${command}Stream has no type option (only scanStream does)`);
     if (options.dedupe && command !== "sscan") throw new InvalidArgumentError(`${command}Stream cannot dedupe: its items come in pairs`);
-    const scanner: ShardScan<string | Buffer> = (cursor, args) =>
-      this.executor.run(command, [key, cursor, ...args], encoding) as Promise<[string, Array<string | Buffer>]>;
+    // Its cursor belongs to one server's table: the key's owner in force changing midway (a migration's switch, a
+    // reconfigure()) fails the stream (ScanCursorStaleError) rather than going on on another server, skipping members.
+    // (Over a cluster a slot's owner is followed by redirections, and its map may not be known yet: not checked.)
+    const cluster = this.executor.options.cluster !== undefined;
+    const owner = () => (cluster ? 0 : (this.executor.moves.tick(), keyShardIndex(key, this.executor)));
+    const first = owner();
+    const scanner: ShardScan<string | Buffer> = async (cursor, args) => {
+      if (owner() !== first) throw new ScanCursorStaleError();
+      const reply = (await this.executor.run(command, [key, cursor, ...args], encoding)) as [string, Array<string | Buffer>];
+      if (owner() !== first) throw new ScanCursorStaleError();
+      return reply;
+    };
     return scanStream([scanner], options);
   }
 }

@@ -54,6 +54,10 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
   const migration = executor.options.cluster
     ? new MigratingBlock((reported) => fleet.clusterNode("ask", reported), () => fleet.holder.refresh("MOVED in a transaction"))
     : undefined;
+  // The block's keys: checked again at exec, which may come in a later phase than the queueing did.
+  const keys: Array<string | Buffer> = [];
+  const refuseMoving = (blockKeys: ReadonlyArray<string | Buffer>) =>
+    executor.moves.refuseMoving("multi", blockKeys, "a transaction runs on one owner while its key moves between two");
   return {
     checkOpen,
     shardOf: (spec, cmd) => {
@@ -65,11 +69,14 @@ export function transactionTarget(executor: Executor, checkOpen: () => void): Tr
         if (error instanceof KeylessCommandError) return undefined;
         throw error;
       }
-      executor.moves.refuseMoving("multi", keyIndexes(spec, args).map((i) => args[i]!), "a transaction runs on one owner while its key moves between two");
+      const own = keyIndexes(spec, args).map((i) => args[i]!);
+      refuseMoving(own);
+      keys.push(...own);
       const key = args[keyIndexes(spec, args)[0] ?? spec.channelIndex];
       return key === undefined ? undefined : executor.strategy.groupOf(key);
     },
     node: (groups) => {
+      refuseMoving(keys);
       const [group] = groups;
       if (group === undefined) {
         // Only keyless commands: the keyless shard's block (the `keyless` option, or the only shard).

@@ -293,7 +293,7 @@ export class NodeClient {
     let last: ShardisCommand | undefined;
     let written = 0;
     let traced = false;
-    stream.cork();
+    (this.connection.batch ?? stream).cork();
     for (const entry of batch) {
       if (entry.isDone()) continue; // expired or handed over while queued: never send it here
       if (entry.pin && !this.holds(entry.pin)) {
@@ -308,7 +308,7 @@ export class NodeClient {
       if (entry.flags & BLOCK) for (const part of (entry.cmd as BlockCommand).head) this.connection.sendCommand(part);
       this.connection.sendCommand(entry.cmd);
     }
-    stream.uncork();
+    (this.connection.batch ?? stream).uncork();
     this.tracker.prune();
     if (last) {
       this.context.observer.written(written);

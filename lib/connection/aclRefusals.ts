@@ -64,6 +64,12 @@ export const ACL_FEATURES = {
     grant: "+eval +evalsha",
     degraded: "client.cache() cannot take its rebuild lock or store values on this node: every getOrSet that misses is answered by its loader, and nothing is cached",
   },
+  migrationScripts: {
+    command: "EVAL",
+    grant: "+@scripting",
+    degraded:
+      "a live migration's own scripts (a warm read's look at the new owner, copies, invalidations of the other owner) cannot run on this node: commands on keys moving to or from it fail with this error (writes: MigrationWriteError, with it as the cause) until it is granted",
+  },
   sentinelMaster: {
     command: "SENTINEL|MASTER",
     grant: "+sentinel|master",

@@ -12,6 +12,7 @@ import { untraced } from "./untraced.js";
 import { ownConnection } from "./pushes.js";
 import { credentialsOnConnect } from "./credentials.js";
 import { youngCommandQueue } from "./youngQueue.js";
+import { batchedWrites, type BatchWrites } from "./batchWrites.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -26,6 +27,8 @@ export type ConnectionStatus = string;
 export interface Connection {
   readonly status: ConnectionStatus;
   readonly stream: ConnectionStream | null | undefined;
+  /** Corks the socket around a turn's batch in its stead, and the batch leaves in one write (batchWrites.ts). Absent: the socket is corked, one write per command. */
+  readonly batch?: BatchWrites;
   /** Writes the command; its reply (or error) settles it. */
   sendCommand(cmd: ShardisCommand): unknown;
   connect(): Promise<unknown>;
@@ -54,7 +57,7 @@ export function ioredisConnections(options: Readonly<RedisConnectionOptions>): C
   const provider = options.credentials;
   // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes.
   const owned = (redis: Redis): Connection => {
-    ownConnection(untraced(youngCommandQueue(redis)));
+    ownConnection(batchedWrites(untraced(youngCommandQueue(redis))));
     if (provider) credentialsOnConnect(redis, provider);
     return redis as unknown as Connection;
   };

@@ -78,3 +78,20 @@ export class ShardReleasedError extends ShardisError {
     this.shard = shard;
   }
 }
+
+/**
+ * A SCAN cursor (client.scan) kept across a change of the placement in force:
+ * a reconfigure() without migration, or a migration's `switch` (and the
+ * scanStream read at that moment). Keys changed owner between the shards it
+ * already scanned and those it had yet to, so going on would skip or repeat
+ * some: scan again from "0". A reconfigure() that only adds shards (a
+ * migration starting) keeps cursors valid (docs/scaling.md).
+ */
+export class ScanCursorStaleError extends ShardisError {
+  constructor() {
+    super(
+      "ERR_SHARDIS_SCAN_CURSOR_STALE",
+      'the SCAN cursor is from before a change of the fleet\'s placement (reconfigure() or a migration\'s switch): keys changed shards since; scan again from "0"',
+    );
+  }
+}

@@ -333,7 +333,7 @@ export class Executor {
     if (target === undefined) {
       try {
         const moved = this.moves.script(script, evalsha.args as Args);
-        if (moved) return this.executeScript(script, callArgs, encoding, call, moved.shard).then(moved.after);
+        if (moved) return this.executeScript(script, callArgs, encoding, call, moved.shard).then(moved.after, moved.failed);
         const route = this.router.route(spec, evalsha.args as Args, script.shard);
         // A script's keys must share a shard (no split rule): route() refused otherwise.
         target = route as number;

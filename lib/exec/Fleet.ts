@@ -198,7 +198,8 @@ export class Fleet {
       // A replica that says it is a master was promoted: the layout is behind.
       promoted: () => void this.holder.refresh("a replica reports it is a master"),
     });
-    this.reads = new ReadRouter(this.registry, this.health);
+    // A released shard has no nodes: its reads go the way of its master's (ShardReleasedError), whatever the policy.
+    this.reads = new ReadRouter(this.registry, this.health, (shard) => this.holder.current.shards[shard]?.released === true);
     if (source ?? this.sentinel ?? this.cluster) this.holder.start();
     this.reauth?.start();
     this.sentinel?.watch();

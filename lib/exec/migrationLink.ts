@@ -10,15 +10,16 @@ import type { ResolvedShard } from "../config/shards.js";
 import type { Encoding } from "../commands/install.js";
 import type { ShardisCommand } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
-import { ConfigError } from "../errors.js";
-import { MigrationRefusedError } from "../errors/migration.js";
+import { ClientClosedError, ConfigError, ScanCursorStaleError } from "../errors.js";
+import { MigrationCopyError, MigrationRefusedError } from "../errors/migration.js";
 import type { Phase } from "../migration/clock.js";
-import { Migrator, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
+import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
+import { isNoPermission } from "../connection/aclRefusals.js";
 import { PhaseTimer } from "../migration/phaseTimer.js";
 import { Placement } from "../migration/placement.js";
-import { keysOf } from "../migration/route.js";
+import { keysOf, moving } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
 import { RELEASED } from "../topology/Topology.js";
@@ -42,6 +43,13 @@ export class MigrationLink implements MigrationHost {
   private moved: boolean;
   /** Wakes the migration in force at each phase boundary, commands or not. */
   private timer: PhaseTimer | undefined;
+  /** Changes of the placement in force so far (a SCAN cursor carries it): a scan that sees it change is stale. */
+  private epoch = 0;
+  /** The placement in force, as its shards and sharding (undefined until the first use()). */
+  private inForce: { shards: readonly number[]; sharding: unknown } | undefined;
+  /** Settles when the client closes: a reconfigure() waiting for shards it added stops waiting. */
+  private readonly closed: Promise<void>;
+  private onClosed!: () => void;
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -52,8 +60,10 @@ export class MigrationLink implements MigrationHost {
     private readonly now: () => number = Date.now,
   ) {
     const options = executor.options;
+    this.closed = new Promise((resolve) => (this.onClosed = resolve));
     this.union = options.shards;
     this.current = options.migration?.to ?? { shards: options.shards.map((_, i) => i), sharding: options.sharding };
+    if (!options.migration) this.inForce = this.current;
     if (options.migration) this.migrator = new Migrator(options.migration, options.shards, options.commandTimeoutMs, this, now);
     this.moved = options.migration !== undefined;
     // Made after the migration ended: its removed shards are of no use from the start.
@@ -63,6 +73,7 @@ export class MigrationLink implements MigrationHost {
 
   /** The client closes: no phase change is looked for any more. */
   close(): void {
+    this.onClosed();
     this.timer?.stop();
     this.timer = undefined;
   }
@@ -83,11 +94,19 @@ export class MigrationLink implements MigrationHost {
   }
 
   /** A script on moving keys: the shard it runs on and what follows it (the other owners invalidated); undefined otherwise. */
-  script(script: Script, evalshaArgs: Args): { shard: number; after: (reply: unknown) => Promise<unknown> } | undefined {
+  script(script: Script, evalshaArgs: Args): Authoritative | undefined {
     const migrator = this.migrator;
     if (!migrator) return undefined;
     const keys = keysOf(commandSpec(script.evalshaCommand), evalshaArgs);
     return keys.length ? migrator.authoritative(script.name, keys, script.readOnly) : undefined;
+  }
+
+  /** Whether the key's owner changes and the phase gives it a plan of its own (dual to switch): the near cache keeps no reply of it. */
+  moving(key: string | Buffer): boolean {
+    const migrator = this.migrator;
+    if (!migrator || !moving(migrator.phase())) return false;
+    const { from, to } = migrator.placements;
+    return from.strategy.shardIndexOf(key) !== to.strategy.shardIndexOf(key);
   }
 
   /** Refuses a transaction or dedicated connection on a moving key from dual to switch (MigrationRefusedError). */
@@ -95,14 +114,22 @@ export class MigrationLink implements MigrationHost {
     this.migrator?.refuseMoving(name, keys, reason);
   }
 
+  /** The epoch of the placement in force now (the phase brought up to date): scans carry it. */
+  scanEpoch(): number {
+    this.tick();
+    return this.epoch;
+  }
+
   /**
    * The keys a SCAN of `shard` found, less those it does not own in the
    * placement in force (a moving key's copy on its new owner, what a
-   * migration left on old owners): each key is scanned once.
+   * migration left on old owners): each key is scanned once. A scan begun
+   * in another placement epoch is stale (ScanCursorStaleError): keys changed
+   * owner between the shards it scanned and those it has yet to.
    */
-  scanned<K extends string | Buffer>(shard: number, keys: K[]): K[] {
+  scanned<K extends string | Buffer>(shard: number, keys: K[], epoch: number): K[] {
+    if (this.scanEpoch() !== epoch) throw new ScanCursorStaleError();
     if (!this.moved) return keys;
-    this.tick();
     const strategy = this.executor.strategy;
     return keys.filter((key) => strategy.shardIndexOf(key) === shard);
   }
@@ -126,7 +153,26 @@ export class MigrationLink implements MigrationHost {
       count: (copied: number, skipped: number, failed: number) => migrator.counted(copied, skipped, failed),
     };
     const target = { clock: migrator.clock, placements: migrator.placements, copyWindowMs: migrator.migration.copyWindowMs, phase: () => migrator.phase() };
-    return copyAll(host, target, options, this.now);
+    // The client closing stops a run between keys, as the caller's signal does (its pacing wait ends too)...
+    const stopped = new AbortController();
+    const user = options?.signal;
+    const abort = () => stopped.abort();
+    if (user?.aborted) abort();
+    else user?.addEventListener("abort", abort, { once: true });
+    void this.closed.then(abort);
+    // ...and it rejects, each unfinished shard failed by the close, with the cursors to resume from.
+    const closedRun = (result: CopyAllResult) => new MigrationCopyError(result, Object.keys(result.cursors).map((shard) => ({ shard, error: new ClientClosedError() })));
+    return copyAll(host, target, { ...options, signal: stopped.signal }, this.now)
+      .then(
+        (result) => {
+          if (executor.closed && !result.complete) throw closedRun(result);
+          return result;
+        },
+        (error: unknown) => {
+          throw executor.closed && error instanceof MigrationCopyError ? closedRun(error.result) : error;
+        },
+      )
+      .finally(() => user?.removeEventListener("abort", abort));
   }
 
   /** What client.migration() returns: the status now, and copyAll(). */
@@ -189,15 +235,23 @@ export class MigrationLink implements MigrationHost {
     }
     this.timed();
     this.onPlacement?.();
-    await Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
+    const ready = Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
+    // close() meanwhile: the shards added are closed with the others, and nobody waits for them (their wait's end is not looked at).
+    ready.catch(() => undefined);
+    await Promise.race([ready, this.closed]);
+    if (executor.closed) throw new ClientClosedError();
   }
 
   runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
     return this.executor.runOn(shard, spec, cmd, call);
   }
 
+  /** The migration's own scripts: a node's ACL refusing them is reported once (acl:refused) and fails typed (NoPermissionError). */
   runScript(script: Script, args: unknown[], encoding: Encoding, call: CallOptions, shard: number): Promise<unknown> {
-    return this.executor.runScriptAsGiven(script, args, encoding, call, shard);
+    return this.executor.runScriptAsGiven(script, args, encoding, call, shard).catch((error: unknown) => {
+      const node = isNoPermission(error) ? this.executor.master(shard) : undefined;
+      throw node ? this.executor.fleet.refusals.asError(node, "migrationScripts", error) : error;
+    });
   }
 
   shardName(index: number): string {
@@ -209,6 +263,8 @@ export class MigrationLink implements MigrationHost {
   }
 
   use(placement: Placement): void {
+    if (this.inForce && !samePlacement(this.inForce, placement)) this.epoch++;
+    this.inForce = placement;
     this.executor.strategy = placement.strategy;
     this.executor.router = placement.router;
   }
@@ -258,4 +314,10 @@ export class MigrationLink implements MigrationHost {
     const near = this.executor.fleet.near;
     if (near) this.executor.shardNames.forEach((_, i) => near.cache.flush(i, "topology", near.cache.tracking(i)));
   }
+}
+
+/** Whether two placements put every key on the same shard: the same shards in the same order, sharded alike. */
+function samePlacement(a: { shards: readonly number[]; sharding: unknown }, b: { shards: readonly number[]; sharding: unknown }): boolean {
+  if (a.shards.length !== b.shards.length || a.shards.some((s, i) => s !== b.shards[i])) return false;
+  return a.sharding === b.sharding || JSON.stringify(a.sharding) === JSON.stringify(b.sharding);
 }

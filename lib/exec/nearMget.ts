@@ -31,6 +31,8 @@ export class NearMgets {
       keys,
       encoding,
       (key) => {
+        // A moving key is read on one owner or the other from dual to switch: not kept (as a GET of it is not).
+        if (this.executor.moves.moving(key)) return -1;
         const route = this.executor.router.route(get, [key]);
         return typeof route === "number" && route !== UNASSIGNED ? route : -1;
       },

@@ -15,6 +15,8 @@ import { buildCommand, CarriedRead, type Carried, type ShardisCommand } from "..
 import type { Encoding } from "../commands/install.js";
 import type { Script } from "../commands/script.js";
 import { MigrationRefusedError, MigrationWriteError } from "../errors/migration.js";
+import { PartialFailureError } from "../errors/calls.js";
+import { ConnectionError, TimeoutError, WriteConcernError } from "../errors/nodes.js";
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, SplitPlan } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
@@ -166,7 +168,7 @@ export class Migrator {
    * keys' authoritative owner, and a function to call after it ran (it
    * invalidates the other owners); undefined when no key moves.
    */
-  authoritative(name: string, keys: ReadonlyArray<string | Buffer>, readOnly: boolean): { shard: number; after: (reply: unknown) => Promise<unknown> } | undefined {
+  authoritative(name: string, keys: ReadonlyArray<string | Buffer>, readOnly: boolean): Authoritative | undefined {
     const phase = this.phase();
     if (!moving(phase)) return undefined;
     const moved = movingKeys(this.placements, keys);
@@ -176,8 +178,13 @@ export class Migrator {
     const shards = new Set(keys.map((k) => primary.strategy.shardIndexOf(k)));
     if (shards.size > 1) throw new MigrationRefusedError(name, phase, "its keys are on several shards of the authoritative fleet");
     const shard = [...shards][0]!;
-    if (readOnly) return { shard, after: async (reply) => reply };
-    return { shard, after: (reply) => this.invalidate(name, shard, invalidations(other, moved), reply, phase === "switch") };
+    if (readOnly) return { shard, after: async (reply) => reply, failed: (error) => Promise.reject(error) };
+    const targets = invalidations(other, moved);
+    return {
+      shard,
+      after: (reply) => this.invalidate(name, shard, targets, reply, phase === "switch"),
+      failed: (error) => this.invalidateAnyway(name, shard, targets, error, phase === "switch"),
+    };
   }
 
   /** Refuses work that would hold one owner of a moving key (a dedicated connection, a transaction) from dual to switch. */
@@ -206,7 +213,11 @@ export class Migrator {
       }
       case "write": {
         const shard = route.route as number;
-        return this.host.runOn(shard, spec, cmd, call).then((reply) => this.invalidate(spec.name, shard, route.invalidate, reply, route.side === "to"));
+        const oldOwners = route.side === "to";
+        return this.host.runOn(shard, spec, cmd, call).then(
+          (reply) => this.invalidate(spec.name, shard, route.invalidate, reply, oldOwners),
+          (error: unknown) => this.invalidateAnyway(spec.name, shard, route.invalidate, error, oldOwners),
+        );
       }
     }
   }
@@ -218,18 +229,20 @@ export class Migrator {
    * phase) its value copied to the new one.
    */
   private async warm(spec: CommandSpec, cmd: ShardisCommand, call: CallOptions, key: string | Buffer, from: number, to: number): Promise<unknown> {
-    const master: CallOptions = { ...call, readFrom: "master" };
+    // One deadline for the whole read (docs/resilience.md), not one per step: each step gets what is left of it.
+    const deadline = performance.now() + call.timeoutMs;
+    const master = (): CallOptions => ({ ...call, readFrom: "master", timeoutMs: Math.max(1, deadline - performance.now()) });
     const copies = this.clock.copies(this.now());
     const again = cmd.clone();
     let value: unknown;
     let look: unknown;
     if (NIL_WHEN_ABSENT.has(spec.name)) {
-      value = await this.host.runOn(to, spec, cmd, master);
+      value = await this.host.runOn(to, spec, cmd, master());
       if (!isNil(cmd, value)) return value;
-      look = await this.host.runScript(OBSERVE, [key], null, master, to);
+      look = await this.host.runScript(OBSERVE, [key], null, master(), to);
     } else {
-      const read = this.host.runOn(to, spec, cmd, master);
-      const observed = this.host.runScript(OBSERVE, [key], null, master, to);
+      const read = this.host.runOn(to, spec, cmd, master());
+      const observed = this.host.runScript(OBSERVE, [key], null, master(), to);
       // Both settle before either is looked at: no rejection is left unhandled.
       const [reply, looked] = await Promise.allSettled([read, observed]);
       if (reply.status === "rejected") throw reply.reason;
@@ -239,16 +252,16 @@ export class Migrator {
     const [exists, tomb, seenMs] = look as [number, Buffer, number];
     if (exists === 1) return value;
     this.counts.fallbackReads++;
-    const old = this.host.runOn(from, spec, again, master);
+    const old = this.host.runOn(from, spec, again, master());
     if (!copies) {
       this.counts.copiesSkipped++;
       return old;
     }
-    const dumped = this.host.runScript(DUMP, [key], null, master, from);
+    const dumped = this.host.runScript(DUMP, [key], null, master(), from);
     const [answer, dump] = await Promise.allSettled([old, dumped]);
     if (dump.status === "fulfilled") {
       const [payload, pttl] = dump.value as [Buffer | null, number];
-      if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, master);
+      if (payload) this.copy(key, tomb, seenMs, pttl, payload, to, { ...call, readFrom: "master" });
       else this.counts.copiesSkipped++;
     } else this.counts.copyFailures++;
     if (answer.status === "rejected") throw answer.reason;
@@ -294,6 +307,21 @@ export class Migrator {
   }
 
   /**
+   * A write that failed in a way that leaves it possibly applied (its reply
+   * lost: TimeoutError, ConnectionError) or surely applied (WriteConcernError):
+   * the other owners are invalidated all the same, or a copy there (made by a
+   * warm reader) would be read in place of the write, and kept by the switch.
+   * Then the write's own error rejects; an invalidation that fails too is
+   * counted, and retrying the write (as its error says) invalidates again.
+   */
+  private async invalidateAnyway(name: string, applied: number, targets: Invalidations, error: unknown, oldOwners: boolean): Promise<never> {
+    if (error instanceof TimeoutError || error instanceof ConnectionError || error instanceof WriteConcernError) {
+      await this.invalidate(name, applied, targets, undefined, oldOwners).catch(() => undefined);
+    }
+    throw error;
+  }
+
+  /**
    * A splittable command (MGET, MSET, DEL, EXISTS, ...) with moving keys:
    * each moving key's part alone, by its own phase route; the keys that stay
    * grouped by their shard, as without a migration. Replies combined as the
@@ -323,10 +351,27 @@ export class Migrator {
         return part.shard >= 0 ? this.host.runOn(part.shard, spec, cmd, call) : this.single(phase, spec, cmd, call)!;
       }),
     );
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw failed.reason;
-    return reduceReplies(plan, settled.map((s) => (s as PromiseFulfilledResult<unknown>).value));
+    // Failures as without a migration: PartialFailureError by shard (a moving key's part named by the owner it goes to first), or with `partial` each key of a failed part reading as its error.
+    const first = phase === "dual" || (phase === "warm" && !spec.readOnly) ? from : to;
+    const failures: Array<{ shard: string; error: Error }> = [];
+    const succeeded: string[] = [];
+    const replies = settled.map((outcome, i) => {
+      const part = parts[i]!;
+      const shard = this.host.shardName(part.shard >= 0 ? part.shard : first.strategy.shardIndexOf(part.args[0]!));
+      if (outcome.status === "fulfilled") return (succeeded.push(shard), outcome.value);
+      failures.push({ shard, error: outcome.reason as Error });
+      return part.positions.map(() => outcome.reason);
+    });
+    if (failures.length && !(call.partial && plan.reduce === "byKey")) throw new PartialFailureError(spec.name, failures, [...new Set(succeeded)]);
+    return reduceReplies(plan, replies);
   }
+}
+
+/** Where a script on moving keys runs, and what follows it: the other owners invalidated after it ran, or after it failed in a way that may have left it applied. */
+export interface Authoritative {
+  readonly shard: number;
+  after(reply: unknown): Promise<unknown>;
+  failed(error: unknown): Promise<never>;
 }
 
 /** A read's reply is nil (a CarriedRead settles with the caller's object, the reply on it). */

@@ -34,6 +34,8 @@ export type MoveRoute =
   /** A write on the authoritative owners, then the other owners of the moving keys invalidated. */
   | { readonly kind: "write"; readonly route: Route; readonly side: "from" | "to"; readonly invalidate: Invalidations };
 
+const KEYED_SCANS = new Set(["sscan", "hscan", "zscan"]);
+
 /** The phases in which a moving key's commands take a plan of their own (before and done route by one placement). */
 export function moving(phase: Phase): boolean {
   return phase === "dual" || phase === "warm" || phase === "switch";
@@ -71,7 +73,9 @@ export function moveRoute(placements: Placements, phase: Phase, spec: CommandSpe
   }
   const { from, to } = placements;
   if (spec.readOnly) {
-    if (phase === "dual") return { kind: "read", route: from.router.route(spec, args) };
+    // A keyed scan's cursor belongs to one server's table: in warm it stays on the owner with every write (the old one), never
+    // going from a copy to the original midway (a write invalidating the copy) and skipping members.
+    if (phase === "dual" || (phase === "warm" && KEYED_SCANS.has(spec.name))) return { kind: "read", route: from.router.route(spec, args) };
     if (phase === "switch") return { kind: "read", route: to.router.route(spec, args) };
     return { kind: "warm", from: from.router.route(spec, args), to: routeOrUndefined(to, spec, args), moving: moved };
   }

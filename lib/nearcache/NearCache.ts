@@ -46,28 +46,40 @@ export interface Table {
   readonly name: string;
 }
 
-export interface Entry {
-  readonly domain: Domain;
-  /** The domain's generation when the read was sent: the entry counts only while it is the domain's. */
-  readonly generation: number;
-  readonly table: Table;
-  readonly key: string;
-  /** The key itself for commands of one argument, all arguments otherwise. */
-  readonly id: string;
-  value: unknown;
-  bytes: number;
-  expiresAt: number;
+/**
+ * A class, not an object literal: V8 pretenures a literal's allocation site
+ * once a scavenge finds nearly all of its recent objects alive, and a cache
+ * warming up (entries that live) tips it in some processes and not in
+ * others: entries born in the old generation in one process, in the young
+ * one in the next (docs/benchmarks.md, "The garbage-collector mode"). `new`
+ * of a class carries no allocation site: every process allocates alike.
+ */
+export class Entry {
+  value: unknown = undefined;
+  bytes = 0;
+  expiresAt = 0;
   /** A read in flight: no value yet. */
-  pending: boolean;
+  pending = true;
   /** In the index (not removed): what `fill` and `abandon` check instead of looking the key up again. */
-  held: boolean;
-  /** That read's reply, for reads of the same entry meanwhile (one read per entry in flight). */
-  inflight: Promise<unknown> | undefined;
+  held = true;
   /** SIEVE: hit since the eviction hand last passed. */
-  visited: boolean;
-  /** Insertion order: toward the oldest, toward the newest. */
-  older: Entry | undefined;
-  newer: Entry | undefined;
+  visited = false;
+  /** Insertion order: toward the newest (the oldest side is `older`). */
+  newer: Entry | undefined = undefined;
+
+  constructor(
+    readonly domain: Domain,
+    /** The domain's generation when the read was sent: the entry counts only while it is the domain's. */
+    readonly generation: number,
+    readonly table: Table,
+    readonly key: string,
+    /** The key itself for commands of one argument, all arguments otherwise. */
+    readonly id: string,
+    /** That read's reply, for reads of the same entry meanwhile (one read per entry in flight). */
+    public inflight: Promise<unknown> | undefined,
+    /** Insertion order: toward the oldest. */
+    public older: Entry | undefined,
+  ) {}
 }
 
 interface Domain {
@@ -186,10 +198,7 @@ export class NearCache {
       this.remove(existing);
       others = this.byKey.get(key);
     }
-    const entry: Entry = {
-      domain, generation: domain.generation, table, key, id, value: undefined, bytes: 0, expiresAt: 0,
-      pending: true, held: true, inflight: reply, visited: false, older: this.newest, newer: undefined,
-    };
+    const entry = new Entry(domain, domain.generation, table, key, id, reply, this.newest);
     if (this.newest) this.newest.newer = entry;
     else this.oldest = entry;
     this.newest = entry;

@@ -24,10 +24,13 @@ export class ReadRouter {
   constructor(
     private readonly registry: NodeRegistry,
     private readonly health: HealthMonitor,
+    /** A shard a fleet change released: no node, as for a master not known yet (the caller says why: ShardReleasedError). */
+    private readonly released: (shard: number) => boolean = () => false,
   ) {}
 
-  /** The node for a read on this shard; undefined while the shard has no master yet. */
+  /** The node for a read on this shard; undefined while the shard has no master yet, or was released. */
   node(shard: number, policy: ReadPolicy): NodeClient | undefined {
+    if (this.released(shard)) return undefined;
     const master = this.registry.master(shard);
     if (policy === "master") return master;
     const replicas = this.registry.replicasOf(shard);

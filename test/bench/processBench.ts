@@ -7,11 +7,13 @@
  * mode for its whole life (docs/benchmarks.md, "The garbage-collector mode").
  *
  * Standalone: `tsx test/bench/processBench.ts --processes 10 --seconds 3 --inflight 256 --variants "a,b" --cluster 1 --burst 1000`
- * (--burst 10000 loads in bursts large enough to tip V8 into the slow mode in every process of a build without the fix;
- * SHARDIS_DIST=path/to/dist/index.js runs another build)
+ * (--node-flags="--cpu-prof --cpu-prof-dir=/tmp/p" passes V8/Node flags to every worker, for profiling one variant;
+ * --burst 10000 loads in bursts large enough to tip V8 into the slow mode in every process of a build without the fix;
+ * SHARDIS_DIST=path/to/dist/index.js runs another build; --compare path/to/dist/index.js runs both, interleaved)
  * (starts and loads its own servers); `npm run bench` runs it as a section.
  */
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
@@ -55,20 +57,27 @@ export interface ProcessBenchParts {
   readonly variants: string[];
   /** Each process loads the keys through its client first, this many at a time (1000; 0: no load). */
   readonly burst?: number;
+  /** Extra Node/V8 flags for every worker (profiling: --cpu-prof, --trace-deopt, --trace-pretenuring-statistics). */
+  readonly nodeFlags?: string[];
+  /** Another build's dist/index.js: each variant also runs on it ("<variant> @other"), in the same process slots, order alternating. */
+  readonly compare?: string;
   readonly log: (line?: string) => void;
 }
 
 const WORKER = fileURLToPath(new URL("./processWorker.ts", import.meta.url));
 
-function runWorker(job: WorkerJob): Promise<WorkerResult | Error> {
+function runWorker(job: WorkerJob, flags: string[] = [], dist?: string): Promise<WorkerResult | Error> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WORKER, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
+    const env = dist === undefined ? process.env : { ...process.env, SHARDIS_DIST: dist };
+    const child = spawn(process.execPath, [...flags, "--import", "tsx", WORKER, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     let err = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk));
     child.stderr.on("data", (chunk: Buffer) => (err += chunk));
     child.on("close", (code) => {
-      const line = out.trim().split("\n").pop() ?? "";
+      // The result is the last JSON line (trace flags print to stdout too); PB_LOG_DIR keeps each worker's output.
+      if (process.env.PB_LOG_DIR) writeFileSync(`${process.env.PB_LOG_DIR}/${job.variant.replace(/\W+/g, "_")}-${Date.now()}.log`, `${out}\n--- stderr\n${err}`);
+      const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "";
       try {
         resolve(code === 0 ? (JSON.parse(line) as WorkerResult) : new Error(`exit ${code}: ${err.trim().split("\n")[0]}`));
       } catch {
@@ -82,32 +91,38 @@ const k = (n: number) => `${Math.round(n / 1000)}k`;
 
 export async function processBench(parts: ProcessBenchParts): Promise<Record<string, WorkerResult[]>> {
   const { log } = parts;
-  const results: Record<string, WorkerResult[]> = Object.fromEntries(parts.variants.map((v) => [v, []]));
+  const OTHER = " @other";
+  const labels = parts.compare === undefined ? parts.variants : parts.variants.flatMap((v) => [v, v + OTHER]);
+  const results: Record<string, WorkerResult[]> = Object.fromEntries(labels.map((v) => [v, []]));
   log(`\n== per process: ${parts.processes} fresh processes per variant (interleaved), ${parts.burst === 0 ? "" : `keys loaded through the client ${parts.burst ?? 1000} at a time, `}1 s warm-up + ${parts.seconds} s each, ${parts.inflight} in flight, default options`);
   for (let p = 0; p < parts.processes; p++) {
-    for (const variant of parts.variants) {
+    // With a build to compare, its run and this build's alternate which goes first.
+    const order = p % 2 === 0 ? labels : [...labels].reverse();
+    for (const label of order) {
+      const variant = label.endsWith(OTHER) ? label.slice(0, -OTHER.length) : label;
       const job: WorkerJob = { variant, single: parts.single, shards: parts.shards, seeds: parts.seeds, inflight: parts.inflight, warmMs: 1000, durationMs: parts.seconds * 1000, keys: parts.keys, burst: parts.burst ?? 1000 };
-      const result = await runWorker(job);
+      const result = await runWorker(job, parts.nodeFlags, label === variant ? undefined : parts.compare);
       if (result instanceof Error) {
-        log(`  process ${p + 1}  ${variant.padEnd(28)} failed: ${result.message}`);
+        log(`  process ${p + 1}  ${label.padEnd(28)} failed: ${result.message}`);
         continue;
       }
-      results[variant]!.push(result);
+      results[label]!.push(result);
       log(
-        `  process ${p + 1}  ${variant.padEnd(28)} ${String(Math.round(result.opsPerSec)).padStart(7)} ops/s  cpu ${result.cpuMicrosPerOp.toFixed(2)} us/op` +
+        `  process ${p + 1}  ${label.padEnd(28)} ${String(Math.round(result.opsPerSec)).padStart(7)} ops/s  cpu ${result.cpuMicrosPerOp.toFixed(2)} us/op` +
           `  gc ${(result.gcShare * 100).toFixed(1)}%  promoted ${(result.promotedPerMillion / 1e6).toFixed(0)} MB/M cmds${result.errors ? `  errors ${result.errors} (first: ${result.firstError})` : ""}`,
       );
     }
   }
-  log("across processes (min / median / max ops/s, slowest/fastest; medians of CPU, GC time share, bytes promoted per million commands, live young generation per command in flight):");
-  for (const variant of parts.variants) {
+  log("across processes (min / median / max ops/s, slowest/fastest; CPU us per command min / median / max; medians of GC time share, bytes promoted per million commands, live young generation per command in flight):");
+  for (const variant of labels) {
     const rs = results[variant]!;
     if (rs.length === 0) continue;
     const ops = rs.map((r) => r.opsPerSec);
     const spread = Math.min(...ops) / Math.max(...ops);
+    const cpus = rs.map((r) => r.cpuMicrosPerOp);
     log(
       `  ${variant.padEnd(28)} ${k(Math.min(...ops))} / ${k(median(ops))} / ${k(Math.max(...ops))}  slowest/fastest ${spread.toFixed(2)}${spread >= 0.85 ? "" : " (< 0.85)"}` +
-        `  cpu ${median(rs.map((r) => r.cpuMicrosPerOp)).toFixed(2)} us  gc ${(median(rs.map((r) => r.gcShare)) * 100).toFixed(1)}%` +
+        `  cpu ${Math.min(...cpus).toFixed(2)} / ${median(cpus).toFixed(2)} / ${Math.max(...cpus).toFixed(2)} us (fastest/slowest ${(Math.min(...cpus) / Math.max(...cpus)).toFixed(2)})  gc ${(median(rs.map((r) => r.gcShare)) * 100).toFixed(1)}%` +
         `  promoted ${(median(rs.map((r) => r.promotedPerMillion)) / 1e6).toFixed(1)} MB/M  young ${Math.round(median(rs.map((r) => r.youngPerInflight)))} B/cmd in flight`,
     );
   }
@@ -157,6 +172,8 @@ async function standalone(): Promise<void> {
       variants: { type: "string" },
       cluster: { type: "string", default: "1" },
       burst: { type: "string", default: "1000" },
+      "node-flags": { type: "string", default: "" },
+      compare: { type: "string" },
     },
   });
   const withCluster = values.cluster !== "0";
@@ -178,6 +195,8 @@ async function standalone(): Promise<void> {
       seconds: Number(values.seconds),
       variants,
       burst: Number(values.burst),
+      nodeFlags: values["node-flags"].split(" ").filter(Boolean),
+      compare: values.compare,
       log: (line = "") => process.stdout.write(`${line}\n`),
     });
   } finally {

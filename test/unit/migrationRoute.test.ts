@@ -187,4 +187,15 @@ describe("a migration's routing plan", () => {
     at("done");
     expect(() => m.refuseMoving("multi", [moving], "why")).not.toThrow();
   });
+
+  it("a keyed scan (SSCAN/HSCAN/ZSCAN) of a moving key reads one owner per side: the old one in dual and warm, the new one in switch", () => {
+    const { m } = migrator();
+    const { moving } = keys(m);
+    const [from, to] = [m.placements.from.strategy.shardIndexOf(moving), m.placements.to.strategy.shardIndexOf(moving)];
+    for (const name of ["sscan", "hscan", "zscan"]) {
+      expect(moveRoute(m.placements, "warm", commandSpec(name), [moving, "0"])).toEqual({ kind: "read", route: from });
+      expect(moveRoute(m.placements, "switch", commandSpec(name), [moving, "0"])).toEqual({ kind: "read", route: to });
+    }
+    expect(moveRoute(m.placements, "warm", commandSpec("hgetall"), [moving])).toMatchObject({ kind: "warm" });
+  });
 });
