@@ -13,6 +13,7 @@ import { ownConnection } from "./pushes.js";
 import { credentialsOnConnect } from "./credentials.js";
 import { youngCommandQueue } from "./youngQueue.js";
 import { batchedWrites, type BatchWrites } from "./batchWrites.js";
+import { lastingStreamErrors } from "./streamErrors.js";
 
 /** The socket, while connected: corked around one turn's batch so it leaves in one write. */
 export interface ConnectionStream {
@@ -55,9 +56,10 @@ export type ConnectionFactory = (address: Address) => Connection;
 /** The default: an ioredis Redis per connection, configured so that shardis alone queues and retries. */
 export function ioredisConnections(options: Readonly<RedisConnectionOptions>): ConnectionFactory {
   const provider = options.credentials;
-  // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes.
+  // shardis's own connections: kept off ioredis's tracing channel (untraced.ts), theirs alone for invalidation pushes,
+  // every socket listened to for errors its whole life (streamErrors.ts).
   const owned = (redis: Redis): Connection => {
-    ownConnection(batchedWrites(untraced(youngCommandQueue(redis))));
+    ownConnection(batchedWrites(untraced(youngCommandQueue(lastingStreamErrors(redis)))));
     if (provider) credentialsOnConnect(redis, provider);
     return redis as unknown as Connection;
   };

@@ -18,6 +18,7 @@ import type { AddressPolicy } from "../topology/addressPolicy.js";
 import type { Layout, LayoutDraft, ShardNodes } from "../topology/Topology.js";
 import type { LayoutSource } from "../topology/TopologyHolder.js";
 import { untraced } from "../connection/untraced.js";
+import { lastingStreamErrors } from "../connection/streamErrors.js";
 
 export interface SentinelEvents {
   /** +switch-master: the named master moved to `address` (already admitted by the policy). */
@@ -233,7 +234,7 @@ export class SentinelClient implements LayoutSource {
   /** A connection to a sentinel (lazy): with sentinelOptions.credentials, the provider is asked before each connect. */
   /** A connection to a sentinel: shardis's own traffic, kept off ioredis's tracing channel (untraced.ts). */
   private open(options: RedisOptions): Redis {
-    const redis = untraced(new Redis(options));
+    const redis = untraced(lastingStreamErrors(new Redis(options)));
     if (this.options.credentials) credentialsOnConnect(redis, this.options.credentials);
     return redis;
   }
