@@ -107,7 +107,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
     this.#scans = new Scans(executor);
     const masters = () => executor.fleet.live().map((i) => executor.master(i));
     this.#lifecycle = new Lifecycle({ masters, emit: (event) => this.emit(event), reconnecting: (ms) => this.emit("reconnecting", ms) }, resolved.lazyConnect);
-    this.#pubsub = clientPubSub(executor, this);
+    this.#pubsub = clientPubSub(executor, this, this.#pubsub); // the closed one's subscriptions carried over, as ioredis
   }
 
   /** ioredis's view of the options, plain and writable (client/options.ts); secrets readable by name, never printed. */

@@ -158,8 +158,8 @@ export function fleetEvents(client: Emitter, wired: Wired): FleetEvents {
   };
 }
 
-/** The client's pub/sub: subscriber connections from the executor, deliveries as the client's events. */
-export function clientPubSub(executor: Executor, client: Emitter): PubSub {
+/** The client's pub/sub: subscriber connections from the executor, deliveries as the client's events; `closed`'s subscriptions carried over (a reopen). */
+export function clientPubSub(executor: Executor, client: Emitter, closed?: PubSub): PubSub {
   // With a keyPrefix, sharded channels carry it, as SPUBLISH's do (pubsub/PrefixingPubSub).
   const prefix = executor.options.keyPrefix;
   const make = (host: PubSubHost, events: PubSubEvents) => (prefix ? new PrefixingPubSub(host, events, prefix) : new PubSub(host, events));
@@ -200,5 +200,6 @@ export function clientPubSub(executor: Executor, client: Emitter): PubSub {
   );
   // A migration configured or done moves where channels are listened to.
   executor.moves.onPlacement = () => pubsub.resync();
+  if (closed) pubsub.carryOver(closed);
   return pubsub;
 }

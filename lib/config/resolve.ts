@@ -97,7 +97,8 @@ export const REDIS_FIELDS: Record<string, Check> = {
   keyPrefix: isString,
   replyMapping: oneOf("legacy", "resp3"),
   // ioredis's options mapped onto shardis's own mechanisms (docs/ioredis-compatibility.md#ioredis-options):
-  retryStrategy: (v) => (typeof v === "function" ? undefined : `must be a function (times) => delay in ms (got ${describe(v)})`),
+  // null: ioredis's "never reconnect".
+  retryStrategy: (v) => (v === null || typeof v === "function" ? undefined : `must be a function (times) => delay in ms, or null (got ${describe(v)})`),
   maxRetriesPerRequest: (v) => (v === null ? undefined : intRange(0, 1_000_000)(v)),
   enableOfflineQueue: isBoolean,
   socketTimeout: intRange(1, MAX_TIMEOUT_MS),

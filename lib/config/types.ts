@@ -136,12 +136,14 @@ export interface RedisConnectionOptions {
    * called with the attempt number (1 after a loss, counted again from 1
    * once connected); a number is the delay in ms, anything else stops that
    * connection reconnecting, and its commands then fail at once with
-   * ConnectionError. @default shardis's capped, jittered backoff (50 ms doubling to 2 s)
+   * ConnectionError ("Connection is closed."). null, as in ioredis: a
+   * connection is never reopened once lost (or once its first attempt failed).
+   * @default shardis's capped, jittered backoff (50 ms doubling to 2 s)
    */
-  retryStrategy?: (times: number) => number | void | null;
+  retryStrategy?: ((times: number) => number | void | null) | null;
   /**
    * ioredis's: commands waiting for a connection (not yet written) fail
-   * with ConnectionError ("Reached the max retries per request limit ...")
+   * with MaxRetriesPerRequestError, a ConnectionError ("Reached the max retries per request limit ...")
    * at every (n+1)th failed attempt in a row to connect; null: they wait,
    * bounded by commandTimeoutMs (and failed sooner by an open breaker).
    * @default null

@@ -31,7 +31,9 @@ export function connectionOptions(address: Address, redis: Readonly<RedisConnect
     maxRetriesPerRequest: null,
     showFriendlyErrorStack: false,
     // ioredis's retryStrategy when given (a non-number stops this connection reconnecting; NodeClient then fails its commands).
-    retryStrategy: (attempt: number) => (strategy ? strategy(attempt + extraAttempts()) : reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect)),
+    // null, ioredis's "never reconnect": a function answering no delay, as shardis's own code calls it (credentials.ts).
+    retryStrategy: (attempt: number) =>
+      strategy === null ? null : strategy ? strategy(attempt + extraAttempts()) : reconnectDelay(attempt + extraAttempts(), DEFAULTS.reconnect),
   };
 }
 

@@ -3,12 +3,13 @@
  * shardis's own queue (each NodeClient's): `enableOfflineQueue: false`
  * refuses a command while the connection is not ready; `maxRetriesPerRequest`
  * fails what waits at every (n+1)th failed attempt in a row to connect, as
- * ioredis flushes its offline queue; and a connection whose retryStrategy
- * stopped it (status "end" without a close by the client) refuses and fails
+ * ioredis flushes its offline queue (with ioredis's MaxRetriesPerRequestError);
+ * and a connection whose retryStrategy stopped it (null, or no delay returned:
+ * status "end" without a close by the client) refuses and fails
  * everything with ioredis's "Connection is closed.". Without these options,
  * commands wait for the connection within their deadline, as before.
  */
-import { ConnectionError } from "../errors.js";
+import { ConnectionError, MaxRetriesPerRequestError } from "../errors.js";
 
 /** ioredis's message for a command of a connection that is closed for good. */
 export const CONNECTION_CLOSED = "Connection is closed.";
@@ -39,13 +40,13 @@ export class Waiting {
   }
 
   /** After the `attempts`th failed attempt in a row: what the commands waiting fail with, if maxRetriesPerRequest says they do now. */
-  exhausted(attempts: number): ConnectionError | undefined {
+  exhausted(attempts: number): MaxRetriesPerRequestError | undefined {
     const max = this.rules.maxRetriesPerRequest;
     if (typeof max !== "number" || attempts % (max + 1) !== 0) return undefined;
-    return new ConnectionError(this.shard, this.node, `Reached the max retries per request limit (which is ${max}). Refer to "maxRetriesPerRequest" option for details.`);
+    return new MaxRetriesPerRequestError(this.shard, this.node, max);
   }
 
-  /** The connection stopped reconnecting (its retryStrategy returned no delay): closed for good, in ioredis's words. */
+  /** The connection stopped reconnecting (retryStrategy null, or it returned no delay): closed for good, in ioredis's words. */
   ended(cause?: Error): ConnectionError {
     return new ConnectionError(this.shard, this.node, "not reconnecting: redis.retryStrategy returned no delay", cause, CONNECTION_CLOSED);
   }

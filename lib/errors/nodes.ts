@@ -9,6 +9,23 @@ export class ConnectionError extends NodeError {
   }
 }
 
+/**
+ * ioredis's MaxRetriesPerRequestError: `redis.maxRetriesPerRequest` failed
+ * attempts in a row (plus one) to connect failed the commands waiting for the
+ * connection, as ioredis flushes its offline queue. Its `name` and message are
+ * ioredis's (libraries read them); a ConnectionError (same `code`), so code
+ * handling connection failures handles it too. Nothing was written.
+ */
+export class MaxRetriesPerRequestError extends ConnectionError {
+  readonly maxRetriesPerRequest: number;
+
+  constructor(shard: string, node: string, maxRetriesPerRequest: number, cause?: unknown) {
+    const message = `Reached the max retries per request limit (which is ${maxRetriesPerRequest}). Refer to "maxRetriesPerRequest" option for details.`;
+    super(shard, node, message, cause, message);
+    this.maxRetriesPerRequest = maxRetriesPerRequest;
+  }
+}
+
 /** No reply arrived before the command's deadline (time spent queued counts). */
 export class TimeoutError extends NodeError {
   readonly timeoutMs: number;

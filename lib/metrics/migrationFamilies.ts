@@ -8,6 +8,8 @@ export interface MigrationFigures {
   readonly copies: number;
   readonly copiesSkipped: number;
   readonly copyFailures: number;
+  readonly writeCopies: number;
+  readonly writeCopyFailures: number;
   readonly invalidations: number;
   readonly invalidationFailures: number;
 }
@@ -37,6 +39,18 @@ export const MIGRATION_FAMILIES: readonly Family[] = [
             { labels: { result: "copied" }, value: f.migration.copies },
             { labels: { result: "skipped" }, value: f.migration.copiesSkipped },
             { labels: { result: "failed" }, value: f.migration.copyFailures },
+          ]
+        : [],
+  },
+  {
+    name: "migration_write_copies_total",
+    help: "Values written in the warm phase (on the old owner) copied to the new owner with the write, by result: copied, failed (the write still answered).",
+    type: "counter",
+    samples: (f) =>
+      f.migration
+        ? [
+            { labels: { result: "copied" }, value: f.migration.writeCopies },
+            { labels: { result: "failed" }, value: f.migration.writeCopyFailures },
           ]
         : [],
   },

@@ -15,6 +15,7 @@
 import { internalCommand } from "../commands/command.js";
 import type { NodeClient } from "../connection/NodeClient.js";
 import { ClientClosedError, InvalidArgumentError, type SubscriptionError } from "../errors.js";
+import { carry, UNMAPPED } from "./carry.js";
 import { Restorer } from "./restore.js";
 import { EVENTS, keyOf, stateOf, type Kind, type Listener, type Registry, type Subscription, type SubscriptionState } from "./subscriptions.js";
 
@@ -98,7 +99,7 @@ export class PubSub {
         return host.closed;
       },
       shardName: (shard) => host.shardName(shard),
-      send: (shard, command, name) => this.send([shard], command, name),
+      send: (shard, command, name) => this.send([shard], command, name).then(() => undefined),
       failed: (error) => events.subscriptionError(error),
     });
   }
@@ -139,6 +140,22 @@ export class PubSub {
 
   sunsubscribe(channels: ReadonlyArray<string | Buffer>, handler?: MessageHandler): Promise<number> {
     return this.unlisten(this.kinds.shardChannel, channels, handler);
+  }
+
+  /** A client opened again listens where `closed` did (carry.ts): subscribed again on this one's connections. */
+  carryOver(closed: PubSub): void {
+    const [from, to] = [closed.allKinds(), this.allKinds()];
+    const carried = from.flatMap((kind, i) => carry(kind.registry, to[i]!.registry));
+    if (carried.length === 0) return;
+    void this.host.mapped().then(() => {
+      carried.forEach((s) => s.trouble.delete(UNMAPPED));
+      this.allShards().forEach((shard) => this.patternShards.add(shard));
+      for (const s of this.shardChannels.values()) this.shardChannelHome.set(keyOf(s.name), this.host.shardOf(s.name));
+      for (const kind of [this.kinds.channel, this.kinds.shardChannel] as Array<Kind<unknown>>) {
+        for (const [key, s] of kind.registry) this.held.set(`${kind.kind}|${key}`, kind.shards(s.name));
+      }
+      for (const shard of this.allShards()) for (const kind of to) this.restorer.restore(shard, kind);
+    }, () => undefined); // not mapped within the deadline (a cluster not reachable): they stay "restoring"
   }
 
   async close(): Promise<void> {
@@ -237,16 +254,28 @@ export class PubSub {
     const deadline = performance.now() + this.host.timeoutMs;
     await this.host.mapped();
     this.allShards().forEach((shard) => this.patternShards.add(shard));
+    let last: unknown;
     await Promise.all(
-      names.map((name) =>
-        this.add(kind.registry, name, handler ?? EVENTS, () => {
+      names.map((name, i) =>
+        this.add(kind.registry, name, handler ?? EVENTS, async () => {
           const shards = kind.shards(name);
           if (kind !== this.kinds.pattern) this.held.set(`${kind.kind}|${keyOf(name)}`, shards);
-          return this.send(shards, kind.subscribe, name, deadline);
+          const replies = await this.send(shards, kind.subscribe, name, deadline);
+          if (i === names.length - 1) last = replies[0];
         }),
       ),
     );
-    return this.count;
+    return this.countAfter(kind, last);
+  }
+
+  /**
+   * One shard: as ioredis, the server's count replied to the call's last name (not counting another call's names
+   * subscribed after it), or, that name held already, what the server would say. Several: all the client listens to.
+   */
+  private countAfter(kind: Kind<unknown>, reply: unknown): number {
+    if (this.allShards().length !== 1) return this.count;
+    if (typeof reply === "number") return reply;
+    return kind === this.kinds.shardChannel ? this.shardChannels.size : this.channels.size + this.patterns.size;
   }
 
   private async unlisten<H>(kind: Kind<H>, given: ReadonlyArray<string | Buffer>, handler?: H): Promise<number> {
@@ -301,10 +330,11 @@ export class PubSub {
     return true;
   }
 
-  private async send(shards: number[], command: string, name: string | Buffer, deadline = performance.now() + this.host.timeoutMs): Promise<void> {
+  /** The replies, one per shard. */
+  private async send(shards: number[], command: string, name: string | Buffer, deadline = performance.now() + this.host.timeoutMs): Promise<unknown[]> {
     if (this.host.closed) throw new ClientClosedError();
     // The wait for a subscriber connection (its master not named yet) counts against the deadline.
-    await Promise.all(
+    return Promise.all(
       shards.map(async (shard) => (await this.connection(shard)).send(internalCommand(command, [name]), Math.max(1, deadline - performance.now()))),
     );
   }

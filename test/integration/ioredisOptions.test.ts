@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
+import { ConnectionError, ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { watchUnhandled } from "../support/fleet.js";
@@ -88,7 +88,23 @@ describe("ioredis options mapped onto shardis's mechanisms, beside ioredis", () 
     expect(a).toEqual({ calls: [1, 2, 3], delays: [30, 30], after: "Connection is closed." });
   });
 
-  it("maxRetriesPerRequest: a command waiting for the connection fails at the (n+1)th failed attempt, with ioredis's message", async () => {
+  it("retryStrategy: null (ioredis: never reconnect): the dropped connection is not reopened, commands fail with 'Connection is closed.'", async () => {
+    const [a, b] = await both(async (kind) => {
+      const client = make(kind, { retryStrategy: null });
+      await client.ping();
+      proxy.set("reset");
+      // A GET in flight at the loss fails otherwise: asked again until the connection is seen closed for good.
+      await eventually(async () => expect(await outcome(() => client.get("k"))).toMatchObject({ error: "Connection is closed." }));
+      proxy.set("pass");
+      // The node reachable again: still closed (a connection reconnecting would have served this GET).
+      const later = (await outcome(() => client.get("k"))) as { error: string };
+      return { later: later.error };
+    });
+    expect(b).toEqual(a);
+    expect(a).toEqual({ later: "Connection is closed." });
+  });
+
+  it("maxRetriesPerRequest: a command waiting for the connection fails at the (n+1)th failed attempt, as ioredis's MaxRetriesPerRequestError", async () => {
     const message = 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.';
     const [a, b] = await both(async (kind) => {
       // shardis's breaker would fail the command sooner (an open breaker's CircuitOpenError): off, to see the option alone.
@@ -96,10 +112,12 @@ describe("ioredis options mapped onto shardis's mechanisms, beside ioredis", () 
       await client.ping();
       proxy.set("reset");
       await lost(client);
-      return outcome(() => client.get("k"));
+      const error = (await outcome(() => client.get("k").then(() => undefined, (e: Error) => e))) as Loose;
+      return { name: error?.name, message: error?.message, code: error?.code, connectionError: error instanceof ConnectionError };
     });
-    expect(a).toEqual({ error: message, code: undefined });
-    expect(b).toEqual({ error: `shard s0 (${proxy.address}): ${message}`, code: "ERR_SHARDIS_CONNECTION" });
+    // What libraries read, ioredis's (the class's name and the message); shardis's is a ConnectionError with its code.
+    expect(a).toEqual({ name: "MaxRetriesPerRequestError", message, code: undefined, connectionError: false });
+    expect(b).toEqual({ ...a, code: "ERR_SHARDIS_CONNECTION", connectionError: true });
   });
 
   it("enableOfflineQueue: false fails a command at once while the connection is down, and commands run again once it is back", async () => {

@@ -189,6 +189,32 @@ describe.each(["slots", "ketama"] as const)("growing 3 -> 4 shards (%s)", (strat
     }
   });
 
+  it("a value written in warm and not read again is copied to its new owner with the write: a hit at the switch, its TTL kept", async () => {
+    await fleet.flushAll();
+    const where = owners(strategy);
+    const { client, at } = migrating(strategy, "warm");
+    await client.ready();
+    const keys = Array.from({ length: 200 }, (_, i) => `behind:${strategy}:${i}`).filter((k) => where.old(k) !== where.next(k)).slice(0, 20);
+    expect(keys.length).toBeGreaterThan(5);
+    // A cache filled after a miss in warm: written once, not read again before the switch.
+    await Promise.all(keys.map((k) => client.set(k, `v:${k}`, "PX", 600_000)));
+    expect(client.migration()!.writeCopies).toBe(keys.length);
+    for (const k of keys) {
+      const server = fleet.servers[where.next(k)]!.client();
+      expect(await server.get(k)).toBe(`v:${k}`);
+      expect(await server.pttl(k)).toBeGreaterThan(500_000);
+    }
+    at("switch");
+    expect(await client.mget(keys)).toEqual(keys.map((k) => `v:${k}`));
+    // A delete in warm leaves nothing to copy: absent at the switch.
+    at("warm");
+    await client.del(keys[0]!);
+    at("switch");
+    expect(await client.get(keys[0]!)).toBeNull();
+    expect(client.migration()!.writeCopyFailures).toBe(0);
+    await client.quit();
+  });
+
   it("the delete/copy race: a fallback copy racing a delete never makes the deleted value readable", async () => {
     await fleet.flushAll();
     const where = owners(strategy);

@@ -203,12 +203,14 @@ describe("resolveOptions", () => {
       const mapped = { retryStrategy, maxRetriesPerRequest: 3, enableOfflineQueue: false, socketTimeout: 5000, blockingTimeout: 200, blockingTimeoutGrace: 50 };
       expect(resolveOptions({ shards: two, redis: mapped }).redis).toEqual({ connectTimeout: 1000, ...mapped });
       expect(resolveOptions({ shards: two, redis: { maxRetriesPerRequest: null } }).redis).toEqual({ connectTimeout: 1000, maxRetriesPerRequest: null });
+      // ioredis's "never reconnect".
+      expect(resolveOptions({ shards: two, redis: { retryStrategy: null } }).redis).toEqual({ connectTimeout: 1000, retryStrategy: null });
       expect(warnings).toEqual([]);
     } finally {
       process.emitWarning = emit;
     }
     expect(problemsOf({ shards: two, redis: { retryStrategy: 50, maxRetriesPerRequest: -1, enableOfflineQueue: "no", socketTimeout: 0 } })).toEqual([
-      "redis.retryStrategy must be a function (times) => delay in ms (got 50)",
+      "redis.retryStrategy must be a function (times) => delay in ms, or null (got 50)",
       "redis.maxRetriesPerRequest must be an integer from 0 to 1000000 (got -1)",
       'redis.enableOfflineQueue must be true or false (got "no")',
       "redis.socketTimeout must be an integer from 1 to 2147483647 (got 0)",

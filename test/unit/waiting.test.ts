@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildCommand, internalCommand } from "../../lib/commands/command.js";
 import { PROBE } from "../../lib/connection/NodeClient.js";
-import { ConnectionError } from "../../lib/errors.js";
+import { ConnectionError, MaxRetriesPerRequestError } from "../../lib/errors.js";
 import { fakeNode, turn, useFakeTime } from "../support/fakeNode.js";
 
 const get = () => buildCommand("get", ["k"], null);
@@ -50,10 +50,17 @@ describe("commands waiting for a connection, by ioredis's options", () => {
     expect(waiting.settled).toBe(false);
     connection.failAttempt(); // attempt 2
     await turn();
+    // ioredis's class name and message (libraries read them), a ConnectionError with its code, the node in its fields.
     expect(waiting.error).toMatchObject({
-      constructor: ConnectionError,
-      message: 'shard s0 (10.0.0.1:6379): Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.',
+      constructor: MaxRetriesPerRequestError,
+      name: "MaxRetriesPerRequestError",
+      code: "ERR_SHARDIS_CONNECTION",
+      message: 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.',
+      maxRetriesPerRequest: 1,
+      shard: "s0",
+      node: "10.0.0.1:6379",
     });
+    expect(waiting.error).toBeInstanceOf(ConnectionError);
     const next = state(node.send(get(), 10_000));
     connection.failAttempt(); // attempt 3: not yet
     await turn();
