@@ -44,12 +44,13 @@ interface Args {
   readonly x: string;
 }
 
-/** A pipeline's or transaction's [error, result] pairs, as recorded. */
+/** A pipeline's or transaction's entries, as recorded: [null, result], or a failed one as ioredis gives it, [error] alone. */
 function entries(reply: Recorded | undefined, length: number): Entry[] | undefined {
   if (!Array.isArray(reply) || reply.length !== length) return undefined;
   return reply.map((pair) => {
-    if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+    if (!Array.isArray(pair) || pair.length < 1 || pair.length > 2) return undefined;
     const [error, value] = pair;
+    if (pair.length === 1) return error && typeof error === "object" && "error" in error ? { error: error.error as RecordedError } : undefined;
     if (error && typeof error === "object" && "error" in error) return { error: error.error as RecordedError };
     return error === null ? { value } : undefined;
   });
@@ -76,7 +77,7 @@ export function judge(call: CallRecord, know: Knowledge): Judgement {
   };
   const entryValue = (entry: Entry, what: string): Recorded | undefined => {
     if (entry && "error" in entry) errors.push(entry.error);
-    else if (!entry) problems.push(`${call.op}: entry ${what} is not an [error, result] pair: ${show(reply)}`);
+    else if (!entry) problems.push(`${call.op}: entry ${what} is neither [null, result] nor [error]: ${show(reply)}`);
     return entry && "value" in entry ? entry.value : undefined;
   };
   if (call.error) return { problems, observations, errors };
