@@ -336,7 +336,10 @@ export class Migrator {
     const failures = (await Promise.all(runs)).filter((r) => r !== undefined);
     // A write on the old owner in warm, early enough to copy: its value follows to the new owners (copyBehindWrite).
     if (failures.length === 0 && !oldOwners && reply !== undefined && this.clock.copies(this.now())) {
-      await Promise.all([...targets].map(([shard, keys]) => this.copyBehindWrite(keys, applied, shard, call)));
+      // A command's own deadline, not S: the look must be answered within it for the copy to land before any process's
+      // switch (copyUntil leaves S + W for a command's life plus the skew; S itself would spend the skew twice).
+      const copyCall: CallOptions = { ...call, timeoutMs: this.clock.boundMs - this.clock.timing.clockSkewMs };
+      await Promise.all([...targets].map(([shard, keys]) => this.copyBehindWrite(keys, applied, shard, copyCall)));
     }
     if (failures.length === 0 || lapsed()) return reply;
     for (const { keys } of failures) this.counts.invalidationFailures += keys.length;
