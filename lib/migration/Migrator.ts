@@ -293,8 +293,7 @@ export class Migrator {
           if (exists === 1) return;
           const [payload, pttl] = (await this.host.runScript(DUMP, [key], null, call, from)) as [Buffer | null, number];
           if (!payload) return;
-          const args = [key, tomb, String(seenMs), String(this.migration.copyWindowMs), String(pttl), payload];
-          if ((await this.host.runScript(COPY, args, "utf8", call, to)) === 1) this.counts.writeCopies++;
+          if ((await this.host.runScript(COPY, this.copyArgs(key, tomb, seenMs, pttl, payload), "utf8", call, to)) === 1) this.counts.writeCopies++;
         } catch {
           this.counts.writeCopyFailures++;
         }
@@ -302,10 +301,14 @@ export class Migrator {
     );
   }
 
+  /** The copy script's arguments: copied only if absent, the tombstone still `tomb`, within the window of `seenMs`, with its TTL. */
+  private copyArgs(key: string | Buffer, tomb: Buffer, seenMs: number, pttl: number, payload: Buffer): Array<string | Buffer> {
+    return [key, tomb, String(seenMs), String(this.migration.copyWindowMs), String(pttl), payload];
+  }
+
   /** Copies a value to its new owner in the background (the read does not wait); counted. */
   private copy(key: string | Buffer, tomb: Buffer, seenMs: number, pttl: number, payload: Buffer, to: number, call: CallOptions): void {
-    const args = [key, tomb, String(seenMs), String(this.migration.copyWindowMs), String(pttl), payload];
-    this.host.runScript(COPY, args, "utf8", call, to).then(
+    this.host.runScript(COPY, this.copyArgs(key, tomb, seenMs, pttl, payload), "utf8", call, to).then(
       (result) => (result === 1 ? this.counts.copies++ : this.counts.copiesSkipped++),
       () => this.counts.copyFailures++,
     );
