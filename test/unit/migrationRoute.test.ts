@@ -123,6 +123,20 @@ describe("a migration's routing plan", () => {
     expect(sent.splice(0)).toEqual([{ shard: oldOwner, what: "set" }, { shard: newOwner, what: "invalidate" }, { shard: newOwner, what: "observe" }]);
   });
 
+  it("warm: a write whose copy to the new owner fails (the look's connection lost) answers its own reply; the failure is counted", async () => {
+    const { m, sent, at, host } = migrator();
+    const { moving, oldOwner, newOwner } = keys(m);
+    const { runScript } = host;
+    host.runScript = async (script, args, encoding, call, shard) => {
+      if (script.name.endsWith("observe")) throw new Error("connection lost");
+      return runScript(script, args, encoding, call, shard);
+    };
+    at("warm");
+    await expect(run(m, "set", [moving, "w"])).resolves.toBe("OK");
+    expect(sent.splice(0)).toEqual([{ shard: oldOwner, what: "set" }, { shard: newOwner, what: "invalidate" }]);
+    expect(m.status()).toMatchObject({ writeCopies: 0, writeCopyFailures: 1, invalidations: 1 });
+  });
+
   it("switch: reads the new owner only; writes go there first, then invalidate the old owner", async () => {
     const { m, sent, at } = migrator();
     const { moving, oldOwner, newOwner } = keys(m);
