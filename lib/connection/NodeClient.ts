@@ -1,11 +1,9 @@
 /**
- * One connection to one Redis node: queues the commands sent to it, writes
- * each event-loop turn's commands in one corked write, enforces every
- * command's deadline, checks on connect that the node has the role it was
- * sent as, feeds the node's circuit breaker, and turns connection trouble
- * into typed errors that name the shard and address. The connection itself
- * comes from a factory (ioredis by default), and everything it counts goes
- * to an observer, so this logic is tested without a server.
+ * One connection to one Redis node: queues the commands sent to it, writes each event-loop turn's commands in one
+ * corked write, enforces every command's deadline, checks on connect that the node has the role it was sent as, feeds
+ * the node's circuit breaker, and turns connection trouble into typed errors that name the shard and address. The
+ * connection itself comes from a factory (ioredis by default), and everything it counts goes to an observer, so this
+ * logic is tested without a server.
  */
 import { inspect } from "node:util";
 import { formatAddress } from "../config/address.js";
@@ -185,11 +183,9 @@ export class NodeClient {
   };
 
   /**
-   * Queues a command for this turn's write. Fails fast, without touching the
-   * socket, when the breaker is open, credentials were refused, too many
-   * commands already wait for the connection, or the WATCH/MULTI the command
-   * is pinned to was lost with an earlier connection. A BlockCommand (flag
-   * BLOCK) is one entry: accepted or refused whole.
+   * Queues a command for this turn's write. Fails fast, without touching the socket, when the breaker is open, credentials
+   * were refused, too many commands already wait for the connection, or the WATCH/MULTI the command is pinned to was lost
+   * with an earlier connection. A BlockCommand (flag BLOCK) is one entry: accepted or refused whole.
    */
   send(cmd: ShardisCommand, timeoutMs: number, flags = 0, pin?: Pin): Promise<unknown> {
     // Closed (or closing): its deadlines are no longer watched, so nothing may wait here.
@@ -235,10 +231,8 @@ export class NodeClient {
   }
 
   /**
-   * Takes over an entry another connection accepted (failover, READONLY,
-   * MOVED): same command, deadline and caller. `asking`: ASKING goes right
-   * before it, on this connection, so the node serves a slot it is importing
-   * (a cluster's ASK redirect).
+   * Takes over an entry another connection accepted (failover, READONLY, MOVED): same command, deadline and caller.
+   * `asking`: ASKING goes right before it, on this connection, so the node serves a slot it is importing (a cluster's ASK redirect).
    */
   adopt(entry: Entry, asking = false): void {
     if (entry.isDone()) return;
@@ -342,6 +336,7 @@ export class NodeClient {
       this.failEntry(entry, this.failures.closed(entry), entry.written ? "connection" : "closed");
     }
     this.queue.take();
+    this.readyWaiters.close(this.failures.closed(undefined));
   }
 
   /** The layout changed this node's role (a replica promoted, a master demoted): a held connection checks again. */
@@ -367,8 +362,13 @@ export class NodeClient {
     for (const entry of this.queue.take()) if (!entry.isDone()) this.failEntry(entry, error, outcome);
   }
 
-  /** ioredis stopped reconnecting (retryStrategy returned no delay): nothing may wait for it (waiting.ts). */
-  private readonly onEnd = (): void => void (this.closing || this.failWaiting(this.waiting.ended(this.lastError), "connection"));
+  /** ioredis stopped reconnecting (retryStrategy returned no delay): nothing may wait for it (waiting.ts), ready() callers neither. */
+  private readonly onEnd = (): void => {
+    if (this.closing) return;
+    const ended = this.waiting.ended(this.lastError);
+    this.failWaiting(ended, "connection");
+    this.readyWaiters.close(ended);
+  };
 
   private readonly onAnswered = (): void => {
     const answered = this.inflight.collect(performance.now(), this.context.observer);

@@ -10,9 +10,12 @@ interface Waiter {
 
 export class ReadyWaiters {
   private waiters: Waiter[] = [];
+  /** Set by close(): the connection will not become ready by itself, so a new waiter fails at once, not after its timeout. */
+  private closed: Error | undefined;
 
-  /** Resolves on ready(); rejects on fail() or with timeoutError() after timeoutMs. */
+  /** Resolves on ready(); rejects on fail() or close(), or with timeoutError() after timeoutMs. */
   wait(timeoutMs: number, timeoutError: () => Error): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         ready: () => {
@@ -31,6 +34,7 @@ export class ReadyWaiters {
   }
 
   ready(): void {
+    this.closed = undefined;
     const waiters = this.waiters;
     this.waiters = [];
     for (const waiter of waiters) waiter.ready();
@@ -38,5 +42,11 @@ export class ReadyWaiters {
 
   fail(error: Error): void {
     for (const waiter of [...this.waiters]) waiter.failed(error);
+  }
+
+  /** The connection is closed (by the client) or ended (no reconnection): waiters now and later fail with `error`, until ready(). */
+  close(error: Error): void {
+    this.closed = error;
+    this.fail(error);
   }
 }

@@ -12,7 +12,7 @@ import type { ShardisCommand } from "../commands/command.js";
 import type { Script } from "../commands/script.js";
 import { ClientClosedError, ConfigError, ScanCursorStaleError } from "../errors.js";
 import { MigrationCopyError, MigrationRefusedError } from "../errors/migration.js";
-import type { Phase } from "../migration/clock.js";
+import { phaseSteps, type Phase } from "../migration/clock.js";
 import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
 import { shardConnection } from "./copierConnection.js";
@@ -273,9 +273,9 @@ export class MigrationLink implements MigrationHost {
     // Near-cache entries are tracked on the owner they were read from: a key's new owner does not invalidate them.
     this.flushNear();
     if (phase === "done") queueMicrotask(() => (this.release(), this.onPlacement?.()));
-    // Noticed inside a command's dispatch: listeners run after it, and cannot fail it.
+    // Noticed inside a command's dispatch: listeners run after it, and cannot fail it. Every phase passed, in order.
     const onPhase = this.onPhase;
-    if (onPhase) queueMicrotask(() => onPhase(phase, previous));
+    if (onPhase) queueMicrotask(() => phaseSteps(phase, previous).forEach(([entered, left]) => onPhase(entered, left)));
   }
 
   /** Whether the shard at this index serves (is in the layout and not released). */

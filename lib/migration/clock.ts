@@ -69,3 +69,15 @@ export class PhaseClock {
     return now >= this.warmAt && now < this.copyUntil;
   }
 }
+
+/**
+ * The steps from `previous` to `phase`, each as [entered, left]: one step when the clock moved one
+ * boundary, several when a busy process noticed two at once (its timer late), so a `migration:phase`
+ * listener sees every phase in order. A clock stepped back (NTP) gives the one step it took.
+ */
+export function phaseSteps(phase: Phase, previous: Phase): Array<readonly [Phase, Phase]> {
+  const from = PHASES.indexOf(previous);
+  const to = PHASES.indexOf(phase);
+  if (to <= from + 1) return [[phase, previous]];
+  return PHASES.slice(from + 1, to + 1).map((entered, i) => [entered, PHASES[from + i]!] as const);
+}

@@ -378,6 +378,20 @@ describe("refused and at run time", () => {
     }
   });
 
+  it("a process that notices two boundaries at once (its timer late) still says every phase, in order", async () => {
+    const { client, at } = migrating("slots", "before");
+    const phases: string[] = [];
+    client.on("migration:phase", ({ phase, previous }) => phases.push(`${previous}->${phase}`));
+    await client.ready();
+    at("switch");
+    await client.get("late:noticed");
+    await eventually(async () => expect(phases).toEqual(["before->dual", "dual->warm", "warm->switch"]));
+    at("done");
+    await client.get("late:noticed");
+    await eventually(async () => expect(phases.at(-1)).toBe("switch->done"));
+    await client.quit();
+  });
+
   it("reconfigure(): a fourth shard added at run time, the migration started from config, refused while it runs", async () => {
     await fleet.flushAll();
     const clock = { now: AT.before - 60_000 };

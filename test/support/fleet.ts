@@ -40,12 +40,22 @@ export async function startFleet(n: number, serverOptions: RedisServerOptions = 
   };
 }
 
-/** Collects unhandled rejections during a test file, so tests can assert there were none. */
+/**
+ * Collects unhandled rejections and uncaught exceptions during a test file, so tests can assert there were none
+ * (vitest reports both too, but against no test: collected here they fail the file that caused them).
+ */
 export function watchUnhandled(): { readonly errors: unknown[]; stop(): void } {
   const errors: unknown[] = [];
-  const onRejection = (reason: unknown) => errors.push(reason);
-  process.on("unhandledRejection", onRejection);
-  return { errors, stop: () => process.off("unhandledRejection", onRejection) };
+  const onError = (reason: unknown) => errors.push(reason);
+  process.on("unhandledRejection", onError);
+  process.on("uncaughtException", onError);
+  return {
+    errors,
+    stop: () => {
+      process.off("unhandledRejection", onError);
+      process.off("uncaughtException", onError);
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { resolveReconfigure } from "../../lib/config/migration.js";
 import { ConfigError } from "../../lib/errors.js";
-import { PhaseClock } from "../../lib/migration/clock.js";
+import { PhaseClock, phaseSteps } from "../../lib/migration/clock.js";
 import { copierMode } from "../../lib/migration/copier.js";
 import { movingShare, Placement } from "../../lib/migration/placement.js";
 import { keySlot } from "../../lib/sharding/keySlot.js";
@@ -218,5 +218,21 @@ describe("copyAll's windows", () => {
     expect(copierMode(clock, T0 + 120_000)).toMatchObject({ retryAtMs: T0 + 126_000 });
     expect(copierMode(clock, T0 + 125_999)).toMatchObject({ retryAtMs: T0 + 126_000 });
     expect(copierMode(clock, T0 + 126_000)).toBe("retire");
+  });
+});
+
+describe("phaseSteps: what migration:phase says when the clock was noticed late", () => {
+  it("one step per boundary passed, in order; a clock stepped back gives the one step it took", () => {
+    expect(phaseSteps("dual", "before")).toEqual([["dual", "before"]]);
+    expect(phaseSteps("switch", "before")).toEqual([
+      ["dual", "before"],
+      ["warm", "dual"],
+      ["switch", "warm"],
+    ]);
+    expect(phaseSteps("done", "warm")).toEqual([
+      ["switch", "warm"],
+      ["done", "switch"],
+    ]);
+    expect(phaseSteps("dual", "warm")).toEqual([["dual", "warm"]]);
   });
 });
