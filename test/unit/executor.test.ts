@@ -4,7 +4,7 @@
  * caller gets back, with no server. Keys used: "b" and "f" live on s0, "c"
  * and "g" on s1, "a" and "d" on s2 (default slot split of 3 shards).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import type { ShardedClientOptions } from "../../lib/config/types.js";
 import { Executor } from "../../lib/exec/Executor.js";
@@ -27,6 +27,7 @@ import { ShardedTransaction } from "../../lib/pipeline/Transaction.js";
 import { transactionTarget } from "../../lib/client/targets.js";
 import { Script } from "../../lib/commands/script.js";
 import { turn, useFakeTime } from "../support/fakeNode.js";
+import { closedAfterEach } from "../support/fakeExecutors.js";
 
 const S0 = "10.0.0.1:6379";
 const S1 = "10.0.0.2:6379";
@@ -38,7 +39,7 @@ const SHARDS = [
 ];
 
 
-let executors: Executor[] = [];
+const executors = closedAfterEach();
 
 function executor(options: Partial<ShardedClientOptions> = {}, source?: LayoutSource) {
   const fakes = fakeConnections();
@@ -48,14 +49,6 @@ function executor(options: Partial<ShardedClientOptions> = {}, source?: LayoutSo
 }
 
 beforeEach(() => useFakeTime());
-afterEach(async () => {
-  const closing = Promise.all(executors.map((e) => e.close(0)));
-  await vi.advanceTimersByTimeAsync(3000);
-  await closing;
-  executors = [];
-  vi.useRealTimers();
-});
-
 describe("Executor: routing", () => {
   it("sends a keyed command to the shard that owns its key, and only there", async () => {
     const { exec, node } = executor();

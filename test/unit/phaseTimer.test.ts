@@ -3,18 +3,19 @@
  * next command (docs/scaling.md): an executor on fake connections, in fake
  * time, that is never sent a command.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import type { ShardedClientOptions } from "../../lib/config/types.js";
 import { Executor } from "../../lib/exec/Executor.js";
 import { fakeConnections } from "../support/fakeConnection.js";
 import { noEvents, noFleetEvents } from "../support/executorEvents.js";
 import { useFakeTime } from "../support/fakeNode.js";
+import { closedAfterEach } from "../support/fakeExecutors.js";
 
 const SHARDS = [0, 1, 2, 3].map((i) => ({ name: `s${i}`, master: `10.0.0.${i + 1}:6379` }));
 const P = 60_000;
 
-let executors: Executor[] = [];
+const executors = closedAfterEach();
 
 /** An executor shrinking s0..s3 to s0, s2, s3 (s1 removed), starting 1 s from now. */
 function shrinking(): { exec: Executor; phases: string[] } {
@@ -27,14 +28,6 @@ function shrinking(): { exec: Executor; phases: string[] } {
 }
 
 beforeEach(() => useFakeTime());
-afterEach(async () => {
-  const closing = Promise.all(executors.map((e) => e.close(0)));
-  await vi.advanceTimersByTimeAsync(3000);
-  await closing;
-  executors = [];
-  vi.useRealTimers();
-});
-
 describe("migration phase timer", () => {
   it("changes phase at each boundary without a command, releases the removed shard at done, and stops when the client closes", async () => {
     const { exec, phases } = shrinking();

@@ -8,7 +8,7 @@
  * there from its copy (the value before the SET in front of it, which
  * went to the new master).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { internalCommand } from "../../lib/commands/command.js";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { Executor } from "../../lib/exec/Executor.js";
@@ -17,20 +17,13 @@ import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { fakeConnections, type FakeConnection } from "../support/fakeConnection.js";
 import { noEvents, noFleetEvents } from "../support/executorEvents.js";
 import { useFakeTime } from "../support/fakeNode.js";
+import { closedAfterEach } from "../support/fakeExecutors.js";
 
 const A = { host: "10.0.0.1", port: 7000 };
 const B = { host: "10.0.0.1", port: 7003 };
 
-let executors: Executor[] = [];
+const executors = closedAfterEach();
 beforeEach(() => useFakeTime());
-afterEach(async () => {
-  const closing = Promise.all(executors.map((e) => e.close(0)));
-  await vi.advanceTimersByTimeAsync(3000);
-  await closing;
-  executors = [];
-  vi.useRealTimers();
-});
-
 describe("a cluster node's read mode", () => {
   it("a replica promoted by the map while its breaker is open is told READWRITE", async () => {
     let shard: ShardNodes = { master: A, replicas: [B] };

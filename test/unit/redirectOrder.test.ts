@@ -7,7 +7,7 @@
  * and the SET landed after it: `[[null, "OK"], [null, <old value>]]`.
  */
 import { ReplyError } from "ioredis";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { Executor } from "../../lib/exec/Executor.js";
 import type { LayoutSource } from "../../lib/topology/TopologyHolder.js";
@@ -15,20 +15,13 @@ import type { ShardNodes } from "../../lib/topology/Topology.js";
 import { fakeConnections, type FakeConnection } from "../support/fakeConnection.js";
 import { noEvents, noFleetEvents } from "../support/executorEvents.js";
 import { useFakeTime } from "../support/fakeNode.js";
+import { closedAfterEach } from "../support/fakeExecutors.js";
 
 const OLD = { host: "10.0.0.1", port: 7000 };
 const NEW = { host: "10.0.0.1", port: 7003 };
 
-let executors: Executor[] = [];
+const executors = closedAfterEach();
 beforeEach(() => useFakeTime());
-afterEach(async () => {
-  const closing = Promise.all(executors.map((e) => e.close(0)));
-  await vi.advanceTimersByTimeAsync(3000);
-  await closing;
-  executors = [];
-  vi.useRealTimers();
-});
-
 /**
  * One shard, every slot. The cluster fails OLD over to NEW before the
  * client's map knows it: OLD answers writes READONLY and reads MOVED (as a
