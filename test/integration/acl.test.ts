@@ -13,7 +13,7 @@ import type { ShardedClientOptions, ShardisEvents } from "../../lib/index.js";
 import { startRedis, stopAll, type RedisServer } from "../support/redis.js";
 import { startHaTopology, waitForLink, type HaTopology } from "../support/sentinel.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
-import { eventually, keyOn } from "../support/keys.js";
+import { eventually, keyOn, READY_MS } from "../support/keys.js";
 import { watchUnhandled } from "../support/fleet.js";
 
 const PASSWORD = "acl-Pa55word-Nobody-Knows";
@@ -396,7 +396,7 @@ describe("least-privilege ACL users: a Redis Cluster", () => {
     });
     const seen = listen(c);
     try {
-      await c.ready();
+      await c.ready(READY_MS);
       const names = c.topology().shards.map((s) => s.name);
       expect(names).toHaveLength(3);
       for (const shard of names) {
@@ -423,7 +423,7 @@ describe("least-privilege ACL users: a Redis Cluster", () => {
     });
     const seen = listen(c);
     try {
-      await c.ready();
+      await c.ready(READY_MS);
       const readonly = () => seen.refusals.filter((r) => r.command === "READONLY");
       await eventually(async () => expect(readonly()).toHaveLength(3));
       expect(new Set(readonly().map((r) => r.node))).toEqual(new Set(cluster.replicas.map((s) => s.address)));

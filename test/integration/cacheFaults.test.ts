@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CacheLoadTimeoutError, CircuitOpenError, NodeError, type ShardedClient, type ShardisEvents } from "../../lib/index.js";
 import { fleetWithClient, startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 
 type CacheErrorEvent = ShardisEvents["cache:error"][0];
 
@@ -176,7 +176,7 @@ describe("client.cache() while a node is down", () => {
   beforeAll(async () => {
     fleet = await startFleet(2);
     client = fleet.client({ commandTimeoutMs: 200 });
-    await client.ready();
+    await client.ready(READY_MS);
     client.on("cache:error", (e) => events.push(e));
     await fleet.servers[1]!.halt();
     // Until s1's breaker is open its commands fail at once, without waiting for a deadline.

@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import { keySlot, ShardedClient, SlotMovedError, type ShardedClientOptions } from "../../lib/index.js";
 import { migrateSlot, redisCli, startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { watchUnhandled } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 import type { RedisServer } from "../support/redis.js";
 
 describe("MOVED and ASK where a command cannot be handed over, and nodes that leave the cluster", () => {
@@ -66,7 +66,7 @@ describe("MOVED and ASK where a command cannot be handed over, and nodes that le
 
   it("does not send a block to the importing node while some of its keys are still on the source", async () => {
     const c = client({ commandTimeoutMs: 400 });
-    await c.ready();
+    await c.ready(READY_MS);
     const [from, to] = [cluster.masters[1]!, cluster.masters[2]!];
     const tag = await tagOn(from, "txsplit");
     const [a, b] = [`${tag}a`, `${tag}b`];

@@ -19,7 +19,7 @@ import {
   UnsupportedCommandError,
 } from "../../lib/index.js";
 import { startFleet, type Fleet } from "../support/fleet.js";
-import { eventually, keyOn, keysOn } from "../support/keys.js";
+import { eventually, keyOn, keysOn, READY_MS } from "../support/keys.js";
 
 describe("the ioredis surface of a sharded client", () => {
   let fleet: Fleet;
@@ -179,7 +179,7 @@ describe("the ioredis surface of a sharded client", () => {
       const own = await startFleet(3);
       try {
         const c = own.client({ commandTimeoutMs: 300 });
-        await c.ready();
+        await c.ready(READY_MS);
         await own.servers[1]!.halt();
         const error = await c.ping().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(PartialFailureError);

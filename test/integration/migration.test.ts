@@ -11,7 +11,7 @@ import { ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { MigrationRefusedError, MigrationWriteError } from "../../lib/errors/migration.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { owners as ownersOn } from "../support/migration.js";
 
@@ -365,7 +365,7 @@ describe("refused and at run time", () => {
     try {
       const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
       const { client } = migrating("slots", "dual", { shards, commandTimeoutMs: 500, breaker: {} });
-      await client.ready();
+      await client.ready(READY_MS);
       const key = Array.from({ length: 400 }, (_, i) => `wfail:${i}`).find((k) => where.next(k) === 3)!;
       proxy.set("blackhole");
       const error = await client.set(key, "applied").catch((e: unknown) => e);

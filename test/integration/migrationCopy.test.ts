@@ -15,7 +15,7 @@ import { MigrationCopyError, MigrationRefusedError } from "../../lib/errors/migr
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { fleetForFile } from "../support/fleet.js";
 import { startFaultProxy } from "../support/faultProxy.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 import { migrate } from "../../scripts/migrate.js";
 import { AT, P, PATIENT, S, T0, migrating as migratingOn, owners as ownersOn, type Phase } from "../support/migration.js";
 
@@ -250,7 +250,7 @@ describe("copyAll with an old shard down", () => {
       [MIGRATION_CLOCK]: () => AT.dual,
     } as ShardedClientOptions);
     try {
-      await client.ready();
+      await client.ready(READY_MS);
       const keys = Array.from({ length: 600 }, (_, i) => `down:${i}`);
       await Promise.all(keys.map((k) => fleet.raw(where.old(k)).set(k, k)));
       const moving = keys.filter((k) => where.old(k) !== where.next(k));

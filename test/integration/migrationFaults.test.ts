@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ClientClosedError, MigrationCopyError, MigrationRefusedError, MigrationWriteError, NoPermissionError, PartialFailureError, TimeoutError, type ShardedClient } from "../../lib/index.js";
 import { startFaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 import { AT, migrating, owners, P, PATIENT, T0 } from "../support/migration.js";
 
 const files = fleetForFile(4);
@@ -18,8 +18,12 @@ const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.ge
 /** Connections named `name` on server i (CLIENT LIST, seen by the raw client). */
 const named = async (i: number, name: string) => ((await fleet.raw(i).client("LIST")) as string).split("\n").filter((l) => l.includes(` name=${name} `)).length;
 
-/** Writes to server i wait for `ms` (CLIENT PAUSE WRITE): a write sent now lands after its caller's deadline. */
-const pauseWrites = (i: number, ms: number) => fleet.raw(i).call("CLIENT", "PAUSE", String(ms), "WRITE");
+/**
+ * Writes to server i wait (CLIENT PAUSE WRITE) until resumeWrites(i): a write sent now lands after its caller's deadline,
+ * however late a busy machine sends it (a pause of fixed length could end first).
+ */
+const pauseWrites = (i: number) => fleet.raw(i).call("CLIENT", "PAUSE", "60000", "WRITE");
+const resumeWrites = (i: number) => fleet.raw(i).call("CLIENT", "UNPAUSE");
 
 describe("a write of a moving key whose reply is lost", () => {
   it.each([
@@ -35,13 +39,18 @@ describe("a write of a moving key whose reply is lost", () => {
     const [applied, other] = phase === "switch" ? [newOwner, oldOwner] : [oldOwner, newOwner];
     await fleet.raw(oldOwner).set(key, "before");
     await fleet.raw(newOwner).set(key, "before");
-    const writer = migrating(fleet, "slots", phase, { commandTimeoutMs: 300, breaker: { stallMs: 4000 } }).client;
+    // Its deadline ends the paused write (any length would); 1 s leaves room for the invalidation sent after it on a busy machine.
+    const writer = migrating(fleet, "slots", phase, { commandTimeoutMs: 1000, breaker: { stallMs: 4000 } }).client;
     writer.defineCommand("put", { numberOfKeys: 1, lua: "return redis.call('SET', KEYS[1], ARGV[1])" });
-    await writer.ready();
-    await pauseWrites(applied, 1000);
-    const write =
-      how === "set" ? writer.set(key, "after") : how === "script" ? (writer as unknown as { put(k: string, v: string): Promise<unknown> }).put(key, "after") : writer.del(key);
-    expect(await write.catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+    await writer.ready(READY_MS);
+    await pauseWrites(applied);
+    try {
+      const write =
+        how === "set" ? writer.set(key, "after") : how === "script" ? (writer as unknown as { put(k: string, v: string): Promise<unknown> }).put(key, "after") : writer.del(key);
+      expect(await write.catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+    } finally {
+      await resumeWrites(applied);
+    }
     // The write lands once the pause ends.
     const landed = how === "del" ? null : "after";
     await eventually(async () => expect(await fleet.raw(applied).get(key)).toBe(landed), 5000);
@@ -60,7 +69,7 @@ describe("a shard that stops answering in warm", () => {
     try {
       const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
       const { client } = migrating(fleet, "slots", "warm", { shards, commandTimeoutMs: 500, breaker: {} });
-      await client.ready();
+      await client.ready(READY_MS);
       const keys = Array.from({ length: 400 }, (_, i) => `split:${i}`);
       const toS3 = keys.filter((k) => where.next(k) === 3).slice(0, 2);
       const staying = keys.filter((k) => where.old(k) === where.next(k)).slice(0, 3);
@@ -86,7 +95,7 @@ describe("a shard that stops answering in warm", () => {
       const shards = fleet.shards.map((s, i) => (i === 0 ? { ...s, master: proxy.address } : s));
       const migration = { from: { shards: shards.slice(0, 3), sharding: { strategy: "slots" } }, startAt: T0, phaseMs: P } as const;
       const { client } = migrating(fleet, "slots", "warm", { shards, migration, commandTimeoutMs: 500, breaker: {} });
-      await client.ready();
+      await client.ready(READY_MS);
       await fleet.raw(0).set(key, "old");
       proxy.set("blackhole");
       expect(await client.get(key).catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
@@ -167,7 +176,7 @@ describe("the near cache during a migration", () => {
     expect(a.nearCacheStats().hits).toBe(0);
     for (let i = 0; i < 3; i++) expect(await a.mget([moving, staying])).toEqual(["v1", "s"]);
     await b.set(moving, "v2");
-    await eventually(async () => expect(await a.mget([moving, staying])).toEqual(["v2", "s"]), 3000);
+    await eventually(async () => expect(await a.mget([moving, staying])).toEqual(["v2", "s"]), 10_000);
     expect(await a.get(moving)).toBe("v2");
   });
 });
@@ -206,7 +215,7 @@ describe("a warm read's deadline", () => {
     try {
       const shards = fleet.shards.map((s, i) => (i === 3 ? { ...s, master: proxy.address } : s));
       const { client } = migrating(fleet, "slots", "warm", { shards, commandTimeoutMs: 800, breaker: { stallMs: 4000 } });
-      await client.ready();
+      await client.ready(READY_MS);
       await fleet.raw(where.old(key)).set(key, "old");
       // Each round trip to the new owner takes at least 500 ms (250 each way): the GET (nil) and the look after it, at least 1000 ms.
       proxy.set("delay", { delayMs: 250 });

@@ -8,12 +8,12 @@
 import { describe, expect, it } from "vitest";
 import { CircuitOpenError, PartialFailureError, ShardedClient } from "../../lib/index.js";
 import { fleetForFile } from "../support/fleet.js";
-import { eventually, keyOn, keysOn } from "../support/keys.js";
+import { eventually, keyOn, keysOn, READY_MS } from "../support/keys.js";
 
 describe("near cache under faults", () => {
   const context = fleetForFile(2);
   const ready = async (c: ShardedClient) => {
-    await c.ready();
+    await c.ready(READY_MS);
     return c;
   };
   /** Both shards' tracking confirmed (by CLIENT TRACKING's reply): they cache. */

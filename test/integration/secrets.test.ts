@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, ShardedClient } from "../../lib/index.js";
 import type { ShardedClientOptions } from "../../lib/index.js";
 import { watchUnhandled } from "../support/fleet.js";
-import { eventually, keyOn } from "../support/keys.js";
+import { eventually, keyOn, READY_MS } from "../support/keys.js";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { clientTls, makeCertificates, type TlsFiles } from "../support/tls.js";
 
@@ -103,7 +103,7 @@ describe("secrets never leak", () => {
       commandTimeoutMs: 400,
       hotKeys: { sampleEvery: 1 },
     });
-    await c.ready();
+    await c.ready(READY_MS);
     const [k0, k1] = [keyOn(c, "s0", "secret"), keyOn(c, "s1", "secret")];
     await c.set(k0, VALUE);
     await c.mset({ [k0]: VALUE, [k1]: VALUE });
@@ -160,11 +160,11 @@ describe("secrets never leak", () => {
     // A provider whose credentials stop working: refused re-authentications, and new connections refused.
     let password = PASSWORD;
     const rotating = watched({ shards: shards(), redis: { credentials: () => ({ password }), reauthenticateEveryMs: 1000, tls: tls() }, commandTimeoutMs: 400 });
-    await rotating.ready();
+    await rotating.ready(READY_MS);
     const refusals: unknown[] = [];
     rotating.on("node:error", ({ error }) => refusals.push(error));
     password = WRONG;
-    await eventually(async () => expect(refusals.length).toBeGreaterThan(0), 4000);
+    await eventually(async () => expect(refusals.length).toBeGreaterThan(0), 10_000);
     await attempt("new connection with rotated-out credentials", () => rotating.blpop("k", 0.01));
     see("rotating client options", rotating.options);
   });

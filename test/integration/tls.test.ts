@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CircuitOpenError, ConnectionError, ShardedClient, TimeoutError } from "../../lib/index.js";
 import type { ShardedClientOptions } from "../../lib/index.js";
-import { eventually, keyOn } from "../support/keys.js";
+import { eventually, keyOn, READY_MS } from "../support/keys.js";
 import { startRedisMany, stopAll, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
 import { clientTls, makeCertificates, type TlsFiles } from "../support/tls.js";
@@ -179,7 +179,7 @@ describe("TLS over a Redis Cluster: tls-cluster, --port 0, nodes announced by ho
     ];
     for (const { seeds: list, tls } of seeds) {
       const c = track(new ShardedClient({ cluster: { seeds: list }, natMap, redis: { tls }, commandTimeoutMs: 2000 }));
-      await c.ready();
+      await c.ready(READY_MS);
       const view = c.topology();
       expect(view.shards.map((s) => s.master!.address).sort()).toEqual(cluster.masters.map((m) => m.address).sort());
       const keys = view.shards.map((s) => keyOn(c, s.name, "tls-nat"));

@@ -17,6 +17,12 @@ export async function readsProcessed(info: () => Promise<string>): Promise<numbe
   return Number(/total_reads_processed:(\d+)/.exec(await info())![1]);
 }
 
+/**
+ * ready()'s wait for a client whose short command deadline is what its test checks: ready() waits
+ * commandTimeoutMs by default, and on a loaded machine connecting alone can take longer than 300 ms.
+ */
+export const READY_MS = 10_000;
+
 /** Polls fn until it resolves, for at most timeoutMs. */
 export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
