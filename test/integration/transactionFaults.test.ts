@@ -202,12 +202,13 @@ describe("a dedicated connection goes back to the pool clean whatever failed", (
   });
   beforeEach(async () => {
     await raw.flushall();
-    // One pooled connection, so the next borrower gets the one the last left; a breaker that opens and closes quickly.
+    // One pooled connection, so the next borrower gets the one the last left; a breaker that opens quickly and
+    // stays open long enough (2 s) for the test's next commands to meet it on a busy machine, then closes.
     c = new ShardedClient({
       shards: [{ name: "s0", master: server.address }],
       commandTimeoutMs: 5000,
       pool: { max: 1 },
-      breaker: { stallMs: 100, resetTimeoutMs: 300 },
+      breaker: { stallMs: 100, resetTimeoutMs: 2000 },
     });
     await c.ready();
   });
@@ -232,7 +233,7 @@ describe("a dedicated connection goes back to the pool clean whatever failed", (
   }
 
   /** The breaker has closed again. */
-  const closed = () => eventually(async () => expect(await c.get("stall")).toBeNull(), 5000);
+  const closed = () => eventually(async () => expect(await c.get("stall")).toBeNull(), 10_000);
 
   it("a WATCHed block refused by an open breaker leaves no WATCH behind for the next borrower", async () => {
     await raw.set("k", "start");
