@@ -67,7 +67,7 @@ describe("near cache", () => {
       expect(await c.get(key)).toBe("old"); // cached now
       await raw.set(key, "new");
       // Once a read sees the new value, no later read may see the old one.
-      await eventually(async () => expect(await c.get(key)).toBe("new"), 2000);
+      await eventually(async () => expect(await c.get(key)).toBe("new"), 10_000);
       for (let i = 0; i < 20; i++) expect(await c.get(key)).toBe("new");
     }
     expect(c.nearCacheStats().invalidations).toBeGreaterThanOrEqual(20);
@@ -151,7 +151,7 @@ describe("near cache", () => {
     expect([(await calls("exists")) - before[0]!, (await calls("hmget")) - before[1]!]).toEqual([1, 1]);
     // And the other way round: the array form fills, the flat form hits.
     await context.fleet.raw(1).hset(h, "f", "3");
-    await eventually(async () => expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]), 2000);
+    await eventually(async () => expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]), 10_000);
     const filled = await calls("hmget");
     expect(await c.hmget(h, "f", "g")).toEqual(["3", "2"]);
     expect(await hmgetArray(h, ["f", "g"])).toEqual(["3", "2"]);
@@ -180,7 +180,7 @@ describe("near cache", () => {
     await expect(c.get(hash)).rejects.toThrow(/WRONGTYPE/);
     // Another client changes one key: the next MGET fetches that key alone, from its shard alone.
     await context.fleet.raw(1).set(keys[1]!, "B");
-    await eventually(async () => expect(await c.mget(...keys)).toEqual(["a", "B", "c"]), 2000);
+    await eventually(async () => expect(await c.mget(...keys)).toEqual(["a", "B", "c"]), 10_000);
     const after = await serverMgets();
     expect(after[0]! - first[0]! + after[2]! - first[2]!).toBe(0);
     // Buffers: each caller gets its own copy.
@@ -208,7 +208,7 @@ describe("near cache", () => {
     expect((await serverGets(0)) - hotBefore).toBe(0);
     // Read from memory, the hot key stays ranked hot: changed elsewhere, it is fetched once and cached again.
     await context.fleet.raw(0).set(hot, "changed");
-    await eventually(async () => expect(await c.get(hot)).toBe("changed"), 2000);
+    await eventually(async () => expect(await c.get(hot)).toBe("changed"), 10_000);
     const again = await serverGets(0);
     for (let i = 0; i < 20; i++) expect(await c.get(hot)).toBe("changed");
     expect((await serverGets(0)) - again).toBe(0);
@@ -230,8 +230,9 @@ describe("near cache", () => {
     const before = await gets();
     let colderReads = 0;
     // Several windows turn while the hot key is read from memory only (5 reads to the colder key's 1, which goes to Redis).
+    // Until the last complete window saw reads: one colder read slower than a window (a busy machine) leaves one empty.
     const started = performance.now();
-    while (performance.now() - started < 5 * windowMs && colderReads < 2000) {
+    while ((performance.now() - started < 5 * windowMs || c.hotKeys().length === 0) && colderReads < 2000) {
       for (let i = 0; i < 5; i++) expect(await c.get(hot)).toBe("h");
       expect(await c.get(colder)).toBe("c");
       colderReads++;
@@ -261,7 +262,7 @@ describe("near cache", () => {
     await eventually(async () => expect(c.nearCacheStats().shards.find((s) => s.shard === "s0")!.tracking).toBe(true));
     expect(await c.get(keys[0]!)).toBe("v");
     await context.fleet.raw(1).flushall();
-    await eventually(async () => expect(await c.get(keys[1]!)).toBeNull(), 2000);
+    await eventually(async () => expect(await c.get(keys[1]!)).toBeNull(), 10_000);
     expect(c.nearCacheStats().shards.find((s) => s.shard === "s1")!.flushes.server).toBeGreaterThanOrEqual(1);
     expect(await c.get(keys[2]!)).toBe("v");
   });
@@ -285,7 +286,7 @@ describe("near cache", () => {
         await raw.set(key, `${round}b`);
         await read;
         // Once the new value is seen, the cache must never answer anything else.
-        await eventually(async () => expect(await c.get(key)).toBe(`${round}b`), 3000);
+        await eventually(async () => expect(await c.get(key)).toBe(`${round}b`), 10_000);
         for (let i = 0; i < 5; i++) expect(await c.get(key)).toBe(`${round}b`);
       }
       proxy.set("pass");
@@ -347,7 +348,7 @@ describe("near cache", () => {
     // The user key was read once; the other key, outside the prefixes, every time.
     expect((await serverGets(0)) - before).toBe(6);
     await context.fleet.raw(0).set(user, "u2");
-    await eventually(async () => expect(await c.get(user)).toBe("u2"), 2000);
+    await eventually(async () => expect(await c.get(user)).toBe("u2"), 10_000);
   });
 
   it("refuses RESP2 in the options (nutcracker needs it); a server that refuses tracking leaves its shard uncached, reads still served", async () => {
