@@ -139,7 +139,7 @@ describe("the client over a Redis Cluster", () => {
     const read = c.mget(a, b); // a on the target, b on the source: TRYAGAIN until b moves too
     const retries = () => c.stats().shards.reduce((n, s) => n + s.retries, 0);
     // The migration ends only once the read has been answered TRYAGAIN at least once.
-    const done = eventually(async () => expect(retries()).toBeGreaterThan(0), 4000).then(() => migration.finish());
+    const done = eventually(async () => expect(retries()).toBeGreaterThan(0), 10_000).then(() => migration.finish());
     expect(await read).toEqual(["1", "2"]);
     await done;
     // It was answered TRYAGAIN and retried (counted as retries), not routed around the migration.

@@ -26,7 +26,7 @@ describe("dedicated connection pools", () => {
     const base = await connected();
     await borrow(client, 3);
     expect(await connected()).toBe(base + 3);
-    await eventually(async () => expect(await connected()).toBe(base), 3000);
+    await eventually(async () => expect(await connected()).toBe(base), 10_000);
     await client.quit();
   });
 
@@ -36,10 +36,10 @@ describe("dedicated connection pools", () => {
     const base = await connected();
     await borrow(client, 4);
     expect(await connected()).toBe(base + 4);
-    await eventually(async () => expect(await connected()).toBe(base + 2), 3000);
+    await eventually(async () => expect(await connected()).toBe(base + 2), 10_000);
     await sleep(700); // idle far longer than idleTimeoutMs: still there
     expect(await connected()).toBe(base + 2);
     await client.quit();
-    await eventually(async () => expect(await connected()).toBe(base - 1), 3000);
+    await eventually(async () => expect(await connected()).toBe(base - 1), 10_000);
   });
 });

@@ -10,7 +10,7 @@ function collector() {
     messages,
     handler: (message: string, channel: string, pattern?: string) => messages.push(pattern ? `${pattern}|${channel}:${message}` : `${channel}:${message}`),
     async waitFor(n: number) {
-      await eventually(async () => expect(messages.length).toBeGreaterThanOrEqual(n), 3000);
+      await eventually(async () => expect(messages.length).toBeGreaterThanOrEqual(n), 10_000);
       return messages;
     },
   };

@@ -31,7 +31,7 @@ describe("reads from replicas (static shards)", () => {
 
   /** Until the client has judged the replica (one health check), reads under replica policies go elsewhere. */
   const readableReplica = (c: ShardedClient) =>
-    eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 3000);
+    eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 10_000);
 
   beforeAll(async () => {
     master = await startRedis();
@@ -128,7 +128,7 @@ describe("reads from replicas (static shards)", () => {
 
     it("skips a replica lagging more than maxReplicaLagMs, and reads from it again once it catches up", async () => {
       const c = slowClient({ readFrom: "replicaPreferred", maxReplicaLagMs: 500 });
-      await eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 3000);
+      await eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 10_000);
       proxy.set("delay", { delayMs: 1500 });
       // Writes keep the master's offset moving; the replica sees them 1.5 s late.
       const writer = setInterval(() => void master.client().set("tick", String(Date.now())), 20);
@@ -169,7 +169,7 @@ describe("reads from replicas (static shards)", () => {
         });
         clients.push(viaSlowReplica, viaSlowMaster);
         for (const c of [preferMaster, viaSlowReplica, viaSlowMaster]) {
-          await eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 3000);
+          await eventually(async () => expect(c.topology().shards[0]!.replicas[0]!.readable).toBe(true), 10_000);
         }
         // The moving averages have seen the slow paths: each client rates its delayed node slower.
         await eventually(async () => {
