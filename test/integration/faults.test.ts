@@ -9,7 +9,7 @@ import {
 } from "../../lib/index.js";
 import { freePort } from "../support/processes.js";
 import { startFleet, watchUnhandled, type Fleet } from "../support/fleet.js";
-import { eventually, keyOn } from "../support/keys.js";
+import { eventually, keyOn, READY_MS } from "../support/keys.js";
 
 describe("faults on one node", () => {
   let fleet: Fleet;
@@ -28,7 +28,9 @@ describe("faults on one node", () => {
     const deadPort = await freePort();
     const shards = [...fleet.shards.slice(0, 2), { name: "dead", master: `127.0.0.1:${deadPort}` }];
     const events: Array<[string, NodeEvent & { error?: Error }]> = [];
-    const client = new ShardedClient({ shards, commandTimeoutMs: 300 });
+    // A deadline the breaker beats by far (it opens on the second refused attempt, 50-100 ms in), also on a busy
+    // machine: a CircuitOpenError, not a TimeoutError, is what says the command failed fast.
+    const client = new ShardedClient({ shards, commandTimeoutMs: 1500 });
     client.on("node:down", (e) => events.push(["down", e]));
     client.on("node:error", (e) => events.push(["error", e]));
     try {
@@ -62,6 +64,7 @@ describe("faults on one node", () => {
 
   it("a hung node (SIGSTOP): callers are released at their deadline, other shards unaffected, then it recovers", async () => {
     const client = fleet.client({ commandTimeoutMs: 400 });
+    await client.ready(READY_MS);
     const hungKey = keyOn(client, "s1");
     const liveKey = keyOn(client, "s2");
     await client.set(hungKey, "before");
