@@ -289,6 +289,7 @@ describe("least-privilege ACL users: the breaker's PING probe", () => {
     const states: string[] = [];
     c.on("breaker", ({ state }) => states.push(state));
     try {
+      await c.ready(READY_MS);
       expect(await c.set("p", "1")).toBe("OK");
       server.signal("SIGSTOP");
       await eventually(async () => {

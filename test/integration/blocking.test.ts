@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, ShardedClient, TimeoutError } from "../../lib/index.js";
 import { startFleet, type Fleet } from "../support/fleet.js";
-import { keyOn, keysOn, untilBlocked } from "../support/keys.js";
+import { keyOn, keysOn, READY_MS, untilBlocked } from "../support/keys.js";
 
 describe("blocking commands run on pooled connections", () => {
   let fleet: Fleet;
@@ -54,7 +54,7 @@ describe("blocking commands run on pooled connections", () => {
   it("a blocking command's deadline is its own timeout plus the command timeout", async () => {
     const quick = fleet.client({ commandTimeoutMs: 300 });
     const queue = keyOn(quick, "s1", "stalled");
-    await quick.shard("s1").ping(); // connected
+    await quick.ready(READY_MS); // connected
     fleet.servers[1]!.signal("SIGSTOP");
     try {
       const started = performance.now();

@@ -10,7 +10,7 @@ import {
 } from "../../lib/index.js";
 import { startFleet, type Fleet } from "../support/fleet.js";
 import { freePort } from "../support/processes.js";
-import { keyOn, keysOn, readsProcessed } from "../support/keys.js";
+import { keyOn, keysOn, READY_MS, readsProcessed } from "../support/keys.js";
 
 describe("pipelines across shards", () => {
   let fleet: Fleet;
@@ -144,6 +144,8 @@ describe("pipelines across shards", () => {
         commandTimeoutMs: 200,
       });
       dead = keyOn(withDead, "dead");
+      // The live shards connected first, with time to spare: the 200 ms deadline is for the dead shard's entries.
+      await Promise.all(["s0", "s1"].map((shard) => withDead.with({ timeoutMs: READY_MS }).get(keyOn(withDead, shard))));
     });
 
     it("by default gives errors only to the failed node's entries", async () => {

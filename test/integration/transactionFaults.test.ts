@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { CircuitOpenError, QueueFullError, ShardedClient, UnsupportedCommandError, WatchLostError, type ShardisError } from "../../lib/index.js";
 import { startRedis, type RedisServer } from "../support/redis.js";
 import { watchUnhandled } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 
 /** The connections of the server whose flags say they sit inside MULTI (CLIENT LIST flags=x). */
 async function insideMulti(raw: Redis): Promise<string[]> {
@@ -19,7 +19,7 @@ async function insideMulti(raw: Redis): Promise<string[]> {
 
 /** The client is ready, then its node is SIGKILLed: resolves once the client saw the connection go down. */
 async function killed(client: ShardedClient, server: RedisServer): Promise<void> {
-  await client.ready();
+  await client.ready(READY_MS);
   const down = new Promise<void>((resolve) => client.once("node:down", () => resolve()));
   server.signal("SIGKILL");
   await down;
