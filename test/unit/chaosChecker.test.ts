@@ -191,5 +191,15 @@ describe("chaos checker", () => {
       const after = [call("writeConcern", { k, v }, { reply: "OK" }, 1600)];
       expect(verdicts(after, { final, grown: { oldOwners: new Map([[k, v]]) } }).durable).toHaveLength(1);
     });
+
+    it("a write-concern write never copied and then lost with its old owner (wiped after the write, also once nobody reads it) is excused; a wipe before the write is not", () => {
+      const k = "wc:1.1";
+      const before = [call("writeConcern", { k, v: "wc:1.1|1.1" }, { reply: "OK" }, 1200)];
+      const final = new Map([[k, null]]);
+      const grown = { oldOwners: new Map([[k, null]]) };
+      const wipe = (at: number) => fault({ loss: "wipe", shard: "s0", at, healAt: at + 50, healedAt: at + 100 });
+      expect(verdicts(before, { final, grown, faults: [wipe(2200)] }).durable).toBeUndefined();
+      expect(verdicts(before, { final, grown, faults: [wipe(1000)] }).durable).toHaveLength(1);
+    });
   });
 });

@@ -230,10 +230,12 @@ export class HistoryChecker implements Knowledge {
       const excuse = this.losses.excuseForDurable(write.k, write.start);
       if (excuse) this.excused.durable++;
       // Written before the switch and never copied: kept on its old owner (docs/scaling.md), not lost.
-      else if (this.growth && value === null && write.start < this.growth.switchAt && this.losses.moves(write.k) && oldOwners.get(write.k) === write.v) {
-        this.excused.durableLeftBehind++;
-      }
-      else this.flag("durable", `${write.k}: acknowledged ${write.v}, the final master has ${value === undefined ? "(could not be read)" : JSON.stringify(value)}`, write.line);
+      else if (this.growth && value === null && write.start < this.growth.switchAt && this.losses.moves(write.k)) {
+        if (oldOwners.get(write.k) === write.v) this.excused.durableLeftBehind++;
+        // ... and lost there with its old owner, wiped since.
+        else if (this.losses.wipedOldOwner(write.k, write.start)) this.excused.durable++;
+        else this.flag("durable", `${write.k}: acknowledged ${write.v} before the switch, on neither its new owner nor its old one (${JSON.stringify(oldOwners.get(write.k))}), which no logged wipe explains`, write.line);
+      } else this.flag("durable", `${write.k}: acknowledged ${write.v}, the final master has ${value === undefined ? "(could not be read)" : JSON.stringify(value)}`, write.line);
     }
     for (const end of ends) {
       const bad = end.hung ?? (end.exitCode !== 0 || end.signal ? `exited with ${end.signal ?? `code ${end.exitCode}`}` : !end.done ? "exited without quitting" : undefined);

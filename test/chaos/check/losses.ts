@@ -37,6 +37,17 @@ export class LossWindows {
     return this.losses.find((f) => f.at <= to && end(f) >= from && inScope(f, scope));
   }
 
+  /**
+   * A moving key's write never copied stays on its old owner only (--grow):
+   * a wipe of that old owner after the write began loses it, also after
+   * every process left that owner (nothing reads it there, but nothing
+   * else holds the value either).
+   */
+  wipedOldOwner(key: string, start: number): FaultRecord | undefined {
+    const old = this.scope(key).owners?.[0]?.shard;
+    return old === undefined ? undefined : this.losses.find((f) => f.loss === "wipe" && f.shard === old && end(f) >= start);
+  }
+
   /** The key changes owner in the migration (--grow). */
   moves(key: string): boolean {
     return this.scope(key).owners !== undefined;
