@@ -4,12 +4,15 @@
  * copy window (that run stops there by itself). Keys written after the
  * second run reached them and not read in warm are the gap it leaves; the
  * checker excuses exactly that (checker.ts, GrowthFacts). A run failing
- * under a fault (MigrationCopyError) resumes once from its cursors.
+ * under a fault (MigrationCopyError) resumes from its cursors, up to twice,
+ * each after a pause (the fault is held up to 3 s).
  */
 import { MigrationCopyError, ShardedClient, type CopyAllResult, type ShardedClientOptions } from "../../lib/index.js";
 import type { PhaseClock } from "../../lib/migration/clock.js";
 
 const RATE = 5000;
+const ATTEMPTS = 3;
+const RESUME_AFTER_MS = 2000;
 
 export class CopyRuns {
   private readonly client: ShardedClient;
@@ -32,7 +35,10 @@ export class CopyRuns {
     try {
       return show(await this.client.migration()!.copyAll({ rate: RATE, ...(cursors ? { cursors } : {}) }));
     } catch (error) {
-      if (error instanceof MigrationCopyError && attempt < 2) return `${show(error.result)} then failed (${error.message.split("\n")[0]}); resumed: ${await this.run(error.result.cursors, attempt + 1)}`;
+      if (error instanceof MigrationCopyError && attempt < ATTEMPTS) {
+        await new Promise((resolve) => setTimeout(resolve, RESUME_AFTER_MS));
+        return `${show(error.result)} then failed (${error.message.split("\n")[0]}); resumed: ${await this.run(error.result.cursors, attempt + 1)}`;
+      }
       return `failed: ${(error as Error).name}: ${(error as Error).message.split("\n")[0]}`;
     }
   }
