@@ -180,6 +180,17 @@ describe("chaos checker", () => {
       expect(verdicts([incr(40, 1600), incr(1, 1700)], { grown: {} }).counters).toHaveLength(1);
     });
 
+    it("after a wipe of the old owner before the switch, a copy on the new owner outlives it: a step back seen after the heal is excused only as far as the lane counted since the wipe", () => {
+      const wiped = [fault({ loss: "wipe", shard: "s0", at: 1000, healAt: 1050, healedAt: 1100 })];
+      // 70 read from the new owner's copy after the heal; the next INCR reaches the wiped old owner.
+      const history = [incr(70, 950), call("getCounter", { k: n }, { reply: "70" }, 1200), incr(1, 1300)];
+      expect(verdicts(history, { grown: {}, faults: wiped })).toEqual({});
+      expect(verdicts(history, { grown: {} }).counters).toHaveLength(1);
+      // One increment since the wipe cannot count to 40: not the wipe's.
+      const stale = [incr(70, 950), call("getCounter", { k: n }, { reply: "70" }, 1200), incr(40, 1300)];
+      expect(verdicts(stale, { grown: {}, faults: wiped }).counters?.[0]).toMatch(/INCR answered 40 after 70/);
+    });
+
     it("a write-concern write made before the switch, missing on the new owner, is excused only if its old owner still holds that value", () => {
       const k = "wc:1.1";
       const v = "wc:1.1|1.1";

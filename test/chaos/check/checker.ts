@@ -183,6 +183,7 @@ export class HistoryChecker implements Knowledge {
       if (before && backwards) {
         if (this.losses.covering(seen.key, before.start, record.end)) this.excused.counters++;
         else if (this.restartedAtSwitch(record, seen, before)) this.excused.countersRestarted++;
+        else if (this.restartedAfterWipe(record, seen, before)) this.excused.counters++;
         else this.flag("counters", `${seen.key}: ${seen.kind === "incr" ? "INCR answered" : "read"} ${seen.value} after ${before.value} was seen`, `${before.line}\n      then ${line}`);
       }
       lane.set(seen.key, { value: seen.value, start: record.start, line });
@@ -199,9 +200,27 @@ export class HistoryChecker implements Knowledge {
   private restartedAtSwitch(record: CallRecord, seen: { key: string; value: number }, before: Seen): boolean {
     const g = this.growth;
     if (!g || !this.losses.moves(seen.key) || !(before.start < g.switchAt && record.end > g.switchAt)) return false;
-    const attempts = this.increments.get(`${record.w}.${record.l} ${seen.key}`) ?? [];
-    const since = attempts.filter(([start, end]) => end >= g.switchAt && start <= record.start).length;
-    return seen.value <= since;
+    return seen.value <= this.countedSince(record, seen.key, g.switchAt);
+  }
+
+  /**
+   * A moving key's old owner wiped before the switch: until then the new
+   * owner may still hold a copy of the value from before the wipe (read
+   * there, in warm) while writes reach the emptied old owner, so the step
+   * back can show after the wipe healed. Excused only when the earlier value
+   * was seen before the switch and the later one is no more than the lane
+   * counted since the wipe (what the emptied owner can count to).
+   */
+  private restartedAfterWipe(record: CallRecord, seen: { key: string; value: number }, before: Seen): boolean {
+    const g = this.growth;
+    if (!g || before.start >= g.switchAt) return false;
+    return this.losses.oldOwnerWipes(seen.key, Math.min(g.switchAt, record.end)).some((f) => seen.value <= this.countedSince(record, seen.key, f.at));
+  }
+
+  /** The lane's increments of the key that may have landed from `from` on, up to this call. */
+  private countedSince(record: CallRecord, key: string, from: number): number {
+    const attempts = this.increments.get(`${record.w}.${record.l} ${key}`) ?? [];
+    return attempts.filter(([start, end]) => end >= from && start <= record.start).length;
   }
 
   private flag(check: CheckName, reason: string, line: string): void {

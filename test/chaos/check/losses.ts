@@ -48,6 +48,12 @@ export class LossWindows {
     return old === undefined ? undefined : this.losses.find((f) => f.loss === "wipe" && f.shard === old && end(f) >= start);
   }
 
+  /** Wipes of a moving key's old owner that began before `before` (--grow). */
+  oldOwnerWipes(key: string, before: number): FaultRecord[] {
+    const old = this.scope(key).owners?.[0]?.shard;
+    return old === undefined ? [] : this.losses.filter((f) => f.loss === "wipe" && f.shard === old && f.at < before);
+  }
+
   /** The key changes owner in the migration (--grow). */
   moves(key: string): boolean {
     return this.scope(key).owners !== undefined;
