@@ -23,7 +23,7 @@ import { Placement } from "../migration/placement.js";
 import { keysOf, moving } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
-import { RELEASED } from "../topology/Topology.js";
+import { RELEASED, serving } from "../topology/Topology.js";
 import type { Executor } from "./Executor.js";
 
 /**
@@ -237,10 +237,10 @@ export class MigrationLink implements MigrationHost {
     // Indexes are given for good, taken out again or not: no other shard ever gets them.
     this.union = resolved.union;
     if (added.length) {
+      // Pending until committed below: connected, but nothing routes or fans out to them (commands keep the placement in force).
       const layout = executor.fleet.holder.current;
-      const shards = resolved.union.map((s) => (added.includes(s) ? { master: s.master, replicas: s.replicas } : layout.shards[s.index]!));
+      const shards = resolved.union.map((s) => (added.includes(s) ? { master: s.master, replicas: s.replicas, pending: true as const } : layout.shards[s.index]!));
       executor.fleet.holder.replace({ shards, names: resolved.union.map((s) => s.name) }, "reconfigure()");
-      // Until committed below, nothing routes to them: commands meanwhile keep the placement in force.
       try {
         await addedShardsReady(executor, added, this.closed);
         const startAt = resolved.migration?.startAt;
@@ -251,6 +251,8 @@ export class MigrationLink implements MigrationHost {
         this.onPlacement?.();
         throw error;
       }
+      const ready = executor.fleet.holder.current.shards.map((s) => (s.pending ? { master: s.master, replicas: s.replicas } : s));
+      executor.fleet.holder.replace({ shards: ready }, "reconfigure(): shards added ready");
     }
     this.current = resolved.to;
     this.moved = true;
@@ -301,10 +303,9 @@ export class MigrationLink implements MigrationHost {
     if (onPhase) queueMicrotask(() => phaseSteps(phase, previous).forEach(([entered, left]) => onPhase(entered, left)));
   }
 
-  /** Whether the shard at this index serves (is in the layout and not released). */
+  /** Whether the shard at this index serves (is in the layout, neither released nor pending). */
   private serves(index: number): boolean {
-    const shard = this.executor.fleet.holder.current.shards[index];
-    return shard !== undefined && !shard.released;
+    return serving(this.executor.fleet.holder.current.shards[index]);
   }
 
   /**

@@ -9,7 +9,7 @@
  * it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientClosedError, ReconfigureError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
+import { ClientClosedError, ReconfigureError, UnknownShardError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
@@ -36,6 +36,18 @@ async function oldFleet(keys: string[], options: Partial<ShardedClientOptions> =
   await client.ready();
   await Promise.all(keys.map((k) => client.set(k, k)));
   return { client, clock };
+}
+
+/** Resolves when the client's layout changes (reconfigure() adding its shards, waiting for them). */
+const layoutChanged = (client: ShardedClient) => new Promise<void>((resolve) => client.once("topology", () => resolve()));
+
+/** What fan-outs and the client's view show while reconfigure() waits: the shards before the call only. */
+async function stillThree(client: ShardedClient): Promise<void> {
+  expect(names(client)).toEqual(["s0", "s1", "s2"]);
+  expect(await client.forEachShard(async (name) => name)).toEqual(["s0", "s1", "s2"]);
+  expect(typeof (await client.dbsize())).toBe("number");
+  await client.ready();
+  expect(() => client.shard("s3")).toThrow(UnknownShardError);
 }
 
 /** Each key is on its owner in the 3-shard placement (read raw). */
@@ -100,8 +112,11 @@ describe("a reconfigure() adding a shard that is not ready changes nothing", () 
 
   it("close() during the wait: ClientClosedError, no migration scheduled", async () => {
     const { client } = await oldFleet([]);
-    const reconfigured = client.reconfigure({ shards: [...three(), await unreachable()], migration: { startAt: T0, phaseMs: P } }).catch((e: unknown) => e);
-    await eventually(async () => expect(names(client)).toHaveLength(4));
+    const dead = await unreachable();
+    const waiting = layoutChanged(client);
+    const reconfigured = client.reconfigure({ shards: [...three(), dead], migration: { startAt: T0, phaseMs: P } }).catch((e: unknown) => e);
+    await waiting;
+    await stillThree(client);
     await client.quit();
     expect(await reconfigured).toBeInstanceOf(ClientClosedError);
     expect(client.migration()).toBeUndefined();
@@ -125,11 +140,14 @@ describe("while reconfigure() waits for the shard it adds", () => {
     const { client } = await oldFleet(keys, PATIENT);
     proxy.set("blackhole");
     const settled: string[] = [];
+    const waiting = layoutChanged(client);
     const first = client.reconfigure({ shards: [...three(), proxied()] }).then(() => settled.push("first"));
-    await eventually(async () => expect(names(client)).toHaveLength(4));
+    // Settled below; caught here too, so a failure on the way leaves no unhandled rejection behind.
+    first.catch(() => undefined);
+    await waiting;
+    await stillThree(client);
     const second = client.reconfigure({ shards: three() }).then(() => settled.push("second"));
-    // Settled below; caught here too, so a failure above leaves no unhandled rejection behind.
-    [first, second].forEach((p) => p.catch(() => undefined));
+    second.catch(() => undefined);
     expect(await client.mget(keys)).toEqual(keys);
     await Promise.all(keys.map((k) => client.set(k, `${k}'`)));
     const where = owners(fleet, "slots");
@@ -145,8 +163,10 @@ describe("while reconfigure() waits for the shard it adds", () => {
     await fleet.flushAll();
     const { client, clock } = await oldFleet(["k"], PATIENT);
     proxy.set("blackhole");
+    const waiting = layoutChanged(client);
     const late = client.reconfigure({ shards: [...three(), proxied()], migration: { startAt: T0, phaseMs: P } }).catch((e: unknown) => e);
-    await eventually(async () => expect(names(client)).toHaveLength(4));
+    await waiting;
+    await stillThree(client);
     clock.now = AT.dual;
     proxy.set("pass");
     const error = (await late) as ReconfigureError;
