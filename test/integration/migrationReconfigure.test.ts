@@ -9,13 +9,14 @@
  * it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientClosedError, ReconfigureError, UnknownShardError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
+import { AuthenticationError, ClientClosedError, ReconfigureError, UnknownShardError, type ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
 import { eventually } from "../support/keys.js";
 import { AT, owners, P, PATIENT, T0 } from "../support/migration.js";
 import { freePort } from "../support/processes.js";
+import { startRedis } from "../support/redis.js";
 
 const files = fleetForFile(4);
 const fleet = new Proxy({} as typeof files.fleet, { get: (_, name) => Reflect.get(files.fleet, name) });
@@ -108,6 +109,24 @@ describe("a reconfigure() adding a shard that is not ready changes nothing", () 
     expect(names(client)).toEqual(["s0", "s1", "s2", "s4"]);
     await client.set("grown", "v");
     expect(await client.get("grown")).toBe("v");
+  });
+
+  it("two shards added, one refusing the handshake (its password is another) and one unreachable: both named, each with its own cause, no secret; nothing changed", async () => {
+    const locked = await startRedis({ password: "locked-secret" });
+    try {
+      const { client } = await oldFleet(["k"]);
+      const error = (await client.reconfigure({ shards: [...three(), { name: "s3", master: locked.address }, await unreachable("s4")], migration: { startAt: T0, phaseMs: P } }).catch((e: unknown) => e)) as ReconfigureError;
+      expect(error).toBeInstanceOf(ReconfigureError);
+      expect(error.failures.map((f) => f.shard)).toEqual(["s3", "s4"]);
+      expect(error.failures[0]!.error).toBeInstanceOf(AuthenticationError);
+      expect(error.failures[1]!.error.message).toContain("ECONNREFUSED");
+      expect(error.message).not.toContain("locked-secret");
+      expect(client.migration()).toBeUndefined();
+      expect(names(client)).toEqual(["s0", "s1", "s2"]);
+      expect(await client.get("k")).toBe("k");
+    } finally {
+      await locked.stop();
+    }
   });
 
   it("close() during the wait: ClientClosedError, no migration scheduled", async () => {
