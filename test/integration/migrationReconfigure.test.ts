@@ -129,6 +129,22 @@ describe("a reconfigure() adding a shard that is not ready changes nothing", () 
     }
   });
 
+  it("a pattern subscription is not taken to the shard being added (no subscription:error), and is heard on the old shards after the rollback", async () => {
+    const { client } = await oldFleet([]);
+    const [refused, heard]: [unknown[], string[]] = [[], []];
+    client.on("subscription:error", (event) => refused.push(event));
+    client.on("pmessage", (_pattern: string, channel: string, message: string) => heard.push(`${channel}:${message}`));
+    await client.psubscribe("news:*");
+    await expect(client.reconfigure({ shards: [...three(), await unreachable()] })).rejects.toBeInstanceOf(ReconfigureError);
+    const publisher = fleet.client({ shards: three() });
+    const channels = ["news:a", "news:b", "news:c", "news:d"];
+    await eventually(async () => {
+      await Promise.all(channels.map((c) => publisher.publish(c, "m")));
+      expect(new Set(heard)).toEqual(new Set(channels.map((c) => `${c}:m`)));
+    });
+    expect(refused).toEqual([]);
+  });
+
   it("close() during the wait: ClientClosedError, no migration scheduled", async () => {
     const { client } = await oldFleet([]);
     const dead = await unreachable();
