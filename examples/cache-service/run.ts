@@ -19,7 +19,7 @@ import { openStore } from "./store.js";
 const popular = (i: number) => Math.floor(100 ** (((i * 7919) % 1000) / 1000));
 
 export async function runExample(
-  options: { databaseUrl?: string; log?: (line: string) => void } = {},
+  options: { databaseUrl?: string; log?: (line: string) => void; timeoutScale?: number } = {},
 ): Promise<PhaseResult[]> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   ensureServers();
@@ -28,6 +28,7 @@ export async function runExample(
   const databaseUrl = options.databaseUrl;
   const env: Record<string, string> = { SHARDS: redis.map((s) => s.address).join(","), SQLITE_PATH: join(dir, "products.db") };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  if (options.timeoutScale) env.TIMEOUT_SCALE = String(options.timeoutScale);
   try {
     // Seeded once here, before the app servers open it.
     const store = await openStore({ databaseUrl, sqlitePath: env.SQLITE_PATH! });

@@ -10,7 +10,10 @@
  *   GET    /stats                 database reads and the cache's figures
  *
  * Environment: SHARDS (host:port,...), PORT (0 or unset: any free port),
- * DATABASE_URL (PostgreSQL) or SQLITE_PATH (default ./products.db).
+ * DATABASE_URL (PostgreSQL) or SQLITE_PATH (default ./products.db),
+ * TIMEOUT_SCALE (default 1: multiplies the command deadline, the rebuild
+ * lock's TTL, the cache's wait and the loader's, for a machine too starved
+ * to meet them).
  * Prints {"listening": port} on stdout once it serves.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -18,14 +21,19 @@ import { ShardedClient } from "shardis";
 import { openStore, type Product } from "./store.js";
 
 const shards = (process.env.SHARDS ?? "127.0.0.1:6379").split(",").map((master, i) => ({ name: `s${i}`, master: master.trim() }));
-const client = new ShardedClient({ shards });
+// 1,000 requests in flight per process stall its event loop: on a starved machine (a busy CI runner) by more than the
+// default deadlines, and the stalls become timeouts. TIMEOUT_SCALE gives such a machine patience; the logic is the same.
+const scale = Number(process.env.TIMEOUT_SCALE ?? 1) || 1;
+const client = new ShardedClient({ shards, commandTimeoutMs: 1_000 * scale });
 const store = await openStore({ databaseUrl: process.env.DATABASE_URL, sqlitePath: process.env.SQLITE_PATH ?? "products.db" });
 const products = client.cache<Product>({
   namespace: "products",
   ttlMs: 60_000,
   staleMs: 30_000, // an expired product is served for 30 s more while one instance refreshes it
   negativeTtlMs: 5_000,
-  waitTimeoutMs: 2_000,
+  waitTimeoutMs: 2_000 * scale,
+  lockTtlMs: 1_000 * scale,
+  loadTimeoutMs: 10_000 * scale,
 });
 client.on("cache:error", ({ key, error, served }) => console.error(`cache: ${key}: ${error.message} (served: ${served})`));
 

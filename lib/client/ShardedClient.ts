@@ -263,7 +263,7 @@ export class ShardedClient extends EventEmitter<ShardisEvents> implements Dispat
    * after (shards added need a fixed master), `migration` its timed phases
    * (startAt in the future; every process given the same call switches
    * together); without it the new placement takes effect at once.
-   * ConfigError for bad input; MigrationRefusedError while a migration runs.
+   * ConfigError for bad input; MigrationRefusedError while a migration runs; ReconfigureError (nothing changed) if a shard added is not ready.
    */
   async reconfigure(options: ReconfigureOptions): Promise<void> {
     this.#checkOpen();

@@ -14,6 +14,7 @@ import type { BreakerState } from "../resilience/breaker.js";
 import type { NoPermissionError } from "../errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Phase as MigrationPhase } from "../migration/clock.js";
+import { serving } from "../topology/Topology.js";
 
 export interface NodeEvent {
   readonly shard: string;
@@ -170,7 +171,7 @@ export function clientPubSub(executor: Executor, client: Emitter, closed?: PubSu
       get shardCount() {
         return executor.shardNames.length;
       },
-      serves: (shard) => !executor.fleet.holder.current.shards[shard]?.released,
+      serves: (shard) => serving(executor.fleet.holder.current.shards[shard]),
       shardOf: (channel) => executor.strategy.shardIndexOf(channel),
       channelShards: (channel) => executor.moves.channelShards(channel),
       shardName: (shard) => executor.shardName(shard),

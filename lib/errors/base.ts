@@ -37,7 +37,8 @@ export type ShardisErrorCode =
   | "ERR_SHARDIS_CACHE_LOAD"
   | "ERR_SHARDIS_MIGRATION_REFUSED"
   | "ERR_SHARDIS_MIGRATION_WRITE"
-  | "ERR_SHARDIS_MIGRATION_COPY";
+  | "ERR_SHARDIS_MIGRATION_COPY"
+  | "ERR_SHARDIS_RECONFIGURE";
 
 export class ShardisError extends Error {
   readonly code: ShardisErrorCode;

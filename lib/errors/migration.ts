@@ -96,3 +96,29 @@ export class MigrationCopyError extends ShardisError {
     this.failures = Object.freeze([...failures]);
   }
 }
+
+/**
+ * reconfigure() changed nothing: a shard it adds was not ready within the
+ * deadline (its handshake refused, nothing listening, ...), or a migration's
+ * `startAt` passed while the shards it adds were readied. The shards it
+ * added were released again (each keeps its index: naming it again with the
+ * same nodes brings it back there), and the placement and migration in force
+ * are the ones before the call. `failures`: `{ shard, error }` for each shard
+ * not ready (`cause`: the first error).
+ */
+export class ReconfigureError extends ShardisError {
+  readonly failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>;
+
+  constructor(reason: string, failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }> = []) {
+    super("ERR_SHARDIS_RECONFIGURE", `reconfigure() changed nothing: ${reason}; the shards it added were taken out again, the placement and migration in force are the ones before the call`, {
+      cause: failures[0]?.error,
+    });
+    this.failures = Object.freeze([...failures]);
+  }
+
+  /** Shards added whose masters were not ready (each error names its shard, node and cause). */
+  static notReady(failures: ReadonlyArray<{ readonly shard: string; readonly error: Error }>): ReconfigureError {
+    const shards = failures.map((f) => f.shard).join(", ");
+    return new ReconfigureError(`shard(s) ${shards} not ready (${failures.map((f) => f.error.message).join("; ")}); retry once they answer`, failures);
+  }
+}

@@ -22,7 +22,7 @@ import { HealthMonitor } from "../replicas/HealthMonitor.js";
 import { ReadRouter } from "../replicas/ReadRouter.js";
 import { SentinelClient } from "../sentinel/SentinelClient.js";
 import { AddressPolicy } from "../topology/addressPolicy.js";
-import { initialLayout, sameSlots, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
+import { initialLayout, sameSlots, serving, type Layout, type NodeView, type TopologySnapshot } from "../topology/Topology.js";
 import { TopologyHolder, type LayoutSource } from "../topology/TopologyHolder.js";
 import { formatAddress } from "../config/address.js";
 import { HotKeyDetector } from "../hotkeys/HotKeys.js";
@@ -229,9 +229,9 @@ export class Fleet {
   /** A shard's name in the current layout, by index (an arrow: the hot-key reports take it as is). */
   readonly shardName = (index: number): string => this.holder.current.names[index] ?? "(no shard)";
 
-  /** The shards that serve, by index: all but those a plain fleet released (each keeps its index; docs/scaling.md). */
+  /** The shards that serve, by index: all but those a plain fleet released (each keeps its index) or a reconfigure() still waits for (docs/scaling.md). */
   live(): number[] {
-    return this.holder.current.shards.flatMap((s, i) => (s.released ? [] : [i]));
+    return this.holder.current.shards.flatMap((s, i) => (serving(s) ? [i] : []));
   }
 
   /** Their names, in index order (what an unknown shard name is told it could be). */
@@ -239,7 +239,7 @@ export class Fleet {
     return this.live().map(this.shardName);
   }
 
-  /** The layout and each node's health, now, as an immutable snapshot (released shards left out). */
+  /** The layout and each node's health, now, as an immutable snapshot (released and pending shards left out). */
   snapshot(): TopologySnapshot {
     const layout = this.holder.current;
     const view = (node: NodeClient | undefined, role: "master" | "replica"): NodeView | null => {
@@ -261,7 +261,7 @@ export class Fleet {
       sentinels: Object.freeze([...this.sentinels]),
       shards: Object.freeze(
         layout.names.flatMap((name, i) =>
-          layout.shards[i]!.released ? [] : Object.freeze({
+          !serving(layout.shards[i]) ? [] : Object.freeze({
             name,
             master: view(this.registry.master(i), "master"),
             replicas: Object.freeze(this.registry.replicasOf(i).map((r) => view(r, "replica")!)),

@@ -15,6 +15,7 @@ import { MigrationCopyError, MigrationRefusedError } from "../errors/migration.j
 import { phaseSteps, type Phase } from "../migration/clock.js";
 import { Migrator, type Authoritative, type MigrationHost, type MigrationStatus } from "../migration/Migrator.js";
 import { copyAll, type CopyAllOptions, type CopyAllResult, type MigrationControl } from "../migration/copier.js";
+import { addedShardsReady, startedMeanwhile } from "./addedShards.js";
 import { shardConnection } from "./copierConnection.js";
 import { isNoPermission } from "../connection/aclRefusals.js";
 import { PhaseTimer } from "../migration/phaseTimer.js";
@@ -22,7 +23,7 @@ import { Placement } from "../migration/placement.js";
 import { keysOf, moving } from "../migration/route.js";
 import { commandSpec, type CommandSpec } from "../routing/commandSpec.js";
 import type { Args } from "../routing/plan.js";
-import { RELEASED } from "../topology/Topology.js";
+import { RELEASED, serving } from "../topology/Topology.js";
 import type { Executor } from "./Executor.js";
 
 /**
@@ -47,9 +48,11 @@ export class MigrationLink implements MigrationHost {
   private epoch = 0;
   /** The placement in force, as its shards and sharding (undefined until the first use()). */
   private inForce: { shards: readonly number[]; sharding: unknown } | undefined;
-  /** Settles when the client closes: a reconfigure() waiting for shards it added stops waiting. */
+  /** Settles when the client closes: a reconfigure() waiting for shards it adds stops waiting. */
   private readonly closed: Promise<void>;
   private onClosed!: () => void;
+  /** The last reconfigure() call's end: the next one starts after it. */
+  private reconfigures: Promise<unknown> = Promise.resolve();
   /** Called on each phase change. */
   onPhase: ((phase: Phase, previous: Phase) => void) | undefined;
   /** Called when where channels are listened to changes (a migration configured, done, replaced): pub/sub resyncs. */
@@ -201,11 +204,24 @@ export class MigrationLink implements MigrationHost {
 
   /**
    * The fleet changed at run time: shards added to the layout (connected
-   * as any shard), then either a migration over timed phases or, without
-   * one, the new placement at once. Refused while a migration runs.
+   * as any shard), then, once every one is ready, either a migration over
+   * timed phases or, without one, the new placement at once. All or
+   * nothing: a shard not ready in time (or a close()) takes the added
+   * shards out again and leaves the placement and migration in force as
+   * they were (ReconfigureError, ClientClosedError). Calls run one after
+   * the other, each checked against what the one before left. Refused
+   * while a migration runs.
    */
-  async reconfigure(input: unknown): Promise<void> {
+  reconfigure(input: unknown): Promise<void> {
+    const turn = this.reconfigures.then(() => this.reconfigureNow(input));
+    this.reconfigures = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async reconfigureNow(input: unknown): Promise<void> {
     const executor = this.executor;
+    // A call queued behind one that close() ended.
+    if (executor.closed) throw new ClientClosedError();
     const running = this.migrator;
     if (running && !running.done) {
       throw new MigrationRefusedError("reconfigure", running.phase(), "a migration is running; reconfigure once it is done", running.clock.doneAt);
@@ -218,12 +234,26 @@ export class MigrationLink implements MigrationHost {
     if (problems.length || !resolved) throw new ConfigError(problems);
     // Shards appended, and released ones named again (same name, same nodes: the same shard, back at its index).
     const added = resolved.union.filter((s) => s.index >= this.union.length || (released(s.index) && resolved.to.shards.includes(s.index)));
-    if (added.length) {
-      const layout = executor.fleet.holder.current;
-      const shards = resolved.union.map((s) => (added.includes(s) ? { master: s.master, replicas: s.replicas } : layout.shards[s.index]!));
-      executor.fleet.holder.replace({ shards, names: resolved.union.map((s) => s.name) }, "reconfigure()");
-    }
+    // Indexes are given for good, taken out again or not: no other shard ever gets them.
     this.union = resolved.union;
+    if (added.length) {
+      // Pending until committed below: connected, but nothing routes or fans out to them (commands keep the placement in force).
+      const layout = executor.fleet.holder.current;
+      const shards = resolved.union.map((s) => (added.includes(s) ? { master: s.master, replicas: s.replicas, pending: true as const } : layout.shards[s.index]!));
+      executor.fleet.holder.replace({ shards, names: resolved.union.map((s) => s.name) }, "reconfigure()");
+      try {
+        await addedShardsReady(executor, added, this.closed);
+        const startAt = resolved.migration?.startAt;
+        if (startAt !== undefined && startAt <= this.now()) throw startedMeanwhile(startAt, this.now());
+      } catch (error) {
+        // Not in this.current: released again, as removed shards are (their subscriber connections closed too).
+        this.release();
+        this.onPlacement?.();
+        throw error;
+      }
+      const ready = executor.fleet.holder.current.shards.map((s) => (s.pending ? { master: s.master, replicas: s.replicas } : s));
+      executor.fleet.holder.replace({ shards: ready }, "reconfigure(): shards added ready");
+    }
     this.current = resolved.to;
     this.moved = true;
     if (resolved.migration) this.migrator = new Migrator(resolved.migration, resolved.union, executor.options.commandTimeoutMs, this, this.now);
@@ -235,11 +265,6 @@ export class MigrationLink implements MigrationHost {
     }
     this.timed();
     this.onPlacement?.();
-    const ready = Promise.all(added.map(async (s) => (await executor.masterWhenPlaced(s.index)).whenReady(executor.defaults.timeoutMs)));
-    // close() meanwhile: the shards added are closed with the others, and nobody waits for them (their wait's end is not looked at).
-    ready.catch(() => undefined);
-    await Promise.race([ready, this.closed]);
-    if (executor.closed) throw new ClientClosedError();
   }
 
   runOn(shard: number, spec: CommandSpec, cmd: ShardisCommand, call: CallOptions): Promise<unknown> {
@@ -278,10 +303,9 @@ export class MigrationLink implements MigrationHost {
     if (onPhase) queueMicrotask(() => phaseSteps(phase, previous).forEach(([entered, left]) => onPhase(entered, left)));
   }
 
-  /** Whether the shard at this index serves (is in the layout and not released). */
+  /** Whether the shard at this index serves (is in the layout, neither released nor pending). */
   private serves(index: number): boolean {
-    const shard = this.executor.fleet.holder.current.shards[index];
-    return shard !== undefined && !shard.released;
+    return serving(this.executor.fleet.holder.current.shards[index]);
   }
 
   /**

@@ -20,6 +20,7 @@ import { ConnectionError, TimeoutError, WriteConcernError } from "../errors/node
 import type { CommandSpec } from "../routing/commandSpec.js";
 import type { Args, SplitPlan } from "../routing/plan.js";
 import { reduceReplies } from "../routing/reduce.js";
+import { InFlightWrites } from "./inFlight.js";
 import { PhaseClock, type Phase } from "./clock.js";
 import { movingShare, Placement } from "./placement.js";
 import { invalidations, keysOf, movingKeys, moving, moveRoute, type Invalidations, type Placements } from "./route.js";
@@ -84,6 +85,8 @@ export class Migrator {
   private until: number;
   private readonly tombTtlMs: number;
   private share: number | undefined;
+  /** This client's writes of moving keys in flight: a warm read of one reads behind it, on the old owner. */
+  private readonly writing = new InFlightWrites();
 
   constructor(
     readonly migration: ResolvedMigration,
@@ -210,17 +213,20 @@ export class Migrator {
         return this.host.runOn(route.route as number, spec, cmd, call);
       case "warm": {
         const keys = keysOf(spec, cmd.args as Args);
-        // Several keys (one hash tag) read together: the old owner has every write until the switch.
+        // Several keys (one hash tag) read together: the old owner has every write until the switch. So has a key
+        // this client is writing: the read queues behind the write there (inFlight.ts).
         if (keys.length !== 1 || typeof route.to !== "number") return this.host.runOn(route.from as number, spec, cmd, call);
+        if (this.writing.has(keys[0]!)) return this.host.runOn(route.from as number, spec, cmd, { ...call, readFrom: "master" });
         return this.warm(spec, cmd, call, keys[0]!, route.from as number, route.to);
       }
       case "write": {
         const shard = route.route as number;
         const oldOwners = route.side === "to";
-        return this.host.runOn(shard, spec, cmd, call).then(
+        const written = this.host.runOn(shard, spec, cmd, call).then(
           (reply) => this.invalidate(spec.name, shard, route.invalidate, reply, oldOwners),
           (error: unknown) => this.invalidateAnyway(spec.name, shard, route.invalidate, error, oldOwners),
         );
+        return this.writing.track([...route.invalidate.values()].flat(), written);
       }
     }
   }

@@ -17,6 +17,17 @@ export interface ShardNodes {
    * index, so no other shard is ever given it (handles made before fail).
    */
   readonly released?: true;
+  /**
+   * Added by a reconfigure() still waiting for it to be ready: connected,
+   * but not serving until the change is committed (left out of fan-outs,
+   * topology() and pub/sub, as a released shard is).
+   */
+  readonly pending?: true;
+}
+
+/** Whether a layout entry serves: neither released nor pending. */
+export function serving(shard: ShardNodes | undefined): boolean {
+  return shard !== undefined && !shard.released && !shard.pending;
 }
 
 /** A released shard's entry. */
@@ -57,7 +68,7 @@ export function initialLayout(shards: readonly ResolvedShard[], cluster = false)
 export function freezeLayout(epoch: number, shards: readonly ShardNodes[], names: readonly string[], slots: Uint16Array | undefined): Layout {
   return Object.freeze({
     epoch,
-    shards: Object.freeze(shards.map((s) => Object.freeze({ master: s.master, replicas: Object.freeze([...s.replicas]), ...(s.released && { released: true as const }) }))),
+    shards: Object.freeze(shards.map((s) => Object.freeze({ master: s.master, replicas: Object.freeze([...s.replicas]), ...(s.released && { released: true as const }), ...(s.pending && { pending: true as const }) }))),
     names: Object.freeze([...names]),
     slots,
   });
@@ -89,6 +100,7 @@ export function sameNodes(a: ShardNodes, b: ShardNodes): boolean {
   return (
     key(a.master) === key(b.master) &&
     !a.released === !b.released &&
+    !a.pending === !b.pending &&
     a.replicas.length === b.replicas.length &&
     a.replicas.map(key).sort().join() === b.replicas.map(key).sort().join()
   );

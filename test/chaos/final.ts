@@ -4,24 +4,42 @@
  * directly from the servers, not through shardis.
  */
 import { keySlot, ShardedClient, type ShardedClientOptions } from "../../lib/index.js";
+import type { PhaseClock } from "../../lib/migration/clock.js";
 import { admin } from "./admin.js";
 import type { Scope } from "./check/losses.js";
 import { clusterSlots, masterOf } from "./health.js";
 import type { ChaosTopology } from "./topology.js";
 
-/** A key's shard as the clients place it (plain, sentinel), or its slot (cluster). */
-export function scopes(topology: ChaosTopology, options: ShardedClientOptions): { of(key: string): Scope; close(): Promise<void> } {
+/**
+ * A key's shard as the clients place it (plain, sentinel), or its slot
+ * (cluster). Grown (--grow): its shard in the fleet after, and for a key
+ * that moves, both owners with when each may hold it (the migration's clock).
+ */
+export function scopes(topology: ChaosTopology, options: ShardedClientOptions, clock?: PhaseClock): { of(key: string): Scope; close(): Promise<void> } {
   if (topology.kind === "cluster") return { of: (key) => ({ slot: keySlot(key) }), close: async () => undefined };
   // Placement is by the shard names and strategy alone: a client that never connects answers it.
-  const placer = new ShardedClient({ ...options, lazyConnect: true });
+  const lazy = (o: ShardedClientOptions) => new ShardedClient({ ...o, redis: options.redis, lazyConnect: true });
+  const placer = lazy(topology.fleets?.to ?? options);
+  const before = topology.fleets && clock ? lazy(topology.fleets.from) : undefined;
   const cache = new Map<string, Scope>();
+  const place = (key: string): Scope => {
+    const shard = placer.shardOf(key);
+    const old = before?.shardOf(key);
+    if (!old || old === shard) return { shard };
+    // The old owner is read until every process is past done; the new one holds copies from warm on.
+    const owners = [
+      { shard: old, from: -Infinity, until: clock!.retireAt },
+      { shard, from: clock!.warmAt - clock!.boundMs, until: Infinity },
+    ];
+    return { shard, owners };
+  };
   return {
     of(key) {
       let scope = cache.get(key);
-      if (!scope) cache.set(key, (scope = { shard: placer.shardOf(key) }));
+      if (!scope) cache.set(key, (scope = place(key)));
       return scope;
     },
-    close: async () => void (await placer.quit()),
+    close: async () => void (await Promise.all([placer.quit(), before?.quit()])),
   };
 }
 

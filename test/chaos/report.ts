@@ -8,6 +8,8 @@ export interface Summary {
   readonly checker: HistoryChecker;
   readonly verdicts: readonly Verdict[];
   readonly outDir: string;
+  /** --grow: each client's migration counters at its end. */
+  readonly migrated?: readonly string[];
 }
 
 const n = (x: number) => x.toLocaleString("en-US");
@@ -16,7 +18,7 @@ function tally(entries: Iterable<[string, number]>): string {
   return [...entries].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none";
 }
 
-export function report({ title, faults, checker, verdicts, outDir }: Summary): string {
+export function report({ title, faults, checker, verdicts, outDir, migrated = [] }: Summary): string {
   const lines: string[] = [`== ${title}`];
   const kinds = new Map<string, number>();
   for (const f of faults) kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
@@ -33,6 +35,7 @@ export function report({ title, faults, checker, verdicts, outDir }: Summary): s
   }
   lines.push(`calls: ${n(ok + failed)} (${n(ok)} ok, ${n(failed)} failed): ${tally(ops)}`);
   lines.push(`errors by type (calls, and entries of pipelines and transactions): ${tally(checker.errors)}`);
+  lines.push(...migrated);
   lines.push("verdicts:");
   for (const v of verdicts) {
     lines.push(`  ${v.pass ? "PASS" : "FAIL"}  ${v.title}${v.note ? ` [${v.note}]` : ""}${v.pass ? "" : `: ${n(v.violations)} violations`}`);

@@ -1,13 +1,15 @@
 /**
  * The servers a soak runs against, and the options its clients get:
  *   plain     3 shards, a master and a replica each, fixed roles; some
- *             nodes reached through fault proxies (s0's and s1's masters, s2's replica)
+ *             nodes reached through fault proxies (s0's and s1's masters, s2's replica);
+ *             with `grow`, a 4th shard s3 (its master proxied too) that the
+ *             clients' `migration` adds to the 3 while the faults run
  *   sentinel  3 shards, a master and a replica each, under 3 Sentinels
  *   cluster   a Redis Cluster of 3 masters with a replica each
  * Every server has the clients' ACL user (passed on its command line, so a
  * restarted server has it too) and DEBUG enabled.
  */
-import type { ShardedClientOptions } from "../../lib/index.js";
+import type { MigrationOptions, ShardedClientOptions } from "../../lib/index.js";
 import { startRedisCluster, type RedisClusterHandle } from "../support/cluster.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { HOST } from "../support/processes.js";
@@ -36,8 +38,10 @@ export interface ChaosTopology {
   readonly cluster?: RedisClusterHandle;
   /** Sentinel master names by shard name. */
   readonly masterNames: ReadonlyMap<string, string>;
-  /** A client process's options: JSON-able, with a connection name that tells its connections apart. */
-  clientOptions(worker: number): ShardedClientOptions;
+  /** A client process's options: JSON-able, with a connection name that tells its connections apart (and, grown, the migration). */
+  clientOptions(worker: number, migration?: Growth): ShardedClientOptions;
+  /** Plain with `grow`: the fleet before and after the migration, each without it (where a key lives in each). */
+  readonly fleets?: { readonly from: ShardedClientOptions; readonly to: ShardedClientOptions };
   node(address: string): ChaosNode | undefined;
   stop(): Promise<void>;
 }
@@ -45,23 +49,26 @@ export interface ChaosTopology {
 const SHARDS = 3;
 const clientRedis = (worker: number) => ({ username: USER, password: PASSWORD, connectionName: `chaos-w${worker}` });
 
-export function startTopology(kind: TopologyKind): Promise<ChaosTopology> {
-  if (kind === "plain") return startPlain();
+/** The timing of a plain topology's growth (`from` is filled in: the first 3 shards). */
+export type Growth = Omit<MigrationOptions, "from">;
+
+export function startTopology(kind: TopologyKind, grow = false): Promise<ChaosTopology> {
+  if (kind === "plain") return startPlain(grow);
   if (kind === "sentinel") return startSentinel();
   return startCluster();
 }
 
-async function startPlain(): Promise<ChaosTopology> {
+async function startPlain(grow: boolean): Promise<ChaosTopology> {
   const servers: RedisServer[] = [];
   const proxies: FaultProxy[] = [];
   const nodes: ChaosNode[] = [];
   try {
-    for (let i = 0; i < SHARDS; i++) {
+    for (let i = 0; i < SHARDS + (grow ? 1 : 0); i++) {
       const master = await startRedis({ args: SERVER_ARGS });
       servers.push(master);
       const replica = await startRedis({ args: [...SERVER_ARGS, "--replicaof", HOST, String(master.port)] });
       servers.push(replica);
-      for (const [server, proxied] of [[master, i < 2], [replica, i === 2]] as const) {
+      for (const [server, proxied] of [[master, i !== 2], [replica, i === 2]] as const) {
         const proxy = proxied ? await startFaultProxy(server) : undefined;
         if (proxy) proxies.push(proxy);
         nodes.push({ server, shard: `s${i}`, ...(proxy ? { proxy } : {}) });
@@ -74,19 +81,21 @@ async function startPlain(): Promise<ChaosTopology> {
     throw error;
   }
   const reach = (n: ChaosNode) => n.proxy?.address ?? n.server.address;
+  const fleet = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ name: `s${i}`, master: reach(nodes[2 * i]!), replicas: [reach(nodes[2 * i + 1]!)] }));
+  const before = fleet(SHARDS);
+  const after = fleet(nodes.length / 2);
   return {
     kind: "plain",
     nodes,
     sentinels: [],
     masterNames: new Map(),
-    clientOptions: (worker) => ({
-      shards: Array.from({ length: SHARDS }, (_, i) => ({
-        name: `s${i}`,
-        master: reach(nodes[2 * i]!),
-        replicas: [reach(nodes[2 * i + 1]!)],
-      })),
+    clientOptions: (worker, migration) => ({
+      shards: after,
       redis: clientRedis(worker),
+      ...(grow && migration ? { migration: { ...migration, from: { shards: before } } } : {}),
     }),
+    ...(grow ? { fleets: { from: { shards: before }, to: { shards: after } } } : {}),
     node: (address) => nodes.find((n) => n.server.address === address),
     async stop() {
       await Promise.all(proxies.map((p) => p.close()));

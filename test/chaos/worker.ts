@@ -80,6 +80,8 @@ async function runLane(index: number): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: config.lanes }, (_, i) => runLane(i)));
+// --grow: the migration's phase and counters (fallback reads, copies, invalidations...), to show it ran.
+const migration = client.migration();
 const quitStarted = now();
 await client.quit();
 const quitMs = Math.round(now() - quitStarted);
@@ -87,4 +89,4 @@ await history.close();
 process.off("SIGTERM", stop);
 // What still holds the event loop after quit(): stdio pipes are expected, nothing of the client should be.
 const resources = process.getActiveResourcesInfo();
-say({ done: true, calls, quitMs, resources });
+say({ done: true, calls, quitMs, resources, ...(migration ? { migration } : {}) });

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { MigrationStatus } from "../../lib/index.js";
 import type { WorkerConfig } from "./worker.js";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
@@ -17,7 +18,7 @@ export interface WorkerOutcome {
   readonly worker: number;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  readonly done?: { calls: number; quitMs: number; resources: string[] };
+  readonly done?: { calls: number; quitMs: number; resources: string[]; migration?: MigrationStatus };
   /** From {"done"} (quit() resolved, history closed) to the process's exit, in ms. */
   readonly exitMs?: number;
   /** Why it was killed: no {"done"} in time, or no exit after it. */

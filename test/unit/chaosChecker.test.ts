@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { HistoryChecker, type CheckName, type ProcessEnd } from "../chaos/check/checker.js";
-import { LossWindows } from "../chaos/check/losses.js";
+import { LossWindows, type Scope } from "../chaos/check/losses.js";
 import type { CallRecord, FaultRecord, HistoryRecord } from "../chaos/history.js";
 
 let seq = 0;
@@ -19,12 +19,29 @@ const fault = (extra: Partial<FaultRecord>): FaultRecord => ({
 });
 const ok: ProcessEnd = { worker: 1, exitCode: 0, signal: null, done: {}, stderr: "" };
 
+/**
+ * A live growth (--grow) as the soak describes it to the checker: every key moves from s0 to s3, s0 read
+ * until 2000 (retireAt), s3 holding copies from 900 (warm - S), the switch at 1500.
+ */
+const GROWN = { switchAt: 1500 };
+const movingScope = (): Scope => ({ shard: "s3", owners: [{ shard: "s0", from: -Infinity, until: 2000 }, { shard: "s3", from: 900, until: Infinity }] });
+
+interface Options {
+  faults?: FaultRecord[];
+  final?: Map<string, string | null>;
+  ends?: ProcessEnd[];
+  recoveredFrom?: number;
+  /** A growth: every key moves (movingScope), and the values left on the old owner's master. */
+  grown?: { oldOwners?: Map<string, string | null> };
+}
+
 /** Runs both passes over the records; returns the failed checks and their first reasons. */
-function verdicts(records: HistoryRecord[], options: { faults?: FaultRecord[]; final?: Map<string, string | null>; ends?: ProcessEnd[]; recoveredFrom?: number } = {}) {
-  const checker = new HistoryChecker(new LossWindows(options.faults ?? [], () => ({ shard: "s0" })), options.recoveredFrom);
+function verdicts(records: HistoryRecord[], options: Options = {}) {
+  const scope = options.grown ? movingScope : () => ({ shard: "s0" });
+  const checker = new HistoryChecker(new LossWindows(options.faults ?? [], scope), options.recoveredFrom, options.grown && GROWN);
   for (const r of records) checker.learn(r);
   for (const r of records) checker.check(r, JSON.stringify(r));
-  const result = checker.finish(options.final ?? new Map(), options.ends ?? [ok], undefined);
+  const result = checker.finish(options.final ?? new Map(), options.ends ?? [ok], undefined, options.grown?.oldOwners);
   return Object.fromEntries(result.filter((v) => !v.pass).map((v) => [v.name, v.examples.map((e) => e.reason)])) as Partial<Record<CheckName, string[]>>;
 }
 
@@ -134,5 +151,66 @@ describe("chaos checker", () => {
     );
     expect(found.processes).toEqual(["client w2: unhandledRejection: boom", "client w2: did not exit"]);
     expect(found.recovered?.[0]).toMatch(/get failed 1.0 s into the quiet period/);
+  });
+
+  describe("a live growth (--grow)", () => {
+    const n = "n:1.0:0";
+    const incr = (value: number, at: number) => call("incr", { k: n }, { reply: value }, at);
+
+    it("a wipe of a moving key's old owner excuses a step back while the old owner holds it, and of its new owner once that holds copies; not outside those times", () => {
+      const history = [incr(5, 550), incr(3, 650)];
+      const wipe = (shard: string, at: number) => fault({ loss: "wipe", shard, at, healAt: at + 50, healedAt: at + 100 });
+      expect(verdicts(history, { grown: {}, faults: [wipe("s0", 560)] }).counters).toBeUndefined();
+      // The new owner holds nothing of the key before warm: a wipe of it then loses nothing.
+      expect(verdicts(history, { grown: {}, faults: [wipe("s3", 560)] }).counters).toHaveLength(1);
+      const late = [incr(5, 2100), incr(3, 2300)];
+      expect(verdicts(late, { grown: {}, faults: [wipe("s3", 2200)] }).counters).toBeUndefined();
+      // Nobody reads the old owner past retireAt: its wipe then excuses nothing.
+      expect(verdicts(late, { grown: {}, faults: [wipe("s0", 2200)] }).counters).toHaveLength(1);
+    });
+
+    it("a counter starting again from empty on its new owner at the switch is excused; a value the new owner could only have as a stale copy is not", () => {
+      const restarted = [incr(40, 1400), incr(1, 1510), incr(2, 1520), call("getCounter", { k: n }, { reply: "2" }, 1530)];
+      expect(verdicts(restarted, { grown: {} })).toEqual({});
+      // The same history without a growth is a step back.
+      expect(verdicts(restarted).counters?.[0]).toMatch(/INCR answered 1 after 40/);
+      // 30 after 40 across the switch: 1 increment since could not count to 30 on an empty owner: an old copy, stale.
+      expect(verdicts([incr(40, 1400), incr(30, 1510)], { grown: {} }).counters?.[0]).toMatch(/INCR answered 30 after 40/);
+      // A step back not across the switch is never the migration's.
+      expect(verdicts([incr(40, 1600), incr(1, 1700)], { grown: {} }).counters).toHaveLength(1);
+    });
+
+    it("after a wipe of the old owner before the switch, a copy on the new owner outlives it: a step back seen after the heal is excused only as far as the lane counted since the wipe", () => {
+      const wiped = [fault({ loss: "wipe", shard: "s0", at: 1000, healAt: 1050, healedAt: 1100 })];
+      // 70 read from the new owner's copy after the heal; the next INCR reaches the wiped old owner.
+      const history = [incr(70, 950), call("getCounter", { k: n }, { reply: "70" }, 1200), incr(1, 1300)];
+      expect(verdicts(history, { grown: {}, faults: wiped })).toEqual({});
+      expect(verdicts(history, { grown: {} }).counters).toHaveLength(1);
+      // One increment since the wipe cannot count to 40: not the wipe's.
+      const stale = [incr(70, 950), call("getCounter", { k: n }, { reply: "70" }, 1200), incr(40, 1300)];
+      expect(verdicts(stale, { grown: {}, faults: wiped }).counters?.[0]).toMatch(/INCR answered 40 after 70/);
+    });
+
+    it("a write-concern write made before the switch, missing on the new owner, is excused only if its old owner still holds that value", () => {
+      const k = "wc:1.1";
+      const v = "wc:1.1|1.1";
+      const before = [call("writeConcern", { k, v }, { reply: "OK" }, 1200)];
+      const final = new Map([[k, null]]);
+      expect(verdicts(before, { final, grown: { oldOwners: new Map([[k, v]]) } }).durable).toBeUndefined();
+      expect(verdicts(before, { final, grown: { oldOwners: new Map([[k, null]]) } }).durable).toHaveLength(1);
+      // Written after the switch: on the new owner or lost.
+      const after = [call("writeConcern", { k, v }, { reply: "OK" }, 1600)];
+      expect(verdicts(after, { final, grown: { oldOwners: new Map([[k, v]]) } }).durable).toHaveLength(1);
+    });
+
+    it("a write-concern write never copied and then lost with its old owner (wiped after the write, also once nobody reads it) is excused; a wipe before the write is not", () => {
+      const k = "wc:1.1";
+      const before = [call("writeConcern", { k, v: "wc:1.1|1.1" }, { reply: "OK" }, 1200)];
+      const final = new Map([[k, null]]);
+      const grown = { oldOwners: new Map([[k, null]]) };
+      const wipe = (at: number) => fault({ loss: "wipe", shard: "s0", at, healAt: at + 50, healedAt: at + 100 });
+      expect(verdicts(before, { final, grown, faults: [wipe(2200)] }).durable).toBeUndefined();
+      expect(verdicts(before, { final, grown, faults: [wipe(1000)] }).durable).toHaveLength(1);
+    });
   });
 });

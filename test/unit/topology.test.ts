@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AddressPolicy } from "../../lib/topology/addressPolicy.js";
 import { resolveOptions } from "../../lib/config/resolve.js";
 import { TopologyHolder, type LayoutSource } from "../../lib/topology/TopologyHolder.js";
-import { freezeLayout, type Layout, type LayoutDraft, type ShardNodes } from "../../lib/topology/Topology.js";
+import { freezeLayout, nextLayout, RELEASED, serving, type Layout, type LayoutDraft, type ShardNodes } from "../../lib/topology/Topology.js";
 
 const at = (port: number) => ({ host: "127.0.0.1", port });
 
@@ -145,5 +145,17 @@ describe("TopologyHolder", () => {
     holder.setMaster(0, at(4), "found");
     await vi.advanceTimersByTimeAsync(0);
     expect(placed).toBe(true);
+  });
+});
+
+describe("a pending shard (reconfigure() waiting for it)", () => {
+  it("keeps the flag through freezeLayout, does not serve, and serving it is a change of the layout (a new epoch)", () => {
+    const pending = freezeLayout(1, [{ master: at(1), replicas: [] }, { master: at(2), replicas: [], pending: true }], ["s0", "s1"], undefined);
+    expect(pending.shards[1]!.pending).toBe(true);
+    expect(pending.shards.map((s) => serving(s))).toEqual([true, false]);
+    const served = nextLayout(pending, { shards: [undefined, { master: at(2), replicas: [] }] });
+    expect(served?.epoch).toBe(2);
+    expect(served!.shards.map((s) => serving(s))).toEqual([true, true]);
+    expect(serving(RELEASED)).toBe(false);
   });
 });

@@ -33,6 +33,18 @@ export interface Verdict {
   readonly note: string;
 }
 
+/**
+ * A live growth (--grow): when the clients switched to the new owners. A
+ * moving key written late in warm (past the copy window) or not read nor
+ * copied in warm is on its old owner only from the switch on: the new owner
+ * starts it empty (docs/scaling.md, the gap copyAll() leaves). That is the
+ * only step back excused by the migration, and only when the value seen is
+ * one an empty new owner explains.
+ */
+export interface GrowthFacts {
+  readonly switchAt: number;
+}
+
 export interface ProcessEnd {
   readonly worker: number;
   readonly exitCode: number | null;
@@ -56,7 +68,9 @@ export class HistoryChecker implements Knowledge {
   private readonly lanes = new Map<string, Map<string, Seen>>();
   private readonly durable: Array<{ k: string; v: string; start: number; line: string }> = [];
   private readonly found = new Map<CheckName, { count: number; examples: Array<{ reason: string; line: string }> }>();
-  private readonly excused = { counters: 0, ownWrites: 0, durable: 0 };
+  private readonly excused = { counters: 0, ownWrites: 0, durable: 0, countersRestarted: 0, durableLeftBehind: 0 };
+  /** Each lane's attempts to increment each counter (not refused), as [start, end]: how far an empty new owner can count. */
+  private readonly increments = new Map<string, Array<[number, number]>>();
   private observations = 0;
   readonly calls = new Map<string, { ok: number; error: number }>();
   readonly errors = new Map<string, number>();
@@ -70,6 +84,7 @@ export class HistoryChecker implements Knowledge {
     private readonly losses: LossWindows,
     /** Calls starting after this (wall ms) must succeed. */
     private readonly recoveredFrom = Infinity,
+    private readonly growth?: GrowthFacts,
   ) {}
 
   /** Pass 1: every value written (or that may have been: failed writes too) and every value a cache loader produced. */
@@ -81,6 +96,13 @@ export class HistoryChecker implements Knowledge {
     if (["set", "script", "writeConcern"].includes(record.op)) wrote(a.v);
     if (record.op === "mset") (a.vs as string[]).forEach(wrote);
     if (record.op === "pipeline" || record.op === "multi") wrote(a.v);
+    const counter = record.op === "incr" || record.op === "watch" ? a.k : record.op === "pipeline" || record.op === "multi" ? a.n : undefined;
+    if (typeof counter === "string" && record.error?.name !== "MigrationRefusedError") {
+      const id = `${record.w}.${record.l} ${counter}`;
+      const list = this.increments.get(id) ?? [];
+      this.increments.set(id, list);
+      list.push([record.start, record.end]);
+    }
   }
 
   unreadable(key: string, value: Recorded, end: number): string | undefined {
@@ -160,10 +182,45 @@ export class HistoryChecker implements Knowledge {
       const backwards = before && (seen.kind === "incr" ? seen.value <= before.value : seen.value < before.value);
       if (before && backwards) {
         if (this.losses.covering(seen.key, before.start, record.end)) this.excused.counters++;
+        else if (this.restartedAtSwitch(record, seen, before)) this.excused.countersRestarted++;
+        else if (this.restartedAfterWipe(record, seen, before)) this.excused.counters++;
         else this.flag("counters", `${seen.key}: ${seen.kind === "incr" ? "INCR answered" : "read"} ${seen.value} after ${before.value} was seen`, `${before.line}\n      then ${line}`);
       }
       lane.set(seen.key, { value: seen.value, start: record.start, line });
     }
+  }
+
+  /**
+   * A step back that a moving key's new owner starting it empty at the switch
+   * explains: the earlier value seen before the switch, the later one after
+   * it, and no more than the lane's increments of it that may have reached
+   * the new owner (ended after the switch, started by the read). A stale
+   * value (an old copy left on the new owner) is higher than that: never excused.
+   */
+  private restartedAtSwitch(record: CallRecord, seen: { key: string; value: number }, before: Seen): boolean {
+    const g = this.growth;
+    if (!g || !this.losses.moves(seen.key) || !(before.start < g.switchAt && record.end > g.switchAt)) return false;
+    return seen.value <= this.countedSince(record, seen.key, g.switchAt);
+  }
+
+  /**
+   * A moving key's old owner wiped before the switch: until then the new
+   * owner may still hold a copy of the value from before the wipe (read
+   * there, in warm) while writes reach the emptied old owner, so the step
+   * back can show after the wipe healed. Excused only when the earlier value
+   * was seen before the switch and the later one is no more than the lane
+   * counted since the wipe (what the emptied owner can count to).
+   */
+  private restartedAfterWipe(record: CallRecord, seen: { key: string; value: number }, before: Seen): boolean {
+    const g = this.growth;
+    if (!g || before.start >= g.switchAt) return false;
+    return this.losses.oldOwnerWipes(seen.key, Math.min(g.switchAt, record.end)).some((f) => seen.value <= this.countedSince(record, seen.key, f.at));
+  }
+
+  /** The lane's increments of the key that may have landed from `from` on, up to this call. */
+  private countedSince(record: CallRecord, key: string, from: number): number {
+    const attempts = this.increments.get(`${record.w}.${record.l} ${key}`) ?? [];
+    return attempts.filter(([start, end]) => end >= from && start <= record.start).length;
   }
 
   private flag(check: CheckName, reason: string, line: string): void {
@@ -179,13 +236,25 @@ export class HistoryChecker implements Knowledge {
   }
 
   /** Final verdicts, given the values read from the final masters, the client processes' ends and the final health. */
-  finish(final: ReadonlyMap<string, string | null | undefined>, ends: readonly ProcessEnd[], unhealed: string | undefined): Verdict[] {
+  finish(
+    final: ReadonlyMap<string, string | null | undefined>,
+    ends: readonly ProcessEnd[],
+    unhealed: string | undefined,
+    /** --grow: the values of moving keys on their old owner's final master. */
+    oldOwners: ReadonlyMap<string, string | null | undefined> = new Map(),
+  ): Verdict[] {
     for (const write of this.durable) {
       const value = final.get(write.k);
       if (value === write.v) continue;
       const excuse = this.losses.excuseForDurable(write.k, write.start);
       if (excuse) this.excused.durable++;
-      else this.flag("durable", `${write.k}: acknowledged ${write.v}, the final master has ${value === undefined ? "(could not be read)" : JSON.stringify(value)}`, write.line);
+      // Written before the switch and never copied: kept on its old owner (docs/scaling.md), not lost.
+      else if (this.growth && value === null && write.start < this.growth.switchAt && this.losses.moves(write.k)) {
+        if (oldOwners.get(write.k) === write.v) this.excused.durableLeftBehind++;
+        // ... and lost there with its old owner, wiped since.
+        else if (this.losses.wipedOldOwner(write.k, write.start)) this.excused.durable++;
+        else this.flag("durable", `${write.k}: acknowledged ${write.v} before the switch, on neither its new owner nor its old one (${JSON.stringify(oldOwners.get(write.k))}), which no logged wipe explains`, write.line);
+      } else this.flag("durable", `${write.k}: acknowledged ${write.v}, the final master has ${value === undefined ? "(could not be read)" : JSON.stringify(value)}`, write.line);
     }
     for (const end of ends) {
       const bad = end.hung ?? (end.exitCode !== 0 || end.signal ? `exited with ${end.signal ?? `code ${end.exitCode}`}` : !end.done ? "exited without quitting" : undefined);
@@ -195,8 +264,8 @@ export class HistoryChecker implements Knowledge {
     const notes: Record<CheckName, string> = {
       replies: `${this.total()} calls; ${this.excused.ownWrites} pipeline reads of their own write excused by a logged data loss`,
       queued: `${this.total()} calls`,
-      durable: `${this.durable.length} acknowledged; ${this.excused.durable} excused by a logged wipe`,
-      counters: `${this.observations} observations in ${this.lanes.size} lanes; ${this.excused.counters} steps back excused by a logged failover or wipe`,
+      durable: `${this.durable.length} acknowledged; ${this.excused.durable} excused by a logged wipe${this.growth ? `; ${this.excused.durableLeftBehind} written before the switch, never copied, still on their old owner` : ""}`,
+      counters: `${this.observations} observations in ${this.lanes.size} lanes; ${this.excused.counters} steps back excused by a logged failover or wipe${this.growth ? `; ${this.excused.countersRestarted} restarts from empty at the switch (a moving key not copied)` : ""}`,
       watch: `${this.execAborted} of ${this.calls.get("watch")?.ok ?? 0} aborted; ${this.execExcused} excused by a failed earlier block or a fault`,
       errors: `${[...this.errors.values()].reduce((a, b) => a + b, 0)} errors`,
       processes: `${ends.length} processes`,

@@ -8,8 +8,15 @@ import type { FaultRecord } from "../history.js";
 
 /** Where a key lives: its shard (plain, sentinel) or its slot (cluster). */
 export interface Scope {
+  /** Its shard; for a key a migration moves (--grow), its new owner. */
   readonly shard?: string;
   readonly slot?: number;
+  /**
+   * A key a migration moves: each owner and when it may hold the key's data
+   * (epoch ms): the old one until no process reads it, the new one from the
+   * first copies on. A fault on either, while it may hold the key, may lose it.
+   */
+  readonly owners?: ReadonlyArray<{ readonly shard: string; readonly from: number; readonly until: number }>;
 }
 
 export class LossWindows {
@@ -28,6 +35,28 @@ export class LossWindows {
   covering(key: string, from: number, to: number): FaultRecord | undefined {
     const scope = this.scope(key);
     return this.losses.find((f) => f.at <= to && end(f) >= from && inScope(f, scope));
+  }
+
+  /**
+   * A moving key's write never copied stays on its old owner only (--grow):
+   * a wipe of that old owner after the write began loses it, also after
+   * every process left that owner (nothing reads it there, but nothing
+   * else holds the value either).
+   */
+  wipedOldOwner(key: string, start: number): FaultRecord | undefined {
+    const old = this.scope(key).owners?.[0]?.shard;
+    return old === undefined ? undefined : this.losses.find((f) => f.loss === "wipe" && f.shard === old && end(f) >= start);
+  }
+
+  /** Wipes of a moving key's old owner that began before `before` (--grow). */
+  oldOwnerWipes(key: string, before: number): FaultRecord[] {
+    const old = this.scope(key).owners?.[0]?.shard;
+    return old === undefined ? [] : this.losses.filter((f) => f.loss === "wipe" && f.shard === old && f.at < before);
+  }
+
+  /** The key changes owner in the migration (--grow). */
+  moves(key: string): boolean {
+    return this.scope(key).owners !== undefined;
   }
 
   /**
@@ -59,6 +88,7 @@ export class LossWindows {
 const end = (f: FaultRecord) => (f.unhealed ? Infinity : f.healedAt);
 
 function inScope(fault: FaultRecord, scope: Scope): boolean {
+  if (fault.shard !== undefined && scope.owners) return scope.owners.some((o) => o.shard === fault.shard && fault.at <= o.until && end(fault) >= o.from);
   if (fault.shard !== undefined) return scope.shard === undefined || fault.shard === scope.shard;
   if (fault.slots !== undefined && scope.slot !== undefined) return fault.slots.some(([a, b]) => a <= scope.slot! && scope.slot! <= b);
   return true; // nothing says where: assume anywhere
