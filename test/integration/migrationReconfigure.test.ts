@@ -13,7 +13,7 @@ import { AuthenticationError, ClientClosedError, ReconfigureError, UnknownShardE
 import { MIGRATION_CLOCK } from "../../lib/exec/migrationLink.js";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy.js";
 import { fleetForFile } from "../support/fleet.js";
-import { eventually } from "../support/keys.js";
+import { eventually, READY_MS } from "../support/keys.js";
 import { AT, owners, P, PATIENT, T0 } from "../support/migration.js";
 import { freePort } from "../support/processes.js";
 import { startRedis } from "../support/redis.js";
@@ -34,7 +34,7 @@ const unreachable = async (name = "s3") => ({ name, master: `127.0.0.1:${await f
 async function oldFleet(keys: string[], options: Partial<ShardedClientOptions> = {}) {
   const clock = { now: AT.before - 60_000 };
   const client = fleet.client({ shards: three(), ...BRIEF, [MIGRATION_CLOCK]: () => clock.now, ...options } as ShardedClientOptions);
-  await client.ready();
+  await client.ready(READY_MS);
   await Promise.all(keys.map((k) => client.set(k, k)));
   return { client, clock };
 }
