@@ -69,6 +69,9 @@ function openSqlite(path: string): Store {
 
 async function openPostgres(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client's connection lost (the database restarted or stopped) is emitted on the pool: without a listener
+  // it would end the app server. The next query opens a new connection, or fails and is answered as an error.
+  pool.on("error", (error) => console.error(`database: ${error.message}`));
   await pool.query("CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL, stock INTEGER NOT NULL)");
   const { rows } = await pool.query<{ n: string }>("SELECT count(*) AS n FROM products");
   if (Number(rows[0]!.n) < ROWS) {
